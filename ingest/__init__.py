@@ -1,0 +1,1 @@
+"""The event contract, Kafka plumbing and the TimescaleDB sink."""

@@ -1,0 +1,162 @@
+"""Kafka plumbing shared by every stage: settings, topic creation, producers and consumers.
+
+Only plain Kafka protocol is used, so the same code runs on Apache Kafka and on the local
+Tansu broker. Tansu quirks it respects: group joins take half the session timeout (so the
+session timeout is short), its end offsets are wrong (nothing here reads them), and a consumer
+closed before its first assignment wedges the group id (``join_group`` deletes and retries).
+Kafka errors are translated into ``BusError`` where they enter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ingest.contract import DEFAULT_PARTITIONS, Event, Topics, encode, partition_key
+
+log = logging.getLogger(__name__)
+
+
+class BusError(RuntimeError):
+    """The broker could not be reached or refused a request; the message says which and where."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BusSettings:
+    bootstrap: str = "127.0.0.1:19092"
+    namespace: str = "ioc"
+    # Tansu holds a join for half the session timeout; 6 s keeps rebalances short on both brokers.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+    partitions: int = DEFAULT_PARTITIONS
+    client_id: str = "ioc"
+    topics: Topics = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "topics", Topics(self.namespace))
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "BusSettings":
+        values: dict[str, object] = {}
+        if bootstrap := os.environ.get("IOC_BOOTSTRAP"):
+            values["bootstrap"] = bootstrap
+        if namespace := os.environ.get("IOC_NAMESPACE"):
+            values["namespace"] = namespace
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def ensure_topics(settings: BusSettings, names: Iterable[str] | None = None) -> None:
+    """Create the contract's topics (or ``names``) if missing; existing topics are left alone."""
+    wanted = list(names) if names is not None else [*settings.topics.event_topics(), settings.topics.dead_letter]
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin")
+    except KafkaError as exc:
+        raise BusError(f"cannot reach the Kafka broker at {settings.bootstrap}: {exc}") from exc
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, num_partitions=settings.partitions, replication_factor=1) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another process created it between our list and create
+    except KafkaError as exc:
+        raise BusError(f"cannot create topics {wanted} on {settings.bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def delete_group(settings: BusSettings, group_id: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id=f"{settings.client_id}-admin")
+    try:
+        admin.delete_groups([group_id])
+    except KafkaError as exc:
+        log.warning("could not delete consumer group %s: %s", group_id, exc)
+    finally:
+        admin.close()
+
+
+def make_producer(settings: BusSettings, **overrides: object) -> KafkaProducer:
+    """A producer that waits for every replica (acks=all) and compresses batches."""
+    config: dict[str, object] = dict(
+        bootstrap_servers=settings.bootstrap,
+        client_id=settings.client_id,
+        acks="all",
+        compression_type="gzip",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        max_request_size=2 * 1024 * 1024,
+        retries=5,
+    )
+    config.update(overrides)
+    try:
+        return KafkaProducer(**config)
+    except KafkaError as exc:
+        raise BusError(f"cannot reach the Kafka broker at {settings.bootstrap}: {exc}") from exc
+
+
+def publish(producer: KafkaProducer, settings: BusSettings, event: Event):
+    """Send one contract event to its topic, keyed by camera. Returns the send future."""
+    return producer.send(settings.topics.for_event(event), key=partition_key(event), value=encode(event))
+
+
+def make_consumer(settings: BusSettings, *, group_id: str, **overrides: object) -> KafkaConsumer:
+    """A consumer that commits by hand and starts from the earliest offset.
+
+    Never 'latest': Tansu's end offsets are wrong, so a new group must start from the beginning.
+    """
+    config: dict[str, object] = dict(
+        bootstrap_servers=settings.bootstrap,
+        client_id=settings.client_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_poll_records=5000,
+        fetch_max_bytes=32 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    config.update(overrides)
+    try:
+        return KafkaConsumer(**config)
+    except KafkaError as exc:
+        raise BusError(f"cannot reach the Kafka broker at {settings.bootstrap}: {exc}") from exc
+
+
+def join_group(
+    settings: BusSettings, consumer: KafkaConsumer, *, group_id: str, topics: Iterable[str], timeout_s: float = 30.0
+) -> None:
+    """Subscribe and wait for the first assignment.
+
+    If the join does not complete in time, the group id is assumed wedged (Tansu keeps a group
+    stuck after a member left before its first assignment): the group is deleted and the join
+    retried once. Raises BusError if it still fails.
+    """
+    topics = list(topics)
+    consumer.subscribe(topics)
+    for attempt in (1, 2):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                consumer.poll(timeout_ms=200, max_records=1, update_offsets=False)
+            except KafkaError as exc:
+                raise BusError(f"consumer group {group_id} failed to join on {settings.bootstrap}: {exc}") from exc
+            if consumer.assignment():
+                return
+        if attempt == 1:
+            log.warning("group %s did not join within %.0f s; deleting the wedged group and retrying", group_id, timeout_s)
+            consumer.unsubscribe()
+            delete_group(settings, group_id)
+            consumer.subscribe(topics)
+    raise BusError(f"consumer group {group_id} could not join on {settings.bootstrap} within {2 * timeout_s:.0f} s")

@@ -1,0 +1,1 @@
+"""ioc: the console command that fronts every stage of the pipeline."""
