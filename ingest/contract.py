@@ -106,6 +106,33 @@ class CameraHealth(Event, frozen=True, kw_only=True, tag="health"):
     detail: str = ""
 
 
+class LineInfo(msgspec.Struct, frozen=True, kw_only=True):
+    line_id: str
+    points: tuple[tuple[float, float], tuple[float, float]]
+    name_in: str = "in"
+    name_out: str = "out"
+    allowed_direction: Direction | None = None  # set on one-way roads: the other way is wrong way
+
+
+class ZoneInfo(msgspec.Struct, frozen=True, kw_only=True):
+    zone_id: str
+    polygon: tuple[tuple[float, float], ...]
+    max_occupancy: int | None = None
+    dwell_seconds: float | None = None
+
+
+class CameraInfo(Event, frozen=True, kw_only=True, tag="camera_info"):
+    """A camera's registry entry, sent by its agent at start and every few minutes, so the
+    registry downstream follows the camera configs without anyone writing it by hand."""
+
+    name: str
+    kind: Literal["traffic", "security"]
+    lat: float | None = None
+    lon: float | None = None
+    lines: tuple[LineInfo, ...] = ()
+    zones: tuple[ZoneInfo, ...] = ()
+
+
 class Heartbeat(Event, frozen=True, kw_only=True, tag="heartbeat"):
     """The agent is alive; ``fps`` is measured over the last interval."""
 
@@ -171,6 +198,7 @@ AnyEvent = Union[
     TrackIncident,
     CameraHealth,
     Heartbeat,
+    CameraInfo,
     CountWindow,
     OccupancyWindow,
     Alert,
@@ -244,6 +272,7 @@ _TOPIC_OF_TYPE: dict[type[Event], str] = {
     TrackIncident: "incidents",
     CameraHealth: "health",
     Heartbeat: "health",
+    CameraInfo: "health",
     CountWindow: "counts",
     OccupancyWindow: "counts",
     Alert: "alerts",
