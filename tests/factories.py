@@ -1,0 +1,30 @@
+"""Valid contract events of every type, for tests that need realistic traffic on the bus."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from ingest import contract as c
+
+BASE_TIME = datetime(2026, 11, 2, 7, 30, tzinfo=timezone.utc)
+
+
+def events_of_every_type(n: int, *, camera_id: str = "cam-01", start: datetime = BASE_TIME) -> dict[type[c.Event], list[c.Event]]:
+    """``n`` distinct events of each contract type; window and registry events get distinct natural keys."""
+    out: dict[type[c.Event], list[c.Event]] = {t: [] for t in c.EVENT_TYPES}
+    for i in range(n):
+        ts = start + timedelta(seconds=i)
+        cam = f"{camera_id}-{i % 3}"
+        obj = c.TrackedObject(track_id=i, cls="motorbike", confidence=0.9, bbox=(10.0, 20.0, 40.0, 60.0), speed_kmh=31.5)
+        out[c.FrameEvent].append(c.FrameEvent(camera_id=cam, ts=ts, frame_no=i, width=960, height=540, objects=(obj,)))
+        out[c.LineCrossing].append(c.LineCrossing(camera_id=cam, ts=ts, frame_no=i, line_id="stop-line", direction="in" if i % 2 else "out", cls="car", track_id=i, speed_kmh=42.0))
+        out[c.ZoneOccupancy].append(c.ZoneOccupancy(camera_id=cam, ts=ts, frame_no=i, zone_id="plaza", count=i % 7, by_class={"person": i % 7}))
+        out[c.TrackIncident].append(c.TrackIncident(camera_id=cam, ts=ts, frame_no=i, kind="stopped", track_id=i, cls="car", line_id="stop-line", duration_s=35.0))
+        out[c.CameraHealth].append(c.CameraHealth(camera_id=cam, ts=ts, condition="blur", state="raised", detail="laplacian variance 3.1"))
+        out[c.Heartbeat].append(c.Heartbeat(camera_id=cam, ts=ts, fps=24.8, frames=1000 + i, uptime_s=float(i)))
+        out[c.CameraInfo].append(c.CameraInfo(camera_id=f"{camera_id}-registry-{i}", ts=ts, name=f"Đường Thùy Vân {i}", kind="traffic", lat=10.34, lon=107.08))
+        out[c.CountWindow].append(c.CountWindow(camera_id=cam, ts=start + timedelta(minutes=i), line_id="stop-line", direction="in", cls="motorbike", count=i, speed_mean_kmh=30.0, speed_p85_kmh=41.0))
+        out[c.OccupancyWindow].append(c.OccupancyWindow(camera_id=cam, ts=start + timedelta(minutes=i), zone_id="plaza", peak=i, mean=i / 2))
+        out[c.Alert].append(c.Alert(camera_id=cam, ts=ts, alert_id=f"alert-{camera_id}-{i}", group_key=f"{cam}:crowd", rule="crowd", severity="warning", state="open", opened_at=ts, title="Crowd over capacity", details={"count": 41, "limit": 30}))
+        out[c.AlertAction].append(c.AlertAction(camera_id=cam, ts=ts, alert_id=f"alert-{camera_id}-{i}", action="ack", actor="op.lan", note="Đã cử tuần tra"))
+    return out
