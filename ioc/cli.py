@@ -1,0 +1,48 @@
+"""The `ioc` console command: one entry point mounting each stage's own commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from deploy.local.cli import app as stack_app
+from ingest.bus import BusError
+from ingest.cli import ingest_app, migrate_command, schema_app
+from ingest.contract import ContractError
+from ingest.db import DatabaseError
+
+app = typer.Typer(
+    help="ioc: cameras -> Kafka -> processors -> TimescaleDB -> Grafana, for a city's operations center.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack_app, name="stack", help="The local broker and TimescaleDB.")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(schema_app, name="schema")
+
+db_app = typer.Typer(help="Schema, rollups, retention and backfill.", no_args_is_help=True)
+db_app.command("migrate")(migrate_command)
+app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    """Run the CLI; a project error prints one clear line and exits 1 instead of a traceback."""
+    try:
+        app()
+    except (BusError, DatabaseError, ContractError) as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        sys.exit(1)

@@ -1,0 +1,128 @@
+"""The sink on the real broker and the real TimescaleDB."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from datetime import datetime, timezone
+
+import msgspec
+import pytest
+
+from ingest import contract as c
+from ingest.bus import make_consumer
+from ingest.db import connect
+from ingest.sink import Sink, SinkSettings, dead_letter_reasons
+from ingest.writer import TABLES
+from tests.busutil import produce_events, produce_raw, read_topic
+from tests.factories import events_of_every_type
+
+N = 30
+
+
+def _table_counts(db) -> dict[str, int]:
+    with connect(db) as conn:
+        return {
+            spec.table: conn.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0]
+            for specs in TABLES.values()
+            for spec in specs
+        }
+
+
+def _sink(bus, db, **overrides) -> Sink:
+    return Sink(SinkSettings(bus=bus, db=db, group_id=f"sink-{bus.namespace}", **overrides))
+
+
+def test_n_events_of_each_type_become_n_rows_and_a_replay_adds_none(bus, db):
+    events = [e for batch in events_of_every_type(N).values() for e in batch]
+    produce_events(bus, events)
+    stats = _sink(bus, db).run(count=len(events), timeout=60)
+    assert stats.consumed == len(events) and stats.dead_lettered == 0
+    assert set(_table_counts(db).values()) == {N}
+
+    produce_events(bus, events)  # the same events again, as after an upstream retry
+    stats = _sink(bus, db).run(count=len(events), timeout=60)
+    assert stats.consumed == len(events) and stats.dead_lettered == 0
+    assert set(_table_counts(db).values()) == {N}  # windows and registry rows were overwritten, not added
+
+
+def test_bad_records_are_dead_lettered_with_reasons_and_good_ones_land(bus, db):
+    good = events_of_every_type(10)[c.LineCrossing]
+    wrong_version = msgspec.json.encode({**msgspec.to_builtins(good[0]), "v": 2, "event_id": "wrong-version"})
+    oversized = b'{"type":"crossing","pad":"' + b"x" * (c.MAX_EVENT_BYTES + 10) + b'"}'
+    naive_time = c.encode(good[1]).replace(b'Z"', b'"')
+    bad = [b"{not json", wrong_version, oversized, b'{"type":"crossing","v":1}', naive_time]
+    interleaved = []
+    for i, event in enumerate(good):
+        interleaved.append(c.encode(event))
+        if i < len(bad):
+            interleaved.append(bad[i])
+    produce_raw(bus, bus.topics.crossings, interleaved)
+
+    stats = _sink(bus, db).run(count=len(interleaved), timeout=60)
+    assert stats.dead_lettered == len(bad)
+    assert _table_counts(db)["crossings"] == len(good)  # every valid event around the bad ones landed
+    dead = read_topic(bus, bus.topics.dead_letter, expect=len(bad))
+    assert len(dead) == len(bad)
+    reasons = [dead_letter_reasons(r.headers)["ioc-error"] for r in dead]
+    assert any(r.startswith("not JSON") for r in reasons)
+    assert any("unsupported schema version 2" in r for r in reasons)
+    assert any("larger than the limit" in r for r in reasons)
+    assert any("missing required field" in r for r in reasons)
+    assert any("time zone" in r for r in reasons)
+    for record in dead:
+        headers = dead_letter_reasons(record.headers)
+        assert headers["ioc-source-topic"] == bus.topics.crossings
+        assert int(headers["ioc-source-offset"]) >= 0
+    assert {r.value for r in dead} == set(bad)  # the original bytes are kept for replay
+
+
+def test_a_row_the_database_rejects_is_dead_lettered_alone(bus, db):
+    crossings = events_of_every_type(20)[c.LineCrossing]
+    poison = msgspec.structs.replace(crossings[7], line_id="nul\x00byte")  # text cannot hold NUL
+    produce_events(bus, crossings[:7] + [poison] + crossings[8:])
+    stats = _sink(bus, db).run(count=20, timeout=60)
+    assert stats.dead_lettered == 1 and stats.written == 19
+    dead = read_topic(bus, bus.topics.dead_letter, expect=1)
+    assert "database rejected the row" in dead_letter_reasons(dead[0].headers)["ioc-error"]
+
+
+def test_a_group_restarted_after_a_consumer_closed_mid_join_still_consumes(bus, db):
+    group = f"sink-{bus.namespace}"
+    stray = make_consumer(bus, group_id=group)
+    stray.subscribe(list(bus.topics.event_topics()))
+    stray.poll(timeout_ms=100)  # starts the join...
+    stray.close()  # ...and leaves before the first assignment, which wedges the group on Tansu
+    events = events_of_every_type(5)[c.Heartbeat]
+    produce_events(bus, events)
+    stats = _sink(bus, db).run(count=5, timeout=90)
+    assert stats.consumed == 5
+    assert _table_counts(db)["heartbeats"] == 5
+
+
+def test_metrics_endpoint_exposes_the_counters(bus, db):
+    produce_events(bus, events_of_every_type(4)[c.Heartbeat])
+    sink = _sink(bus, db, metrics_port=19464)
+    done = threading.Event()
+    scraped: list[str] = []
+
+    def scrape_when_done() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not done.is_set():
+            if sink.stats.consumed >= 4:
+                scraped.append(urllib.request.urlopen("http://127.0.0.1:19464/metrics", timeout=5).read().decode())
+                sink.stop()
+                return
+            time.sleep(0.1)
+
+    scraper = threading.Thread(target=scrape_when_done)
+    scraper.start()
+    sink.run(timeout=60)
+    done.set()
+    scraper.join()
+    assert scraped, "the sink never consumed its 4 records"
+    text = scraped[0]
+    assert f'ioc_sink_consumed_total{{topic="{bus.topics.health}"}} 4.0' in text
+    assert "ioc_sink_written_rows_total 4.0" in text
+    assert "ioc_sink_lag" in text
