@@ -135,7 +135,7 @@ def make_consumer(settings: BusSettings, *, group_id: str, **overrides: object) 
 
 
 def join_group(
-    settings: BusSettings, consumer: KafkaConsumer, *, group_id: str, topics: Iterable[str], timeout_s: float = 30.0
+    settings: BusSettings, consumer: KafkaConsumer, *, group_id: str, topics: Iterable[str], timeout_s: float | None = None
 ) -> None:
     """Subscribe and wait for the first assignment.
 
@@ -144,6 +144,9 @@ def join_group(
     retried once. Raises BusError if it still fails.
     """
     topics = list(topics)
+    # A healthy join takes about half a session timeout on Tansu and less on Kafka; waiting two
+    # full session timeouts tells a wedged group from a slow one without stalling a restart long.
+    timeout_s = timeout_s if timeout_s is not None else 2 * settings.session_timeout_ms / 1000
     consumer.subscribe(topics)
     for attempt in (1, 2):
         deadline = time.monotonic() + timeout_s
