@@ -1,0 +1,391 @@
+"""Analytics on tracked detections, as small pure pieces with one ``trigger`` each.
+
+Every piece works on the bottom-centre anchor of each box (where the object meets the ground),
+keeps per-track state in a ``TrackMemory`` that forgets tracks unseen for a while (so a 24/7
+agent's memory stays flat), and exposes its counts read-only. Time is passed in (``frame_no`` and
+``now`` in seconds of stream time), so every piece runs without video or clocks.
+
+* ``LineCounter``: crossings by direction and class, once per track and line, with hysteresis.
+* ``ZoneCounter``: occupancy of a polygon, by class.
+* ``DwellMonitor``: tracks staying in a zone longer than allowed (loitering).
+* ``StoppedMonitor``: vehicles standing still (a breakdown, a crash, illegal parking).
+* ``SpeedEstimator``: speed over ground from the calibration homography.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Generic, Iterator, Literal, Mapping, TypeVar
+
+import numpy as np
+
+from camera_agents.detections import CLASS_ID, Detections
+from camera_agents.geometry import GroundPlane, bottom_centre, points_in_polygon, side_of_arrow, signed_distance
+from ingest.contract import OBJECT_CLASSES
+
+Direction = Literal["in", "out"]
+S = TypeVar("S")
+_VEHICLES = frozenset(CLASS_ID[c] for c in ("motorbike", "car", "bus_truck", "bicycle"))
+
+
+class TrackMemory(Generic[S]):
+    """Per-track state that forgets tracks unseen for ``forget_after_s`` seconds."""
+
+    def __init__(self, forget_after_s: float) -> None:
+        self._forget_after_s = forget_after_s
+        self._state: dict[int, S] = {}
+        self._seen: dict[int, float] = {}
+        self._last_prune = float("-inf")
+
+    def get(self, track_id: int) -> S | None:
+        return self._state.get(track_id)
+
+    def put(self, track_id: int, state: S, now: float) -> None:
+        self._state[track_id] = state
+        self._seen[track_id] = now
+
+    def touch(self, track_id: int, now: float) -> None:
+        if track_id in self._state:
+            self._seen[track_id] = now
+
+    def pop(self, track_id: int) -> None:
+        self._state.pop(track_id, None)
+        self._seen.pop(track_id, None)
+
+    def prune(self, now: float) -> None:
+        # Sweep at most a few times per forget period: O(tracks) each, never per frame.
+        if now - self._last_prune < self._forget_after_s / 4:
+            return
+        self._last_prune = now
+        for track_id in [t for t, seen in self._seen.items() if now - seen > self._forget_after_s]:
+            self.pop(track_id)
+
+    def items(self) -> Iterator[tuple[int, S]]:
+        return iter(list(self._state.items()))
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+
+def _confirmed(detections: Detections) -> np.ndarray:
+    if detections.tracker_id is None:
+        raise ValueError("analytics need tracked detections (run the tracker first)")
+    return detections.data.get("confirmed", np.ones(len(detections), bool)).astype(bool)
+
+
+# --- lines ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountingLine:
+    line_id: str
+    a: tuple[float, float]
+    b: tuple[float, float]
+    in_side: int  # +1 / -1: the side of a->b the `in` arrow points to
+    allowed_direction: Direction | None = None
+
+    @classmethod
+    def from_points(
+        cls, line_id: str, points, in_direction, *, allowed_direction: Direction | None = None
+    ) -> "CountingLine":
+        a, b = (tuple(map(float, p)) for p in points)
+        arrow = tuple(tuple(map(float, p)) for p in in_direction)
+        return cls(line_id, a, b, side_of_arrow(a, b, arrow), allowed_direction)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Crossing:
+    line_id: str
+    track_id: int
+    direction: Direction
+    class_id: int
+    frame_no: int
+    now: float
+    wrong_way: bool = False
+
+    @property
+    def cls(self) -> str:
+        return OBJECT_CLASSES[self.class_id]
+
+
+@dataclass(slots=True)
+class _LineTrack:
+    side: int  # last side the anchor was clearly on (0: not yet)
+    x: float
+    y: float
+    distance: float
+    pending: Crossing | None = None  # crossed while still unconfirmed
+    counted: bool = False
+
+
+class LineCounter:
+    """Counts confirmed tracks crossing a line, by direction and class.
+
+    A side change counts only once the anchor is ``hysteresis_px`` clear of the line on the new
+    side, so a vehicle idling on a stop line does not count again and again; and each track
+    counts at most once per line. A track that crosses before it is confirmed (an object entering
+    at a frame edge right next to the line) is counted when it is confirmed. Anchors on the frame
+    border count as clear of the line, so lines next to the edge still count.
+    """
+
+    def __init__(
+        self,
+        line: CountingLine,
+        *,
+        hysteresis_px: float = 4.0,
+        frame_size: tuple[int, int] | None = None,
+        forget_after_s: float = 10.0,
+    ) -> None:
+        self.line = line
+        self._hysteresis = hysteresis_px
+        self._frame_size = frame_size
+        self._tracks: TrackMemory[_LineTrack] = TrackMemory(forget_after_s)
+        self._counts: Counter[tuple[str, str]] = Counter()
+        length = float(np.hypot(line.b[0] - line.a[0], line.b[1] - line.a[1]))
+        self._t_tolerance = max(hysteresis_px, 2.0) / length  # crossings just past an end still count
+
+    @property
+    def counts(self) -> Mapping[tuple[str, str], int]:
+        """(direction, class) -> crossings so far."""
+        return MappingProxyType(self._counts)
+
+    @property
+    def in_count(self) -> int:
+        return sum(n for (d, _), n in self._counts.items() if d == "in")
+
+    @property
+    def out_count(self) -> int:
+        return sum(n for (d, _), n in self._counts.items() if d == "out")
+
+    @property
+    def tracks_held(self) -> int:
+        return len(self._tracks)
+
+    def trigger(self, detections: Detections, *, frame_no: int, now: float) -> list[Crossing]:
+        crossings: list[Crossing] = []
+        if len(detections):
+            confirmed = _confirmed(detections)
+            anchors = bottom_centre(detections.xyxy)
+            distance = signed_distance(anchors, self.line.a, self.line.b)
+            threshold = self._thresholds(anchors)
+            for i, track_id in enumerate(detections.tracker_id.tolist()):  # type: ignore[union-attr]
+                crossing = self._step(
+                    track_id, anchors[i], float(distance[i]), float(threshold[i]), bool(confirmed[i]),
+                    int(detections.class_id[i]), frame_no, now,
+                )  # fmt: skip
+                if crossing is not None:
+                    crossings.append(crossing)
+        self._tracks.prune(now)
+        for crossing in crossings:
+            self._counts[(crossing.direction, crossing.cls)] += 1
+        return crossings
+
+    def _thresholds(self, anchors: np.ndarray) -> np.ndarray:
+        threshold = np.full(len(anchors), self._hysteresis)
+        if self._frame_size is not None:
+            width, height = self._frame_size
+            on_border = (anchors[:, 0] <= 1) | (anchors[:, 0] >= width - 1) | (anchors[:, 1] <= 1) | (anchors[:, 1] >= height - 1)
+            threshold[on_border] = min(self._hysteresis, 0.5)
+        return threshold
+
+    def _step(
+        self, track_id: int, anchor: np.ndarray, distance: float, threshold: float, confirmed: bool,
+        class_id: int, frame_no: int, now: float,
+    ) -> Crossing | None:  # fmt: skip
+        state = self._tracks.get(track_id)
+        side = 0 if abs(distance) < threshold else (1 if distance > 0 else -1)
+        if state is None:
+            self._tracks.put(track_id, _LineTrack(side, float(anchor[0]), float(anchor[1]), distance), now)
+            return None
+        self._tracks.touch(track_id, now)
+        result: Crossing | None = None
+        if side != 0 and state.side != 0 and side != state.side and not state.counted and state.pending is None:
+            if self._crosses_segment(state, anchor, distance):
+                direction: Direction = "in" if side == self.line.in_side else "out"
+                allowed = self.line.allowed_direction
+                crossing = Crossing(
+                    self.line.line_id, track_id, direction, class_id, frame_no, now,
+                    wrong_way=allowed is not None and direction != allowed,
+                )  # fmt: skip
+                if confirmed:
+                    state.counted = True
+                    result = crossing
+                else:
+                    state.pending = crossing
+        if confirmed and state.pending is not None and not state.counted:
+            pending = state.pending
+            # The class is the track's vote now, not at the (unconfirmed) moment of crossing.
+            result = Crossing(pending.line_id, track_id, pending.direction, class_id, pending.frame_no, pending.now, pending.wrong_way)
+            state.counted = True
+            state.pending = None
+        if side != 0:
+            state.side, state.x, state.y, state.distance = side, float(anchor[0]), float(anchor[1]), distance
+        return result
+
+    def _crosses_segment(self, state: _LineTrack, anchor: np.ndarray, distance: float) -> bool:
+        # Where the motion from the last clear position to now meets the line, along the segment.
+        fraction = state.distance / (state.distance - distance)
+        x = state.x + (float(anchor[0]) - state.x) * fraction
+        y = state.y + (float(anchor[1]) - state.y) * fraction
+        (ax, ay), (bx, by) = self.line.a, self.line.b
+        t = ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)
+        return -self._t_tolerance <= t <= 1 + self._t_tolerance
+
+
+# --- zones ------------------------------------------------------------------------------------
+
+
+class ZoneCounter:
+    """How many confirmed tracks have their anchor in the polygon, by class."""
+
+    def __init__(self, zone_id: str, polygon) -> None:
+        self.zone_id = zone_id
+        self.polygon = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        self._by_class: dict[str, int] = {}
+        self._inside = np.zeros(0, bool)
+
+    @property
+    def count(self) -> int:
+        return sum(self._by_class.values())
+
+    @property
+    def by_class(self) -> Mapping[str, int]:
+        return MappingProxyType(self._by_class)
+
+    def trigger(self, detections: Detections) -> np.ndarray:
+        """Updates the occupancy; returns the mask of detections inside (confirmed or not)."""
+        inside = points_in_polygon(bottom_centre(detections.xyxy), self.polygon) if len(detections) else np.zeros(0, bool)
+        counted = inside & _confirmed(detections) if len(detections) else inside
+        self._by_class = dict(Counter(OBJECT_CLASSES[c] for c in detections.class_id[counted]))
+        self._inside = inside
+        return inside
+
+
+@dataclass(frozen=True)
+class Dwell:
+    track_id: int
+    class_id: int
+    zone_id: str | None
+    duration_s: float
+    frame_no: int
+
+
+@dataclass(slots=True)
+class _Stay:
+    since: float
+    last_inside: float
+    reported: bool = False
+
+
+class DwellMonitor:
+    """Reports each confirmed track once per stay when it stays in the zone over ``dwell_s``.
+    Leaving for less than ``grace_s`` (an occlusion, a jittery anchor at the edge) keeps the stay."""
+
+    def __init__(self, zone: ZoneCounter, *, dwell_s: float, grace_s: float = 2.0) -> None:
+        self.zone = zone
+        self._dwell_s = dwell_s
+        self._grace_s = grace_s
+        self._stays: TrackMemory[_Stay] = TrackMemory(forget_after_s=grace_s)
+
+    @property
+    def tracks_held(self) -> int:
+        return len(self._stays)
+
+    def trigger(self, detections: Detections, inside: np.ndarray, *, frame_no: int, now: float) -> list[Dwell]:
+        """``inside``: the mask ``ZoneCounter.trigger`` returned for the same detections."""
+        found: list[Dwell] = []
+        if len(detections):
+            confirmed = _confirmed(detections)
+            for i in np.flatnonzero(inside & confirmed):
+                track_id = int(detections.tracker_id[i])  # type: ignore[index]
+                stay = self._stays.get(track_id)
+                if stay is None:
+                    self._stays.put(track_id, _Stay(since=now, last_inside=now), now)
+                    continue
+                stay.last_inside = now
+                self._stays.touch(track_id, now)
+                if not stay.reported and now - stay.since >= self._dwell_s:
+                    stay.reported = True
+                    found.append(Dwell(track_id, int(detections.class_id[i]), self.zone.zone_id, now - stay.since, frame_no))
+        self._stays.prune(now)
+        return found
+
+
+@dataclass(slots=True)
+class _Still:
+    x: float
+    y: float
+    since: float
+    reported: bool = False
+
+
+class StoppedMonitor:
+    """Vehicles whose anchor stays within ``max_px`` of one spot for ``stopped_s`` seconds;
+    reported once per stop, re-armed when the vehicle moves on."""
+
+    def __init__(self, *, stopped_s: float, max_px: float, forget_after_s: float = 10.0) -> None:
+        self._stopped_s = stopped_s
+        self._max_px = max_px
+        self._still: TrackMemory[_Still] = TrackMemory(forget_after_s)
+
+    @property
+    def tracks_held(self) -> int:
+        return len(self._still)
+
+    def trigger(self, detections: Detections, *, frame_no: int, now: float) -> list[Dwell]:
+        found: list[Dwell] = []
+        if len(detections):
+            confirmed = _confirmed(detections)
+            anchors = bottom_centre(detections.xyxy)
+            for i in np.flatnonzero(confirmed):
+                class_id = int(detections.class_id[i])
+                if class_id not in _VEHICLES:
+                    continue
+                track_id = int(detections.tracker_id[i])  # type: ignore[index]
+                x, y = float(anchors[i, 0]), float(anchors[i, 1])
+                still = self._still.get(track_id)
+                if still is None or np.hypot(x - still.x, y - still.y) > self._max_px:
+                    self._still.put(track_id, _Still(x, y, now), now)
+                    continue
+                self._still.touch(track_id, now)
+                if not still.reported and now - still.since >= self._stopped_s:
+                    still.reported = True
+                    found.append(Dwell(track_id, class_id, None, now - still.since, frame_no))
+        self._still.prune(now)
+        return found
+
+
+class SpeedEstimator:
+    """Speed over ground (km/h) of each track from its anchor's path in the last ``window_s``."""
+
+    def __init__(self, ground: GroundPlane, *, window_s: float = 1.0, forget_after_s: float = 10.0) -> None:
+        self._ground = ground
+        self._window_s = window_s
+        self._paths: TrackMemory[deque[tuple[float, float, float]]] = TrackMemory(forget_after_s)
+
+    @property
+    def tracks_held(self) -> int:
+        return len(self._paths)
+
+    def trigger(self, detections: Detections, *, now: float) -> np.ndarray:
+        """Speed per detection in km/h; NaN until a track has a path of half the window."""
+        speeds = np.full(len(detections), np.nan)
+        if len(detections):
+            ground = self._ground.to_ground(bottom_centre(detections.xyxy))
+            for i, track_id in enumerate(detections.tracker_id.tolist()):  # type: ignore[union-attr]
+                path = self._paths.get(track_id)
+                if path is None:
+                    path = deque()
+                    self._paths.put(track_id, path, now)
+                else:
+                    self._paths.touch(track_id, now)
+                path.append((now, float(ground[i, 0]), float(ground[i, 1])))
+                while len(path) > 2 and now - path[1][0] >= self._window_s:
+                    path.popleft()
+                t0, x0, y0 = path[0]
+                if now - t0 >= self._window_s / 2:
+                    speeds[i] = float(np.hypot(ground[i, 0] - x0, ground[i, 1] - y0)) / (now - t0) * 3.6
+        self._paths.prune(now)
+        return speeds

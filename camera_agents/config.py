@@ -1,0 +1,407 @@
+"""Camera configuration: one YAML file per camera, validated on load.
+
+The models forbid unknown keys and carry limits and a description on every field. A bad file is
+reported as ``file:line: key.path: what is wrong (got value)``: line numbers come from PyYAML's
+composed node tree, walked along pydantic's error location, so the raw data is never touched.
+Rules that span sections (ids unique, lines inside the frame, ...) are the named ``verify_*``
+checks, reported the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+Coordinate = Annotated[float, Field(ge=0, le=20_000, allow_inf_nan=False)]
+Point = tuple[Coordinate, Coordinate]
+Metres = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Location(_Model):
+    lat: float = Field(ge=-90, le=90, description="Latitude in degrees (WGS84).")
+    lon: float = Field(ge=-180, le=180, description="Longitude in degrees (WGS84).")
+
+
+class Resolution(_Model):
+    width: int = Field(ge=16, le=16_384, description="Frame width in pixels, as the source delivers it.")
+    height: int = Field(ge=16, le=16_384, description="Frame height in pixels.")
+
+
+class LineNames(_Model):
+    in_: str = Field(alias="in", min_length=1, max_length=80, description="Display name of the `in` direction.")
+    out: str = Field(min_length=1, max_length=80, description="Display name of the `out` direction.")
+
+
+class LineConfig(_Model):
+    id: Identifier = Field(description="Line id, unique in this camera; appears in every crossing event.")
+    points: tuple[Point, Point] = Field(description="The counting line [[x1, y1], [x2, y2]] in frame pixels.")
+    in_direction: tuple[Point, Point] = Field(
+        description="An arrow [[x1, y1], [x2, y2]] across the line: motion along it counts as `in`, against it as `out`."
+    )
+    names: LineNames | None = Field(default=None, description="Optional display names of the two directions.")
+    allowed_direction: Literal["in", "out"] | None = Field(
+        default=None, description="On a one-way road, the only legal direction; crossings the other way are wrong way."
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _points_apart(cls, points: tuple[Point, Point]) -> tuple[Point, Point]:
+        (x1, y1), (x2, y2) = points
+        if math.hypot(x2 - x1, y2 - y1) < 2:
+            raise ValueError("the line's two points must be at least 2 pixels apart")
+        return points
+
+    @field_validator("in_direction")
+    @classmethod
+    def _arrow_across(cls, arrow: tuple[Point, Point], info: ValidationInfo) -> tuple[Point, Point]:
+        points = info.data.get("points")
+        if points is None:
+            return arrow  # the points are wrong already; that error is reported
+        (x1, y1), (x2, y2) = points
+        (ax, ay), (bx, by) = arrow
+        if abs((x2 - x1) * (by - ay) - (y2 - y1) * (bx - ax)) < 1e-6:
+            raise ValueError("in_direction must point across the line, not along it (or be two equal points)")
+        return arrow
+
+
+class ZoneConfig(_Model):
+    id: Identifier = Field(description="Zone id, unique in this camera.")
+    polygon: list[Point] = Field(min_length=3, max_length=64, description="Polygon corners [[x, y], ...] in frame pixels.")
+    max_occupancy: int | None = Field(default=None, ge=1, le=10_000, description="Occupancy above which the zone is crowded.")
+    dwell_seconds: float | None = Field(
+        default=None, gt=0, le=86_400, description="A track staying longer than this is loitering (security) or stopped."
+    )
+
+
+class Calibration(_Model):
+    image_points: list[Point] = Field(description="4 points in frame pixels, e.g. the corners of a lane marking.")
+    ground_points: list[tuple[Metres, Metres]] = Field(description="The same 4 points on the ground, in metres.")
+
+
+class SizeClasses(_Model):
+    """How the motion detector names a blob by its size (footprint area and shape)."""
+
+    motorbike_max_m2: float = Field(default=3.0, gt=0, le=100, description="Largest footprint of a motorbike (calibrated), m².")
+    car_max_m2: float = Field(default=13.0, gt=0, le=200, description="Largest footprint of a car (calibrated), m²; above is bus/truck.")
+    motorbike_max_px: float = Field(default=2600, gt=0, description="Largest box of a motorbike (uncalibrated), px².")
+    car_max_px: float = Field(default=15000, gt=0, description="Largest box of a car (uncalibrated), px²; above is bus/truck.")
+    person_min_aspect: float = Field(
+        default=1.6, gt=0, le=10, description="Height/width above which a small blob is a person (security cameras)."
+    )
+
+
+class MotionDetectorConfig(_Model):
+    type: Literal["motion"] = "motion"
+    scale: float = Field(default=0.25, gt=0.05, le=1.0, description="Internal analysis scale of the background model.")
+    history: int = Field(default=1000, ge=10, le=10_000, description="Analysed frames of background history (MOG2).")
+    background_ratio: float = Field(
+        default=0.7, gt=0.1, lt=1.0,
+        description="MOG2 background ratio: a still object melts into the background after about (1 - ratio) * history analysed frames, so a vehicle waiting at a red light stays visible.",
+    )
+    var_threshold: float = Field(default=14.0, gt=1, le=200, description="MOG2 variance threshold; lower finds fainter objects.")
+    shadow_tau: float = Field(default=0.5, gt=0, lt=1, description="Darkening ratio above which a pixel may be a shadow.")
+    min_area_px: float = Field(default=120, ge=1, description="Smallest blob kept, in full-frame square pixels.")
+    max_area_fraction: float = Field(default=0.25, gt=0, le=1, description="Largest blob kept, as a fraction of the frame.")
+    global_change_fraction: float = Field(
+        default=0.35, gt=0, le=1, description="Foreground share above which the frame is a global change (cloud, rain, lights)."
+    )
+    merge_px: int = Field(default=6, ge=0, le=64, description="Gaps up to this many full-frame pixels are closed inside one object.")
+    classes: SizeClasses = Field(default_factory=SizeClasses, description="Size thresholds of the classes.")
+
+
+class HogDetectorConfig(_Model):
+    type: Literal["hog"] = "hog"
+    scale: float = Field(default=1.0, gt=0.1, le=4.0, description="Resize factor before detection (people must be ~128 px tall).")
+    hit_threshold: float = Field(default=0.0, ge=-2, le=5, description="SVM score threshold of the people detector.")
+    win_stride: int = Field(default=8, ge=4, le=32, description="Window stride in pixels.")
+    pyramid_scale: float = Field(default=1.05, gt=1.0, le=2.0, description="Step between pyramid levels.")
+
+
+class OnnxDetectorConfig(_Model):
+    type: Literal["onnx"] = "onnx"
+    model: Path = Field(description="Path to a YOLO-style ONNX model (v5 or v8 output layout). No weights ship with ioc.")
+    input_size: int = Field(default=640, ge=32, le=2048, multiple_of=32, description="Square network input size.")
+    confidence: float = Field(default=0.35, gt=0, lt=1, description="Minimum class score.")
+    nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which overlapping boxes are merged.")
+    class_names: list[str] | None = Field(
+        default=None, description="The model's class names in output order; default COCO's 80. Others map to ioc classes by name."
+    )
+
+
+DetectorConfig = Annotated[
+    Union[MotionDetectorConfig, HogDetectorConfig, OnnxDetectorConfig], Field(discriminator="type")
+]
+
+
+class TrackingConfig(_Model):
+    min_hits: int = Field(default=3, ge=1, le=50, description="Analysed frames a track needs before it is confirmed and counted.")
+    max_lost_s: float = Field(default=1.0, gt=0, le=30, description="Seconds a track survives unseen (occlusion) before it ends.")
+    min_iou: float = Field(default=0.1, ge=0, lt=1, description="Least overlap of a predicted box and a detection to match.")
+    max_distance: float = Field(
+        default=1.5, gt=0, le=10, description="Largest centre jump, in box sizes, of a match without overlap."
+    )
+
+
+class AnalyticsConfig(_Model):
+    stride: int = Field(default=2, ge=1, le=25, description="Analyse every k-th frame (the background model still sees each).")
+    line_hysteresis_px: float = Field(
+        default=4.0, ge=0, le=100, description="A track must move this far past a line before it counts (stop-line jitter)."
+    )
+    stopped_seconds: float = Field(default=20.0, gt=0, le=3600, description="A vehicle still for this long is a stopped vehicle.")
+    stopped_max_px: float = Field(default=6.0, gt=0, le=200, description="Largest drift, in pixels, of a vehicle counted as still.")
+    occupancy_every_s: float = Field(default=5.0, gt=0, le=600, description="Zone occupancy is re-sent at least this often.")
+    camera_info_every_s: float = Field(default=300.0, gt=0, le=86_400, description="The camera's registry entry is re-sent this often.")
+    frame_events: bool = Field(default=True, description="Publish a frame event (tracked objects) for every analysed frame.")
+
+
+class CameraConfig(_Model):
+    camera_id: Identifier = Field(description="Stable id of the camera; the Kafka key of all its events.")
+    name: str = Field(min_length=1, max_length=200, description="Human name, e.g. the street: 'Ngã tư Thùy Vân – Hạ Long'.")
+    kind: Literal["traffic", "security"] = Field(description="traffic: vehicles and lines; security: people and zones.")
+    location: Location | None = Field(default=None, description="Where the camera stands.")
+    source: str = Field(min_length=1, max_length=2048, description="Video file, rtsp/http URL, device index or synthetic:... spec.")
+    resolution: Resolution | None = Field(default=None, description="Frame size, if known: lines and zones are checked against it.")
+    detector: DetectorConfig = Field(default_factory=MotionDetectorConfig, description="Which detector, with its parameters.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Tracker parameters.")
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Analytics and event cadence.")
+    lines: list[LineConfig] = Field(default_factory=list, max_length=64, description="Counting lines.")
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=64, description="Zones (occupancy, dwell).")
+    calibration: Calibration | None = Field(default=None, description="Image-to-ground mapping, for speed and sizes.")
+
+
+# --- cross-section checks -------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '(top level)'}: {self.message}"
+
+
+class ConfigError(ValueError):
+    """A camera config that cannot be used; ``issues`` name file, line, key path and problem."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("invalid camera config:\n  " + "\n  ".join(str(i) for i in issues))
+
+
+Finding = tuple[Loc, str]
+
+
+def verify_unique_ids(config: CameraConfig) -> list[Finding]:
+    found: list[Finding] = []
+    for section, items in (("lines", config.lines), ("zones", config.zones)):
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item.id in seen:
+                found.append(((section, index, "id"), f"duplicate {section[:-1]} id {item.id!r}"))
+            seen.add(item.id)
+    return found
+
+
+def verify_inside_frame(config: CameraConfig, width: int | None = None, height: int | None = None) -> list[Finding]:
+    """Lines, arrows, zones and calibration points lie inside the frame (when its size is known)."""
+    if width is None or height is None:
+        if config.resolution is None:
+            return []
+        width, height = config.resolution.width, config.resolution.height
+    found: list[Finding] = []
+
+    def check(loc: Loc, point: tuple[float, float]) -> None:
+        if not (0 <= point[0] <= width and 0 <= point[1] <= height):
+            found.append((loc, f"point {list(point)} lies outside the {width}x{height} frame"))
+
+    for i, line in enumerate(config.lines):
+        for j, p in enumerate(line.points):
+            check(("lines", i, "points", j), p)
+    for i, zone in enumerate(config.zones):
+        for j, p in enumerate(zone.polygon):
+            check(("zones", i, "polygon", j), p)
+    if config.calibration:
+        for j, p in enumerate(config.calibration.image_points):
+            check(("calibration", "image_points", j), p)
+    return found
+
+
+def verify_calibration(config: CameraConfig) -> list[Finding]:
+    if config.calibration is None:
+        return []
+    found: list[Finding] = []
+    for key in ("image_points", "ground_points"):
+        n = len(getattr(config.calibration, key))
+        if n != 4:
+            found.append((("calibration", key), f"needs exactly 4 points, got {n}"))
+    if not found:
+        from camera_agents.geometry import GroundPlane
+
+        try:
+            GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
+        except ValueError as exc:
+            found.append((("calibration",), str(exc)))
+    return found
+
+
+def verify_zone_polygons(config: CameraConfig) -> list[Finding]:
+    from camera_agents.geometry import polygon_area
+
+    return [
+        (("zones", i, "polygon"), "the polygon has no area (its corners are on one line)")
+        for i, zone in enumerate(config.zones)
+        if polygon_area(zone.polygon) < 1.0
+    ]
+
+
+def verify_detector_exists(config: CameraConfig) -> list[Finding]:
+    if isinstance(config.detector, OnnxDetectorConfig) and not config.detector.model.is_file():
+        return [(("detector", "model"), f"ONNX model file {str(config.detector.model)!r} does not exist (no weights ship with ioc)")]
+    return []
+
+
+VERIFY_CHECKS: tuple[Callable[[CameraConfig], list[Finding]], ...] = (
+    verify_unique_ids,
+    verify_inside_frame,
+    verify_calibration,
+    verify_zone_polygons,
+    verify_detector_exists,
+)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def load_camera(path: str | Path) -> CameraConfig:
+    """Read and validate one camera file; raises ConfigError naming every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read the file: {exc}")]) from None
+    return parse_camera(text, source_name=str(path))
+
+
+def parse_camera(text: str, *, source_name: str = "<config>") -> CameraConfig:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError([ConfigIssue(source_name, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    duplicates = _duplicate_keys(root)
+    if duplicates:
+        raise ConfigError([ConfigIssue(source_name, line, path, "key given twice") for path, line in duplicates])
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigIssue(source_name, 1, "", "a camera config must be a mapping of keys (camera_id, name, ...)")])
+    try:
+        config = CameraConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_issue(source_name, root, tuple(e["loc"]), e["msg"], e.get("input"), e["type"]) for e in exc.errors()]) from None
+    issues = [
+        _issue(source_name, root, loc, message, _MISSING, "verify")
+        for check in VERIFY_CHECKS
+        for loc, message in check(config)
+    ]
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def load_cameras(folder: str | Path) -> list[CameraConfig]:
+    """Every ``*.yaml``/``*.yml`` of a folder, sorted by name; all problems of all files at once."""
+    folder = Path(folder)
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not files:
+        raise ConfigError([ConfigIssue(str(folder), None, "", "no camera files (*.yaml, *.yml) in this folder")])
+    configs: list[CameraConfig] = []
+    issues: list[ConfigIssue] = []
+    first_file: dict[str, Path] = {}
+    for file in files:
+        try:
+            config = load_camera(file)
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        if config.camera_id in first_file:
+            issues.append(ConfigIssue(str(file), None, "camera_id", f"camera id {config.camera_id!r} is also used by {first_file[config.camera_id]}"))
+            continue
+        first_file[config.camera_id] = file
+        configs.append(config)
+    if issues:
+        raise ConfigError(issues)
+    return configs
+
+
+_MISSING = object()
+
+
+def _issue(source_name: str, root: yaml.Node | None, loc: Loc, message: str, value: Any, kind: str) -> ConfigIssue:
+    line, path = _locate(root, loc)
+    if value is not _MISSING and kind not in ("missing", "extra_forbidden") and not isinstance(value, (dict, list)):
+        message = f"{message} (got {value!r})"
+    if kind == "extra_forbidden":
+        message = f"unknown key (allowed keys are listed in camera_agents/README.md): {message}"
+    return ConfigIssue(source_name, line, path, message)
+
+
+def _locate(root: yaml.Node | None, loc: Loc) -> tuple[int | None, str]:
+    """The line of the deepest YAML node on the path, and the path spelled as YAML keys."""
+    node = root
+    line = root.start_mark.line + 1 if root is not None else None
+    parts: list[str] = []
+    for key in loc:
+        child = None
+        if isinstance(node, yaml.MappingNode) and isinstance(key, str):
+            for key_node, value_node in node.value:
+                if key_node.value == key:
+                    child = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+            if child is None and key in _UNION_TAGS:
+                continue  # pydantic names the union member in the path; YAML has no such level
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+            child = node.value[key]
+            line = child.start_mark.line + 1
+        parts.append(f"[{key}]" if isinstance(key, int) else (f".{key}" if parts else str(key)))
+        if child is None:
+            node = None
+            continue
+        node = child
+    return line, "".join(parts)
+
+
+_UNION_TAGS = {"motion", "hog", "onnx"}
+
+
+def _duplicate_keys(node: yaml.Node | None, path: str = "") -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key_path = f"{path}.{key_node.value}" if path else str(key_node.value)
+            if key_node.value in seen:
+                found.append((key_path, key_node.start_mark.line + 1))
+            seen.add(key_node.value)
+            found.extend(_duplicate_keys(value_node, key_path))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.extend(_duplicate_keys(item, f"{path}[{index}]"))
+    return found

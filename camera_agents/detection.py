@@ -1,0 +1,291 @@
+"""Detectors: a frame (BGR uint8) in, ``Detections`` in full-frame pixels out.
+
+* ``MotionDetector``: background subtraction (MOG2 with shadow detection) on a reduced copy of the
+  frame, morphology, connected components, size/shape classification. Cheap enough for 10 cameras
+  a core, and it needs no weights.
+* ``HogDetector``: OpenCV's built-in HOG people detector, for security cameras.
+* ``OnnxDetector``: a user-supplied YOLO-style ONNX model through ``cv2.dnn``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from camera_agents.config import (
+    DetectorConfig,
+    HogDetectorConfig,
+    MotionDetectorConfig,
+    OnnxDetectorConfig,
+    SizeClasses,
+)
+from camera_agents.detections import CLASS_ID, Detections
+from camera_agents.geometry import GroundPlane
+
+
+class DetectorError(RuntimeError):
+    """A detector that cannot run (missing model file, unreadable model); the message says why."""
+
+
+class Detector(Protocol):
+    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+        """Objects in ``image``. With ``analyse=False`` a stateful detector only updates its model
+        (frames skipped by the analysis stride still teach the background)."""
+        ...
+
+
+def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None) -> Detector:
+    if isinstance(config, MotionDetectorConfig):
+        return MotionDetector(config, kind=kind, ground=ground)
+    if isinstance(config, HogDetectorConfig):
+        return HogDetector(config)
+    if isinstance(config, OnnxDetectorConfig):
+        return OnnxDetector(config)
+    raise DetectorError(f"unknown detector {config!r}")
+
+
+# --- motion -----------------------------------------------------------------------------------
+
+
+class SizeClassifier:
+    """Names a blob by its footprint: on the ground in m² when calibrated, else in px²."""
+
+    def __init__(self, classes: SizeClasses, *, kind: str, ground: GroundPlane | None) -> None:
+        self._classes = classes
+        self._kind = kind
+        self._ground = ground
+
+    def classify(self, xyxy: np.ndarray) -> np.ndarray:
+        c = self._classes
+        width = xyxy[:, 2] - xyxy[:, 0]
+        height = xyxy[:, 3] - xyxy[:, 1]
+        aspect = height / np.maximum(width, 1.0)
+        if self._kind == "security":
+            person = aspect >= c.person_min_aspect
+            return np.where(person, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
+        if self._ground is not None:
+            area = self._footprint_m2(xyxy)
+            small, medium = area <= c.motorbike_max_m2, area <= c.car_max_m2
+        else:
+            area = width * height
+            small, medium = area <= c.motorbike_max_px, area <= c.car_max_px
+        return np.select(
+            [small, medium], [CLASS_ID["motorbike"], CLASS_ID["car"]], CLASS_ID["bus_truck"]
+        ).astype(np.int16)
+
+    def _footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
+        # Width on the ground from the bottom edge; length from the local metres-per-pixel of
+        # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
+        ground = self._ground
+        assert ground is not None
+        left = ground.to_ground(np.stack([xyxy[:, 0], xyxy[:, 3]], axis=1))
+        right = ground.to_ground(np.stack([xyxy[:, 2], xyxy[:, 3]], axis=1))
+        width_m = np.hypot(*(right - left).T)
+        metres_per_px = width_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+        length_m = (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px
+        return width_m * length_m
+
+
+class MotionDetector:
+    """Moving objects against a learned background, analysed at ``config.scale`` of the frame."""
+
+    def __init__(self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None) -> None:
+        self._config = config
+        self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground)
+        self._model = cv2.createBackgroundSubtractorMOG2(
+            history=config.history, varThreshold=config.var_threshold, detectShadows=True
+        )
+        self._model.setShadowThreshold(config.shadow_tau)
+        self._model.setBackgroundRatio(config.background_ratio)
+        self._size: tuple[int, int] | None = None
+        self._kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2))
+        self._kernel_close: np.ndarray | None = None
+        self._settling = 0
+        self.global_change = False  # read-only: the last frame was a whole-frame change
+
+    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+        if not analyse:
+            return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate
+        cfg = self._config
+        height, width = image.shape[:2]
+        if self._size != (width, height):
+            self._resize_for(width, height)
+        small_w, small_h = self._small
+        small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        # After a global change relearn fast, so the new light becomes background within ~1 s.
+        rate = 0.2 if self._settling else -1
+        mask = self._model.apply(small, learningRate=rate)
+        if self._settling:
+            self._settling -= 1
+        _, foreground = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)  # 127 = shadow, dropped
+        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self._kernel_open)
+        if self._kernel_close is not None:
+            foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self._kernel_close)
+        share = cv2.countNonZero(foreground) / float(small_w * small_h)
+        self.global_change = share > cfg.global_change_fraction
+        if self.global_change:
+            self._settling = 12
+            return Detections.empty()
+        count, _, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        if count <= 1:
+            return Detections.empty()
+        stats = stats[1:]
+        inv = 1.0 / self._factor
+        area_full = stats[:, cv2.CC_STAT_AREA] * inv * inv
+        keep = (area_full >= cfg.min_area_px) & (area_full <= cfg.max_area_fraction * width * height)
+        if not keep.any():
+            return Detections.empty()
+        stats = stats[keep]
+        x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+        xyxy = np.stack([x, y, x + w, y + h], axis=1).astype(np.float32) * inv
+        np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
+        np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
+        fill = stats[:, cv2.CC_STAT_AREA] / np.maximum(w * h, 1)
+        return Detections(xyxy=xyxy, confidence=np.clip(0.5 + fill / 2, 0, 1), class_id=self._classifier.classify(xyxy))
+
+    def _resize_for(self, width: int, height: int) -> None:
+        cfg = self._config
+        self._size = (width, height)
+        self._small = (max(16, round(width * cfg.scale)), max(16, round(height * cfg.scale)))
+        self._factor = self._small[0] / width
+        close = int(round(cfg.merge_px * self._factor))
+        self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close)) if close >= 2 else None
+
+
+# --- HOG people -------------------------------------------------------------------------------
+
+
+class HogDetector:
+    def __init__(self, config: HogDetectorConfig) -> None:
+        self._config = config
+        self._hog = cv2.HOGDescriptor()
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+        if not analyse:
+            return Detections.empty()
+        cfg = self._config
+        work = image if cfg.scale == 1.0 else cv2.resize(image, None, fx=cfg.scale, fy=cfg.scale, interpolation=cv2.INTER_LINEAR)
+        rects, weights = self._hog.detectMultiScale(
+            work, hitThreshold=cfg.hit_threshold, winStride=(cfg.win_stride, cfg.win_stride), scale=cfg.pyramid_scale
+        )
+        if len(rects) == 0:
+            return Detections.empty()
+        rects = np.asarray(rects, dtype=np.float32) / cfg.scale
+        xyxy = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
+        margin = np.asarray(weights, dtype=np.float32).reshape(-1)
+        confidence = 1.0 / (1.0 + np.exp(-margin))  # SVM margin to (0, 1)
+        keep = _nms(xyxy, confidence, 0.4)
+        return Detections(xyxy=xyxy[keep], confidence=confidence[keep], class_id=np.full(len(keep), CLASS_ID["person"]))
+
+
+# --- ONNX (YOLO-style) ------------------------------------------------------------------------
+
+COCO_NAMES: tuple[str, ...] = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
+    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
+    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
+    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
+    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush",
+)  # fmt: skip
+_MODEL_CLASS_TO_IOC = {
+    "person": "person", "pedestrian": "person", "bicycle": "bicycle", "car": "car", "motorcycle": "motorbike",
+    "motorbike": "motorbike", "bus": "bus_truck", "truck": "bus_truck", "bus_truck": "bus_truck", "van": "car",
+}  # fmt: skip
+
+
+def decode_yolo(
+    output: np.ndarray,
+    *,
+    class_ids: Sequence[int | None],
+    confidence: float,
+    nms_iou: float,
+    input_size: int,
+    frame_size: tuple[int, int],
+    pad: tuple[float, float] = (0.0, 0.0),
+    gain: float | None = None,
+) -> Detections:
+    """A YOLO output tensor to Detections in frame pixels.
+
+    Accepts both layouts: v5 ``(1, boxes, 5 + classes)`` with an objectness column and v8
+    ``(1, 4 + classes, boxes)``. ``class_ids`` maps each model class to an ioc class id (None:
+    ignored). ``pad``/``gain`` undo the letterbox (frame pixel = (net pixel - pad) / gain).
+    """
+    n_classes = len(class_ids)
+    rows = np.asarray(output, dtype=np.float32).squeeze(0) if np.ndim(output) == 3 else np.asarray(output, np.float32)
+    if rows.ndim != 2:
+        raise DetectorError(f"unexpected YOLO output shape {np.shape(output)}")
+    if rows.shape[0] in (4 + n_classes, 5 + n_classes) and rows.shape[1] not in (4 + n_classes, 5 + n_classes):
+        rows = rows.T
+    if rows.shape[1] == 5 + n_classes:
+        scores = rows[:, 5:] * rows[:, 4:5]
+    elif rows.shape[1] == 4 + n_classes:
+        scores = rows[:, 4:]
+    else:
+        raise DetectorError(f"YOLO output with {rows.shape[1]} columns does not fit {n_classes} classes (v5: 5+C, v8: 4+C)")
+    best = scores.argmax(axis=1)
+    best_score = scores[np.arange(len(rows)), best]
+    mapped = np.array([-1 if c is None else c for c in class_ids], dtype=np.int16)[best]
+    keep = (best_score >= confidence) & (mapped >= 0)
+    if not keep.any():
+        return Detections.empty()
+    cx, cy, w, h = rows[keep, 0], rows[keep, 1], rows[keep, 2], rows[keep, 3]
+    if gain is None:
+        gain = min(input_size / frame_size[0], input_size / frame_size[1])
+    xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    xyxy = (xyxy - np.array([pad[0], pad[1], pad[0], pad[1]], np.float32)) / gain
+    np.clip(xyxy[:, [0, 2]], 0, frame_size[0], out=xyxy[:, [0, 2]])
+    np.clip(xyxy[:, [1, 3]], 0, frame_size[1], out=xyxy[:, [1, 3]])
+    score, cls = best_score[keep], mapped[keep]
+    # Class-aware NMS: offset boxes by class so different classes never suppress each other.
+    kept = _nms(xyxy + cls[:, None].astype(np.float32) * 10_000, score, nms_iou)
+    return Detections(xyxy=xyxy[kept], confidence=score[kept], class_id=cls[kept])
+
+
+class OnnxDetector:
+    def __init__(self, config: OnnxDetectorConfig) -> None:
+        model = Path(config.model)
+        if not model.is_file():
+            raise DetectorError(
+                f"ONNX model {str(model)!r} not found: ioc ships no weights; export a YOLO model to ONNX "
+                "(e.g. `yolo export model=yolov8n.pt format=onnx`) and set detector.model to its path"
+            )
+        try:
+            self._net = cv2.dnn.readNetFromONNX(str(model))
+        except cv2.error as exc:
+            raise DetectorError(f"cannot load ONNX model {str(model)!r}: {exc}") from None
+        self._config = config
+        names = config.class_names or list(COCO_NAMES)
+        self._class_ids = [CLASS_ID[_MODEL_CLASS_TO_IOC[n]] if n in _MODEL_CLASS_TO_IOC else None for n in names]
+
+    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+        if not analyse:
+            return Detections.empty()
+        size = self._config.input_size
+        height, width = image.shape[:2]
+        gain = min(size / width, size / height)
+        new_w, new_h = round(width * gain), round(height * gain)
+        pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
+        canvas = np.full((size, size, 3), 114, np.uint8)
+        top, left = int(pad_y), int(pad_x)
+        canvas[top : top + new_h, left : left + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        self._net.setInput(cv2.dnn.blobFromImage(canvas, 1 / 255.0, (size, size), swapRB=True, crop=False))
+        output = self._net.forward()
+        return decode_yolo(
+            output, class_ids=self._class_ids, confidence=self._config.confidence, nms_iou=self._config.nms_iou,
+            input_size=size, frame_size=(width, height), pad=(left, top), gain=gain,
+        )  # fmt: skip
+
+
+def _nms(xyxy: np.ndarray, score: np.ndarray, iou: float) -> np.ndarray:
+    boxes = [[float(a), float(b), float(c - a), float(d - b)] for a, b, c, d in xyxy]
+    kept = cv2.dnn.NMSBoxes(boxes, score.astype(float).tolist(), 0.0, iou)
+    return np.asarray(kept, dtype=np.int64).reshape(-1)

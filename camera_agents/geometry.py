@@ -1,0 +1,115 @@
+"""Plane geometry for the analytics, as pure numpy functions on arrays of points.
+
+Points are ``(N, 2)`` float arrays in pixels of the analysed frame; nothing here keeps state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Point = tuple[float, float]
+
+
+def bottom_centre(xyxy: np.ndarray) -> np.ndarray:
+    """Where an object touches the ground: the middle of its box's bottom edge, ``(N, 2)``."""
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    out = np.empty((len(xyxy), 2))
+    out[:, 0] = (xyxy[:, 0] + xyxy[:, 2]) * 0.5
+    out[:, 1] = xyxy[:, 3]
+    return out
+
+
+def signed_distance(points: np.ndarray, a: Point, b: Point) -> np.ndarray:
+    """Distance of each point from the infinite line a->b, positive on the left of a->b
+    (image coordinates: y grows downwards, so "left" is the side a counter-clockwise turn reaches)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    ax, ay = a
+    dx, dy = b[0] - ax, b[1] - ay
+    length = float(np.hypot(dx, dy))
+    if length == 0.0:
+        raise ValueError("a line needs two distinct points")
+    return (dx * (points[:, 1] - ay) - dy * (points[:, 0] - ax)) / length
+
+
+def projection_t(points: np.ndarray, a: Point, b: Point) -> np.ndarray:
+    """Where each point's foot falls along the segment a->b: 0 at a, 1 at b."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    return ((points[:, 0] - a[0]) * dx + (points[:, 1] - a[1]) * dy) / (dx * dx + dy * dy)
+
+
+def side_of_arrow(a: Point, b: Point, arrow: tuple[Point, Point]) -> int:
+    """Which side of the line a->b the arrow points to: +1 (positive signed distance) or -1."""
+    (x1, y1), (x2, y2) = arrow
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    cross = dx * (y2 - y1) - dy * (x2 - x1)
+    if cross == 0:
+        raise ValueError("the direction arrow runs along the line; it must point across it")
+    return 1 if cross > 0 else -1
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Boolean mask of the points inside a simple polygon (even-odd rule; a point exactly on an
+    edge may fall either way, which a jittering anchor makes irrelevant)."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    x, y = points[:, 0:1], points[:, 1:2]
+    x1, y1 = poly[:, 0], poly[:, 1]
+    nxt = np.r_[1 : len(poly), 0]
+    x2, y2 = x1[nxt], y1[nxt]
+    straddles = (y1 > y) != (y2 > y)
+    dy = np.where(y2 == y1, 1.0, y2 - y1)
+    x_at_y = x1 + (y - y1) * (x2 - x1) / dy
+    return (straddles & (x < x_at_y)).sum(axis=1) % 2 == 1
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    x, y = poly[:, 0], poly[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2.0)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection over union of two sets of xyxy boxes, ``(len(a), len(b))``."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+@dataclass(frozen=True)
+class GroundPlane:
+    """A homography from image pixels to ground metres, from 4 (or more) point pairs."""
+
+    matrix: np.ndarray  # 3x3, image -> ground
+
+    @classmethod
+    def from_points(cls, image_points: np.ndarray, ground_points: np.ndarray) -> "GroundPlane":
+        import cv2
+
+        src = np.asarray(image_points, dtype=np.float64).reshape(-1, 2)
+        dst = np.asarray(ground_points, dtype=np.float64).reshape(-1, 2)
+        if len(src) != len(dst) or len(src) < 4:
+            raise ValueError("calibration needs the same number (4 or more) of image and ground points")
+        matrix, _ = cv2.findHomography(src, dst, 0)
+        if matrix is None or not np.isfinite(matrix).all() or abs(np.linalg.det(matrix)) < 1e-12:
+            raise ValueError("calibration points are degenerate (three of them on one line?)")
+        return cls(matrix=matrix)
+
+    def to_ground(self, points: np.ndarray) -> np.ndarray:
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        homogeneous = np.hstack([pts, np.ones((len(pts), 1))]) @ self.matrix.T
+        return homogeneous[:, :2] / homogeneous[:, 2:3]
+
+    def scaled(self, factor: float) -> "GroundPlane":
+        """The same plane for an image resized by ``factor`` (pixels multiplied by it)."""
+        return GroundPlane(matrix=self.matrix @ np.diag([1.0 / factor, 1.0 / factor, 1.0]))

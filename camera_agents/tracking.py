@@ -1,0 +1,153 @@
+"""A small multi-object tracker: stable ids through short occlusions, confirmation before counting.
+
+Association is greedy on overlap with each track's constant-velocity prediction, falling back to
+centre distance (in box sizes) for small fast objects whose boxes no longer overlap between
+analysed frames. A track is *confirmed* after ``min_hits`` matches; only confirmed tracks are ever
+counted (unconfirmed ids inflating counts is a known failure of peers). A track unseen for
+``max_lost`` frames is deleted with all its state, so memory stays flat on a 24/7 camera.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from camera_agents.detections import Detections
+from camera_agents.geometry import box_iou
+from ingest.contract import OBJECT_CLASSES
+
+_TENTATIVE_MAX_LOST = 2  # an unconfirmed track may miss this many frames before it is dropped
+
+
+@dataclass(slots=True)
+class _Track:
+    track_id: int
+    box: np.ndarray  # last observed xyxy
+    velocity: np.ndarray  # xyxy change per analysed frame
+    hits: int = 1
+    lost: int = 0
+    confirmed: bool = False
+    class_votes: np.ndarray | None = None
+
+    def predicted(self) -> np.ndarray:
+        return self.box + self.velocity * (self.lost + 1)
+
+
+class Tracker:
+    def __init__(self, *, min_hits: int = 3, max_lost: int = 12, min_iou: float = 0.1, max_distance: float = 1.5) -> None:
+        if min_hits < 1 or max_lost < 0:
+            raise ValueError("min_hits must be >= 1 and max_lost >= 0")
+        self._min_hits = min_hits
+        self._max_lost = max_lost
+        self._min_iou = min_iou
+        self._max_distance = max_distance
+        self._tracks: dict[int, _Track] = {}
+        self._next_id = 1
+
+    @property
+    def active_tracks(self) -> int:
+        """Tracks held in memory (matched or coasting); bounded by the scene, not by uptime."""
+        return len(self._tracks)
+
+    def update(self, detections: Detections) -> Detections:
+        """Match this frame's detections to tracks. Returns the matched detections with
+        ``tracker_id``, ``data['confirmed']`` (bool) and the track's voted class as ``class_id``."""
+        tracks = list(self._tracks.values())
+        boxes = detections.xyxy.astype(np.float64)
+        pairs = self._associate(tracks, boxes)
+        matched_det: set[int] = set()
+        out_index: list[int] = []
+        out_ids: list[int] = []
+        out_confirmed: list[bool] = []
+        out_class: list[int] = []
+        matched_tracks: set[int] = set()
+        for t_index, d_index in pairs:
+            track = tracks[t_index]
+            self._observe(track, boxes[d_index], int(detections.class_id[d_index]))
+            matched_tracks.add(track.track_id)
+            matched_det.add(d_index)
+            out_index.append(d_index)
+            out_ids.append(track.track_id)
+            out_confirmed.append(track.confirmed)
+            out_class.append(int(np.argmax(track.class_votes)))
+        for track in tracks:
+            if track.track_id not in matched_tracks:
+                track.lost += 1
+                limit = self._max_lost if track.confirmed else _TENTATIVE_MAX_LOST
+                if track.lost > limit:
+                    del self._tracks[track.track_id]
+        claimed = boxes[out_index] if out_index else np.zeros((0, 4))
+        for d_index in range(len(boxes)):
+            if d_index in matched_det or _is_fragment(boxes[d_index], claimed):
+                continue
+            track = self._start(boxes[d_index], int(detections.class_id[d_index]))
+            out_index.append(d_index)
+            out_ids.append(track.track_id)
+            out_confirmed.append(track.confirmed)
+            out_class.append(int(detections.class_id[d_index]))
+        if not out_index:
+            return Detections.empty().with_tracks(np.zeros(0, np.int64), confirmed=np.zeros(0, bool))
+        picked = detections[np.asarray(out_index)]
+        return Detections(
+            xyxy=picked.xyxy,
+            confidence=picked.confidence,
+            class_id=np.asarray(out_class, np.int16),
+            tracker_id=np.asarray(out_ids, np.int64),
+            data={**picked.data, "confirmed": np.asarray(out_confirmed, bool)},
+        )
+
+    def _associate(self, tracks: list[_Track], boxes: np.ndarray) -> list[tuple[int, int]]:
+        if not tracks or not len(boxes):
+            return []
+        predicted = np.stack([t.predicted() for t in tracks])
+        iou = box_iou(predicted, boxes)
+        centre_p = (predicted[:, :2] + predicted[:, 2:]) / 2
+        centre_d = (boxes[:, :2] + boxes[:, 2:]) / 2
+        size = np.sqrt(np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0))
+        distance = np.linalg.norm(centre_p[:, None, :] - centre_d[None, :, :], axis=2) / size[:, None]
+        # Overlap ranks first; a distance-only match scores below any real overlap.
+        score = np.where(iou >= self._min_iou, 1.0 + iou, np.where(distance <= self._max_distance, 1.0 - distance / (self._max_distance + 1e-9), -1.0))
+        score = np.where(score > 0, score, -1.0)
+        pairs: list[tuple[int, int]] = []
+        used_t: set[int] = set()
+        used_d: set[int] = set()
+        for flat in np.argsort(-score, axis=None):
+            t, d = divmod(int(flat), score.shape[1])
+            if score[t, d] <= 0:
+                break
+            if t in used_t or d in used_d:
+                continue
+            used_t.add(t)
+            used_d.add(d)
+            pairs.append((t, d))
+        return pairs
+
+    def _observe(self, track: _Track, box: np.ndarray, class_id: int) -> None:
+        step = (box - track.box) / (track.lost + 1)
+        track.velocity = 0.5 * track.velocity + 0.5 * step if track.hits > 1 else step
+        track.box = box
+        track.hits += 1
+        track.lost = 0
+        track.class_votes[class_id] += 1  # type: ignore[index]
+        if track.hits >= self._min_hits:
+            track.confirmed = True
+
+    def _start(self, box: np.ndarray, class_id: int) -> _Track:
+        votes = np.zeros(len(OBJECT_CLASSES), np.int32)
+        votes[class_id] = 1
+        track = _Track(self._next_id, box.copy(), np.zeros(4), class_votes=votes, confirmed=self._min_hits <= 1)
+        self._tracks[track.track_id] = track
+        self._next_id += 1
+        return track
+
+
+def _is_fragment(box: np.ndarray, claimed: np.ndarray) -> bool:
+    """A detection mostly inside an already matched one is a piece of that object (a blob split by
+    a windscreen the colour of the road), not a new object: starting a track would count it twice."""
+    if not len(claimed):
+        return False
+    ix = np.clip(np.minimum(box[2], claimed[:, 2]) - np.maximum(box[0], claimed[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], claimed[:, 3]) - np.maximum(box[1], claimed[:, 1]), 0, None)
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+    return bool(((ix * iy) / area > 0.5).any())

@@ -1,0 +1,177 @@
+"""Pure analytics and geometry: lines, zones, dwell, stopped, speed, with hand-made tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camera_agents.analytics import (
+    CountingLine,
+    DwellMonitor,
+    LineCounter,
+    SpeedEstimator,
+    StoppedMonitor,
+    TrackMemory,
+    ZoneCounter,
+)
+from camera_agents.detections import CLASS_ID, Detections
+from camera_agents.geometry import GroundPlane, bottom_centre, points_in_polygon, side_of_arrow, signed_distance
+
+
+def tracked(boxes, ids, *, cls="car", confirmed=True) -> Detections:
+    n = len(ids)
+    return Detections(
+        xyxy=np.asarray(boxes, np.float32).reshape(-1, 4),
+        confidence=np.ones(n),
+        class_id=np.full(n, CLASS_ID[cls]),
+        tracker_id=np.asarray(ids),
+        data={"confirmed": np.full(n, confirmed) if np.isscalar(confirmed) else np.asarray(confirmed)},
+    )
+
+
+def box_at(x, y, w=20, h=20):
+    """A box whose bottom-centre anchor is (x, y)."""
+    return [x - w / 2, y - h, x + w / 2, y]
+
+
+HORIZONTAL = CountingLine.from_points("stop", [[100, 300], [500, 300]], [[300, 250], [300, 350]])  # in = downwards
+
+
+def test_geometry_basics():
+    assert bottom_centre([[0, 0, 10, 20]]).tolist() == [[5, 20]]
+    d = signed_distance(np.array([[0, 10], [0, -10]]), (0, 0), (10, 0))
+    assert d[0] > 0 > d[1]
+    assert side_of_arrow((0, 0), (10, 0), ((5, -5), (5, 5))) == 1
+    with pytest.raises(ValueError):
+        side_of_arrow((0, 0), (10, 0), ((0, 0), (5, 0)))
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]])
+    assert points_in_polygon(np.array([[5, 5], [15, 5], [9.9, 5], [-1, -1]]), square).tolist() == [True, False, True, False]
+
+
+def test_line_counts_each_direction_and_class_once():
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    crossings = []
+    for step, y in enumerate(range(250, 360, 10)):  # track 1 goes down (in), track 2 goes up (out)
+        dets = tracked([box_at(200, y), box_at(400, 610 - y)], [1, 2])
+        dets = Detections(xyxy=dets.xyxy, confidence=dets.confidence, class_id=[CLASS_ID["car"], CLASS_ID["motorbike"]],
+                          tracker_id=dets.tracker_id, data=dets.data)
+        crossings += counter.trigger(dets, frame_no=step, now=step / 25)
+    assert [(c.track_id, c.direction, c.cls) for c in crossings] == [(1, "in", "car"), (2, "out", "motorbike")]
+    assert counter.counts == {("in", "car"): 1, ("out", "motorbike"): 1}
+    assert (counter.in_count, counter.out_count) == (1, 1)
+    with pytest.raises(TypeError):
+        counter.counts[("in", "car")] = 5  # read-only
+
+
+def test_stop_line_jitter_counts_once():
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    ys = [280, 290, 296, 299, 301, 298, 302, 299, 301, 303, 297, 301, 299, 302] * 5 + [306, 320, 280, 320, 280, 320]
+    total = []
+    for i, y in enumerate(ys):
+        total += counter.trigger(tracked([box_at(250, y)], [7]), frame_no=i, now=i / 25)
+    # Inside the ±4 px band nothing counts; the later real crossing counts once; going back and
+    # forth afterwards never counts again for the same track.
+    assert len(total) == 1 and total[0].direction == "in" and total[0].frame_no == len(ys) - 6
+
+
+def test_unconfirmed_tracks_never_count_but_edge_crossings_count_on_confirmation():
+    counter = LineCounter(HORIZONTAL)
+    out = []
+    out += counter.trigger(tracked([box_at(200, 290)], [3], confirmed=False), frame_no=0, now=0.0)
+    out += counter.trigger(tracked([box_at(200, 310)], [3], confirmed=False), frame_no=1, now=0.04)
+    assert out == []  # crossed while tentative
+    out += counter.trigger(tracked([box_at(200, 320)], [3], confirmed=True), frame_no=2, now=0.08)
+    assert len(out) == 1 and out[0].frame_no == 1  # the crossing frame, not the confirmation frame
+    # a track that is never confirmed is never counted
+    for i, y in enumerate(range(280, 330, 5)):
+        out += counter.trigger(tracked([box_at(300, y)], [4], confirmed=False), frame_no=10 + i, now=1 + i / 25)
+    assert len(out) == 1
+
+
+def test_line_at_frame_edge_counts():
+    edge = CountingLine.from_points("edge", [[0, 538], [960, 538]], [[480, 500], [480, 540]])
+    counter = LineCounter(edge, hysteresis_px=4, frame_size=(960, 540))
+    out = []
+    for i, y in enumerate([520, 530, 536, 540, 540]):  # the box is clipped at the bottom edge
+        out += counter.trigger(tracked([box_at(480, y)], [9]), frame_no=i, now=i / 25)
+    assert [c.direction for c in out] == ["in"]
+
+
+def test_crossing_outside_the_segment_does_not_count_and_wrong_way_is_flagged():
+    one_way = CountingLine.from_points("oneway", [[100, 300], [500, 300]], [[300, 250], [300, 350]], allowed_direction="in")
+    counter = LineCounter(one_way)
+    out = []
+    for i, y in enumerate(range(260, 350, 10)):
+        out += counter.trigger(tracked([box_at(700, y), box_at(300, 600 - y)], [1, 2]), frame_no=i, now=i / 25)
+    assert [(c.track_id, c.direction, c.wrong_way) for c in out] == [(2, "out", True)]
+
+
+def test_state_is_pruned_so_memory_stays_flat():
+    counter = LineCounter(HORIZONTAL, forget_after_s=2.0)
+    zone = ZoneCounter("z", [[0, 0], [600, 0], [600, 600], [0, 600]])
+    dwell = DwellMonitor(zone, dwell_s=1.0)
+    stopped = StoppedMonitor(stopped_s=1.0, max_px=3, forget_after_s=2.0)
+    ground = GroundPlane.from_points([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [10, 0], [10, 10], [0, 10]])
+    speed = SpeedEstimator(ground, forget_after_s=2.0)
+    peak = 0
+    fps = 25
+    for frame in range(6_000):  # 4 minutes of a stream with a new object every 4 frames
+        now = frame / fps
+        ids = [frame // 4 - k for k in range(10) if frame // 4 - k > 0]
+        boxes = [box_at(200 + (i % 7) * 30, 250 + (frame - i * 4) * 1.5) for i in ids]
+        dets = tracked(boxes, ids)
+        counter.trigger(dets, frame_no=frame, now=now)
+        inside = zone.trigger(dets)
+        dwell.trigger(dets, inside, frame_no=frame, now=now)
+        stopped.trigger(dets, frame_no=frame, now=now)
+        speed.trigger(dets, now=now)
+        peak = max(peak, counter.tracks_held, dwell.tracks_held, stopped.tracks_held, speed.tracks_held)
+    assert counter.in_count > 1000  # thousands of tracks went through ...
+    assert peak < 120  # ... but only the recent ones are held
+
+
+def test_track_memory_forgets():
+    memory: TrackMemory[int] = TrackMemory(forget_after_s=1.0)
+    memory.put(1, 10, now=0.0)
+    memory.put(2, 20, now=0.9)
+    memory.prune(1.5)
+    assert memory.get(1) is None and memory.get(2) == 20
+
+
+def test_zone_occupancy_by_class_counts_confirmed_only():
+    zone = ZoneCounter("plaza", [[0, 0], [100, 0], [100, 100], [0, 100]])
+    dets = tracked([box_at(50, 50), box_at(60, 60), box_at(150, 50)], [1, 2, 3], cls="person", confirmed=[True, False, True])
+    inside = zone.trigger(dets)
+    assert inside.tolist() == [True, True, False]
+    assert zone.count == 1 and dict(zone.by_class) == {"person": 1}
+
+
+def test_dwell_reports_once_per_stay():
+    zone = ZoneCounter("door", [[0, 0], [100, 0], [100, 100], [0, 100]])
+    dwell = DwellMonitor(zone, dwell_s=3.0)
+    found = []
+    for frame in range(200):
+        dets = tracked([box_at(50, 50)], [11], cls="person")
+        found += dwell.trigger(dets, zone.trigger(dets), frame_no=frame, now=frame / 25)
+    assert len(found) == 1 and found[0].duration_s == pytest.approx(3.0, abs=0.05)
+
+
+def test_stopped_vehicle_and_moving_vehicle():
+    monitor = StoppedMonitor(stopped_s=2.0, max_px=4)
+    found = []
+    for frame in range(150):
+        dets = tracked([box_at(100, 200 + (frame % 2)), box_at(300, 100 + frame * 2)], [1, 2])
+        found += monitor.trigger(dets, frame_no=frame, now=frame / 25)
+    assert [(d.track_id, round(d.duration_s)) for d in found] == [(1, 2)]
+
+
+def test_speed_from_homography():
+    # 10 px per metre; the object moves 5 px per frame at 25 fps = 12.5 m/s = 45 km/h
+    ground = GroundPlane.from_points([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [10, 0], [10, 10], [0, 10]])
+    speed = SpeedEstimator(ground, window_s=1.0)
+    last = None
+    for frame in range(40):
+        last = speed.trigger(tracked([box_at(50, 10 + frame * 5)], [1]), now=frame / 25)
+    assert last[0] == pytest.approx(45.0, rel=0.01)
+    with pytest.raises(ValueError):
+        GroundPlane.from_points([[0, 0], [1, 1], [2, 2], [3, 3]], [[0, 0], [1, 0], [1, 1], [0, 1]])

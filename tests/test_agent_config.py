@@ -1,0 +1,108 @@
+"""Camera configs: a good file loads into value objects; a bad one names file, line, key path and value."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from camera_agents.config import ConfigError, load_camera, load_cameras, parse_camera, verify_inside_frame
+
+GOOD = textwrap.dedent(
+    """\
+    camera_id: vt-thuy-van-01
+    name: "Ngã tư Thùy Vân – Hạ Long"
+    kind: traffic
+    location: {lat: 10.3397, lon: 107.0843}
+    source: synthetic:traffic?seed=1
+    resolution: {width: 960, height: 540}
+    detector:
+      type: motion
+      scale: 0.25
+    lines:
+      - id: stop_line
+        points: [[100, 400], [860, 400]]
+        in_direction: [[480, 350], [480, 450]]
+        names: {in: "vào trung tâm", out: "ra Bãi Sau"}
+        allowed_direction: in
+    zones:
+      - id: queue
+        polygon: [[100, 200], [400, 200], [400, 390], [100, 390]]
+        max_occupancy: 12
+        dwell_seconds: 30
+    calibration:
+      image_points: [[300, 500], [660, 500], [600, 200], [360, 200]]
+      ground_points: [[-3.5, 5], [3.5, 5], [3.5, 30], [-3.5, 30]]
+    """
+)
+
+
+def write(tmp_path, text, name="cam.yaml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads_with_vietnamese_names(tmp_path):
+    config = load_camera(write(tmp_path, GOOD))
+    assert config.name == "Ngã tư Thùy Vân – Hạ Long"
+    assert config.lines[0].names.in_ == "vào trung tâm" and config.lines[0].allowed_direction == "in"
+    assert config.detector.type == "motion" and config.detector.scale == 0.25
+    assert config.zones[0].dwell_seconds == 30 and len(config.calibration.image_points) == 4
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "path", "words"),
+    [
+        ("scale: 0.25", "scale: 3", 9, "detector.scale", "less than or equal to 1 (got 3)"),
+        ("allowed_direction: in", "allowed_direction: sideways", 15, "lines[0].allowed_direction", "'sideways'"),
+        ("max_occupancy: 12", "max_occupancy: 12\n    colour: red", 20, "zones[0].colour", "unknown key"),
+        ("kind: traffic", "kind: parking", 3, "kind", "'parking'"),
+        ("lat: 10.3397", "lat: 100.5", 4, "location.lat", "got 100.5"),
+        ("[480, 350], [480, 450]", "[100, 400], [860, 400]", 13, "lines[0].in_direction", "across the line"),
+        ("[[100, 400], [860, 400]]", "[[100, 400], [1860, 400]]", 12, "lines[0].points[1]", "outside the 960x540 frame"),
+        ("id: queue", "id: z0\n    polygon: [[0, 0], [5, 0], [5, 5]]\n  - id: z0", 19, "zones[1].id", "duplicate zone id"),
+        ("[3.5, 30], [-3.5, 30]]", "[3.5, 30]]", 23, "calibration.ground_points", "exactly 4 points"),
+        ("type: motion\n  scale: 0.25", "type: onnx\n  model: /nowhere/yolov8n.onnx", 9, "detector.model", "does not exist"),
+        ("camera_id: vt-thuy-van-01", "camera_id: vt thuy van", 1, "camera_id", "should match pattern"),
+    ],
+)
+def test_bad_config_names_file_line_path_and_value(tmp_path, old, new, line, path, words):
+    assert old in GOOD
+    file = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as caught:
+        load_camera(file)
+    issue = caught.value.issues[0]
+    assert (issue.file, issue.line, issue.path) == (str(file), line, path), str(caught.value)
+    assert words in issue.message
+    assert f"{file}:{line}: {path}:" in str(caught.value)
+
+
+def test_yaml_errors_and_duplicate_keys_are_reported_with_lines(tmp_path):
+    with pytest.raises(ConfigError, match=r"cam.yaml:3: .*not valid YAML"):
+        load_camera(write(tmp_path, "camera_id: a\nname: [b\nkind: traffic\n"))
+    with pytest.raises(ConfigError, match=r"cam.yaml:3: name: key given twice"):
+        load_camera(write(tmp_path, "camera_id: a\nname: b\nname: c\n"))
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse_camera("- just\n- a list\n")
+
+
+def test_folder_of_cameras_reports_every_bad_file_and_duplicate_ids(tmp_path):
+    write(tmp_path, GOOD, "a.yaml")
+    write(tmp_path, GOOD.replace("vt-thuy-van-01", "vt-02"), "b.yml")
+    assert [c.camera_id for c in load_cameras(tmp_path)] == ["vt-thuy-van-01", "vt-02"]
+    write(tmp_path, GOOD, "c.yaml")  # same id as a.yaml
+    write(tmp_path, GOOD.replace("kind: traffic", "kind: x"), "d.yaml")
+    with pytest.raises(ConfigError) as caught:
+        load_cameras(tmp_path)
+    text = str(caught.value)
+    assert "c.yaml: camera_id: camera id 'vt-thuy-van-01' is also used by" in text and "d.yaml:3: kind:" in text
+    with pytest.raises(ConfigError, match="no camera files"):
+        load_cameras(tmp_path / "empty")
+
+
+def test_frame_check_against_the_real_source_size(tmp_path):
+    config = load_camera(write(tmp_path, GOOD.replace("resolution: {width: 960, height: 540}\n", "")))
+    assert verify_inside_frame(config) == []
+    problems = verify_inside_frame(config, 640, 360)
+    assert (("lines", 0, "points", 0), "point [100.0, 400.0] lies outside the 640x360 frame") in problems

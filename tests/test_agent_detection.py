@@ -1,0 +1,104 @@
+"""Detectors on tiny drawn frames, the YOLO decode on a synthetic tensor, the missing-model error."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_agents.config import HogDetectorConfig, MotionDetectorConfig, OnnxDetectorConfig
+from camera_agents.detection import COCO_NAMES, DetectorError, HogDetector, MotionDetector, OnnxDetector, decode_yolo
+from camera_agents.detections import CLASS_ID
+
+
+def road(rng: np.random.Generator, brightness: int = 90) -> np.ndarray:
+    frame = np.full((270, 480, 3), brightness, np.uint8)
+    noise = rng.normal(0, 3, frame.shape)
+    return np.clip(frame + noise, 0, 255).astype(np.uint8)
+
+
+def test_motion_detector_finds_moving_blocks_and_ignores_their_shadows():
+    rng = np.random.default_rng(1)
+    detector = MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60))
+    for _ in range(60):
+        detector.detect(road(rng))
+    found = []
+    for step in range(10):
+        frame = road(rng)
+        x = 40 + step * 12
+        # a car (dark red, 100x50) with a cast shadow (60% light) to its right
+        cv2.rectangle(frame, (x + 100, 110), (x + 140, 160), (54, 54, 54), -1)
+        cv2.rectangle(frame, (x, 110), (x + 100, 160), (40, 40, 160), -1)
+        # a small motorbike
+        cv2.rectangle(frame, (300, 40 + step * 8), (312, 64 + step * 8), (200, 200, 200), -1)
+        found.append(detector.detect(frame))
+    last = found[-1]
+    assert len(last) == 2
+    car = last[np.argmax((last.xyxy[:, 2] - last.xyxy[:, 0]))]
+    width = car.xyxy[0, 2] - car.xyxy[0, 0]
+    assert 95 <= width <= 112, f"the shadow made the car {width} px wide"
+    assert set(last.class_names) == {"car", "motorbike"}
+
+
+def test_motion_detector_treats_a_whole_frame_change_as_no_objects():
+    rng = np.random.default_rng(2)
+    detector = MotionDetector(MotionDetectorConfig(scale=0.5))
+    for _ in range(40):
+        detector.detect(road(rng, 90))
+    assert len(detector.detect(road(rng, 200))) == 0  # the lights came on
+    assert detector.global_change
+    for _ in range(20):
+        detector.detect(road(rng, 200))
+    assert len(detector.detect(road(rng, 200))) == 0 and not detector.global_change  # and it relearnt
+
+
+def test_hog_detector_runs_on_an_empty_scene():
+    out = HogDetector(HogDetectorConfig()).detect(np.full((256, 256, 3), 128, np.uint8))
+    assert len(out) == 0
+
+
+def test_onnx_detector_without_model_is_a_clear_error(tmp_path):
+    with pytest.raises(DetectorError, match="ships no weights"):
+        OnnxDetector(OnnxDetectorConfig(model=tmp_path / "yolov8n.onnx"))
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(DetectorError, match="cannot load"):
+        OnnxDetector(OnnxDetectorConfig(model=broken))
+
+
+def class_ids():
+    from camera_agents.detection import _MODEL_CLASS_TO_IOC
+
+    return [CLASS_ID[_MODEL_CLASS_TO_IOC[n]] if n in _MODEL_CLASS_TO_IOC else None for n in COCO_NAMES]
+
+
+def test_decode_yolov8_layout_with_letterbox_and_nms():
+    n_boxes = 50
+    out = np.zeros((1, 84, n_boxes), np.float32)
+    # frame 1280x720 -> 640x360 inside 640x640: gain 0.5, pad_y 140
+    def put(i, cx, cy, w, h, cls, score):
+        out[0, :4, i] = (cx * 0.5, cy * 0.5 + 140, w * 0.5, h * 0.5)
+        out[0, 4 + cls, i] = score
+    put(0, 400, 300, 200, 100, COCO_NAMES.index("car"), 0.9)
+    put(1, 405, 302, 200, 100, COCO_NAMES.index("car"), 0.6)  # duplicate, suppressed
+    put(2, 100, 600, 40, 80, COCO_NAMES.index("motorcycle"), 0.8)
+    put(3, 900, 200, 50, 50, COCO_NAMES.index("dog"), 0.99)  # not an ioc class
+    put(4, 700, 400, 30, 90, COCO_NAMES.index("person"), 0.2)  # below the threshold
+    d = decode_yolo(out, class_ids=class_ids(), confidence=0.35, nms_iou=0.45, input_size=640, frame_size=(1280, 720),
+                    pad=(0, 140), gain=0.5)
+    order = np.argsort(-d.confidence)
+    assert [d.class_names[i] for i in order] == ["car", "motorbike"]
+    np.testing.assert_allclose(d.xyxy[order[0]], [300, 250, 500, 350], atol=0.01)
+    np.testing.assert_allclose(d.xyxy[order[1]], [80, 560, 120, 640], atol=0.01)
+
+
+def test_decode_yolov5_layout_uses_objectness():
+    out = np.zeros((1, 3, 85), np.float32)
+    out[0, 0, :5] = (320, 320, 64, 64, 0.9)
+    out[0, 0, 5 + COCO_NAMES.index("bus")] = 0.9
+    out[0, 1, :5] = (100, 100, 20, 40, 0.2)  # weak objectness
+    out[0, 1, 5 + COCO_NAMES.index("person")] = 0.95
+    d = decode_yolo(out, class_ids=class_ids(), confidence=0.35, nms_iou=0.45, input_size=640, frame_size=(640, 640))
+    assert d.class_names == ["bus_truck"] and d.confidence[0] == pytest.approx(0.81)
+    with pytest.raises(DetectorError, match="does not fit"):
+        decode_yolo(np.zeros((1, 10, 7)), class_ids=class_ids(), confidence=0.3, nms_iou=0.4, input_size=640, frame_size=(640, 640))
