@@ -1,0 +1,78 @@
+"""Frame sources: where an agent's frames come from.
+
+One call, ``open_source(spec)``, turns a source string from a camera config into something that
+yields frames: a video file, an RTSP/HTTP stream (reconnected with backoff, outages reported as
+``SourceOutage`` values), a local capture device, or a synthetic scene with exact ground truth
+(``synthetic:traffic?seed=3``). Every source returns the same ``Frame`` values, so nothing
+downstream knows or cares where the pixels came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    index: int  # 0-based frame number within this source run
+    ts: datetime  # capture time, UTC: wall clock for live sources; start_time + index/fps otherwise
+    image: np.ndarray  # BGR uint8, H x W x 3
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    fps: float
+    width: int
+    height: int
+    live: bool
+
+
+@dataclass(frozen=True)
+class SourceOutage:
+    """A live source is down since ``since``; ``read`` keeps reconnecting and returns this meanwhile."""
+
+    since: datetime
+    reason: str
+
+
+class SourceError(Exception):
+    """A source that cannot be used at all (missing file, undecodable video, bad spec)."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    info: SourceInfo
+
+    def read(self) -> Frame | SourceOutage | None:
+        """The next frame; a ``SourceOutage`` while a live source is down; ``None`` at the end."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_source(spec: str, *, realtime: bool = False, start_time: datetime | None = None) -> FrameSource:
+    """Open the source named by ``spec``.
+
+    ``spec`` is a video file path, an ``rtsp://`` / ``http(s)://`` URL, a device index (``0`` or
+    ``device:0``) or a synthetic scene (``synthetic:traffic?seed=3&frames=750``). Files and
+    synthetic scenes run as fast as they are read, or at their own frame rate with
+    ``realtime=True``; their timestamps are ``start_time + index / fps`` (``start_time`` defaults
+    to the wall clock at opening). Raises ``SourceError`` when the source cannot be used.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise SourceError("empty source: give a video file, an rtsp:// or http(s):// URL, a device index or synthetic:<scene>")
+    if spec.startswith("synthetic:"):
+        from camera_agents.sources.synthetic import open_synthetic
+
+        return open_synthetic(spec, realtime=realtime, start_time=start_time)
+    from camera_agents.sources import video
+
+    return video.open_video_source(spec, realtime=realtime, start_time=start_time)
+
+
+__all__ = ["Frame", "FrameSource", "SourceError", "SourceInfo", "SourceOutage", "open_source"]
