@@ -9,9 +9,11 @@ is full. In every other case the stock, interruptible path is taken, and once ``
 is set the rest of the fetched batch is not delivered at all (it is fetched again from the
 committed offsets after the rebalance), so rebalances still stop deliveries.
 
-Offsets: for partitions listed in ``commit_points`` the committed offset is the one the app put
-there (see ``processors.windowing``: the first offset an open window still needs), not faust's
-"highest contiguous acked" offset. Other topics keep faust's ack-based commits.
+Offsets: for topics that app components *hold* (``hold``), the committed offset is not faust's
+"highest contiguous acked" offset but the smallest of the points the holders set
+(``set_commit_point``): the counting agent's is the first offset an open window still needs, the
+alerting agent's the offset its last state snapshot covers. Until every holder of a topic has
+set a point for a partition, nothing is committed there. Other topics keep faust's ack commits.
 """
 
 from __future__ import annotations
@@ -28,30 +30,44 @@ from mode import Service
 class FastDrainConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: offset to commit per partition, owned by the app; cleared when a partition is revoked
-        self.commit_points: dict[TP, int] = {}
+        self._points: dict[TP, dict[str, int]] = {}  # partition -> holder -> offset
         self.fast_deliveries = 0
         self.slow_deliveries = 0
 
     # -- offsets ---------------------------------------------------------------------------
 
+    @property
+    def _holders(self) -> dict[str, set[str]]:
+        # topic -> holders, declared by the app before it starts (ProcessorsApp.hold)
+        return getattr(self.app, "commit_holders", {})
+
+    def set_commit_point(self, tp: TP, holder: str, offset: int) -> None:
+        """Everything before ``offset`` in ``tp`` is no longer needed by ``holder``."""
+        self._points.setdefault(tp, {})[holder] = offset
+
+    def commit_point(self, tp: TP) -> Optional[int]:
+        holders = self._holders.get(tp.topic)
+        points = self._points.get(tp)
+        if not holders or not points or any(h not in points for h in holders):
+            return None
+        return min(points[h] for h in holders)
+
     def _filter_tps_with_pending_acks(self, topics: Optional[Any] = None) -> Iterator[TP]:
         pending = set(super()._filter_tps_with_pending_acks(topics))
-        for tp in list(self.commit_points):
+        for tp in list(self._points):
             if topics is None or tp in topics or tp.topic in topics:
                 pending.add(tp)
         return iter(pending)
 
     def _new_offset(self, tp: TP) -> Optional[int]:
-        point = self.commit_points.get(tp)
-        if point is not None:
-            return point
+        if tp.topic in self._holders:
+            return self.commit_point(tp)
         return super()._new_offset(tp)
 
     async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
         await super().on_partitions_revoked(revoked)
         for tp in revoked:
-            self.commit_points.pop(tp, None)
+            self._points.pop(tp, None)
 
     # -- delivery --------------------------------------------------------------------------
 

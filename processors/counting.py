@@ -21,6 +21,8 @@ from processors.windowing import Admission, PartitionWindows
 
 log = logging.getLogger(__name__)
 
+HOLDER = "counting"
+
 
 @dataclass
 class _Partition:
@@ -87,7 +89,7 @@ class WindowCounter:
                 continue
             offset = part.windows.commit_offset()
             if offset is not None:
-                app.consumer.commit_points[tp] = offset
+                app.consumer.set_commit_point(tp, HOLDER, offset)
             part.last_checkpoint = now
 
     async def _resume(self, tp: Any, generation: int) -> _Partition:

@@ -84,13 +84,15 @@ def make_workload(
     return Workload(events=events, start=start, end=end)
 
 
-def closing_events(workload: Workload, cameras: Iterable[str], *, after: timedelta = timedelta(minutes=10)) -> list[LineCrossing]:
-    """One far-future crossing per camera: advances every partition's stream time past all windows."""
+def closing_events(workload: Workload, *, after: timedelta = timedelta(minutes=10)) -> list[LineCrossing | ZoneOccupancy]:
+    """One far-future crossing and zone sample per camera: they advance the stream time of
+    every partition of both topics past all the workload's windows (their own stay open)."""
     ts = workload.end + after
-    return [
-        LineCrossing(camera_id=cam, ts=ts, frame_no=0, line_id="close", direction="in", cls="unknown", track_id=0)
-        for cam in sorted(set(cameras))
-    ]
+    out: list[LineCrossing | ZoneOccupancy] = []
+    for cam in sorted({event.camera_id for event in workload.events}):
+        out.append(LineCrossing(camera_id=cam, ts=ts, frame_no=0, line_id="close", direction="in", cls="unknown", track_id=0))
+        out.append(ZoneOccupancy(camera_id=cam, ts=ts, frame_no=0, zone_id="close", count=0))
+    return out
 
 
 def window_key(window: CountWindow | OccupancyWindow) -> tuple:

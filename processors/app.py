@@ -1,0 +1,105 @@
+"""The faust app: one worker process runs the counting agent and the alerting agent.
+
+Everything interesting is in pure modules (windowing, rules, baseline); this file wires them to
+faust: topics, agents, a timer, the consumer class and the worker settings this broker needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from processors.consumer import FastDrainTransport
+from processors.counting import HOLDER as COUNTING, WindowCounter
+from processors.horizon import HorizonStore
+from processors.settings import ProcessorSettings
+
+log = logging.getLogger(__name__)
+
+
+class ProcessorsApp(faust.App):
+    """A faust App whose consumer is ``FastDrainConsumer`` (see processors.consumer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: topic -> components that decide its committed offsets (see FastDrainConsumer)
+        self.commit_holders: dict[str, set[str]] = {}
+
+    def hold(self, holder: str, topics: Any) -> None:
+        for topic in topics:
+            self.commit_holders.setdefault(topic, set()).add(holder)
+
+    def _new_transport(self) -> Any:
+        return FastDrainTransport(self.conf.broker_consumer, self)
+
+
+def build_app(settings: ProcessorSettings, *, with_alerts: bool = True) -> ProcessorsApp:
+    web: dict[str, Any] = {"web_enabled": False}
+    if settings.web_port is not None:
+        web = {"web_enabled": True, "web_bind": "127.0.0.1", "web_port": settings.web_port}
+    app = ProcessorsApp(
+        settings.app_id,
+        broker=f"kafka://{settings.bus.bootstrap}",
+        store="memory://",
+        # Tansu holds a join for half the session timeout: keep it short.
+        broker_session_timeout=settings.bus.session_timeout_ms / 1000,
+        broker_heartbeat_interval=settings.bus.heartbeat_interval_ms / 1000,
+        broker_commit_interval=1.0,
+        # Never 'latest': Tansu's end offsets are wrong.
+        consumer_auto_offset_reset="earliest",
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        producer_acks=-1,
+        producer_linger=0.005,
+        stream_buffer_maxsize=16384,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        autodiscover=False,
+        **web,
+    )
+    topics = settings.bus.topics
+    horizons = HorizonStore(bootstrap=settings.bus.bootstrap, group_id=settings.horizon_group)
+    counter = WindowCounter(app=app, settings=settings, horizons=horizons)
+    app.counter = counter  # type: ignore[attr-defined]
+
+    @app.task
+    async def start_horizons() -> None:
+        await horizons.start()
+
+    # acks=False: faust does not commit these partitions by acks; WindowCounter sets the
+    # offsets to commit (FastDrainConsumer.set_commit_point).
+    app.hold(COUNTING, (topics.crossings, topics.zones))
+    counted = app.topic(topics.crossings, topics.zones, key_type=bytes, value_type=bytes,
+                        key_serializer="raw", value_serializer="raw", acks=False)
+
+    @app.agent(counted, name="counting")
+    async def counting(stream: Any) -> None:
+        async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
+            await counter.process(events)
+
+    if with_alerts:
+        from processors.alerting import wire_alerting
+
+        wire_alerting(app, settings)
+    return app
+
+
+def run_worker(settings: ProcessorSettings, *, timeout_s: float | None = None, loglevel: str = "info",
+               with_alerts: bool = True) -> None:
+    """Run one faust worker until stopped (SIGTERM/SIGINT) or until ``timeout_s`` passes."""
+    import asyncio
+    import os
+    import signal
+
+    app = build_app(settings, with_alerts=with_alerts)
+    if timeout_s is not None:
+        @app.task
+        async def stop_after_timeout() -> None:
+            await asyncio.sleep(timeout_s)
+            log.info("stopping after %.0f s (timeout)", timeout_s)
+            # The same path as an operator's SIGTERM: the worker shuts down in order.
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,436 @@
+"""Alert rules: from camera events to alerts worth a human's attention. Pure logic.
+
+``AlertEngine`` evaluates the rules for the cameras of one partition; ``AlertBook`` turns each
+rule's raise/clear decisions into an alert's life: one ``alert_id`` per episode, ``group_key``
+= camera x rule, ``open`` / ``update`` / ``resolved``, a cooldown (a condition returning soon
+after it cleared reopens the same alert), throttled updates and operators' silences.
+
+Time: every rule runs on event time (the camera's own clock, advanced by any event it sends)
+except ``camera_offline``, which by nature has no events: it runs on processing time, checked
+by a timer. Rule names: crowd, loitering, stopped_vehicle, wrong_way, camera_offline,
+camera_frozen, camera_blackout, camera_blur, camera_source_lost, flow_high, flow_low,
+incident_signature. See processors/README.md for each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ingest.contract import (
+    Alert,
+    AlertAction,
+    CameraHealth,
+    CameraInfo,
+    CountWindow,
+    Heartbeat,
+    OccupancyWindow,
+    TrackIncident,
+    ZoneOccupancy,
+)
+from processors.baseline import FlowBaseline, week_slot
+from processors.config import CameraRules, RulesConfig
+
+HEALTH_RULES = {"frozen": "camera_frozen", "blackout": "camera_blackout", "blur": "camera_blur",
+                "source_lost": "camera_source_lost"}
+HEALTH_TITLES = {"frozen": "picture frozen", "blackout": "picture black (covered?)", "blur": "picture blurred",
+                 "source_lost": "video source lost"}
+
+Details = dict[str, float | int | str | None]
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def episode_id(group_key: str, opened_at: float) -> str:
+    """Deterministic, so replaying the same events after a restart names the same episode."""
+    return hashlib.blake2b(f"{group_key}@{opened_at!r}".encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class Episode:
+    alert_id: str
+    camera_id: str
+    rule: str
+    opened_at: float
+    severity: str
+    title: str
+    details: Details
+    open: bool = True
+    last_sent: float = 0.0
+    resolved_at: float | None = None
+    #: an operator resolved it while the condition still held: stay quiet until it clears
+    held_by_operator: bool = False
+
+
+class AlertBook:
+    """The lifecycle of every camera x rule alert group; returns the Alert events to publish."""
+
+    def __init__(self, rules: RulesConfig) -> None:
+        self._rules = rules
+        self.episodes: dict[str, Episode] = {}
+        self.silences: dict[str, float] = {}  # group key -> until (epoch s)
+
+    @staticmethod
+    def group_key(camera_id: str, rule: str) -> str:
+        return f"{camera_id}:{rule}"
+
+    def is_open(self, camera_id: str, rule: str) -> bool:
+        episode = self.episodes.get(self.group_key(camera_id, rule))
+        return episode is not None and episode.open
+
+    def silenced(self, camera_id: str, rule: str, at: float) -> bool:
+        until = self.silences.get(self.group_key(camera_id, rule))
+        if until is None:
+            return False
+        if at >= until:
+            del self.silences[self.group_key(camera_id, rule)]
+            return False
+        return True
+
+    def raise_(self, camera_id: str, rule: str, *, at: float, severity: str, title: str, details: Details) -> Alert | None:
+        key = self.group_key(camera_id, rule)
+        cfg = self._rules.for_camera(camera_id)
+        episode = self.episodes.get(key)
+        silenced = self.silenced(camera_id, rule, at)
+        if episode is not None and episode.open:
+            changed = severity != episode.severity
+            episode.severity, episode.title, episode.details = severity, title, details
+            if silenced or not (changed or at - episode.last_sent >= cfg.update_every_s):
+                return None
+            episode.last_sent = at
+            return self._alert(episode, "update", at)
+        if episode is not None and episode.held_by_operator:
+            return None
+        if silenced:
+            return None
+        if episode is not None and episode.resolved_at is not None and at - episode.resolved_at < cfg.cooldown_s:
+            # The same trouble again soon after it cleared: reopen the same alert, not a new one.
+            episode.open, episode.resolved_at = True, None
+            episode.severity, episode.title, episode.details = severity, title, {**details, "reopened": 1}
+        else:
+            episode = Episode(alert_id=episode_id(key, at), camera_id=camera_id, rule=rule, opened_at=at,
+                              severity=severity, title=title, details=details)
+            self.episodes[key] = episode
+        episode.last_sent = at
+        return self._alert(episode, "open", at)
+
+    def clear(self, camera_id: str, rule: str, *, at: float, details: Details | None = None) -> Alert | None:
+        episode = self.episodes.get(self.group_key(camera_id, rule))
+        if episode is None:
+            return None
+        if episode.held_by_operator:
+            episode.held_by_operator = False
+            return None
+        if not episode.open:
+            return None
+        episode.open, episode.resolved_at = False, at
+        if details:
+            episode.details = {**episode.details, **details}
+        return self._alert(episode, "resolved", at)
+
+    def apply(self, action: AlertAction, *, at: float) -> Alert | None:
+        if action.action == "silence":
+            rule = action.rule or self._rule_of(action.alert_id)
+            if rule is None or action.silence_until is None:
+                return None
+            self.silences[self.group_key(action.camera_id, rule)] = action.silence_until.timestamp()
+            return None
+        if action.action == "unsilence":
+            rule = action.rule or self._rule_of(action.alert_id)
+            if rule is not None:
+                self.silences.pop(self.group_key(action.camera_id, rule), None)
+            return None
+        if action.action == "resolve":
+            for episode in self.episodes.values():
+                if episode.alert_id == action.alert_id and episode.open:
+                    episode.open, episode.resolved_at, episode.held_by_operator = False, at, True
+                    episode.details = {**episode.details, "resolved_by": action.actor}
+                    return self._alert(episode, "resolved", at)
+        return None  # ack and note change nothing here; the sink records them
+
+    def _rule_of(self, alert_id: str) -> str | None:
+        for episode in self.episodes.values():
+            if episode.alert_id == alert_id:
+                return episode.rule
+        return None
+
+    def _alert(self, episode: Episode, state: str, at: float) -> Alert:
+        return Alert(
+            camera_id=episode.camera_id, ts=_utc(at), alert_id=episode.alert_id,
+            group_key=self.group_key(episode.camera_id, episode.rule), rule=episode.rule,
+            severity=episode.severity,  # type: ignore[arg-type]
+            state=state,  # type: ignore[arg-type]
+            opened_at=_utc(episode.opened_at), title=episode.title, details=dict(episode.details),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {"episodes": [asdict(e) for e in self.episodes.values()], "silences": self.silences}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.episodes = {self.group_key(e["camera_id"], e["rule"]): Episode(**e) for e in data.get("episodes", [])}
+        self.silences = {k: float(v) for k, v in data.get("silences", {}).items()}
+
+
+@dataclass
+class _Camera:
+    clock: float = -math.inf  # event time: the largest ts this camera has sent
+    last_heartbeat: float | None = None  # processing time of the last health-topic event
+    zone_limits: dict[str, int] = field(default_factory=dict)
+    zone_dwell: dict[str, float] = field(default_factory=dict)
+    crowded: dict[str, tuple[int, int]] = field(default_factory=dict)  # zone -> (count, limit)
+    last_report: dict[str, float] = field(default_factory=dict)  # incident rule -> event time
+    last_stopped: float = -math.inf
+    # window start -> (line, direction) -> class -> count; by class so a re-emitted window
+    # (after a counting worker restarts) overwrites instead of adding
+    flow_pending: dict[float, dict[tuple[str, str], dict[str, int]]] = field(default_factory=dict)
+    flow_judged_until: float = -math.inf
+    zone_peaks: dict[float, dict[str, int]] = field(default_factory=dict)
+    flow_anomalous: dict[str, dict[tuple[str, str], Details]] = field(default_factory=dict)
+
+
+class AlertEngine:
+    """Rules for the cameras of one partition. Feed events (``on_event``) and timer ticks
+    (``on_tick``); both return the alerts to publish."""
+
+    def __init__(self, rules: RulesConfig, *, window_s: int = 60, grace_s: float = 10.0) -> None:
+        self.rules = rules
+        self.book = AlertBook(rules)
+        self.baseline = FlowBaseline()
+        self._cameras: dict[str, _Camera] = {}
+        self._window_s = window_s
+        self._grace_s = grace_s
+
+    def _camera(self, camera_id: str) -> _Camera:
+        camera = self._cameras.get(camera_id)
+        if camera is None:
+            camera = self._cameras[camera_id] = _Camera()
+        return camera
+
+    # -- events ----------------------------------------------------------------------------
+
+    def on_event(self, event: Any, *, now: float) -> list[Alert]:
+        camera = self._camera(event.camera_id)
+        at = event.ts.timestamp()
+        camera.clock = max(camera.clock, at)
+        cfg = self.rules.for_camera(event.camera_id)
+        out: list[Alert | None] = []
+        if isinstance(event, (Heartbeat, CameraInfo, CameraHealth)):
+            camera.last_heartbeat = now
+            out.append(self.book.clear(event.camera_id, "camera_offline", at=at, details={"back_at": event.ts.isoformat()}))
+        if isinstance(event, CameraInfo):
+            camera.zone_limits = {z.zone_id: z.max_occupancy for z in event.zones if z.max_occupancy}
+            camera.zone_dwell = {z.zone_id: z.dwell_seconds for z in event.zones if z.dwell_seconds}
+        elif isinstance(event, CameraHealth):
+            out.append(self._health(event, cfg, at))
+        elif isinstance(event, ZoneOccupancy):
+            out.append(self._crowd(event, camera, cfg, at))
+        elif isinstance(event, TrackIncident):
+            out.append(self._incident(event, camera, cfg, at))
+        elif isinstance(event, CountWindow):
+            out.extend(self._count_window(event, camera, cfg))
+        elif isinstance(event, OccupancyWindow):
+            camera.zone_peaks.setdefault(event.ts.timestamp(), {})[event.zone_id] = event.peak
+        elif isinstance(event, AlertAction):
+            out.append(self.book.apply(event, at=at))
+        out.extend(self._expire_reports(event.camera_id, camera, cfg))
+        out.extend(self._flush_quiet_flow(event.camera_id, camera, cfg))
+        return [alert for alert in out if alert is not None]
+
+    def on_tick(self, now: float) -> list[Alert]:
+        """Processing-time checks: a camera that sends nothing cannot advance event time."""
+        out = []
+        for camera_id, camera in self._cameras.items():
+            cfg = self.rules.for_camera(camera_id).offline
+            if not cfg.enabled or camera.last_heartbeat is None:
+                continue
+            silent_for = now - camera.last_heartbeat
+            if silent_for > cfg.after_s:
+                alert = self.book.raise_(
+                    camera_id, "camera_offline", at=now, severity="critical",
+                    title=f"camera {camera_id} offline: no heartbeat for {silent_for:.0f} s",
+                    details={"silent_s": round(silent_for, 1), "limit_s": cfg.after_s,
+                             "last_event_at": _utc(camera.clock).isoformat() if math.isfinite(camera.clock) else None},
+                )
+                if alert is not None:
+                    out.append(alert)
+        return out
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def _health(self, event: CameraHealth, cfg: CameraRules, at: float) -> Alert | None:
+        rule = HEALTH_RULES[event.condition]
+        if not cfg.health.enabled or event.condition not in cfg.health.conditions:
+            return None
+        if event.state == "raised":
+            severity = "critical" if event.condition in ("blackout", "source_lost") else "warning"
+            return self.book.raise_(event.camera_id, rule, at=at, severity=severity,
+                                    title=f"camera {event.camera_id}: {HEALTH_TITLES[event.condition]}",
+                                    details={"condition": event.condition, "detail": event.detail})
+        return self.book.clear(event.camera_id, rule, at=at)
+
+    def _crowd(self, event: ZoneOccupancy, camera: _Camera, cfg: CameraRules, at: float) -> Alert | None:
+        rule = cfg.crowd
+        limit = rule.max_occupancy or camera.zone_limits.get(event.zone_id)
+        if not rule.enabled or not limit:
+            return None
+        if event.count > limit:
+            camera.crowded[event.zone_id] = (event.count, limit)
+        elif event.count <= limit * rule.clear_ratio:
+            camera.crowded.pop(event.zone_id, None)
+        if not camera.crowded:
+            return self.book.clear(event.camera_id, "crowd", at=at, details={"zone_id": event.zone_id, "count": event.count})
+        zone, (count, zone_limit) = max(camera.crowded.items(), key=lambda kv: kv[1][0] / kv[1][1])
+        severity = "critical" if count >= zone_limit * rule.critical_ratio else "warning"
+        return self.book.raise_(event.camera_id, "crowd", at=at, severity=severity,
+                                title=f"crowd in {zone}: {count} people (limit {zone_limit})",
+                                details={"zone_id": zone, "count": count, "limit": zone_limit,
+                                         "zones_over": len(camera.crowded)})
+
+    def _incident(self, event: TrackIncident, camera: _Camera, cfg: CameraRules, at: float) -> Alert | None:
+        details: Details = {"track_id": event.track_id, "cls": event.cls, "duration_s": round(event.duration_s, 1),
+                            "zone_id": event.zone_id, "line_id": event.line_id}
+        if event.kind == "loitering":
+            rule = cfg.loitering
+            limit = rule.limit_s or (camera.zone_dwell.get(event.zone_id) if event.zone_id else None) or rule.fallback_limit_s
+            if not rule.enabled or event.duration_s < limit:
+                return None
+            camera.last_report["loitering"] = at
+            return self.book.raise_(event.camera_id, "loitering", at=at, severity="warning",
+                                    title=f"loitering in {event.zone_id or 'view'}: {event.duration_s:.0f} s (limit {limit:.0f} s)",
+                                    details={**details, "limit_s": limit})
+        if event.kind == "stopped":
+            rule_s = cfg.stopped
+            if not rule_s.enabled or event.duration_s < rule_s.min_duration_s:
+                return None
+            camera.last_report["stopped_vehicle"] = at
+            camera.last_stopped = at
+            severity = "critical" if event.duration_s >= rule_s.critical_after_s else "warning"
+            return self.book.raise_(event.camera_id, "stopped_vehicle", at=at, severity=severity,
+                                    title=f"stopped {event.cls} for {event.duration_s:.0f} s",
+                                    details={**details, "limit_s": rule_s.min_duration_s})
+        if event.kind == "wrong_way" and cfg.wrong_way.enabled:
+            camera.last_report["wrong_way"] = at
+            return self.book.raise_(event.camera_id, "wrong_way", at=at, severity="critical",
+                                    title=f"{event.cls} going the wrong way on {event.line_id or 'the road'}",
+                                    details=details)
+        return None
+
+    def _expire_reports(self, camera_id: str, camera: _Camera, cfg: CameraRules) -> list[Alert | None]:
+        clear_after = {"loitering": cfg.loitering.clear_after_s, "stopped_vehicle": cfg.stopped.clear_after_s,
+                       "wrong_way": cfg.wrong_way.clear_after_s}
+        out = []
+        for rule, last in list(camera.last_report.items()):
+            if camera.clock - last >= clear_after[rule]:
+                del camera.last_report[rule]
+                out.append(self.book.clear(camera_id, rule, at=camera.clock,
+                                           details={"quiet_s": round(camera.clock - last, 1)}))
+        return out
+
+    # -- flow ------------------------------------------------------------------------------
+
+    def _count_window(self, window: CountWindow, camera: _Camera, cfg: CameraRules) -> list[Alert | None]:
+        start = window.ts.timestamp()
+        out: list[Alert | None] = []
+        if start <= camera.flow_judged_until:
+            return out  # re-emitted after a restart; already judged and learned
+        # Windows close in order, all classes at once: a later window means earlier ones are whole.
+        for earlier in sorted(s for s in camera.flow_pending if s < start):
+            out.extend(self._judge_flow(window.camera_id, camera, cfg, earlier))
+        by_class = camera.flow_pending.setdefault(start, {}).setdefault((window.line_id, window.direction), {})
+        by_class[window.cls] = window.count
+        return out
+
+    def _flush_quiet_flow(self, camera_id: str, camera: _Camera, cfg: CameraRules) -> list[Alert | None]:
+        out: list[Alert | None] = []
+        due = camera.clock - self._window_s * 2 - self._grace_s - 30
+        for start in sorted(s for s in camera.flow_pending if s <= due):
+            out.extend(self._judge_flow(camera_id, camera, cfg, start))
+        return out
+
+    def _judge_flow(self, camera_id: str, camera: _Camera, cfg: CameraRules, start: float) -> list[Alert | None]:
+        totals = {line_dir: sum(by_class.values()) for line_dir, by_class in camera.flow_pending.pop(start).items()}
+        camera.flow_judged_until = max(camera.flow_judged_until, start)
+        rule = cfg.flow
+        slot = week_slot(start, rule.slot_minutes)
+        at = start + self._window_s
+        high: dict[tuple[str, str], Details] = {}
+        low: dict[tuple[str, str], Details] = {}
+        drops: dict[tuple[str, str], Details] = {}
+        # Lines the baseline knows but this window lacks had no crossings at all: count 0.
+        for line_dir in self.baseline.lines_of(camera_id) | set(totals):
+            count = totals.get(line_dir, 0)
+            stats = self.baseline.get(camera_id, *line_dir, slot)
+            if stats is not None and stats.n >= rule.min_samples:
+                z = stats.z(count, rule.min_sd)
+                numbers: Details = {"line_id": line_dir[0], "direction": line_dir[1], "count": count,
+                                    "baseline_mean": round(stats.mean, 2), "baseline_sd": round(math.sqrt(stats.var), 2),
+                                    "z": round(z, 2), "window_start": _utc(start).isoformat()}
+                if z >= rule.z_high:
+                    high[line_dir] = numbers
+                if stats.mean >= rule.min_mean_for_low:
+                    if z <= -rule.z_low:
+                        low[line_dir] = numbers
+                    if z <= -cfg.incident.z_drop:
+                        drops[line_dir] = numbers
+            self.baseline.update(camera_id, *line_dir, slot, count, rule.alpha)
+        peaks = camera.zone_peaks.pop(start, {})
+        for old in [s for s in camera.zone_peaks if s < start]:
+            del camera.zone_peaks[old]
+        out: list[Alert | None] = []
+        if rule.enabled:
+            out.append(self._flow_alert(camera_id, "flow_high", high, at, "flow far above normal"))
+            out.append(self._flow_alert(camera_id, "flow_low", low, at, "flow far below normal"))
+        if cfg.incident.enabled:
+            out.append(self._incident_signature(camera_id, camera, cfg, drops, peaks, at))
+        return out
+
+    def _flow_alert(self, camera_id: str, rule: str, lines: dict[tuple[str, str], Details], at: float, what: str) -> Alert | None:
+        if not lines:
+            return self.book.clear(camera_id, rule, at=at)
+        worst = max(lines.values(), key=lambda d: abs(float(d["z"] or 0)))
+        z = abs(float(worst["z"] or 0))
+        threshold = self.rules.for_camera(camera_id).flow.z_high if rule == "flow_high" else self.rules.for_camera(camera_id).flow.z_low
+        severity = "critical" if z >= 2 * threshold else "warning"
+        return self.book.raise_(camera_id, rule, at=at, severity=severity,
+                                title=f"{what} on {worst['line_id']} {worst['direction']}: {worst['count']}/min vs {worst['baseline_mean']}",
+                                details={**worst, "lines_affected": len(lines)})
+
+    def _incident_signature(self, camera_id: str, camera: _Camera, cfg: CameraRules,
+                            drops: dict[tuple[str, str], Details], peaks: dict[str, int], at: float) -> Alert | None:
+        rule = cfg.incident
+        stopped_recently = at - camera.last_stopped <= rule.stopped_within_s
+        limits = {zone: cfg.crowd.max_occupancy or camera.zone_limits.get(zone) for zone in peaks}
+        filled = {zone: peak for zone, peak in peaks.items() if limits.get(zone) and peak >= rule.occupancy_ratio * limits[zone]}
+        if not drops or not (stopped_recently or filled):
+            return self.book.clear(camera_id, "incident_signature", at=at)
+        worst = min(drops.values(), key=lambda d: float(d["z"] or 0))
+        sign = "stopped vehicle" if stopped_recently else "zone filling up"
+        return self.book.raise_(camera_id, "incident_signature", at=at, severity="critical",
+                                title=f"possible incident: flow dropped to {worst['count']}/min (normal {worst['baseline_mean']}) with {sign}",
+                                details={**worst, "stopped_vehicle_s_ago": round(at - camera.last_stopped, 1) if stopped_recently else None,
+                                         "zone_peak": max(filled.values()) if filled else None,
+                                         "zone_id": max(filled, key=filled.get) if filled else None})
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "baseline": self.baseline.to_data(),
+            "book": self.book.to_data(),
+            "cameras": sorted(cid for cid, c in self._cameras.items() if c.last_heartbeat is not None),
+        }
+
+    def restore(self, data: dict[str, Any], *, now: float) -> None:
+        if data.get("version") != 1:
+            raise ValueError(f"unsupported alert snapshot version {data.get('version')!r}")
+        self.baseline = FlowBaseline.from_data(data.get("baseline", []))
+        self.book.restore(data.get("book", {}))
+        # Cameras we knew are expected back; the offline clock starts at the restore.
+        for camera_id in data.get("cameras", []):
+            self._camera(camera_id).last_heartbeat = now
