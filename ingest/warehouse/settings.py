@@ -1,0 +1,73 @@
+"""Warehouse settings: how long each table keeps its data, and how often maintenance runs."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
+
+# Raw frames are bulky and only needed for recent investigations; counts and alerts are the
+# record planners and auditors come back to; rollups are small and kept for years (None: forever).
+# count_windows must outlive the latest data anyone can still deliver late: the rollup refresh never
+# recomputes an hour whose raw windows were dropped.
+DEFAULT_RETENTION: Mapping[str, timedelta | None] = MappingProxyType({
+    "frame_events": timedelta(days=7),
+    "heartbeats": timedelta(days=30),
+    "zone_occupancy": timedelta(days=90),
+    "crossings": timedelta(days=180),
+    "count_windows": timedelta(days=400),
+    "occupancy_windows": timedelta(days=400),
+    "incidents": timedelta(days=730),
+    "camera_health": timedelta(days=730),
+    "alert_events": timedelta(days=730),
+    "alert_actions": timedelta(days=730),
+    "traffic_hourly": timedelta(days=5 * 365),
+    "traffic_daily": None,
+})
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be understood; the message names it and what was expected."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WarehouseSettings:
+    retention: Mapping[str, timedelta | None] = field(default_factory=lambda: DEFAULT_RETENTION)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "WarehouseSettings":
+        """``IOC_RETENTION="frame_events=3d,crossings=26w,traffic_daily=forever"`` overrides tables one by one."""
+        values: dict[str, object] = {}
+        if spec := os.environ.get("IOC_RETENTION"):
+            values["retention"] = MappingProxyType({**DEFAULT_RETENTION, **parse_retention(spec)})
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1), "y": timedelta(days=365)}
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``90d``, ``26w``, ``2y``, ``12h``; ``forever`` (or ``off``) means never drop."""
+    text = text.strip().lower()
+    if text in ("forever", "off", "none"):
+        return None
+    match = re.fullmatch(r"(\d+)\s*([hdwy])", text)
+    if not match or int(match[1]) == 0:
+        raise SettingsError(f"retention {text!r} is not a duration like 12h, 90d, 26w, 2y or 'forever'")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def parse_retention(spec: str) -> dict[str, timedelta | None]:
+    out: dict[str, timedelta | None] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        table, sep, duration = item.partition("=")
+        if not sep or table.strip() not in DEFAULT_RETENTION:
+            raise SettingsError(
+                f"retention entry {item!r} must be TABLE=DURATION with TABLE one of {', '.join(DEFAULT_RETENTION)}"
+            )
+        out[table.strip()] = parse_duration(duration)
+    return out
