@@ -190,7 +190,43 @@ class _Camera:
     flow_pending: dict[float, dict[tuple[str, str], dict[str, int]]] = field(default_factory=dict)
     flow_judged_until: float = -math.inf
     zone_peaks: dict[float, dict[str, int]] = field(default_factory=dict)
-    flow_anomalous: dict[str, dict[tuple[str, str], Details]] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "clock": _finite(self.clock), "last_heartbeat": self.last_heartbeat,
+            "zone_limits": self.zone_limits, "zone_dwell": self.zone_dwell,
+            "crowded": {zone: list(v) for zone, v in self.crowded.items()},
+            "last_report": self.last_report, "last_stopped": _finite(self.last_stopped),
+            "flow_pending": [[start, line, direction, by_class]
+                             for start, lines in self.flow_pending.items()
+                             for (line, direction), by_class in lines.items()],
+            "zone_peaks": [[start, peaks] for start, peaks in self.zone_peaks.items()],
+            "flow_judged_until": _finite(self.flow_judged_until),
+        }
+
+    @classmethod
+    def from_data(cls, raw: dict[str, Any]) -> "_Camera":
+        camera = cls(
+            clock=_infinite(raw.get("clock")), last_heartbeat=raw.get("last_heartbeat"),
+            zone_limits=dict(raw.get("zone_limits", {})), zone_dwell=dict(raw.get("zone_dwell", {})),
+            crowded={zone: (int(v[0]), int(v[1])) for zone, v in raw.get("crowded", {}).items()},
+            last_report={k: float(v) for k, v in raw.get("last_report", {}).items()},
+            last_stopped=_infinite(raw.get("last_stopped")),
+            flow_judged_until=_infinite(raw.get("flow_judged_until")),
+        )
+        for start, line, direction, by_class in raw.get("flow_pending", []):
+            camera.flow_pending.setdefault(float(start), {})[(line, direction)] = dict(by_class)
+        for start, peaks in raw.get("zone_peaks", []):
+            camera.zone_peaks[float(start)] = dict(peaks)
+        return camera
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _infinite(value: float | None) -> float:
+    return -math.inf if value is None else float(value)
 
 
 class AlertEngine:
@@ -369,6 +405,7 @@ class AlertEngine:
                 z = stats.z(count, rule.min_sd)
                 numbers: Details = {"line_id": line_dir[0], "direction": line_dir[1], "count": count,
                                     "baseline_mean": round(stats.mean, 2), "baseline_sd": round(math.sqrt(stats.var), 2),
+                                    "baseline_n": stats.n,
                                     "z": round(z, 2), "window_start": _utc(start).isoformat()}
                 if z >= rule.z_high:
                     high[line_dir] = numbers
@@ -377,7 +414,14 @@ class AlertEngine:
                         low[line_dir] = numbers
                     if z <= -cfg.incident.z_drop:
                         drops[line_dir] = numbers
-            self.baseline.update(camera_id, *line_dir, slot, count, rule.alpha)
+                # Learn robustly: an outlier moves the baseline by at most the alarm threshold,
+                # so one jam does not teach the slot that jams are normal (a lasting change
+                # still gets learned, step by step).
+                sd = max(math.sqrt(max(stats.var, 0.0)), rule.min_sd)
+                count_to_learn = min(max(count, stats.mean - rule.z_low * sd), stats.mean + rule.z_high * sd)
+            else:
+                count_to_learn = count
+            self.baseline.update(camera_id, *line_dir, slot, count_to_learn, rule.alpha)
         peaks = camera.zone_peaks.pop(start, {})
         for old in [s for s in camera.zone_peaks if s < start]:
             del camera.zone_peaks[old]
@@ -423,7 +467,7 @@ class AlertEngine:
             "version": 1,
             "baseline": self.baseline.to_data(),
             "book": self.book.to_data(),
-            "cameras": sorted(cid for cid, c in self._cameras.items() if c.last_heartbeat is not None),
+            "cameras": {camera_id: camera.to_data() for camera_id, camera in self._cameras.items()},
         }
 
     def restore(self, data: dict[str, Any], *, now: float) -> None:
@@ -431,6 +475,8 @@ class AlertEngine:
             raise ValueError(f"unsupported alert snapshot version {data.get('version')!r}")
         self.baseline = FlowBaseline.from_data(data.get("baseline", []))
         self.book.restore(data.get("book", {}))
-        # Cameras we knew are expected back; the offline clock starts at the restore.
-        for camera_id in data.get("cameras", []):
-            self._camera(camera_id).last_heartbeat = now
+        self._cameras = {camera_id: _Camera.from_data(raw) for camera_id, raw in data.get("cameras", {}).items()}
+        # Cameras we heard from are expected back; their offline clock restarts now.
+        for camera in self._cameras.values():
+            if camera.last_heartbeat is not None:
+                camera.last_heartbeat = now

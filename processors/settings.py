@@ -43,7 +43,7 @@ class ProcessorSettings:
     @classmethod
     def from_env(cls, **overrides: object) -> "ProcessorSettings":
         """Read IOC_BOOTSTRAP / IOC_NAMESPACE (bus), IOC_PROCESSORS_STATE_DIR, IOC_PROCESSORS_RULES,
-        IOC_PROCESSORS_GRACE_S; keyword overrides win."""
+        IOC_PROCESSORS_GRACE_S, IOC_PROCESSORS_SNAPSHOT_S; keyword overrides win."""
         values: dict[str, object] = {"bus": BusSettings.from_env()}
         if state_dir := os.environ.get("IOC_PROCESSORS_STATE_DIR"):
             values["state_dir"] = Path(state_dir)
@@ -51,5 +51,7 @@ class ProcessorSettings:
             values["rules_path"] = Path(rules)
         if grace := os.environ.get("IOC_PROCESSORS_GRACE_S"):
             values["window"] = WindowSpec(grace_s=float(grace))
+        if snapshot := os.environ.get("IOC_PROCESSORS_SNAPSHOT_S"):
+            values["snapshot_interval_s"] = float(snapshot)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
