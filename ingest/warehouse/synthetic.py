@@ -21,6 +21,7 @@ import numpy as np
 
 CLASSES: tuple[str, ...] = ("motorbike", "car", "bus_truck", "bicycle", "person")
 DIRECTIONS: tuple[str, ...] = ("in", "out")
+MODEL_VERSION = 1  # bump when the model changes: cached benchmark histories are rebuilt
 SLOTS_PER_DAY = 96  # 15-minute windows
 WINDOW_S = 900
 Z85 = 1.0364  # 85th percentile of a standard normal
