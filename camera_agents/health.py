@@ -1,0 +1,244 @@
+"""Camera health: is the picture usable, and is the camera there at all?
+
+``HealthMonitor`` is fed every item a source returns (a ``Frame`` or a ``SourceOutage``) and
+answers with the events to publish: a ``CameraHealth`` when a condition is raised or cleared, and
+a ``Heartbeat`` every few seconds with the measured frame rate. Conditions:
+
+- ``frozen``: the picture has not changed for a while (a hung encoder repeats its last frame;
+  a live sensor never gives two identical frames, its noise alone changes them);
+- ``blackout``: dark and flat (a covered lens, a dead sensor, a lost video signal);
+- ``blur``: much less detail than this camera normally has (fog, a fogged or knocked lens). The
+  camera's own normal is learned, so a naturally soft camera is not flagged;
+- ``source_lost``: no frames; cleared ("source back") when frames flow again.
+
+Each condition must hold for ``raise_after_s`` before it is raised and be absent for
+``clear_after_s`` before it is cleared, so one odd frame never becomes an alert. Frames are
+measured on a small grey thumbnail a few times a second, which costs well under a millisecond.
+Durations use the frames' own timestamps (a replayed file is judged in video time); heartbeats and
+the measured frame rate use the wall clock, since they speak for the agent itself.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+
+from camera_agents.sources import Frame, SourceOutage
+from ingest.contract import CameraHealth, Event, HealthCondition, Heartbeat
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthSettings:
+    heartbeat_every_s: float = 5.0
+    measure_every_s: float = 0.2  # frames are measured this often (video time)
+    thumbnail: tuple[int, int] = (160, 90)
+    frozen_after_s: float = 3.0
+    # Mean absolute grey change (0..255) under which two frames are the same. A live sensor's noise
+    # alone changes a static scene by ~0.25 or more, even after compression; a frozen feed by 0.
+    frozen_max_change: float = 0.1
+    blackout_after_s: float = 2.0
+    blackout_max_mean: float = 20.0  # grey level
+    blackout_max_contrast: float = 7.0  # standard deviation of grey
+    blur_after_s: float = 3.0
+    blur_ratio: float = 0.3  # sharpness below this share of the camera's normal is blur
+    blur_learn_s: float = 8.0  # video seconds of sharpness samples before blur can be judged
+    blur_adapt_s: float = 600.0  # time constant with which the normal follows slow changes (dusk)
+    source_lost_after_s: float = 2.0
+    clear_after_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s", "blur_adapt_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"HealthSettings.{name} must be positive")
+        if not 0 < self.blur_ratio < 1:
+            raise ValueError("HealthSettings.blur_ratio must be within (0, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What one frame looks like, on its thumbnail."""
+
+    mean: float
+    contrast: float
+    sharpness: float  # variance of the Laplacian
+    change: float | None  # mean absolute change from the previous measured frame
+
+
+def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int] = (160, 90)) -> tuple[Measurement, np.ndarray]:
+    """Measure a BGR frame; returns the measurement and its grey thumbnail (for the next change)."""
+    grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    mean, std = cv2.meanStdDev(grey)
+    laplacian = cv2.Laplacian(grey, cv2.CV_32F)
+    sharpness = float(laplacian.var())
+    change = None if previous is None or previous.shape != grey.shape else float(cv2.absdiff(grey, previous).mean())
+    return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change), grey
+
+
+class Debounced:
+    """A condition with hysteresis: raised after holding ``raise_after`` seconds, cleared after
+    being absent ``clear_after`` seconds. ``update`` returns "raised", "cleared" or None."""
+
+    def __init__(self, raise_after: float, clear_after: float) -> None:
+        self.raise_after, self.clear_after = raise_after, clear_after
+        self.raised = False
+        self.since: float | None = None  # start of the current streak against the state
+
+    def update(self, present: bool, t: float) -> str | None:
+        if present == self.raised:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = t
+        if t - self.since >= (self.clear_after if self.raised else self.raise_after):
+            self.raised = present
+            self.since = None
+            return "raised" if present else "cleared"
+        return None
+
+    def streak(self, t: float) -> float:
+        return 0.0 if self.since is None else t - self.since
+
+
+class HealthMonitor:
+    """Watches one camera; ``observe`` returns the CameraHealth and Heartbeat events to publish."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        *,
+        expected_fps: float | None = None,
+        settings: HealthSettings = HealthSettings(),
+        clock: Callable[[], float] = time.monotonic,
+        utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.camera_id = camera_id
+        self.expected_fps = expected_fps
+        self.settings = settings
+        self._clock, self._utc_now = clock, utc_now
+        s = settings
+        self._conditions: dict[HealthCondition, Debounced] = {
+            "frozen": Debounced(s.frozen_after_s, s.clear_after_s),
+            "blackout": Debounced(s.blackout_after_s, s.clear_after_s),
+            "blur": Debounced(s.blur_after_s, s.clear_after_s),
+            "source_lost": Debounced(s.source_lost_after_s, s.clear_after_s),
+        }
+        self._previous: np.ndarray | None = None
+        self._last_measured: float | None = None
+        self._learning: list[float] = []
+        self._learning_since: float | None = None
+        self._normal_sharpness: float | None = None
+        self._unchanged_since: float | None = None
+        self._started = clock()
+        self._beat_at = self._started
+        self._frames = 0
+        self._frames_at_beat = 0
+        self._last_ts: datetime | None = None
+        self._recent: deque[Measurement] = deque(maxlen=8)
+
+    @property
+    def raised(self) -> set[str]:
+        """The conditions raised now."""
+        return {name for name, c in self._conditions.items() if c.raised}
+
+    @property
+    def normal_sharpness(self) -> float | None:
+        return self._normal_sharpness
+
+    def observe(self, item: Frame | SourceOutage) -> list[Event]:
+        events: list[Event] = []
+        if isinstance(item, Frame):
+            self._frames += 1
+            self._last_ts = item.ts
+            t = item.ts.timestamp()
+            events += self._change("source_lost", False, t, item.ts, "frames arrive again")
+            due = self._last_measured is None or not 0 <= t - self._last_measured < self.settings.measure_every_s - 1e-6
+            if due:
+                self._last_measured = t
+                events += self._judge(item, t)
+        else:
+            now = self._utc_now()
+            self._last_ts = now
+            down_for = (now - item.since).total_seconds()
+            # The outage began at ``since``: judge it on that clock, not from when we first heard.
+            lost = self._conditions["source_lost"]
+            if not lost.raised and lost.since is None:
+                lost.since = item.since.timestamp()
+            events += self._change("source_lost", True, now.timestamp(), now, f"no frames for {down_for:.1f} s: {item.reason}")
+        events += self._heartbeat()
+        return events
+
+    def _judge(self, frame: Frame, t: float) -> list[Event]:
+        s = self.settings
+        m, self._previous = measure(frame.image, self._previous, s.thumbnail)
+        self._recent.append(m)
+        events: list[Event] = []
+        dark = m.mean <= s.blackout_max_mean and m.contrast <= s.blackout_max_contrast
+        events += self._change("blackout", dark, t, frame.ts, f"picture dark and flat (mean grey {m.mean:.1f}, contrast {m.contrast:.1f}): lens covered or no signal")
+        if m.change is not None and m.change <= s.frozen_max_change:
+            if self._unchanged_since is None:
+                self._unchanged_since = t
+        else:
+            self._unchanged_since = None
+        frozen = not dark and m.change is not None and m.change <= s.frozen_max_change
+        unchanged_for = 0.0 if self._unchanged_since is None else t - self._unchanged_since
+        events += self._change("frozen", frozen, t, frame.ts, f"picture unchanged for {unchanged_for + s.measure_every_s:.1f} s")
+        blurred = False
+        if not dark and not frozen:
+            blurred = self._learn_sharpness(m.sharpness, t)
+        normal = self._normal_sharpness or 0.0
+        share = m.sharpness / normal if normal else 1.0
+        if dark:  # a black picture has no detail; that is the blackout, not blur
+            blurred = self._conditions["blur"].raised
+        events += self._change("blur", blurred, t, frame.ts, f"sharpness {share:.0%} of this camera's normal")
+        return events
+
+    def _learn_sharpness(self, sharpness: float, t: float) -> bool:
+        """Whether ``sharpness`` is blur for this camera; learns the camera's normal meanwhile."""
+        s = self.settings
+        if self._normal_sharpness is None:
+            if self._learning_since is None:
+                self._learning_since = t
+            self._learning.append(sharpness)
+            if t - self._learning_since >= s.blur_learn_s and len(self._learning) >= 5:
+                self._normal_sharpness = statistics.median(self._learning)
+                self._learning = []
+            return False
+        blurred = sharpness < s.blur_ratio * self._normal_sharpness
+        if not blurred and not self._conditions["blur"].raised:
+            # Follow slow changes (dusk, rain) without ever learning the blur itself.
+            weight = min(1.0, s.measure_every_s / s.blur_adapt_s)
+            self._normal_sharpness += weight * (sharpness - self._normal_sharpness)
+        return blurred
+
+    def _change(self, condition: HealthCondition, present: bool, t: float, ts: datetime, detail: str) -> list[Event]:
+        state = self._conditions[condition].update(present, t)
+        if state is None:
+            return []
+        if state == "cleared":
+            detail = {
+                "frozen": "picture changes again",
+                "blackout": "picture visible again",
+                "blur": "picture sharp again",
+                "source_lost": "source back: frames arrive again",
+            }[condition]
+        return [CameraHealth(camera_id=self.camera_id, ts=ts, condition=condition, state=state, detail=detail)]  # type: ignore[arg-type]
+
+    def _heartbeat(self) -> list[Event]:
+        now = self._clock()
+        elapsed = now - self._beat_at
+        if elapsed < self.settings.heartbeat_every_s:
+            return []
+        fps = (self._frames - self._frames_at_beat) / elapsed if elapsed > 0 else 0.0
+        self._beat_at, self._frames_at_beat = now, self._frames
+        ts = self._last_ts or self._utc_now()
+        return [Heartbeat(camera_id=self.camera_id, ts=ts, fps=round(fps, 2), frames=self._frames, uptime_s=round(now - self._started, 3))]
+
+
+__all__ = ["Debounced", "HealthMonitor", "HealthSettings", "Measurement", "measure"]

@@ -1,0 +1,173 @@
+"""Camera health: each condition raised once when it lasts, cleared once when it ends, never for a
+one-frame glitch; heartbeats with the measured frame rate. Pure logic, frames made in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_agents.health import HealthMonitor, HealthSettings
+from camera_agents.sources import Frame, SourceOutage, open_source
+from ingest.contract import CameraHealth, Heartbeat, decode, encode
+
+FPS = 25.0
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def _scene(seed: int = 1, soft: float = 0.0) -> np.ndarray:
+    """A street-like picture: blocks, lines and texture; ``soft`` blurs it (a soft lens)."""
+    rng = np.random.default_rng(seed)
+    img = np.full((270, 480, 3), 110, np.uint8)
+    for _ in range(40):
+        x, y = int(rng.integers(0, 460)), int(rng.integers(0, 250))
+        colour = tuple(int(c) for c in rng.integers(30, 230, size=3))
+        cv2.rectangle(img, (x, y), (x + int(rng.integers(5, 80)), y + int(rng.integers(5, 60))), colour, -1)
+    for _ in range(15):
+        cv2.line(img, (int(rng.integers(0, 480)), int(rng.integers(0, 270))), (int(rng.integers(0, 480)), int(rng.integers(0, 270))), (230, 230, 230), 2)
+    if soft:
+        img = cv2.GaussianBlur(img, (0, 0), soft)
+    return img
+
+
+class Camera:
+    """Frames at 25 fps with live sensor noise, and a fake wall clock that keeps pace."""
+
+    def __init__(self, picture: np.ndarray) -> None:
+        self.picture = picture
+        rng = np.random.default_rng(7)
+        self._noise = [rng.normal(0, 2.5, size=picture.shape) for _ in range(7)]
+        self.index = 0
+        self.wall = 1000.0
+
+    def clock(self) -> float:
+        return self.wall
+
+    def utc_now(self) -> datetime:
+        return T0 + timedelta(seconds=self.index / FPS)
+
+    def frames(self, seconds: float, picture: np.ndarray | None = None, *, noise: bool = True) -> Iterator[Frame]:
+        base = self.picture if picture is None else picture
+        noisy = [np.clip(base + n, 0, 255).astype(np.uint8) for n in self._noise] if noise else [base]
+        for _ in range(int(round(seconds * FPS))):
+            image = noisy[self.index % len(noisy)]
+            yield Frame(index=self.index, ts=T0 + timedelta(seconds=self.index / FPS), image=image)
+            self.index += 1
+            self.wall += 1 / FPS
+
+    def outage(self, seconds: float, since: datetime) -> Iterator[SourceOutage]:
+        # A live source reports its outage about once a second while it keeps reconnecting.
+        for _ in range(int(seconds)):
+            self.index += int(FPS)
+            self.wall += 1.0
+            yield SourceOutage(since=since, reason="connection refused")
+
+
+def _run(monitor: HealthMonitor, items) -> list:
+    events = []
+    for item in items:
+        events.extend(monitor.observe(item))
+    return events
+
+
+def _health(events) -> list[tuple[str, str]]:
+    return [(e.condition, e.state) for e in events if isinstance(e, CameraHealth)]
+
+
+def _monitor(camera: Camera, **settings) -> HealthMonitor:
+    return HealthMonitor("cam-1", expected_fps=FPS, settings=HealthSettings(**settings), clock=camera.clock, utc_now=camera.utc_now)
+
+
+def test_a_normal_camera_raises_nothing_and_beats_with_its_frame_rate() -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(16))
+    assert _health(events) == []
+    beats = [e for e in events if isinstance(e, Heartbeat)]
+    assert len(beats) == 3  # every 5 s of 16
+    assert all(b.fps == pytest.approx(FPS, rel=0.02) and b.camera_id == "cam-1" for b in beats)
+    assert [b.frames for b in beats] == sorted(b.frames for b in beats) and beats[-1].frames <= 400
+    assert beats[0].uptime_s == pytest.approx(5.0, abs=0.05)
+    assert monitor.normal_sharpness is not None
+    assert all(decode(encode(e)) == e for e in events)
+
+
+@pytest.mark.parametrize("condition", ["frozen", "blackout", "blur"])
+def test_a_lasting_condition_raises_once_and_clears_once(condition: str) -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(10))  # learn this camera's normal
+    if condition == "frozen":
+        stuck = next(camera.frames(0.04))
+        bad = camera.frames(6, stuck.image, noise=False)
+    elif condition == "blackout":
+        bad = camera.frames(6, np.full_like(camera.picture, 6), noise=False)  # a covered lens: dark, flat, still
+    else:
+        bad = camera.frames(6, cv2.GaussianBlur(camera.picture, (0, 0), 4.0))  # fogged lens; the sensor's noise stays
+    during = _run(monitor, bad)
+    assert _health(during) == [(condition, "raised")]
+    raised = next(e for e in during if isinstance(e, CameraHealth))
+    assert raised.detail and raised.camera_id == "cam-1"
+    assert monitor.raised == {condition}
+    after = _run(monitor, camera.frames(5))
+    assert _health(events) == [] and _health(after) == [(condition, "cleared")]
+    assert monitor.raised == set()
+
+
+def test_one_frame_glitches_raise_nothing() -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera, measure_every_s=0.04)  # measure every frame: the glitch is seen
+    events = _run(monitor, camera.frames(10))
+    for glitch in (np.zeros_like(camera.picture), cv2.GaussianBlur(camera.picture, (0, 0), 5.0)):
+        events += _run(monitor, camera.frames(0.04, glitch, noise=False))
+        events += _run(monitor, camera.frames(1))
+    repeated = next(camera.frames(0.04))
+    events += _run(monitor, iter([repeated, Frame(repeated.index + 1, repeated.ts + timedelta(seconds=0.04), repeated.image)]))
+    camera.index += 1
+    events += _run(monitor, camera.frames(3))
+    assert _health(events) == []
+
+
+def test_a_naturally_soft_camera_is_not_blur() -> None:
+    camera = Camera(_scene(seed=3, soft=2.2))
+    monitor = _monitor(camera)
+    assert _health(_run(monitor, camera.frames(25))) == []
+
+
+def test_source_lost_after_a_while_and_back_when_frames_flow() -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(3))
+    down_since = camera.utc_now()
+    lost = _run(monitor, camera.outage(8, down_since))
+    assert _health(lost) == [("source_lost", "raised")]
+    raised = next(e for e in lost if isinstance(e, CameraHealth))
+    assert "connection refused" in raised.detail
+    assert any(isinstance(e, Heartbeat) for e in lost)  # the agent still says it is alive, at 0 fps
+    assert [e.fps for e in lost if isinstance(e, Heartbeat)][-1] == 0
+    back = _run(monitor, camera.frames(4))
+    assert _health(events) == [] and _health(back) == [("source_lost", "cleared")]
+    # An outage shorter than the debounce is no alert.
+    blip = _run(monitor, camera.outage(1, camera.utc_now()))
+    blip += _run(monitor, camera.frames(3))
+    assert _health(blip) == []
+
+
+def test_health_is_quiet_on_the_synthetic_traffic_scene() -> None:
+    source = open_source("synthetic:traffic?seed=5&frames=300", start_time=T0)
+    monitor = HealthMonitor("synthetic-traffic-5", expected_fps=FPS)
+    events = []
+    while (frame := source.read()) is not None:
+        events += monitor.observe(frame)
+    # Cloud, lighting drift, shake and noise are a healthy camera.
+    assert _health(events) == []
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="blur_ratio"):
+        HealthSettings(blur_ratio=1.5)
+    with pytest.raises(ValueError, match="heartbeat_every_s"):
+        HealthSettings(heartbeat_every_s=0)
