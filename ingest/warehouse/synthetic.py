@@ -77,6 +77,34 @@ class DayOfTraffic:
     incidents: tuple[Incident, ...]
 
 
+def coarsen(day: DayOfTraffic, window_s: int) -> DayOfTraffic:
+    """The same day in longer windows (``window_s`` a multiple of 15 minutes dividing a day):
+    counts add; mean and p85 are recombined from the windows' moments under the same normal model
+    the rollups use, so a coarse history rolls up to the same hourly numbers."""
+    if window_s == WINDOW_S:
+        return day
+    if window_s % WINDOW_S or 86400 % window_s:
+        raise ValueError(f"window of {window_s} s: must be a multiple of {WINDOW_S} s that divides a day")
+    k = window_s // WINDOW_S
+    shape = (SLOTS_PER_DAY // k, k) + day.counts.shape[1:]
+    n = day.counts.reshape(shape).astype(float)
+    mean = day.speed_mean.reshape(shape)
+    sd = (day.speed_p85.reshape(shape) - mean) / Z85
+    total = n.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        combined = (n * mean).sum(axis=1) / total
+        second = (n * (mean**2 + sd**2)).sum(axis=1) / total
+        p85 = combined + Z85 * np.sqrt(np.maximum(second - combined**2, 0))
+    return DayOfTraffic(
+        camera_id=day.camera_id,
+        slot_starts=day.slot_starts[::k],
+        counts=total.astype(np.int64),
+        speed_mean=np.round(np.nan_to_num(combined), 1),
+        speed_p85=np.round(np.nan_to_num(p85), 1),
+        incidents=day.incidents,
+    )
+
+
 def camera_profiles(n: int, *, seed: int = 7) -> list[CameraProfile]:
     rng = np.random.default_rng([seed, 0])
     profiles = []
