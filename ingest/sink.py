@@ -3,8 +3,10 @@
 Order of a batch: decode -> write rows in one database transaction -> send the undecodable records
 to the dead-letter topic (and wait for the broker) -> commit the Kafka offsets. Offsets are never
 committed before the rows they cover are durable, and rows are idempotent (ingest/writer.py), so a
-crash anywhere replays without duplicating. When the database is down the batch is held and
-retried with backoff while the consumer stays in its group; nothing is skipped.
+crash anywhere replays without duplicating. Batches are pipelined one deep: while batch k is
+written (in a thread; COPY waits on the server), batch k+1 is fetched and decoded. When the
+database is down the batch is held and retried with backoff while the consumer stays in its
+group with its partitions paused; nothing is skipped.
 
 Per-record policy: a record that is not a valid event, or whose row the database rejects (bad
 value, constraint), is dead-lettered with the reason in its headers, and the sink goes on. A
@@ -14,17 +16,21 @@ record but a deployment fault, and dead-lettering every record would hide it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from collections import Counter as Tally
 from dataclasses import dataclass
 
 import psycopg
-from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata, TopicPartition
+from aiokafka import AIOKafkaProducer
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from ingest import contract
-from ingest.bus import BusError, BusSettings, ensure_topics, join_group, make_consumer, make_producer
+from ingest.bus import BusError, BusSettings, ensure_topics, join_group_async, make_async_consumer
 from ingest.db import DatabaseError, DbSettings, connect
 from ingest.metrics import SinkMetrics
 from ingest.writer import EventWriter
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 
 # Errors that condemn one record's row, not the batch or the deployment.
 _ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+_TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseError)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +47,7 @@ class SinkSettings:
     bus: BusSettings
     db: DbSettings
     group_id: str = "ioc-sink"
-    max_batch: int = 5000
+    max_batch: int = 20000
     poll_timeout_ms: int = 500
     retry_initial_s: float = 0.5
     retry_max_s: float = 10.0
@@ -56,12 +63,20 @@ class SinkStats:
     dead_lettered: int = 0
     batches: int = 0
     db_retries: int = 0
+    busy_s: float = 0.0  # from the first record fetched to the last batch committed
 
 
 @dataclass(frozen=True)
 class _Rejected:
     record: object
     reason: str
+
+
+@dataclass(frozen=True)
+class _Batch:
+    records: list
+    events: list[tuple[object, contract.Event]]
+    rejected: list[_Rejected]
 
 
 class Sink:
@@ -74,86 +89,133 @@ class Sink:
         self._stop = threading.Event()
         self._conn: psycopg.Connection | None = None
         self._writer: EventWriter | None = None
+        self._in_flight: asyncio.Task | None = None
 
     def stop(self) -> None:
-        """Ask a running ``run`` to finish its batch and return (safe from a signal handler)."""
+        """Ask a running ``run`` to finish its batches and return (safe from any thread)."""
         self._stop.set()
 
     def run(self, *, count: int | None = None, timeout: float | None = None, idle_timeout: float | None = None) -> SinkStats:
-        """Consume until ``count`` records are handled, ``timeout`` seconds pass, ``idle_timeout``
-        seconds pass without a record, or ``stop()``. Returns the counters of this run."""
+        """Consume until ``count`` records are handled in this run, ``timeout`` seconds pass,
+        ``idle_timeout`` seconds pass without a record, or ``stop()``. Returns the counters."""
+        self._stop.clear()
+        asyncio.run(self._run(count=count, timeout=timeout, idle_timeout=idle_timeout))
+        return self.stats
+
+    async def _run(self, *, count: int | None, timeout: float | None, idle_timeout: float | None) -> None:
         bus = self.settings.bus
-        ensure_topics(bus)
-        consumer = make_consumer(bus, group_id=self.settings.group_id, max_poll_records=self.settings.max_batch)
-        producer = make_producer(bus, linger_ms=0)
+        await asyncio.to_thread(ensure_topics, bus)
+        consumer = None
+        producer = AIOKafkaProducer(bootstrap_servers=bus.bootstrap, client_id=bus.client_id, acks="all")
         server = self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port) if self.settings.metrics_port else None
         started = last_record = last_log = time.monotonic()
+        first_record: float | None = None
         try:
-            join_group(bus, consumer, group_id=self.settings.group_id, topics=bus.topics.event_topics())
+            await producer.start()
+        except KafkaError as exc:
+            raise BusError(f"cannot reach the Kafka broker at {bus.bootstrap}: {exc}") from exc
+        try:
+            consumer = await join_group_async(
+                bus, lambda: make_async_consumer(bus, group_id=self.settings.group_id),
+                group_id=self.settings.group_id, topics=bus.topics.event_topics(), listener=_FinishBeforeRevoke(self),
+            )
+            handed = 0
             while not self._stop.is_set():
                 now = time.monotonic()
-                if timeout is not None and now - started >= timeout:
+                if (timeout is not None and now - started >= timeout) or (
+                    idle_timeout is not None and now - last_record >= idle_timeout) or (
+                    count is not None and handed >= count):
                     break
-                if idle_timeout is not None and now - last_record >= idle_timeout:
-                    break
-                if count is not None and self.stats.consumed >= count:
-                    break
-                batch = self._poll(consumer)
-                if batch:
+                records = await self._poll(consumer)
+                if records:
+                    first_record = first_record or time.monotonic()
                     last_record = time.monotonic()
-                    self._handle(consumer, producer, batch)
+                    handed += len(records)
+                    batch = self._decode(records)
+                    await self._wait_in_flight(consumer)
+                    self._in_flight = asyncio.create_task(self._finish(consumer, producer, batch))
                 if time.monotonic() - last_log >= self.settings.log_every_s:
                     self._log_progress()
                     last_log = time.monotonic()
+            await self._wait_in_flight(consumer)
         finally:
+            if self._in_flight is not None and not self._in_flight.done():
+                self._in_flight.cancel()
+            if first_record is not None:
+                self.stats.busy_s += time.monotonic() - first_record
             self._log_progress()
-            consumer.close()
-            producer.close()
+            if consumer is not None:
+                await consumer.stop()
+            await producer.stop()
             if self._conn is not None:
                 self._conn.close()
+                self._conn = None
             if server is not None:
                 server.shutdown()
-        return self.stats
 
-    def _poll(self, consumer) -> list:
+    async def _poll(self, consumer) -> list:
         try:
-            polled = consumer.poll(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
+            polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
         except KafkaError as exc:
             raise BusError(f"polling {self.settings.bus.bootstrap} failed: {exc}") from exc
-        records = [record for part in polled.values() for record in part]
-        for tp in consumer.assignment():
+        records = []
+        for tp, part in polled.items():
+            records.extend(part)
             high = consumer.highwater(tp)
-            if high is not None:
-                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - consumer.position(tp)))
+            if high is not None and part:
+                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - part[-1].offset - 1))
         return records
 
-    def _handle(self, consumer, producer, records: list) -> None:
-        started = time.monotonic()
-        decoded: list[tuple[object, contract.Event]] = []
+    def _decode(self, records: list) -> _Batch:
+        events: list[tuple[object, contract.Event]] = []
         rejected: list[_Rejected] = []
         for record in records:
-            self.metrics.consumed.labels(record.topic).inc()
             if record.value is None:
                 rejected.append(_Rejected(record, "empty message (no value)"))
                 continue
             try:
-                decoded.append((record, contract.decode(record.value)))
+                events.append((record, contract.decode(record.value)))
             except contract.ContractError as exc:
                 rejected.append(_Rejected(record, exc.reason))
-        written, refused = self._write(consumer, decoded)
-        rejected.extend(refused)
-        self._dead_letter(producer, rejected)
-        self._commit(consumer, records)
-        self.stats.consumed += len(records)
+        for topic, n in Tally(r.topic for r in records).items():
+            self.metrics.consumed.labels(topic).inc(n)
+        return _Batch(records, events, rejected)
+
+    async def _wait_in_flight(self, consumer) -> None:
+        """Wait for the batch being written; meanwhile keep fetching nothing, so that a long
+        database outage does not look like a dead consumer to the group."""
+        task = self._in_flight
+        if task is None:
+            return
+        paused = False
+        while not task.done():
+            done, _ = await asyncio.wait({task}, timeout=1.0)
+            if not done and not paused:
+                consumer.pause(*consumer.assignment())
+                paused = True
+            if not done:
+                await consumer.getmany(timeout_ms=100)
+        if paused:
+            consumer.resume(*consumer.assignment())
+        self._in_flight = None
+        task.result()  # a fatal error of the batch surfaces here
+
+    async def _finish(self, consumer, producer, batch: _Batch) -> None:
+        started = time.monotonic()
+        written, refused = await asyncio.to_thread(self._write, batch.events)
+        rejected = batch.rejected + refused
+        await self._dead_letter(producer, rejected)
+        await self._commit(consumer, batch.records)
+        self.stats.consumed += len(batch.records)
         self.stats.written += written
         self.stats.dead_lettered += len(rejected)
         self.stats.batches += 1
         self.metrics.written.inc(written)
         self.metrics.batch_seconds.observe(time.monotonic() - started)
 
-    # -- database -------------------------------------------------------------------------
+    # -- database (runs in a worker thread) ------------------------------------------------
 
-    def _write(self, consumer, pairs: list[tuple[object, contract.Event]]) -> tuple[int, list[_Rejected]]:
+    def _write(self, pairs: list[tuple[object, contract.Event]]) -> tuple[int, list[_Rejected]]:
         """Write all rows, retrying while the database is unavailable; returns (rows, refused)."""
         if not pairs:
             return 0, []
@@ -163,27 +225,29 @@ class Sink:
                 result = self._write_isolating_bad_rows(pairs)
                 self.metrics.db_up.set(1)
                 return result
-            except (psycopg.OperationalError, psycopg.InterfaceError, DatabaseError) as exc:
+            except _Fatal:
+                raise
+            except _TRANSIENT_DB_ERRORS as exc:
                 self._drop_connection()
                 self.metrics.db_up.set(0)
                 self.metrics.db_retries.inc()
                 self.stats.db_retries += 1
-                log.warning("database unavailable (%s); holding %d events, retrying in %.1f s", _first_line(exc), len(pairs), delay)
-                self._wait_keeping_group(consumer, delay)
-                delay = min(delay * 2, self.settings.retry_max_s)
-                if self._stop.is_set():
+                if self._stop.wait(0):
                     raise DatabaseError(f"stopped while the database was unavailable: {_first_line(exc)}") from exc
+                log.warning("database unavailable (%s); holding %d events, retrying in %.1f s", _first_line(exc), len(pairs), delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.settings.retry_max_s)
 
     def _write_isolating_bad_rows(self, pairs: list[tuple[object, contract.Event]]) -> tuple[int, list[_Rejected]]:
         conn = self._connection()
         try:
             with conn.transaction():
-                return self._writer.write(event for _, event in pairs), []
+                return self._writer.write([event for _, event in pairs]), []
+        except psycopg.errors.UndefinedTable as exc:
+            raise _Fatal(f"{_first_line(exc)}; run `ioc db migrate` against {self.settings.db.dsn}") from exc
         except _ROW_ERRORS as exc:
             if len(pairs) == 1:
                 return 0, [_Rejected(pairs[0][0], f"database rejected the row: {_first_line(exc)}")]
-        except psycopg.errors.UndefinedTable as exc:
-            raise DatabaseError(f"{_first_line(exc)}; run `ioc db migrate` against {self.settings.db.dsn}") from exc
         # Halve until the offending rows are alone; the good halves commit on their own.
         middle = len(pairs) // 2
         written_a, bad_a = self._write_isolating_bad_rows(pairs[:middle])
@@ -204,20 +268,9 @@ class Sink:
                 pass
         self._conn = None
 
-    def _wait_keeping_group(self, consumer, seconds: float) -> None:
-        """Sleep without leaving the consumer group: paused partitions, polls that fetch nothing."""
-        partitions = consumer.assignment()
-        consumer.pause(*partitions)
-        try:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                consumer.poll(timeout_ms=int(min(0.5, max(0.0, deadline - time.monotonic())) * 1000))
-        finally:
-            consumer.resume(*[tp for tp in partitions if tp in consumer.assignment()])
-
     # -- bus ------------------------------------------------------------------------------
 
-    def _dead_letter(self, producer, rejected: list[_Rejected]) -> None:
+    async def _dead_letter(self, producer, rejected: list[_Rejected]) -> None:
         if not rejected:
             return
         topic = self.settings.bus.topics.dead_letter
@@ -232,23 +285,22 @@ class Sink:
                 ("ioc-source-partition", str(record.partition).encode()),
                 ("ioc-source-offset", str(record.offset).encode()),
             ]
-            futures.append(producer.send(topic, key=record.key, value=record.value or b"", headers=headers))
+            futures.append(await producer.send(topic, key=record.key, value=record.value or b"", headers=headers))
             self.metrics.dead_lettered.labels(record.topic).inc()
         try:
-            for future in futures:
-                future.get(timeout=30)
+            await asyncio.gather(*futures)
         except KafkaError as exc:
             # Not committing: the batch is read again and re-written (idempotent) after a restart.
             raise BusError(f"could not write to the dead-letter topic {topic}: {exc}") from exc
 
-    def _commit(self, consumer, records: list) -> None:
+    async def _commit(self, consumer, records: list) -> None:
         last: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
             last[tp] = max(last.get(tp, -1), record.offset)
-        offsets = {tp: OffsetAndMetadata(offset + 1, "", -1) for tp, offset in last.items()}
+        offsets = {tp: OffsetAndMetadata(offset + 1, "") for tp, offset in last.items()}
         try:
-            consumer.commit(offsets)
+            await consumer.commit(offsets)
         except CommitFailedError as exc:
             # The partitions moved to another member during the batch; it re-reads from the last
             # commit and the idempotent writer makes that harmless.
@@ -262,13 +314,29 @@ class Sink:
                  s.consumed, s.written, s.dead_lettered, s.batches, s.db_retries)
 
 
+class _Fatal(DatabaseError):
+    """A deployment fault (missing table): stop, do not retry, do not dead-letter."""
+
+
+class _FinishBeforeRevoke(ConsumerRebalanceListener):
+    """Let the batch in flight commit before its partitions go to another member."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        task = self._sink._in_flight
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=30)
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        pass
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def dead_letter_reasons(headers: list[tuple[str, bytes]]) -> dict[str, str]:
+def dead_letter_reasons(headers) -> dict[str, str]:
     """Headers of a dead-lettered record as a dict (for tools and tests)."""
     return {key: value.decode() for key, value in headers or []}
-
-
-__all__ = ["Sink", "SinkSettings", "SinkStats", "dead_letter_reasons"]

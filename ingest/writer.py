@@ -158,11 +158,15 @@ class EventWriter:
 
     def write(self, events: Iterable[c.Event]) -> int:
         """Write ``events``; returns the rows that reached their tables (replays not counted)."""
-        by_spec: dict[TableSpec, list[tuple]] = defaultdict(list)
+        by_type: dict[type[c.Event], list[c.Event]] = defaultdict(list)
         for event in events:
-            for spec in TABLES[type(event)]:
-                by_spec[spec].append(spec.row(event))
-        return sum(self._write_table(spec, rows) for spec, rows in by_spec.items())
+            by_type[type(event)].append(event)
+        written = 0
+        for event_type, batch in by_type.items():
+            for spec in TABLES[event_type]:
+                row = spec.row
+                written += self._write_table(spec, [row(event) for event in batch])
+        return written
 
     def _write_table(self, spec: TableSpec, rows: list[tuple]) -> int:
         if spec.upsert_key is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import urllib.request
@@ -11,7 +12,7 @@ import msgspec
 import pytest
 
 from ingest import contract as c
-from ingest.bus import make_consumer
+from ingest.bus import make_async_consumer
 from ingest.db import connect
 from ingest.sink import Sink, SinkSettings, dead_letter_reasons
 from ingest.writer import TABLES
@@ -90,10 +91,15 @@ def test_a_row_the_database_rejects_is_dead_lettered_alone(bus, db):
 
 def test_a_group_restarted_after_a_consumer_closed_mid_join_still_consumes(bus, db):
     group = f"sink-{bus.namespace}"
-    stray = make_consumer(bus, group_id=group)
-    stray.subscribe(list(bus.topics.event_topics()))
-    stray.poll(timeout_ms=100)  # starts the join...
-    stray.close()  # ...and leaves before the first assignment, which wedges the group on Tansu
+
+    async def join_and_leave_early() -> None:
+        stray = make_async_consumer(bus, group_id=group)
+        await stray.start()
+        stray.subscribe(list(bus.topics.event_topics()))
+        await asyncio.sleep(0.3)  # the join has started...
+        await stray.stop()  # ...and it leaves before the first assignment, which wedges the group on Tansu
+
+    asyncio.run(join_and_leave_early())
     events = events_of_every_type(5)[c.Heartbeat]
     produce_events(bus, events)
     stats = _sink(bus, db).run(count=5, timeout=90)
