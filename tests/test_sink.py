@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import tempfile
 import threading
 import time
 import urllib.request
-from datetime import datetime, timezone
+
+from pathlib import Path
 
 import msgspec
-import pytest
 
 from ingest import contract as c
 from ingest.bus import make_async_consumer
-from ingest.db import connect
+from deploy.local.stack import StackSettings, postgres_down, postgres_up, stack_down
+from ingest.db import DbSettings, connect, migrate
 from ingest.sink import Sink, SinkSettings, dead_letter_reasons
 from ingest.writer import TABLES
 from tests.busutil import produce_events, produce_raw, read_topic
@@ -132,3 +136,49 @@ def test_metrics_endpoint_exposes_the_counters(bus, db):
     assert f'ioc_sink_consumed_total{{topic="{bus.topics.health}"}} 4.0' in text
     assert "ioc_sink_written_rows_total 4.0" in text
     assert "ioc_sink_lag" in text
+
+
+def test_database_stopped_mid_stream_and_started_again_loses_and_duplicates_nothing(bus, tmp_path_factory):
+    # A PostgreSQL of this test's own, so stopping it does not disturb anyone else.
+    state = Path(tempfile.mkdtemp(prefix="ioc-sink-outage-"))
+    state.chmod(0o755)  # the postgres OS user must reach its data directory
+    pg = StackSettings(state_dir=state, broker_port=_free_port(), pg_port=_free_port())
+    try:
+        db = DbSettings(dsn=postgres_up(pg), connect_timeout_s=1.0)
+        migrate(db)
+        crossings = events_of_every_type(400)[c.LineCrossing]
+        sink = _sink(bus, db, retry_initial_s=0.2, retry_max_s=1.0, max_batch=50)
+        runner = threading.Thread(target=sink.run, kwargs={"count": 400, "timeout": 120})
+        runner.start()
+        produce_events(bus, crossings[:200])
+        _wait_for(lambda: sink.stats.consumed >= 200, "the first half to be written")
+
+        postgres_down(pg)
+        produce_events(bus, crossings[200:])
+        _wait_for(lambda: sink.stats.db_retries >= 2, "the sink to notice the outage and retry")
+        assert sink.stats.consumed < 400  # nothing was committed past the outage
+        postgres_up(pg)
+
+        runner.join(timeout=120)
+        assert not runner.is_alive()
+        with connect(db) as conn:
+            rows, distinct = conn.execute("SELECT count(*), count(DISTINCT event_id) FROM crossings").fetchone()
+        assert rows == distinct == 400
+        assert sink.stats.dead_lettered == 0
+    finally:
+        stack_down(pg)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

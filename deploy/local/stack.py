@@ -127,6 +127,20 @@ def stack_status(settings: StackSettings) -> StackInfo:
     )
 
 
+def postgres_up(settings: StackSettings) -> str:
+    """Start only the database (installing it if needed); returns its DSN. For tests that stop it."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(settings):
+        _ensure_postgres(settings)
+    return settings.dsn
+
+
+def postgres_down(settings: StackSettings) -> None:
+    """Stop only the database (a fast shutdown: open sessions are cut, as in an outage)."""
+    with _lock(settings):
+        _stop_postgres(settings)
+
+
 # --- helpers ---------------------------------------------------------------------
 
 
