@@ -388,6 +388,7 @@ class SyntheticSource:
         self.scene = SyntheticScene(spec)
         self.truth = self.scene.truth
         self.info = SourceInfo(fps=spec.fps, width=spec.width, height=spec.height, live=False)
+        self.frame_count = spec.frames
         self.start_time = (start_time or spec.start or datetime.now(UTC)).astimezone(UTC)
         self._realtime = realtime
         self._next = 0

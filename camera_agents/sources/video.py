@@ -1,0 +1,279 @@
+"""Real video through OpenCV (FFmpeg): files, network streams and capture devices.
+
+A file is read as fast as it is asked for, or paced to its frame rate (``realtime``); its frames
+are stamped ``start_time + index / fps``. A live source (``rtsp://``, ``http(s)://``, a device)
+is read by a thread of its own that always keeps only the newest frame, so a slow consumer drops
+frames instead of falling minutes behind the camera, and that reconnects with exponential backoff
+when the stream breaks. Meanwhile ``read`` returns a ``SourceOutage`` about once a second, so the
+agent can report the outage and stay responsive. Live frames are stamped with the wall clock at
+capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+from camera_agents.sources import Frame, SourceError, SourceInfo, SourceOutage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 25.0
+_LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
+
+
+def open_video_source(spec: str, *, realtime: bool = False, start_time: datetime | None = None) -> "VideoFileSource | LiveSource":
+    lowered = spec.lower()
+    if lowered.startswith(_LIVE_SCHEMES):
+        return LiveSource.for_url(spec)
+    if lowered.startswith("device:") or spec.isdigit():
+        return LiveSource.for_device(spec)
+    if lowered.startswith("file://"):
+        spec = spec[len("file://") :]
+    return VideoFileSource(Path(spec), realtime=realtime, start_time=start_time)
+
+
+def _sane_fps(value: float) -> float:
+    # Containers and streams often report 0, NaN or a 90 kHz clock; none of those is a frame rate.
+    return float(value) if 1.0 <= value <= 240.0 else DEFAULT_FPS
+
+
+def redact(url: str) -> str:
+    """A URL without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# --------------------------------------------------------------------------- files
+
+
+class VideoFileSource:
+    """A finite video file; ``frame_count`` is what the container announces (None if it does not)."""
+
+    def __init__(self, path: Path, *, realtime: bool = False, start_time: datetime | None = None) -> None:
+        self.path = path
+        if not path.exists():
+            raise SourceError(f"video file {path} does not exist")
+        if not path.is_file():
+            raise SourceError(f"video file {path} is not a file")
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+        except OSError as exc:
+            raise SourceError(f"video file {path} cannot be read: {exc.strerror or exc}") from None
+        self._capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise SourceError(f"video file {path} cannot be decoded: not a video format FFmpeg reads, or truncated or corrupt")
+        ok, first = self._capture.read()
+        if not ok or first is None:
+            self._capture.release()
+            raise SourceError(f"video file {path} has no decodable frame: truncated or corrupt")
+        fps = _sane_fps(self._capture.get(cv2.CAP_PROP_FPS))
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count: int | None = count if count > 0 else None
+        self.info = SourceInfo(fps=fps, width=int(first.shape[1]), height=int(first.shape[0]), live=False)
+        self.start_time = (start_time or datetime.now(UTC)).astimezone(UTC)
+        self._pending: np.ndarray | None = _bgr(first)
+        self._next = 0
+        self._realtime = realtime
+        self._t0: float | None = None
+
+    def read(self) -> Frame | None:
+        if self._capture is None:
+            return None
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        else:
+            ok, raw = self._capture.read()
+            if not ok or raw is None:
+                if self.frame_count is not None and self._next < self.frame_count - 1:
+                    log.warning("video file %s ended after %d of %d announced frames (truncated?)", self.path, self._next, self.frame_count)
+                self.close()
+                return None
+            image = _bgr(raw)
+        index = self._next
+        self._next += 1
+        if self._realtime:
+            if self._t0 is None:
+                self._t0 = time.monotonic()
+            delay = self._t0 + index / self.info.fps - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return Frame(index=index, ts=self.start_time + timedelta(seconds=index / self.info.fps), image=image)
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None  # type: ignore[assignment]
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+# --------------------------------------------------------------------------- live sources
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveSettings:
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 30.0
+    poll_s: float = 1.0  # the longest ``read`` waits before answering with an outage
+
+
+class LiveSource:
+    """A stream or device, read by its own thread; see the module's doc."""
+
+    def __init__(self, name: str, open_capture: Callable[[LiveSettings], cv2.VideoCapture], settings: LiveSettings = LiveSettings()) -> None:
+        self.name = name
+        self.settings = settings
+        self._open_capture = open_capture
+        self._lock = threading.Condition()
+        self._latest: tuple[datetime, np.ndarray] | None = None
+        self._outage: SourceOutage | None = None
+        self._last_frame_at = datetime.now(UTC)
+        self._stop = threading.Event()
+        self._next = 0
+        self.dropped = 0  # frames the consumer was too slow for
+        self.reconnects = 0
+        capture, first = self._connect()
+        if capture is None or first is None:
+            raise SourceError(f"cannot read from {name}: {self._outage.reason if self._outage else 'no frame'}")
+        fps = _sane_fps(capture.get(cv2.CAP_PROP_FPS))
+        self.info = SourceInfo(fps=fps, width=int(first.shape[1]), height=int(first.shape[0]), live=True)
+        self._latest = (datetime.now(UTC), first)
+        self._thread = threading.Thread(target=self._run, args=(capture,), name=f"source {name}", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def for_url(cls, url: str, settings: LiveSettings = LiveSettings()) -> "LiveSource":
+        def open_capture(s: LiveSettings) -> cv2.VideoCapture:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(s.open_timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(s.read_timeout_s * 1000)]
+            return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+
+        return cls(redact(url), open_capture, settings)
+
+    @classmethod
+    def for_device(cls, spec: str, settings: LiveSettings = LiveSettings()) -> "LiveSource":
+        text = spec.lower().removeprefix("device:")
+        if not text.isdigit():
+            raise SourceError(f"source {spec!r}: a device is a number, like 0 or device:0")
+        index = int(text)
+        return cls(f"device {index}", lambda s: cv2.VideoCapture(index), settings)
+
+    # ----------------------------------------------------------------- consumer side
+
+    def read(self) -> Frame | SourceOutage | None:
+        deadline = time.monotonic() + self.settings.poll_s
+        with self._lock:
+            while self._latest is None and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            if self._stop.is_set():
+                return None
+            if self._latest is None:
+                if self._outage is not None:
+                    return self._outage
+                return SourceOutage(since=self._last_frame_at, reason=f"no frame for {self.settings.poll_s:.1f} s")
+            ts, image = self._latest
+            self._latest = None
+        index = self._next
+        self._next += 1
+        return Frame(index=index, ts=ts, image=image)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout=self.settings.open_timeout_s + self.settings.read_timeout_s + 1)
+
+    # ----------------------------------------------------------------- reader thread
+
+    def _connect(self) -> tuple[cv2.VideoCapture | None, np.ndarray | None]:
+        try:
+            capture = self._open_capture(self.settings)
+        except cv2.error as exc:
+            self._down(f"cannot open: {exc}")
+            return None, None
+        if not capture.isOpened():
+            capture.release()
+            self._down("cannot connect or open the stream")
+            return None, None
+        ok, image = capture.read()
+        if not ok or image is None:
+            capture.release()
+            self._down("connected, but no frame arrived")
+            return None, None
+        return capture, _bgr(image)
+
+    def _down(self, reason: str) -> None:
+        with self._lock:
+            if self._outage is None:
+                self._outage = SourceOutage(since=datetime.now(UTC), reason=reason)
+                log.warning("%s is down: %s", self.name, reason)
+            elif self._outage.reason != reason:
+                self._outage = SourceOutage(since=self._outage.since, reason=reason)
+
+    def _run(self, capture: cv2.VideoCapture | None) -> None:
+        backoff = self.settings.backoff_min_s
+        while not self._stop.is_set():
+            if capture is None:
+                if self._stop.wait(backoff):
+                    break
+                backoff = min(backoff * 2, self.settings.backoff_max_s)
+                capture, image = self._connect()
+                if capture is None or image is None:
+                    continue
+                self.reconnects += 1
+                log.info("%s is back after %d reconnects", self.name, self.reconnects)
+                backoff = self.settings.backoff_min_s
+                self._deliver(image)
+                continue
+            ok, image = capture.read()
+            if not ok or image is None:
+                capture.release()
+                capture = None
+                self._down("the stream broke or stalled")
+                continue
+            self._deliver(_bgr(image))
+        if capture is not None:
+            capture.release()
+
+    def _deliver(self, image: np.ndarray) -> None:
+        now = datetime.now(UTC)
+        with self._lock:
+            if self._latest is not None:
+                self.dropped += 1
+            self._latest = (now, image)
+            self._last_frame_at = now
+            self._outage = None
+            self._lock.notify_all()
+
+
+__all__ = ["LiveSettings", "LiveSource", "VideoFileSource", "open_video_source", "redact"]

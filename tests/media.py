@@ -1,0 +1,107 @@
+"""Media for tests: the real recording vtest.avi (Debian's opencv-doc, installed on demand) and
+synthetic scenes rendered to video files, cached between runs.
+
+Nothing here skips: if the media cannot be had, the helper raises and the test fails with why.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+VTEST_PACKAGE = "opencv-doc"
+_KNOWN_VTEST = (
+    "/usr/share/doc/opencv-doc/examples/data/vtest.avi",
+    "/usr/share/doc/opencv-doc/examples/data/vtest.avi.gz",
+)
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("IOC_TEST_MEDIA", Path(tempfile.gettempdir()) / "ioc-test-media"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _locked(name: str):
+    """One process at a time prepares a given medium (tests may run in parallel)."""
+    with open(cache_dir() / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def vtest_path() -> Path:
+    """The path of vtest.avi (768x576, 10 fps, 795 frames of a campus walkway), installing
+    Debian's opencv-doc with apt if it is missing and decompressing the file if it is gzipped."""
+    with _locked("vtest"):
+        found = _find_vtest()
+        if found is None:
+            _apt_install(VTEST_PACKAGE)
+            found = _find_vtest()
+        if found is None:
+            raise RuntimeError(f"{VTEST_PACKAGE} is installed but contains no vtest.avi (looked in `dpkg -L {VTEST_PACKAGE}`)")
+        if found.suffix != ".gz":
+            return found
+        target = cache_dir() / "vtest.avi"
+        if not target.exists() or target.stat().st_mtime < found.stat().st_mtime:
+            partial = target.with_suffix(".partial")
+            with gzip.open(found, "rb") as src, open(partial, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.replace(target)
+        return target
+
+
+def _find_vtest() -> Path | None:
+    for candidate in _KNOWN_VTEST:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    listed = subprocess.run(["dpkg", "-L", VTEST_PACKAGE], capture_output=True, text=True)
+    if listed.returncode == 0:
+        for line in listed.stdout.splitlines():
+            if line.endswith(("/vtest.avi", "/vtest.avi.gz")) and Path(line).is_file():
+                return Path(line)
+    return None
+
+
+def _apt_install(package: str) -> None:
+    if shutil.which("apt-get") is None:
+        raise RuntimeError(f"{package} is needed for vtest.avi, and this system has no apt-get to install it")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    install = [*prefix, "apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", package]
+    result = subprocess.run(install, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        # A fresh system may not know the package yet.
+        subprocess.run([*prefix, "apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], capture_output=True, text=True, env=env)
+        result = subprocess.run(install, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"could not install {package} for vtest.avi: {result.stderr.strip()[-800:]}")
+
+
+def synthetic_video(spec: str, codec: str = "mp4v") -> Path:
+    """A synthetic scene rendered to a video file (truth and camera config next to it), cached."""
+    from camera_agents.sources.synthetic import write_video
+
+    name = spec.replace("synthetic:", "").replace("?", "_").replace("&", "_").replace("=", "-").replace(":", "-")
+    path = cache_dir() / f"{name}.{codec}.mp4"
+    with _locked(path.name):
+        if not (path.exists() and Path(f"{path}.truth.json").exists()):
+            partial = path.with_name(f"partial-{path.name}")
+            write_video(spec, partial, codec=codec)
+            Path(f"{partial}.truth.json").replace(f"{path}.truth.json")
+            config = json.loads(Path(f"{partial}.camera.json").read_text(encoding="utf-8"))
+            config["source"] = str(path)
+            Path(f"{path}.camera.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+            Path(f"{partial}.camera.json").unlink()
+            partial.replace(path)
+    return path
