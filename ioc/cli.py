@@ -14,6 +14,8 @@ from ingest.bus import BusError
 from ingest.cli import ingest_app, migrate_command, schema_app
 from ingest.contract import ContractError
 from ingest.db import DatabaseError
+from ingest.warehouse.cli import app as db_app
+from processors.cli import app as processors_app
 
 app = typer.Typer(
     help="ioc: cameras -> Kafka -> processors -> TimescaleDB -> Grafana, for a city's operations center.",
@@ -24,9 +26,9 @@ app.add_typer(stack_app, name="stack", help="The local broker and TimescaleDB.")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(schema_app, name="schema")
 
-db_app = typer.Typer(help="Schema, rollups, retention and backfill.", no_args_is_help=True)
 db_app.command("migrate")(migrate_command)
-app.add_typer(db_app, name="db")
+app.add_typer(db_app, name="db", help="Schema migrations, rollups, retention and backfill.")
+app.add_typer(processors_app, name="processors")
 
 
 @app.callback()
