@@ -1,0 +1,1 @@
+"""Planners' traffic reports (`ioc report`): queries over the warehouse rollups, exports and charts."""
