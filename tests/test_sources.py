@@ -255,3 +255,13 @@ def test_a_missing_capture_device_is_a_clear_error(spec: str) -> None:
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_the_vtest_example_camera_reads_the_installed_recording() -> None:
+    from camera_agents.config import load_camera
+
+    config = load_camera(Path(__file__).parent.parent / "camera_agents" / "examples" / "vtest.yaml")
+    assert Path(config.source) == vtest_path()
+    source = open_source(config.source)
+    assert (source.info.width, source.info.height) == (config.resolution.width, config.resolution.height)
+    source.close()
