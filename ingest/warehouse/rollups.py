@@ -63,8 +63,11 @@ def refresh_rollups(settings: DbSettings, *, full: bool = False) -> RefreshResul
         with connect(settings, autocommit=True) as conn:
             mode = rollup_mode(conn)
             if mode is RollupMode.CONTINUOUS:
+                # Never refresh below the raw horizon: where retention dropped the raw windows, a
+                # refresh would replace the rollup with the nothing that is left.
+                horizon = conn.execute("SELECT raw_horizon FROM warehouse_config").fetchone()[0]
                 for view in ("traffic_hourly", "traffic_daily"):  # hourly first: daily is built on it
-                    conn.execute("CALL refresh_continuous_aggregate(%s, NULL, NULL)", (view,))
+                    conn.execute("CALL refresh_continuous_aggregate(%s, %s::timestamptz, NULL)", (view, horizon))
                 return RefreshResult(mode, 0, 0, 0, time.perf_counter() - started)
             conn.execute("SELECT pg_advisory_lock(%s)", (_REFRESH_LOCK,))
             try:
