@@ -39,8 +39,9 @@ def maintain_command(
     full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows (once)."),
     dsn: Optional[str] = _DSN,
 ) -> None:
-    """Refresh the hourly and daily rollups, then drop chunks past each table's retention
-    (IOC_RETENTION="frame_events=7d,crossings=26w,..." overrides the defaults)."""
+    """Refresh the hourly and daily rollups, then drop chunks past each table's retention.
+
+    IOC_RETENTION="frame_events=7d,crossings=26w,traffic_daily=forever" overrides the defaults."""
     from ingest.warehouse.maintenance import maintain, maintain_every
     from ingest.warehouse.settings import SettingsError, WarehouseSettings
 
@@ -73,8 +74,10 @@ def backfill_command(
     refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="Refresh the rollups afterwards."),
     dsn: Optional[str] = _DSN,
 ) -> None:
-    """Write realistic synthetic traffic history (15-minute count windows, incidents, camera
-    registry) through the sink's write path, then refresh the rollups."""
+    """Write synthetic traffic history through the sink's write path, then refresh the rollups.
+
+    Count windows per line, direction and class (rush hours, weekends, Tết, rain, incidents),
+    incidents, and the camera registry."""
     from rich.progress import Progress
 
     from ingest.warehouse.backfill import BackfillPlan, backfill
