@@ -119,7 +119,7 @@ class HealthMonitor:
         utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.camera_id = camera_id
-        self.expected_fps = expected_fps
+        self.expected_fps = expected_fps  # informational: the source's nominal rate
         self.settings = settings
         self._clock, self._utc_now = clock, utc_now
         s = settings
@@ -213,7 +213,8 @@ class HealthMonitor:
         blurred = sharpness < s.blur_ratio * self._normal_sharpness
         if not blurred and not self._conditions["blur"].raised:
             # Follow slow changes (dusk, rain) without ever learning the blur itself.
-            weight = min(1.0, s.measure_every_s / s.blur_adapt_s)
+            # Rising detail (a lens cleaned, a soft start) is trusted ten times faster than falling.
+            weight = min(1.0, s.measure_every_s / s.blur_adapt_s * (10.0 if sharpness > self._normal_sharpness else 1.0))
             self._normal_sharpness += weight * (sharpness - self._normal_sharpness)
         return blurred
 

@@ -39,7 +39,7 @@ def open_video_source(spec: str, *, realtime: bool = False, start_time: datetime
         return LiveSource.for_device(spec)
     if lowered.startswith("file://"):
         spec = spec[len("file://") :]
-    return VideoFileSource(Path(spec), realtime=realtime, start_time=start_time)
+    return VideoFileSource(Path(spec).expanduser(), realtime=realtime, start_time=start_time)
 
 
 def _sane_fps(value: float) -> float:
