@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from camera_agents.config import load_cameras
 from ingest import contract as c
 from ingest.db import DbSettings, connect
 from ingest.warehouse import synthetic
@@ -105,3 +107,19 @@ def test_db_commands_backfill_maintain_and_status(db: DbSettings) -> None:
 
     result = runner.invoke(app, ["maintain", "--dsn", db.dsn], env={"IOC_RETENTION": "crossings=soon"})
     assert result.exit_code == 2 and "'soon' is not a duration" in result.output
+
+
+def test_sync_cameras_from_the_configs(db: DbSettings, tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
+    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(examples), "--dsn", db.dsn])
+    assert result.exit_code == 0, result.output
+    configs = {config.camera_id: config for config in load_cameras(examples)}
+    with connect(db) as conn:
+        rows = conn.execute("SELECT camera_id, name, kind, jsonb_array_length(lines) FROM cameras ORDER BY 1").fetchall()
+    assert [r[0] for r in rows] == sorted(configs)
+    for camera_id, name, kind, lines in rows:
+        assert (name, kind, lines) == (configs[camera_id].name, configs[camera_id].kind, len(configs[camera_id].lines))
+
+    (tmp_path / "broken.yaml").write_text("camera_id: x\nkind: lorry\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(tmp_path), "--dsn", db.dsn])
+    assert result.exit_code == 2 and "broken.yaml" in result.output

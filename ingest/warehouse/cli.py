@@ -6,6 +6,7 @@ The lead mounts ``app``'s commands in the ``ioc db`` group (next to ``migrate``)
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -98,6 +99,27 @@ def backfill_command(
     if refresh:
         done = refresh_rollups(settings)
         console.print(f"rollups ({done.mode.value}) refreshed in {done.seconds:.1f} s")
+
+
+@app.command("sync-cameras")
+def sync_cameras_command(
+    cameras: Path = typer.Option(..., "--cameras", help="Folder of camera configs (*.yaml)."),
+    dsn: Optional[str] = _DSN,
+) -> None:
+    """Fill the cameras registry (names, positions, lines, zones) from the camera configs."""
+    from camera_agents.config import ConfigError
+    from ingest.warehouse.registry import sync_cameras
+
+    console = Console(stderr=True)
+    try:
+        ids = sync_cameras(_settings(dsn), cameras)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except DatabaseError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"registry: {len(ids)} cameras ({', '.join(ids)})")
 
 
 @app.command("status")

@@ -1,0 +1,32 @@
+"""The cameras registry from the camera configs directly, for when no agent is running yet.
+
+Agents keep the registry current by sending ``CameraInfo`` (the sink writes it); this writes the
+same events from a folder of camera YAML files, through the same write path, so reports can name
+and place cameras before (or without) their agents.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+from ingest.db import DatabaseError, DbSettings, connect
+from ingest.writer import EventWriter
+
+
+def sync_cameras(settings: DbSettings, folder: Path) -> list[str]:
+    """Upsert every camera of ``folder`` into the registry; returns their ids. Invalid configs raise
+    ``camera_agents.config.ConfigError`` listing every problem, and nothing is written."""
+    from camera_agents.config import load_cameras
+    from camera_agents.pipeline import camera_info
+
+    now = datetime.now(timezone.utc)
+    infos = [camera_info(config, now) for config in load_cameras(folder)]
+    try:
+        with connect(settings) as conn, conn.transaction():
+            EventWriter(conn).write(infos)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"writing the cameras registry failed: {exc}") from exc
+    return [info.camera_id for info in infos]
