@@ -69,3 +69,8 @@ def test_dimensions() -> None:
     assert parse_dimensions("none") == ()
     with pytest.raises(ReportError, match="cannot break down by lane"):
         parse_dimensions("camera,lane")
+
+
+def test_previous_period_labels() -> None:
+    assert parse_period(start="2026-03-11", end="2026-03-20", tz=TZ).previous().label == "2026-03-01..2026-03-10"
+    assert parse_period(period="2026-W10", tz=TZ).previous().label == "2026-02-23..2026-03-01"

@@ -51,7 +51,11 @@ class Period:
             first = self.start.date().replace(year=self.start.year - 1)
             return Period(datetime.combine(first, time(0), tz), self.start, f"{first:%Y}", "year")
         length = self.end - self.start
-        return Period(self.start - length, self.start, f"previous {length.days or length} before {self.label}", self.kind)
+        start = self.start - length
+        whole_days = start.time() == time(0) and length % timedelta(days=1) == timedelta(0)
+        label = (f"{start:%Y-%m-%d}..{self.start - timedelta(days=1):%Y-%m-%d}" if whole_days
+                 else f"{start.isoformat()}..{self.start.isoformat()}")
+        return Period(start, self.start, label, self.kind)
 
 
 def parse_period(*, period: str | None = None, start: str | None = None, end: str | None = None, tz: str) -> Period:

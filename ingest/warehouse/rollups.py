@@ -14,7 +14,7 @@ Two modes, chosen by migration 0010 from ``SHOW timescaledb.license``:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -171,8 +171,3 @@ def pending_marks(conn: psycopg.Connection) -> int:
         return 0
     return conn.execute("SELECT count(*) FROM (SELECT DISTINCT camera_id, hour FROM warehouse_dirty) d").fetchone()[0]
 
-
-__all__: Iterable[str] = (
-    "RefreshResult", "RollupMode", "contiguous_runs", "pending_marks", "refresh_rollups", "rollup_mode",
-    "timescale_license",
-)
