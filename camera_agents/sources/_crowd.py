@@ -44,6 +44,7 @@ class Walker:
     speed: float
     plan: list[tuple[float, float, int]]  # waypoints (x, z) and frames to linger there
     linger_left: int = -1
+    linger_until: int | None = None  # a frame to linger until, instead of a number of frames
     wander: tuple[float, float] | None = None
     yaw: float = 0.0
 
@@ -107,7 +108,7 @@ class CrowdScene:
 
     def _edge_point(self, rng: np.random.Generator) -> tuple[float, float]:
         """A ground point just outside the view, where people come from and go to."""
-        side = rng.choice(["left", "right", "bottom", "top"], p=[0.3, 0.3, 0.2, 0.2])
+        side = rng.choice(["left", "right", "bottom", "top"], p=[0.2, 0.2, 0.3, 0.3])
         if side == "bottom":
             return float(rng.uniform(-4.5, 4.5)), -2.2
         if side == "top":
@@ -130,7 +131,7 @@ class CrowdScene:
             arrivals.append((float(rng.uniform(0, max(seconds - 14.0, 1.0))), "loiter"))
         gather_at = float(rng.uniform(0.2, 0.5) * seconds)
         for k in range(5):
-            arrivals.append((gather_at + k * 0.7, "gather"))
+            arrivals.append((gather_at + k * 0.7, f"gather:{k}"))
         arrivals.sort()
         walkers: list[Walker] = []
         done: list[Track] = []
@@ -139,11 +140,12 @@ class CrowdScene:
         for frame in range(self.n_frames):
             now = frame * dt
             while queue and queue[0][0] <= now:
-                _, role = queue.pop(0)
-                walker = self._new_walker(rng, role, next_id, frame, gather_at)
-                if all(math.hypot(walker.x - o.x, walker.z - o.z) > 2 * PERSONAL_SPACE for o in walkers):
-                    walkers.append(walker)
-                    next_id += 1
+                walker = self._new_walker(rng, queue[0][1], next_id, frame, gather_at)
+                if not all(math.hypot(walker.x - o.x, walker.z - o.z) > 2 * PERSONAL_SPACE for o in walkers):
+                    break  # someone stands where they would appear: they come a frame later
+                queue.pop(0)
+                walkers.append(walker)
+                next_id += 1
             for w in walkers:
                 self._step(w, walkers, dt, rng)
             still = []
@@ -166,15 +168,16 @@ class CrowdScene:
         if role == "loiter":
             spot = (ZONE_CENTRE[0] + float(rng.uniform(-0.9, 0.9)), ZONE_CENTRE[1] + float(rng.uniform(-0.9, 0.9)))
             plan.append((*spot, int(self.fps * rng.uniform(14.0, 22.0))))
-        elif role == "gather":
-            angle = float(rng.uniform(0, 2 * math.pi))
-            spot = (ZONE_CENTRE[0] + 0.9 * math.cos(angle), ZONE_CENTRE[1] + 0.9 * math.sin(angle))
-            # Everyone in the group lingers until about the same moment, so they stand together.
-            arrive = frame + int(self.fps * 6.0)
-            plan.append((*spot, max(int(gather_at * self.fps + self.fps * 16.0) - arrive, int(self.fps * 5))))
+        linger_until = None
+        if role.startswith("gather:"):
+            # The group stands in a ring, each at its own place, until one common moment.
+            angle = 2 * math.pi * int(role.split(":")[1]) / 5 + float(rng.uniform(-0.2, 0.2))
+            spot = (ZONE_CENTRE[0] + 1.0 * math.cos(angle), ZONE_CENTRE[1] + 1.0 * math.sin(angle))
+            plan.append((*spot, 1))
+            linger_until = int((gather_at + 18.0) * self.fps)
         plan.append((*end, 0))
         rec = TrackRecorder(object_id, "person", shape, frame)
-        return Walker(rec, start[0], start[1], float(rng.uniform(1.0, 1.5)), plan)
+        return Walker(rec, start[0], start[1], float(rng.uniform(1.0, 1.5)), plan, linger_until=linger_until)
 
     def _step(self, w: Walker, walkers: list[Walker], dt: float, rng: np.random.Generator) -> None:
         x0, z0 = w.x, w.z
@@ -209,6 +212,8 @@ class CrowdScene:
             self._try_move(w, walkers, dx, dz)
             if linger > 0:
                 w.linger_left = linger
+                if w.linger_until is not None:
+                    w.linger_left = max(w.linger_until - (w.rec.first_frame + len(w.rec.poses)), int(3 * self.fps))
             else:
                 w.plan.pop(0)
             return
