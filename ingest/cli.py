@@ -37,13 +37,23 @@ def run_sink(
     dsn: Optional[str] = DsnOption,
     group: str = typer.Option("ioc-sink", help="Consumer group; several sinks in one group share the partitions."),
     metrics_port: int = typer.Option(9464, help="Port of the Prometheus /metrics endpoint on 127.0.0.1 (0: off)."),
+    workers: int = typer.Option(1, min=1, max=32, help="Sink processes in this group (one core each)."),
     count: Optional[int] = typer.Option(None, help="Stop after this many records."),
     timeout: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
 ) -> None:
     """Consume every contract topic and write TimescaleDB; Ctrl-C finishes the batch and stops."""
-    from ingest.sink import Sink, SinkSettings
+    from ingest.sink import Sink, SinkSettings, SinkStats, run_workers
 
     settings = SinkSettings(bus=bus_settings(bootstrap, namespace), db=db_settings(dsn), group_id=group, metrics_port=metrics_port)
+    if workers > 1:
+        try:
+            results = run_workers(settings, workers=workers, count=count, timeout=timeout)
+        except KeyboardInterrupt:
+            return
+        total = SinkStats(consumed=sum(r.consumed for r in results), written=sum(r.written for r in results),
+                          dead_lettered=sum(r.dead_lettered for r in results))
+        console.print(f"consumed {total.consumed}, written {total.written}, dead-lettered {total.dead_lettered}")
+        return
     sink = Sink(settings)
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     try:

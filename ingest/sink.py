@@ -63,7 +63,15 @@ class SinkStats:
     dead_lettered: int = 0
     batches: int = 0
     db_retries: int = 0
-    busy_s: float = 0.0  # from the first record fetched to the last batch committed
+    first_record_at: float | None = None  # wall clock (time.time) of the first record fetched
+    last_commit_at: float | None = None  # wall clock of the last batch committed
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds spent consuming: the group join before the first record is left out."""
+        if self.first_record_at is None or self.last_commit_at is None:
+            return 0.0
+        return self.last_commit_at - self.first_record_at
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,6 @@ class Sink:
         producer = AIOKafkaProducer(bootstrap_servers=bus.bootstrap, client_id=bus.client_id, acks="all")
         server = self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port) if self.settings.metrics_port else None
         started = last_record = last_log = time.monotonic()
-        first_record: float | None = None
         try:
             await producer.start()
         except KafkaError as exc:
@@ -128,7 +135,8 @@ class Sink:
                     break
                 records = await self._poll(consumer)
                 if records:
-                    first_record = first_record or time.monotonic()
+                    if self.stats.first_record_at is None:
+                        self.stats.first_record_at = time.time()
                     last_record = time.monotonic()
                     handed += len(records)
                     batch = self._decode(records)
@@ -141,8 +149,6 @@ class Sink:
         finally:
             if self._in_flight is not None and not self._in_flight.done():
                 self._in_flight.cancel()
-            if first_record is not None:
-                self.stats.busy_s += time.monotonic() - first_record
             self._log_progress()
             if consumer is not None:
                 await consumer.stop()
@@ -210,6 +216,7 @@ class Sink:
         self.stats.written += written
         self.stats.dead_lettered += len(rejected)
         self.stats.batches += 1
+        self.stats.last_commit_at = time.time()
         self.metrics.written.inc(written)
         self.metrics.batch_seconds.observe(time.monotonic() - started)
 
@@ -331,6 +338,36 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         pass
+
+
+def run_workers(
+    settings: SinkSettings, *, workers: int, count: int | None = None, timeout: float | None = None,
+    idle_timeout: float | None = None,
+) -> list[SinkStats]:
+    """Run ``workers`` sinks in processes of their own, one consumer group sharing the partitions.
+
+    One sink process is bound by Python on one core (fetch, decode and row building); the
+    database takes COPY from several connections at once, so processes scale the sink.
+    ``count`` is per worker. Only the first worker serves /metrics.
+    """
+    import concurrent.futures
+    import dataclasses
+    import multiprocessing
+
+    per_worker = [settings] + [dataclasses.replace(settings, metrics_port=0)] * (workers - 1)
+    context = multiprocessing.get_context("spawn")  # no forked Kafka or database sockets
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_run_one, s, count, timeout, idle_timeout) for s in per_worker]
+        return [f.result() for f in futures]
+
+
+def _run_one(settings: SinkSettings, count: int | None, timeout: float | None, idle_timeout: float | None) -> SinkStats:
+    import signal
+
+    sink = Sink(settings)
+    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+    signal.signal(signal.SIGINT, lambda *_: sink.stop())
+    return sink.run(count=count, timeout=timeout, idle_timeout=idle_timeout)
 
 
 def _first_line(exc: BaseException) -> str:
