@@ -15,6 +15,7 @@ from ingest.cli import ingest_app, migrate_command, schema_app
 from ingest.contract import ContractError
 from ingest.db import DatabaseError
 from ingest.warehouse.cli import app as db_app
+from dashboards.reports.cli import app as report_app
 from processors.cli import app as processors_app
 
 app = typer.Typer(
@@ -29,6 +30,22 @@ app.add_typer(schema_app, name="schema")
 db_app.command("migrate")(migrate_command)
 app.add_typer(db_app, name="db", help="Schema migrations, rollups, retention and backfill.")
 app.add_typer(processors_app, name="processors")
+app.add_typer(report_app, name="report")
+
+
+@app.command()
+def demo(
+    duration: float = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
+    traffic_cameras: int = typer.Option(4, min=1, max=4, help="Simulated traffic cameras."),
+) -> None:
+    """A small city on the local stack: simulated and recorded cameras, processors, sink, live counts."""
+    from deploy.local.demo import DemoSettings, run_demo
+    from deploy.local.stack import StackSettings, stack_up
+
+    info = stack_up(StackSettings.from_env())
+    counts = run_demo(DemoSettings(bootstrap=info.bootstrap, dsn=info.dsn, state_dir=info.state_dir,
+                                   duration_s=duration, traffic_cameras=traffic_cameras))
+    Console().print("rows in TimescaleDB: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
 
 
 @app.callback()
