@@ -3,7 +3,6 @@ pixels (the anchor a counter sees is where the truth says a crossing happens).""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -32,8 +31,7 @@ def crowd() -> SyntheticSource:
 
 def _empty_frame(source: SyntheticSource, index: int) -> np.ndarray:
     """The same frame (light, cloud, shake, noise) with no objects and no shadows."""
-    scene = source.scene
-    return scene.renderer.render(index, [], scene._shakes[index])
+    return source.scene.render(index, only=set())
 
 
 def test_same_seed_same_scene_other_seed_other_scene(traffic: SyntheticSource) -> None:
@@ -95,9 +93,7 @@ def test_the_drawn_silhouette_is_the_truth_box(traffic: SyntheticSource) -> None
     checked = 0
     for crossing in traffic.truth.crossings[::2]:
         index = crossing.frame_index
-        placed, local = next((p, i) for p, i in scene._alive[index] if p.track.object_id == crossing.object_id)
-        alone = [(replace(placed.track.shape, casts_shadow=False), placed.image[local], placed.shadow[local])]
-        drawn = scene.renderer.render(index, alone, scene._shakes[index])
+        drawn = scene.render(index, only={crossing.object_id}, shadows=False)
         changed = np.abs(drawn.astype(np.int16) - _empty_frame(traffic, index)).max(axis=2) > 0
         ys, xs = np.nonzero(changed)
         truth_box = next(b.bbox for b in traffic.truth.boxes[index] if b.object_id == crossing.object_id)
@@ -188,6 +184,7 @@ def test_camera_configs_validate_and_match_the_examples(traffic: SyntheticSource
         ("synthetic:traffic?seed=1&colour=red", "unknown option"),
         ("synthetic:traffic?seed=one", "bad option value"),
         ("synthetic:traffic?frames=0", "frames must be"),
+        ("synthetic:traffic?frames=1000000", "frames must be"),
     ],
 )
 def test_bad_synthetic_specs_are_clear_errors(spec: str, message: str) -> None:

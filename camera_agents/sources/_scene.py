@@ -188,17 +188,18 @@ class GroundCamera:
         p = np.hstack([xz, ones]) @ self.homography.T
         return p[:, :2] / p[:, 2:3]
 
-    def world_points(self, shape: Shape, x: float, z: float, yaw: float) -> np.ndarray:
-        """(K, 3): ground X, Z and height of a shape's points at a pose."""
-        c, s = math.cos(yaw), math.sin(yaw)
-        lx, ly, h = shape.points[:, 0], shape.points[:, 1], shape.points[:, 2]
-        return np.stack([x + lx * c + ly * s, z - lx * s + ly * c, h], axis=1)
-
-    def image_points(self, world: np.ndarray) -> np.ndarray:
-        return self.project(np.stack([world[:, 0], world[:, 1] + TILT * world[:, 2]], axis=1))
-
-    def shadow_points(self, world: np.ndarray) -> np.ndarray:
-        return self.project(np.stack([world[:, 0] + SUN[0] * world[:, 2], world[:, 1] + SUN[1] * world[:, 2]], axis=1))
+    def place(self, points: np.ndarray, x: np.ndarray, z: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Image points and shadow points of shape points (..., 3) at poses; all arguments
+        broadcast together (one track over its frames, or many objects in one frame)."""
+        lx, ly, h = points[..., 0], points[..., 1], points[..., 2]
+        c, s = np.cos(yaw), np.sin(yaw)
+        wx = x + lx * c + ly * s
+        wz = z - lx * s + ly * c
+        wx, wz, h = np.broadcast_arrays(wx, wz, h)
+        shape = wx.shape
+        image = self.project(np.stack([wx.ravel(), (wz + TILT * h).ravel()], axis=1)).reshape(*shape, 2)
+        shadow = self.project(np.stack([(wx + SUN[0] * h).ravel(), (wz + SUN[1] * h).ravel()], axis=1)).reshape(*shape, 2)
+        return image, shadow
 
 
 def rotate_about(points: np.ndarray, centre: tuple[float, float], degrees: float) -> np.ndarray:
@@ -256,11 +257,11 @@ class Renderer:
             return 0, 0
         return (int(h >> 4) % 3) - 1, (int(h >> 8) % 3) - 1
 
-    def render(self, index: int, placed: list[tuple[Shape, np.ndarray, np.ndarray]], shake: tuple[int, int]) -> np.ndarray:
-        """``placed``: (shape, image points, shadow points) in nominal image pixels, far to near."""
+    def render(self, index: int, placed: list[tuple[Shape, np.ndarray, np.ndarray | None]], shake: tuple[int, int]) -> np.ndarray:
+        """``placed``: (shape, image points, shadow points or None) in nominal image pixels, far to near."""
         canvas = self.background.copy()
         offset = np.array([MARGIN, MARGIN], dtype=np.float64)
-        shadows = [np.round((shadow + offset) * _SUBPIXEL).astype(np.int32) for shape, _, shadow in placed if shape.casts_shadow]
+        shadows = [np.round((shadow + offset) * _SUBPIXEL).astype(np.int32) for shape, _, shadow in placed if shadow is not None and shape.casts_shadow]
         if shadows:
             # One mask for all cast shadows: overlapping shadows are no darker than one.
             self._shadow_mask.fill(0)

@@ -18,6 +18,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
@@ -26,10 +27,12 @@ import numpy as np
 from matplotlib.path import Path as PolygonPath
 
 from camera_agents.sources import Frame, SourceError, SourceInfo
-from camera_agents.sources._scene import SUN, TILT, Renderer, Shape, Track
+from camera_agents.sources._scene import Renderer, Track
 
 SCENES = ("traffic", "crowd")
 _DEFAULTS = {"seed": 0, "frames": 750, "fps": 25.0, "width": 960, "height": 540}
+# Half an hour at 25 fps: a scene is simulated whole up front, and its truth kept (~100 MB then).
+MAX_FRAMES = 45_000
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ class SceneSpec:
         except ValueError as exc:
             raise SourceError(f"source {spec!r}: bad option value: {exc}") from None
         parsed = cls(scene=scene, **values)  # type: ignore[arg-type]
-        if parsed.frames < 1 or not 1.0 <= parsed.fps <= 240.0:
-            raise SourceError(f"source {spec!r}: frames must be >= 1 and fps within 1..240")
+        if not 1 <= parsed.frames <= MAX_FRAMES or not 1.0 <= parsed.fps <= 240.0:
+            raise SourceError(f"source {spec!r}: frames must be within 1..{MAX_FRAMES} and fps within 1..240")
         if not (64 <= parsed.width <= 7680 and 64 <= parsed.height <= 4320):
             raise SourceError(f"source {spec!r}: width and height must be within 64x64..7680x4320")
         return parsed
@@ -121,6 +124,61 @@ class TruthStop:
     last_frame: int
 
 
+class TruthBoxes(Sequence[tuple[TruthBox, ...]]):
+    """The visible objects' boxes, frame by frame: ``boxes[i]`` is a tuple of TruthBox. Stored as
+    arrays (an hour of traffic is millions of boxes) and built into TruthBox values on access."""
+
+    def __init__(self, n_frames: int, frame: np.ndarray, object_id: np.ndarray, bbox: np.ndarray, classes: dict[int, str]) -> None:
+        order = np.lexsort((object_id, frame))
+        self._frame = np.asarray(frame, dtype=np.int32)[order]
+        self._object = np.asarray(object_id, dtype=np.int32)[order]
+        self._bbox = np.round(np.asarray(bbox, dtype=np.float64), 2).astype(np.float32)[order].reshape(-1, 4)
+        self._classes = dict(classes)
+        self._offsets = np.searchsorted(self._frame, np.arange(n_frames + 1))
+
+    @classmethod
+    def empty(cls) -> "TruthBoxes":
+        return cls(0, np.zeros(0), np.zeros(0), np.zeros((0, 4)), {})
+
+    @classmethod
+    def from_rows(cls, rows: list[list], classes: dict) -> "TruthBoxes":
+        """From the JSON layout: per frame, a list of [object_id, cls, x1, y1, x2, y2]."""
+        flat = [(i, int(r[0]), r[2:6]) for i, frame in enumerate(rows) for r in frame]
+        names = {int(k): v for k, v in classes.items()} | {int(r[0]): str(r[1]) for frame in rows for r in frame}
+        if not flat:
+            return cls(len(rows), np.zeros(0), np.zeros(0), np.zeros((0, 4)), names)
+        frames, objects, boxes = zip(*flat)
+        return cls(len(rows), np.array(frames), np.array(objects), np.array(boxes, dtype=np.float64), names)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"frame {index} is outside 0..{len(self) - 1}")
+        lo, hi = self._offsets[index], self._offsets[index + 1]
+        return tuple(
+            TruthBox(int(o), self._classes.get(int(o), "unknown"), tuple(round(float(v), 2) for v in box))  # type: ignore[arg-type]
+            for o, box in zip(self._object[lo:hi], self._bbox[lo:hi])
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TruthBoxes):
+            return NotImplemented
+        return (
+            len(self) == len(other)
+            and np.array_equal(self._frame, other._frame)
+            and np.array_equal(self._object, other._object)
+            and np.array_equal(self._bbox, other._bbox)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class SceneTruth:
     fps: float
@@ -130,7 +188,7 @@ class SceneTruth:
     loiterers: tuple[TruthDwell, ...]
     stops: tuple[TruthStop, ...]
     objects: dict[int, str] = field(default_factory=dict)  # object id -> class, every object that appears
-    boxes: tuple[tuple[TruthBox, ...], ...] = ()  # per frame, the visible objects
+    boxes: "TruthBoxes" = field(default_factory=lambda: TruthBoxes.empty())  # per frame, the visible objects
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(line_id, direction) -> number of crossings."""
@@ -163,7 +221,7 @@ class SceneTruth:
 
     @classmethod
     def from_json(cls, data: dict) -> "SceneTruth":
-        boxes = tuple(tuple(TruthBox(int(b[0]), str(b[1]), (b[2], b[3], b[4], b[5])) for b in frame) for frame in data.get("boxes", []))
+        boxes = TruthBoxes.from_rows(data["boxes"], data.get("objects", {})) if "boxes" in data else TruthBoxes.empty()
         return cls(
             fps=float(data["fps"]),
             n_frames=int(data["n_frames"]),
@@ -180,13 +238,13 @@ class SceneTruth:
 
 
 class _Placed:
-    """One track's image geometry over its life, computed once for truth and rendering alike."""
+    """One track's boxes over its life: the full box and its anchor (for crossings and zones)
+    and the box as seen, cut by the frame's edges (for the per-frame truth)."""
 
-    __slots__ = ("track", "image", "shadow", "bbox", "anchor", "depth")
+    __slots__ = ("track", "bbox", "anchor", "visible")
 
-    def __init__(self, track: Track, image: np.ndarray, shadow: np.ndarray, bbox: np.ndarray, anchor: np.ndarray) -> None:
-        self.track, self.image, self.shadow, self.bbox, self.anchor = track, image, shadow, bbox, anchor
-        self.depth = track.pose[:, 1]
+    def __init__(self, track: Track, bbox: np.ndarray, anchor: np.ndarray, visible: np.ndarray) -> None:
+        self.track, self.bbox, self.anchor, self.visible = track, bbox, anchor, visible
 
 
 class SyntheticScene:
@@ -205,33 +263,32 @@ class SyntheticScene:
         self.renderer: Renderer = self._scene.renderer
         self._shakes = [self.renderer.shake(i, spec.seed) for i in range(spec.frames)]
         self._placed = [self._place(track) for track in self._scene.tracks]
-        self._alive: list[list[tuple[_Placed, int]]] = [[] for _ in range(spec.frames)]
-        for placed in self._placed:
-            first = placed.track.first_frame
-            for local in range(len(placed.track.pose)):
-                self._alive[first + local].append((placed, local))
-        for alive in self._alive:
-            alive.sort(key=lambda item: -item[0].depth[item[1]])  # far to near: near objects drawn last
+        alive: list[list[int]] = [[] for _ in range(spec.frames)]
+        for number, placed in enumerate(self._placed):
+            for frame in range(placed.track.first_frame, placed.track.end_frame):
+                alive[frame].append(number)
+        self._alive = [np.asarray(numbers, dtype=np.int32) for numbers in alive]
         self.truth = self._truth()
+        for placed in self._placed:  # only the truth needed them; long scenes are big
+            placed.bbox = placed.visible = None
 
     def _place(self, track: Track) -> _Placed:
-        cam = self.renderer.camera
-        n, k = len(track.pose), len(track.shape.points)
-        x, z, yaw = track.pose[:, 0:1], track.pose[:, 1:2], track.pose[:, 2:3]
-        lx, ly, h = track.shape.points[:, 0], track.shape.points[:, 1], track.shape.points[:, 2]
-        c, s = np.cos(yaw), np.sin(yaw)
-        wx = x + lx * c + ly * s
-        wz = z - lx * s + ly * c
-
-        image = cam.project(np.stack([wx.ravel(), (wz + TILT * h).ravel()], axis=1)).reshape(n, k, 2)
-        shadow = cam.project(np.stack([(wx + SUN[0] * h).ravel(), (wz + SUN[1] * h).ravel()], axis=1)).reshape(n, k, 2)
-        shake = np.asarray(self._shakes[track.first_frame : track.first_frame + n], dtype=np.float64).reshape(n, 2)
-        # What the camera sees moves opposite to the camera's own shake.
-        lo = image.min(axis=1) - shake
-        hi = image.max(axis=1) - shake
+        pose = track.pose
+        image, _ = self.renderer.camera.place(track.shape.points[None], pose[:, 0:1], pose[:, 1:2], pose[:, 2:3])
+        n = len(pose)
+        shake = np.asarray(self._shakes[track.first_frame : track.first_frame + n], dtype=np.float64).reshape(n, 1, 2)
+        image = image - shake  # what the camera sees moves opposite to the camera's own shake
+        lo, hi = image.min(axis=1), image.max(axis=1)
         bbox = np.concatenate([lo, hi], axis=1)
         anchor = np.stack([(lo[:, 0] + hi[:, 0]) / 2, hi[:, 1]], axis=1)
-        return _Placed(track, image.astype(np.float32), shadow.astype(np.float32), bbox, anchor)
+        w, h = self.spec.width, self.spec.height
+        visible = bbox.copy()
+        visible[:, [0, 2]] = np.clip(visible[:, [0, 2]], 0, w)
+        visible[:, [1, 3]] = np.clip(visible[:, [1, 3]], 0, h)
+        # Half out of view, the visible box is the box of the silhouette cut by the frame.
+        for local in np.flatnonzero((visible != bbox).any(axis=1)):
+            visible[local] = _visible_box(image[local], w, h)
+        return _Placed(track, bbox, anchor, visible)
 
     # ----------------------------------------------------------------- truth
 
@@ -253,7 +310,6 @@ class SyntheticScene:
 
     def _truth(self) -> SceneTruth:
         fps, n_frames = self.spec.fps, self.spec.frames
-        w, h = self.spec.width, self.spec.height
         crossings: list[TruthCrossing] = []
         for line in self._scene.lines():
             a, b = np.asarray(line["points"], dtype=np.float64)
@@ -298,23 +354,19 @@ class SyntheticScene:
                 if (stop - start) / fps >= 1.0:
                     first = placed.track.first_frame
                     stops.append(TruthStop(placed.track.object_id, placed.track.cls, first + start, first + stop - 1))
-        boxes: list[list[TruthBox]] = [[] for _ in range(n_frames)]
-        objects: dict[int, str] = {}
+        frames, objects, boxes = [], [], []
+        names: dict[int, str] = {}
         for placed in self._placed:
-            first = placed.track.first_frame
-            clipped = placed.bbox.copy()
-            clipped[:, [0, 2]] = np.clip(clipped[:, [0, 2]], 0, w)
-            clipped[:, [1, 3]] = np.clip(clipped[:, [1, 3]], 0, h)
-            # Half out of view, the visible box is the box of the silhouette cut by the frame.
-            cut = np.flatnonzero((placed.bbox != clipped).any(axis=1))
-            for local in cut:
-                clipped[local] = _visible_box(placed.image[local] - np.asarray(self._shakes[first + local], dtype=np.float32), w, h)
-            visible = (clipped[:, 2] - clipped[:, 0] >= 1) & (clipped[:, 3] - clipped[:, 1] >= 1)
-            for local in np.flatnonzero(visible):
-                box = tuple(round(float(v), 2) for v in clipped[local])
-                boxes[first + local].append(TruthBox(placed.track.object_id, placed.track.cls, box))  # type: ignore[arg-type]
-            if visible.any():
-                objects[placed.track.object_id] = placed.track.cls
+            v = placed.visible
+            shown = np.flatnonzero((v[:, 2] - v[:, 0] >= 1) & (v[:, 3] - v[:, 1] >= 1))
+            if len(shown):
+                frames.append(placed.track.first_frame + shown)
+                objects.append(np.full(len(shown), placed.track.object_id))
+                boxes.append(v[shown])
+                names[placed.track.object_id] = placed.track.cls
+        if not frames:
+            frames, objects, boxes = [np.zeros(0)], [np.zeros(0)], [np.zeros((0, 4))]
+        truth_boxes = TruthBoxes(n_frames, np.concatenate(frames), np.concatenate(objects), np.concatenate(boxes), names)
         return SceneTruth(
             fps=fps,
             n_frames=n_frames,
@@ -322,14 +374,31 @@ class SyntheticScene:
             occupancy=occupancy,
             loiterers=tuple(sorted(loiterers, key=lambda d: (d.first_frame, d.object_id))),
             stops=tuple(sorted(stops, key=lambda s: (s.first_frame, s.object_id))),
-            objects=objects,
-            boxes=tuple(tuple(f) for f in boxes),
+            objects=names,
+            boxes=truth_boxes,
         )
 
     # ----------------------------------------------------------------- frames
 
-    def render(self, index: int) -> np.ndarray:
-        placed: list[tuple[Shape, np.ndarray, np.ndarray]] = [(p.track.shape, p.image[local], p.shadow[local]) for p, local in self._alive[index]]
+    def render(self, index: int, *, only: set[int] | None = None, shadows: bool = True) -> np.ndarray:
+        """Frame ``index``; ``only`` draws just those objects, ``shadows=False`` leaves out their
+        cast shadows (light, cloud, shake and noise stay: the same frame with less in it)."""
+        tracks = [self._placed[number].track for number in self._alive[index]]
+        if only is not None:
+            tracks = [track for track in tracks if track.object_id in only]
+        if not tracks:
+            return self.renderer.render(index, [], self._shakes[index])
+        poses = np.array([track.pose[index - track.first_frame] for track in tracks])
+        far_to_near = np.argsort(-poses[:, 1], kind="stable")  # near objects are drawn last
+        tracks, poses = [tracks[i] for i in far_to_near], poses[far_to_near]
+        shapes = [track.shape for track in tracks]
+        counts = [len(shape.points) for shape in shapes]
+        repeated = np.repeat(poses, counts, axis=0)
+        image, shadow = self.renderer.camera.place(np.concatenate([shape.points for shape in shapes]), repeated[:, 0], repeated[:, 1], repeated[:, 2])
+        bounds = np.cumsum([0, *counts])
+        placed = [
+            (shape, image[a:b], shadow[a:b] if shadows else None) for shape, a, b in zip(shapes, bounds[:-1], bounds[1:])
+        ]
         return self.renderer.render(index, placed, self._shakes[index])
 
 
