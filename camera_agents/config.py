@@ -109,7 +109,19 @@ class MotionDetectorConfig(_Model):
         description="MOG2 background ratio: a still object melts into the background after about (1 - ratio) * history analysed frames, so a vehicle waiting at a red light stays visible.",
     )
     var_threshold: float = Field(default=14.0, gt=1, le=200, description="MOG2 variance threshold; lower finds fainter objects.")
+    envelope_threshold: int = Field(
+        default=6, ge=0, le=255,
+        description="Least difference (grey levels) from every background pixel around; makes a one-pixel camera shake harmless.",
+    )
+    shake_fraction: float = Field(
+        default=0.025, gt=0, le=1,
+        description="Share of the frame lit up only on background edges above which a frame counts as shaken.",
+    )
     shadow_tau: float = Field(default=0.5, gt=0, lt=1, description="Darkening ratio above which a pixel may be a shadow.")
+    shadow_max_ratio: float = Field(
+        default=0.8, gt=0, lt=1,
+        description="A shadow darkens the road below this ratio; a weaker darkening next to an object is part of it (grey cars).",
+    )
     min_area_px: float = Field(default=120, ge=1, description="Smallest blob kept, in full-frame square pixels.")
     max_area_fraction: float = Field(default=0.25, gt=0, le=1, description="Largest blob kept, as a fraction of the frame.")
     global_change_fraction: float = Field(

@@ -101,9 +101,18 @@ class MotionDetector:
         self._model.setShadowThreshold(config.shadow_tau)
         self._model.setBackgroundRatio(config.background_ratio)
         self._size: tuple[int, int] | None = None
-        self._kernel_open = cv2.getStructuringElement(cv2.MORPH_RECT, (2, 2))
+        self._kernel_open = np.ones((2, 2), np.uint8)
         self._kernel_close: np.ndarray | None = None
         self._settling = 0
+        self._analysed = 0
+        self._warmup = min(config.history, 50)
+        self._envelope_age = 0
+        self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+        self._high = self._low = None
+        self._background_grey: np.ndarray | None = None
+        self._shadow_floor: np.ndarray | None = None
+        self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
         self.global_change = False  # read-only: the last frame was a whole-frame change
 
     def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
@@ -114,14 +123,31 @@ class MotionDetector:
         if self._size != (width, height):
             self._resize_for(width, height)
         small_w, small_h = self._small
-        small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        # Linear at an integer factor averages a few pixels per output pixel: 8x cheaper than
+        # INTER_AREA and the background model's variance absorbs the rest of the sensor noise.
+        small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_LINEAR)
+        small = self._normalise_gain(small)
         # After a global change relearn fast, so the new light becomes background within ~1 s.
-        rate = 0.2 if self._settling else -1
+        # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
+        # vehicle waiting at a red light does not melt into the background and leave a ghost.
+        self._analysed += 1
+        rate = 0.2 if self._settling else (-1 if self._analysed < self._warmup else 1.0 / cfg.history)
         mask = self._model.apply(small, learningRate=rate)
         if self._settling:
             self._settling -= 1
         _, foreground = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)  # 127 = shadow, dropped
-        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self._kernel_open)
+        foreground = cv2.bitwise_or(foreground, self._weak_shadows_near(foreground, mask, small))
+        outside = self._outside_envelope(small)
+        # Only a shaken frame lights up the road's edges everywhere; the envelope test would also
+        # cut a vehicle in two where it covers a white stop line, so it applies to shaken frames only.
+        edges_only = cv2.countNonZero(cv2.bitwise_and(foreground, cv2.bitwise_not(outside)))
+        self._shake_stats = (edges_only, cv2.countNonZero(foreground))
+        self.shaken = edges_only > cfg.shake_fraction * small_w * small_h
+        if self.shaken:
+            foreground = cv2.bitwise_and(foreground, outside)
+        # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
+        # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
+        foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
         if self._kernel_close is not None:
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self._kernel_close)
         share = cv2.countNonZero(foreground) / float(small_w * small_h)
@@ -147,13 +173,67 @@ class MotionDetector:
         fill = stats[:, cv2.CC_STAT_AREA] / np.maximum(w * h, 1)
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + fill / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
+    def _normalise_gain(self, small: np.ndarray) -> np.ndarray:
+        """Undo a global brightness change (sun behind haze, auto exposure) before the model sees
+        the frame: bright surfaces (white markings) would otherwise turn foreground as the light
+        drifts faster than a background model may learn without swallowing waiting vehicles."""
+        if self._background_grey is None:
+            return small
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)[::3, ::3].astype(np.float32)
+        reference = self._background_grey[::3, ::3].astype(np.float32)
+        usable = (reference > 20) & (reference < 235)
+        if usable.sum() < 50:
+            return small
+        # Median of per-pixel ratios: objects and a passing cloud cover less than half the frame.
+        gain = float(np.median(grey[usable] / reference[usable]))
+        if abs(gain - 1.0) < 0.01 or not 0.3 < gain < 3.0:
+            return small
+        return cv2.convertScaleAbs(small, alpha=1.0 / gain)
+
+    def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
+
+        MOG2 calls any slightly darker, same-hue pixel a shadow, which erases a car painted close
+        to the asphalt's grey, leaving its windows as separate blobs. A cast shadow darkens much
+        more (to about 0.6); so a weak darkening right next to an object is the object itself.
+        """
+        _, shadow = cv2.threshold(mask, 100, 255, cv2.THRESH_BINARY)
+        shadow = cv2.bitwise_and(shadow, cv2.bitwise_not(foreground))
+        if self._background_grey is None or not cv2.countNonZero(shadow):
+            return np.zeros_like(foreground)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        weak = cv2.compare(grey, self._shadow_floor, cv2.CMP_GT)
+        near = cv2.dilate(foreground, self._kernel_near)
+        return cv2.bitwise_and(cv2.bitwise_and(shadow, weak), near)
+
+    def _outside_envelope(self, small: np.ndarray) -> np.ndarray:
+        """Pixels that differ from every background pixel of their 3x3 neighbourhood.
+
+        A swaying pole shifts the image by a pixel, which turns every sharp edge of the road
+        (lane markings, the stop line, kerbs) into foreground for a per-pixel model; an object
+        is darker or brighter than the whole neighbourhood of the background it covers.
+        """
+        if self._envelope_age <= 0:
+            background = self._model.getBackgroundImage()
+            self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+            self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
+            self._high = cv2.dilate(background, self._kernel_envelope)
+            self._low = cv2.erode(background, self._kernel_envelope)
+            self._envelope_age = 4  # the background drifts slowly: refresh every few analysed frames
+        self._envelope_age -= 1
+        difference = cv2.max(cv2.subtract(small, self._high), cv2.subtract(self._low, small))
+        b, g, r = cv2.split(difference)
+        _, outside = cv2.threshold(cv2.max(cv2.max(b, g), r), self._config.envelope_threshold, 255, cv2.THRESH_BINARY)
+        return outside
+
     def _resize_for(self, width: int, height: int) -> None:
         cfg = self._config
         self._size = (width, height)
         self._small = (max(16, round(width * cfg.scale)), max(16, round(height * cfg.scale)))
         self._factor = self._small[0] / width
-        close = int(round(cfg.merge_px * self._factor))
-        self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close)) if close >= 2 else None
+        gap = cfg.merge_px * self._factor  # in analysis pixels
+        size = 2 * int(round(gap / 2)) + 1  # odd, so closing does not shift blobs
+        self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 
 
 # --- HOG people -------------------------------------------------------------------------------

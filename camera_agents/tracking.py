@@ -108,6 +108,12 @@ class Tracker:
         distance = np.linalg.norm(centre_p[:, None, :] - centre_d[None, :, :], axis=2) / size[:, None]
         # Overlap ranks first; a distance-only match scores below any real overlap.
         score = np.where(iou >= self._min_iou, 1.0 + iou, np.where(distance <= self._max_distance, 1.0 - distance / (self._max_distance + 1e-9), -1.0))
+        # Objects do not double or halve in size between two analysed frames: a lost car must not
+        # grab a passing motorbike (or a ghost its own size would not be).
+        area_p = (predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1])
+        area_d = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        ratio = np.maximum(area_p[:, None], 1.0) / np.maximum(area_d[None, :], 1.0)
+        score = np.where((ratio > 4.0) | (ratio < 0.25), -1.0, score)
         score = np.where(score > 0, score, -1.0)
         pairs: list[tuple[int, int]] = []
         used_t: set[int] = set()
