@@ -344,5 +344,11 @@ def blend_ground_polygon(image: np.ndarray, camera: GroundCamera, polygon: list[
     """Darken (factor < 1) or lighten a ground polygon, keeping the texture underneath."""
     mask = np.zeros(image.shape[:2], dtype=np.uint8)
     fill_ground_polygon(mask, camera, polygon, (255, 255, 255))  # type: ignore[arg-type]
-    soft = cv2.GaussianBlur(mask, (0, 0), 1.5).astype(np.float32)[:, :, None] / 255.0
-    image[:] = np.clip(image * (1 - soft + soft * factor), 0, 255).astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0 or h == 0:
+        return
+    pad = 6  # room for the soft edge
+    x0, y0, x1, y1 = max(x - pad, 0), max(y - pad, 0), min(x + w + pad, image.shape[1]), min(y + h + pad, image.shape[0])
+    soft = cv2.GaussianBlur(mask[y0:y1, x0:x1], (0, 0), 1.5).astype(np.float32)[:, :, None] / 255.0
+    roi = image[y0:y1, x0:x1]
+    roi[:] = np.clip(roi * (1 - soft + soft * factor), 0, 255).astype(np.uint8)

@@ -95,7 +95,7 @@ class Mover:
 
 
 def required_gap(a: Mover, b: Mover) -> float:
-    return BASE_GAP + TILT * max(a.height, b.height)
+    return BASE_GAP + TILT * (a.height if a.height > b.height else b.height)
 
 
 def build_camera(width: int, height: int, roll_degrees: float) -> GroundCamera:
@@ -328,11 +328,10 @@ class TrafficScene:
             m.vx, m.vx_target = 0.0, -m.vx_target
             return
         for o in movers:
-            if o is m:
-                continue
-            along = abs(m.c - o.c) < (m.length + o.length) / 2 + required_gap(m, o)
+            if o is m or abs(m.c - o.c) >= (m.length + o.length) / 2 + required_gap(m, o):
+                continue  # not level with each other: no conflict sideways
             closer = not _side_by_side(m, o, m.x) or abs(new_x - o.x) < abs(m.x - o.x)
-            if along and _side_by_side(m, o, new_x) and closer:
+            if _side_by_side(m, o, new_x) and closer:
                 m.vx, m.vx_target = 0.0, -m.vx_target
                 return
         m.x = new_x
