@@ -235,7 +235,8 @@ class LiveSource:
     def _down(self, reason: str) -> None:
         with self._lock:
             if self._outage is None:
-                self._outage = SourceOutage(since=datetime.now(UTC), reason=reason)
+                # Down since the last frame that arrived: that is when the picture stopped.
+                self._outage = SourceOutage(since=self._last_frame_at, reason=reason)
                 log.warning("%s is down: %s", self.name, reason)
             elif self._outage.reason != reason:
                 self._outage = SourceOutage(since=self._outage.since, reason=reason)
