@@ -6,7 +6,10 @@ object's box is the bounding box of its drawn silhouette (after the camera shake
 box's bottom-centre, and a crossing is the first frame in which that anchor has passed from one
 side of a counting line's segment to the other (each object counts at most once per line, as the
 agent's counter does). ``direction`` is ``in`` when the anchor's motion across the line agrees
-with the line's ``in_direction`` arrow.
+with the line's ``in_direction`` arrow. Boxes are in pixel coordinates with pixel centres on
+integers; OpenCV fills polygon edges inclusively, so a drawn silhouette may reach up to a pixel
+beyond its truth box. Occupancy counts the anchors inside a zone's polygon each frame; a loiterer
+is an unbroken stay of at least the zone's ``dwell_seconds``.
 
 Options (query string): ``seed`` (0), ``frames`` (750), ``fps`` (25), ``width`` (960),
 ``height`` (540) and ``start`` (an ISO timestamp; default: the wall clock at opening).
@@ -17,8 +20,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
@@ -99,7 +102,7 @@ class TruthCrossing:
 class TruthBox:
     object_id: int
     cls: str
-    bbox: tuple[float, float, float, float]  # x1, y1, x2, y2, clipped to the frame
+    bbox: tuple[float, float, float, float]  # x1, y1, x2, y2 of the visible part
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,7 @@ class TruthStop:
 
 class TruthBoxes(Sequence[tuple[TruthBox, ...]]):
     """The visible objects' boxes, frame by frame: ``boxes[i]`` is a tuple of TruthBox. Stored as
-    arrays (an hour of traffic is millions of boxes) and built into TruthBox values on access."""
+    arrays (half an hour of traffic is millions of boxes) and built into TruthBox values on access."""
 
     def __init__(self, n_frames: int, frame: np.ndarray, object_id: np.ndarray, bbox: np.ndarray, classes: dict[int, str]) -> None:
         order = np.lexsort((object_id, frame))
