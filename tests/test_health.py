@@ -171,3 +171,33 @@ def test_settings_are_checked() -> None:
         HealthSettings(blur_ratio=1.5)
     with pytest.raises(ValueError, match="heartbeat_every_s"):
         HealthSettings(heartbeat_every_s=0)
+
+
+def test_conditions_in_a_compressed_video_file(tmp_path) -> None:
+    """Through a real encoder and decoder: a healthy scene, then the picture freezes, comes back,
+    goes black, comes back; each condition is raised and cleared exactly once."""
+    scene = open_source("synthetic:traffic?seed=6&frames=425")
+    path = tmp_path / "episodes.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (960, 540))
+    held = None
+    while (frame := scene.read()) is not None:
+        second = frame.index / FPS
+        if 4 <= second < 8:  # the encoder hangs on one picture
+            held = frame.image if held is None else held
+            writer.write(held)
+        elif 11 <= second < 14:  # the lens is covered
+            writer.write(np.full_like(frame.image, 4))
+        else:
+            writer.write(frame.image)
+    writer.release()
+    source = open_source(str(path), start_time=T0)
+    monitor = HealthMonitor("file-cam", expected_fps=FPS)
+    timeline = []
+    while (frame := source.read()) is not None:
+        for event in monitor.observe(frame):
+            if isinstance(event, CameraHealth):
+                timeline.append((event.condition, event.state, round((event.ts - T0).total_seconds())))
+    assert [(c, s) for c, s, _ in timeline] == [("frozen", "raised"), ("frozen", "cleared"), ("blackout", "raised"), ("blackout", "cleared")]
+    raised_frozen, cleared_frozen, raised_black, cleared_black = (t for _, _, t in timeline)
+    assert 6 <= raised_frozen <= 8 and 8 <= cleared_frozen <= 11
+    assert 12 <= raised_black <= 14 and 14 <= cleared_black <= 17
