@@ -272,7 +272,9 @@ class Renderer:
             fixed = np.round((points + offset) * _SUBPIXEL).astype(np.int32)
             cv2.fillConvexPoly(canvas, cv2.convexHull(fixed), shape.body, cv2.LINE_8, _SUBPIXEL_BITS)
             for part in shape.parts:
-                cv2.fillConvexPoly(canvas, cv2.convexHull(fixed[part.indices]), part.colour, cv2.LINE_8, _SUBPIXEL_BITS)
+                corners = fixed[part.indices]
+                # A planar quad stays a convex quad in view, its corners in order; others need a hull.
+                cv2.fillConvexPoly(canvas, corners if len(corners) == 4 else cv2.convexHull(corners), part.colour, cv2.LINE_8, _SUBPIXEL_BITS)
         dx, dy = shake
         view = canvas[MARGIN + dy : MARGIN + dy + self.height, MARGIN + dx : MARGIN + dx + self.width]
         frame = cv2.convertScaleAbs(view, alpha=self.weather.gain(index))
