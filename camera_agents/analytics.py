@@ -369,12 +369,19 @@ class SpeedEstimator:
     def tracks_held(self) -> int:
         return len(self._paths)
 
-    def trigger(self, detections: Detections, *, now: float) -> np.ndarray:
-        """Speed per detection in km/h; NaN until a track has a path of half the window."""
+    def trigger(self, detections: Detections, *, now: float, frame_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Speed per detection in km/h; NaN until a track has a path of half the window.
+        Boxes cut by the frame's edge are not sampled: their anchor is the edge, not the ground."""
         speeds = np.full(len(detections), np.nan)
         if len(detections):
             ground = self._ground.to_ground(bottom_centre(detections.xyxy))
+            cut = np.zeros(len(detections), bool)
+            if frame_size is not None:
+                xyxy = detections.xyxy
+                cut = (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= frame_size[0] - 1) | (xyxy[:, 3] >= frame_size[1] - 1)
             for i, track_id in enumerate(detections.tracker_id.tolist()):  # type: ignore[union-attr]
+                if cut[i]:
+                    continue
                 path = self._paths.get(track_id)
                 if path is None:
                     path = deque()

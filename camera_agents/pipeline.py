@@ -129,7 +129,7 @@ class CameraPipeline:
             return events
         tracks = self.tracker.update(detections)
         self.last_tracks = tracks
-        speeds = self.speed.trigger(tracks, now=now) if self.speed is not None else np.full(len(tracks), np.nan)
+        speeds = self.speed.trigger(tracks, now=now, frame_size=(self.width, self.height)) if self.speed is not None else np.full(len(tracks), np.nan)
         speed_of = dict(zip(tracks.tracker_id.tolist(), speeds.tolist()))  # type: ignore[union-attr]
         for counter in self.lines:
             for crossing in counter.trigger(tracks, frame_no=frame_no, now=now):

@@ -1,0 +1,189 @@
+"""The agent: reads each camera's source, runs its pipeline, watches its health, publishes events.
+
+``run_camera`` drives one camera until its file ends, a bound (``max_frames`` / ``timeout_s``) is
+reached or ``stop`` is set. ``run_cameras`` runs many cameras in one process, a thread each (the
+OpenCV work releases the GIL); a camera that fails is reported (a ``source_lost`` health event and
+a log line) and, for live sources, retried with backoff, while the others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Callable
+
+from camera_agents.config import CameraConfig, ConfigError, ConfigIssue, verify_inside_frame
+from camera_agents.publish import Sink
+from ingest.contract import CameraHealth, Event, LineCrossing
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]  # camera_id, frames done, frames expected
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    realtime: bool = False
+    max_frames: int | None = None  # per camera
+    timeout_s: float | None = None  # wall clock, for the whole run
+    start_time: datetime | None = None
+    retry_min_s: float = 2.0
+    retry_max_s: float = 60.0
+
+
+@dataclass
+class CameraResult:
+    camera_id: str
+    frames: int = 0
+    events: int = 0
+    crossings: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)  # "line/direction" -> crossings
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_camera(
+    config: CameraConfig,
+    sink: Sink,
+    settings: RunSettings = RunSettings(),
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    deadline: float | None = None,
+) -> CameraResult:
+    """Runs one camera to the end of its source (or a bound). Raises on a broken source or config."""
+    from camera_agents.health import HealthMonitor
+    from camera_agents.pipeline import CameraPipeline
+    from camera_agents.sources import Frame, SourceOutage, open_source
+
+    stop = stop or threading.Event()
+    if deadline is None and settings.timeout_s is not None:
+        deadline = time.monotonic() + settings.timeout_s
+    result = CameraResult(config.camera_id)
+    started = time.monotonic()
+    source = open_source(config.source, realtime=settings.realtime, start_time=settings.start_time)
+    try:
+        info = source.info
+        problems = verify_inside_frame(config, info.width, info.height)
+        if problems:
+            raise ConfigError([ConfigIssue(config.camera_id, None, ".".join(map(str, loc)), msg) for loc, msg in problems])
+        pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+        health = HealthMonitor(config.camera_id, expected_fps=info.fps)
+        expected = settings.max_frames or getattr(source, "frame_count", None)
+        while not stop.is_set():
+            if settings.max_frames is not None and result.frames >= settings.max_frames:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            item = source.read()
+            if item is None:
+                break
+            events: list[Event] = health.observe(item)
+            if isinstance(item, Frame):
+                events.extend(pipeline.process(item.index, item.ts, item.image))
+                result.frames += 1
+                if progress is not None and result.frames % 25 == 0:
+                    progress(config.camera_id, result.frames, expected)
+            elif isinstance(item, SourceOutage):
+                stop.wait(0.2)  # the source reconnects in the background; do not spin
+            for event in events:
+                sink.send(event)
+                if isinstance(event, LineCrossing):
+                    result.crossings += 1
+                    key = f"{event.line_id}/{event.direction}"
+                    result.counts[key] = result.counts.get(key, 0) + 1
+            result.events += len(events)
+        if progress is not None:
+            progress(config.camera_id, result.frames, expected)
+    finally:
+        source.close()
+        sink.flush()
+        result.seconds = time.monotonic() - started
+    return result
+
+
+def run_cameras(
+    configs: list[CameraConfig],
+    sink: Sink,
+    settings: RunSettings = RunSettings(),
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> dict[str, CameraResult]:
+    """Runs every camera in its own thread until all end (or the bounds); one failure stays local."""
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + settings.timeout_s if settings.timeout_s is not None else None
+    results: dict[str, CameraResult] = {}
+
+    def supervise(config: CameraConfig) -> None:
+        delay = settings.retry_min_s
+        frames_left = settings.max_frames
+        total = CameraResult(config.camera_id)
+        while not stop.is_set():
+            bounded = replace(settings, max_frames=frames_left)
+            try:
+                result = run_camera(config, sink, bounded, stop=stop, progress=progress, deadline=deadline)
+            except Exception as exc:  # a camera's failure must not reach the other cameras
+                total.error = f"{type(exc).__name__}: {exc}"
+                log.error("camera %s failed: %s", config.camera_id, total.error)
+                _report_failure(sink, config.camera_id, total.error)
+                if not _is_live(config.source) or isinstance(exc, ConfigError):
+                    break  # a file or a bad config will fail the same way again
+                if stop.wait(delay) or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                delay = min(delay * 2, settings.retry_max_s)
+                continue
+            _merge(total, result)
+            total.error = None
+            live_again = _is_live(config.source) and not stop.is_set() and (deadline is None or time.monotonic() < deadline)
+            if frames_left is not None:
+                frames_left -= result.frames
+                live_again = live_again and frames_left > 0
+            if not live_again:
+                break
+            delay = settings.retry_min_s
+        results[config.camera_id] = total
+
+    threads = [threading.Thread(target=supervise, args=(c,), name=f"camera-{c.camera_id}", daemon=True) for c in configs]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+    sink.flush()
+    return results
+
+
+def _merge(total: CameraResult, part: CameraResult) -> None:
+    total.frames += part.frames
+    total.events += part.events
+    total.crossings += part.crossings
+    total.seconds += part.seconds
+    for key, n in part.counts.items():
+        total.counts[key] = total.counts.get(key, 0) + n
+
+
+def _is_live(source: str) -> bool:
+    spec = source.strip().lower()
+    return spec.startswith(("rtsp://", "rtsps://", "http://", "https://", "device:")) or spec.isdigit()
+
+
+def _report_failure(sink: Sink, camera_id: str, detail: str) -> None:
+    try:
+        sink.send(
+            CameraHealth(camera_id=camera_id, ts=datetime.now(UTC), condition="source_lost", state="raised", detail=detail[:500])
+        )
+    except Exception as exc:  # the sink itself failing is logged; the camera's failure is already logged
+        log.error("could not publish the failure of camera %s: %s", camera_id, exc)

@@ -1,0 +1,133 @@
+"""The agent end to end: the CLI on synthetic scenes and the real vtest.avi, to JSON lines and to
+the real broker; many cameras with one broken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from camera_agents.cli import app
+from camera_agents.evaluation import score_crossings
+from camera_agents.sources import open_source
+from ingest.bus import BusSettings
+from ingest.contract import CameraHealth, CameraInfo, FrameEvent, LineCrossing, ZoneOccupancy, decode
+from tests.busutil import read_topic
+from tests.media import vtest_path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
+runner = CliRunner()
+
+
+def events_of(path: Path) -> list:
+    return [decode(line) for line in path.read_bytes().splitlines()]
+
+
+def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
+    spec = "synthetic:traffic?seed=4&frames=500&start=2026-03-01T07:00:00Z"
+    out = tmp_path / "events.jsonl"
+    result = runner.invoke(
+        app, ["run", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    events = events_of(out)
+    kinds = {type(e) for e in events}
+    assert {CameraInfo, FrameEvent, LineCrossing, ZoneOccupancy} <= kinds
+    crossing = next(e for e in events if isinstance(e, LineCrossing))
+    assert crossing.camera_id == "synthetic-traffic-1" and crossing.direction in ("in", "out") and crossing.track_id > 0
+    assert crossing.ts.isoformat().startswith("2026-03-01T07:0") and crossing.frame_no >= 0
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    assert len(frames) == 250 and frames[-1].frame_no == 498  # every second frame is analysed
+    truth = open_source(spec).truth.crossings
+    score = score_crossings(truth, [e for e in events if isinstance(e, LineCrossing)])
+    assert score.repeated_tracks == 0
+    assert sum(score.matched.values()) >= 0.9 * len(truth), score
+
+
+def test_run_to_kafka_and_read_the_crossings_back(bus: BusSettings, tmp_path):
+    spec = "synthetic:traffic?seed=5&frames=300"
+    jsonl = tmp_path / "same.jsonl"
+    common = ["run", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--no-progress"]
+    result = runner.invoke(
+        app, [*common, "--sink", "kafka", "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool", str(tmp_path / "spool")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 spooled" in result.output
+    runner.invoke(app, [*common, "--sink", f"jsonl:{jsonl}"])
+    expected = [e for e in events_of(jsonl) if isinstance(e, LineCrossing)]
+    assert len(expected) >= 5
+    records = read_topic(bus, bus.topics.crossings, expect=len(expected))
+    got = [decode(r.value) for r in records]
+    assert {r.key for r in records} == {b"synthetic-traffic-1"}
+    # The same analysis, so the same crossings (ids and timestamps differ between the two runs).
+    strip = lambda c: (c.frame_no, c.line_id, c.direction, c.cls, c.track_id)  # noqa: E731
+    assert sorted(map(strip, got)) == sorted(map(strip, expected))
+    infos = [decode(r.value) for r in read_topic(bus, bus.topics.health, expect=1)]
+    assert any(isinstance(e, CameraInfo) and e.name.startswith("Ngã tư") for e in infos)
+
+
+def test_run_on_vtest_finds_pedestrians(tmp_path):
+    video = vtest_path()
+    out = tmp_path / "vtest.jsonl"
+    result = runner.invoke(
+        app, ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(video), "--sink", f"jsonl:{out}", "--frames", "300", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    events = events_of(out)
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    assert frames and all(f.width == 768 and f.height == 576 for f in frames)
+    people = [o for f in frames[25:] for o in f.objects]
+    # The campus path always has a few people walking: most analysed frames show some, as people.
+    assert sum(1 for f in frames[25:] if f.objects) >= 0.8 * len(frames[25:])
+    assert sum(o.cls == "person" for o in people) >= 0.6 * len(people)
+    heights = sorted(o.bbox[3] - o.bbox[1] for o in people)
+    assert 40 <= heights[len(heights) // 2] <= 160  # boxes the size of a person, not of the scene
+    assert any(isinstance(e, (LineCrossing, ZoneOccupancy)) for e in events)
+
+
+def test_hog_detector_finds_people_in_vtest():
+    import cv2
+
+    from camera_agents.config import HogDetectorConfig
+    from camera_agents.detection import HogDetector
+
+    capture = cv2.VideoCapture(str(vtest_path()))
+    detector = HogDetector(HogDetectorConfig(scale=1.6))
+    found = []
+    for index in range(60):
+        ok, image = capture.read()
+        assert ok
+        if index % 20 == 0:
+            found.append(detector.detect(image))
+    capture.release()
+    assert all(len(d) >= 1 for d in found)
+    assert all(set(d.class_names) == {"person"} for d in found)
+
+
+def test_many_cameras_one_broken_does_not_stop_the_others(tmp_path):
+    folder = tmp_path / "cameras"
+    folder.mkdir()
+    good = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
+    good["source"] = "synthetic:traffic?seed=6&frames=120"
+    (folder / "good.yaml").write_text(yaml.safe_dump(good, allow_unicode=True), encoding="utf-8")
+    broken = dict(good, camera_id="broken-cam", source=str(tmp_path / "missing.mp4"))
+    (folder / "broken.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    result = runner.invoke(app, ["run", "--cameras", str(folder), "--sink", f"jsonl:{out}", "--no-progress", "--timeout", "60"])
+    assert result.exit_code == 1  # one camera failed ...
+    assert "synthetic-traffic-1: 120 frames" in result.output and "broken-cam: 0 frames" in result.output
+    events = events_of(out)
+    assert sum(isinstance(e, FrameEvent) and e.camera_id == "synthetic-traffic-1" for e in events) == 60  # ... the other ran
+    lost = [e for e in events if isinstance(e, CameraHealth) and e.camera_id == "broken-cam"]
+    assert lost and lost[0].condition == "source_lost" and "missing.mp4" in lost[0].detail
+
+
+def test_bad_config_exits_with_the_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((EXAMPLES / "vtest.yaml").read_text(encoding="utf-8").replace("kind: security", "kind: parking"), encoding="utf-8")
+    result = runner.invoke(app, ["run", "--camera", str(bad), "--sink", f"jsonl:{tmp_path / 'x.jsonl'}"])
+    assert result.exit_code == 2
+    assert f"{bad}:" in result.output and "kind" in result.output and "'parking'" in result.output
+    checked = runner.invoke(app, ["check", "--cameras", str(EXAMPLES)])
+    assert checked.exit_code == 0 and "vtest-campus: ok" in checked.output
