@@ -246,6 +246,46 @@ def test_a_live_stream_that_breaks_reports_outages_retries_and_comes_back() -> N
     assert source.read() is None
 
 
+class _ReconfiguredDevice:
+    """A capture device whose resolution is changed after a few frames (OpenCV's FFmpeg backend
+    rescales streams itself; devices and other backends hand the new size through)."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        self.frames += 1
+        time.sleep(0.01)
+        size = (120, 160, 3) if self.frames <= 5 else (240, 320, 3)
+        return True, np.full(size, self.frames % 255, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 30.0
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_reconfigured_camera_keeps_its_frame_size(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="camera_agents.sources.video")
+    device = _ReconfiguredDevice()
+    source = LiveSource("device 5", lambda settings: device)
+    try:
+        assert (source.info.width, source.info.height, source.info.fps) == (160, 120, 30.0)
+        frames = []
+        while len(frames) < 10:
+            item = source.read()
+            if isinstance(item, Frame):
+                frames.append(item)
+        assert device.frames > 5 and {f.image.shape for f in frames} == {(120, 160, 3)}
+        assert "now sends 320x240 frames" in caplog.text
+    finally:
+        source.close()
+
+
 @pytest.mark.parametrize("spec", ["device:97", "97", "device:front"])
 def test_a_missing_capture_device_is_a_clear_error(spec: str) -> None:
     with pytest.raises(SourceError, match="device"):

@@ -6,7 +6,8 @@ is read by a thread of its own that always keeps only the newest frame, so a slo
 frames instead of falling minutes behind the camera, and that reconnects with exponential backoff
 when the stream breaks. Meanwhile ``read`` returns a ``SourceOutage`` about once a second, so the
 agent can report the outage and stay responsive. Live frames are stamped with the wall clock at
-capture.
+capture. An ``http(s)://`` URL is taken for a camera's stream: a plain video file served over
+HTTP would be replayed from the start after each end, so download it and give the file instead.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ class LiveSource:
         self._stop = threading.Event()
         self._next = 0
         self.dropped = 0  # frames the consumer was too slow for
+        self._resized = False
         self.reconnects = 0
         capture, first = self._connect()
         if capture is None or first is None:
@@ -268,6 +270,13 @@ class LiveSource:
 
     def _deliver(self, image: np.ndarray) -> None:
         now = datetime.now(UTC)
+        info = getattr(self, "info", None)
+        if info is not None and image.shape[:2] != (info.height, info.width):
+            # The camera was reconfigured: lines and zones are drawn for the size it had.
+            if not self._resized:
+                log.warning("%s now sends %dx%d frames; scaling them to %dx%d", self.name, image.shape[1], image.shape[0], info.width, info.height)
+                self._resized = True
+            image = cv2.resize(image, (info.width, info.height), interpolation=cv2.INTER_AREA)
         with self._lock:
             if self._latest is not None:
                 self.dropped += 1
