@@ -12,6 +12,7 @@ import pytest
 
 from ingest import contract as c
 from ingest.db import DbSettings, connect
+from ingest.warehouse.clustering import cluster_closed_chunks
 from ingest.warehouse.retention import apply_retention
 from ingest.warehouse.rollups import RollupMode, contiguous_runs, refresh_rollups
 from ingest.writer import EventWriter
@@ -190,3 +191,22 @@ def test_contiguous_runs(offsets: list[int], expected: list[tuple[int, int]]) ->
     points = [T0 + timedelta(hours=k) for k in offsets]
     runs = contiguous_runs(points, step=timedelta(hours=1), max_span=timedelta(hours=7))
     assert runs == [(T0 + timedelta(hours=a), T0 + timedelta(hours=b)) for a, b in expected]
+
+
+def test_closed_rollup_chunks_are_clustered_once_and_keep_their_rows(db: DbSettings) -> None:
+    _write(db, _random_windows(random.Random(12), 300, hours=24 * 70))  # spans three 30-day hourly chunks
+    refresh_rollups(db)
+    with connect(db) as conn:
+        before = _rollup(conn, "traffic_hourly"), _rollup(conn, "traffic_daily")
+        ends = sorted(row[0] for row in conn.execute(
+            "SELECT range_end FROM timescaledb_information.chunks WHERE hypertable_name = 'traffic_hourly'"))
+    now = ends[-1] - timedelta(days=1)  # every hourly chunk but the last has closed
+    clustered = cluster_closed_chunks(db, now=now)
+    assert len(clustered) == len(ends) - 1
+    assert cluster_closed_chunks(db, now=now) == [], "a chunk is clustered once"
+    with connect(db) as conn:
+        assert (_rollup(conn, "traffic_hourly"), _rollup(conn, "traffic_daily")) == before
+        # rows of one camera now lie together: the first clustered chunk is in (camera, bucket) order
+        chunk = clustered[0]
+        rows = conn.execute(f"SELECT camera_id, bucket FROM {chunk} ORDER BY ctid").fetchall()
+    assert rows == sorted(rows)

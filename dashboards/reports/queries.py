@@ -33,6 +33,9 @@ class Camera:
 
 
 def warehouse_timezone(conn: psycopg.Connection) -> str:
+    """The time zone of the daily rollups; also readies the session for reports: JIT compiling
+    costs ~100 ms per query here and saves nothing on queries this size."""
+    conn.execute("SET jit = off")
     return conn.execute("SELECT timezone FROM warehouse_config").fetchone()[0]
 
 
@@ -109,10 +112,18 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
     relation, time_column, bucket = _source(query.grain, tz)
     dims = [sql.Identifier(_DIMENSION_COLUMNS[d]) for d in query.by]
     extra = "900 %% window_s = 0" if query.grain is Grain.QUARTER else ""
+    # Speeds from the moments in SQL: a year of hours is ~9k rows, and Python arithmetic per row
+    # was a third of the report's time.
     statement = sql.SQL(
-        "SELECT {bucket} AS period_start{dims}, sum(volume)::bigint, sum(speed_n)::bigint, sum(speed_sum), sum(speed_sq_sum) "
-        "FROM {relation} WHERE {where} GROUP BY {group} ORDER BY {group}"
+        """SELECT period_start{dims}, volume, round(mean::numeric, 1)::float8,
+                  round((mean + {z85} * sqrt(greatest(squares / n - mean * mean, 0)))::numeric, 1)::float8
+           FROM (SELECT {bucket} AS period_start{dims}, sum(volume)::bigint AS volume,
+                        nullif(sum(speed_n), 0)::float8 AS n, sum(speed_sq_sum) AS squares,
+                        sum(speed_sum) / nullif(sum(speed_n), 0) AS mean
+                 FROM {relation} WHERE {where} GROUP BY {group}) g
+           ORDER BY {group}"""
     ).format(
+        z85=sql.Literal(Z85),
         bucket=bucket,
         dims=sql.SQL("").join(sql.SQL(", ") + d for d in dims),
         relation=relation,
@@ -122,10 +133,9 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
     zone = ZoneInfo(tz)
     rows = []
     params = {"start": query.period.start, "end": query.period.end, "cameras": list(query.cameras)}
-    for record in conn.execute(statement, params):
-        start, *keys = record[: 1 + len(dims)]
-        total, n, s, s2 = record[1 + len(dims):]
-        rows.append((start.astimezone(zone), *keys, int(total), *_speed(n, s, s2)))
+    for start, *rest in conn.execute(statement, params).fetchall():
+        *keys, total, mean, p85 = rest
+        rows.append((start.astimezone(zone), *keys, total, mean, mean, p85))
     columns = (
         Column("period_start", "timestamp"),
         *(Column(_DIMENSION_COLUMNS[d], "text") for d in query.by),

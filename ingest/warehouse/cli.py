@@ -30,7 +30,8 @@ def _describe(result) -> str:  # a Maintenance
         if refresh.skipped_stale:
             text += f", {refresh.skipped_stale} camera-hours older than the raw horizon kept as they were"
     dropped = [f"{d.table} {len(d.chunks)}" for d in result.dropped if d.chunks]
-    return text + "; retention dropped " + (", ".join(dropped) + " chunks" if dropped else "nothing")
+    text += "; retention dropped " + (", ".join(dropped) + " chunks" if dropped else "nothing")
+    return text + (f"; clustered {len(result.clustered)} closed rollup chunks" if result.clustered else "")
 
 
 @app.command("maintain")

@@ -1,6 +1,8 @@
-"""`ioc db maintain`: refresh the rollups, then apply retention; once or on a schedule.
+"""`ioc db maintain`: refresh the rollups, apply retention, cluster closed rollup chunks; once or
+on a schedule.
 
 Refresh first: a late window for an hour about to leave raw retention still reaches the rollup.
+Cluster last: a chunk retention is about to drop is not worth rewriting.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.db import DatabaseError, DbSettings
+from ingest.warehouse.clustering import cluster_closed_chunks
 from ingest.warehouse.retention import Dropped, apply_retention
 from ingest.warehouse.rollups import RefreshResult, refresh_rollups
 from ingest.warehouse.settings import WarehouseSettings
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 class Maintenance:
     refresh: RefreshResult
     dropped: list[Dropped]
+    clustered: list[str]
 
     @property
     def chunks_dropped(self) -> int:
@@ -30,7 +34,8 @@ class Maintenance:
 
 def maintain(db: DbSettings, warehouse: WarehouseSettings, *, full: bool = False) -> Maintenance:
     refresh = refresh_rollups(db, full=full)
-    return Maintenance(refresh, apply_retention(db, warehouse.retention))
+    dropped = apply_retention(db, warehouse.retention)
+    return Maintenance(refresh, dropped, cluster_closed_chunks(db))
 
 
 def maintain_every(

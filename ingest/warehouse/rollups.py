@@ -82,8 +82,12 @@ def refresh_rollups(settings: DbSettings, *, full: bool = False) -> RefreshResul
 
 def _refresh_own(conn: psycopg.Connection, *, full: bool) -> tuple[int, int, int]:
     # Freshly written chunks have no statistics, so the planner guesses a handful of rows and sorts
-    # by four text keys; hashing the groups is twice as fast at every size seen here.
+    # every raw row by five keys to group them; hashing the groups (and sorting only the result)
+    # is twice as fast at every size seen here.
     conn.execute("SET LOCAL enable_sort = off")
+    # That penalty makes every plan look huge, and JIT would then spend over a second compiling
+    # each statement of a refresh that runs in milliseconds.
+    conn.execute("SET LOCAL jit = off")
     conn.execute("SET LOCAL work_mem = '128MB'")
     if full:
         conn.execute(
@@ -112,13 +116,15 @@ def _refresh_own(conn: psycopg.Connection, *, full: bool) -> tuple[int, int, int
             bounds,
         )
         conn.execute(
-            """INSERT INTO traffic_hourly
-               SELECT t.hour, m.camera_id, m.line_id, m.direction, m.cls,
-                      sum(m.volume), sum(m.speed_n), sum(m.speed_sum), sum(m.speed_sq_sum)
-               FROM count_window_moments m
-               JOIN touched_hours t ON t.camera_id = m.camera_id AND t.hour = time_bucket('1 hour', m.ts)
-               WHERE m.ts >= %(lo)s AND m.ts < %(hi)s AND t.hour >= %(lo)s AND t.hour < %(hi)s
-               GROUP BY 1, 2, 3, 4, 5""",
+            """WITH fresh AS MATERIALIZED (
+                   SELECT t.hour, m.camera_id, m.line_id, m.direction, m.cls,
+                          sum(m.volume), sum(m.speed_n), sum(m.speed_sum), sum(m.speed_sq_sum)
+                   FROM count_window_moments m
+                   JOIN touched_hours t ON t.camera_id = m.camera_id AND t.hour = time_bucket('1 hour', m.ts)
+                   WHERE m.ts >= %(lo)s AND m.ts < %(hi)s AND t.hour >= %(lo)s AND t.hour < %(hi)s
+                   GROUP BY 1, 2, 3, 4, 5)
+               -- one camera's rows side by side: per-camera reports read fewer pages
+               INSERT INTO traffic_hourly SELECT * FROM fresh ORDER BY camera_id, hour""",
             bounds,
         )
 
@@ -139,13 +145,14 @@ def _refresh_own(conn: psycopg.Connection, *, full: bool) -> tuple[int, int, int
             bounds,
         )
         conn.execute(
-            """INSERT INTO traffic_daily
-               SELECT t.day, h.camera_id, h.line_id, h.direction, h.cls,
-                      sum(h.volume), sum(h.speed_n), sum(h.speed_sum), sum(h.speed_sq_sum)
-               FROM traffic_hourly h
-               JOIN touched_days t ON t.camera_id = h.camera_id AND t.day = time_bucket('1 day', h.bucket, %(tz)s)
-               WHERE h.bucket >= %(lo)s AND h.bucket < %(hi)s AND t.day >= %(lo)s AND t.day < %(hi)s
-               GROUP BY 1, 2, 3, 4, 5""",
+            """WITH fresh AS MATERIALIZED (
+                   SELECT t.day, h.camera_id, h.line_id, h.direction, h.cls,
+                          sum(h.volume), sum(h.speed_n), sum(h.speed_sum), sum(h.speed_sq_sum)
+                   FROM traffic_hourly h
+                   JOIN touched_days t ON t.camera_id = h.camera_id AND t.day = time_bucket('1 day', h.bucket, %(tz)s)
+                   WHERE h.bucket >= %(lo)s AND h.bucket < %(hi)s AND t.day >= %(lo)s AND t.day < %(hi)s
+                   GROUP BY 1, 2, 3, 4, 5)
+               INSERT INTO traffic_daily SELECT * FROM fresh ORDER BY camera_id, day""",
             bounds,
         )
     n_hours = conn.execute("SELECT count(*) FROM touched_hours").fetchone()[0]
