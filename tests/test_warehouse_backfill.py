@@ -123,3 +123,14 @@ def test_sync_cameras_from_the_configs(db: DbSettings, tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("camera_id: x\nkind: lorry\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(tmp_path), "--dsn", db.dsn])
     assert result.exit_code == 2 and "broken.yaml" in result.output
+
+
+def test_scheduled_maintenance_survives_a_database_outage(caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.warehouse.maintenance import maintain_every
+    from ingest.warehouse.settings import WarehouseSettings
+
+    naps: list[float] = []
+    gone = DbSettings(dsn="postgresql://ioc@127.0.0.1:1/none", connect_timeout_s=1)
+    failures = maintain_every(gone, WarehouseSettings(), every_s=30, count=3, sleep=naps.append)
+    assert failures == 3 and len(naps) == 2 and all(0 < n <= 30 for n in naps)
+    assert caplog.text.count("maintenance run failed, retrying in 30 s: cannot connect to the database") == 3
