@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 FRAMES = 200_000
@@ -36,7 +35,7 @@ def _progress(log: str) -> dict[str, float] | None:
     if not lines:
         return None
     events, first, last = lines[-1]
-    if first == "None":
+    if first == "None" or last == "None":
         return {"events": 0}
     return {"events": int(events), "first_at": float(first), "last_at": float(last)}
 
@@ -161,21 +160,19 @@ def _run_naive(bus, limit: int, tmp: Path) -> float:
 
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from deploy.local.stack import StackSettings, stack_up
-    from ingest.bus import BusSettings, ensure_topics
+    from bench.common import fresh_bus, local_stack
     from ingest.contract import OccupancyWindow
-    from processors.harness import produce, read_events
+    from processors.harness import produce_bulk, read_events
     from processors.windowing import FRAME_ZONE
     from processors.workload import as_facts, closing_events, compare, ground_truth, make_frames, window_key
 
-    stack = stack_up(StackSettings.from_env())
-    bus = BusSettings(bootstrap=stack.bootstrap, namespace=f"bench{uuid.uuid4().hex[:8]}")
-    ensure_topics(bus)
+    bus = fresh_bus(local_stack())
     workload = make_frames(frames=FRAMES)
     closing = [e for e in closing_events(workload) if type(e).__name__ == "FrameEvent"]
     started = time.monotonic()
-    produced = produce(bus, workload.events + closing)
-    print(f"# produced {len(produced)} frame events in {time.monotonic() - started:.1f} s (namespace {bus.namespace})")
+    produced = produce_bulk(bus, workload.events + closing)
+    print(f"# produced {len(produced)} frame events (uncompressed) in {time.monotonic() - started:.1f} s "
+          f"(namespace {bus.namespace})")
     total = len(produced)
     truth, _ = ground_truth(produced, before=closing[0].ts.replace(second=0, microsecond=0))
 

@@ -71,32 +71,31 @@ class AlertRouter:
         self._held[partition] = held
         return held
 
-    async def process(self, events: Any) -> None:
-        generation = self._app.consumer_generation_id
+    async def process(self, batches: dict[Any, list[Any]], generation: int) -> None:
+        """Handle records (faust messages or aiokafka records) grouped by partition."""
+        if generation != self._app.consumer_generation_id:
+            return
         now = time.time()
         alerts = []
         read: list[tuple[_Held, str, int]] = []
-        batch_next: dict[tuple[int, str], int] = {}
-        for event in events:
-            message = event.message
-            if message.generation_id != generation:
-                continue
-            held = self._engine(message.partition, generation)
-            lane = (message.partition, message.topic)
-            if message.offset < batch_next.get(lane, held.position.get(message.topic, 0)):
-                continue  # reflected in the restored snapshot, or delivered twice
-            batch_next[lane] = message.offset + 1
-            read.append((held, message.topic, message.offset + 1))
-            try:
-                decoded = decode(message.value)
-            except ContractError as exc:
-                await self._dead_letter(message, exc.reason)
-                continue
-            alerts.extend(held.engine.on_event(decoded, now=now))
+        for tp, records in batches.items():
+            held = self._engine(tp.partition, generation)
+            floor = held.position.get(tp.topic, 0)
+            for record in records:
+                if record.offset < floor:
+                    continue  # reflected in the restored snapshot, or delivered twice
+                floor = record.offset + 1
+                try:
+                    decoded = decode(record.value)
+                except ContractError as exc:
+                    await self._dead_letter(tp, record, exc.reason)
+                    continue
+                alerts.extend(held.engine.on_event(decoded, now=now))
+            read.append((held, tp.topic, floor))
         await self.publish(alerts)
         # Only now may a snapshot claim these offsets: their alerts are on the bus.
         for held, topic, next_offset in read:
-            held.position[topic] = next_offset
+            held.position[topic] = max(next_offset, held.position.get(topic, 0))
 
     async def tick(self) -> None:
         now = time.time()
@@ -134,10 +133,11 @@ class AlertRouter:
         for partition in partitions:
             self._held.pop(partition, None)
 
-    async def _dead_letter(self, message: Any, reason: str) -> None:
-        log.warning("dead-lettering %s[%d]@%d: %s", message.topic, message.partition, message.offset, reason)
-        headers = [("reason", reason.encode()), ("source", f"{message.topic}[{message.partition}]@{message.offset}".encode())]
-        await self._app.producer.send_and_wait(self._settings.bus.topics.dead_letter, message.key, message.value, None, None, headers)
+    async def _dead_letter(self, tp: Any, record: Any, reason: str) -> None:
+        source = f"{tp.topic}[{tp.partition}]@{record.offset}"
+        log.warning("dead-lettering %s: %s", source, reason)
+        headers = [("reason", reason.encode()), ("source", source.encode())]
+        await self._app.producer.send_and_wait(self._settings.bus.topics.dead_letter, record.key, record.value, None, None, headers)
 
 
 def _tp(topic: str, partition: int) -> Any:
@@ -147,17 +147,23 @@ def _tp(topic: str, partition: int) -> Any:
 
 
 def wire_alerting(app: Any, settings: ProcessorSettings) -> AlertRouter:
+    """The alerting agent on the low-volume topics; zone samples reach the router in bulk with
+    the counting records (see ``processors.app``)."""
     topics = settings.bus.topics
     router = AlertRouter(app=app, settings=settings)
-    app.router = router
-    names = (topics.zones, topics.incidents, topics.health, topics.counts, topics.alert_actions)
-    app.hold(HOLDER, names)
-    inputs = app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", acks=False)
+    app.hold(HOLDER, alert_inputs(topics))
+    inputs = app.topic(topics.incidents, topics.health, topics.counts, topics.alert_actions,
+                       key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", acks=False)
 
     @app.agent(inputs, name="alerting")
     async def alerting(stream: Any) -> None:
         async for events in stream.noack_take(1000, within=0.2):
-            await router.process(events)
+            generation = app.consumer_generation_id
+            by_partition: dict[Any, list[Any]] = {}
+            for event in events:
+                if event.message.generation_id == generation:
+                    by_partition.setdefault(event.message.tp, []).append(event.message)
+            await router.process(by_partition, generation)
 
     # camera_offline is the one rule on processing time: a silent camera has no event time.
     @app.timer(interval=settings.offline_check_interval_s)
@@ -170,8 +176,12 @@ def wire_alerting(app: Any, settings: ProcessorSettings) -> AlertRouter:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        mine = {tp.partition for tp in revoked if tp.topic in names}
+        mine = {tp.partition for tp in revoked if tp.topic in alert_inputs(topics)}
         router.snapshot(mine)
         router.forget(mine)
 
     return router
+
+
+def alert_inputs(topics: Any) -> tuple[str, ...]:
+    return (topics.zones, topics.incidents, topics.health, topics.counts, topics.alert_actions)

@@ -24,6 +24,7 @@ def run(
     bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="Kafka bootstrap (default $IOC_BOOTSTRAP or 127.0.0.1:19092)."),
     grace: Optional[float] = typer.Option(None, "--grace", help="Seconds a window waits for late events after it ends."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Stop after this many seconds (for tests and trials)."),
+    app_id: Optional[str] = typer.Option(None, "--app-id", help="Consumer group / faust app id (default '<namespace>-processors')."),
     web_port: Optional[int] = typer.Option(None, "--web-port", help="Serve faust's web UI on 127.0.0.1:PORT (off by default)."),
     loglevel: str = typer.Option("info", "--loglevel"),
 ) -> None:
@@ -40,6 +41,7 @@ def run(
         state_dir=state_dir,
         window=WindowSpec(grace_s=grace) if grace is not None else None,
         web_port=web_port,
+        app_id=app_id,
     )
     try:
         load_rules(settings.rules_path)  # fail fast, with the key path, before any worker starts
@@ -53,7 +55,7 @@ def run(
         return
     child_args = ["run", "--loglevel", loglevel]
     for flag, value in (("--rules", rules), ("--state-dir", state_dir), ("--namespace", namespace),
-                        ("--bootstrap", bootstrap), ("--grace", grace), ("--timeout", timeout)):
+                        ("--bootstrap", bootstrap), ("--grace", grace), ("--timeout", timeout), ("--app-id", app_id)):
         if value is not None:
             child_args += [flag, str(value)]
     if web_port is not None:

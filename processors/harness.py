@@ -31,6 +31,29 @@ def produce(bus: BusSettings, events: Iterable[Event]) -> list[tuple[int, Event]
         producer.close()
 
 
+def produce_bulk(bus: BusSettings, events: list[Event], *, compression: str | None = None) -> list[tuple[int, Event]]:
+    """``produce`` for large volumes (aiokafka, big batches); uncompressed unless asked."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from ingest.contract import encode, partition_key
+
+    async def send_all() -> list[tuple[int, Event]]:
+        producer = AIOKafkaProducer(bootstrap_servers=bus.bootstrap, acks="all", linger_ms=50,
+                                    max_batch_size=1024 * 1024, compression_type=compression)
+        await producer.start()
+        try:
+            topics = bus.topics
+            futures = [await producer.send(topics.for_event(e), key=partition_key(e), value=encode(e)) for e in events]
+            metadata = await asyncio.gather(*futures)
+            return [(m.partition, e) for m, e in zip(metadata, events)]
+        finally:
+            await producer.stop()
+
+    return asyncio.run(send_all())
+
+
 def read_events(bus: BusSettings, topic: str, *, until: Callable[[list], bool], timeout_s: float = 60.0,
                 idle_s: float | None = None) -> list:
     """Every event on ``topic`` from the beginning, polling until ``until(events)`` holds, the

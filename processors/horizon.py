@@ -9,6 +9,7 @@ partition next reads it, and it is written before the matching offset of the rea
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from aiokafka import AIOKafkaConsumer
@@ -24,32 +25,44 @@ class HorizonStore:
         self._group_id = group_id
         self._consumer: AIOKafkaConsumer | None = None
         self._assigned: set[TopicPartition] = set()
+        self._lock: asyncio.Lock | None = None
 
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
-        )
-        try:
-            await self._consumer.start()
-        except KafkaError as exc:
-            raise BusError(f"cannot reach the Kafka broker at {self._bootstrap}: {exc}") from exc
+    async def _client(self) -> AIOKafkaConsumer:
+        # Started on first use, in the worker's own event loop.
+        if self._consumer is not None:
+            return self._consumer
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._consumer is None:
+                consumer = AIOKafkaConsumer(
+                    bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
+                )
+                try:
+                    await consumer.start()
+                except KafkaError as exc:
+                    await consumer.stop()
+                    raise BusError(f"cannot reach the Kafka broker at {self._bootstrap}: {exc}") from exc
+                self._consumer = consumer
+        return self._consumer
 
     async def stop(self) -> None:
         if self._consumer is not None:
-            await self._consumer.stop()
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
 
-    def _tp(self, topic: str, partition: int) -> TopicPartition:
-        assert self._consumer is not None, "HorizonStore.start() first"
+    async def _tp(self, topic: str, partition: int) -> tuple[AIOKafkaConsumer, TopicPartition]:
+        consumer = await self._client()
         tp = TopicPartition(topic, partition)
         if tp not in self._assigned:
             self._assigned.add(tp)
-            self._consumer.assign(sorted(self._assigned))
-        return tp
+            consumer.assign(sorted(self._assigned))
+        return consumer, tp
 
     async def get(self, topic: str, partition: int) -> float | None:
-        tp = self._tp(topic, partition)
+        consumer, tp = await self._tp(topic, partition)
         try:
-            micros = await self._consumer.committed(tp)  # type: ignore[union-attr]
+            micros = await consumer.committed(tp)
         except KafkaError as exc:
             raise BusError(f"cannot read the horizon of {topic}[{partition}] ({self._group_id}): {exc}") from exc
         return None if micros is None or micros < 0 else micros / 1e6
@@ -57,8 +70,8 @@ class HorizonStore:
     async def put(self, topic: str, partition: int, horizon: float) -> None:
         if not math.isfinite(horizon):
             return
-        tp = self._tp(topic, partition)
+        consumer, tp = await self._tp(topic, partition)
         try:
-            await self._consumer.commit({tp: round(horizon * 1e6)})  # type: ignore[union-attr]
+            await consumer.commit({tp: round(horizon * 1e6)})
         except KafkaError as exc:
             raise BusError(f"cannot store the horizon of {topic}[{partition}] ({self._group_id}): {exc}") from exc

@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 
 from datetime import datetime, timezone
 
-from ingest.contract import CountWindow, LineCrossing, OccupancyWindow, ZoneOccupancy
+from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, ZoneOccupancy
 from processors.percentile import percentile
 
 P85 = 85.0
+#: zone id of the whole-view occupancy computed from frame events (objects tracked in the frame)
+FRAME_ZONE = "_frame"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +87,8 @@ def _utc(ts: float) -> datetime:
 
 
 class PartitionWindows:
-    """Open windows of one input partition (crossings and zone samples alike)."""
+    """Open windows of one input partition: crossings, zone samples, and frames (whose object
+    count is the whole view's occupancy, published as zone ``FRAME_ZONE``)."""
 
     def __init__(self, spec: WindowSpec, *, horizon: float | None = None) -> None:
         self.spec = spec
@@ -109,7 +112,9 @@ class PartitionWindows:
         if isinstance(event, LineCrossing):
             return self._add_crossing(offset, event)
         if isinstance(event, ZoneOccupancy):
-            return self._add_zone(offset, event)
+            return self._add_sample(offset, event.camera_id, event.zone_id, event.ts.timestamp(), event.count)
+        if isinstance(event, FrameEvent):
+            return self._add_sample(offset, event.camera_id, FRAME_ZONE, event.ts.timestamp(), len(event.objects))
         return Admission.IGNORED
 
     def _admit(self, ts: float) -> tuple[Admission, float]:
@@ -139,15 +144,14 @@ class PartitionWindows:
                 acc.speeds.append(event.speed_kmh)
         return admission
 
-    def _add_zone(self, offset: int, event: ZoneOccupancy) -> Admission:
-        ts = event.ts.timestamp()
+    def _add_sample(self, offset: int, camera_id: str, zone_id: str, ts: float, count: int) -> Admission:
         admission, start = self._admit(ts)
         if admission is Admission.COUNTED:
-            key = (event.camera_id, event.zone_id, start)
+            key = (camera_id, zone_id, start)
             acc = self._zones.get(key)
             if acc is None:
                 acc = self._zones[key] = _ZoneSamples(first_offset=offset)
-            acc.samples.append((ts, event.count))
+            acc.samples.append((ts, count))
         return admission
 
     # -- closing ---------------------------------------------------------------------------

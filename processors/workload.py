@@ -16,14 +16,15 @@ from typing import Iterable
 
 import numpy as np
 
-from ingest.contract import CountWindow, LineCrossing, OccupancyWindow, ZoneOccupancy, decode
+from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, TrackedObject, ZoneOccupancy, decode
+from processors.windowing import FRAME_ZONE
 
 CLASSES = ("car", "motorbike", "bus_truck", "person")
 
 
 @dataclass(frozen=True)
 class Workload:
-    events: list[LineCrossing | ZoneOccupancy]
+    events: list[LineCrossing | ZoneOccupancy | FrameEvent]
     start: datetime
     #: event time after which every camera sends one far-future event, closing all windows
     end: datetime
@@ -84,12 +85,37 @@ def make_workload(
     return Workload(events=events, start=start, end=end)
 
 
-def closing_events(workload: Workload, *, after: timedelta = timedelta(minutes=10)) -> list[LineCrossing | ZoneOccupancy]:
+def make_frames(
+    *, cameras: int = 200, frames: int = 200_000, fps: float = 10.0, seed: int = 5,
+    start: datetime = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc),
+) -> Workload:
+    """Frame events from ``cameras`` cameras at ``fps`` each, interleaved in time order, with
+    0-3 tracked objects (about 300 bytes each, like the agents' frames)."""
+    rnd = random.Random(seed)
+    cams = [f"cam-{i:04d}" for i in range(cameras)]
+    events: list = []
+    for i in range(frames):
+        cam_index = i % cameras
+        t = (i // cameras) / fps + cam_index * (1.0 / fps / cameras)
+        objects = tuple(
+            TrackedObject(track_id=rnd.randrange(10_000), cls=rnd.choice(CLASSES), confidence=round(rnd.uniform(0.4, 0.99), 2),
+                          bbox=(rnd.uniform(0, 600), rnd.uniform(0, 300), rnd.uniform(600, 1280), rnd.uniform(300, 720)),
+                          speed_kmh=round(rnd.uniform(0, 60), 1))
+            for _ in range(rnd.choice((0, 1, 1, 2)))
+        )
+        events.append(FrameEvent(camera_id=cams[cam_index], ts=start + timedelta(seconds=t), frame_no=i // cameras,
+                                 width=1280, height=720, objects=objects))
+    end = start + timedelta(seconds=(frames // cameras) / fps)
+    return Workload(events=events, start=start, end=end)
+
+
+def closing_events(workload: Workload, *, after: timedelta = timedelta(minutes=10)) -> list[LineCrossing | ZoneOccupancy | FrameEvent]:
     """One far-future crossing and zone sample per camera: they advance the stream time of
     every partition of both topics past all the workload's windows (their own stay open)."""
     ts = workload.end + after
     out: list[LineCrossing | ZoneOccupancy] = []
     for cam in sorted({event.camera_id for event in workload.events}):
+        out.append(FrameEvent(camera_id=cam, ts=ts, frame_no=0, width=1, height=1))
         out.append(LineCrossing(camera_id=cam, ts=ts, frame_no=0, line_id="close", direction="in", cls="unknown", track_id=0))
         out.append(ZoneOccupancy(camera_id=cam, ts=ts, frame_no=0, zone_id="close", count=0))
     return out
@@ -102,7 +128,7 @@ def window_key(window: CountWindow | OccupancyWindow) -> tuple:
 
 
 def ground_truth(
-    produced: list[tuple[int, LineCrossing | ZoneOccupancy]], *, window_s: int = 60, grace_s: float = 10.0,
+    produced: list[tuple[int, LineCrossing | ZoneOccupancy | FrameEvent]], *, window_s: int = 60, grace_s: float = 10.0,
     before: datetime,
 ) -> tuple[dict[tuple, dict], int]:
     """Windows (by natural key, starting before ``before``) from ``(partition, event)`` pairs in
@@ -126,6 +152,8 @@ def ground_truth(
         start_dt = datetime.fromtimestamp(start, tz=timezone.utc)
         if isinstance(event, LineCrossing):
             counts[("count", event.camera_id, event.line_id, event.direction, event.cls, start_dt)].append(event.speed_kmh)
+        elif isinstance(event, FrameEvent):
+            samples[("zone", event.camera_id, FRAME_ZONE, start_dt)].append((ts, len(event.objects)))
         else:
             samples[("zone", event.camera_id, event.zone_id, start_dt)].append((ts, event.count))
     truth: dict[tuple, dict] = {}

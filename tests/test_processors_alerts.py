@@ -27,6 +27,11 @@ defaults:
   stopped: {min_duration_s: 20, clear_after_s: 20}
   wrong_way: {clear_after_s: 20}
   flow: {min_samples: 8, slot_minutes: 1440}
+cameras:
+  # Zone samples and the camera's own CameraInfo travel on different topics (no order between
+  # them), so the limit is set here; the CameraInfo path is covered in test_processors_rules.
+  cam-crowd:
+    crowd: {max_occupancy: 10}
 """
 ALL_RULES = ["crowd", "loitering", "stopped_vehicle", "wrong_way", "camera_frozen", "camera_blackout", "camera_blur",
              "camera_source_lost", "flow_high", "flow_low", "incident_signature", "camera_offline"]
