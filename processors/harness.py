@@ -55,9 +55,10 @@ def produce_bulk(bus: BusSettings, events: list[Event], *, compression: str | No
 
 
 def read_events(bus: BusSettings, topic: str, *, until: Callable[[list], bool], timeout_s: float = 60.0,
-                idle_s: float | None = None) -> list:
+                idle_s: float | None = None, raw: bool = False) -> list:
     """Every event on ``topic`` from the beginning, polling until ``until(events)`` holds, the
-    topic has been idle for ``idle_s``, or ``timeout_s`` passes (then returns what it has)."""
+    topic has been idle for ``idle_s``, or ``timeout_s`` passes (then returns what it has).
+    ``raw``: the records themselves, undecoded (for the dead-letter topic)."""
     consumer = make_consumer(bus, group_id=None)
     try:
         partitions = [TopicPartition(topic, p) for p in range(bus.partitions)]
@@ -70,7 +71,7 @@ def read_events(bus: BusSettings, topic: str, *, until: Callable[[list], bool], 
         while time.monotonic() < deadline:
             batch = consumer.poll(timeout_ms=300)
             for records in batch.values():
-                events.extend(decode(r.value) for r in records)
+                events.extend(records if raw else (decode(r.value) for r in records))
                 last_new = time.monotonic()
             if until(events):
                 break

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.bus import make_producer
 from ingest.contract import CountWindow, OccupancyWindow
 from processors.harness import produce, read_events, start_worker
 from processors.workload import as_facts, closing_events, compare, ground_truth, make_workload, window_key
@@ -43,11 +44,15 @@ def _late_logged(log: str) -> int:
 
 def test_windows_equal_ground_truth_including_late_events(bus, tmp_path: Path):
     workload = make_workload(cameras=16, minutes=4, crossings_per_s=20, late_within_grace=40, late_beyond_grace=12)
-    produced = produce(bus, workload.events + closing_events(workload))
+    half = len(workload.events) // 2
+    produced = produce(bus, workload.events[:half])
+    _produce_malformed(bus)
+    produced += produce(bus, workload.events[half:] + closing_events(workload))
     truth, late = _expected(produced, workload)
     worker = start_worker(bus, log_path=tmp_path / "worker.log", state_dir=tmp_path / "state")
     try:
         emitted, _ = _emitted(bus, truth)
+        dead = read_events(bus, bus.topics.dead_letter, until=lambda records: len(records) >= 1, timeout_s=10, raw=True)
     finally:
         worker.stop()
     assert compare(truth, emitted) == []
@@ -55,6 +60,16 @@ def test_windows_equal_ground_truth_including_late_events(bus, tmp_path: Path):
     # Events beyond the grace period are not counted, and not silently: the worker logs them.
     assert late >= 10
     assert _late_logged(worker.log()) == late
+    # A malformed record is dead-lettered with its reason, and counting goes on past it.
+    assert [r.value for r in dead] == [b'{"type": "crossing", "camera_id": 7}']
+    assert dict(dead[0].headers)["reason"].startswith(b"Expected `str`")
+
+
+def _produce_malformed(bus) -> None:
+    producer = make_producer(bus)
+    producer.send(bus.topics.crossings, key=b"cam-0001", value=b'{"type": "crossing", "camera_id": 7}')
+    producer.flush()
+    producer.close()
 
 
 def test_exact_after_worker_is_killed_mid_window_and_restarted(bus, tmp_path: Path):
