@@ -13,7 +13,7 @@ a ``Heartbeat`` every few seconds with the measured frame rate. Conditions:
 
 Each condition must hold for ``raise_after_s`` before it is raised and be absent for
 ``clear_after_s`` before it is cleared, so one odd frame never becomes an alert. Frames are
-measured on a small grey thumbnail a few times a second, which costs well under a millisecond.
+measured on a small grey thumbnail of point samples a few times a second: about 0.2 ms each.
 Durations use the frames' own timestamps (a replayed file is judged in video time); heartbeats and
 the measured frame rate use the wall clock, since they speak for the agent itself.
 """
@@ -40,9 +40,11 @@ class HealthSettings:
     measure_every_s: float = 0.2  # frames are measured this often (video time)
     thumbnail: tuple[int, int] = (160, 90)
     frozen_after_s: float = 3.0
-    # Mean absolute grey change (0..255) under which two frames are the same. A live sensor's noise
-    # alone changes a static scene by ~0.25 or more, even after compression; a frozen feed by 0.
-    frozen_max_change: float = 0.1
+    # Mean absolute grey change (0..255) of the thumbnail under which two frames are the same: a
+    # live sensor's noise alone changes a static scene by ~0.2 or more, even after compression; a
+    # frozen feed by 0, or by ~0.1 at a key frame that re-encodes the same picture.
+    frozen_max_change: float = 0.08  # median over the last second
+    frozen_max_blip: float = 0.5  # no change in the last second may exceed this
     blackout_after_s: float = 2.0
     blackout_max_mean: float = 20.0  # grey level
     blackout_max_contrast: float = 7.0  # standard deviation of grey
@@ -73,7 +75,9 @@ class Measurement:
 
 def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int] = (160, 90)) -> tuple[Measurement, np.ndarray]:
     """Measure a BGR frame; returns the measurement and its grey thumbnail (for the next change)."""
-    grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    # Point samples, not averages: ten times cheaper, and the sensor noise they keep is what tells
+    # a live static scene from a frozen feed (averaging smooths a compressed static scene to ~0.1).
+    grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2GRAY)
     mean, std = cv2.meanStdDev(grey)
     laplacian = cv2.Laplacian(grey, cv2.CV_32F)
     sharpness = float(laplacian.var())
@@ -140,7 +144,7 @@ class HealthMonitor:
         self._frames = 0
         self._frames_at_beat = 0
         self._last_ts: datetime | None = None
-        self._recent: deque[Measurement] = deque(maxlen=8)
+        self._changes: deque[float] = deque(maxlen=max(3, round(1.0 / settings.measure_every_s)))
 
     @property
     def raised(self) -> set[str]:
@@ -177,18 +181,25 @@ class HealthMonitor:
     def _judge(self, frame: Frame, t: float) -> list[Event]:
         s = self.settings
         m, self._previous = measure(frame.image, self._previous, s.thumbnail)
-        self._recent.append(m)
         events: list[Event] = []
         dark = m.mean <= s.blackout_max_mean and m.contrast <= s.blackout_max_contrast
         events += self._change("blackout", dark, t, frame.ts, f"picture dark and flat (mean grey {m.mean:.1f}, contrast {m.contrast:.1f}): lens covered or no signal")
-        if m.change is not None and m.change <= s.frozen_max_change:
-            if self._unchanged_since is None:
-                self._unchanged_since = t
-        else:
+        # Judged over the last second, not frame by frame: an encoder stuck on one picture still
+        # re-encodes it at every key frame, a small blip that must not restart the count.
+        if m.change is not None:
+            self._changes.append(m.change)
+        still = (
+            len(self._changes) >= 3
+            and statistics.median(self._changes) <= s.frozen_max_change
+            and max(self._changes) <= s.frozen_max_blip
+        )
+        frozen = still and not dark
+        if not frozen:
             self._unchanged_since = None
-        frozen = not dark and m.change is not None and m.change <= s.frozen_max_change
+        elif self._unchanged_since is None:
+            self._unchanged_since = t - (len(self._changes) - 1) * s.measure_every_s
         unchanged_for = 0.0 if self._unchanged_since is None else t - self._unchanged_since
-        events += self._change("frozen", frozen, t, frame.ts, f"picture unchanged for {unchanged_for + s.measure_every_s:.1f} s")
+        events += self._change("frozen", frozen, t, frame.ts, f"picture unchanged for {unchanged_for:.1f} s")
         blurred = False
         if not dark and not frozen:
             blurred = self._learn_sharpness(m.sharpness, t)
