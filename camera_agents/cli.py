@@ -128,3 +128,60 @@ def check(
     configs = _load_configs(camera, cameras)
     for config in configs:
         typer.echo(f"{config.camera_id}: ok ({config.kind}, {len(config.lines)} lines, {len(config.zones)} zones, detector {config.detector.type})")
+
+
+@app.command()
+def snapshot(
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the picture (PNG or JPEG)."),
+    camera: Optional[Path] = typer.Option(None, "--camera", "-c", help="A camera YAML file: its lines and zones are drawn."),
+    source: Optional[str] = typer.Option(None, "--source", help="The source to grab from (default: the camera's)."),
+    frame: int = typer.Option(50, "--frame", min=0, help="Which frame to grab (with --tracks: how many frames to analyse first)."),
+    grid: bool = typer.Option(True, "--grid/--no-grid", help="Overlay a labelled pixel grid to read coordinates off."),
+    tracks: bool = typer.Option(False, "--tracks", help="Run the analysis up to --frame and draw the tracks."),
+) -> None:
+    """Save one frame of a camera with a pixel grid, its lines (with the `in` arrow) and zones:
+    the way to place lines on a new camera and to check an existing one."""
+    import cv2
+
+    from camera_agents.draw import draw_config, draw_grid, draw_tracks
+    from camera_agents.sources import Frame, SourceError, open_source
+
+    config = _load_configs([camera], None)[0] if camera else None
+    spec = source or (config.source if config else None)
+    if spec is None:
+        raise typer.BadParameter("give --camera or --source")
+    try:
+        src = open_source(spec)
+    except SourceError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    pipeline = None
+    if tracks and config is not None:
+        from camera_agents.pipeline import CameraPipeline
+
+        pipeline = CameraPipeline(config, width=src.info.width, height=src.info.height, fps=src.info.fps)
+    image = None
+    try:
+        while (item := src.read()) is not None:
+            if not isinstance(item, Frame):
+                continue
+            if pipeline is not None:
+                pipeline.process(item.index, item.ts, item.image)
+            if item.index >= frame:
+                image = item.image
+                break
+    finally:
+        src.close()
+    if image is None:
+        typer.secho(f"the source ended before frame {frame}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    if grid:
+        image = draw_grid(image)
+    if config is not None:
+        image = draw_config(image, config)
+    if pipeline is not None:
+        image = draw_tracks(image, pipeline.last_tracks)
+    if not cv2.imwrite(str(out), image):
+        typer.secho(f"cannot write {out}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {spec})")
