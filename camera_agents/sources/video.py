@@ -13,6 +13,7 @@ HTTP would be replayed from the start after each end, so download it and give th
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -171,6 +172,11 @@ class LiveSource:
 
     @classmethod
     def for_url(cls, url: str, settings: LiveSettings = LiveSettings()) -> "LiveSource":
+        if url.lower().startswith(("rtsp://", "rtsps://")):
+            # RTSP over UDP loses packets on busy city networks and smears frames; TCP does not.
+            # OpenCV takes FFmpeg options only from this variable; a value the operator set wins.
+            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+
         def open_capture(s: LiveSettings) -> cv2.VideoCapture:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(s.open_timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(s.read_timeout_s * 1000)]
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
