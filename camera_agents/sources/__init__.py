@@ -45,6 +45,9 @@ class SourceError(Exception):
 
 @runtime_checkable
 class FrameSource(Protocol):
+    """What every source offers. Finite sources (files, synthetic scenes) also have
+    ``frame_count`` (int, or None when a container does not say)."""
+
     info: SourceInfo
 
     def read(self) -> Frame | SourceOutage | None:
