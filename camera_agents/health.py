@@ -242,10 +242,17 @@ class HealthMonitor:
             }[condition]
         return [CameraHealth(camera_id=self.camera_id, ts=ts, condition=condition, state=state, detail=detail)]  # type: ignore[arg-type]
 
-    def _heartbeat(self) -> list[Event]:
+    def finish(self) -> list[Event]:
+        """The events that close a run: a last heartbeat over the time since the previous one (a
+        file analysed in three seconds would otherwise never send one)."""
+        if self._frames == self._frames_at_beat:
+            return []
+        return self._heartbeat(force=True)
+
+    def _heartbeat(self, *, force: bool = False) -> list[Event]:
         now = self._clock()
         elapsed = now - self._beat_at
-        if elapsed < self.settings.heartbeat_every_s:
+        if elapsed < self.settings.heartbeat_every_s and not force:
             return []
         fps = (self._frames - self._frames_at_beat) / elapsed if elapsed > 0 else 0.0
         self._beat_at, self._frames_at_beat = now, self._frames

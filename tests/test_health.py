@@ -91,6 +91,10 @@ def test_a_normal_camera_raises_nothing_and_beats_with_its_frame_rate() -> None:
     assert all(b.fps == pytest.approx(FPS, rel=0.02) and b.camera_id == "cam-1" for b in beats)
     assert [b.frames for b in beats] == sorted(b.frames for b in beats) and beats[-1].frames <= 400
     assert beats[0].uptime_s == pytest.approx(5.0, abs=0.05)
+    last = monitor.finish()  # the second after the third beat
+    assert len(last) == 1 and isinstance(last[0], Heartbeat)
+    assert last[0].frames == 400 and last[0].fps == pytest.approx(FPS, rel=0.06) and last[0].uptime_s == pytest.approx(16.0, abs=0.05)
+    assert monitor.finish() == []  # nothing new since
     assert monitor.normal_sharpness is not None
     assert all(decode(encode(e)) == e for e in events)
 
