@@ -61,13 +61,24 @@ class AlertRouter:
             return held
         engine = AlertEngine(self._rules, window_s=self._settings.window.window_s, grace_s=self._settings.window.grace_s)
         held = _Held(generation=generation, engine=engine)
-        data = read_snapshot(self._path(partition))
-        if data is not None:
-            engine.restore(data["engine"], now=time.time())
-            held.covered = {t: int(o) for t, o in data.get("offsets", {}).items()}
-            held.position = dict(held.covered)
-            log.info("alerts p%d: restored %d baseline slot(s), %d alert group(s) from %s", partition,
-                     len(engine.baseline), len(engine.book.episodes), self._path(partition))
+        path = self._path(partition)
+        try:
+            data = read_snapshot(path)
+            if data is not None:
+                engine.restore(data["engine"], now=time.time())
+                held.covered = {t: int(o) for t, o in data.get("offsets", {}).items()}
+                held.position = dict(held.covered)
+                log.info("alerts p%d: restored %d baseline slot(s), %d alert group(s) from %s", partition,
+                         len(engine.baseline), len(engine.book.episodes), path)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Not a crash loop over one bad file: keep it for inspection and start this
+            # partition's state afresh (baselines are relearned), loudly.
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            path.rename(aside)
+            log.error("alerts p%d: cannot use snapshot %s (%s); moved it to %s and starting fresh",
+                      partition, path, exc, aside)
+            engine = AlertEngine(self._rules, window_s=self._settings.window.window_s, grace_s=self._settings.window.grace_s)
+            held = _Held(generation=generation, engine=engine)
         self._held[partition] = held
         return held
 

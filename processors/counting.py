@@ -20,7 +20,7 @@ from typing import Any
 from ingest.contract import ContractError, decode, encode, partition_key
 from processors.horizon import HorizonStore
 from processors.settings import ProcessorSettings
-from processors.windowing import Admission, PartitionWindows
+from processors.windowing import PartitionWindows
 
 log = logging.getLogger(__name__)
 
@@ -148,5 +148,3 @@ class WindowCounter:
             "open_windows": sum(p.windows.open_windows for p in self._partitions.values()),
         }
 
-
-__all__ = ["WindowCounter", "Admission"]

@@ -211,3 +211,20 @@ def test_rules_file_errors_name_the_key_path(tmp_path: Path):
     rules = load_rules(path)
     assert rules.for_camera("cam-1").crowd.max_occupancy == 5 and rules.for_camera("cam-2").crowd.max_occupancy == 40
     assert rules.for_camera("cam-1").crowd.clear_ratio == 0.9
+
+
+def test_a_corrupt_snapshot_is_moved_aside_and_the_partition_starts_fresh(tmp_path: Path, caplog):
+    import types
+
+    from processors.alerting import AlertRouter
+    from processors.settings import ProcessorSettings
+
+    settings = ProcessorSettings(state_dir=tmp_path, app_id="unit")
+    router = AlertRouter(app=types.SimpleNamespace(consumer_generation_id=0), settings=settings)
+    path = tmp_path / "unit" / "alerts-p2.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"engine": {"version": 99}}')
+    held = router._engine(2, 0)
+    assert len(held.engine.baseline) == 0 and not path.exists()
+    assert len(list(path.parent.glob("alerts-p2.json.corrupt-*"))) == 1
+    assert "moved it to" in caplog.text
