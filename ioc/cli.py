@@ -15,6 +15,7 @@ from ingest.cli import ingest_app, migrate_command, schema_app
 from ingest.contract import ContractError
 from ingest.db import DatabaseError
 from ingest.warehouse.cli import app as db_app
+from camera_agents.cli import app as agent_app
 from dashboards.reports.cli import app as report_app
 from processors.cli import app as processors_app
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack", help="The local broker and TimescaleDB.")
+app.add_typer(agent_app, name="agent")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(schema_app, name="schema")
 
