@@ -241,21 +241,30 @@ class SinkStats:
 
 
 class KafkaSink:
-    """Publishes contract events to Kafka; spools to disk while the broker is unreachable."""
+    """Publishes contract events to Kafka; spools to disk while the broker is unreachable.
 
-    def __init__(self, settings: KafkaSinkSettings) -> None:
+    ``send`` only queues: a publisher thread batches, delivers, spools and reconnects, so a broker
+    outage (connection attempts take seconds) never stalls a camera's analysis. Thread-safe: the
+    cameras of one agent share one sink.
+    """
+
+    def __init__(self, settings: KafkaSinkSettings, *, max_queued: int = 100_000) -> None:
         self.settings = settings
         self.stats = SinkStats()
         self._spool = DiskSpool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
-        self._buffer: list[bytes] = []
-        self._buffer_since = 0.0
         self._producer = None
         self._retry_at = 0.0
         self._retry_delay = settings.retry_min_s
-        self._lock = threading.RLock()
-        with self._lock:
-            self._connect()
-            self._drain()
+        self._connect()  # before the thread: what an earlier run spooled goes first
+        self._drain()
+        self._queue: list[bytes] = []
+        self._max_queued = max_queued
+        self._enqueued = self._handled = 0
+        self._flush_wanted = self._forced_passes = 0
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._worker = threading.Thread(target=self._run, name="kafka-publisher", daemon=True)
+        self._worker.start()
 
     @property
     def spool_pending_bytes(self) -> int:
@@ -267,32 +276,66 @@ class KafkaSink:
 
     def send(self, event: Event) -> None:
         record = encode(event)
-        with self._lock:
-            if not self._buffer:
-                self._buffer_since = time.monotonic()
-            self._buffer.append(record)
-            if len(self._buffer) >= self.settings.batch_size or time.monotonic() - self._buffer_since >= self.settings.linger_s:
-                self._flush_buffer()
+        with self._cond:
+            while len(self._queue) >= self._max_queued and self._worker.is_alive():
+                self._cond.wait(0.5)  # back-pressure only if the publisher is stuck on a full disk
+            self._queue.append(record)
+            self._enqueued += 1
+            if len(self._queue) >= self.settings.batch_size:
+                self._cond.notify_all()
 
     def flush(self) -> None:
-        with self._lock:
-            self._flush_buffer(force_retry=True)
+        """Returns once every event sent so far is delivered or spooled (reconnecting if needed)."""
+        with self._cond:
+            target, passes = self._enqueued, self._forced_passes
+            self._flush_wanted += 1
+            self._cond.notify_all()
+            while (self._handled < target or self._forced_passes <= passes) and self._worker.is_alive():
+                self._cond.wait(0.5)
+            self._flush_wanted -= 1
 
     def close(self) -> None:
-        with self._lock:
-            self._flush_buffer(force_retry=True)
-            if self._producer is not None:
-                self._producer.close(timeout=self.settings.send_timeout_s)
-                self._producer = None
-            self._spool.close()
-            if not self._spool.empty:
-                log.warning("%d bytes of events stay spooled in %s; they are sent when an agent starts with this spool",
-                            self._spool.pending_bytes, self._spool.directory)  # fmt: skip
+        self.flush()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._worker.join()
+        if self._producer is not None:
+            self._producer.close(timeout=self.settings.send_timeout_s)
+            self._producer = None
+        self._spool.close()
+        if not self._spool.empty:
+            log.warning("%d bytes of events stay spooled in %s; they are sent when an agent starts with this spool",
+                        self._spool.pending_bytes, self._spool.directory)  # fmt: skip
 
-    # --- internals (called with the lock held) ---
+    # --- the publisher thread ---
 
-    def _flush_buffer(self, *, force_retry: bool = False) -> None:
-        records, self._buffer = self._buffer, []
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                deadline = time.monotonic() + self.settings.linger_s
+                while len(self._queue) < self.settings.batch_size and not self._stopping and not self._flush_wanted:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                records, self._queue = self._queue, []
+                forced, target, stopping = self._flush_wanted > 0, self._enqueued, self._stopping
+                self._cond.notify_all()  # senders waiting on a full queue
+            try:
+                self._flush_records(records, force_retry=forced)
+            except Exception:  # never lose the thread: what could not be sent is kept on disk
+                log.exception("publisher failed; spooling %d events", len(records))
+                self._to_spool(records)
+            with self._cond:
+                self._handled = target
+                if forced:
+                    self._forced_passes += 1
+                self._cond.notify_all()
+                if stopping and not self._queue:
+                    return
+
+    def _flush_records(self, records: list[bytes], *, force_retry: bool = False) -> None:
         if self._producer is None and (force_retry or time.monotonic() >= self._retry_at):
             self._connect()
         if self._producer is not None and not self._spool.empty:
