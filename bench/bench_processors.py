@@ -159,8 +159,7 @@ def _run_naive(bus, limit: int, tmp: Path) -> float:
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from bench.common import fresh_bus, local_stack
+    from bench.common import figure, fresh_bus, local_stack
     from ingest.contract import OccupancyWindow
     from processors.harness import produce_bulk, read_events
     from processors.windowing import FRAME_ZONE
@@ -179,13 +178,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-processors-") as tmp_dir:
         tmp = Path(tmp_dir)
         naive = _run_naive(bus, NAIVE_FRAMES, tmp)
-        print(f"processors_stock_faust_per_event: {naive:.0f} events/s (target none; baseline, stock faust consumer)")
+        figure("processors_stock_faust_per_event_agent", naive, "events/s", "none: baseline")
         one = _run_ours(bus, 1, total, tmp)
-        print(f"processors_events_per_s_1_worker: {one:.0f} events/s (target >= {TARGET} with 2 workers)")
+        figure("processors_frames_1_worker", one, "events/s", f">= {TARGET} on 2 cores")
         two = _run_ours(bus, 2, total, tmp)
-        print(f"processors_events_per_s_2_workers: {two:.0f} events/s (target >= {TARGET})")
+        figure("processors_frames_2_workers", two, "events/s", f">= {TARGET} on 2 cores")
         plain = asyncio.run(_plain_aiokafka(bus, total))
-        print(f"processors_plain_aiokafka_ceiling: {plain:.0f} events/s (target none; ceiling, 1 process)")
+        figure("processors_plain_aiokafka_ceiling", plain, "events/s", "none: ceiling, 1 process")
 
     def complete(events):
         keys = {window_key(e) for e in events if isinstance(e, OccupancyWindow) and e.zone_id == FRAME_ZONE}
@@ -198,11 +197,11 @@ def main() -> None:
         if emitted.setdefault(key, facts) != facts:
             mismatched += 1
     problems = compare(truth, emitted) + [f"{mismatched} window(s) emitted with different numbers"] * bool(mismatched)
-    exact = "yes" if not problems else "no"
-    print(f"processors_exact_windows: {exact} ({len(truth)} windows checked against ground truth) (target yes)")
+    print(f"# {len(truth)} windows checked against the ground truth computed from the produced frames")
     for line in problems[:5]:
         print(f"#   {line}")
-    print(f"processors_speedup_over_stock_faust: {two / naive:.1f} x (target none)")
+    figure("processors_windows_not_exact", len(problems), "windows", "0")
+    figure("processors_speedup_over_stock_faust", two / naive, "x", "none")
 
 
 if __name__ == "__main__":

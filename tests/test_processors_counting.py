@@ -78,8 +78,9 @@ def test_exact_after_worker_is_killed_mid_window_and_restarted(bus, tmp_path: Pa
     first = produce(bus, workload.events[:cut])
     worker = start_worker(bus, log_path=tmp_path / "first.log", state_dir=tmp_path / "state")
     # Let it emit the first closed windows and checkpoint, with later windows still open.
-    read_events(bus, bus.topics.counts, until=lambda events: len(events) >= 100, timeout_s=40)
-    time.sleep(2.5)
+    emitted_before_kill = read_events(bus, bus.topics.counts, until=lambda events: len(events) >= 100, timeout_s=60)
+    assert len(emitted_before_kill) >= 100, worker.log()[-3000:]
+    time.sleep(2.5)  # checkpoints (every second) cover the published windows
     worker.kill()
     assert "resuming with horizon None" in worker.log()
     rest = produce(bus, workload.events[cut:] + closing_events(workload))
