@@ -88,6 +88,10 @@ def build_app(settings: ProcessorSettings, *, with_alerts: bool = True) -> Proce
             if zones:
                 await router.process(zones, generation)
 
+    @app.on_partitions_revoked.connect
+    async def drop_revoked_windows(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        counter.forget(revoked)
+
     app.bulk_topics = frozenset(counted)  # type: ignore[attr-defined]
     app.bulk_handler = deliver_bulk  # type: ignore[attr-defined]
 

@@ -106,6 +106,12 @@ class WindowCounter:
                 app.consumer.set_commit_point(tp, HOLDER, offset)
             part.last_checkpoint = now
 
+    def forget(self, tps: Any) -> None:
+        """Drop the open windows of revoked partitions: their next owner rebuilds them by replay
+        (publishing them now would overwrite windows with partial counts)."""
+        for tp in tps:
+            self._partitions.pop(tp, None)
+
     async def _resume(self, tp: Any, generation: int) -> _Partition:
         horizon = await self._horizons.get(tp.topic, tp.partition)
         log.info("counting %s[%d]: resuming with horizon %s", tp.topic, tp.partition, horizon)
