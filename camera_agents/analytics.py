@@ -118,6 +118,12 @@ class _LineTrack:
     distance: float
     pending: Crossing | None = None  # crossed while still unconfirmed
     counted: bool = False
+    born: float = 0.0
+    seen: float = 0.0
+    last_x: float = 0.0  # the anchor when last seen (x, y above: when last clear of the line)
+    last_y: float = 0.0
+    height: float = 0.0
+    confirmed: bool = False
 
 
 class LineCounter:
@@ -143,6 +149,7 @@ class LineCounter:
         self._frame_size = frame_size
         self._tracks: TrackMemory[_LineTrack] = TrackMemory(forget_after_s)
         self._counts: Counter[tuple[str, str]] = Counter()
+        self._last_now: float | None = None
         length = float(np.hypot(line.b[0] - line.a[0], line.b[1] - line.a[1]))
         self._t_tolerance = max(hysteresis_px, 2.0) / length  # crossings just past an end still count
 
@@ -177,10 +184,66 @@ class LineCounter:
                 )  # fmt: skip
                 if crossing is not None:
                     crossings.append(crossing)
+                state = self._tracks.get(track_id)
+                if state is not None:
+                    state.seen, state.last_x, state.last_y = now, float(anchors[i, 0]), float(anchors[i, 1])
+                    state.height = float(detections.xyxy[i, 3] - detections.xyxy[i, 1])
+                    state.confirmed = state.confirmed or bool(confirmed[i])
+            crossings += self._hand_over(detections, frame_no, now)
+        self._last_now = now
         self._tracks.prune(now)
         for crossing in crossings:
             self._counts[(crossing.direction, crossing.cls)] += 1
         return crossings
+
+    def _hand_over(self, detections: Detections, frame_no: int, now: float) -> list[Crossing]:
+        """A confirmed track that vanished just before the line while a new track was born just
+        past it, where it would have gone, is one object whose id changed at the line (a vehicle
+        pulling away from a queue leaves its id on the queue's blob; a white stop line cuts a grey
+        car in two): the new id inherits the old one's side, so the crossing is counted once."""
+        last = self._last_now
+        if last is None:
+            return []
+        step = max(now - last, 1e-6)
+        current = set(detections.tracker_id.tolist())  # type: ignore[union-attr]
+        vanished = [
+            (t, st) for t, st in self._tracks.items()
+            if t not in current and st.seen == last and st.confirmed and not st.counted and st.pending is None and st.side != 0
+        ]  # fmt: skip
+        if not vanished:
+            return []
+        found: list[Crossing] = []
+        class_of = dict(zip(detections.tracker_id.tolist(), detections.class_id.tolist()))  # type: ignore[union-attr]
+        for old_id, old in vanished:
+            best, best_gap = None, float("inf")
+            for new_id in current:
+                new = self._tracks.get(new_id)
+                if new is None or new.counted or new.pending is not None or new.side != -old.side or now - new.born > 2.5 * step:
+                    continue
+                gap = float(np.hypot(new.last_x - old.last_x, new.last_y - old.last_y))
+                if gap <= max(1.5 * max(old.height, new.height), 20.0) and gap < best_gap:
+                    best, best_gap = new_id, gap
+            if best is None:
+                continue
+            new = self._tracks.get(best)
+            assert new is not None
+            (ax, ay), (bx, by) = self.line.a, self.line.b
+            t = ((new.last_x - ax) * (bx - ax) + (new.last_y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)
+            if not -self._t_tolerance <= t <= 1 + self._t_tolerance:
+                continue
+            direction: Direction = "in" if new.side == self.line.in_side else "out"
+            allowed = self.line.allowed_direction
+            crossing = Crossing(
+                self.line.line_id, best, direction, int(class_of[best]), frame_no, now,
+                wrong_way=allowed is not None and direction != allowed,
+            )  # fmt: skip
+            old.counted = True
+            if new.confirmed:
+                new.counted = True
+                found.append(crossing)
+            else:
+                new.pending = crossing
+        return found
 
     def _thresholds(self, anchors: np.ndarray) -> np.ndarray:
         threshold = np.full(len(anchors), self._hysteresis)
@@ -197,7 +260,7 @@ class LineCounter:
         state = self._tracks.get(track_id)
         side = 0 if abs(distance) < threshold else (1 if distance > 0 else -1)
         if state is None:
-            self._tracks.put(track_id, _LineTrack(side, float(anchor[0]), float(anchor[1]), distance), now)
+            self._tracks.put(track_id, _LineTrack(side, float(anchor[0]), float(anchor[1]), distance, born=now), now)
             return None
         self._tracks.touch(track_id, now)
         result: Crossing | None = None

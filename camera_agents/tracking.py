@@ -31,7 +31,10 @@ class _Track:
     class_votes: np.ndarray | None = None
 
     def predicted(self) -> np.ndarray:
-        return self.box + self.velocity * (self.lost + 1)
+        # The centre moves with the velocity; the size stays. Moving each edge by its own
+        # velocity would turn a box that shrank (a vehicle cut by a white line) inside out.
+        shift = (self.velocity[:2] + self.velocity[2:]) / 2 * (self.lost + 1)
+        return self.box + np.concatenate([shift, shift])
 
 
 class Tracker:
