@@ -58,9 +58,5 @@ def test_line_counts_per_direction_over_the_scenes(scores):
         total = total.merge(score)
     accuracy = {key: round(total.accuracy(key), 3) for key in total.keys}
     assert sum(total.true.values()) > 300  # enough traffic for the figure to mean something
-    # Issue 3 asks >= 0.98 per direction. Three of the four directions reach it; the approach
-    # with the traffic light (stop_line/in: queues that merge into one blob and split again at
-    # the line) reaches about 0.95: held here at 0.93 and reported, not hidden.
-    assert all(value >= 0.98 for key, value in accuracy.items() if key != ("stop_line", "in")), accuracy
-    assert accuracy[("stop_line", "in")] >= 0.93, accuracy
-    assert sum(total.matched.values()) >= 0.95 * sum(total.true.values()), accuracy
+    assert all(value >= 0.98 for value in accuracy.values()), accuracy  # issue 3's bar, per line and direction
+    assert sum(total.matched.values()) >= 0.97 * sum(total.true.values()), accuracy

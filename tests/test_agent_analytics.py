@@ -175,3 +175,28 @@ def test_speed_from_homography():
     assert last[0] == pytest.approx(45.0, rel=0.01)
     with pytest.raises(ValueError):
         GroundPlane.from_points([[0, 0], [1, 1], [2, 2], [3, 3]], [[0, 0], [1, 0], [1, 1], [0, 1]])
+
+
+def test_an_id_change_at_the_line_still_counts_once():
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    out = []
+    for i, y in enumerate([240, 255, 270, 285]):  # track 5 drives down to the line, then its id is lost
+        out += counter.trigger(tracked([box_at(300, y, h=30)], [5]), frame_no=i * 3, now=i * 0.12)
+    # the next frame it is track 6, just past the line, where track 5 was heading
+    out += counter.trigger(tracked([box_at(302, 305, h=30)], [6], confirmed=False), frame_no=12, now=0.48)
+    assert out == []  # not confirmed yet
+    out += counter.trigger(tracked([box_at(303, 320, h=30)], [6], confirmed=True), frame_no=15, now=0.60)
+    assert [(c.track_id, c.direction, c.frame_no) for c in out] == [(6, "in", 12)]
+    for i, y in enumerate([335, 350, 365]):
+        out += counter.trigger(tracked([box_at(304, y, h=30)], [6]), frame_no=18 + 3 * i, now=0.72 + 0.12 * i)
+    assert len(out) == 1 and counter.in_count == 1
+
+
+def test_a_new_track_far_from_a_vanished_one_inherits_nothing():
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    out = []
+    for i, y in enumerate([240, 255, 270, 285]):
+        out += counter.trigger(tracked([box_at(150, y, h=30)], [5]), frame_no=i * 3, now=i * 0.12)
+    for i, y in enumerate([305, 320, 335]):  # someone else, 300 px away, appears past the line
+        out += counter.trigger(tracked([box_at(450, y, h=30)], [6]), frame_no=12 + 3 * i, now=0.48 + 0.12 * i)
+    assert out == [] and counter.in_count == 0

@@ -77,3 +77,12 @@ def test_track_state_is_pruned():
         tracker.update(dets(boxes))
         peak = max(peak, tracker.active_tracks)
     assert peak <= 12  # six objects wrapping around: ids churn, state does not grow
+
+
+def test_a_box_that_shrinks_keeps_its_track():
+    # a grey car crossing a white stop line: its detected box loses its lower part for a frame
+    tracker = Tracker(min_hits=2, max_lost=5)
+    ids = []
+    for box in ([364, 232, 392, 260], [364, 244, 392, 272], [364, 256, 392, 284], [364, 268, 392, 280], [360, 276, 388, 308], [356, 288, 384, 324]):
+        ids.append(int(tracker.update(dets([box], cls="motorbike")).tracker_id[0]))
+    assert set(ids) == {ids[0]}
