@@ -107,6 +107,8 @@ class MotionDetector:
         self._analysed = 0
         self._warmup = min(config.history, 50)
         self._envelope_age = 0
+        self._gain_age = 0
+        self._gain = 1.0
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -179,16 +181,18 @@ class MotionDetector:
         drifts faster than a background model may learn without swallowing waiting vehicles."""
         if self._background_grey is None:
             return small
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)[::3, ::3].astype(np.float32)
-        reference = self._background_grey[::3, ::3].astype(np.float32)
-        usable = (reference > 20) & (reference < 235)
-        if usable.sum() < 50:
+        self._gain_age -= 1
+        if self._gain_age <= 0:  # light drifts over seconds: measuring every third analysis is plenty
+            self._gain_age = 3
+            grey = cv2.cvtColor(small[::4, ::4], cv2.COLOR_BGR2GRAY).astype(np.float32)
+            reference = self._background_grey[::4, ::4].astype(np.float32)
+            usable = (reference > 20) & (reference < 235)
+            # Median of per-pixel ratios: objects and a passing cloud cover less than half the frame.
+            gain = float(np.median(grey[usable] / reference[usable])) if usable.sum() >= 50 else 1.0
+            self._gain = gain if 0.3 < gain < 3.0 else 1.0
+        if abs(self._gain - 1.0) < 0.01:
             return small
-        # Median of per-pixel ratios: objects and a passing cloud cover less than half the frame.
-        gain = float(np.median(grey[usable] / reference[usable]))
-        if abs(gain - 1.0) < 0.01 or not 0.3 < gain < 3.0:
-            return small
-        return cv2.convertScaleAbs(small, alpha=1.0 / gain)
+        return cv2.convertScaleAbs(small, alpha=1.0 / self._gain)
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
