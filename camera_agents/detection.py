@@ -143,7 +143,6 @@ class MotionDetector:
         # Only a shaken frame lights up the road's edges everywhere; the envelope test would also
         # cut a vehicle in two where it covers a white stop line, so it applies to shaken frames only.
         edges_only = cv2.countNonZero(cv2.bitwise_and(foreground, cv2.bitwise_not(outside)))
-        self._shake_stats = (edges_only, cv2.countNonZero(foreground))
         self.shaken = edges_only > cfg.shake_fraction * small_w * small_h
         if self.shaken:
             foreground = cv2.bitwise_and(foreground, outside)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.bus import BusError, BusSettings, make_producer
-from ingest.contract import Event, decode, encode, partition_key
+from ingest.contract import ContractError, Event, decode, encode, partition_key
 
 log = logging.getLogger(__name__)
 
@@ -387,8 +387,15 @@ class KafkaSink:
         for index, record in enumerate(records):
             try:
                 event = decode(record)
+            except ContractError as exc:  # a record no consumer could read: set aside, never retried
+                self._reject(record, f"not a valid event: {exc.reason}")
+                continue
+            try:
                 futures.append((record, self._producer.send(self.settings.bus.topics.for_event(event), key=partition_key(event), value=record)))
             except KafkaError as exc:
+                if not getattr(exc, "retriable", True) and not _is_connection_error(exc):
+                    self._reject(record, f"{type(exc).__name__}: {exc}")  # e.g. too large: retrying cannot help
+                    continue
                 retry.extend(r for r, _ in futures)
                 retry.extend(records[index:])
                 futures = []
@@ -439,10 +446,10 @@ class KafkaSink:
         self.stats.rejected += 1
         log.error("the broker rejected an event for good (%s); kept in %s/rejected.jsonl", reason, self._spool.directory)
         with (self._spool.directory / "rejected.jsonl").open("ab") as out:
-            out.write(b'{"reason": ' + encode_str(reason) + b', "event": ' + record + b"}\n")
+            out.write(b'{"reason": ' + _json_string(reason) + b', "event": ' + record + b"}\n")
 
 
-def encode_str(text: str) -> bytes:
+def _json_string(text: str) -> bytes:
     import msgspec
 
     return msgspec.json.encode(text)

@@ -105,3 +105,25 @@ def test_kafka_sink_spools_while_the_broker_is_down_and_replays_in_order(bus: Bu
     assert {r.key for r in records} == {b"cam-spool"}
     got = [decode(r.value) for r in sorted(records, key=lambda r: (r.partition, r.offset))]
     assert got == events  # every event once, in order (one camera = one partition)
+
+
+def test_an_event_that_can_never_be_sent_is_set_aside_and_the_rest_flow(bus: BusSettings, tmp_path):
+    from ingest.contract import MAX_EVENT_BYTES, FrameEvent, TrackedObject
+
+    objects = tuple(
+        TrackedObject(track_id=i, cls="motorbike", confidence=0.9, bbox=(1.0, 2.0, 3.0, 4.0)) for i in range(MAX_EVENT_BYTES // 60)
+    )
+    huge = FrameEvent(camera_id="cam-spool", ts=T0, frame_no=1, width=960, height=540, objects=objects)
+    assert len(encode(huge)) > MAX_EVENT_BYTES
+    events = crossings(3)
+    sink = KafkaSink(KafkaSinkSettings(bus=bus, spool_dir=tmp_path / "spool"))
+    sink.send(events[0])
+    sink.send(huge)  # a bug upstream must not block the camera's queue behind it for ever
+    sink.send(events[1])
+    sink.send(events[2])
+    sink.close()
+    assert (sink.stats.sent, sink.stats.rejected, sink.stats.spooled) == (3, 1, 0)
+    rejected = (tmp_path / "spool" / "rejected.jsonl").read_bytes().splitlines()
+    assert len(rejected) == 1 and b"larger than the limit" in rejected[0]
+    got = [decode(r.value) for r in read_topic(bus, bus.topics.crossings, expect=3)]
+    assert got == events
