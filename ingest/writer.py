@@ -4,10 +4,10 @@ Each event type maps to one table (``TABLES``). Rows go in with binary COPY. Fac
 frames, health...) are immutable: a replayed event is a no-op. Windows, the camera registry and
 an alert's current state are keyed by their natural key and overwrite.
 
-Why COPY straight into the table first: a replay is rare, and staging every batch through a
-temporary table roughly halves throughput. So facts are copied directly inside a savepoint; only
-when that hits a unique violation (a replay) is the batch staged and inserted with
-``ON CONFLICT DO NOTHING``. Upserting tables always go through staging.
+Why COPY straight into the table first: a replay or a rewritten window is rare, and staging every
+batch through a temporary table roughly halves throughput. So every batch is copied directly
+inside a savepoint; only when that hits a unique violation is it staged and merged, with
+``ON CONFLICT DO NOTHING`` for facts and ``DO UPDATE`` for keyed rows.
 """
 
 from __future__ import annotations
@@ -169,15 +169,14 @@ class EventWriter:
         return written
 
     def _write_table(self, spec: TableSpec, rows: list[tuple]) -> int:
-        if spec.upsert_key is None:
-            try:
-                with self._conn.transaction():  # a savepoint: a replay rolls back only this COPY
-                    self._copy(spec, spec.table, rows)
-                return len(rows)
-            except psycopg.errors.UniqueViolation:
-                pass
-        else:
+        if spec.upsert_key is not None:
             rows = _last_per_key(spec, rows)  # one statement may not update a row twice
+        try:
+            with self._conn.transaction():  # a savepoint: a replay rolls back only this COPY
+                self._copy(spec, spec.table, rows)
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            pass
         staging = self._stage(spec)
         self._copy(spec, staging, rows)
         inserted = self._conn.execute(_merge_statement(spec, staging)).rowcount
