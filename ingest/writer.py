@@ -171,12 +171,16 @@ class EventWriter:
     def _write_table(self, spec: TableSpec, rows: list[tuple]) -> int:
         if spec.upsert_key is not None:
             rows = _last_per_key(spec, rows)  # one statement may not update a row twice
+        # An explicit savepoint, not conn.transaction(): on an idle connection that would open and
+        # commit a transaction of its own, and the rows must commit with the caller's transaction.
+        self._conn.execute("SAVEPOINT ioc_direct_copy")
         try:
-            with self._conn.transaction():  # a savepoint: a replay rolls back only this COPY
-                self._copy(spec, spec.table, rows)
-            return len(rows)
+            self._copy(spec, spec.table, rows)
         except psycopg.errors.UniqueViolation:
-            pass
+            self._conn.execute("ROLLBACK TO SAVEPOINT ioc_direct_copy")  # a replay undoes only this COPY
+        else:
+            self._conn.execute("RELEASE SAVEPOINT ioc_direct_copy")
+            return len(rows)
         staging = self._stage(spec)
         self._copy(spec, staging, rows)
         inserted = self._conn.execute(_merge_statement(spec, staging)).rowcount

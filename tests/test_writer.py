@@ -72,3 +72,11 @@ def test_frame_objects_are_stored_as_json(db):
         objects, count = conn.execute("SELECT objects, object_count FROM frame_events").fetchone()
     assert count == 1
     assert objects[0]["cls"] == "motorbike" and objects[0]["bbox"] == [10.0, 20.0, 40.0, 60.0]
+
+
+def test_rows_commit_with_the_callers_transaction_and_not_before(db):
+    events = [e for batch in events_of_every_type(3).values() for e in batch]
+    with connect(db) as conn:
+        EventWriter(conn).write(events)  # no transaction block: the implicit transaction holds them
+        conn.rollback()
+        assert all(_count(conn, spec.table) == 0 for specs in TABLES.values() for spec in specs)
