@@ -106,3 +106,24 @@ def test_decode_yolov5_layout_uses_objectness():
     assert d.class_names == ["bus_truck"] and d.confidence[0] == pytest.approx(0.81)
     with pytest.raises(DetectorError, match="does not fit"):
         decode_yolo(np.zeros((1, 10, 7)), class_ids=class_ids(), confidence=0.3, nms_iou=0.4, input_size=640, frame_size=(640, 640))
+
+
+def test_motorbikes_side_by_side_are_two_objects():
+    rng = np.random.default_rng(3)
+    detector = MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60))
+    for _ in range(40):
+        detector.detect(road(rng))
+    frame = road(rng)
+    cv2.rectangle(frame, (200, 100), (223, 147), (40, 160, 40), -1)  # two riders, 24x48 each,
+    cv2.rectangle(frame, (236, 100), (259, 147), (160, 40, 160), -1)  # joined by a footrest
+    cv2.rectangle(frame, (224, 140), (235, 143), (40, 40, 40), -1)
+    found = detector.detect(frame)
+    assert len(found) == 2, found.xyxy
+    widths = sorted(found.xyxy[:, 2] - found.xyxy[:, 0])
+    assert all(20 <= w <= 34 for w in widths), widths  # each about one rider wide
+    # one car, as wide as the two riders together, stays one object
+    for _ in range(40):
+        detector.detect(road(rng))
+    car = road(rng)
+    cv2.rectangle(car, (200, 100), (259, 147), (40, 40, 160), -1)
+    assert len(detector.detect(car)) == 1
