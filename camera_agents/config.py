@@ -91,8 +91,10 @@ class Calibration(_Model):
 class SizeClasses(_Model):
     """How the motion detector names a blob by its size (footprint area and shape)."""
 
-    motorbike_max_m2: float = Field(default=3.0, gt=0, le=100, description="Largest footprint of a motorbike (calibrated), m².")
-    car_max_m2: float = Field(default=13.0, gt=0, le=200, description="Largest footprint of a car (calibrated), m²; above is bus/truck.")
+    # The footprint is estimated from the box's bottom width and height at the ground's scale
+    # there, which sees less than the true length from a pole: thresholds are in that estimate.
+    motorbike_max_m2: float = Field(default=1.6, gt=0, le=100, description="Largest estimated footprint of a motorbike (calibrated), m².")
+    car_max_m2: float = Field(default=7.0, gt=0, le=200, description="Largest estimated footprint of a car (calibrated), m²; above is bus/truck.")
     motorbike_max_px: float = Field(default=2600, gt=0, description="Largest box of a motorbike (uncalibrated), px².")
     car_max_px: float = Field(default=15000, gt=0, description="Largest box of a car (uncalibrated), px²; above is bus/truck.")
     person_min_aspect: float = Field(
