@@ -134,3 +134,16 @@ def test_bad_config_exits_with_the_problem(tmp_path):
     assert f"{bad}:" in result.output and "kind" in result.output and "'parking'" in result.output
     checked = runner.invoke(app, ["check", "--cameras", str(EXAMPLES)])
     assert checked.exit_code == 0 and "vtest-campus: ok" in checked.output
+
+
+def test_run_vtest_to_kafka(bus: BusSettings, tmp_path):
+    result = runner.invoke(
+        app,
+        ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--frames", "150", "--sink", "kafka",
+         "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool", str(tmp_path / "spool"), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    analysed = len(range(0, 150, AnalyticsConfig().stride))
+    frames = [decode(r.value) for r in read_topic(bus, bus.topics.frames, expect=analysed)]
+    assert len(frames) == analysed and {f.camera_id for f in frames} == {"vtest-campus"}
+    assert sum(len(f.objects) for f in frames) > analysed  # people on the path, a few per frame
