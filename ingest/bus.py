@@ -87,12 +87,13 @@ def delete_group(settings: BusSettings, group_id: str) -> None:
 
 
 def make_producer(settings: BusSettings, **overrides: object) -> KafkaProducer:
-    """A producer that waits for every replica (acks=all) and compresses batches."""
+    """A producer that waits for every replica (acks=all) and compresses batches with lz4,
+    which costs a fraction of gzip's CPU on both ends (agents compress, the sink decompresses)."""
     config: dict[str, object] = dict(
         bootstrap_servers=settings.bootstrap,
         client_id=settings.client_id,
         acks="all",
-        compression_type="gzip",
+        compression_type="lz4",
         linger_ms=20,
         batch_size=256 * 1024,
         max_request_size=2 * 1024 * 1024,
