@@ -167,7 +167,7 @@ class MotionDetector:
         kept = np.flatnonzero(keep) + 1
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
         b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
-        wide = (s[:, 2] >= 6) & (s[:, 2] >= 0.8 * s[:, 3])
+        wide = (s[:, 2] >= 8) & (s[:, 2] >= s[:, 3])  # side-by-side riders are wider than tall
         if wide.any():
             split: list[tuple[float, ...]] = []
             for index in np.flatnonzero(wide):
