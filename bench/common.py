@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Iterator
-
-import psycopg
 
 from deploy.local.stack import StackInfo, StackSettings, stack_up
 from ingest.bus import BusSettings, ensure_topics
-from ingest.db import DbSettings, migrate
+from ingest.db import DbSettings, temporary_database
 
 
 def local_stack() -> StackInfo:
@@ -23,19 +19,9 @@ def fresh_bus(stack: StackInfo, **overrides) -> BusSettings:
     return settings
 
 
-@contextlib.contextmanager
-def scratch_database(stack: StackInfo, *, prefix: str = "ioc_bench") -> Iterator[DbSettings]:
-    """A migrated database that is dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    settings = DbSettings(dsn=psycopg.conninfo.make_conninfo(stack.dsn, dbname=name))
-    try:
-        migrate(settings)
-        yield settings
-    finally:
-        with psycopg.connect(stack.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def scratch_database(stack: StackInfo, *, prefix: str = "ioc_bench"):
+    """A migrated database of the benchmark's own, dropped afterwards (a context manager)."""
+    return temporary_database(DbSettings(dsn=stack.dsn), prefix=prefix)
 
 
 def figure(metric: str, value: float, unit: str, target: str = "") -> None:

@@ -3,7 +3,7 @@
 Only plain Kafka protocol is used, so the same code runs on Apache Kafka and on the local
 Tansu broker. Tansu quirks it respects: group joins take half the session timeout (so the
 session timeout is short), its end offsets are wrong (nothing here reads them), and a consumer
-closed before its first assignment wedges the group id (``join_group`` deletes and retries).
+closed before its first assignment wedges the group id (``join_group_async`` deletes and retries).
 Kafka errors are translated into ``BusError`` where they enter.
 """
 
@@ -111,12 +111,13 @@ def publish(producer: KafkaProducer, settings: BusSettings, event: Event):
     return producer.send(settings.topics.for_event(event), key=partition_key(event), value=encode(event))
 
 
-def make_consumer(settings: BusSettings, *, group_id: str, **overrides: object) -> KafkaConsumer:
-    """A consumer that commits by hand and starts from the earliest offset.
+def _consumer_policy(settings: BusSettings, group_id: str | None) -> dict[str, object]:
+    """Settings every consumer shares, whichever client library it uses.
 
-    Never 'latest': Tansu's end offsets are wrong, so a new group must start from the beginning.
+    Offsets are committed by hand, after the work they cover. Never 'latest': Tansu's end
+    offsets are wrong, so a new group must start from the beginning.
     """
-    config: dict[str, object] = dict(
+    return dict(
         bootstrap_servers=settings.bootstrap,
         client_id=settings.client_id,
         group_id=group_id,
@@ -124,46 +125,18 @@ def make_consumer(settings: BusSettings, *, group_id: str, **overrides: object) 
         auto_offset_reset="earliest",
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        max_poll_records=5000,
         fetch_max_bytes=32 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    config.update(overrides)
+
+
+def make_consumer(settings: BusSettings, *, group_id: str | None, **overrides: object) -> KafkaConsumer:
+    """A kafka-python consumer (for tools and tests; hot paths use ``make_async_consumer``)."""
+    config = _consumer_policy(settings, group_id) | {"max_poll_records": 5000} | overrides
     try:
         return KafkaConsumer(**config)
     except KafkaError as exc:
         raise BusError(f"cannot reach the Kafka broker at {settings.bootstrap}: {exc}") from exc
-
-
-def join_group(
-    settings: BusSettings, consumer: KafkaConsumer, *, group_id: str, topics: Iterable[str], timeout_s: float | None = None
-) -> None:
-    """Subscribe and wait for the first assignment.
-
-    If the join does not complete in time, the group id is assumed wedged (Tansu keeps a group
-    stuck after a member left before its first assignment): the group is deleted and the join
-    retried once. Raises BusError if it still fails.
-    """
-    topics = list(topics)
-    # A healthy join takes about half a session timeout on Tansu and less on Kafka; waiting two
-    # full session timeouts tells a wedged group from a slow one without stalling a restart long.
-    timeout_s = timeout_s if timeout_s is not None else 2 * settings.session_timeout_ms / 1000
-    consumer.subscribe(topics)
-    for attempt in (1, 2):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                consumer.poll(timeout_ms=200, max_records=1, update_offsets=False)
-            except KafkaError as exc:
-                raise BusError(f"consumer group {group_id} failed to join on {settings.bootstrap}: {exc}") from exc
-            if consumer.assignment():
-                return
-        if attempt == 1:
-            log.warning("group %s did not join within %.0f s; deleting the wedged group and retrying", group_id, timeout_s)
-            consumer.unsubscribe()
-            delete_group(settings, group_id)
-            consumer.subscribe(topics)
-    raise BusError(f"consumer group {group_id} could not join on {settings.bootstrap} within {2 * timeout_s:.0f} s")
 
 
 def make_async_consumer(settings: BusSettings, *, group_id: str, **overrides: object):
@@ -174,28 +147,20 @@ def make_async_consumer(settings: BusSettings, *, group_id: str, **overrides: ob
     """
     from aiokafka import AIOKafkaConsumer
 
-    config: dict[str, object] = dict(
-        bootstrap_servers=settings.bootstrap,
-        client_id=settings.client_id,
-        group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        fetch_max_bytes=32 * 1024 * 1024,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-    )
-    config.update(overrides)
+    config = _consumer_policy(settings, group_id) | overrides
     return AIOKafkaConsumer(**config)
 
 
 async def join_group_async(
-    settings: BusSettings, make_consumer: Callable[[], object], *, group_id: str, topics: Iterable[str],
+    settings: BusSettings, new_consumer: Callable[[], object], *, group_id: str, topics: Iterable[str],
     listener=None, timeout_s: float | None = None,
 ):
-    """``join_group`` for aiokafka: make a consumer, start it, subscribe, wait for the first
-    assignment, and return it. If the join does not complete in time, the group is taken for
-    wedged: that consumer is stopped, the group deleted, and a new consumer joins once more."""
+    """Make a consumer, start it, subscribe, wait for the first assignment, and return it.
+
+    If the join does not complete in time, the group id is taken for wedged (Tansu keeps a group
+    stuck after a member left before its first assignment): that consumer is stopped, the group
+    deleted, and a new consumer joins once more. A healthy join takes about half a session
+    timeout on Tansu and less on Kafka, so two session timeouts tell a wedged group from a slow one."""
     import asyncio
 
     from aiokafka.errors import KafkaError as AioKafkaError
@@ -203,7 +168,7 @@ async def join_group_async(
     topics = list(topics)
     timeout_s = timeout_s if timeout_s is not None else 2 * settings.session_timeout_ms / 1000
     for attempt in (1, 2):
-        consumer = make_consumer()
+        consumer = new_consumer()
         try:
             await consumer.start()
         except AioKafkaError as exc:

@@ -7,9 +7,12 @@ racing. psycopg errors are translated into ``DatabaseError`` where they enter.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -101,3 +104,18 @@ def migrate(settings: DbSettings) -> list[Migration]:
 
 def _redact(dsn: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+
+
+@contextlib.contextmanager
+def temporary_database(admin: DbSettings, *, prefix: str = "ioc_tmp") -> Iterator[DbSettings]:
+    """A new, migrated database on ``admin``'s server, dropped on exit (tests, benchmarks)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    settings = DbSettings(dsn=psycopg.conninfo.make_conninfo(admin.dsn, dbname=name))
+    try:
+        migrate(settings)
+        yield settings
+    finally:
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,9 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from kafka import KafkaConsumer
-
-from ingest.bus import BusSettings, make_producer, publish
+from ingest.bus import BusSettings, make_consumer, make_producer, publish
 from ingest.contract import Event
 
 
@@ -33,15 +31,8 @@ def produce_raw(bus: BusSettings, topic: str, values: list[bytes], *, key: bytes
 
 def read_topic(bus: BusSettings, topic: str, *, expect: int, timeout: float = 30.0) -> list:
     """Read a topic from the beginning until ``expect`` records arrived or ``timeout`` passed."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bus.bootstrap,
-        group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=bus.session_timeout_ms,
-        heartbeat_interval_ms=bus.heartbeat_interval_ms,
-    )
+    consumer = make_consumer(bus, group_id=f"reader-{uuid.uuid4().hex[:8]}")
+    consumer.subscribe([topic])
     records: list = []
     deadline = time.monotonic() + timeout
     try:

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 from rich.console import Console
 
 from deploy.local.demo import DemoSettings, run_demo
 
 
-def test_the_demo_city_fills_timescaledb_from_every_stage(stack, tmp_path):
-    database = f"ioc_demo_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        settings = DemoSettings(
-            bootstrap=stack.bootstrap,
-            dsn=psycopg.conninfo.make_conninfo(stack.dsn, dbname=database),
-            state_dir=tmp_path,
-            namespace=f"demo{uuid.uuid4().hex[:8]}",
-            duration_s=100,
-            traffic_cameras=1,
-            metrics_port=0,
-        )
-        with open(tmp_path / "screen.txt", "w") as screen:
-            counts = run_demo(settings, console=Console(file=screen, width=240))
-    finally:
-        with psycopg.connect(stack.dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+def test_the_demo_city_fills_timescaledb_from_every_stage(stack, db, tmp_path):
+    settings = DemoSettings(
+        bootstrap=stack.bootstrap,
+        dsn=db.dsn,
+        state_dir=tmp_path,
+        namespace=f"demo{uuid.uuid4().hex[:8]}",
+        duration_s=100,
+        traffic_cameras=1,
+        metrics_port=0,
+    )
+    with open(tmp_path / "screen.txt", "w") as screen:
+        counts = run_demo(settings, console=Console(file=screen, width=240))
     # Every camera registered itself, and each stage's output reached the database.
     assert counts["cameras"] >= 2  # one traffic camera and the crowd (and vtest.avi when installed)
     assert counts["crossings"] > 20
