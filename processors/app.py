@@ -59,7 +59,7 @@ def build_app(settings: ProcessorSettings, *, with_alerts: bool = True) -> Proce
         **web,
     )
     topics = settings.bus.topics
-    horizons = HorizonStore(bootstrap=settings.bus.bootstrap, group_id=settings.horizon_group)
+    horizons = HorizonStore(directory=settings.state_dir / settings.app_id, idle_s=settings.window.idle_s)
     counter = WindowCounter(app=app, settings=settings, horizons=horizons)
     app.counter = counter  # type: ignore[attr-defined]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -22,7 +23,8 @@ def run(
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Where alert baselines and open alerts are snapshotted."),
     namespace: Optional[str] = typer.Option(None, "--namespace", help="Topic namespace (default $IOC_NAMESPACE or 'ioc')."),
     bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="Kafka bootstrap (default $IOC_BOOTSTRAP or 127.0.0.1:19092)."),
-    grace: Optional[float] = typer.Option(None, "--grace", help="Seconds a window waits for late events after it ends."),
+    grace: Optional[float] = typer.Option(None, "--grace", help="Seconds a window waits for late events after it ends (default 10; by the camera's own clock)."),
+    idle: Optional[float] = typer.Option(None, "--idle", help="Seconds the partition's stream time may run ahead of a silent or lagging camera before that camera's windows close anyway (default 300)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Stop after this many seconds (for tests and trials)."),
     app_id: Optional[str] = typer.Option(None, "--app-id", help="Consumer group / faust app id (default '<namespace>-processors')."),
     web_port: Optional[int] = typer.Option(None, "--web-port", help="Serve faust's web UI on 127.0.0.1:PORT (off by default)."),
@@ -32,17 +34,21 @@ def run(
     from ingest.bus import BusSettings
     from processors.config import ConfigError, load_rules
     from processors.settings import ProcessorSettings
-    from processors.windowing import WindowSpec
-
     bus_overrides = {k: v for k, v in {"namespace": namespace, "bootstrap": bootstrap}.items() if v}
     settings = ProcessorSettings.from_env(
         bus=BusSettings.from_env(**bus_overrides),
         rules_path=rules,
         state_dir=state_dir,
-        window=WindowSpec(grace_s=grace) if grace is not None else None,
         web_port=web_port,
         app_id=app_id,
     )
+    window_overrides = {k: v for k, v in {"grace_s": grace, "idle_s": idle}.items() if v is not None}
+    if window_overrides:
+        try:
+            settings = dataclasses.replace(settings, window=dataclasses.replace(settings.window, **window_overrides))
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2)
     try:
         load_rules(settings.rules_path)  # fail fast, with the key path, before any worker starts
     except ConfigError as exc:
@@ -55,7 +61,8 @@ def run(
         return
     child_args = ["run", "--loglevel", loglevel]
     for flag, value in (("--rules", rules), ("--state-dir", state_dir), ("--namespace", namespace),
-                        ("--bootstrap", bootstrap), ("--grace", grace), ("--timeout", timeout), ("--app-id", app_id)):
+                        ("--bootstrap", bootstrap), ("--grace", grace), ("--idle", idle), ("--timeout", timeout),
+                        ("--app-id", app_id)):
         if value is not None:
             child_args += [flag, str(value)]
     if web_port is not None:

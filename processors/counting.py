@@ -5,7 +5,8 @@ faust stream: that is what lifts a worker from ~4,000 to tens of thousands of ev
 
 The exactness logic is in ``processors.windowing``; this module only moves bytes: decode with
 the contract's msgspec codec, feed each partition's ``PartitionWindows``, publish what closed,
-checkpoint (horizon first, then the offset faust commits). Malformed records go to the
+checkpoint (the horizon to the state dir first, then the offset faust commits; the module
+docstring of ``processors.windowing`` says why in that order). Malformed records go to the
 dead-letter topic with the reason, and count as consumed.
 """
 
@@ -97,7 +98,7 @@ class WindowCounter:
             if not due and not pending:
                 continue
             # Horizon before offset: a crash in between replays a little more, never less.
-            await self._horizons.put(tp.topic, tp.partition, part.windows.stream_time)
+            await self._horizons.put(tp.topic, tp.partition, part.windows.horizon())
             if app.consumer_generation_id != part.generation:
                 self._partitions.pop(tp, None)
                 continue
@@ -114,7 +115,11 @@ class WindowCounter:
 
     async def _resume(self, tp: Any, generation: int) -> _Partition:
         horizon = await self._horizons.get(tp.topic, tp.partition)
-        log.info("counting %s[%d]: resuming with horizon %s", tp.topic, tp.partition, horizon)
+        if horizon is None:
+            log.info("counting %s[%d]: resuming with horizon None", tp.topic, tp.partition)
+        else:
+            log.info("counting %s[%d]: resuming with horizon %.3f (%d camera clock(s))", tp.topic, tp.partition,
+                     horizon.stream_time, len(horizon.cameras))
         part = _Partition(generation=generation, windows=PartitionWindows(self._settings.window, horizon=horizon))
         self._partitions[tp] = part
         return part

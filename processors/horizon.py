@@ -1,77 +1,93 @@
-"""Where each input partition's horizon (stream time at its last checkpoint) is kept.
+"""Where each input partition's horizon (its clocks at the last checkpoint) is kept.
 
-Kafka offset-commit metadata would be the natural place, but Tansu drops it. So the horizon is
-committed as the *offset* of a companion consumer group (``<app id>.horizon``) on the same
-partition, in microseconds since the epoch. It lives on the broker, so whichever worker gets the
-partition next reads it, and it is written before the matching offset of the real group (see
-``processors.windowing`` for why that order is safe).
+One small JSON file per topic partition, ``<state dir>/<app id>/horizon-<topic>-p<N>.json``,
+next to the alert snapshots: ``{"stream_time": ..., "cameras": {"cam-0001": ..., ...}}``. Not on
+the broker: the horizon is a per-camera map now, and Tansu drops offset-commit metadata (the
+old single number rode as the committed offset of a companion group; a map cannot).
+
+A horizon is stored before the matching offset is committed, and only ever merged upwards:
+``put`` reads the stored horizon under an exclusive lock, takes the componentwise maximum with
+the new one and replaces the file atomically (temp file, fsync, rename, fsync of the directory).
+``processors.windowing`` explains why that order and that merge keep the replay exact, also
+when a worker that lost its partition stores a stale horizon late. Workers on several hosts
+need the state directory on a shared volume, as for the alert snapshots.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import math
+import os
+from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
-from aiokafka.structs import TopicPartition
+from processors.windowing import Horizon
 
-from ingest.bus import BusError
+
+class HorizonError(RuntimeError):
+    """A stored horizon cannot be read or written."""
 
 
 class HorizonStore:
-    def __init__(self, *, bootstrap: str, group_id: str) -> None:
-        self._bootstrap = bootstrap
-        self._group_id = group_id
-        self._consumer: AIOKafkaConsumer | None = None
-        self._assigned: set[TopicPartition] = set()
-        self._lock: asyncio.Lock | None = None
+    def __init__(self, *, directory: Path, idle_s: float) -> None:
+        self._dir = Path(directory)
+        self._idle_s = idle_s
 
-    async def _client(self) -> AIOKafkaConsumer:
-        # Started on first use, in the worker's own event loop.
-        if self._consumer is not None:
-            return self._consumer
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._consumer is None:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self._bootstrap, group_id=self._group_id, enable_auto_commit=False
-                )
-                try:
-                    await consumer.start()
-                except KafkaError as exc:
-                    await consumer.stop()
-                    raise BusError(f"cannot reach the Kafka broker at {self._bootstrap}: {exc}") from exc
-                self._consumer = consumer
-        return self._consumer
+    def path(self, topic: str, partition: int) -> Path:
+        return self._dir / f"horizon-{topic}-p{partition}.json"
+
+    async def get(self, topic: str, partition: int) -> Horizon | None:
+        return await asyncio.to_thread(self.read, topic, partition)
+
+    async def put(self, topic: str, partition: int, horizon: Horizon) -> None:
+        if not math.isfinite(horizon.stream_time):
+            return  # nothing seen yet: nothing to remember
+        await asyncio.to_thread(self.merge, topic, partition, horizon)
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+        """Nothing to release (kept so the app's shutdown hook reads the same for any store)."""
 
-    async def _tp(self, topic: str, partition: int) -> tuple[AIOKafkaConsumer, TopicPartition]:
-        consumer = await self._client()
-        tp = TopicPartition(topic, partition)
-        if tp not in self._assigned:
-            self._assigned.add(tp)
-            consumer.assign(sorted(self._assigned))
-        return consumer, tp
+    # -- blocking I/O (run in a thread) ----------------------------------------------------
 
-    async def get(self, topic: str, partition: int) -> float | None:
-        consumer, tp = await self._tp(topic, partition)
+    def read(self, topic: str, partition: int) -> Horizon | None:
+        path = self.path(topic, partition)
         try:
-            micros = await consumer.committed(tp)
-        except KafkaError as exc:
-            raise BusError(f"cannot read the horizon of {topic}[{partition}] ({self._group_id}): {exc}") from exc
-        return None if micros is None or micros < 0 else micros / 1e6
-
-    async def put(self, topic: str, partition: int, horizon: float) -> None:
-        if not math.isfinite(horizon):
-            return
-        consumer, tp = await self._tp(topic, partition)
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise HorizonError(f"cannot read the horizon of {topic}[{partition}] from {path}: {exc}") from exc
         try:
-            await consumer.commit({tp: round(horizon * 1e6)})
-        except KafkaError as exc:
-            raise BusError(f"cannot store the horizon of {topic}[{partition}] ({self._group_id}): {exc}") from exc
+            data = json.loads(text)
+            horizon = Horizon(stream_time=float(data["stream_time"]),
+                              cameras={str(cam): float(ts) for cam, ts in data["cameras"].items()})
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # No safe fallback: without it the replay would re-emit closed windows partially.
+            raise HorizonError(
+                f"the horizon of {topic}[{partition}] in {path} is unreadable ({exc!r}); it is written atomically, "
+                "so the file was changed by hand or the disk failed. Restore it from a backup; deleting it makes the "
+                "worker recount from the committed offset, which may overwrite windows before it with partial counts"
+            ) from exc
+        return horizon
+
+    def merge(self, topic: str, partition: int, horizon: Horizon) -> None:
+        path = self.path(topic, partition)
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            with open(path.with_name(path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed
+                merged = horizon.merged(self.read(topic, partition), self._idle_s)
+                tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+                with open(tmp, "w") as out:
+                    json.dump({"stream_time": merged.stream_time, "cameras": merged.cameras}, out, separators=(",", ":"))
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+                directory = os.open(self._dir, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+        except OSError as exc:
+            raise HorizonError(f"cannot store the horizon of {topic}[{partition}] in {path}: {exc}") from exc

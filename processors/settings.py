@@ -16,7 +16,8 @@ class ProcessorSettings:
     #: faust app id, so the consumer group; several workers with the same id share partitions
     app_id: str = ""
     window: WindowSpec = field(default_factory=WindowSpec)
-    #: alert engine snapshots (baselines, open alerts, silences), one file per partition
+    #: alert engine snapshots (baselines, open alerts, silences) and counting horizons, one file
+    #: per partition
     state_dir: Path = Path(".ioc/processors")
     #: per-camera thresholds (YAML); None = built-in defaults only
     rules_path: Path | None = None
@@ -36,21 +37,22 @@ class ProcessorSettings:
         if self.rules_path is not None:
             object.__setattr__(self, "rules_path", Path(self.rules_path))
 
-    @property
-    def horizon_group(self) -> str:
-        return f"{self.app_id}.horizon"
-
     @classmethod
     def from_env(cls, **overrides: object) -> "ProcessorSettings":
         """Read IOC_BOOTSTRAP / IOC_NAMESPACE (bus), IOC_PROCESSORS_STATE_DIR, IOC_PROCESSORS_RULES,
-        IOC_PROCESSORS_GRACE_S, IOC_PROCESSORS_SNAPSHOT_S; keyword overrides win."""
+        IOC_PROCESSORS_GRACE_S, IOC_PROCESSORS_IDLE_S, IOC_PROCESSORS_SNAPSHOT_S; keyword overrides win."""
         values: dict[str, object] = {"bus": BusSettings.from_env()}
         if state_dir := os.environ.get("IOC_PROCESSORS_STATE_DIR"):
             values["state_dir"] = Path(state_dir)
         if rules := os.environ.get("IOC_PROCESSORS_RULES"):
             values["rules_path"] = Path(rules)
+        window: dict[str, float] = {}
         if grace := os.environ.get("IOC_PROCESSORS_GRACE_S"):
-            values["window"] = WindowSpec(grace_s=float(grace))
+            window["grace_s"] = float(grace)
+        if idle := os.environ.get("IOC_PROCESSORS_IDLE_S"):
+            window["idle_s"] = float(idle)
+        if window:
+            values["window"] = WindowSpec(**window)  # type: ignore[arg-type]
         if snapshot := os.environ.get("IOC_PROCESSORS_SNAPSHOT_S"):
             values["snapshot_interval_s"] = float(snapshot)
         values.update({k: v for k, v in overrides.items() if v is not None})

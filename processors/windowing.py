@@ -1,29 +1,61 @@
 """Exact event-time tumbling windows of one input partition, and the offsets that make them
 replayable.
 
-Pure logic: no Kafka, no faust. The app feeds each decoded event with its offset; windows close
-when the partition's stream time (the largest event time seen) passes ``end + grace``.
+Pure logic: no Kafka, no faust. The app feeds each decoded event with its offset.
 
-Exactness across restarts and rebalances rests on two numbers per partition, kept outside the
-worker (see ``processors.app``):
+Event time is kept per camera. Many cameras share a partition and their clocks are not aligned
+(an agent behind real time, a clock off by seconds, an agent replaying its spool after an
+outage), so each camera has its own *stream time* (the largest event time it has sent) and the
+partition has one too (the largest of all). A window of camera ``c`` closes once
+
+    end + grace <= max(camera_time[c], partition_time - idle)
+
+that is when the camera itself has moved past it, or when the partition has moved ``idle``
+seconds further (a camera gone silent must not hold its last window, and so the partition's
+commit offset, open forever). Both clocks only grow, so the condition, once true, stays true:
+an event whose window satisfies it on arrival is *late* (counted and logged, not added).
+``max(camera_time[c], partition_time - idle)`` is the camera's *effective* time; a camera whose
+own time is at or below ``partition_time - idle`` no longer matters and is forgotten.
+
+Exactness across restarts and rebalances rests on two things per partition, kept outside the
+worker (see ``processors.counting`` and ``processors.horizon``):
 
 * ``commit_offset``: the first offset of the earliest still-open window (or the next offset when
   none is open). Everything before it belongs to closed, emitted windows or was dropped as late.
-* ``stream_time`` at that moment, stored as the partition's *horizon*: every window with
-  ``end + grace <= horizon`` has been emitted.
+* the *horizon* (``Horizon``): the clocks at that moment, the partition's and each camera's
+  that still matters. Every window whose close condition holds under the horizon has been
+  emitted (and acknowledged by the broker) before the horizon is stored.
 
-A new owner resumes at ``commit_offset`` with ``stream_time = horizon``. Replaying from there
-re-admits exactly the events the old owner had admitted into still-open windows and rejects the
-rest (windows already emitted, or late), so each window is rebuilt whole and emitted once more
-with the same numbers; the sink's upsert makes that second emission harmless. Windows are self
-contained (occupancy is weighted from the window's own first sample) for the same reason.
+A new owner resumes at the committed offset with its clocks set to the stored horizon. Why the
+replay is exact: write ``S(n)`` for the clocks after offsets ``< n`` (a componentwise maximum
+over that prefix, so it only grows with ``n``), and let the horizon be ``S(n)`` with commit
+offset ``c(n) <= n``. Replaying offset ``o`` from ``c(n)`` on, the clocks are
+``max(S(n), events c..o) = S(n)`` for ``o < n`` and ``max(S(n), events n..o) = S(o+1)`` beyond,
+so an event at ``o >= n`` is admitted exactly as in an uninterrupted run. An event at ``o < n``
+was judged by the first owner under ``S(o+1) <= S(n)``: if its window was still open at the
+checkpoint it is open under ``S(n)`` and re-admitted, and every event of such a window has an
+offset ``>= c(n)``, so the window is rebuilt whole; if its window had closed (emitted) or it was
+late, the condition holds under ``S(n)`` and it is rejected. Each window is therefore emitted
+with the numbers of an uninterrupted run; one emitted twice carries identical numbers, and the
+sink's upsert makes that harmless. Windows are self contained (occupancy is weighted from the
+window's own first sample) for the same reason.
+
+The order of the two writes follows from the same argument. A horizon *ahead* of the committed
+offset (``S(m)`` with an older ``c(n)``, ``n <= m``) is safe: ``c`` only grows, so windows open
+at ``m`` start after ``c(n)``, and what closed between ``n`` and ``m`` was emitted before ``S(m)``
+was written. A horizon *behind* the committed offset is not: windows that closed after the
+horizon would be re-admitted from the middle and re-emitted partial. So the horizon is stored
+first and the offset committed second (a crash in between leaves the horizon ahead: the replay
+is longer, never wrong), and a stored horizon is only ever merged upwards (``Horizon.merged``):
+a worker that lost its partition in a rebalance and stores a stale horizon late cannot move it
+back below what the new owner has committed. Forgetting idle cameras does not change the
+argument: it leaves every effective time as it was.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from datetime import datetime, timezone
@@ -38,16 +70,20 @@ FRAME_ZONE = "_frame"
 
 @dataclass(frozen=True, kw_only=True)
 class WindowSpec:
-    """Tumbling window length and the grace period granted to late events (seconds)."""
+    """Tumbling window length, the grace period granted to late events, and how far the
+    partition's stream time may run ahead of a silent camera before its windows close (seconds)."""
 
     window_s: int = 60
     grace_s: float = 10.0
+    idle_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:
             raise ValueError(f"window_s must be positive, got {self.window_s}")
         if self.grace_s < 0:
             raise ValueError(f"grace_s must not be negative, got {self.grace_s}")
+        if not self.idle_s >= 0:
+            raise ValueError(f"idle_s must not be negative, got {self.idle_s}")
 
     def start_of(self, ts: float) -> float:
         return (ts // self.window_s) * self.window_s
@@ -82,6 +118,27 @@ class _ZoneSamples:
     samples: list[tuple[float, int]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Horizon:
+    """A partition's clocks at a checkpoint: its stream time and the stream time of each camera
+    still ahead of ``stream_time - idle_s`` (the others no longer matter)."""
+
+    stream_time: float
+    cameras: dict[str, float] = field(default_factory=dict)
+
+    def merged(self, other: "Horizon | None", idle_s: float) -> "Horizon":
+        """The componentwise maximum (the clocks of the longer of two prefixes of one stream)."""
+        if other is None:
+            return self
+        stream_time = max(self.stream_time, other.stream_time)
+        floor = stream_time - idle_s
+        cameras = {cam: ts for cam, ts in other.cameras.items() if ts > floor}
+        for cam, ts in self.cameras.items():
+            if ts > floor and ts > cameras.get(cam, -math.inf):
+                cameras[cam] = ts
+        return Horizon(stream_time=stream_time, cameras=cameras)
+
+
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
@@ -90,17 +147,27 @@ class PartitionWindows:
     """Open windows of one input partition: crossings, zone samples, and frames (whose object
     count is the whole view's occupancy, published as zone ``FRAME_ZONE``)."""
 
-    def __init__(self, spec: WindowSpec, *, horizon: float | None = None) -> None:
+    def __init__(self, spec: WindowSpec, *, horizon: Horizon | None = None) -> None:
         self.spec = spec
         self._window_s = float(spec.window_s)
         self._grace_s = float(spec.grace_s)
-        start = -math.inf if horizon is None else horizon
-        self.stream_time = start
-        self.resumed_at = start
+        self._idle_s = float(spec.idle_s)
+        #: the partition's stream time, and ``stream_time - idle_s``: the least effective time
+        #: of any camera (see the module docstring)
+        self.stream_time = -math.inf if horizon is None else horizon.stream_time
+        self._floor = self.stream_time - self._idle_s
+        #: camera -> its own stream time (cameras at or below ``_floor`` may be forgotten)
+        self._camera_time: dict[str, float] = {} if horizon is None else dict(horizon.cameras)
+        # The clocks this owner started from: what closed under them closed before it took over.
+        self._resumed_floor = self._floor
+        self._resumed_cameras = dict(self._camera_time)
         self._next_offset: int | None = None
         self._crossings: dict[tuple[str, str, str, str, float], _Crossings] = {}
         self._zones: dict[tuple[str, str, float], _ZoneSamples] = {}
-        self._earliest_close = math.inf
+        #: camera -> keys of its open windows (crossing keys have 5 items, zone keys 3), and the
+        #: earliest ``end + grace`` among them
+        self._camera_windows: dict[str, list[tuple]] = {}
+        self._camera_closes: dict[str, float] = {}
         self.late = 0
         self.before_horizon = 0
 
@@ -121,65 +188,92 @@ class PartitionWindows:
             return self._add_sample(offset, event.camera_id, event.zone_id, event.ts.timestamp(), event.count)  # type: ignore[attr-defined]
         return Admission.IGNORED
 
-    def _admit(self, ts: float) -> tuple[Admission, float]:
+    def _admit(self, camera: str, ts: float) -> tuple[Admission, float]:
+        # The hot path: plain locals and dict lookups, no method calls.
+        camera_time = self._camera_time
+        own = camera_time.get(camera, -math.inf)
+        if ts > own:
+            camera_time[camera] = own = ts
         if ts > self.stream_time:
             self.stream_time = ts
+            self._floor = ts - self._idle_s
         window_s = self._window_s
-        start = (ts // window_s) * window_s  # == spec.start_of(ts), inlined: the hot path
+        start = (ts // window_s) * window_s  # == spec.start_of(ts), inlined
         closes = start + window_s + self._grace_s
-        if closes <= self.stream_time:
-            if closes <= self.resumed_at:
+        if closes <= own or closes <= self._floor:
+            if closes <= self._resumed_floor or closes <= self._resumed_cameras.get(camera, -math.inf):
                 self.before_horizon += 1
                 return Admission.BEFORE_HORIZON, start
             self.late += 1
             return Admission.LATE, start
-        if closes < self._earliest_close:
-            self._earliest_close = closes
         return Admission.COUNTED, start
 
+    def _opened(self, camera: str, key: tuple, start: float) -> None:
+        self._camera_windows.setdefault(camera, []).append(key)
+        closes = start + self._window_s + self._grace_s
+        if closes < self._camera_closes.get(camera, math.inf):
+            self._camera_closes[camera] = closes
+
     def _add_crossing(self, offset: int, event: LineCrossing) -> Admission:
-        admission, start = self._admit(event.ts.timestamp())
+        camera = event.camera_id
+        admission, start = self._admit(camera, event.ts.timestamp())
         if admission is Admission.COUNTED:
-            key = (event.camera_id, event.line_id, event.direction, event.cls, start)
+            key = (camera, event.line_id, event.direction, event.cls, start)
             acc = self._crossings.get(key)
             if acc is None:
                 acc = self._crossings[key] = _Crossings(first_offset=offset)
+                self._opened(camera, key, start)
             acc.count += 1
             if event.speed_kmh is not None:
                 acc.speeds.append(event.speed_kmh)
         return admission
 
     def _add_sample(self, offset: int, camera_id: str, zone_id: str, ts: float, count: int) -> Admission:
-        admission, start = self._admit(ts)
+        admission, start = self._admit(camera_id, ts)
         if admission is Admission.COUNTED:
             key = (camera_id, zone_id, start)
             acc = self._zones.get(key)
             if acc is None:
                 acc = self._zones[key] = _ZoneSamples(first_offset=offset)
+                self._opened(camera_id, key, start)
             acc.samples.append((ts, count))
         return admission
 
     # -- closing ---------------------------------------------------------------------------
 
-    def close_due(self) -> list[CountWindow | OccupancyWindow]:
-        """Remove and return every window whose ``end + grace`` the stream time has passed."""
-        if self.stream_time < self._earliest_close:
-            return []
-        closed: list[CountWindow | OccupancyWindow] = []
-        now = self.stream_time
-        spec = self.spec
-        for key in [k for k in self._crossings if spec.closes_at(k[4]) <= now]:
-            closed.append(self._count_window(key, self._crossings.pop(key)))
-        for key in [k for k in self._zones if spec.closes_at(k[2]) <= now]:
-            closed.append(self._occupancy_window(key, self._zones.pop(key)))
-        self._earliest_close = min(
-            (spec.closes_at(start) for start in self._open_starts()), default=math.inf
-        )
-        return closed
+    def effective_time(self, camera: str) -> float:
+        """The clock that closes ``camera``'s windows: its own, but never below the partition's
+        stream time minus ``idle_s``."""
+        return max(self._camera_time.get(camera, -math.inf), self._floor)
 
-    def _open_starts(self) -> Iterator[float]:
-        yield from {k[4] for k in self._crossings}
-        yield from {k[2] for k in self._zones}
+    def close_due(self) -> list[CountWindow | OccupancyWindow]:
+        """Remove and return every window whose ``end + grace`` its camera's effective time has
+        passed."""
+        floor = self._floor
+        camera_time = self._camera_time
+        due = [camera for camera, closes in self._camera_closes.items()
+               if closes <= floor or closes <= camera_time.get(camera, -math.inf)]
+        closed: list[CountWindow | OccupancyWindow] = []
+        window_s, grace_s = self._window_s, self._grace_s
+        for camera in due:
+            now = self.effective_time(camera)
+            still_open: list[tuple] = []
+            earliest = math.inf
+            for key in self._camera_windows.pop(camera):
+                closes = key[-1] + window_s + grace_s  # summed in _admit's order: same float
+                if closes > now:
+                    still_open.append(key)
+                    earliest = min(earliest, closes)
+                elif len(key) == 5:
+                    closed.append(self._count_window(key, self._crossings.pop(key)))  # type: ignore[arg-type]
+                else:
+                    closed.append(self._occupancy_window(key, self._zones.pop(key)))  # type: ignore[arg-type]
+            if still_open:
+                self._camera_windows[camera] = still_open
+                self._camera_closes[camera] = earliest
+            else:
+                del self._camera_closes[camera]
+        return closed
 
     def _count_window(self, key: tuple[str, str, str, str, float], acc: _Crossings) -> CountWindow:
         camera_id, line_id, direction, cls, start = key
@@ -208,6 +302,15 @@ class PartitionWindows:
     @property
     def open_windows(self) -> int:
         return len(self._crossings) + len(self._zones)
+
+    def horizon(self) -> Horizon:
+        """The clocks to store with ``commit_offset()``. Cameras idle for more than ``idle_s``
+        (own time at or below the floor) are forgotten here: they no longer change any decision."""
+        floor = self._floor
+        live = {camera: ts for camera, ts in self._camera_time.items() if ts > floor}
+        if len(live) < len(self._camera_time):
+            self._camera_time = live
+        return Horizon(stream_time=self.stream_time, cameras=dict(live))
 
     def commit_offset(self) -> int | None:
         """The offset a new owner must resume from so that no open window loses an event."""

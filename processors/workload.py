@@ -42,9 +42,15 @@ def make_workload(
     seed: int = 7,
     start: datetime = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc),
     camera_prefix: str = "cam",
+    clock_skew_s: float = 0.0,
 ) -> Workload:
+    """Crossings (and zone samples) in produce order. ``clock_skew_s``: each camera's clock runs
+    behind by a fixed amount drawn from [0, clock_skew_s) (a loaded agent, a wrong clock)."""
     rnd = random.Random(seed)
     cams = [f"{camera_prefix}-{i:04d}" for i in range(cameras)]
+    # Drawn from a separate generator so the workloads without skew stay as they were.
+    skew_rnd = random.Random(seed + 1)
+    skew = {cam: skew_rnd.uniform(0, clock_skew_s) if clock_skew_s else 0.0 for cam in cams}
     total_s = minutes * 60
     n = int(total_s * crossings_per_s)
     events: list[LineCrossing | ZoneOccupancy] = []
@@ -61,6 +67,7 @@ def make_workload(
         elif i in late_out:
             # Far behind: its window closed long ago; must be counted as late, not added.
             t = max(0.0, t - 60 - grace_s - rnd.uniform(30, 60))
+        t = max(0.0, t - skew[cam])
         speed = None if rnd.random() < 0.05 else round(rnd.uniform(5, 70), 2)
         events.append(
             LineCrossing(
@@ -129,15 +136,18 @@ def window_key(window: CountWindow | OccupancyWindow) -> tuple:
 
 def ground_truth(
     produced: list[tuple[int, LineCrossing | ZoneOccupancy | FrameEvent]], *, window_s: int = 60, grace_s: float = 10.0,
-    before: datetime,
+    idle_s: float = 300.0, before: datetime,
 ) -> tuple[dict[tuple, dict], int]:
     """Windows (by natural key, starting before ``before``) from ``(partition, event)`` pairs in
     produce order, and how many events fall beyond the grace period.
 
-    Stream time is tracked per (topic, partition): crossings and zone samples travel on
-    different topics, so each has its own.
+    Stream time is tracked per camera and per partition, each per topic (crossings, zone
+    samples and frames travel on different topics). An event is beyond the grace period when
+    its window's end + grace is at or below its camera's stream time, or at or below the
+    partition's stream time minus ``idle_s``.
     """
     stream_time: dict[tuple[str, int], float] = defaultdict(lambda: float("-inf"))
+    camera_time: dict[tuple[str, str], float] = defaultdict(lambda: float("-inf"))
     counts: dict[tuple, list[float | None]] = defaultdict(list)
     samples: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
     late = 0
@@ -145,8 +155,11 @@ def ground_truth(
         ts = event.ts.timestamp()
         lane = (type(event).__name__, partition)
         stream_time[lane] = max(stream_time[lane], ts)
+        clock = (type(event).__name__, event.camera_id)
+        camera_time[clock] = max(camera_time[clock], ts)
         start = (ts // window_s) * window_s
-        if start + window_s + grace_s <= stream_time[lane]:
+        closes = start + window_s + grace_s
+        if closes <= camera_time[clock] or closes <= stream_time[lane] - idle_s:
             late += 1
             continue
         start_dt = datetime.fromtimestamp(start, tz=timezone.utc)

@@ -4,6 +4,7 @@ workers sharing the partitions (a rebalance in the middle of the stream)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ingest.bus import make_producer
-from ingest.contract import CountWindow, OccupancyWindow
+from ingest.contract import CountWindow, LineCrossing, OccupancyWindow
 from processors.harness import produce, read_events, start_worker
-from processors.workload import as_facts, closing_events, compare, ground_truth, make_workload, window_key
+from processors.workload import Workload, as_facts, closing_events, compare, ground_truth, make_workload, window_key
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -117,3 +118,53 @@ def test_exact_with_two_workers_sharing_partitions(bus, tmp_path: Path):
     assert compare(truth, emitted) == []
     owned = [set(re.findall(r"counting (\S+\[\d\]): resuming", w.log())) for w in (first, second)]
     assert owned[0] and owned[1], "both workers must have processed partitions"
+
+
+def test_a_lagging_camera_is_counted_also_across_a_sigkill_restart(bus, tmp_path: Path):
+    # Live cameras send 4 minutes of traffic; "spool" cameras were cut off from the broker and
+    # replay their first 3 minutes only afterwards, on the same partitions.
+    live = make_workload(cameras=8, minutes=4, crossings_per_s=16, late_within_grace=0, late_beyond_grace=0, seed=41,
+                         camera_prefix="live")
+    spool = make_workload(cameras=4, minutes=3, crossings_per_s=6, late_within_grace=0, late_beyond_grace=0, seed=42,
+                          camera_prefix="spool")
+    both = Workload(events=live.events + spool.events, start=live.start, end=live.end)
+    cut = len(spool.events) // 2
+    first = produce(bus, live.events + spool.events[:cut])
+    state = tmp_path / "state"
+    worker = start_worker(bus, log_path=tmp_path / "first.log", state_dir=state)
+    read_events(bus, bus.topics.counts,
+                until=lambda events: sum(1 for e in events if e.camera_id.startswith("spool")) >= 20, timeout_s=60)
+    time.sleep(2.5)  # checkpoints (every second) cover the published windows
+    worker.kill()
+    # The stored horizons carry the lagging cameras' own clocks, behind their partitions' clock.
+    horizons = [json.loads(p.read_text()) for p in state.rglob("horizon-*.json")]
+    assert any(ts < h["stream_time"] - 60 for h in horizons for cam, ts in h["cameras"].items() if cam.startswith("spool"))
+    rest = produce(bus, spool.events[cut:] + closing_events(both))
+    produced = first + rest
+    truth, late = ground_truth(produced, before=closing_events(both)[0].ts.replace(second=0, microsecond=0))
+    restarted = start_worker(bus, log_path=tmp_path / "second.log", state_dir=state)
+    try:
+        emitted, _ = _emitted(bus, truth, timeout_s=70)
+    finally:
+        restarted.stop()
+    # Judged by the partition's clock, most of the spooled crossings would be beyond the grace
+    # period: the test would fail without per-camera clocks.
+    assert _behind_partition_clock(produced, "spool") > len(spool.events) // 2
+    assert late == 0 and compare(truth, emitted) == []
+    spooled = sum(v["count"] for k, v in emitted.items() if k[0] == "count" and k[1].startswith("spool"))
+    assert spooled == sum(1 for e in spool.events if isinstance(e, LineCrossing))
+    assert _late_logged(worker.log()) == 0 and _late_logged(restarted.log()) == 0
+    assert re.search(r"resuming with horizon \d", restarted.log())
+
+
+def _behind_partition_clock(produced, prefix: str, *, window_s: int = 60, grace_s: float = 10.0) -> int:
+    """Events of cameras named ``prefix``* whose window had closed by their partition's clock."""
+    clock: dict[tuple, float] = {}
+    behind = 0
+    for partition, event in produced:
+        lane = (type(event).__name__, partition)
+        ts = event.ts.timestamp()
+        clock[lane] = max(clock.get(lane, ts), ts)
+        if event.camera_id.startswith(prefix) and (ts // window_s) * window_s + window_s + grace_s <= clock[lane]:
+            behind += 1
+    return behind

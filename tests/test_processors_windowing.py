@@ -10,7 +10,7 @@ import pytest
 
 from ingest.contract import CountWindow, LineCrossing
 from processors.percentile import percentile
-from processors.windowing import Admission, PartitionWindows, WindowSpec, occupancy_stats
+from processors.windowing import Admission, Horizon, PartitionWindows, WindowSpec, occupancy_stats
 from processors.workload import as_facts, compare, ground_truth, make_workload, window_key
 
 SPEC = WindowSpec(window_s=60, grace_s=10.0)
@@ -29,15 +29,17 @@ def _lanes(events):
     return lanes, produced
 
 
-def _run(lane, *, windows=None, start=0, stop=None, checkpoint_every=None):
-    windows = windows or PartitionWindows(SPEC)
+def _run(lane, *, windows=None, start=0, stop=None, checkpoint_every=None, spec=SPEC):
+    windows = windows or PartitionWindows(spec)
     emitted = []
     checkpoint = (0, None)
     for i, (offset, event) in enumerate(lane[start:stop]):
         windows.add(offset, event)
         emitted.extend(windows.close_due())
         if checkpoint_every and i % checkpoint_every == checkpoint_every - 1:
-            checkpoint = (windows.commit_offset(), windows.stream_time)
+            # Horizon first, then the offset (the order the app stores them in).
+            horizon = windows.horizon()
+            checkpoint = (windows.commit_offset(), horizon)
     return windows, emitted, checkpoint
 
 
@@ -60,34 +62,41 @@ def test_occupancy_is_time_weighted_from_the_first_sample():
     assert peak == 4 and mean == pytest.approx((2 * 20 + 4 * 30) / 50)
 
 
-def test_windows_equal_ground_truth_with_late_events():
-    workload = make_workload(cameras=12, minutes=5, crossings_per_s=15, late_within_grace=40, late_beyond_grace=12)
+SKEWED = WindowSpec(window_s=60, grace_s=10.0, idle_s=40.0)
+
+
+@pytest.mark.parametrize("spec, skew_s", [(SPEC, 0.0), (SPEC, 90.0), (SKEWED, 90.0)], ids=["aligned", "skewed", "skewed-idle-40s"])
+def test_windows_equal_ground_truth_with_late_events(spec, skew_s):
+    workload = make_workload(cameras=12, minutes=5, crossings_per_s=15, late_within_grace=40, late_beyond_grace=12,
+                             clock_skew_s=skew_s)
     lanes, produced = _lanes(workload.events)
     emitted, late = [], 0
     for lane in lanes.values():
-        windows, out, _ = _run(lane)
+        windows, out, _ = _run(lane, spec=spec)
         emitted += out
         late += windows.late
     # Only windows the stream has closed everywhere are comparable.
-    before = workload.end - timedelta(seconds=SPEC.window_s + SPEC.grace_s + 60)
-    truth, truth_late = ground_truth(produced, before=before)
+    before = workload.end - timedelta(seconds=spec.window_s + spec.grace_s + 60 + skew_s)
+    truth, truth_late = ground_truth(produced, before=before, idle_s=spec.idle_s)
     got = {k: v for k, v in _by_key(emitted).items() if k[-1] < before}
     assert compare(truth, got) == []
     assert late == truth_late and late >= 10  # the beyond-grace events were counted as late
 
 
-def test_replay_after_crash_rebuilds_every_window_exactly():
-    workload = make_workload(cameras=8, minutes=6, crossings_per_s=10, late_within_grace=30, late_beyond_grace=8, seed=11)
+@pytest.mark.parametrize("spec, skew_s", [(SPEC, 0.0), (SPEC, 90.0), (SKEWED, 90.0)], ids=["aligned", "skewed", "skewed-idle-40s"])
+def test_replay_after_crash_rebuilds_every_window_exactly(spec, skew_s):
+    workload = make_workload(cameras=8, minutes=6, crossings_per_s=10, late_within_grace=30, late_beyond_grace=8, seed=11,
+                             clock_skew_s=skew_s)
     lanes, _ = _lanes(workload.events)
     rnd = random.Random(5)
     for lane in lanes.values():
-        _, reference, _ = _run(lane)
+        _, reference, _ = _run(lane, spec=spec)
         for crash_at in sorted(rnd.sample(range(len(lane)), 6)):
             every = rnd.choice((1, 7, 50))
-            first, emitted, (offset, horizon) = _run(lane, stop=crash_at, checkpoint_every=every)
+            first, emitted, (offset, horizon) = _run(lane, stop=crash_at, checkpoint_every=every, spec=spec)
             # A new owner: state lost, resumes at the committed offset with the committed horizon.
-            resumed = PartitionWindows(SPEC, horizon=horizon)
-            _, more, _ = _run(lane, windows=resumed, start=offset)
+            resumed = PartitionWindows(spec, horizon=horizon)
+            _, more, _ = _run(lane, windows=resumed, start=offset, spec=spec)
             # Every window emitted twice must carry the same numbers as the first time ...
             seen = {}
             for window in emitted + more:
@@ -115,3 +124,98 @@ def test_window_spec_rejects_nonsense():
         WindowSpec(window_s=0)
     with pytest.raises(ValueError):
         WindowSpec(grace_s=-1)
+
+
+def _crossing(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)) -> LineCrossing:
+    return LineCrossing(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, line_id="l", direction="in",
+                        cls="car", track_id=n, speed_kmh=float(10 + n % 50))
+
+
+def test_a_camera_lagging_beyond_grace_is_counted_not_late():
+    # Two cameras on one partition; "slow" sends what happened 45 s earlier than "fast" (grace 10 s).
+    lane = []
+    for n in range(600):  # 5 minutes, one crossing per camera every 0.5 s
+        lane.append(_crossing("fast", n * 0.5, n))
+        lane.append(_crossing("slow", n * 0.5 - 45, n))
+    lane.append(_crossing("fast", 3600, 10_000))
+    lane.append(_crossing("slow", 3600, 10_000))
+    offsets = list(enumerate(lane))
+    windows, emitted, _ = _run(offsets)
+    assert windows.late == 0
+    truth, truth_late = ground_truth([(0, e) for e in lane], before=datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
+    assert truth_late == 0 and compare(truth, _by_key(emitted)) == []
+    counted = {cam: sum(w.count for w in emitted if w.camera_id == cam) for cam in ("fast", "slow")}
+    assert counted == {"fast": 600, "slow": 600}
+    # The same stream judged by the partition's clock alone (idle 0 s) loses the slow camera's
+    # crossings at every window's end: what the per-camera clocks are for.
+    partition_clock, _, _ = _run(offsets, spec=WindowSpec(window_s=60, grace_s=10.0, idle_s=0.0))
+    assert partition_clock.late > 100
+
+
+def test_a_silent_camera_window_closes_after_idle_and_releases_the_commit_offset():
+    spec = WindowSpec(window_s=60, grace_s=10.0, idle_s=120.0)
+    windows = PartitionWindows(spec)
+    for n in range(5):  # "quiet" sends five crossings in minute 0, then nothing
+        assert windows.add(n, _crossing("quiet", 10 + n, n)) is Admission.COUNTED
+    offset = 5
+    closed = []
+    t = 0.0
+    while t < 189.5:  # "busy" carries on; the partition's stream time reaches 189.5 s
+        windows.add(offset, _crossing("busy", t, offset))
+        closed += windows.close_due()
+        offset += 1
+        t += 0.5
+    # quiet's window [0, 60) waits for end + grace + idle = 190 s of partition time ...
+    assert not [w for w in closed if w.camera_id == "quiet"]
+    assert windows.commit_offset() == 0
+    windows.add(offset, _crossing("busy", 190.0, offset))
+    offset += 1
+    closed = windows.close_due()
+    # ... and then closes, with all its crossings, and no longer holds the commit offset back.
+    (quiet,) = [w for w in closed if w.camera_id == "quiet"]
+    assert quiet.count == 5 and quiet.ts == datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+    assert windows.commit_offset() > 5
+    assert "quiet" not in windows.horizon().cameras  # idle beyond idle_s: forgotten
+    # Back after the silence: new windows count, an event for the closed window is late.
+    assert windows.add(offset, _crossing("quiet", 191.0, offset)) is Admission.COUNTED
+    assert windows.add(offset + 1, _crossing("quiet", 50.0, offset + 1)) is Admission.LATE
+    assert windows.late == 1
+
+
+def test_replay_is_exact_when_the_horizon_is_ahead_of_the_committed_offset():
+    # A crash after the horizon was stored but before the offset was committed: the new owner
+    # gets the newer horizon with the previous checkpoint's offset. Skewed clocks, idle 40 s.
+    workload = make_workload(cameras=10, minutes=6, crossings_per_s=10, late_within_grace=30, late_beyond_grace=8,
+                             seed=12, clock_skew_s=90.0)
+    lanes, _ = _lanes(workload.events)
+    rnd = random.Random(9)
+    for lane in lanes.values():
+        _, reference, _ = _run(lane, spec=SKEWED)
+        for _ in range(4):
+            windows = PartitionWindows(SKEWED)
+            emitted, checkpoints = [], []
+            crash_at = rnd.randrange(len(lane))
+            for offset, event in lane[:crash_at]:
+                windows.add(offset, event)
+                emitted += windows.close_due()
+                if rnd.random() < 0.05:
+                    checkpoints.append((windows.commit_offset(), windows.horizon()))
+            if len(checkpoints) < 2:
+                continue
+            (older_offset, older_horizon), (_, newer_horizon) = checkpoints[-2:]
+            resumed = PartitionWindows(SKEWED, horizon=newer_horizon.merged(older_horizon, SKEWED.idle_s))
+            _, more, _ = _run(lane, windows=resumed, start=older_offset, spec=SKEWED)
+            seen = {}
+            for window in emitted + more:
+                key = window_key(window)
+                assert seen.setdefault(key, as_facts(window)) == as_facts(window), (crash_at, key)
+            assert seen == _by_key(reference), crash_at
+
+
+def test_horizons_merge_upwards_and_forget_idle_cameras():
+    older = Horizon(stream_time=1000.0, cameras={"a": 990.0, "b": 700.0, "c": 950.0})
+    newer = Horizon(stream_time=1100.0, cameras={"a": 1100.0, "d": 1050.0})
+    merged = newer.merged(older, 300.0)
+    assert merged == Horizon(stream_time=1100.0, cameras={"a": 1100.0, "c": 950.0, "d": 1050.0})
+    assert older.merged(newer, 300.0) == merged  # order does not matter: a stale writer cannot go back
+    assert newer.merged(None, 300.0) == newer
