@@ -133,7 +133,8 @@ def run_demo(settings: DemoSettings, *, console: Console | None = None) -> dict[
     common = ["--bootstrap", settings.bootstrap, "--namespace", settings.namespace]
     components = [
         _Component("sink", [*ioc, "ingest", "run", *common, "--dsn", settings.dsn, "--metrics-port", str(settings.metrics_port)], logs / "sink.log"),
-        _Component("processors", [*ioc, "processors", "run", *common], logs / "processors.log"),
+        _Component("processors", [*ioc, "processors", "run", *common, "--state-dir", str(demo_dir / "processors")],
+                   logs / "processors.log"),
         *(
             # A process per camera: each loops on its own, and one failing camera stops no other.
             _Component(f"camera {camera.stem}", [*ioc, "agent", "run", "--camera", str(camera), "--sink", "kafka",
