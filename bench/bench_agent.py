@@ -82,11 +82,12 @@ def _agent(path: Path) -> tuple[float, list]:
     source = open_source(str(path))
     pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
     crossings: list = []
-    frames = 0
+    frames = next_index = 0
     started = time.process_time()
-    while (item := source.read()) is not None:
+    while (item := source.read(picture=pipeline.wants_picture(next_index))) is not None:
         if isinstance(item, Frame):
             frames += 1
+            next_index = item.index + 1
             for event in pipeline.process(item.index, item.ts, item.image):
                 if isinstance(event, LineCrossing):
                     crossings.append(event)

@@ -77,16 +77,18 @@ def run_camera(
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
         expected = settings.max_frames or getattr(source, "frame_count", None)
+        next_index = 0
         while not stop.is_set():
             if settings.max_frames is not None and result.frames >= settings.max_frames:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            item = source.read()
+            item = source.read(picture=pipeline.wants_picture(next_index))
             if item is None:
                 break
             events: list[Event] = health.observe(item)
             if isinstance(item, Frame):
+                next_index = item.index + 1
                 events.extend(pipeline.process(item.index, item.ts, item.image))
                 result.frames += 1
                 if progress is not None and result.frames % 25 == 0:

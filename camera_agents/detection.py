@@ -31,9 +31,9 @@ class DetectorError(RuntimeError):
 
 
 class Detector(Protocol):
-    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
-        """Objects in ``image``. With ``analyse=False`` a stateful detector only updates its model
-        (frames skipped by the analysis stride still teach the background)."""
+    def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
+        """Objects in ``image``. With ``analyse=False`` (frames skipped by the analysis stride)
+        nothing is looked at and ``image`` may be None: the agent then reads no picture at all."""
         ...
 
 
@@ -117,7 +117,7 @@ class MotionDetector:
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
         self.global_change = False  # read-only: the last frame was a whole-frame change
 
-    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+    def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate
         cfg = self._config
@@ -280,7 +280,7 @@ class HogDetector:
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
-    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+    def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()
         cfg = self._config
@@ -381,7 +381,7 @@ class OnnxDetector:
         names = config.class_names or list(COCO_NAMES)
         self._class_ids = [CLASS_ID[_MODEL_CLASS_TO_IOC[n]] if n in _MODEL_CLASS_TO_IOC else None for n in names]
 
-    def detect(self, image: np.ndarray, *, analyse: bool = True) -> Detections:
+    def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()
         size = self._config.input_size

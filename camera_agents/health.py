@@ -163,7 +163,7 @@ class HealthMonitor:
             t = item.ts.timestamp()
             events += self._change("source_lost", False, t, item.ts, "frames arrive again")
             due = self._last_measured is None or not 0 <= t - self._last_measured < self.settings.measure_every_s - 1e-6
-            if due:
+            if due and item.image is not None:  # a frame read without its picture waits for the next
                 self._last_measured = t
                 events += self._judge(item, t)
         else:

@@ -114,7 +114,11 @@ class CameraPipeline:
         self._info_sent_at = -math.inf
         self.last_tracks: Detections = Detections.empty()
 
-    def process(self, frame_no: int, ts: datetime, image: np.ndarray) -> list[Event]:
+    def wants_picture(self, frame_no: int) -> bool:
+        """Whether ``process`` will look at this frame's pixels (only every stride-th frame)."""
+        return frame_no % self._stride == 0
+
+    def process(self, frame_no: int, ts: datetime, image: np.ndarray | None) -> list[Event]:
         if self._start is None:
             self._start = ts
         now = (ts - self._start).total_seconds()
@@ -123,7 +127,7 @@ class CameraPipeline:
         if now - self._info_sent_at >= self.config.analytics.camera_info_every_s:
             self._info_sent_at = now
             events.append(camera_info(self.config, ts))
-        analyse = frame_no % self._stride == 0
+        analyse = self.wants_picture(frame_no)
         detections = self.detector.detect(image, analyse=analyse)
         if not analyse:
             return events

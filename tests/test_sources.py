@@ -305,3 +305,22 @@ def test_the_vtest_example_camera_reads_the_installed_recording() -> None:
     source = open_source(config.source)
     assert (source.info.width, source.info.height) == (config.resolution.width, config.resolution.height)
     source.close()
+
+
+def test_reading_without_the_picture_advances_time_and_index_but_skips_the_pixels(tmp_path):
+    from camera_agents.sources import Frame, open_source
+    from camera_agents.sources.synthetic import write_video
+
+    path = tmp_path / "scene.mp4"
+    write_video("synthetic:traffic?seed=2&frames=30", path)
+    for spec in (str(path), "synthetic:traffic?seed=2&frames=30"):
+        source = open_source(spec)
+        frames = []
+        while (item := source.read(picture=len(frames) % 3 == 0)) is not None:
+            assert isinstance(item, Frame)
+            frames.append(item)
+        source.close()
+        assert [f.index for f in frames] == list(range(30))
+        assert [f.image is not None for f in frames[1:]] == [i % 3 == 0 for i in range(1, 30)]
+        assert all(f.image.shape == (540, 960, 3) for f in frames if f.image is not None)
+        assert frames[3].ts > frames[2].ts

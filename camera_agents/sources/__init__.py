@@ -20,7 +20,9 @@ import numpy as np
 class Frame:
     index: int  # 0-based frame number within this source run
     ts: datetime  # capture time, UTC: wall clock for live sources; start_time + index/fps otherwise
-    image: np.ndarray  # BGR uint8, H x W x 3
+    # BGR uint8, H x W x 3; None when the reader asked for no picture (``read(picture=False)``):
+    # the frame was decoded, so time and index advance, but not converted nor rendered.
+    image: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,12 @@ class FrameSource(Protocol):
 
     info: SourceInfo
 
-    def read(self) -> Frame | SourceOutage | None:
-        """The next frame; a ``SourceOutage`` while a live source is down; ``None`` at the end."""
+    def read(self, *, picture: bool = True) -> Frame | SourceOutage | None:
+        """The next frame; a ``SourceOutage`` while a live source is down; ``None`` at the end.
+
+        ``picture=False`` says the caller will not look at this frame's pixels (an agent analysing
+        every k-th frame): files and synthetic scenes then skip the colour conversion or the
+        rendering. Live sources may return the picture anyway."""
         ...
 
     def close(self) -> None: ...

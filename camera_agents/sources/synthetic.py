@@ -469,7 +469,7 @@ class SyntheticSource:
     def camera_config(self) -> dict:
         return self.scene.camera_config()
 
-    def read(self) -> Frame | None:
+    def read(self, *, picture: bool = True) -> Frame | None:
         index = self._next
         if index >= self.spec.frames:
             return None
@@ -480,7 +480,8 @@ class SyntheticSource:
             if delay > 0:
                 time.sleep(delay)
         self._next += 1
-        return Frame(index=index, ts=self.start_time + timedelta(seconds=index / self.spec.fps), image=self.scene.render(index))
+        image = self.scene.render(index) if picture else None
+        return Frame(index=index, ts=self.start_time + timedelta(seconds=index / self.spec.fps), image=image)
 
     def close(self) -> None:
         self._next = self.spec.frames

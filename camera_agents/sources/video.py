@@ -96,11 +96,20 @@ class VideoFileSource:
         self._realtime = realtime
         self._t0: float | None = None
 
-    def read(self) -> Frame | None:
+    def read(self, *, picture: bool = True) -> Frame | None:
         if self._capture is None:
             return None
         if self._pending is not None:
             image, self._pending = self._pending, None
+        elif not picture:
+            # grab() decodes (later frames depend on this one) but skips the conversion to BGR
+            # and the copy out: about half the cost of a full read.
+            image = None
+            if not self._capture.grab():
+                if self.frame_count is not None and self._next < self.frame_count - 1:
+                    log.warning("video file %s ended after %d of %d announced frames (truncated?)", self.path, self._next, self.frame_count)
+                self.close()
+                return None
         else:
             ok, raw = self._capture.read()
             if not ok or raw is None:
@@ -193,7 +202,8 @@ class LiveSource:
 
     # ----------------------------------------------------------------- consumer side
 
-    def read(self) -> Frame | SourceOutage | None:
+    def read(self, *, picture: bool = True) -> Frame | SourceOutage | None:
+        # The reader thread already decoded the newest frame: the picture costs nothing more.
         deadline = time.monotonic() + self.settings.poll_s
         with self._lock:
             while self._latest is None and not self._stop.is_set():
