@@ -374,6 +374,6 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def dead_letter_reasons(headers) -> dict[str, str]:
+def dead_letter_headers(headers) -> dict[str, str]:
     """Headers of a dead-lettered record as a dict (for tools and tests)."""
     return {key: value.decode() for key, value in headers or []}

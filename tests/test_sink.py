@@ -18,7 +18,7 @@ from ingest import contract as c
 from ingest.bus import make_async_consumer
 from deploy.local.stack import StackSettings, postgres_down, postgres_up, stack_down
 from ingest.db import DbSettings, connect, migrate
-from ingest.sink import Sink, SinkSettings, dead_letter_reasons
+from ingest.sink import Sink, SinkSettings, dead_letter_headers
 from ingest.writer import TABLES
 from tests.busutil import produce_events, produce_raw, read_topic
 from tests.factories import events_of_every_type
@@ -70,14 +70,14 @@ def test_bad_records_are_dead_lettered_with_reasons_and_good_ones_land(bus, db):
     assert _table_counts(db)["crossings"] == len(good)  # every valid event around the bad ones landed
     dead = read_topic(bus, bus.topics.dead_letter, expect=len(bad))
     assert len(dead) == len(bad)
-    reasons = [dead_letter_reasons(r.headers)["ioc-error"] for r in dead]
+    reasons = [dead_letter_headers(r.headers)["ioc-error"] for r in dead]
     assert any(r.startswith("not JSON") for r in reasons)
     assert any("unsupported schema version 2" in r for r in reasons)
     assert any("larger than the limit" in r for r in reasons)
     assert any("missing required field" in r for r in reasons)
     assert any("time zone" in r for r in reasons)
     for record in dead:
-        headers = dead_letter_reasons(record.headers)
+        headers = dead_letter_headers(record.headers)
         assert headers["ioc-source-topic"] == bus.topics.crossings
         assert int(headers["ioc-source-offset"]) >= 0
     assert {r.value for r in dead} == set(bad)  # the original bytes are kept for replay
@@ -90,7 +90,7 @@ def test_a_row_the_database_rejects_is_dead_lettered_alone(bus, db):
     stats = _sink(bus, db).run(count=20, timeout=60)
     assert stats.dead_lettered == 1 and stats.written == 19
     dead = read_topic(bus, bus.topics.dead_letter, expect=1)
-    assert "database rejected the row" in dead_letter_reasons(dead[0].headers)["ioc-error"]
+    assert "database rejected the row" in dead_letter_headers(dead[0].headers)["ioc-error"]
 
 
 def test_a_group_restarted_after_a_consumer_closed_mid_join_still_consumes(bus, db):
