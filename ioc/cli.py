@@ -52,12 +52,15 @@ def demo(
 
 @app.callback()
 def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    level = logging.DEBUG if verbose else logging.INFO
+    if sys.stderr.isatty():
+        logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
+    else:  # services and log files: one plain line per record, never wrapped
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python 3 warns whenever its I/O loop is held >100 ms, which a busy host does often and
+    # which asks nothing of an operator; real connection problems are still logged as errors.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
 
 
 def main() -> None:
