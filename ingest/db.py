@@ -26,6 +26,10 @@ class DatabaseError(RuntimeError):
     """The database could not be reached or refused a statement; the message says which."""
 
 
+class DatabaseUnavailable(DatabaseError):
+    """The database could not be reached: worth retrying, unlike a refused statement."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class DbSettings:
     dsn: str = "postgresql://ioc@127.0.0.1:15432/ioc"
@@ -44,7 +48,7 @@ def connect(settings: DbSettings, *, autocommit: bool = False) -> psycopg.Connec
     try:
         return psycopg.connect(settings.dsn, autocommit=autocommit, connect_timeout=settings.connect_timeout_s)
     except psycopg.OperationalError as exc:
-        raise DatabaseError(f"cannot connect to the database {_redact(settings.dsn)}: {exc}".strip()) from exc
+        raise DatabaseUnavailable(f"cannot connect to the database {_redact(settings.dsn)}: {exc}".strip()) from exc
 
 
 @dataclass(frozen=True)

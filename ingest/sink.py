@@ -31,7 +31,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from ingest import contract
 from ingest.bus import BusError, BusSettings, ensure_topics, join_group_async, make_async_consumer
-from ingest.db import DatabaseError, DbSettings, connect
+from ingest.db import DatabaseError, DatabaseUnavailable, DbSettings, connect
 from ingest.metrics import SinkMetrics
 from ingest.writer import EventWriter
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 # Errors that condemn one record's row, not the batch or the deployment.
 _ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
-_TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseError)
+_TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,8 +232,6 @@ class Sink:
                 result = self._write_isolating_bad_rows(pairs)
                 self.metrics.db_up.set(1)
                 return result
-            except _Fatal:
-                raise
             except _TRANSIENT_DB_ERRORS as exc:
                 self._drop_connection()
                 self.metrics.db_up.set(0)
@@ -251,7 +249,7 @@ class Sink:
             with conn.transaction():
                 return self._writer.write([event for _, event in pairs]), []
         except psycopg.errors.UndefinedTable as exc:
-            raise _Fatal(f"{_first_line(exc)}; run `ioc db migrate` against {self.settings.db.dsn}") from exc
+            raise DatabaseError(f"{_first_line(exc)}; run `ioc db migrate` against {self.settings.db.dsn}") from exc
         except _ROW_ERRORS as exc:
             if len(pairs) == 1:
                 return 0, [_Rejected(pairs[0][0], f"database rejected the row: {_first_line(exc)}")]
@@ -319,10 +317,6 @@ class Sink:
         s = self.stats
         log.info("sink: consumed=%d written=%d dead_lettered=%d batches=%d db_retries=%d",
                  s.consumed, s.written, s.dead_lettered, s.batches, s.db_retries)
-
-
-class _Fatal(DatabaseError):
-    """A deployment fault (missing table): stop, do not retry, do not dead-letter."""
 
 
 class _FinishBeforeRevoke(ConsumerRebalanceListener):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ingest import contract as c
+from ingest.db import DbSettings
 
 BASE_TIME = datetime(2026, 11, 2, 7, 30, tzinfo=timezone.utc)
 
@@ -28,3 +29,13 @@ def events_of_every_type(n: int, *, camera_id: str = "cam-01", start: datetime =
         out[c.Alert].append(c.Alert(camera_id=cam, ts=ts, alert_id=f"alert-{camera_id}-{i}", group_key=f"{cam}:crowd", rule="crowd", severity="warning", state="open", opened_at=ts, title="Crowd over capacity", details={"count": 41, "limit": 30}))
         out[c.AlertAction].append(c.AlertAction(camera_id=cam, ts=ts, alert_id=f"alert-{camera_id}-{i}", action="ack", actor="op.lan", note="Đã cử tuần tra"))
     return out
+
+
+def backfilled(db: DbSettings, plan) -> DbSettings:
+    """``db`` with a synthetic history written through the sink's writer and rolled up."""
+    from ingest.warehouse.backfill import backfill
+    from ingest.warehouse.rollups import refresh_rollups
+
+    backfill(db, plan, workers=1)
+    refresh_rollups(db)
+    return db

@@ -13,8 +13,8 @@ from dashboards.reports import charts, formats, labels, queries
 from dashboards.reports.request import Grain, VolumeQuery, parse_period
 from dashboards.reports.table import Table
 from ingest.db import DbSettings, connect
-from ingest.warehouse.backfill import BackfillPlan, backfill
-from ingest.warehouse.rollups import refresh_rollups
+from ingest.warehouse.backfill import BackfillPlan
+from tests.factories import backfilled
 
 TZ = "Asia/Ho_Chi_Minh"
 PLAN = BackfillPlan(cameras=2, days=8, end=date(2026, 10, 29), seed=5)  # 2026-10-21 .. 2026-10-28
@@ -22,9 +22,7 @@ PLAN = BackfillPlan(cameras=2, days=8, end=date(2026, 10, 29), seed=5)  # 2026-1
 
 @pytest.fixture(scope="module")
 def history(module_db: DbSettings) -> DbSettings:
-    backfill(module_db, PLAN, workers=1)
-    refresh_rollups(module_db)
-    return module_db
+    return backfilled(module_db, PLAN)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 from dashboards.reports import queries
 from dashboards.reports.request import Grain, ReportError, VolumeQuery, parse_period
 from ingest.db import DbSettings, connect
-from ingest.warehouse.backfill import BackfillPlan, backfill
-from ingest.warehouse.rollups import refresh_rollups
+from ingest.warehouse.backfill import BackfillPlan
+from tests.factories import backfilled
 
 TZ = "Asia/Ho_Chi_Minh"
 VN = ZoneInfo(TZ)
@@ -22,9 +22,7 @@ PLAN = BackfillPlan(cameras=3, days=21, end=date(2026, 11, 1), seed=3)  # 2026-1
 
 @pytest.fixture(scope="module")
 def history(module_db: DbSettings) -> DbSettings:
-    backfill(module_db, PLAN, workers=1)
-    refresh_rollups(module_db)
-    return module_db
+    return backfilled(module_db, PLAN)
 
 
 @pytest.fixture(scope="module")

@@ -182,3 +182,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_missing_table_stops_the_sink_with_a_clear_message_instead_of_dead_lettering(bus, stack):
+    import psycopg
+    import pytest
+
+    from ingest.db import DatabaseError
+
+    name = f"ioc_unmigrated_{bus.namespace}"
+    with psycopg.connect(stack.dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        produce_events(bus, events_of_every_type(3)[c.LineCrossing])
+        unmigrated = DbSettings(dsn=psycopg.conninfo.make_conninfo(stack.dsn, dbname=name))
+        sink = _sink(bus, unmigrated)
+        with pytest.raises(DatabaseError, match="ioc db migrate"):
+            sink.run(count=3, timeout=60)
+        assert sink.stats.dead_lettered == 0 and sink.stats.db_retries == 0
+    finally:
+        with psycopg.connect(stack.dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
