@@ -1,0 +1,38 @@
+"""The one exception root of ioc, and what each kind of failure means to the person at the CLI.
+
+Every error a user can cause or meet derives from ``IocError``. Stages subclass one of the three
+kinds below, so the root command maps any of them to one line and a documented exit status
+without knowing the stage:
+
+- ``InvalidInput`` (exit 2): bad input, config, flags or settings; fix what the message names.
+- ``ServiceUnavailable`` (exit 3): a broker, database or stream that cannot be reached; try again.
+- anything else ``IocError`` (exit 1): a refused operation or a fault inside ioc.
+"""
+
+from __future__ import annotations
+
+
+class IocError(Exception):
+    """Root of every ioc error; ``str(error)`` is the one line shown to the user."""
+
+    exit_code = 1
+
+
+class InvalidInput(IocError, ValueError):
+    """Bad input, config, flags or settings; the message names what and where."""
+
+    exit_code = 2
+
+
+class ServiceUnavailable(IocError, ConnectionError):
+    """A service (broker, database, camera stream) could not be reached; worth trying again."""
+
+    exit_code = 3
+
+
+EXIT_CODES = {
+    0: "success",
+    1: "an operation was refused or failed inside ioc",
+    2: "bad input: a flag, setting, config file or request that must be fixed",
+    3: "a service (broker, database, camera stream) could not be reached",
+}
