@@ -63,7 +63,7 @@ def _run_ours(bus, workers: int, total: int, tmp: Path) -> float:
 
     app_id = f"{bus.namespace}-ours{workers}"
     procs = [start_worker(bus, log_path=tmp / f"ours{workers}-{i}.log", state_dir=tmp / "state", timeout_s=170,
-                          extra_args=["--app-id", app_id, "--loglevel", "info"]) for i in range(workers)]
+                          extra_args=["--app-id", app_id, "--log-level", "INFO"]) for i in range(workers)]
     try:
         stats = _wait_for_events(procs, total, timeout_s=120)
     finally:

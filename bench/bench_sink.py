@@ -54,7 +54,7 @@ def main() -> None:
     figure("sink.raw_binary_copy", raw, "rows/s")
     for workers in (1, 2):
         with scratch_database(stack) as db:
-            settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{workers}-{bus.namespace}")
+            settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{workers}-{bus.namespace}", metrics_port=0)
             if workers == 1:
                 results = [Sink(settings).run(count=ROWS, timeout=600)]
             else:

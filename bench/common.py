@@ -10,7 +10,7 @@ from ingest.db import DbSettings, temporary_database
 
 
 def local_stack() -> StackInfo:
-    return stack_up(StackSettings.from_env())
+    return stack_up(StackSettings.load())
 
 
 def fresh_bus(stack: StackInfo, **overrides) -> BusSettings:

@@ -1,95 +1,102 @@
-"""``ioc agent``: run camera agents, check camera configs.
+"""``ioc agent``: run camera agents, check camera configs, take snapshots; and the registry sync.
 
-Heavy imports (OpenCV, Kafka) happen inside the commands so ``ioc --help`` stays fast.
+Heavy imports (OpenCV, Kafka) happen inside the commands so ``ioc agent --help`` stays fast.
+Flags: ``--config/-c FILE`` (repeatable) and ``--config-dir DIR`` name camera configs;
+``--camera`` always means a camera id, in every ``ioc`` command.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from camera_agents.settings import AgentSettings
+from ingest.errors import InvalidInput
+from ioc.options import Shared, deprecated, deprecated_option, setting_option, shared
+
 app = typer.Typer(help="Camera agents: detect, track and count on video; publish events to Kafka.", no_args_is_help=True)
 
 log = logging.getLogger("camera_agents")
 
+CONFIG = typer.Option(None, "--config", "-c", help="A camera config (YAML); repeat for several cameras.")
+CONFIG_DIR = typer.Option(None, "--config-dir", help="A folder of camera configs (*.yaml), one per camera.")
+OLD_CAMERA = deprecated_option("--camera", "--config")
+OLD_CAMERAS = deprecated_option("--cameras", "--config-dir")
 
-def _load_configs(camera: list[Path] | None, cameras: Path | None):
-    from camera_agents.config import ConfigError, load_camera, load_cameras
 
-    if not camera and cameras is None:
-        raise typer.BadParameter("give --camera FILE (one or more) or --cameras DIR")
-    try:
-        configs = [load_camera(path) for path in camera or []]
-        if cameras is not None:
-            configs += load_cameras(cameras)
-    except ConfigError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+def _config_paths(config, config_dir, old_camera, old_cameras) -> tuple[list[Path], Path | None]:
+    files = [*(config or []), *(deprecated("--camera", "--config", old_camera) or [])]
+    return files, config_dir or deprecated("--cameras", "--config-dir", old_cameras)
+
+
+def _load_configs(files: list[Path], folder: Path | None):
+    from camera_agents.config import load_camera, load_cameras
+
+    if not files and folder is None:
+        raise InvalidInput("give --config FILE (one or more) or --config-dir DIR")
+    configs = [load_camera(path) for path in files]
+    if folder is not None:
+        configs += load_cameras(folder)
     ids = [c.camera_id for c in configs]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        typer.secho(f"camera id(s) given twice: {', '.join(duplicates)}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+        raise InvalidInput(f"camera id(s) given twice: {', '.join(duplicates)}")
     return configs
 
 
-def _open_sink(sink: str, *, bootstrap: str | None, namespace: str | None, spool: Path | None, name: str):
+def _open_sink(sink: str, settings: AgentSettings, *, name: str):
     from camera_agents.publish import JsonlSink, KafkaSink, KafkaSinkSettings
-    from ingest.bus import BusError, BusSettings, ensure_topics
+    from ingest.bus import BusError, ensure_topics
 
     if sink.startswith("jsonl:"):
         return JsonlSink(sink.removeprefix("jsonl:"))
     if sink == "kafka":
-        overrides = {k: v for k, v in (("bootstrap", bootstrap), ("namespace", namespace)) if v}
-        bus = BusSettings.from_env(**overrides)
         try:
-            ensure_topics(bus)
+            ensure_topics(settings.bus)
         except BusError as exc:  # the agent still runs: events wait in the spool for the broker
             log.warning("could not create topics (%s); events are spooled until the broker is reachable", exc)
-        spool_dir = spool or Path(os.environ.get("IOC_SPOOL_DIR", Path.home() / ".cache" / "ioc" / "spool")) / name
-        return KafkaSink(KafkaSinkSettings(bus=bus, spool_dir=spool_dir))
-    raise typer.BadParameter(f"unknown sink {sink!r}: use jsonl:PATH or kafka", param_hint="--sink")
+        return KafkaSink(KafkaSinkSettings(bus=settings.bus, spool_dir=settings.spool_dir / name,
+                                           spool_max_bytes=settings.spool_max_bytes))
+    raise InvalidInput(f"unknown sink {sink!r} for --sink: use jsonl:PATH or kafka")
 
 
 @app.command()
+@shared("bus")
 def run(
-    camera: Optional[list[Path]] = typer.Option(None, "--camera", "-c", help="A camera YAML file (repeatable)."),
-    cameras: Optional[Path] = typer.Option(None, "--cameras", help="A folder of camera YAML files, one per camera."),
+    shared: Shared,
+    config: Optional[list[Path]] = CONFIG,
+    config_dir: Optional[Path] = CONFIG_DIR,
     source: Optional[str] = typer.Option(None, "--source", help="Override the camera's source (file, URL, synthetic:...); one camera only."),
     sink: str = typer.Option("kafka", "--sink", help="kafka, or jsonl:PATH to write events to a file."),
-    bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="Kafka bootstrap servers [env IOC_BOOTSTRAP]."),
-    namespace: Optional[str] = typer.Option(None, "--namespace", help="Topic namespace [env IOC_NAMESPACE]."),
-    spool: Optional[Path] = typer.Option(None, "--spool", help="Spool folder for events while Kafka is down [env IOC_SPOOL_DIR]."),
+    spool: Optional[Path] = setting_option(AgentSettings, "spool_dir", "--spool-dir"),
     realtime: bool = typer.Option(False, "--realtime", help="Pace files and synthetic scenes at their frame rate."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop each camera after this many frames."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress display for file runs."),
-    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+    old_camera: Optional[list[Path]] = OLD_CAMERA,
+    old_cameras: Optional[Path] = OLD_CAMERAS,
+    old_spool: Optional[Path] = deprecated_option("--spool", "--spool-dir"),
 ) -> None:
     """Run one or many camera agents until their sources end (files) or a bound is reached."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    configs = _load_configs(camera, cameras)
+    files, folder = _config_paths(config, config_dir, old_camera, old_cameras)
+    configs = _load_configs(files, folder)
     if source is not None:
         if len(configs) != 1:
-            raise typer.BadParameter("--source overrides the source of exactly one camera", param_hint="--source")
+            raise InvalidInput("--source overrides the source of exactly one camera")
         configs = [configs[0].model_copy(update={"source": source})]
     from camera_agents.agent import RunSettings, run_cameras
-    from camera_agents.publish import PublishError
 
-    name = configs[0].camera_id if len(configs) == 1 else (cameras.name if cameras else "agent")
+    settings = AgentSettings.load(bus=shared.bus, spool_dir=spool or deprecated("--spool", "--spool-dir", old_spool))
+    name = configs[0].camera_id if len(configs) == 1 else (folder.name if folder else "agent")
+    out = _open_sink(sink, settings, name=name)
+    run_settings = RunSettings(realtime=realtime, max_frames=frames, timeout_s=timeout)
     try:
-        out = _open_sink(sink, bootstrap=bootstrap, namespace=namespace, spool=spool, name=name)
-    except PublishError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    settings = RunSettings(realtime=realtime, max_frames=frames, timeout_s=timeout)
-    try:
-        results = _run_with_progress(configs, out, settings) if progress and sys.stderr.isatty() else run_cameras(configs, out, settings)
+        results = (_run_with_progress(configs, out, run_settings) if progress and sys.stderr.isatty()
+                   else run_cameras(configs, out, run_settings))
     finally:
         out.close()
     failed = False
@@ -120,41 +127,43 @@ def _run_with_progress(configs, out, settings):
 
 
 @app.command()
+@shared()
 def check(
-    camera: Optional[list[Path]] = typer.Option(None, "--camera", "-c", help="A camera YAML file (repeatable)."),
-    cameras: Optional[Path] = typer.Option(None, "--cameras", help="A folder of camera YAML files."),
+    config: Optional[list[Path]] = CONFIG,
+    config_dir: Optional[Path] = CONFIG_DIR,
+    old_camera: Optional[list[Path]] = OLD_CAMERA,
+    old_cameras: Optional[Path] = OLD_CAMERAS,
 ) -> None:
     """Validate camera configs; print every problem with file, line and key path."""
-    configs = _load_configs(camera, cameras)
+    configs = _load_configs(*_config_paths(config, config_dir, old_camera, old_cameras))
     for config in configs:
         typer.echo(f"{config.camera_id}: ok ({config.kind}, {len(config.lines)} lines, {len(config.zones)} zones, detector {config.detector.type})")
 
 
 @app.command()
+@shared()
 def snapshot(
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the picture (PNG or JPEG)."),
-    camera: Optional[Path] = typer.Option(None, "--camera", "-c", help="A camera YAML file: its lines and zones are drawn."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A camera config (YAML): its lines and zones are drawn."),
     source: Optional[str] = typer.Option(None, "--source", help="The source to grab from (default: the camera's)."),
     frame: int = typer.Option(50, "--frame", min=0, help="Which frame to grab (with --tracks: how many frames to analyse first)."),
     grid: bool = typer.Option(True, "--grid/--no-grid", help="Overlay a labelled pixel grid to read coordinates off."),
     tracks: bool = typer.Option(False, "--tracks", help="Run the analysis up to --frame and draw the tracks."),
+    old_camera: Optional[Path] = deprecated_option("--camera", "--config"),
 ) -> None:
     """Save one frame of a camera with a pixel grid, its lines (with the `in` arrow) and zones:
     the way to place lines on a new camera and to check an existing one."""
     import cv2
 
     from camera_agents.draw import draw_config, draw_grid, draw_tracks
-    from camera_agents.sources import Frame, SourceError, open_source
+    from camera_agents.sources import Frame, open_source
 
-    config = _load_configs([camera], None)[0] if camera else None
+    path = config or deprecated("--camera", "--config", old_camera)
+    config = _load_configs([path], None)[0] if path else None
     spec = source or (config.source if config else None)
     if spec is None:
-        raise typer.BadParameter("give --camera or --source")
-    try:
-        src = open_source(spec)
-    except SourceError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        raise InvalidInput("give --config or --source")
+    src = open_source(spec)
     pipeline = None
     if tracks and config is not None:
         from camera_agents.pipeline import CameraPipeline
@@ -185,3 +194,19 @@ def snapshot(
         typer.secho(f"cannot write {out}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {spec})")
+
+
+@shared("db")
+def sync_cameras_command(
+    shared: Shared,
+    config_dir: Optional[Path] = CONFIG_DIR,
+    old_cameras: Optional[Path] = OLD_CAMERAS,
+) -> None:
+    """Fill the cameras registry (names, positions, lines, zones) from a folder of camera configs."""
+    from camera_agents.registry import sync_cameras
+
+    folder = config_dir or deprecated("--cameras", "--config-dir", old_cameras)
+    if folder is None:
+        raise InvalidInput("give --config-dir DIR: the folder of camera configs")
+    ids = sync_cameras(shared.db, folder)
+    typer.echo(f"registry: {len(ids)} cameras ({', '.join(ids)})", err=True)

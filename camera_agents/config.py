@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ingest.contract import CameraInfo, LineInfo, ZoneInfo
+from ingest.errors import InvalidInput
 
 Coordinate = Annotated[float, Field(ge=0, le=20_000, allow_inf_nan=False)]
 Point = tuple[Coordinate, Coordinate]
@@ -213,7 +217,7 @@ class ConfigIssue:
         return f"{where}: {self.path or '(top level)'}: {self.message}"
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput):
     """A camera config that cannot be used; ``issues`` name file, line, key path and problem."""
 
     def __init__(self, issues: list[ConfigIssue]) -> None:
@@ -422,3 +426,29 @@ def _duplicate_keys(node: yaml.Node | None, path: str = "") -> list[tuple[str, i
         for index, item in enumerate(node.value):
             found.extend(_duplicate_keys(item, f"{path}[{index}]"))
     return found
+
+
+def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:
+    """The camera's registry entry, from its config."""
+    return CameraInfo(
+        camera_id=config.camera_id,
+        ts=ts,
+        name=config.name,
+        kind=config.kind,
+        lat=config.location.lat if config.location else None,
+        lon=config.location.lon if config.location else None,
+        lines=tuple(
+            LineInfo(
+                line_id=line.id,
+                points=line.points,
+                name_in=line.names.in_ if line.names else "in",
+                name_out=line.names.out if line.names else "out",
+                allowed_direction=line.allowed_direction,
+            )
+            for line in config.lines
+        ),
+        zones=tuple(
+            ZoneInfo(zone_id=z.id, polygon=tuple(z.polygon), max_occupancy=z.max_occupancy, dwell_seconds=z.dwell_seconds)
+            for z in config.zones
+        ),
+    )

@@ -24,9 +24,10 @@ from camera_agents.config import (
 )
 from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane
+from ingest.errors import InvalidInput
 
 
-class DetectorError(RuntimeError):
+class DetectorError(InvalidInput):
     """A detector that cannot run (missing model file, unreadable model); the message says why."""
 
 

@@ -21,49 +21,20 @@ from camera_agents.analytics import (
     StoppedMonitor,
     ZoneCounter,
 )
-from camera_agents.config import CameraConfig
+from camera_agents.config import CameraConfig, camera_info
 from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane
 from camera_agents.tracking import Tracker
 from ingest.contract import (
     OBJECT_CLASSES,
-    CameraInfo,
     Event,
     FrameEvent,
     LineCrossing,
-    LineInfo,
     TrackedObject,
     TrackIncident,
-    ZoneInfo,
     ZoneOccupancy,
 )
-
-
-def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:
-    """The camera's registry entry, from its config."""
-    return CameraInfo(
-        camera_id=config.camera_id,
-        ts=ts,
-        name=config.name,
-        kind=config.kind,
-        lat=config.location.lat if config.location else None,
-        lon=config.location.lon if config.location else None,
-        lines=tuple(
-            LineInfo(
-                line_id=line.id,
-                points=line.points,
-                name_in=line.names.in_ if line.names else "in",
-                name_out=line.names.out if line.names else "out",
-                allowed_direction=line.allowed_direction,
-            )
-            for line in config.lines
-        ),
-        zones=tuple(
-            ZoneInfo(zone_id=z.id, polygon=tuple(z.polygon), max_occupancy=z.max_occupancy, dwell_seconds=z.dwell_seconds)
-            for z in config.zones
-        ),
-    )
 
 
 class CameraPipeline:

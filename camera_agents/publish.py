@@ -23,6 +23,7 @@ from typing import Protocol
 
 from ingest.bus import BusError, BusSettings, make_producer
 from ingest.contract import ContractError, Event, decode, encode, partition_key
+from ingest.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class PublishError(RuntimeError):
+class PublishError(InvalidInput):
     """A sink that cannot be opened or written (file not writable, spool folder in use)."""
 
 

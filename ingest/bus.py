@@ -10,47 +10,24 @@ Kafka errors are translated into ``BusError`` where they enter.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from ingest.contract import DEFAULT_PARTITIONS, Event, Topics, encode, partition_key
+from ingest.contract import Event, encode, partition_key
+from ingest.errors import ServiceUnavailable
+from ingest.settings import BusSettings
+
+__all__ = ["BusError", "BusSettings", "ensure_topics", "make_producer", "publish"]
 
 log = logging.getLogger(__name__)
 
 
-class BusError(RuntimeError):
+class BusError(ServiceUnavailable):
     """The broker could not be reached or refused a request; the message says which and where."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class BusSettings:
-    bootstrap: str = "127.0.0.1:19092"
-    namespace: str = "ioc"
-    # Tansu holds a join for half the session timeout; 6 s keeps rebalances short on both brokers.
-    session_timeout_ms: int = 6000
-    heartbeat_interval_ms: int = 1000
-    partitions: int = DEFAULT_PARTITIONS
-    client_id: str = "ioc"
-    topics: Topics = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "topics", Topics(self.namespace))
-
-    @classmethod
-    def from_env(cls, **overrides: object) -> "BusSettings":
-        values: dict[str, object] = {}
-        if bootstrap := os.environ.get("IOC_BOOTSTRAP"):
-            values["bootstrap"] = bootstrap
-        if namespace := os.environ.get("IOC_NAMESPACE"):
-            values["namespace"] = namespace
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
 
 
 def ensure_topics(settings: BusSettings, names: Iterable[str] | None = None) -> None:

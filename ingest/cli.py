@@ -1,4 +1,5 @@
-"""`ioc ingest`, `ioc schema` and `ioc db migrate`: the sink, the contract and the schema."""
+"""`ioc ingest`, `ioc bus`, `ioc schema` and `ioc db migrate`: the sink, the stream, the contract
+and the schema. Heavy imports (Kafka clients, the database driver) happen inside the commands."""
 
 from __future__ import annotations
 
@@ -8,63 +9,128 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from ingest.bus import BusSettings
-from ingest.db import DbSettings
+from ingest.settings import SinkSettings
+from ioc.options import Shared, setting_option, shared
 
 ingest_app = typer.Typer(help="The sink from the bus into TimescaleDB.", no_args_is_help=True)
+bus_app = typer.Typer(help="A look at the stream: topics, consumer groups and lag, events as they flow.",
+                      no_args_is_help=True)
 schema_app = typer.Typer(help="The event contract, for other teams.", no_args_is_help=True)
-console = Console(stderr=True)
 
-BootstrapOption = typer.Option(None, "--bootstrap", envvar="IOC_BOOTSTRAP", help="Kafka bootstrap servers (default: the local stack).")
-NamespaceOption = typer.Option("ioc", "--namespace", envvar="IOC_NAMESPACE", help="Topic namespace: topics are NAMESPACE.<stem>.v1.")
-DsnOption = typer.Option(None, "--dsn", envvar="IOC_DSN", help="PostgreSQL DSN (default: the local stack).")
-
-
-def bus_settings(bootstrap: Optional[str], namespace: str) -> BusSettings:
-    return BusSettings(bootstrap=bootstrap, namespace=namespace) if bootstrap else BusSettings(namespace=namespace)
-
-
-def db_settings(dsn: Optional[str]) -> DbSettings:
-    return DbSettings(dsn=dsn) if dsn else DbSettings()
+COUNT = typer.Option(None, "--count", min=1, help="Stop after this many records (per worker).")
+TIMEOUT = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds.")
 
 
 @ingest_app.command("run")
+@shared("bus", "db", "workers")
 def run_sink(
-    bootstrap: Optional[str] = BootstrapOption,
-    namespace: str = NamespaceOption,
-    dsn: Optional[str] = DsnOption,
-    group: str = typer.Option("ioc-sink", help="Consumer group; several sinks in one group share the partitions."),
-    metrics_port: int = typer.Option(9464, help="Port of the Prometheus /metrics endpoint on 127.0.0.1 (0: off)."),
-    workers: int = typer.Option(1, min=1, max=32, help="Sink processes in this group (one core each)."),
-    count: Optional[int] = typer.Option(None, help="Stop after this many records."),
-    timeout: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
+    shared: Shared,
+    group: Optional[str] = setting_option(SinkSettings, "group_id", "--group"),
+    metrics_port: Optional[int] = setting_option(SinkSettings, "metrics_port"),
+    count: Optional[int] = COUNT,
+    timeout: Optional[float] = TIMEOUT,
 ) -> None:
     """Consume every contract topic and write TimescaleDB; Ctrl-C finishes the batch and stops."""
-    from ingest.sink import Sink, SinkSettings, SinkStats, run_workers
+    from ingest.sink import Sink, run_workers
 
-    settings = SinkSettings(bus=bus_settings(bootstrap, namespace), db=db_settings(dsn), group_id=group, metrics_port=metrics_port)
-    if workers > 1:
+    settings = SinkSettings.load(bus=shared.bus, db=shared.db, group_id=group, metrics_port=metrics_port)
+    if shared.workers > 1:
         try:
-            results = run_workers(settings, workers=workers, count=count, timeout=timeout)
+            results = run_workers(settings, workers=shared.workers, count=count, timeout=timeout)
         except KeyboardInterrupt:
             return
-        total = SinkStats(consumed=sum(r.consumed for r in results), written=sum(r.written for r in results),
-                          dead_lettered=sum(r.dead_lettered for r in results))
-        console.print(f"consumed {total.consumed}, written {total.written}, dead-lettered {total.dead_lettered}")
+        consumed, written, dead = (sum(getattr(r, k) for r in results) for k in ("consumed", "written", "dead_lettered"))
+    else:
+        sink = Sink(settings)
+        signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+        try:
+            stats = sink.run(count=count, timeout=timeout)
+        except KeyboardInterrupt:
+            stats = sink.stats
+        consumed, written, dead = stats.consumed, stats.written, stats.dead_lettered
+    typer.echo(f"consumed {consumed}, written {written}, dead-lettered {dead}", err=True)
+
+
+def _quiet_kafka(shared: Shared) -> None:
+    """At a terminal the one-line error says it all; the client's retry chatter shows at DEBUG."""
+    import logging
+
+    if shared.log_level != "DEBUG":
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+@bus_app.command("topics")
+@shared("bus")
+def bus_topics(shared: Shared, as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """The contract's topics with partitions, end offsets (as the broker reports them) and each
+    consumer group's committed offsets and lag."""
+    from dataclasses import asdict
+
+    from ingest.streamview import describe
+
+    _quiet_kafka(shared)
+    views = describe(shared.bus)
+    if as_json:
+        print(json.dumps([asdict(v) for v in views]))
         return
-    sink = Sink(settings)
-    signal.signal(signal.SIGTERM, lambda *_: sink.stop())
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("topic", "partitions", "end offsets", "consumer group", "committed", "lag")
+    table.columns[0].no_wrap = table.columns[3].no_wrap = True
+    for view in views:
+        end = "—" if view.end_offsets is None else str(view.end_offsets)
+        if view.partitions == 0:
+            table.add_row(view.name, "missing", "—", "", "", "")
+        for i, group in enumerate(view.groups or [None]):
+            first = (view.name, str(view.partitions), end) if i == 0 else ("", "", "")
+            row = ("", "", "") if group is None else (group.group, str(group.committed), "—" if group.lag is None else str(group.lag))
+            if view.partitions:
+                table.add_row(*first, *row)
+    Console().print(table)
+
+
+@bus_app.command("tail")
+@shared("bus")
+def bus_tail(
+    shared: Shared,
+    topic: str = typer.Argument(..., help="A topic name or its stem: frames, crossings, zones, incidents, health, "
+                                          "counts, alerts, alert-actions, dead-letter."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Only this camera's events (camera id)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep waiting for new events (Ctrl-C stops)."),
+    fmt: str = typer.Option("table", "--format", help="table (one line per event) or json (one object per line)."),
+    count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop after this many records."),
+    timeout: Optional[float] = TIMEOUT,
+) -> None:
+    """Print a topic's events from the beginning, decoded; dead letters with their reason."""
+    from ingest.errors import InvalidInput
+    from ingest.streamview import event_time, resolve_topic, summary, tail
+
+    if fmt not in ("table", "json"):
+        raise InvalidInput(f"--format {fmt!r}: use table or json")
+    _quiet_kafka(shared)
+    name = resolve_topic(shared.bus, topic)
     try:
-        stats = sink.run(count=count, timeout=timeout)
+        for item in tail(shared.bus, name, camera=camera, follow=follow, count=count, timeout=timeout):
+            if fmt == "json":
+                from ingest import contract
+
+                body = json.loads(contract.encode(item.event)) if item.event is not None else None
+                print(json.dumps({"topic": item.topic, "partition": item.partition, "offset": item.offset,
+                                  "key": item.key, "event": body, "error": item.error,
+                                  "headers": item.headers}, ensure_ascii=False), flush=True)
+            else:
+                ts = event_time(item)
+                when = ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "-" * 19
+                print(f"{when}  {item.partition}:{item.offset:<8} {item.camera_id:<16} {summary(item)}", flush=True)
     except KeyboardInterrupt:
-        stats = sink.stats
-    console.print(f"consumed {stats.consumed}, written {stats.written}, dead-lettered {stats.dead_lettered}")
+        pass
 
 
 @schema_app.command("export")
-def export_schema(out: Optional[Path] = typer.Option(None, help="File to write (default: standard output).")) -> None:
+@shared()
+def export_schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default: standard output).")) -> None:
     """Write the contract as JSON Schema (draft 2020-12)."""
     from ingest.contract import json_schema
 
@@ -73,16 +139,17 @@ def export_schema(out: Optional[Path] = typer.Option(None, help="File to write (
         typer.echo(text)
     else:
         out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+        typer.echo(f"wrote {out}", err=True)
 
 
-def migrate_command(dsn: Optional[str] = DsnOption) -> None:
+@shared("db")
+def migrate_command(shared: Shared) -> None:
     """Apply pending schema migrations (each once, recorded in schema_migrations)."""
     from ingest.db import migrate
 
-    applied = migrate(db_settings(dsn))
+    applied = migrate(shared.db)
     if applied:
         for migration in applied:
-            console.print(f"applied {migration.version:04d}_{migration.name}")
+            typer.echo(f"applied {migration.version:04d}_{migration.name}", err=True)
     else:
-        console.print("schema is up to date")
+        typer.echo("schema is up to date", err=True)

@@ -16,6 +16,8 @@ from typing import Literal, Union
 
 import msgspec
 
+from ingest.errors import InvalidInput
+
 SCHEMA_VERSION = 1
 # Larger events are dead-lettered: a frame with a few hundred objects is ~50 KiB, so a
 # megabyte means a bug upstream, and Kafka's default message limit is about this size.
@@ -31,7 +33,7 @@ AlertState = Literal["open", "update", "resolved"]
 AlertActionKind = Literal["ack", "note", "resolve", "silence", "unsilence"]
 
 
-class ContractError(ValueError):
+class ContractError(InvalidInput):
     """Bytes that are not a valid event of this contract; ``reason`` says why in one line."""
 
     def __init__(self, reason: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,37 +17,28 @@ from importlib import resources
 
 import psycopg
 
+from ingest.errors import IocError, ServiceUnavailable
+from ingest.settings import DbSettings
+
+__all__ = ["DatabaseError", "DatabaseUnavailable", "DbSettings", "connect", "migrate", "temporary_database"]
+
 MIGRATIONS_PACKAGE = "ingest.migrations"
 _MIGRATION_LOCK = 0x10C0_0001  # advisory lock key, any constant unique to ioc
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(IocError):
     """The database could not be reached or refused a statement; the message says which."""
 
 
-class DatabaseUnavailable(DatabaseError):
+class DatabaseUnavailable(DatabaseError, ServiceUnavailable):
     """The database could not be reached: worth retrying, unlike a refused statement."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DbSettings:
-    dsn: str = "postgresql://ioc@127.0.0.1:15432/ioc"
-    connect_timeout_s: float = 5.0
-
-    @classmethod
-    def from_env(cls, **overrides: object) -> "DbSettings":
-        values: dict[str, object] = {}
-        if dsn := os.environ.get("IOC_DSN"):
-            values["dsn"] = dsn
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
 
 
 def connect(settings: DbSettings, *, autocommit: bool = False) -> psycopg.Connection:
     try:
-        return psycopg.connect(settings.dsn, autocommit=autocommit, connect_timeout=settings.connect_timeout_s)
+        return psycopg.connect(settings.conninfo, autocommit=autocommit, connect_timeout=settings.connect_timeout_s)
     except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot connect to the database {_redact(settings.dsn)}: {exc}".strip()) from exc
+        raise DatabaseUnavailable(f"cannot connect to the database {settings.shown}: {exc}".strip()) from exc
 
 
 @dataclass(frozen=True)
@@ -106,17 +96,13 @@ def migrate(settings: DbSettings) -> list[Migration]:
     return applied_now
 
 
-def _redact(dsn: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
-
-
 @contextlib.contextmanager
 def temporary_database(admin: DbSettings, *, prefix: str = "ioc_tmp") -> Iterator[DbSettings]:
     """A new, migrated database on ``admin``'s server, dropped on exit (tests, benchmarks)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    settings = DbSettings(dsn=psycopg.conninfo.make_conninfo(admin.dsn, dbname=name))
+    settings = admin.for_database(name)
     try:
         migrate(settings)
         yield settings

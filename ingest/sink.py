@@ -30,9 +30,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from ingest import contract
-from ingest.bus import BusError, BusSettings, ensure_topics, join_group_async, make_async_consumer
-from ingest.db import DatabaseError, DatabaseUnavailable, DbSettings, connect
+from ingest.bus import BusError, ensure_topics, join_group_async, make_async_consumer
+from ingest.db import DatabaseError, DatabaseUnavailable, connect
 from ingest.metrics import SinkMetrics
+from ingest.settings import SinkSettings
 from ingest.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -40,20 +41,6 @@ log = logging.getLogger(__name__)
 # Errors that condemn one record's row, not the batch or the deployment.
 _ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 _TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
-
-
-@dataclass(frozen=True, kw_only=True)
-class SinkSettings:
-    bus: BusSettings
-    db: DbSettings
-    group_id: str = "ioc-sink"
-    max_batch: int = 20000
-    poll_timeout_ms: int = 500
-    retry_initial_s: float = 0.5
-    retry_max_s: float = 10.0
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 0  # 0: no /metrics endpoint
-    log_every_s: float = 10.0
 
 
 @dataclass
@@ -249,7 +236,7 @@ class Sink:
             with conn.transaction():
                 return self._writer.write([event for _, event in pairs]), []
         except psycopg.errors.UndefinedTable as exc:
-            raise DatabaseError(f"{_first_line(exc)}; run `ioc db migrate` against {self.settings.db.dsn}") from exc
+            raise DatabaseError(f"{_first_line(exc)}; run `ioc db migrate` against {self.settings.db.shown}") from exc
         except _ROW_ERRORS as exc:
             if len(pairs) == 1:
                 return 0, [_Rejected(pairs[0][0], f"database rejected the row: {_first_line(exc)}")]
@@ -344,18 +331,16 @@ def run_workers(
     database takes COPY from several connections at once, so processes scale the sink.
     ``count`` is per worker. Only the first worker serves /metrics.
     """
-    import concurrent.futures
-    import dataclasses
-    import multiprocessing
+    import functools
 
-    per_worker = [settings] + [dataclasses.replace(settings, metrics_port=0)] * (workers - 1)
-    context = multiprocessing.get_context("spawn")  # no forked Kafka or database sockets
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_run_one, s, count, timeout, idle_timeout) for s in per_worker]
-        return [f.result() for f in futures]
+    from ingest.workers import run_workers as run_in_processes
+
+    per_worker = [settings] + [settings.model_copy(update={"metrics_port": 0})] * (workers - 1)
+    return run_in_processes(functools.partial(_run_one, count=count, timeout=timeout, idle_timeout=idle_timeout),
+                            per_worker)
 
 
-def _run_one(settings: SinkSettings, count: int | None, timeout: float | None, idle_timeout: float | None) -> SinkStats:
+def _run_one(settings: SinkSettings, *, count: int | None, timeout: float | None, idle_timeout: float | None) -> SinkStats:
     import signal
 
     sink = Sink(settings)

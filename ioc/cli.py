@@ -1,72 +1,120 @@
-"""The `ioc` console command: one entry point mounting each stage's own commands."""
+"""The `ioc` console command: one entry point in front of every stage's own commands.
+
+Stages are imported only when their command runs (or its ``--help`` is asked for), so ``ioc``
+starts fast on an edge box and a missing optional stack (reports, desk) affects only its commands.
+Every ``IocError`` becomes one line and its exit status here (see ``ingest.errors``).
+"""
 
 from __future__ import annotations
 
-import logging
+import contextvars
+import importlib
 import sys
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
+from typer.core import TyperGroup
 
-from deploy.local.cli import app as stack_app
-from ingest.bus import BusError
-from ingest.cli import ingest_app, migrate_command, schema_app
-from ingest.contract import ContractError
-from ingest.db import DatabaseError
-from ingest.warehouse.cli import app as db_app
-from camera_agents.cli import app as agent_app
-from dashboards.reports.cli import app as report_app
-from processors.cli import app as processors_app
+from ingest.errors import EXIT_CODES
+
+# Commands that live with the stage they need but belong, for the user, in another group.
+EXTRA_COMMANDS: dict[str, dict[str, str]] = {
+    "db": {"migrate": "ingest.cli:migrate_command", "sync-cameras": "camera_agents.cli:sync_cameras_command"},
+}
+
+# name -> (module:attribute of its Typer app, one-line help shown by `ioc --help`)
+STAGES: dict[str, tuple[str, str]] = {
+    "stack": ("deploy.local.cli:app", "The local broker and TimescaleDB: up, down, status."),
+    "demo": ("deploy.local.cli:demo", "A small city on the local stack: cameras, processors, sink, live counts."),
+    "agent": ("camera_agents.cli:app", "Camera agents: detect, track and count on video; publish events."),
+    "processors": ("processors.cli:app", "Stream processors: exact 1-minute counts and alerts."),
+    "ingest": ("ingest.cli:ingest_app", "The sink from the bus into TimescaleDB."),
+    "bus": ("ingest.cli:bus_app", "A look at the stream: topics, consumer groups and lag, events as they flow."),
+    "schema": ("ingest.cli:schema_app", "The event contract, for other teams."),
+    "db": ("ingest.warehouse.cli:app", "Schema migrations, rollups, retention, backfill and the camera registry."),
+    "report": ("dashboards.reports.cli:app", "Traffic reports for planners: volumes, peaks, speeds, exports and charts."),
+}
+
+_listing = contextvars.ContextVar("listing", default=False)
+
+
+def load_stage(name: str) -> Any:
+    """The click command of stage ``name``, imported now."""
+    target = _import(STAGES[name][0])
+    if isinstance(target, typer.Typer):  # a group, even when it has one command so far
+        command = typer.main.get_group(target)
+    else:  # a single command
+        single = typer.Typer()
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    for sub, target in EXTRA_COMMANDS.get(name, {}).items():
+        extra = typer.Typer()
+        extra.command(sub)(_import(target))
+        command.add_command(typer.main.get_command(extra), sub)
+    return command
+
+
+def _import(target: str):
+    module, attribute = target.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+class LazyStages(TyperGroup):
+    """A group whose stage commands are imported on first use. While ``ioc --help`` lists them,
+    each is a placeholder carrying its one-line help, so listing imports no stage."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *STAGES})
+
+    def get_command(self, ctx: typer.Context, name: str) -> Any:
+        if name not in STAGES:
+            return super().get_command(ctx, name)
+        if _listing.get():
+            return TyperGroup(name=name, help=STAGES[name][1])
+        return load_stage(name)
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        token = _listing.set(True)
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            _listing.reset(token)
+
 
 app = typer.Typer(
-    help="ioc: cameras -> Kafka -> processors -> TimescaleDB -> Grafana, for a city's operations center.",
+    cls=LazyStages,
+    help="ioc: cameras -> Kafka -> processors -> TimescaleDB -> Grafana, for a city's operations center.\n\n"
+         "Exit status: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + ".",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help", "-h"]},
 )
-app.add_typer(stack_app, name="stack", help="The local broker and TimescaleDB.")
-app.add_typer(agent_app, name="agent")
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(schema_app, name="schema")
-
-db_app.command("migrate")(migrate_command)
-app.add_typer(db_app, name="db", help="Schema migrations, rollups, retention and backfill.")
-app.add_typer(processors_app, name="processors")
-app.add_typer(report_app, name="report")
-
-
-@app.command()
-def demo(
-    duration: float = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
-    traffic_cameras: int = typer.Option(4, min=1, max=4, help="Simulated traffic cameras."),
-) -> None:
-    """A small city on the local stack: simulated and recorded cameras, processors, sink, live counts."""
-    from deploy.local.demo import DemoSettings, run_demo
-    from deploy.local.stack import StackSettings, stack_up
-
-    info = stack_up(StackSettings.from_env())
-    counts = run_demo(DemoSettings(bootstrap=info.bootstrap, dsn=info.dsn, state_dir=info.state_dir,
-                                   duration_s=duration, traffic_cameras=traffic_cameras))
-    Console().print("rows in TimescaleDB: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
 
 
 @app.callback()
-def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    level = logging.DEBUG if verbose else logging.INFO
-    if sys.stderr.isatty():
-        logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)])
-    else:  # services and log files: one plain line per record, never wrapped
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    # kafka-python 3 warns whenever its I/O loop is held >100 ms, which a busy host does often and
-    # which asks nothing of an operator; real connection problems are still logged as errors.
-    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
+def _root() -> None:
+    """Each command configures logging from its own --log-level and --log-format."""
 
 
-def main() -> None:
-    """Run the CLI; a project error prints one clear line and exits 1 instead of a traceback."""
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. Each command maps its own errors to one line and an exit status (see
+    ``ioc.options.shared``); what is left here is bad usage and interrupts."""
     try:
-        app()
-    except (BusError, DatabaseError, ContractError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        status = app(args=argv, standalone_mode=False)
+    except typer.Exit as exc:
+        status = exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        status = 130
+    except KeyboardInterrupt:
+        status = 130
+    except typer.TyperException as exc:  # bad usage: the parser's own message and status 2
+        show = getattr(exc, "show", None)
+        show() if show else typer.echo(f"error: {exc.format_message()}", err=True)
+        status = exc.exit_code
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,7 @@
-from processors.cli import app
+"""`python -m processors ...` is `ioc processors ...` (the same options, errors and exit codes)."""
 
-app(prog_name="ioc processors")
+import sys
+
+from ioc.cli import main
+
+main(["processors", *sys.argv[1:]])

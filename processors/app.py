@@ -12,7 +12,8 @@ from typing import Any
 import faust
 
 from processors.consumer import FastDrainTransport
-from processors.counting import HOLDER as COUNTING, WindowCounter
+from processors.counting import HOLDER as COUNTING
+from processors.counting import WindowCounter
 from processors.horizon import HorizonStore
 from processors.settings import ProcessorSettings
 
@@ -42,6 +43,7 @@ def build_app(settings: ProcessorSettings, *, with_alerts: bool = True) -> Proce
     app = ProcessorsApp(
         settings.app_id,
         broker=f"kafka://{settings.bus.bootstrap}",
+        datadir=str(settings.faust_datadir),
         store="memory://",
         # Tansu holds a join for half the session timeout: keep it short.
         broker_session_timeout=settings.bus.session_timeout_ms / 1000,
@@ -115,6 +117,7 @@ def run_worker(settings: ProcessorSettings, *, timeout_s: float | None = None, l
     import os
     import signal
 
+    settings.faust_datadir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings, with_alerts=with_alerts)
     if timeout_s is not None:
         @app.task
@@ -124,5 +127,6 @@ def run_worker(settings: ProcessorSettings, *, timeout_s: float | None = None, l
             # The same path as an operator's SIGTERM: the worker shuts down in order.
             os.kill(os.getpid(), signal.SIGTERM)
 
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Logging is configured by the command (--log-level, --log-format): faust must not redo it.
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     worker.execute_from_commandline()

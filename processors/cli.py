@@ -2,112 +2,71 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import signal
-import subprocess
-import sys
-import time
+import functools
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from ioc.options import Shared, configure_logging, deprecated, deprecated_option, setting_option, shared
+from processors.settings import ProcessorSettings
+
 app = typer.Typer(help="Stream processors: exact 1-minute counts and alerts.", no_args_is_help=True)
 
 
 @app.command()
+@shared("bus", "state", "workers")
 def run(
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes; they share the partitions as one consumer group."),
-    rules: Optional[Path] = typer.Option(None, "--rules", help="Per-camera thresholds (YAML). Default: $IOC_PROCESSORS_RULES or built-in defaults."),
-    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Where alert baselines and open alerts are snapshotted."),
-    namespace: Optional[str] = typer.Option(None, "--namespace", help="Topic namespace (default $IOC_NAMESPACE or 'ioc')."),
-    bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="Kafka bootstrap (default $IOC_BOOTSTRAP or 127.0.0.1:19092)."),
-    grace: Optional[float] = typer.Option(None, "--grace", help="Seconds a window waits for late events after it ends (default 10; by the camera's own clock)."),
-    idle: Optional[float] = typer.Option(None, "--idle", help="Seconds the partition's stream time may run ahead of a silent or lagging camera before that camera's windows close anyway (default 300)."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Stop after this many seconds (for tests and trials)."),
-    app_id: Optional[str] = typer.Option(None, "--app-id", help="Consumer group / faust app id (default '<namespace>-processors')."),
-    web_port: Optional[int] = typer.Option(None, "--web-port", help="Serve faust's web UI on 127.0.0.1:PORT (off by default)."),
-    loglevel: str = typer.Option("info", "--loglevel"),
+    shared: Shared,
+    rules: Optional[Path] = setting_option(ProcessorSettings, "rules_path", "--rules"),
+    grace: Optional[float] = setting_option(ProcessorSettings, "grace_s", "--grace"),
+    idle: Optional[float] = setting_option(ProcessorSettings, "idle_s", "--idle"),
+    app_id: Optional[str] = setting_option(ProcessorSettings, "app_id", "--app-id"),
+    web_port: Optional[int] = setting_option(ProcessorSettings, "web_port"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),
+    old_loglevel: Optional[str] = deprecated_option("--loglevel", "--log-level"),
 ) -> None:
-    """Run the processors: `--workers N` starts N worker processes that share the partitions."""
-    from ingest.bus import BusSettings
-    from processors.config import ConfigError, load_rules
-    from processors.settings import ProcessorSettings
-    bus_overrides = {k: v for k, v in {"namespace": namespace, "bootstrap": bootstrap}.items() if v}
-    settings = ProcessorSettings.from_env(
-        bus=BusSettings.from_env(**bus_overrides),
-        rules_path=rules,
-        state_dir=state_dir,
-        web_port=web_port,
-        app_id=app_id,
-    )
-    window_overrides = {k: v for k, v in {"grace_s": grace, "idle_s": idle}.items() if v is not None}
-    if window_overrides:
-        try:
-            settings = dataclasses.replace(settings, window=dataclasses.replace(settings.window, **window_overrides))
-        except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2)
-    try:
-        load_rules(settings.rules_path)  # fail fast, with the key path, before any worker starts
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
-    if workers == 1:
-        from processors.app import run_worker
+    """Run the processors: with --workers N, N worker processes share the partitions as one group.
 
-        run_worker(settings, timeout_s=timeout, loglevel=loglevel)
+    State (alert baselines, open alerts, counting horizons, faust's data dir) lives in
+    STATE_DIR/processors."""
+    from processors.config import load_rules
+
+    if deprecated("--loglevel", "--log-level", old_loglevel):
+        configure_logging(old_loglevel.upper(), shared.log_format)
+    settings = ProcessorSettings.load(bus=shared.bus, state_dir=shared.state_dir / "processors", rules_path=rules,
+                                      grace_s=grace, idle_s=idle, app_id=app_id, web_port=web_port)
+    if settings.web_port is not None and shared.workers > 1:
+        from ingest.errors import InvalidInput
+
+        raise InvalidInput("--web-port needs --workers 1 (each worker would bind the same port)")
+    load_rules(settings.rules_path)  # fail fast, with the key path, before any worker starts
+    level = old_loglevel.upper() if old_loglevel else shared.log_level
+    worker = functools.partial(run_one, timeout_s=timeout, log_level=level, log_format=shared.log_format)
+    if shared.workers == 1:
+        worker(settings)
         return
-    child_args = ["run", "--loglevel", loglevel]
-    for flag, value in (("--rules", rules), ("--state-dir", state_dir), ("--namespace", namespace),
-                        ("--bootstrap", bootstrap), ("--grace", grace), ("--idle", idle), ("--timeout", timeout),
-                        ("--app-id", app_id)):
-        if value is not None:
-            child_args += [flag, str(value)]
-    if web_port is not None:
-        typer.echo("error: --web-port needs --workers 1 (each worker would bind the same port)", err=True)
-        raise typer.Exit(2)
-    _supervise([sys.executable, "-m", "processors", *child_args], workers, timeout)
+    from ingest.workers import run_workers
+
+    run_workers(worker, [settings] * shared.workers)
 
 
-def _supervise(argv: list[str], workers: int, timeout: Optional[float]) -> None:
-    """Start ``workers`` copies of one worker; they join one consumer group. Signals are forwarded."""
-    children = [subprocess.Popen(argv, env=os.environ.copy()) for _ in range(workers)]
+def run_one(settings: ProcessorSettings, *, timeout_s: float | None, log_level: str, log_format: str) -> None:
+    """One worker process: logging as the command was asked, then the faust worker."""
+    from processors.app import run_worker
 
-    def forward(signum: int, _frame: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    deadline = None if timeout is None else time.monotonic() + timeout + 30
-    codes = []
-    for child in children:
-        remaining = None if deadline is None else max(1.0, deadline - time.monotonic())
-        try:
-            codes.append(child.wait(timeout=remaining))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            codes.append(child.wait())
-    failed = [code for code in codes if code != 0]
-    if failed:
-        typer.echo(f"error: {len(failed)} of {workers} workers exited with an error ({failed})", err=True)
-        raise typer.Exit(1)
+    configure_logging(log_level, log_format)
+    run_worker(settings, timeout_s=timeout_s, loglevel=log_level.lower())
 
 
 @app.command("check-rules")
+@shared()
 def check_rules(path: Path = typer.Argument(..., help="Rules YAML to validate."),
-                camera: Optional[str] = typer.Option(None, "--camera", help="Also print this camera's merged settings.")) -> None:
+                camera: Optional[str] = typer.Option(None, "--camera", help="Also print this camera's merged settings (camera id).")) -> None:
     """Validate a rules file (unknown keys and bad values are named by their key path)."""
-    from processors.config import ConfigError, load_rules
+    from processors.config import load_rules
 
-    try:
-        rules = load_rules(path)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+    rules = load_rules(path)
     typer.echo(f"{path}: ok ({len(rules.cameras)} camera override(s))")
     if camera:
         typer.echo(rules.for_camera(camera).model_dump_json(indent=2))

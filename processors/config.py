@@ -20,8 +20,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ingest.errors import InvalidInput
 
-class ConfigError(ValueError):
+
+class ConfigError(InvalidInput):
     """The rules file is missing, not YAML, or has a wrong key or value (named by its path)."""
 
 

@@ -22,10 +22,11 @@ import math
 import os
 from pathlib import Path
 
+from ingest.errors import IocError
 from processors.windowing import Horizon
 
 
-class HorizonError(RuntimeError):
+class HorizonError(IocError):
     """A stored horizon cannot be read or written."""
 
 

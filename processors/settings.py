@@ -1,59 +1,56 @@
-"""The processors' one settings object: where the bus is, window sizes, where state lives."""
+"""The processors' one settings object: where the bus is, window sizes, where state lives.
+
+Variables: ``IOC_BOOTSTRAP``/``IOC_NAMESPACE`` (the bus), ``IOC_STATE_DIR`` (state goes to its
+``processors/`` folder) and ``IOC_PROCESSORS_*`` for the rest (``IOC_PROCESSORS_GRACE_S``...).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import functools
 from pathlib import Path
 
-from ingest.bus import BusSettings
-from processors.windowing import WindowSpec
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from ingest.settings import BusSettings, IocSettings, default_state_dir
 
 
-@dataclass(frozen=True, kw_only=True)
-class ProcessorSettings:
-    bus: BusSettings = field(default_factory=BusSettings)
-    #: faust app id, so the consumer group; several workers with the same id share partitions
-    app_id: str = ""
-    window: WindowSpec = field(default_factory=WindowSpec)
-    #: alert engine snapshots (baselines, open alerts, silences) and counting horizons, one file
-    #: per partition
-    state_dir: Path = Path(".ioc/processors")
-    #: per-camera thresholds (YAML); None = built-in defaults only
-    rules_path: Path | None = None
+class ProcessorSettings(IocSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_PROCESSORS_")
+
+    bus: BusSettings = Field(default_factory=BusSettings)
+    app_id: str = Field("", description="Consumer group and faust app id (default: NAMESPACE-processors).")
+    window_s: int = Field(60, gt=0, description="Length of the tumbling count windows, in seconds.")
+    grace_s: float = Field(10.0, ge=0, description="Seconds a window waits for late events after it ends, "
+                                                   "by the camera's own clock.")
+    idle_s: float = Field(300.0, ge=0, description="Seconds the partition's stream time may run ahead of a silent or "
+                                                  "lagging camera before that camera's windows close anyway.")
+    #: alert engine snapshots (baselines, open alerts, silences), counting horizons and faust's
+    #: own data dir, all under STATE_DIR/processors
+    state_dir: Path = Field(default_factory=lambda: default_state_dir() / "processors")
+    rules_path: Path | None = Field(None, description="Per-camera thresholds (YAML); built-in defaults when not given.")
     #: how often a partition's resume point is checkpointed between window closes
-    checkpoint_interval_s: float = 1.0
-    batch_max: int = 5000
-    batch_within_s: float = 0.25
-    snapshot_interval_s: float = 10.0
-    offline_check_interval_s: float = 1.0
+    checkpoint_interval_s: float = Field(1.0, gt=0)
+    batch_max: int = Field(5000, gt=0)
+    batch_within_s: float = Field(0.25, gt=0)
+    snapshot_interval_s: float = Field(10.0, gt=0)
+    offline_check_interval_s: float = Field(1.0, gt=0)
     #: the faust web server stays off unless a port is given; then it binds loopback only
-    web_port: int | None = None
+    web_port: int | None = Field(None, gt=0, lt=65536, description="Serve faust's web UI on 127.0.0.1:PORT.")
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _derive(self) -> "ProcessorSettings":
         if not self.app_id:
             object.__setattr__(self, "app_id", f"{self.bus.namespace}-processors")
-        object.__setattr__(self, "state_dir", Path(self.state_dir))
-        if self.rules_path is not None:
-            object.__setattr__(self, "rules_path", Path(self.rules_path))
+        return self
 
-    @classmethod
-    def from_env(cls, **overrides: object) -> "ProcessorSettings":
-        """Read IOC_BOOTSTRAP / IOC_NAMESPACE (bus), IOC_PROCESSORS_STATE_DIR, IOC_PROCESSORS_RULES,
-        IOC_PROCESSORS_GRACE_S, IOC_PROCESSORS_IDLE_S, IOC_PROCESSORS_SNAPSHOT_S; keyword overrides win."""
-        values: dict[str, object] = {"bus": BusSettings.from_env()}
-        if state_dir := os.environ.get("IOC_PROCESSORS_STATE_DIR"):
-            values["state_dir"] = Path(state_dir)
-        if rules := os.environ.get("IOC_PROCESSORS_RULES"):
-            values["rules_path"] = Path(rules)
-        window: dict[str, float] = {}
-        if grace := os.environ.get("IOC_PROCESSORS_GRACE_S"):
-            window["grace_s"] = float(grace)
-        if idle := os.environ.get("IOC_PROCESSORS_IDLE_S"):
-            window["idle_s"] = float(idle)
-        if window:
-            values["window"] = WindowSpec(**window)  # type: ignore[arg-type]
-        if snapshot := os.environ.get("IOC_PROCESSORS_SNAPSHOT_S"):
-            values["snapshot_interval_s"] = float(snapshot)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+    @functools.cached_property
+    def window(self):  # -> processors.windowing.WindowSpec
+        from processors.windowing import WindowSpec
+
+        return WindowSpec(window_s=self.window_s, grace_s=self.grace_s, idle_s=self.idle_s)
+
+    @property
+    def faust_datadir(self) -> Path:
+        """faust's own data dir (tables, its lock), so nothing lands in the working directory."""
+        return self.state_dir / "faust"

@@ -20,7 +20,7 @@ from ingest.db import DbSettings, temporary_database
 @pytest.fixture(scope="session")
 def stack() -> StackInfo:
     try:
-        return stack_up(StackSettings.from_env())
+        return stack_up(StackSettings.load())
     except Exception as exc:  # any failure to start is a test failure, with the reason
         pytest.fail(f"the local stack (broker + TimescaleDB) could not start: {exc}", pytrace=False)
 

@@ -29,7 +29,7 @@ def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
     spec = "synthetic:traffic?seed=4&frames=500&start=2026-03-01T07:00:00Z"
     out = tmp_path / "events.jsonl"
     result = runner.invoke(
-        app, ["run", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"]
+        app, ["run", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"]
     )
     assert result.exit_code == 0, result.output
     events = events_of(out)
@@ -50,9 +50,9 @@ def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
 def test_run_to_kafka_and_read_the_crossings_back(bus: BusSettings, tmp_path):
     spec = "synthetic:traffic?seed=5&frames=300"
     jsonl = tmp_path / "same.jsonl"
-    common = ["run", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--no-progress"]
+    common = ["run", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--no-progress"]
     result = runner.invoke(
-        app, [*common, "--sink", "kafka", "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool", str(tmp_path / "spool")]
+        app, [*common, "--sink", "kafka", "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool-dir", str(tmp_path / "spool")]
     )
     assert result.exit_code == 0, result.output
     assert "0 spooled" in result.output
@@ -73,7 +73,7 @@ def test_run_on_vtest_finds_pedestrians(tmp_path):
     video = vtest_path()
     out = tmp_path / "vtest.jsonl"
     result = runner.invoke(
-        app, ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(video), "--sink", f"jsonl:{out}", "--frames", "300", "--no-progress"]
+        app, ["run", "--config", str(EXAMPLES / "vtest.yaml"), "--source", str(video), "--sink", f"jsonl:{out}", "--frames", "300", "--no-progress"]
     )
     assert result.exit_code == 0, result.output
     events = events_of(out)
@@ -116,7 +116,7 @@ def test_many_cameras_one_broken_does_not_stop_the_others(tmp_path):
     broken = dict(good, camera_id="broken-cam", source=str(tmp_path / "missing.mp4"))
     (folder / "broken.yaml").write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "events.jsonl"
-    result = runner.invoke(app, ["run", "--cameras", str(folder), "--sink", f"jsonl:{out}", "--no-progress", "--timeout", "60"])
+    result = runner.invoke(app, ["run", "--config-dir", str(folder), "--sink", f"jsonl:{out}", "--no-progress", "--timeout", "60"])
     assert result.exit_code == 1  # one camera failed ...
     assert "synthetic-traffic-1: 120 frames" in result.output and "broken-cam: 0 frames" in result.output
     events = events_of(out)
@@ -129,18 +129,18 @@ def test_many_cameras_one_broken_does_not_stop_the_others(tmp_path):
 def test_bad_config_exits_with_the_problem(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((EXAMPLES / "vtest.yaml").read_text(encoding="utf-8").replace("kind: security", "kind: parking"), encoding="utf-8")
-    result = runner.invoke(app, ["run", "--camera", str(bad), "--sink", f"jsonl:{tmp_path / 'x.jsonl'}"])
+    result = runner.invoke(app, ["run", "--config", str(bad), "--sink", f"jsonl:{tmp_path / 'x.jsonl'}"])
     assert result.exit_code == 2
     assert f"{bad}:" in result.output and "kind" in result.output and "'parking'" in result.output
-    checked = runner.invoke(app, ["check", "--cameras", str(EXAMPLES)])
+    checked = runner.invoke(app, ["check", "--config-dir", str(EXAMPLES)])
     assert checked.exit_code == 0 and "vtest-campus: ok" in checked.output
 
 
 def test_run_vtest_to_kafka(bus: BusSettings, tmp_path):
     result = runner.invoke(
         app,
-        ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--frames", "150", "--sink", "kafka",
-         "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool", str(tmp_path / "spool"), "--no-progress"],
+        ["run", "--config", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--frames", "150", "--sink", "kafka",
+         "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool-dir", str(tmp_path / "spool"), "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     analysed = len(range(0, 150, AnalyticsConfig().stride))

@@ -12,7 +12,7 @@ from deploy.local.demo import DemoSettings, run_demo
 def test_the_demo_city_fills_timescaledb_from_every_stage(stack, db, tmp_path):
     settings = DemoSettings(
         bootstrap=stack.bootstrap,
-        dsn=db.dsn,
+        dsn=db.conninfo,
         state_dir=tmp_path,
         namespace=f"demo{uuid.uuid4().hex[:8]}",
         duration_s=100,

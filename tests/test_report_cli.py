@@ -22,7 +22,7 @@ PLAN = BackfillPlan(cameras=2, days=3, end=date(2026, 10, 4), seed=8)  # 2026-10
 def dsn(module_db: DbSettings) -> str:
     backfill(module_db, PLAN, workers=1)
     refresh_rollups(module_db)
-    return module_db.dsn
+    return module_db.conninfo
 
 
 def _run(*args: str):
@@ -88,5 +88,5 @@ def test_clear_errors(dsn: str, args: tuple[str, ...], message: str) -> None:
 
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result, text = _run("cameras", "--dsn", "postgresql://ioc@127.0.0.1:1/none")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # a service that cannot be reached
     assert "cannot connect to the database" in text and "Traceback" not in text

@@ -36,7 +36,7 @@ def _table_counts(db) -> dict[str, int]:
 
 
 def _sink(bus, db, **overrides) -> Sink:
-    return Sink(SinkSettings(bus=bus, db=db, group_id=f"sink-{bus.namespace}", **overrides))
+    return Sink(SinkSettings(bus=bus, db=db, group_id=f"sink-{bus.namespace}", **{"metrics_port": 0, **overrides}))
 
 
 def test_n_events_of_each_type_become_n_rows_and_a_replay_adds_none(bus, db):

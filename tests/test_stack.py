@@ -60,7 +60,7 @@ def _tansu_cmd(pid: int) -> str:
 
 
 def test_up_twice_is_fast_and_keeps_one_broker() -> None:
-    settings = StackSettings.from_env()
+    settings = StackSettings.load()
     first = stack_up(settings)
     started = time.monotonic()
     second = stack_up(settings)
@@ -75,7 +75,7 @@ def test_up_twice_is_fast_and_keeps_one_broker() -> None:
 
 
 def test_status_json_gives_working_bootstrap_and_dsn() -> None:
-    stack_up(StackSettings.from_env())
+    stack_up(StackSettings.load())
     result = CliRunner().invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)

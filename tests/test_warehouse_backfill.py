@@ -18,6 +18,7 @@ from ingest.db import DbSettings, connect
 from ingest.warehouse import synthetic
 from ingest.warehouse.backfill import BackfillPlan, backfill, plan_events
 from ingest.warehouse.cli import app
+from ioc.cli import app as ioc_app
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -87,8 +88,8 @@ def test_backfill_plan_rejects_nonsense() -> None:
 
 def test_db_commands_backfill_maintain_and_status(db: DbSettings) -> None:
     runner = CliRunner()
-    result = runner.invoke(app, ["backfill", "--cameras", "2", "--days", "2", "--end", "2026-10-10", "--window", "3600",
-                                 "--dsn", db.dsn])
+    result = runner.invoke(app, ["backfill", "--camera-count", "2", "--days", "2", "--end", "2026-10-10", "--window", "3600",
+                                 "--dsn", db.conninfo])
     assert result.exit_code == 0, result.output
     assert "rollups (own) refreshed" in result.output
     with connect(db) as conn:
@@ -96,22 +97,22 @@ def test_db_commands_backfill_maintain_and_status(db: DbSettings) -> None:
         daily = conn.execute("SELECT sum(volume) FROM traffic_daily").fetchone()[0]
         assert daily == conn.execute("SELECT sum(count) FROM count_windows").fetchone()[0]
 
-    result = runner.invoke(app, ["maintain", "--every", "0.05", "--count", "2", "--dsn", db.dsn])
+    result = runner.invoke(app, ["maintain", "--every", "0.05", "--runs", "2", "--dsn", db.conninfo])
     assert result.exit_code == 0, result.output
     assert result.output.count("rollups (own) refreshed") == 2
 
-    result = runner.invoke(app, ["status", "--dsn", db.dsn])
+    result = runner.invoke(app, ["status", "--dsn", db.conninfo])
     assert result.exit_code == 0, result.output
     assert "timescaledb.license: apache" in result.output and "rollup mode: own" in result.output
     assert "traffic_daily: 2 cameras" in result.output
 
-    result = runner.invoke(app, ["maintain", "--dsn", db.dsn], env={"IOC_RETENTION": "crossings=soon"})
+    result = runner.invoke(app, ["maintain", "--dsn", db.conninfo], env={"IOC_RETENTION": "crossings=soon"})
     assert result.exit_code == 2 and "'soon' is not a duration" in result.output
 
 
 def test_sync_cameras_from_the_configs(db: DbSettings, tmp_path: Path) -> None:
     examples = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
-    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(examples), "--dsn", db.dsn])
+    result = CliRunner().invoke(ioc_app, ["db", "sync-cameras", "--config-dir", str(examples), "--dsn", db.conninfo])
     assert result.exit_code == 0, result.output
     configs = {config.camera_id: config for config in load_cameras(examples)}
     with connect(db) as conn:
@@ -121,7 +122,7 @@ def test_sync_cameras_from_the_configs(db: DbSettings, tmp_path: Path) -> None:
         assert (name, kind, lines) == (configs[camera_id].name, configs[camera_id].kind, len(configs[camera_id].lines))
 
     (tmp_path / "broken.yaml").write_text("camera_id: x\nkind: lorry\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(tmp_path), "--dsn", db.dsn])
+    result = CliRunner().invoke(ioc_app, ["db", "sync-cameras", "--config-dir", str(tmp_path), "--dsn", db.conninfo])
     assert result.exit_code == 2 and "broken.yaml" in result.output
 
 

@@ -72,7 +72,7 @@ def test_retention_drops_exactly_the_old_chunks(db: DbSettings) -> None:
 
 def test_retention_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IOC_RETENTION", "frame_events=3d, crossings=26w,traffic_daily=forever,traffic_hourly=2y")
-    settings = WarehouseSettings.from_env()
+    settings = WarehouseSettings.load()
     assert settings.retention["frame_events"] == timedelta(days=3)
     assert settings.retention["crossings"] == timedelta(weeks=26)
     assert settings.retention["traffic_hourly"] == timedelta(days=730)

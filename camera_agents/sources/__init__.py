@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ingest.errors import InvalidInput
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:
@@ -41,7 +43,7 @@ class SourceOutage:
     reason: str
 
 
-class SourceError(Exception):
+class SourceError(InvalidInput):
     """A source that cannot be used at all (missing file, undecodable video, bad spec)."""
 
 

@@ -9,17 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-import psycopg
 import typer
-from rich.console import Console
 
-from dashboards.reports import formats, queries
 from dashboards.reports.request import Grain, ReportError, VolumeQuery, parse_dimensions, parse_period
-from ingest.db import DatabaseError, DbSettings, connect
+from ioc.options import Shared, shared
 
 app = typer.Typer(help="Traffic reports for planners: volumes, peaks, speeds, exports and charts.", no_args_is_help=True)
 
-_DSN = typer.Option(None, "--dsn", help="PostgreSQL DSN (default: $IOC_DSN or the local stack).")
 _PERIOD = typer.Option(None, "--period", "-p", help="2026, 2026-03, 2026-W10 or 2026-03-09.")
 _FROM = typer.Option(None, "--from", help="Start date (2026-03-01) or date-time.")
 _TO = typer.Option(None, "--to", help="End date, inclusive (2026-03-31), or date-time, exclusive.")
@@ -28,25 +24,18 @@ _LANG = typer.Option("vi", "--lang", help="Label language: vi or en.")
 _OUT = typer.Option(None, "--out", "-o", help="Output file (default: standard output for text formats).")
 
 
-def _settings(dsn: str | None) -> DbSettings:
-    return DbSettings(dsn=dsn) if dsn else DbSettings.from_env()
-
-
 @contextmanager
-def _report_errors() -> Iterator[None]:
-    """Bad requests and database trouble become one red line and exit status 2 / 1."""
-    err = Console(stderr=True)
+def _warehouse(shared: Shared) -> Iterator:
+    """A connection to the warehouse; the database's own errors become one-line ioc errors."""
+    import psycopg
+
+    from ingest.db import DatabaseError, connect
+
     try:
-        yield
-    except ReportError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except DatabaseError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        with connect(shared.db) as conn:
+            yield conn
     except psycopg.Error as exc:
-        err.print(f"[red]error:[/red] database: {exc}")
-        raise typer.Exit(1) from None
+        raise DatabaseError(f"database: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from exc
 
 
 def _check_lang(lang: str) -> str:
@@ -60,23 +49,27 @@ def _emit_text(text: str, out: Path | None) -> None:
         sys.stdout.write(text + "\n")
     else:
         out.write_text(text + "\n", encoding="utf-8")
-        Console(stderr=True).print(f"wrote {out}")
+        typer.echo(f"wrote {out}", err=True)
 
 
-def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], list[queries.Camera]]) -> None:
+def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], list]) -> None:
+    from dashboards.reports import formats
+
     if fmt == "table":
+        from rich.console import Console
+
         formats.render_terminal(table, lang=lang, console=Console())
     elif fmt == "csv":
         if out is None:
             formats.write_csv_stream(table, sys.stdout)
         else:
             formats.write_csv(table, out)
-            Console(stderr=True).print(f"wrote {out} ({len(table.rows)} rows)")
+            typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "parquet":
         if out is None:
             raise ReportError("Parquet is binary: give --out FILE.parquet")
         formats.write_parquet(table, out)
-        Console(stderr=True).print(f"wrote {out} ({len(table.rows)} rows)")
+        typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "json":
         _emit_text(json.dumps(formats.to_json(table), ensure_ascii=False, indent=1, default=str), out)
     elif fmt == "geojson":
@@ -88,7 +81,9 @@ def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], l
 
 
 @app.command("volume")
+@shared("db")
 def volume_command(
+    shared: Shared,
     period: Optional[str] = _PERIOD,
     start: Optional[str] = _FROM,
     end: Optional[str] = _TO,
@@ -98,10 +93,11 @@ def volume_command(
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, parquet, json or ngsi-ld."),
     out: Optional[Path] = _OUT,
     lang: str = _LANG,
-    dsn: Optional[str] = _DSN,
 ) -> None:
     """Traffic volume and speeds (mean, p50, p85) per period bucket."""
-    with _report_errors(), connect(_settings(dsn)) as conn:
+    from dashboards.reports import queries
+
+    with _warehouse(shared) as conn:
         _check_lang(lang)
         if fmt == "geojson":
             raise ReportError("GeoJSON shows cameras with their totals: use `ioc report summary --format geojson`")
@@ -115,7 +111,9 @@ def volume_command(
 
 
 @app.command("summary")
+@shared("db")
 def summary_command(
+    shared: Shared,
     period: Optional[str] = _PERIOD,
     start: Optional[str] = _FROM,
     end: Optional[str] = _TO,
@@ -123,11 +121,12 @@ def summary_command(
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, parquet, json or geojson."),
     out: Optional[Path] = _OUT,
     lang: str = _LANG,
-    dsn: Optional[str] = _DSN,
 ) -> None:
     """Per camera: volume, average daily traffic, peak hour and its share, weekday vs weekend,
     speed p50/p85, and the change against the previous period."""
-    with _report_errors(), connect(_settings(dsn)) as conn:
+    from dashboards.reports import queries
+
+    with _warehouse(shared) as conn:
         _check_lang(lang)
         if fmt == "ngsi-ld":
             raise ReportError("NGSI-LD entities are per period bucket: use `ioc report volume --by camera,line,direction,cls --format ngsi-ld`")
@@ -140,19 +139,20 @@ def summary_command(
 
 
 @app.command("charts")
+@shared("db")
 def charts_command(
+    shared: Shared,
     out_dir: Path = typer.Option(..., "--out-dir", "-o", help="Directory for the PNG files."),
     period: Optional[str] = _PERIOD,
     start: Optional[str] = _FROM,
     end: Optional[str] = _TO,
     camera: Optional[list[str]] = _CAMERA,
     lang: str = _LANG,
-    dsn: Optional[str] = _DSN,
 ) -> None:
     """PNG charts: average hourly profile (weekday vs weekend), weekday x hour heat map, daily trend."""
-    from dashboards.reports import charts, labels
+    from dashboards.reports import charts, labels, queries
 
-    with _report_errors(), connect(_settings(dsn)) as conn:
+    with _warehouse(shared) as conn:
         _check_lang(lang)
         tz = queries.warehouse_timezone(conn)
         cams = tuple(camera or ())
@@ -163,13 +163,16 @@ def charts_command(
             raise queries.no_traffic(chosen, cams)
         subtitle = f"{', '.join(cams) if cams else labels.label('all_cameras', lang)} · {chosen.label}"
         for path in charts.write_all(data, out_dir, lang=lang, subtitle=subtitle):
-            Console(stderr=True).print(f"wrote {path}")
+            typer.echo(f"wrote {path}", err=True)
 
 
 @app.command("cameras")
-def cameras_command(dsn: Optional[str] = _DSN) -> None:
+@shared("db")
+def cameras_command(shared: Shared) -> None:
     """The cameras reports know: the registry and any camera with history in the rollups."""
-    with _report_errors(), connect(_settings(dsn)) as conn:
+    from dashboards.reports import queries
+
+    with _warehouse(shared) as conn:
         for cam in queries.known_cameras(conn):
             position = f"{cam.lat:.5f},{cam.lon:.5f}" if cam.lat is not None and cam.lon is not None else "-"
             typer.echo(f"{cam.camera_id}\t{cam.name}\t{position}")

@@ -11,8 +11,10 @@ from datetime import date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from ingest.errors import InvalidInput
 
-class ReportError(ValueError):
+
+class ReportError(InvalidInput):
     """A report that cannot be produced as asked; the message says why and what would work."""
 
 

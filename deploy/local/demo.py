@@ -51,6 +51,7 @@ class DemoSettings:
     refresh_s: float = 2.0
     traffic_cameras: int = 4
     metrics_port: int = 9464  # the sink's /metrics; 0: off
+    log_level: str = "INFO"
 
 
 @dataclass
@@ -130,19 +131,21 @@ def run_demo(settings: DemoSettings, *, console: Console | None = None) -> dict[
     cameras = write_demo_cameras(cameras_dir, traffic_cameras=settings.traffic_cameras)
 
     ioc = [sys.executable, "-m", "ioc"]
-    common = ["--bootstrap", settings.bootstrap, "--namespace", settings.namespace]
+    # Every stage keeps its state under the demo's own folder, and logs at the demo's level.
+    common = ["--bootstrap", settings.bootstrap, "--namespace", settings.namespace, "--log-level", settings.log_level]
+    state = ["--state-dir", str(demo_dir)]
     components = [
         _Component("sink", [*ioc, "ingest", "run", *common, "--dsn", settings.dsn, "--metrics-port", str(settings.metrics_port)], logs / "sink.log"),
-        _Component("processors", [*ioc, "processors", "run", *common, "--state-dir", str(demo_dir / "processors")],
-                   logs / "processors.log"),
+        _Component("processors", [*ioc, "processors", "run", *common, *state], logs / "processors.log"),
         *(
             # A process per camera: each loops on its own, and one failing camera stops no other.
-            _Component(f"camera {camera.stem}", [*ioc, "agent", "run", "--camera", str(camera), "--sink", "kafka",
-                                                 "--realtime", "--no-progress", "--spool", str(demo_dir / "spool" / camera.stem), *common],
+            _Component(f"camera {camera.stem}", [*ioc, "agent", "run", "--config", str(camera), "--sink", "kafka",
+                                                 "--realtime", "--no-progress", "--spool-dir", str(demo_dir / "spool"), *common],
                        logs / f"camera-{camera.stem}.log")
             for camera in cameras
         ),
-        _Component("maintenance", [*ioc, "db", "maintain", "--dsn", settings.dsn, "--every", "60"], logs / "maintenance.log"),
+        _Component("maintenance", [*ioc, "db", "maintain", "--dsn", settings.dsn, "--every", "60", "--log-level", settings.log_level],
+                   logs / "maintenance.log"),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started_at = datetime.now(timezone.utc)

@@ -1,6 +1,6 @@
 """The local stack: a Tansu Kafka broker and a TimescaleDB cluster on loopback ports.
 
-Everything lives under one state directory (default ``<project root>/.ioc``):
+Everything lives under the state directory (``IOC_STATE_DIR``, default ``<project root>/.ioc``):
 ``tansu/`` (pid, log), ``pg/`` (data dir, log) and ``stack.json`` (how to connect).
 ``stack_up`` installs what is missing, starts what is not running and waits until both
 answer; when everything already runs it only checks, so a second call is near instant.
@@ -24,6 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from pydantic import Field
+
+from ingest.errors import ServiceUnavailable
+from ingest.settings import StateSettings
 
 HOST = "127.0.0.1"
 INSTALL_SCRIPT = Path(__file__).with_name("install-timescaledb.sh")
@@ -53,24 +57,15 @@ unix_socket_directories = ''
 """
 
 
-class StackError(Exception):
+class StackError(ServiceUnavailable):
     """The local stack could not be installed, started, stopped or inspected."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class StackSettings:
-    state_dir: Path
-    broker_port: int = 19092
-    pg_port: int = 15432
+class StackSettings(StateSettings):
+    """The local stack: its ports on loopback; its state under ``state_dir``."""
 
-    @classmethod
-    def from_env(cls) -> "StackSettings":
-        state = os.environ.get("IOC_STATE_DIR")
-        return cls(
-            state_dir=Path(state).resolve() if state else _project_root() / ".ioc",
-            broker_port=int(os.environ.get("IOC_BROKER_PORT", "19092")),
-            pg_port=int(os.environ.get("IOC_PG_PORT", "15432")),
-        )
+    broker_port: int = Field(19092, gt=0, lt=65536, description="Loopback port of the local broker.")
+    pg_port: int = Field(15432, gt=0, lt=65536, description="Loopback port of the local TimescaleDB.")
 
     @property
     def bootstrap(self) -> str:
@@ -142,11 +137,6 @@ def postgres_down(settings: StackSettings) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------
-
-
-def _project_root() -> Path:
-    here = Path(__file__).resolve()
-    return next((p for p in here.parents if (p / "pyproject.toml").is_file()), Path.cwd())
 
 
 def _say(msg: str) -> None:

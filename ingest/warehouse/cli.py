@@ -1,25 +1,19 @@
 """`ioc db` commands of the warehouse: maintain (rollups + retention), backfill, status.
 
-The lead mounts ``app``'s commands in the ``ioc db`` group (next to ``migrate``).
+``ioc`` adds `migrate` (ingest.cli) and `sync-cameras` (camera_agents.cli) to this group.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from ingest.db import DatabaseError, DbSettings, connect
+from ingest.errors import InvalidInput
+from ioc.options import Shared, deprecated, deprecated_option, shared
 
-app = typer.Typer(help="Rollups, retention and synthetic history of the traffic warehouse.", no_args_is_help=True)
-_DSN = typer.Option(None, "--dsn", help="PostgreSQL DSN (default: $IOC_DSN or the local stack).")
-
-
-def _settings(dsn: str | None) -> DbSettings:
-    return DbSettings(dsn=dsn) if dsn else DbSettings.from_env()
+app = typer.Typer(help="Schema migrations, rollups, retention, backfill and the camera registry.", no_args_is_help=True)
 
 
 def _describe(result) -> str:  # a Maintenance
@@ -35,101 +29,84 @@ def _describe(result) -> str:  # a Maintenance
 
 
 @app.command("maintain")
+@shared("db")
 def maintain_command(
+    shared: Shared,
     every: Optional[float] = typer.Option(None, "--every", help="Run every SECONDS instead of once."),
-    count: Optional[int] = typer.Option(None, "--count", help="With --every: stop after this many runs."),
+    runs: Optional[int] = typer.Option(None, "--runs", min=1, help="With --every: stop after this many runs."),
     full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows (once)."),
-    dsn: Optional[str] = _DSN,
+    old_count: Optional[int] = deprecated_option("--count", "--runs"),
 ) -> None:
     """Refresh the hourly and daily rollups, then drop chunks past each table's retention.
 
     IOC_RETENTION="frame_events=7d,crossings=26w,traffic_daily=forever" overrides the defaults."""
     from ingest.warehouse.maintenance import maintain, maintain_every
-    from ingest.warehouse.settings import SettingsError, WarehouseSettings
+    from ingest.warehouse.settings import WarehouseSettings
 
-    console = Console(stderr=True)
-    try:
-        warehouse = WarehouseSettings.from_env()
-    except SettingsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    settings = _settings(dsn)
+    runs = runs or deprecated("--count", "--runs", old_count)
+    warehouse = WarehouseSettings.load()
     if every is None:
-        console.print(_describe(maintain(settings, warehouse, full=full)))
+        typer.echo(_describe(maintain(shared.db, warehouse, full=full)), err=True)
         return
     if every <= 0 or full:
-        console.print("[red]error:[/red] --every needs a positive number of seconds and cannot be combined with --full")
-        raise typer.Exit(2)
-    failed = maintain_every(settings, warehouse, every_s=every, count=count, on_run=lambda r: console.print(_describe(r)))
+        raise InvalidInput("--every needs a positive number of seconds and cannot be combined with --full")
+    failed = maintain_every(shared.db, warehouse, every_s=every, count=runs, on_run=lambda r: typer.echo(_describe(r), err=True))
     if failed:
         raise typer.Exit(1)
 
 
 @app.command("backfill")
+@shared("db", "workers")
 def backfill_command(
-    cameras: int = typer.Option(..., "--cameras", min=1, help="How many synthetic cameras (bf-001...)."),
+    shared: Shared,
+    camera_count: Optional[int] = typer.Option(None, "--camera-count", min=1, help="How many synthetic cameras (bf-001...)."),
     days: int = typer.Option(..., "--days", min=1, help="How many days of history, ending yesterday."),
     end: Optional[str] = typer.Option(None, "--end", help="Day after the last one written (default: today)."),
     seed: int = typer.Option(7, "--seed", help="Same seed, same history."),
     window: int = typer.Option(900, "--window", help="Window length in seconds: 900 (15-minute reports work), 1800 or 3600 (4x fewer rows)."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Writer processes (one per core is right)."),
     refresh: bool = typer.Option(True, "--refresh/--no-refresh", help="Refresh the rollups afterwards."),
-    dsn: Optional[str] = _DSN,
+    old_cameras: Optional[int] = deprecated_option("--cameras", "--camera-count", min=1),
 ) -> None:
     """Write synthetic traffic history through the sink's write path, then refresh the rollups.
 
     Count windows per line, direction and class (rush hours, weekends, Tết, rain, incidents),
     incidents, and the camera registry."""
+    from rich.console import Console
     from rich.progress import Progress
 
     from ingest.warehouse.backfill import BackfillPlan, backfill
     from ingest.warehouse.rollups import refresh_rollups
 
-    console = Console(stderr=True)
+    cameras = camera_count or deprecated("--cameras", "--camera-count", old_cameras)
+    if cameras is None:
+        raise InvalidInput("give --camera-count N: how many synthetic cameras to write")
     try:
         plan = BackfillPlan(cameras=cameras, days=days, seed=seed, window_s=window,
                             **({"end": date.fromisoformat(end)} if end else {}))
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    settings = _settings(dsn)
+        raise InvalidInput(str(exc)) from None
+    console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"backfilling {cameras} cameras x {days} days", total=days)
-        result = backfill(settings, plan, workers=workers, progress=lambda done, rows: progress.update(task, completed=done))
+        result = backfill(shared.db, plan, workers=shared.workers,
+                          progress=lambda done, rows: progress.update(task, completed=done))
     console.print(f"wrote {result.rows:,} rows in {result.seconds:.1f} s ({result.rows_per_s:,.0f} rows/s)")
     if refresh:
-        done = refresh_rollups(settings)
+        done = refresh_rollups(shared.db)
         console.print(f"rollups ({done.mode.value}) refreshed in {done.seconds:.1f} s")
 
 
-@app.command("sync-cameras")
-def sync_cameras_command(
-    cameras: Path = typer.Option(..., "--cameras", help="Folder of camera configs (*.yaml)."),
-    dsn: Optional[str] = _DSN,
-) -> None:
-    """Fill the cameras registry (names, positions, lines, zones) from the camera configs."""
-    from camera_agents.config import ConfigError
-    from ingest.warehouse.registry import sync_cameras
-
-    console = Console(stderr=True)
-    try:
-        ids = sync_cameras(_settings(dsn), cameras)
-    except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
-    except DatabaseError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"registry: {len(ids)} cameras ({', '.join(ids)})")
-
-
 @app.command("status")
-def status_command(dsn: Optional[str] = _DSN) -> None:
+@shared("db")
+def status_command(shared: Shared) -> None:
     """Licence, rollup mode, refresh backlog, and the extent of the rollups."""
+    import psycopg
+
+    from ingest.db import DatabaseError, connect
     from ingest.warehouse.rollups import pending_marks, rollup_mode, timescale_license
 
     try:
-        with connect(_settings(dsn)) as conn:
+        with connect(shared.db) as conn:
             typer.echo(f"timescaledb.license: {timescale_license(conn)}")
             typer.echo(f"rollup mode: {rollup_mode(conn).value}")
             typer.echo(f"camera-hours waiting for a refresh: {pending_marks(conn)}")
@@ -138,6 +115,5 @@ def status_command(dsn: Optional[str] = _DSN) -> None:
                     f"SELECT min(bucket), max(bucket), count(DISTINCT camera_id) FROM {table}"
                 ).fetchone()
                 typer.echo(f"{table}: {cams} cameras, {first} .. {last}")
-    except DatabaseError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"reading the warehouse status failed: {exc}") from exc

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from ingest.settings import IocSettings, SettingsError
 
 # Raw frames are bulky and only needed for recent investigations; counts and alerts are the
 # record planners and auditors come back to; rollups are small and kept for years (None: forever).
@@ -29,22 +33,18 @@ DEFAULT_RETENTION: Mapping[str, timedelta | None] = MappingProxyType({
 })
 
 
-class SettingsError(ValueError):
-    """A setting that cannot be understood; the message names it and what was expected."""
+class WarehouseSettings(IocSettings):
+    """How long each table keeps its data. ``IOC_RETENTION="frame_events=3d,crossings=26w,traffic_daily=forever"``
+    overrides tables one by one; the others keep their defaults."""
 
+    retention: Annotated[Mapping[str, timedelta | None], NoDecode] = Field(default_factory=lambda: DEFAULT_RETENTION)
 
-@dataclass(frozen=True, kw_only=True)
-class WarehouseSettings:
-    retention: Mapping[str, timedelta | None] = field(default_factory=lambda: DEFAULT_RETENTION)
-
+    @field_validator("retention", mode="before")
     @classmethod
-    def from_env(cls, **overrides: object) -> "WarehouseSettings":
-        """``IOC_RETENTION="frame_events=3d,crossings=26w,traffic_daily=forever"`` overrides tables one by one."""
-        values: dict[str, object] = {}
-        if spec := os.environ.get("IOC_RETENTION"):
-            values["retention"] = MappingProxyType({**DEFAULT_RETENTION, **parse_retention(spec)})
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+    def _parse(cls, value: object) -> object:
+        if isinstance(value, str):
+            return MappingProxyType({**DEFAULT_RETENTION, **parse_retention(value)})
+        return value
 
 
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1), "y": timedelta(days=365)}

@@ -1,0 +1,24 @@
+"""An edge agent's settings: the bus, where events wait while the broker is away, and /metrics.
+
+Variables: ``IOC_BOOTSTRAP``/``IOC_NAMESPACE`` (the bus), ``IOC_STATE_DIR`` (the spool defaults to
+its ``spool/`` folder) and ``IOC_AGENT_*`` for the rest (``IOC_AGENT_SPOOL_DIR``...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from ingest.settings import BusSettings, IocSettings, default_state_dir
+
+
+class AgentSettings(IocSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_AGENT_")
+
+    bus: BusSettings = Field(default_factory=BusSettings)
+    spool_dir: Path = Field(default_factory=lambda: default_state_dir() / "spool",
+                            description="Folder where events wait while the broker is unreachable; each camera "
+                                        "(or folder of cameras) gets a subfolder.")
+    spool_max_bytes: int = Field(512 * 1024**2, gt=0, description="Most bytes the spool holds before it refuses new events.")
