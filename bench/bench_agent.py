@@ -1,6 +1,6 @@
 """Camera agent: frames per second on one core, next to decoding alone, and counting accuracy.
 
-Speed (issue 3): on one core (affinity pinned to one CPU, OpenCV limited to one thread), a
+Speed: on one core (affinity pinned to one CPU, OpenCV limited to one thread), a
 960x540 25 fps mp4v video consumed by decode + detect + track + count + event building, next to
 the same video only decoded. Targets: >= 250 fps per core and >= 0.45 of the decode-only rate.
 Rates are frames per CPU second of this process (its threads all run on the one core), so other

@@ -1,6 +1,6 @@
 """Planners' history at city scale: 100 cameras x 365 days backfilled, then the two report bars.
 
-Targets (issue 4): an hourly report for one camera over the year <= 200 ms; a daily report for all
+Targets: an hourly report for one camera over the year <= 200 ms; a daily report for all
 cameras over a month <= 500 ms; the backfill rate (through EventWriter, the sink's write path)
 printed next to a raw binary COPY of the same rows into the same table.
 

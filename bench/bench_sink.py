@@ -1,6 +1,6 @@
 """Sink throughput next to a raw binary COPY of the same rows into the same table.
 
-Target (issue 2): sink rows/s >= 0.7 x raw COPY rows/s. The sink's figure covers everything it
+Target: sink rows/s >= 0.7 x raw COPY rows/s. The sink's figure covers everything it
 does per record: fetch from the broker, decode and validate, COPY, commit, commit offsets.
 """
 

@@ -16,7 +16,7 @@ import typer
 
 from camera_agents.settings import AgentSettings
 from ingest.errors import InvalidInput
-from ioc.options import Shared, deprecated, deprecated_option, setting_option, shared
+from ingest.options import Shared, deprecated, deprecated_option, setting_option, shared
 
 app = typer.Typer(help="Camera agents: detect, track and count on video; publish events to Kafka.", no_args_is_help=True)
 

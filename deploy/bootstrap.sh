@@ -2,7 +2,9 @@
 # Sets up everything ioc needs on a fresh Debian machine (Python 3.11, root), then runs one job:
 #   bash deploy/bootstrap.sh demo   -> the demo city: local stack, cameras, processors, sink, live counts
 #   bash deploy/bootstrap.sh test   -> the whole test suite against the real services
-# Idempotent and fast when already set up: the venv is rebuilt only when pyproject.toml changes.
+# Idempotent and fast when already set up: the venv is reinstalled only when pyproject.toml or the
+# lock file changes. Dependencies come from requirements.lock (exact versions, every extra), so a
+# fresh machine gets what CI tested; `uv pip compile` (README) writes it anew.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job="${1:-}"; shift || true
@@ -10,7 +12,7 @@ job="${1:-}"; shift || true
 say() { printf '\033[1m[ioc]\033[0m %s\n' "$*" >&2; }
 
 ensure_venv() {
-  local stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+  local stamp=.venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
   if [ ! -x .venv/bin/python ]; then
     say "creating .venv"
     python3 -m venv .venv
@@ -18,7 +20,8 @@ ensure_venv() {
   if [ ! -f "$stamp" ]; then
     say "installing ioc and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -r requirements.lock
+    .venv/bin/python -m pip install --quiet --no-deps -e .
     rm -f .venv/.installed-*
     touch "$stamp"
   fi

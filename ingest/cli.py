@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
+from ingest.options import Shared, setting_option, shared
 from ingest.settings import SinkSettings
-from ioc.options import Shared, setting_option, shared
 
 ingest_app = typer.Typer(help="The sink from the bus into TimescaleDB.", no_args_is_help=True)
 bus_app = typer.Typer(help="A look at the stream: topics, consumer groups and lag, events as they flow.",
@@ -98,7 +98,7 @@ def bus_tail(
     topic: str = typer.Argument(..., help="A topic name or its stem: frames, crossings, zones, incidents, health, "
                                           "counts, alerts, alert-actions, dead-letter."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Only this camera's events (camera id)."),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep waiting for new events (Ctrl-C stops)."),
+    follow: bool = typer.Option(False, "--follow", help="Keep waiting for new events (Ctrl-C stops)."),
     fmt: str = typer.Option("table", "--format", help="table (one line per event) or json (one object per line)."),
     count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop after this many records."),
     timeout: Optional[float] = TIMEOUT,

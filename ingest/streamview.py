@@ -18,7 +18,6 @@ from ingest.bus import BusError, make_consumer
 from ingest.errors import InvalidInput
 from ingest.settings import BusSettings
 
-
 # An operator at a terminal wants an answer in seconds, not the client's default half minute.
 BOOTSTRAP_TIMEOUT_MS = 5000
 

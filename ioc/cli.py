@@ -99,7 +99,7 @@ def _root() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Each command maps its own errors to one line and an exit status (see
-    ``ioc.options.shared``); what is left here is bad usage and interrupts."""
+    ``ingest.options.shared``); what is left here is bad usage and interrupts."""
     try:
         status = app(args=argv, standalone_mode=False)
     except typer.Exit as exc:

@@ -1,7 +1,5 @@
 """`python -m processors ...` is `ioc processors ...` (the same options, errors and exit codes)."""
 
-import sys
+from processors.cli import app
 
-from ioc.cli import main
-
-main(["processors", *sys.argv[1:]])
+app(prog_name="ioc processors")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ioc.options import Shared, configure_logging, deprecated, deprecated_option, setting_option, shared
+from ingest.options import Shared, configure_logging, deprecated, deprecated_option, setting_option, shared
 from processors.settings import ProcessorSettings
 
 app = typer.Typer(help="Stream processors: exact 1-minute counts and alerts.", no_args_is_help=True)

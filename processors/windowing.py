@@ -57,7 +57,6 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-
 from datetime import datetime, timezone
 
 from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, ZoneOccupancy

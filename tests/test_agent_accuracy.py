@@ -58,5 +58,5 @@ def test_line_counts_per_direction_over_the_scenes(scores):
         total = total.merge(score)
     accuracy = {key: round(total.accuracy(key), 3) for key in total.keys}
     assert sum(total.true.values()) > 300  # enough traffic for the figure to mean something
-    assert all(value >= 0.98 for value in accuracy.values()), accuracy  # issue 3's bar, per line and direction
+    assert all(value >= 0.98 for value in accuracy.values()), accuracy  # the counting target, per line and direction
     assert sum(total.matched.values()) >= 0.97 * sum(total.true.values()), accuracy

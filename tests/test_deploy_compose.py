@@ -13,7 +13,14 @@ from ioc.cli import app
 
 COMPOSE = Path(__file__).resolve().parents[1] / "deploy" / "compose" / "docker-compose.yml"
 SERVICES = yaml.safe_load(COMPOSE.read_text())["services"]
-IOC_SERVICES = {name: s for name, s in SERVICES.items() if s.get("image") == "ioc:latest"}
+# ioc's own services are those built from this repository, whatever their image tag.
+IOC_SERVICES = {name: s for name, s in SERVICES.items() if "build" in s or str(s.get("image", "")).startswith("ioc")}
+STAGE_COMMANDS = {("db", "migrate"), ("ingest", "run"), ("processors", "run"), ("db", "maintain"), ("agent", "run")}
+
+
+def test_compose_runs_every_ioc_stage():
+    commands = {tuple(w for w in s.get("command", []) if not w.startswith("-"))[:2] for s in IOC_SERVICES.values()}
+    assert STAGE_COMMANDS <= commands, f"compose does not run {STAGE_COMMANDS - commands}"
 
 
 def test_kafka_runs_in_kraft_mode_without_zookeeper():

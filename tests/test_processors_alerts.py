@@ -160,7 +160,7 @@ def test_baseline_survives_a_restart(bus, tmp_path: Path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
     state = tmp_path / "state"
-    env = {"IOC_PROCESSORS_SNAPSHOT_S": "1"}
+    env = {"IOC_PROCESSORS_SNAPSHOT_INTERVAL_S": "1"}
     produce(bus, [window("cam-base", m, 40 + (m % 3) - 1) for m in range(12)])
     first = start_worker(bus, log_path=tmp_path / "first.log", state_dir=state, rules=rules, extra_env=env)
     deadline = time.monotonic() + 40

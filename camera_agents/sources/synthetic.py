@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
-from matplotlib.path import Path as PolygonPath
 
+from camera_agents.geometry import points_in_polygon
 from camera_agents.sources import Frame, SourceError, SourceInfo
 from camera_agents.sources._scene import Renderer, Track
 
@@ -338,10 +338,10 @@ class SyntheticScene:
         occupancy: dict[str, tuple[int, ...]] = {}
         loiterers: list[TruthDwell] = []
         for zone in self._scene.zones():
-            polygon = PolygonPath(np.asarray(zone["polygon"], dtype=np.float64))
+            polygon = np.asarray(zone["polygon"], dtype=np.float64)
             counts = np.zeros(n_frames, dtype=np.int64)
             for placed in self._placed:
-                inside = polygon.contains_points(placed.anchor)
+                inside = points_in_polygon(placed.anchor, polygon)
                 first = placed.track.first_frame
                 counts[first : first + len(inside)] += inside
                 dwell = zone.get("dwell_seconds")

@@ -12,14 +12,14 @@ from typing import Optional
 import typer
 
 from dashboards.reports.request import Grain, ReportError, VolumeQuery, parse_dimensions, parse_period
-from ioc.options import Shared, shared
+from ingest.options import Shared, shared
 
 app = typer.Typer(help="Traffic reports for planners: volumes, peaks, speeds, exports and charts.", no_args_is_help=True)
 
 _PERIOD = typer.Option(None, "--period", "-p", help="2026, 2026-03, 2026-W10 or 2026-03-09.")
 _FROM = typer.Option(None, "--from", help="Start date (2026-03-01) or date-time.")
 _TO = typer.Option(None, "--to", help="End date, inclusive (2026-03-31), or date-time, exclusive.")
-_CAMERA = typer.Option(None, "--camera", "-c", help="Camera id; repeat for several (default: all).")
+_CAMERA = typer.Option(None, "--camera", help="Camera id; repeat for several (default: all).")
 _LANG = typer.Option("vi", "--lang", help="Label language: vi or en.")
 _OUT = typer.Option(None, "--out", "-o", help="Output file (default: standard output for text formats).")
 

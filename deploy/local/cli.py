@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from deploy.local.stack import StackSettings
-from ioc.options import Shared, setting_option, shared
+from ingest.options import Shared, setting_option, shared
 
 app = typer.Typer(help="Local Kafka broker (Tansu) + TimescaleDB; state under the state dir (default .ioc/).",
                   no_args_is_help=True)

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 from pydantic import Field
 
 from ingest.errors import ServiceUnavailable
@@ -347,6 +346,8 @@ def _postmaster_pid(settings: StackSettings) -> int | None:
 
 
 def _pg_answers(settings: StackSettings, dbname: str = "ioc") -> bool:
+    import psycopg  # here, so `ioc stack --help` loads no database driver
+
     try:
         with psycopg.connect(settings.dsn, dbname=dbname, connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
@@ -410,6 +411,8 @@ def _initdb(bindir: Path, pg_dir: Path, data: Path) -> None:
 
 
 def _ensure_database(settings: StackSettings) -> None:
+    import psycopg
+
     with psycopg.connect(settings.dsn, dbname="postgres", connect_timeout=5, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'ioc'").fetchone() is None:
             conn.execute("CREATE DATABASE ioc")

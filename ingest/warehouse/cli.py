@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from ingest.errors import InvalidInput
-from ioc.options import Shared, deprecated, deprecated_option, shared
+from ingest.options import Shared, deprecated, deprecated_option, shared
 
 app = typer.Typer(help="Schema migrations, rollups, retention, backfill and the camera registry.", no_args_is_help=True)
 

@@ -193,7 +193,7 @@ def configure_logging(level: str, fmt: str) -> None:
 
     handler: logging.Handler
     if fmt == "json":
-        from ioc.jsonlog import JsonFormatter
+        from ingest.jsonlog import JsonFormatter
 
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
