@@ -185,6 +185,10 @@ class CameraConfig(_Model):
     camera_id: Identifier = Field(description="Stable id of the camera; the Kafka key of all its events.")
     name: str = Field(min_length=1, max_length=200, description="Human name, e.g. the street: 'Ngã tư Thùy Vân – Hạ Long'.")
     kind: Literal["traffic", "security"] = Field(description="traffic: vehicles and lines; security: people and zones.")
+    district: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="The locality responsible for the camera, e.g. 'Vũng Tàu', 'Côn Đảo'; its operators see its alerts.",
+    )
     location: Location | None = Field(default=None, description="Where the camera stands.")
     source: str = Field(min_length=1, max_length=2048, description="Video file, rtsp/http URL, device index or synthetic:... spec.")
     resolution: Resolution | None = Field(default=None, description="Frame size, if known: lines and zones are checked against it.")

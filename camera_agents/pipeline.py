@@ -47,6 +47,7 @@ def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:
         ts=ts,
         name=config.name,
         kind=config.kind,
+        district=config.district,
         lat=config.location.lat if config.location else None,
         lon=config.location.lon if config.location else None,
         lines=tuple(

@@ -28,7 +28,8 @@ HealthCondition = Literal["frozen", "blackout", "blur", "source_lost"]
 IncidentKind = Literal["loitering", "stopped", "wrong_way"]
 Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "update", "resolved"]
-AlertActionKind = Literal["ack", "note", "resolve", "silence", "unsilence"]
+AlertActionKind = Literal["ack", "note", "resolve", "reopen", "silence", "unsilence"]
+ResolutionCode = Literal["handled", "false_alarm", "duplicate", "other"]
 
 
 class ContractError(ValueError):
@@ -131,6 +132,8 @@ class CameraInfo(Event, frozen=True, kw_only=True, tag="camera_info"):
     lon: float | None = None
     lines: tuple[LineInfo, ...] = ()
     zones: tuple[ZoneInfo, ...] = ()
+    #: the locality responsible for the camera (e.g. "Vũng Tàu", "Côn Đảo"); None = province-wide only
+    district: str | None = None
 
 
 class Heartbeat(Event, frozen=True, kw_only=True, tag="heartbeat"):
@@ -178,10 +181,18 @@ class Alert(Event, frozen=True, kw_only=True, tag="alert"):
     opened_at: datetime
     title: str
     details: dict[str, float | int | str | None] = {}
+    # What operators did with the episode, carried on every later step so the current state is
+    # whole in each one. ``escalated_at``: left unacknowledged past its severity's deadline.
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: ResolutionCode | None = None
+    escalated_at: datetime | None = None
 
 
 class AlertAction(Event, frozen=True, kw_only=True, tag="alert_action"):
-    """What an operator did with an alert; ``silence`` applies to ``rule`` on this camera."""
+    """What an operator did with an alert; ``silence`` applies to ``rule`` on this camera.
+    ``resolution`` says why a ``resolve`` closed it."""
 
     alert_id: str
     action: AlertActionKind
@@ -189,6 +200,7 @@ class AlertAction(Event, frozen=True, kw_only=True, tag="alert_action"):
     note: str = ""
     rule: str | None = None
     silence_until: datetime | None = None
+    resolution: ResolutionCode | None = None
 
 
 AnyEvent = Union[
