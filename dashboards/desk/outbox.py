@@ -36,7 +36,7 @@ class Publisher:
                 if self._producer is None:
                     self._producer = make_producer(
                         self._bus, linger_ms=0, max_block_ms=self._timeout_ms, request_timeout_ms=self._timeout_ms,
-                        api_version_auto_timeout_ms=self._timeout_ms, retries=2)
+                        bootstrap_timeout_ms=self._timeout_ms, retries=2)
                 self._producer.send(self._bus.topics.alert_actions, key=key, value=value).get(timeout=self._timeout_ms / 1000)
             except (KafkaError, BusError) as exc:
                 self._drop()
