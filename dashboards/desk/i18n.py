@@ -61,6 +61,7 @@ LABELS: dict[str, tuple[str, str]] = {  # key -> (vi, en)
     "sent": ("đã gửi, chờ xử lý", "sent, waiting to be applied"),
     "silenced_until": ("Tạm tắt đến", "Silenced until"),
     "by": ("bởi", "by"),
+    "handler": ("Người xử lý", "Handled by"),
     "language": ("English", "Tiếng Việt"),
     "forbidden": ("Bạn không có quyền thực hiện thao tác này.", "You are not allowed to do this."),
     "not_found": ("Không tìm thấy cảnh báo.", "Alert not found."),
