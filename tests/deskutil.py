@@ -1,9 +1,8 @@
-"""The desk on the real stack for tests and the benchmark: the web app in a thread on a free port,
-the sink in a thread, desk users made with the desk's own command line."""
+"""The desk on the real stack for tests: the web app in a thread on a free port, the sink in a
+thread, desk users made with the desk's own command line."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,53 +11,19 @@ from dataclasses import dataclass
 
 from typer.testing import CliRunner
 
+from dashboards.desk.server import free_port  # noqa: F401 - re-exported for tests
 from ingest.bus import BusSettings
 from ingest.db import DbSettings
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def desk_server(db: DbSettings, bus: BusSettings, **overrides) -> Iterator[str]:
-    """The desk app served by uvicorn in a thread; yields its base URL."""
-    import uvicorn
-
-    from dashboards.desk.app import create_app
+    """The desk app served in a thread; yields its base URL."""
+    from dashboards.desk.server import desk_in_thread
     from dashboards.desk.settings import DeskSettings
 
-    port = free_port()
-    app = create_app(DeskSettings(db=db, bus=bus, **overrides))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1, lifespan="on"))
-    thread = threading.Thread(target=server.run, name=f"desk-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the desk did not start")
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    _wait_listening(url)
-    try:
+    with desk_in_thread(DeskSettings(db=db, bus=bus, **overrides)) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def _wait_listening(url: str) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if httpx.get(f"{url}/healthz").json().get("live"):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the desk never started listening for changes")
 
 
 @contextmanager
