@@ -202,7 +202,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
         title="ioc alert desk", version="1",
         description="Alerts of the operations center: read them, acknowledge, annotate, resolve, reopen, silence. "
                     "Authenticate with `Authorization: Bearer <token>` (`ioc desk token create NAME`).",
-        lifespan=lifespan, docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+        lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
     )
     app.state.settings, app.state.pool, app.state.outbox, app.state.hub = settings, pool, outbox, hub
     templates = Jinja2Templates(directory=str(HERE / "templates"))
