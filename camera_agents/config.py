@@ -40,6 +40,8 @@ class Resolution(_Model):
 class LineNames(_Model):
     in_: str = Field(alias="in", min_length=1, max_length=80, description="Display name of the `in` direction.")
     out: str = Field(min_length=1, max_length=80, description="Display name of the `out` direction.")
+    in_en: str | None = Field(default=None, min_length=1, max_length=80, description="The `in` name in English, for English-speaking users.")
+    out_en: str | None = Field(default=None, min_length=1, max_length=80, description="The `out` name in English.")
 
 
 class LineConfig(_Model):

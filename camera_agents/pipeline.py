@@ -56,6 +56,8 @@ def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:
                 points=line.points,
                 name_in=line.names.in_ if line.names else "in",
                 name_out=line.names.out if line.names else "out",
+                name_in_en=line.names.in_en if line.names else None,
+                name_out_en=line.names.out_en if line.names else None,
                 allowed_direction=line.allowed_direction,
             )
             for line in config.lines

@@ -112,6 +112,9 @@ class LineInfo(msgspec.Struct, frozen=True, kw_only=True):
     points: tuple[tuple[float, float], tuple[float, float]]
     name_in: str = "in"
     name_out: str = "out"
+    # The same names in English, when the camera's config gives them (names above are local).
+    name_in_en: str | None = None
+    name_out_en: str | None = None
     allowed_direction: Direction | None = None  # set on one-way roads: the other way is wrong way
 
 

@@ -145,12 +145,13 @@ def detail_label(key: str, lang: str) -> str:
 
 
 def direction_name(lines: list[Mapping[str, Any]] | None, line_id: Any, direction: Any, lang: str) -> str:
-    """The camera's own name for a direction of a line (as configured, usually a place), with the
-    generic direction in the user's language beside it."""
+    """The camera's own name for a direction of a line (usually a place: "vào trung tâm"), in the
+    user's language when the camera's config gives it, with the generic direction beside it."""
     generic = value(direction, lang)
+    key = "name_in" if direction == "in" else "name_out"
     for line in lines or ():
         if line.get("line_id") == line_id:
-            own = line.get("name_in" if direction == "in" else "name_out")
+            own = (line.get(f"{key}_en") if lang == "en" else None) or line.get(key)
             if own and own not in ("in", "out"):
                 return f"{own} ({generic})"
     return generic

@@ -10,7 +10,7 @@ MAX_NOTE_CHARS = 2000
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 # Free-text filters: printable, one line.
 FILTER_PATTERN = r"^[^\x00-\x1f\x7f<>]{1,120}$"
-_MARKUP = re.compile(r"<\s*[A-Za-z/!?]|&#?\w+;|javascript:", re.IGNORECASE)
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&#?\w+;|javascript:", re.IGNORECASE)
 
 
 class NoteError(ValueError):
