@@ -54,6 +54,7 @@ def desk(stack, module_db):
         _alert("a-vt-open", "cam-vt", "crowd"),
         _alert("a-cd-open", "cam-cd", "wrong_way", details={"cls": "car", "line_id": "quay"}),
         _alert("a-vt-done", "cam-vt", "camera_blur", state="resolved", minutes_ago=3, details={}),
+        _alert("a-vt-second", "cam-vt", "loitering", details={"zone_id": "gate", "duration_s": 300, "limit_s": 120}),
         *(c.CountWindow(camera_id="cam-cd", ts=NOW - timedelta(minutes=m), line_id="quay", direction="in", cls="car",
                         count=10 + m % 7) for m in range(1, 30)),
     ])
@@ -153,6 +154,7 @@ def test_a_scoped_user_lists_only_its_districts_alerts(desk):
     ("/api/alerts/a-vt-open/resolve", {"resolution": "bored", "note": ""}, 422, "resolution"),  # unknown code
     ("/api/alerts/a-vt-done/ack", {"note": ""}, 409, "resolved already"),                 # ack of a resolved alert
     ("/api/alerts/a-vt-open/ack", {"note": "x", "extra": 1}, 422, "extra"),               # unknown field
+    ("/api/alerts/a-vt-open/reopen", {"note": ""}, 409, "not resolved"),                  # reopen of an open alert
 ])
 def test_invalid_input_gets_a_clear_4xx_and_stores_nothing(desk, path, body, status, says):
     before = audit_rows(desk)
@@ -175,6 +177,35 @@ def test_a_page_form_without_its_csrf_token_is_refused(desk):
     csrf = _hidden(page.text, "csrf")
     assert client.post("/alerts/a-vt-open/note", data={"note": "Đã gọi tổ tuần tra", "csrf": csrf}).status_code == 303
     assert audit_rows(desk) == before + 1
+
+
+def test_acknowledge_selected_acts_on_the_open_alerts_the_user_may_see(desk):
+    def acks() -> set[str]:
+        with connect(desk["db"]) as conn:
+            rows = conn.execute("SELECT alert_id FROM desk_audit WHERE action = 'ack' AND note = 'bulk'").fetchall()
+        return {r[0] for r in rows}
+
+    scoped = login(desk, "cd_op")
+    csrf = _hidden(scoped.get("/alerts").text, "csrf")
+    # Another district's alert is skipped as unknown: nothing acknowledged.
+    assert scoped.post("/alerts/ack", data={"alert_id": ["a-vt-second"], "note": "bulk", "csrf": csrf}).status_code == 303
+    assert acks() == set()
+    operator = login(desk, "op")
+    page = operator.get("/alerts")
+    assert 'value="a-vt-second"' in page.text and 'id="ack-selected"' in page.text
+    form = {"alert_id": ["a-vt-second", "a-vt-done", "no-such-alert"], "note": "bulk", "csrf": _hidden(page.text, "csrf")}
+    assert operator.post("/alerts/ack", data=form).status_code == 303
+    assert acks() == {"a-vt-second"}  # the resolved and the unknown one are left as they are
+
+
+def test_reopen_of_a_resolved_alert_is_sent_to_the_processors(desk):
+    response = api(desk, "op").post("/api/alerts/a-vt-done/reopen", json={"note": "vẫn còn mờ"})
+    assert response.status_code == 202 and response.json()["delivered"], response.text
+    event_id = response.json()["event_id"]
+    events = read_events(desk["bus"], desk["bus"].topics.alert_actions,
+                         until=lambda evs: any(e.event_id == event_id for e in evs), timeout_s=30)
+    sent = next(e for e in events if e.event_id == event_id)
+    assert (sent.action, sent.alert_id, sent.note) == ("reopen", "a-vt-done", "vẫn còn mờ")
 
 
 def test_a_login_form_without_its_csrf_token_is_refused(desk):
