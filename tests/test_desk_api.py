@@ -329,7 +329,7 @@ def test_no_generated_request_gets_a_server_error(desk):
                     kwargs["content"] = kwargs.pop("data")
                 response = client.request(**kwargs)
                 assert response.status_code < 500, (case.as_curl_command(), response.status_code, response.text[:500])
-                statuses.setdefault(operation.label, set()).add(response.status_code)
+                statuses.setdefault(case.operation.label, set()).add(response.status_code)
 
             check()
     # Generated requests got real answers, not just validation errors.

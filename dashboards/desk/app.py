@@ -22,9 +22,15 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import psycopg
-from fastapi import Depends, FastAPI, Form, Path as PathParam, Query, Request
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -37,7 +43,13 @@ from dashboards.desk.live import LiveHub
 from dashboards.desk.outbox import Outbox, Publisher, enqueue
 from dashboards.desk.settings import DeskSettings
 from dashboards.desk.store import AlertFilter, Scope, desk_state
-from dashboards.desk.validation import FILTER_PATTERN, ID_PATTERN, MAX_NOTE_CHARS, NoteError, clean_note
+from dashboards.desk.validation import (
+    FILTER_PATTERN,
+    ID_PATTERN,
+    MAX_NOTE_CHARS,
+    NoteError,
+    clean_note,
+)
 from ingest.contract import AlertAction
 
 log = logging.getLogger(__name__)
@@ -338,7 +350,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
                 if state != "resolved":
                     raise DeskError(409, f"alert {alert_id} is not resolved")
                 if await store.newer_episode_exists(conn, alert):
-                    raise DeskError(409, f"a newer alert of this camera and rule exists; act on that one")
+                    raise DeskError(409, "a newer alert of this camera and rule exists; act on that one")
             action = AlertAction(camera_id=alert["camera_id"], ts=datetime.now(timezone.utc), alert_id=alert_id,
                                  action=kind, actor=principal.name, note=note, resolution=resolution)  # type: ignore[arg-type]
             async with conn.transaction():
@@ -586,13 +598,13 @@ def create_app(settings: DeskSettings) -> FastAPI:
                         camera: FilterText = None, rule: FilterId = None, severity: Severity | None = None,
                         state: DeskState | None = None, district: FilterText = None) -> Response:
         """One row of the list, for live updates; 204 when the alert is outside the page's filters."""
-        flt = AlertFilter(camera=camera, rule=rule, severity=severity, state=state, district=district, limit=1000)
+        flt = AlertFilter(camera=camera, rule=rule, severity=severity, state=state, district=district, alert_id=alert_id,
+                          limit=1)
         async with pool.connection() as conn:
             rows = await store.list_alerts(conn, principal.scope, flt, resolved_shown_s=settings.resolved_shown_s)
-        row = next((r for r in rows if r["alert_id"] == alert_id), None)
-        if row is None:
+        if not rows:
             return Response(status_code=204)
-        return page(request, "_row.html", principal, {"a": alert_out(row, principal.lang)})
+        return page(request, "_row.html", principal, {"a": alert_out(rows[0], principal.lang)})
 
     async def alert_context(principal: Principal, alert_id: str) -> dict:
         row, hist = await load_alert(principal, alert_id)
@@ -695,7 +707,7 @@ def create_app(settings: DeskSettings) -> FastAPI:
                 while asyncio.get_running_loop().time() < until:
                     try:
                         change = await asyncio.wait_for(subscriber.queue.get(), timeout=15)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
                     change.pop("district", None)

@@ -46,7 +46,7 @@ class Publisher:
         if self._producer is not None:
             try:
                 self._producer.close(timeout=0)
-            except Exception:  # noqa: BLE001 - closing a broken producer may fail in many ways; it is gone either way
+            except Exception:  # noqa: BLE001, S110 - closing a broken producer may fail in many ways; it is gone either way
                 pass
             self._producer = None
 

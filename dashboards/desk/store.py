@@ -51,6 +51,7 @@ class AlertFilter:
     severity: str | None = None
     state: str | None = None
     district: str | None = None
+    alert_id: str | None = None
     limit: int = 300
 
 
@@ -79,6 +80,9 @@ async def list_alerts(conn: AsyncConnection, scope: Scope, flt: AlertFilter, *, 
     if flt.district:
         clauses.append("c.district = %(district)s")
         params["district"] = flt.district
+    if flt.alert_id:
+        clauses.append("a.alert_id = %(alert_id)s")
+        params["alert_id"] = flt.alert_id
     if flt.state == "open":
         clauses.append("a.state <> 'resolved' AND a.acknowledged_by IS NULL")
     elif flt.state == "acknowledged":
