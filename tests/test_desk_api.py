@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -206,6 +207,31 @@ def test_reopen_of_a_resolved_alert_is_sent_to_the_processors(desk):
                          until=lambda evs: any(e.event_id == event_id for e in evs), timeout_s=30)
     sent = next(e for e in events if e.event_id == event_id)
     assert (sent.action, sent.alert_id, sent.note) == ("reopen", "a-vt-done", "vẫn còn mờ")
+
+
+def test_failures_from_one_address_slow_every_name_tried_from_it(desk):
+    with desk_server(desk["db"], desk["bus"], free_failures_per_address=4, outbox_retry_s=3600) as url:
+        client = httpx.Client(base_url=url, timeout=15)
+        csrf = _hidden(client.get("/login").text, "csrf")
+        statuses = []
+        for i in range(8):  # a new name each time: only the address links the attempts
+            response = client.post("/login", data={"username": f"guess{i}-{uuid.uuid4().hex[:6]}", "password": "x", "csrf": csrf})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                break
+    assert statuses[-1] == 429 and set(statuses[:-1]) == {401} and len(statuses) <= 5, statuses
+
+
+def test_a_session_expires(desk):
+    with desk_server(desk["db"], desk["bus"], session_ttl_s=1, outbox_retry_s=3600) as url:
+        client = httpx.Client(base_url=url, timeout=15)
+        csrf = _hidden(client.get("/login").text, "csrf")
+        user = desk["users"]["viewer"]
+        assert client.post("/login", data={"username": user.name, "password": user.password, "csrf": csrf}).status_code == 303
+        assert client.get("/alerts").status_code == 200
+        time.sleep(1.5)
+        expired = client.get("/alerts")
+        assert expired.status_code == 303 and expired.headers["location"].startswith("/login")
 
 
 def test_a_login_form_without_its_csrf_token_is_refused(desk):

@@ -7,14 +7,14 @@ pages are kept under build/screenshots/."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
 from ingest.bus import BusSettings, ensure_topics
-from ingest.contract import AlertAction, CameraInfo, ZoneInfo, ZoneOccupancy
+from ingest.contract import AlertAction, CameraInfo, CountWindow, LineInfo, ZoneInfo, ZoneOccupancy
 from ingest.db import connect
 from processors.harness import produce, read_events, start_worker
 from tests.deskutil import add_user, desk_server, sink_thread
@@ -26,6 +26,8 @@ RULES = """
 defaults:
   cooldown_s: 0
   offline: {enabled: false}
+  flow: {enabled: false}
+  incident: {enabled: false}
   escalation: {critical_s: 600, warning_s: 600}
 cameras:
   cam-plaza:
@@ -42,7 +44,15 @@ LIVE_TIMEOUT_MS = 60_000  # from publishing upstream: worker start, processors, 
 def camera(camera_id: str, name: str) -> CameraInfo:
     return CameraInfo(camera_id=camera_id, ts=datetime.now(timezone.utc), name=name, kind="security",
                       district="Vũng Tàu", lat=10.3461, lon=107.0843,
+                      lines=(LineInfo(line_id="walkway", points=((0, 50), (100, 50)), name_in="vào quảng trường",
+                                      name_out="ra bờ biển", name_in_en="into the square", name_out_en="to the beach"),),
                       zones=(ZoneInfo(zone_id="plaza", polygon=((0, 0), (100, 0), (100, 100))),))
+
+
+def last_hour_of_counts(camera_id: str) -> list[CountWindow]:
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=60)
+    return [CountWindow(camera_id=camera_id, ts=start + timedelta(minutes=m), line_id="walkway", direction="in",
+                        cls="person", count=12 + (m * 7) % 11 + (25 if m > 50 else 0)) for m in range(58)]
 
 
 def crowd(camera_id: str, count: int) -> ZoneOccupancy:
@@ -57,7 +67,8 @@ def live_desk(stack, module_db, tmp_path_factory):
     rules = tmp / "rules.yaml"
     rules.write_text(RULES)
     users = {"op": add_user(module_db, "op.lan", "operator"), "viewer": add_user(module_db, "viewer.hoa", "viewer")}
-    produce(bus, [camera("cam-plaza", "Quảng trường Tượng đài Liệt sĩ"), camera("cam-market", "Chợ Xóm Lưới")])
+    produce(bus, [camera("cam-plaza", "Quảng trường Tượng đài Liệt sĩ"), camera("cam-market", "Chợ Xóm Lưới"),
+                  *last_hour_of_counts("cam-plaza")])
     worker = start_worker(bus, log_path=tmp / "worker.log", state_dir=tmp / "state", rules=rules, timeout_s=230)
     try:
         with sink_thread(module_db, bus), desk_server(module_db, bus) as url:
@@ -116,7 +127,10 @@ def test_an_operator_handles_a_new_alert_live_while_a_viewer_watches(live_desk, 
     # The operator opens it and acknowledges it with a note.
     operator.click(f"#a-{alert_id} td.title a")
     operator.wait_for_url(f"{desk['url']}/alerts/{alert_id}")
-    assert "Quảng trường Tượng đài Liệt sĩ" in operator.inner_text("main")
+    main = operator.inner_text("main")
+    assert "Quảng trường Tượng đài Liệt sĩ" in main and "vào quảng trường (vào)" in main
+    assert operator.inner_text("#comparison") == "Đo được 31, ngưỡng 10: gấp 3.1 lần"  # the numbers against the limit
+    assert len(operator.query_selector_all("svg.chart rect")) == 58  # the last hour of 1-minute counts
     operator.evaluate("window.__notReloaded = true")
     operator.fill("#ack-form input[name=note]", "Đã cử tổ tuần tra 3 đến quảng trường")
     operator.click("#ack")
@@ -151,6 +165,7 @@ def test_an_operator_handles_a_new_alert_live_while_a_viewer_watches(live_desk, 
     operator.click("header form[action='/lang'] button")
     operator.wait_for_selector("#state.resolved")
     assert "Crowd in plaza: 31 people (limit 10)" in operator.inner_text("h1")
+    assert "into the square (in)" in operator.inner_text("main")
     shot(operator, "alert-en")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboards.desk.i18n import alert_title, direction_name
+from dashboards.desk.i18n import alert_title, comparison, direction_name
 from dashboards.desk.security import hash_password, login_wait_s, verify_password
 from dashboards.desk.validation import NoteError, clean_note
 
@@ -30,6 +30,17 @@ LINES = [{"line_id": "stop_line", "name_in": "vào trung tâm", "name_out": "ra 
 ])
 def test_alert_titles_in_the_users_language(rule, details, lang, title):
     assert alert_title(rule, details, "stored title", lang, LINES) == title
+
+
+@pytest.mark.parametrize("details, lang, line", [
+    ({"count": 31, "limit": 10, "zone_id": "plaza"}, "vi", "Đo được 31, ngưỡng 10: gấp 3.1 lần"),
+    ({"count": 120, "baseline_mean": 30.2, "baseline_sd": 2.5, "z": 36.0, "line_id": "l1"}, "en",
+     "Measured 120/min against a normal 30 ± 2.5 (z = 36)"),
+    ({"duration_s": 300.0, "limit_s": 120.0}, "en", "Lasted 300 s against a limit of 120 s"),
+    ({"condition": "blur"}, "en", None),               # nothing measured against a threshold
+])
+def test_what_was_measured_against_what(details, lang, line):
+    assert comparison(details, lang) == line
 
 
 @pytest.mark.parametrize("line, direction, lang, name", [

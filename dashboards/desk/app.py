@@ -731,6 +731,7 @@ def _principal(row: dict, *, csrf: str | None, via: Literal["session", "token"])
 def _words(lang: str) -> dict[str, Any]:
     return {"lang": lang, "t": i18n.translator(lang), "v": lambda text: i18n.value(text, lang),
             "dl": lambda key: i18n.detail_label(key, lang),
+            "compare": lambda details: i18n.comparison(details, lang),
             "dir_name": lambda lines, line_id, direction: i18n.direction_name(lines, line_id, direction, lang)}
 
 

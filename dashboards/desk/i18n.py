@@ -204,5 +204,29 @@ def alert_title(rule: str, details: Mapping[str, Any], stored_title: str, lang: 
     return text[0].upper() + text[1:]
 
 
+_COMPARISONS: tuple[tuple[tuple[str, ...], tuple[str, str]], ...] = (
+    (("count", "baseline_mean", "baseline_sd", "z"),
+     ("Đo được {count}/phút, bình thường {baseline_mean} ± {baseline_sd} (độ lệch z = {z})",
+      "Measured {count}/min against a normal {baseline_mean} ± {baseline_sd} (z = {z})")),
+    (("count", "limit"), ("Đo được {count}, ngưỡng {limit}: gấp {ratio} lần", "Measured {count} against a limit of {limit}: {ratio}×")),
+    (("silent_s", "limit_s"), ("Không có tín hiệu {silent_s} giây, ngưỡng {limit_s} giây", "Silent for {silent_s} s against a limit of {limit_s} s")),
+    (("duration_s", "limit_s"), ("Kéo dài {duration_s} giây, ngưỡng {limit_s} giây", "Lasted {duration_s} s against a limit of {limit_s} s")),
+)
+
+
+def comparison(details: Mapping[str, Any], lang: str) -> str | None:
+    """One line: what was measured against the threshold or baseline it crossed."""
+    for keys, template in _COMPARISONS:
+        if all(details.get(key) is not None for key in keys):
+            fields = {key: _n(details[key]) for key in keys}
+            if "limit" in keys:
+                try:
+                    fields["ratio"] = f"{float(details['count']) / float(details['limit']):.1f}"
+                except (TypeError, ValueError, ZeroDivisionError):
+                    continue
+            return _pick(template, lang).format(**fields)
+    return None
+
+
 def translator(lang: str) -> Callable[[str], str]:
     return lambda key: label(key, lang)
