@@ -234,6 +234,20 @@ def test_a_session_expires(desk):
         assert expired.status_code == 303 and expired.headers["location"].startswith("/login")
 
 
+def test_an_admin_silences_a_rule_on_a_camera_saying_why(desk):
+    body = {"camera_id": "cam-cd", "rule": "wrong_way", "minutes": 30, "note": "Cảng sửa chữa, xe đi ngược có phép"}
+    assert api(desk, "cd_op").post("/api/silences", json=body).status_code == 403  # operators do not silence
+    response = api(desk, "admin").post("/api/silences", json=body)
+    assert response.status_code == 202 and response.json()["delivered"], response.text
+    event_id = response.json()["event_id"]
+    events = read_events(desk["bus"], desk["bus"].topics.alert_actions,
+                         until=lambda evs: any(e.event_id == event_id for e in evs), timeout_s=30)
+    sent = next(e for e in events if e.event_id == event_id)
+    assert (sent.action, sent.camera_id, sent.rule, sent.actor) == ("silence", "cam-cd", "wrong_way", "admin.son")
+    assert timedelta(minutes=29) < sent.silence_until - datetime.now(timezone.utc) <= timedelta(minutes=30)
+    assert sent.note == body["note"]
+
+
 def test_a_login_form_without_its_csrf_token_is_refused(desk):
     user = desk["users"]["op"]
     response = httpx.post(f"{desk['url']}/login", data={"username": user.name, "password": user.password})

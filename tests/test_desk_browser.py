@@ -90,6 +90,8 @@ def browser():
 def logged_in(browser, desk, who: str):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="vi-VN")
     page = context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
     page.goto(f"{desk['url']}/alerts")
     assert "/login" in page.url  # not signed in yet: sent to the login page
     user = desk["users"][who]
@@ -167,6 +169,8 @@ def test_an_operator_handles_a_new_alert_live_while_a_viewer_watches(live_desk, 
     assert "Crowd in plaza: 31 people (limit 10)" in operator.inner_text("h1")
     assert "into the square (in)" in operator.inner_text("main")
     shot(operator, "alert-en")
+    # Nothing the pages do is blocked by their own Content-Security-Policy, and no script failed.
+    assert operator.console_errors == [] and viewer.console_errors == []
 
 
 def test_a_viewer_cannot_acknowledge_in_the_page_or_at_the_api(live_desk, browser):

@@ -196,6 +196,7 @@ async def recent_failures(conn: AsyncConnection, name: str, address: str, window
 
 
 async def record_failure(conn: AsyncConnection, name: str, address: str) -> None:
+    await conn.execute("DELETE FROM desk_login_failures WHERE at < now() - interval '1 day'")
     await conn.execute("INSERT INTO desk_login_failures (user_name, address) VALUES (%s, %s)", (name[:64], address))
 
 
