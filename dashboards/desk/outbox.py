@@ -100,10 +100,20 @@ class Outbox:
                                      (limit,))
             return [row[0] for row in await cur.fetchall()]
 
+    async def prune(self, keep_days: int = 30) -> None:
+        """Delivered actions live on in the audit trail and alert_actions; the outbox forgets them."""
+        async with self._pool.connection() as conn:
+            await conn.execute("DELETE FROM desk_outbox WHERE status = 'sent' AND sent_at < now() - make_interval(days => %s)",
+                               (keep_days,))
+
     async def retry_forever(self) -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(self._retry_s)
+            rounds += 1
             try:
+                if rounds % 1000 == 1:
+                    await self.prune()
                 waiting = await self.pending()
                 if waiting:
                     results = await self.deliver(waiting)
