@@ -95,7 +95,8 @@ def write_demo_cameras(directory: Path, *, traffic_cameras: int) -> list[Path]:
         source = open_source(f"synthetic:traffic?seed={seed}&frames=25")  # the layout depends on the seed only
         config = source.camera_config()
         source.close()
-        config.update(camera_id=f"vt-traffic-{seed:02d}", name=f"{name} (mô phỏng)", location={"lat": lat, "lon": lon},
+        config.update(camera_id=f"vt-traffic-{seed:02d}", name=f"{name} (mô phỏng)", district="Vũng Tàu",
+                      location={"lat": lat, "lon": lon},
                       source=f"synthetic:traffic?seed={seed}&frames={_SCENE_FRAMES}")
         written.append(_dump(directory / f"traffic-{seed:02d}.yaml", config))
     crowd = yaml.safe_load((EXAMPLES / "synthetic_crowd.yaml").read_text(encoding="utf-8"))
