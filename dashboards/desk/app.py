@@ -50,7 +50,7 @@ from dashboards.desk.validation import (
     NoteError,
     clean_note,
 )
-from ingest.contract import AlertAction
+from ingest.contract import AlertAction, decode
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -98,16 +98,20 @@ class Principal:
 # --- API models -------------------------------------------------------------------------------
 
 def _note_field(required: bool = False) -> Any:
+    # The hard cap is generous so an oversized note gets clean_note's clearer message.
     return Field("" if not required else ..., max_length=MAX_NOTE_CHARS * 2,
                  description=f"Plain text, at most {MAX_NOTE_CHARS} characters, no markup or control characters.")
 
 
 class _NoteBody(BaseModel):
+    """A request body with a ``note``: trimmed and checked by ``clean_note`` (required when the
+    field has no default)."""
+
     model_config = {"extra": "forbid"}
 
     @field_validator("note", check_fields=False)
     @classmethod
-    def _clean(cls, v: str, info: Any) -> str:
+    def _clean(cls, v: str) -> str:
         try:
             return clean_note(v, required=cls.model_fields["note"].is_required())
         except NoteError as exc:
@@ -425,8 +429,6 @@ def create_app(settings: DeskSettings) -> FastAPI:
             items.append({"at": action["ts"], "kind": "action", "what": action["action"], "actor": action["actor"],
                           "note": action["note"], "resolution": action["resolution"], "silence_until": action["silence_until"]})
         for pending in hist["pending"]:
-            from ingest.contract import decode
-
             try:
                 note = decode(bytes(pending["payload"])).note  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - an unreadable payload still shows as undelivered
