@@ -44,6 +44,8 @@ class Resolution(_Model):
 class LineNames(_Model):
     in_: str = Field(alias="in", min_length=1, max_length=80, description="Display name of the `in` direction.")
     out: str = Field(min_length=1, max_length=80, description="Display name of the `out` direction.")
+    in_en: str | None = Field(default=None, min_length=1, max_length=80, description="The `in` name in English, for English-speaking users.")
+    out_en: str | None = Field(default=None, min_length=1, max_length=80, description="The `out` name in English.")
 
 
 class LineConfig(_Model):
@@ -189,6 +191,10 @@ class CameraConfig(_Model):
     camera_id: Identifier = Field(description="Stable id of the camera; the Kafka key of all its events.")
     name: str = Field(min_length=1, max_length=200, description="Human name, e.g. the street: 'Ngã tư Thùy Vân – Hạ Long'.")
     kind: Literal["traffic", "security"] = Field(description="traffic: vehicles and lines; security: people and zones.")
+    district: str | None = Field(
+        default=None, min_length=1, max_length=80,
+        description="The locality responsible for the camera, e.g. 'Vũng Tàu', 'Côn Đảo'; its operators see its alerts.",
+    )
     location: Location | None = Field(default=None, description="Where the camera stands.")
     source: str = Field(min_length=1, max_length=2048, description="Video file, rtsp/http URL, device index or synthetic:... spec.")
     resolution: Resolution | None = Field(default=None, description="Frame size, if known: lines and zones are checked against it.")
@@ -435,6 +441,7 @@ def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:
         ts=ts,
         name=config.name,
         kind=config.kind,
+        district=config.district,
         lat=config.location.lat if config.location else None,
         lon=config.location.lon if config.location else None,
         lines=tuple(
@@ -443,6 +450,8 @@ def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:
                 points=line.points,
                 name_in=line.names.in_ if line.names else "in",
                 name_out=line.names.out if line.names else "out",
+                name_in_en=line.names.in_en if line.names else None,
+                name_out_en=line.names.out_en if line.names else None,
                 allowed_direction=line.allowed_direction,
             )
             for line in config.lines

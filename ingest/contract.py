@@ -30,7 +30,8 @@ HealthCondition = Literal["frozen", "blackout", "blur", "source_lost"]
 IncidentKind = Literal["loitering", "stopped", "wrong_way"]
 Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "update", "resolved"]
-AlertActionKind = Literal["ack", "note", "resolve", "silence", "unsilence"]
+AlertActionKind = Literal["ack", "note", "resolve", "reopen", "silence", "unsilence"]
+ResolutionCode = Literal["handled", "false_alarm", "duplicate", "other"]
 
 
 class ContractError(InvalidInput):
@@ -113,6 +114,9 @@ class LineInfo(msgspec.Struct, frozen=True, kw_only=True):
     points: tuple[tuple[float, float], tuple[float, float]]
     name_in: str = "in"
     name_out: str = "out"
+    # The same names in English, when the camera's config gives them (names above are local).
+    name_in_en: str | None = None
+    name_out_en: str | None = None
     allowed_direction: Direction | None = None  # set on one-way roads: the other way is wrong way
 
 
@@ -133,6 +137,8 @@ class CameraInfo(Event, frozen=True, kw_only=True, tag="camera_info"):
     lon: float | None = None
     lines: tuple[LineInfo, ...] = ()
     zones: tuple[ZoneInfo, ...] = ()
+    #: the locality responsible for the camera (e.g. "Vũng Tàu", "Côn Đảo"); None = province-wide only
+    district: str | None = None
 
 
 class Heartbeat(Event, frozen=True, kw_only=True, tag="heartbeat"):
@@ -180,10 +186,18 @@ class Alert(Event, frozen=True, kw_only=True, tag="alert"):
     opened_at: datetime
     title: str
     details: dict[str, float | int | str | None] = {}
+    # What operators did with the episode, carried on every later step so the current state is
+    # whole in each one. ``escalated_at``: left unacknowledged past its severity's deadline.
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: ResolutionCode | None = None
+    escalated_at: datetime | None = None
 
 
 class AlertAction(Event, frozen=True, kw_only=True, tag="alert_action"):
-    """What an operator did with an alert; ``silence`` applies to ``rule`` on this camera."""
+    """What an operator did with an alert; ``silence`` applies to ``rule`` on this camera.
+    ``resolution`` says why a ``resolve`` closed it."""
 
     alert_id: str
     action: AlertActionKind
@@ -191,6 +205,7 @@ class AlertAction(Event, frozen=True, kw_only=True, tag="alert_action"):
     note: str = ""
     rule: str | None = None
     silence_until: datetime | None = None
+    resolution: ResolutionCode | None = None
 
 
 AnyEvent = Union[

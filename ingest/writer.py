@@ -74,7 +74,7 @@ def _heartbeat(e: c.Heartbeat) -> tuple:
 
 
 def _camera(e: c.CameraInfo) -> tuple:
-    return (e.camera_id, e.name, e.kind, e.lat, e.lon, _to_json(e.lines), _to_json(e.zones), e.ts)
+    return (e.camera_id, e.name, e.kind, e.lat, e.lon, _to_json(e.lines), _to_json(e.zones), e.ts, e.district)
 
 
 def _count_window(e: c.CountWindow) -> tuple:
@@ -85,21 +85,31 @@ def _occupancy_window(e: c.OccupancyWindow) -> tuple:
     return (e.ts, e.camera_id, e.zone_id, e.window_s, e.peak, e.mean, e.event_id)
 
 
+def _handling(e: c.Alert) -> tuple:
+    return (e.acknowledged_by, e.acknowledged_at, e.resolved_by, e.resolution, e.escalated_at)
+
+
 def _alert_event(e: c.Alert) -> tuple:
-    return (e.ts, e.camera_id, e.event_id, e.alert_id, e.group_key, e.rule, e.severity, e.state, e.opened_at, e.title, _to_json(e.details))
+    return (e.ts, e.camera_id, e.event_id, e.alert_id, e.group_key, e.rule, e.severity, e.state, e.opened_at, e.title,
+            _to_json(e.details), *_handling(e))
 
 
 def _alert_current(e: c.Alert) -> tuple:
-    return (e.alert_id, e.camera_id, e.group_key, e.rule, e.severity, e.state, e.opened_at, e.ts, e.title, _to_json(e.details))
+    return (e.alert_id, e.camera_id, e.group_key, e.rule, e.severity, e.state, e.opened_at, e.ts, e.title,
+            _to_json(e.details), *_handling(e))
 
 
 def _alert_action(e: c.AlertAction) -> tuple:
-    return (e.ts, e.camera_id, e.event_id, e.alert_id, e.action, e.actor, e.note, e.rule, e.silence_until)
+    return (e.ts, e.camera_id, e.event_id, e.alert_id, e.action, e.actor, e.note, e.rule, e.silence_until, e.resolution)
 
 
 _T, _TXT, _INT, _BIG, _REAL, _DBL, _BOOL, _JSON = (
     "timestamptz", "text", "int4", "int8", "float4", "float8", "bool", "jsonb",
 )
+
+# What operators did with an alert, as each Alert step carries it (see contract.Alert).
+_HANDLING = ("acknowledged_by", "acknowledged_at", "resolved_by", "resolution", "escalated_at")
+_HANDLING_TYPES = (_TXT, _T, _TXT, _TXT, _T)
 
 # One event type can feed several tables (an alert step goes to the history and to the current state).
 TABLES: dict[type[c.Event], tuple[TableSpec, ...]] = {
@@ -122,8 +132,8 @@ TABLES: dict[type[c.Event], tuple[TableSpec, ...]] = {
         ("ts", "camera_id", "event_id", "fps", "frames", "uptime_s"),
         (_T, _TXT, _TXT, _REAL, _BIG, _DBL), _heartbeat),),
     c.CameraInfo: (TableSpec("cameras",
-        ("camera_id", "name", "kind", "lat", "lon", "lines", "zones", "updated_at"),
-        (_TXT, _TXT, _TXT, _DBL, _DBL, _JSON, _JSON, _T), _camera,
+        ("camera_id", "name", "kind", "lat", "lon", "lines", "zones", "updated_at", "district"),
+        (_TXT, _TXT, _TXT, _DBL, _DBL, _JSON, _JSON, _T, _TXT), _camera,
         upsert_key=("camera_id",), newer_by="updated_at"),),
     c.CountWindow: (TableSpec("count_windows",
         ("ts", "camera_id", "line_id", "direction", "cls", "window_s", "count", "speed_mean_kmh", "speed_p85_kmh", "event_id"),
@@ -135,16 +145,18 @@ TABLES: dict[type[c.Event], tuple[TableSpec, ...]] = {
         upsert_key=("camera_id", "zone_id", "window_s", "ts")),),
     c.Alert: (
         TableSpec("alert_events",
-            ("ts", "camera_id", "event_id", "alert_id", "group_key", "rule", "severity", "state", "opened_at", "title", "details"),
-            (_T, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T, _TXT, _JSON), _alert_event),
+            ("ts", "camera_id", "event_id", "alert_id", "group_key", "rule", "severity", "state", "opened_at", "title", "details",
+             *_HANDLING),
+            (_T, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T, _TXT, _JSON, *_HANDLING_TYPES), _alert_event),
         TableSpec("alerts",
-            ("alert_id", "camera_id", "group_key", "rule", "severity", "state", "opened_at", "updated_at", "title", "details"),
-            (_TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T, _T, _TXT, _JSON), _alert_current,
+            ("alert_id", "camera_id", "group_key", "rule", "severity", "state", "opened_at", "updated_at", "title", "details",
+             *_HANDLING),
+            (_TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T, _T, _TXT, _JSON, *_HANDLING_TYPES), _alert_current,
             upsert_key=("alert_id",), newer_by="updated_at"),
     ),
     c.AlertAction: (TableSpec("alert_actions",
-        ("ts", "camera_id", "event_id", "alert_id", "action", "actor", "note", "rule", "silence_until"),
-        (_T, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T), _alert_action),),
+        ("ts", "camera_id", "event_id", "alert_id", "action", "actor", "note", "rule", "silence_until", "resolution"),
+        (_T, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T, _TXT), _alert_action),),
 }
 assert set(TABLES) == set(c.EVENT_TYPES), "every contract event needs a table"
 

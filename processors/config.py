@@ -100,6 +100,19 @@ class IncidentRule(_Section):
     occupancy_ratio: float = Field(default=0.8, gt=0)
 
 
+class EscalationRule(_Section):
+    """An open alert nobody acknowledged within its severity's deadline (seconds, processing
+    time) is escalated: marked, and announced by an Alert update. None: never escalates."""
+
+    enabled: bool = True
+    info_s: float | None = Field(default=None, gt=0)
+    warning_s: float | None = Field(default=900.0, gt=0)
+    critical_s: float | None = Field(default=300.0, gt=0)
+
+    def deadline_s(self, severity: str) -> float | None:
+        return getattr(self, f"{severity}_s", None) if self.enabled else None
+
+
 class CameraRules(_Section):
     crowd: CrowdRule = CrowdRule()
     loitering: DwellRule = DwellRule()
@@ -109,6 +122,7 @@ class CameraRules(_Section):
     health: HealthRule = HealthRule()
     flow: FlowRule = FlowRule()
     incident: IncidentRule = IncidentRule()
+    escalation: EscalationRule = EscalationRule()
     #: a condition that returns within this many seconds after its alert resolved reopens the
     #: same alert (same alert_id) instead of a new one: one jam is one alert
     cooldown_s: float = Field(default=300.0, ge=0)

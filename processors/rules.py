@@ -46,6 +46,10 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=timezone.utc)
 
 
+def _utc_or_none(ts: float | None) -> datetime | None:
+    return None if ts is None else _utc(ts)
+
+
 def episode_id(group_key: str, opened_at: float) -> str:
     """Deterministic, so replaying the same events after a restart names the same episode."""
     return hashlib.blake2b(f"{group_key}@{opened_at!r}".encode(), digest_size=16).hexdigest()
@@ -65,6 +69,23 @@ class Episode:
     resolved_at: float | None = None
     #: an operator resolved it while the condition still held: stay quiet until it clears
     held_by_operator: bool = False
+    #: an operator reopened it: only an operator closes it again, not the condition clearing
+    held_open_by_operator: bool = False
+    acknowledged_by: str | None = None
+    acknowledged_at: float | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    #: processing time the escalation clock started (first timer tick that saw it unacknowledged)
+    waiting_since: float | None = None
+    escalated_at: float | None = None
+    #: time of the last step sent: steps of one episode never go back in time, so the newest
+    #: step wins in the current-state table even when a camera's clock lags the operators'
+    last_step_at: float = -math.inf
+
+    def reset_handling(self) -> None:
+        """A new spell of trouble: nobody has acknowledged or escalated it yet."""
+        self.acknowledged_by = self.acknowledged_at = self.resolved_by = self.resolution = None
+        self.waiting_since = self.escalated_at = None
 
 
 class AlertBook:
@@ -111,6 +132,7 @@ class AlertBook:
         if episode is not None and episode.resolved_at is not None and at - episode.resolved_at < cfg.cooldown_s:
             # The same trouble again soon after it cleared: reopen the same alert, not a new one.
             episode.open, episode.resolved_at = True, None
+            episode.reset_handling()
             episode.severity, episode.title, episode.details = severity, title, {**details, "reopened": 1}
         else:
             episode = Episode(alert_id=episode_id(key, at), camera_id=camera_id, rule=rule, opened_at=at,
@@ -126,7 +148,7 @@ class AlertBook:
         if episode.held_by_operator:
             episode.held_by_operator = False
             return None
-        if not episode.open:
+        if not episode.open or episode.held_open_by_operator:
             return None
         episode.open, episode.resolved_at = False, at
         if details:
@@ -145,34 +167,73 @@ class AlertBook:
             if rule is not None:
                 self.silences.pop(self.group_key(action.camera_id, rule), None)
             return None
-        if action.action == "resolve":
-            for episode in self.episodes.values():
-                if episode.alert_id == action.alert_id and episode.open:
-                    episode.open, episode.resolved_at, episode.held_by_operator = False, at, True
-                    episode.details = {**episode.details, "resolved_by": action.actor}
-                    return self._alert(episode, "resolved", at)
-        return None  # ack and note change nothing here; the sink records them
+        episode = self._episode(action.alert_id)
+        if episode is None:
+            return None  # not this partition's, or an older episode of a group: nothing to change
+        if action.action == "resolve" and episode.open:
+            # Reopened by an operator, the condition may be long gone: do not wait for it to clear.
+            episode.held_by_operator = not episode.held_open_by_operator
+            episode.open, episode.resolved_at, episode.held_open_by_operator = False, at, False
+            episode.resolved_by, episode.resolution = action.actor, action.resolution or "other"
+            episode.details = {**episode.details, "resolved_by": action.actor}
+            return self._alert(episode, "resolved", at)
+        if action.action == "ack" and episode.open and episode.acknowledged_by is None:
+            episode.acknowledged_by, episode.acknowledged_at = action.actor, at
+            return self._alert(episode, "update", at)
+        if action.action == "reopen" and not episode.open:
+            episode.open, episode.resolved_at = True, None
+            episode.held_by_operator, episode.held_open_by_operator = False, True
+            episode.reset_handling()
+            return self._alert(episode, "open", at)
+        return None  # a note, or an action the state already reflects; the sink records it
 
-    def _rule_of(self, alert_id: str) -> str | None:
+    def escalate_due(self, now: float) -> list[Alert]:
+        """Open alerts nobody acknowledged within their severity's deadline (processing time)."""
+        out = []
+        for episode in self.episodes.values():
+            if not episode.open or episode.acknowledged_by is not None or episode.escalated_at is not None:
+                continue
+            deadline = self._rules.for_camera(episode.camera_id).escalation.deadline_s(episode.severity)
+            if deadline is None:
+                continue
+            if episode.waiting_since is None:
+                episode.waiting_since = now
+            if now - episode.waiting_since >= deadline:
+                episode.escalated_at = now
+                out.append(self._alert(episode, "update", now))
+        return out
+
+    def _episode(self, alert_id: str) -> Episode | None:
         for episode in self.episodes.values():
             if episode.alert_id == alert_id:
-                return episode.rule
+                return episode
         return None
 
+    def _rule_of(self, alert_id: str) -> str | None:
+        episode = self._episode(alert_id)
+        return episode.rule if episode is not None else None
+
     def _alert(self, episode: Episode, state: str, at: float) -> Alert:
+        at = max(at, episode.last_step_at)
+        episode.last_step_at = at
         return Alert(
             camera_id=episode.camera_id, ts=_utc(at), alert_id=episode.alert_id,
             group_key=self.group_key(episode.camera_id, episode.rule), rule=episode.rule,
             severity=episode.severity,  # type: ignore[arg-type]
             state=state,  # type: ignore[arg-type]
             opened_at=_utc(episode.opened_at), title=episode.title, details=dict(episode.details),
+            acknowledged_by=episode.acknowledged_by, acknowledged_at=_utc_or_none(episode.acknowledged_at),
+            resolved_by=episode.resolved_by, resolution=episode.resolution,  # type: ignore[arg-type]
+            escalated_at=_utc_or_none(episode.escalated_at),
         )
 
     def to_data(self) -> dict[str, Any]:
-        return {"episodes": [asdict(e) for e in self.episodes.values()], "silences": self.silences}
+        return {"episodes": [{**asdict(e), "last_step_at": _finite(e.last_step_at)} for e in self.episodes.values()],
+                "silences": self.silences}
 
     def restore(self, data: dict[str, Any]) -> None:
-        self.episodes = {self.group_key(e["camera_id"], e["rule"]): Episode(**e) for e in data.get("episodes", [])}
+        self.episodes = {self.group_key(e["camera_id"], e["rule"]): Episode(**{**e, "last_step_at": _infinite(e.get("last_step_at"))})
+                         for e in data.get("episodes", [])}
         self.silences = {k: float(v) for k, v in data.get("silences", {}).items()}
 
 
@@ -294,6 +355,7 @@ class AlertEngine:
                 )
                 if alert is not None:
                     out.append(alert)
+        out.extend(self.book.escalate_due(now))
         return out
 
     # -- rules -----------------------------------------------------------------------------

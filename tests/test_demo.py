@@ -7,6 +7,7 @@ import uuid
 from rich.console import Console
 
 from deploy.local.demo import DemoSettings, run_demo
+from tests.deskutil import free_port
 
 
 def test_the_demo_city_fills_timescaledb_from_every_stage(stack, db, tmp_path):
@@ -18,6 +19,7 @@ def test_the_demo_city_fills_timescaledb_from_every_stage(stack, db, tmp_path):
         duration_s=100,
         traffic_cameras=1,
         metrics_port=0,
+        desk_port=free_port(),
     )
     with open(tmp_path / "screen.txt", "w") as screen:
         counts = run_demo(settings, console=Console(file=screen, width=240))
@@ -28,3 +30,4 @@ def test_the_demo_city_fills_timescaledb_from_every_stage(stack, db, tmp_path):
     assert counts["count_windows"] > 0  # written by the processors, through the sink
     screen = (tmp_path / "screen.txt").read_text()
     assert "vt-traffic-01" in screen
+    assert f"alert desk: http://127.0.0.1:{settings.desk_port}/" in screen and "demo.operator / " in screen

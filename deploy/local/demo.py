@@ -52,6 +52,7 @@ class DemoSettings:
     traffic_cameras: int = 4
     metrics_port: int = 9464  # the sink's /metrics; 0: off
     log_level: str = "INFO"
+    desk_port: int = 8088  # the alert desk on 127.0.0.1; 0: off
 
 
 @dataclass
@@ -95,7 +96,8 @@ def write_demo_cameras(directory: Path, *, traffic_cameras: int) -> list[Path]:
         source = open_source(f"synthetic:traffic?seed={seed}&frames=25")  # the layout depends on the seed only
         config = source.camera_config()
         source.close()
-        config.update(camera_id=f"vt-traffic-{seed:02d}", name=f"{name} (mô phỏng)", location={"lat": lat, "lon": lon},
+        config.update(camera_id=f"vt-traffic-{seed:02d}", name=f"{name} (mô phỏng)", district="Vũng Tàu",
+                      location={"lat": lat, "lon": lon},
                       source=f"synthetic:traffic?seed={seed}&frames={_SCENE_FRAMES}")
         written.append(_dump(directory / f"traffic-{seed:02d}.yaml", config))
     crowd = yaml.safe_load((EXAMPLES / "synthetic_crowd.yaml").read_text(encoding="utf-8"))
@@ -147,11 +149,20 @@ def run_demo(settings: DemoSettings, *, console: Console | None = None) -> dict[
         _Component("maintenance", [*ioc, "db", "maintain", "--dsn", settings.dsn, "--every", "60", "--log-level", settings.log_level],
                    logs / "maintenance.log"),
     ]
+    desk_logins: dict[str, str] = {}
+    if settings.desk_port:
+        desk = [sys.executable, "-m", "dashboards.desk.cli"]
+        desk_logins = _demo_desk_users(desk, settings.dsn)
+        components.append(_Component("desk", [*desk, "serve", "--port", str(settings.desk_port), *common, "--dsn", settings.dsn],
+                                     logs / "desk.log"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started_at = datetime.now(timezone.utc)
     for component in components:
         component.start(env)
     console.print(f"[bold]ioc demo[/bold]: {len(cameras)} cameras; logs in {logs}; Ctrl-C stops")
+    if settings.desk_port:
+        logins = ", ".join(f"{name} / {password}" for name, password in desk_logins.items())
+        console.print(f"[bold]alert desk[/bold]: http://127.0.0.1:{settings.desk_port}/  (operator, viewer: {logins})")
     deadline = time.monotonic() + settings.duration_s if settings.duration_s else None
     try:
         with psycopg.connect(settings.dsn, autocommit=True) as conn, Live(console=console, refresh_per_second=1) as live:
@@ -165,6 +176,19 @@ def run_demo(settings: DemoSettings, *, console: Console | None = None) -> dict[
             return _row_counts(conn)
     finally:
         _stop_all(components)
+
+
+def _demo_desk_users(desk: list[str], dsn: str) -> dict[str, str]:
+    """A demo operator and a viewer (for the second screen), with fresh passwords each start."""
+    import secrets
+
+    logins = {}
+    for name, role in (("demo.operator", "operator"), ("demo.viewer", "viewer")):
+        password = secrets.token_urlsafe(9)
+        subprocess.run([*desk, "user", "add", name, "--role", role, "--password-stdin", "--dsn", dsn],
+                       input=password + "\n", text=True, check=True, capture_output=True)
+        logins[name] = password
+    return logins
 
 
 def _supervise(components: list[_Component], env: dict[str, str]) -> None:

@@ -1,0 +1,1 @@
+"""The alert desk: where operators see, acknowledge, annotate and resolve alerts, live."""

@@ -1,0 +1,157 @@
+"""`ioc desk`: serve the alert desk, manage its users and API tokens, read its audit trail."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import timedelta
+from typing import Optional
+
+import typer
+
+from ingest.errors import InvalidInput, IocError
+
+app = typer.Typer(help="The alert desk: operators see, acknowledge, annotate and resolve alerts.", no_args_is_help=True)
+user_app = typer.Typer(help="Desk users: roles and districts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for other systems (Bearer).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+BootstrapOption = typer.Option(None, "--bootstrap", envvar="IOC_BOOTSTRAP", help="Kafka bootstrap servers (default: the local stack).")
+NamespaceOption = typer.Option("ioc", "--namespace", envvar="IOC_NAMESPACE", help="Topic namespace: topics are NAMESPACE.<stem>.v1.")
+DsnOption = typer.Option(None, "--dsn", envvar="IOC_DSN", help="PostgreSQL DSN (default: the local stack).")
+
+
+class UnknownUser(InvalidInput):
+    """A desk user that does not exist."""
+
+
+def _db(dsn: Optional[str]):
+    from ingest.db import DbSettings
+
+    return DbSettings(dsn=dsn) if dsn else DbSettings()
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8088, min=1, max=65535, help="Port to listen on."),
+    bootstrap: Optional[str] = BootstrapOption,
+    namespace: str = NamespaceOption,
+    dsn: Optional[str] = DsnOption,
+    secure_cookies: Optional[bool] = typer.Option(None, "--secure-cookies/--no-secure-cookies",
+                                                  help="Mark cookies Secure (default: when the request came over https)."),
+    forwarded_allow_ips: str = typer.Option("127.0.0.1", help="Proxies trusted for X-Forwarded-For/-Proto (TLS in front)."),
+) -> None:
+    """Serve the desk's pages, its JSON API (/api, schema at /api/openapi.json) and its live stream."""
+    import uvicorn
+
+    from dashboards.desk.app import create_app
+    from dashboards.desk.settings import DeskSettings
+    from ingest.bus import BusSettings
+
+    bus = BusSettings(bootstrap=bootstrap, namespace=namespace) if bootstrap else BusSettings(namespace=namespace)
+    settings = DeskSettings(db=_db(dsn), bus=bus, secure_cookies=secure_cookies)
+    typer.echo(f"alert desk on http://{host}:{port}/", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                log_level="info")
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="User name (letters, digits, . _ - @)."),
+    role: str = typer.Option(..., "--role", help="viewer (sees), operator (acts on alerts) or admin (also silences)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    district: list[str] = typer.Option([], "--district", help="A district the user answers for (repeat); none: the province."),
+    lang: str = typer.Option("vi", "--lang", help="Language of the pages: vi or en."),
+    dsn: Optional[str] = DsnOption,
+) -> None:
+    """Add a user, or update an existing one's role, districts, language and password."""
+    from dashboards.desk.security import ROLES, hash_password
+    from ingest.db import connect
+
+    if role not in ROLES:
+        raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    if lang not in ("vi", "en"):
+        raise InvalidInput(f"--lang must be vi or en, not {lang!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", name):
+        raise InvalidInput(f"user name {name!r} may hold letters, digits and . _ - @ (at most 64)")
+    if not password_stdin:
+        raise InvalidInput("give the password on standard input with --password-stdin (never on the command line)")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise InvalidInput("the password must have at least 8 characters")
+    with connect(_db(dsn)) as conn:
+        conn.execute(
+            "INSERT INTO desk_users (name, role, password_hash, districts, lang) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, "
+            "districts = EXCLUDED.districts, lang = EXCLUDED.lang",
+            (name, role, hash_password(password), list(dict.fromkeys(district)), lang))
+        conn.execute("INSERT INTO desk_audit (actor, action, note, detail) VALUES ('cli', 'user_add', %s, %s)",
+                     (name, json.dumps({"role": role, "districts": district})))
+    scope = ", ".join(district) if district else "the province"
+    typer.echo(f"user {name}: {role}, {scope}", err=True)
+
+
+@token_app.command("create")
+def token_create(name: str = typer.Argument(..., help="The user the token acts as."), dsn: Optional[str] = DsnOption) -> None:
+    """Create an API token for a user; it is printed once, and only its hash is kept."""
+    from dashboards.desk.security import new_token, token_hash
+    from ingest.db import connect
+
+    token = new_token()
+    with connect(_db(dsn)) as conn:
+        if conn.execute("SELECT 1 FROM desk_users WHERE name = %s", (name,)).fetchone() is None:
+            raise UnknownUser(f"no desk user {name!r}; add it first with `ioc desk user add`")
+        conn.execute("INSERT INTO desk_api_tokens (token_hash, user_name) VALUES (%s, %s)", (token_hash(token), name))
+        conn.execute("INSERT INTO desk_audit (actor, action, note) VALUES ('cli', 'token_create', %s)", (name,))
+    typer.echo(token)
+
+
+def parse_since(text: str) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if not match:
+        raise InvalidInput(f"--since takes a number and a unit (s, m, h, d, w), e.g. 1d or 30m; got {text!r}")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match[2]]
+    return timedelta(seconds=int(match[1]) * seconds)
+
+
+@app.command("audit")
+def audit(
+    since: str = typer.Option("1d", help="How far back: 30m, 12h, 1d, 2w."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+    dsn: Optional[str] = DsnOption,
+) -> None:
+    """Every action on the desk since then: when, who, from where, what, on which alert, and the note."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ingest.db import connect
+
+    window = parse_since(since)
+    with connect(_db(dsn)) as conn:
+        rows = conn.execute("SELECT at, actor, address, action, alert_id, camera_id, note, detail FROM desk_audit "
+                            "WHERE at > now() - %s ORDER BY at, id", (window,)).fetchall()
+    if as_json:
+        for at, actor, address, action, alert_id, camera_id, note, detail in rows:
+            typer.echo(json.dumps({"at": at.isoformat(), "actor": actor, "address": address, "action": action,
+                                   "alert_id": alert_id, "camera_id": camera_id, "note": note, "detail": detail},
+                                  ensure_ascii=False))
+        return
+    table = Table("at (UTC)", "actor", "address", "action", "alert", "camera", "note")
+    for at, actor, address, action, alert_id, camera_id, note, _ in rows:
+        table.add_row(at.strftime("%Y-%m-%d %H:%M:%S"), actor, address or "", action, alert_id or "", camera_id or "", note)
+    Console().print(table)
+
+
+def main() -> None:  # pragma: no cover - for `python -m dashboards.desk.cli`
+    try:
+        app()
+    except IocError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(getattr(exc, "exit_code", 1)) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
