@@ -106,10 +106,14 @@ def backfill_command(
 def sync_cameras_command(
     cameras: Path = typer.Option(..., "--cameras", help="Folder of camera configs (*.yaml)."),
     dsn: Optional[str] = _DSN,
+    announce: bool = typer.Option(False, "--announce", help="Also publish them to the processors, which then alert on a registered camera that never sends a heartbeat."),
+    bootstrap: Optional[str] = typer.Option(None, "--bootstrap", help="With --announce: Kafka bootstrap (default $IOC_BOOTSTRAP or 127.0.0.1:19092)."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", help="With --announce: topic namespace (default $IOC_NAMESPACE or 'ioc')."),
 ) -> None:
     """Fill the cameras registry (names, positions, lines, zones) from the camera configs."""
     from camera_agents.config import ConfigError
-    from ingest.warehouse.registry import sync_cameras
+    from ingest.bus import BusError, BusSettings
+    from ingest.warehouse.registry import announce_cameras, sync_cameras
 
     console = Console(stderr=True)
     try:
@@ -121,6 +125,14 @@ def sync_cameras_command(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(f"registry: {len(ids)} cameras ({', '.join(ids)})")
+    if announce:
+        bus = BusSettings.from_env(**{k: v for k, v in {"bootstrap": bootstrap, "namespace": namespace}.items() if v})
+        try:
+            announce_cameras(bus, cameras)
+        except BusError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(3) from None
+        console.print(f"announced {len(ids)} cameras on {bus.topics.health}")
 
 
 @app.command("status")
