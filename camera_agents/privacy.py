@@ -30,6 +30,9 @@ class PrivacySettings:
     min_face_px: int = 18
     min_plate_px: tuple[int, int] = (30, 10)
     margin: float = 0.15  # each side, as a share of the region's size
+    #: larger pictures are searched at this width (the regions found are scaled back): the
+    #: cascades' cost grows with the pixels, and a snapshot must not stall the camera's analysis
+    max_search_width: int = 1280
 
 
 class PrivacyBlur:
@@ -48,14 +51,18 @@ class PrivacyBlur:
 
     def regions(self, image: np.ndarray) -> list[Region]:
         """Faces and plates found in a BGR picture, grown by the margin and clipped to it."""
-        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
         s = self.settings
+        height, width = image.shape[:2]
+        scale = min(1.0, s.max_search_width / width)
+        search = image if scale == 1.0 else cv2.resize(image, (s.max_search_width, round(height * scale)), interpolation=cv2.INTER_AREA)
+        grey = cv2.equalizeHist(cv2.cvtColor(search, cv2.COLOR_BGR2GRAY))
         found: list[Region] = []
         for cascade in self._faces:
             found += _detect(cascade, grey, s.scale_factor, s.min_neighbors, (s.min_face_px, s.min_face_px))
         for cascade in self._plates:
             found += _detect(cascade, grey, s.scale_factor, s.min_neighbors, s.min_plate_px)
-        height, width = image.shape[:2]
+        if scale != 1.0:
+            found = [tuple(round(v / scale) for v in region) for region in found]  # type: ignore[misc]
         return [_grow(region, s.margin, width, height) for region in found]
 
     def apply(self, image: np.ndarray) -> tuple[np.ndarray, list[Region]]:
