@@ -118,6 +118,14 @@ def _n(value: Any) -> str:
     return f"{number:.0f}" if abs(number - round(number)) < 0.05 else f"{number:.1f}"
 
 
+def _secs(value: Any) -> str:
+    """Seconds, whole: nobody reads tenths of a second in an alert."""
+    try:
+        return f"{float(value):.0f}"
+    except (TypeError, ValueError):
+        return "?"
+
+
 def alert_title(rule: str, details: Mapping[str, Any], lang: str, *, fallback: str = "",
                 lines: Iterable[Any] = ()) -> str:
     """One line saying what happened, in ``lang``, from the alert's rule and details."""
@@ -129,17 +137,17 @@ def alert_title(rule: str, details: Mapping[str, Any], lang: str, *, fallback: s
         return f"Đám đông tại {zone}: {count} người (ngưỡng {limit})" if vi else f"Crowd in {zone}: {count} people (limit {limit})"
     if rule == "loitering":
         zone = d.get("zone_id") or ("khung hình" if vi else "view")
-        dur, limit = _n(d.get("duration_s")), _n(d.get("limit_s"))
+        dur, limit = _secs(d.get("duration_s")), _secs(d.get("limit_s"))
         return f"Lảng vảng tại {zone}: {dur} giây (ngưỡng {limit} giây)" if vi else f"Loitering in {zone}: {dur} s (limit {limit} s)"
     if rule == "stopped_vehicle":
-        what, dur = class_name(d.get("cls"), lang), _n(d.get("duration_s"))
+        what, dur = class_name(d.get("cls"), lang), _secs(d.get("duration_s"))
         return f"{what.capitalize()} dừng {dur} giây" if vi else f"Stopped {what} for {dur} s"
     if rule == "wrong_way":
         what = class_name(d.get("cls"), lang)
         line = d.get("line_id") or ("đường" if vi else "the road")
         return f"{what.capitalize()} đi ngược chiều trên {line}" if vi else f"{what.capitalize()} going the wrong way on {line}"
     if rule == "camera_offline":
-        silent = _n(d.get("silent_s"))
+        silent = _secs(d.get("silent_s"))
         if d.get("never_seen"):
             return (f"Camera mất kết nối: chưa từng gửi tín hiệu ({silent} giây từ khi đăng ký)" if vi
                     else f"Camera offline: never sent a heartbeat ({silent} s since it was registered)")

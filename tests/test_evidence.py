@@ -17,7 +17,17 @@ from camera_agents.privacy import PrivacyBlur
 from camera_agents.publish import KafkaSink, KafkaSinkSettings
 from dashboards.evidence import snapshot_for_alert
 from ingest.bus import BusSettings
-from ingest.contract import MAX_SNAPSHOT_JPEG_BYTES, CameraHealth, Snapshot, TrackIncident, ZoneOccupancy, decode, encode
+from ingest.contract import (
+    MAX_SNAPSHOT_JPEG_BYTES,
+    CameraHealth,
+    CameraInfo,
+    Snapshot,
+    TrackIncident,
+    ZoneInfo,
+    ZoneOccupancy,
+    decode,
+    encode,
+)
 from ingest.db import DbSettings, connect
 from ingest.sink import Sink, SinkSettings
 from processors.config import RulesConfig
@@ -230,3 +240,23 @@ def test_a_snapshot_survives_the_contract_round_trip_within_the_event_limit() ->
     assert len(wire) < 4 / 3 * MAX_SNAPSHOT_JPEG_BYTES + 2048, "base64 JPEG plus a little metadata"
     back = decode(wire)
     assert isinstance(back, Snapshot) and back.jpeg == snapshot.jpeg and back.width < 1920
+
+
+def test_alerts_carry_the_id_of_the_event_the_agent_pictured() -> None:
+    engine = AlertEngine(RulesConfig())
+    at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
+    first = TrackIncident(camera_id="c", ts=at(0), frame_no=1, kind="loitering", track_id=4, cls="person", duration_s=30)
+    later = TrackIncident(camera_id="c", ts=at(100), frame_no=2, kind="loitering", track_id=4, cls="person", duration_s=130)
+    assert engine.on_event(first, now=0) == []  # under the limit: no alert yet, but the agent pictured it
+    (loitering,) = engine.on_event(later, now=0)
+    assert loitering.details["evidence_id"] == first.event_id, "a track's picture is of its first report"
+    over = ZoneOccupancy(camera_id="c", ts=at(101), frame_no=3, zone_id="z", count=5)
+    engine.on_event(CameraInfo(camera_id="c", ts=at(100), name="c", kind="security",
+                               zones=(ZoneInfo(zone_id="z", polygon=((0, 0), (1, 0), (1, 1)), max_occupancy=4),)), now=0)
+    (crowd,) = engine.on_event(over, now=0)
+    (update,) = [a for a in engine.on_event(ZoneOccupancy(camera_id="c", ts=at(200), frame_no=4, zone_id="z", count=9), now=0)
+                 if a.rule == "crowd"]
+    assert crowd.details["evidence_id"] == update.details["evidence_id"] == over.event_id
+    raised = CameraHealth(camera_id="c", ts=at(201), condition="frozen", state="raised")
+    (frozen,) = engine.on_event(raised, now=0)
+    assert frozen.details["evidence_id"] == raised.event_id
