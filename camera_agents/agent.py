@@ -61,7 +61,7 @@ def run_camera(
     deadline: float | None = None,
 ) -> CameraResult:
     """Runs one camera to the end of its source (or a bound). Raises on a broken source or config."""
-    from camera_agents.evidence import EvidenceRecorder
+    from camera_agents.evidence import EvidenceRecorder, EvidenceWorker
     from camera_agents.health import HealthMonitor
     from camera_agents.pipeline import CameraPipeline, camera_info
     from camera_agents.sources import Frame, SourceOutage, open_source
@@ -75,6 +75,7 @@ def run_camera(
     # leave a camera the processors know, so its silence becomes an offline alert.
     sink.send(camera_info(config, settings.start_time or datetime.now(UTC)))
     source = open_source(config.source, realtime=settings.realtime, start_time=settings.start_time)
+    evidence = None
     try:
         info = source.info
         problems = verify_inside_frame(config, info.width, info.height)
@@ -82,7 +83,8 @@ def run_camera(
             raise ConfigError([ConfigIssue(config.camera_id, None, ".".join(map(str, loc)), msg) for loc, msg in problems])
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
-        evidence = EvidenceRecorder(config) if settings.evidence else None
+        if settings.evidence:
+            evidence = EvidenceWorker(EvidenceRecorder(config), sink.send)
         expected = settings.max_frames or getattr(source, "frame_count", None)
         next_index = 0
         while not stop.is_set():
@@ -105,7 +107,7 @@ def run_camera(
             elif isinstance(item, SourceOutage):
                 stop.wait(0.2)  # the source reconnects in the background; do not spin
             if evidence is not None and events:
-                events.extend(_evidence(evidence, events, image, pipeline.last_tracks))
+                evidence.submit(events, image, pipeline.last_tracks)
             for event in events:
                 sink.send(event)
                 if isinstance(event, LineCrossing):
@@ -117,6 +119,8 @@ def run_camera(
             progress(config.camera_id, result.frames, expected)
     finally:
         source.close()
+        if evidence is not None:
+            evidence.close()
         sink.flush()
         result.seconds = time.monotonic() - started
     return result
@@ -191,14 +195,6 @@ def _merge(total: CameraResult, part: CameraResult) -> None:
 def _is_live(source: str) -> bool:
     spec = source.strip().lower()
     return spec.startswith(("rtsp://", "rtsps://", "http://", "https://", "device:")) or spec.isdigit()
-
-
-def _evidence(recorder, events: list[Event], image, tracks) -> list[Event]:
-    try:
-        return list(recorder.observe(events, image, tracks))
-    except Exception as exc:  # a picture that cannot be made must not stop the counting
-        log.error("camera %s: evidence snapshot failed: %s", recorder.config.camera_id, exc)
-        return []
 
 
 def _report_failure(sink: Sink, camera_id: str, detail: str) -> None:

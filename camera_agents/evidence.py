@@ -14,11 +14,19 @@ The processors decide which of these become alerts; the snapshot names the event
 (``camera_agents.privacy``), and the JPEG is made to fit ``MAX_SNAPSHOT_JPEG_BYTES`` by lowering
 its quality, then its size. At most ``max_per_minute`` snapshots per camera, so a busy scene
 cannot flood the uplink.
+
+Deciding is cheap and happens on the camera's thread (``plan``: which events, a copy of the
+frame); blurring and encoding cost a few hundred milliseconds of CPU and happen on an
+``EvidenceWorker`` thread (``render``), so the camera's analysis never waits for a picture.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +36,8 @@ from camera_agents.config import CameraConfig
 from camera_agents.detections import Detections
 from camera_agents.privacy import PrivacyBlur
 from ingest.contract import MAX_SNAPSHOT_JPEG_BYTES, CameraHealth, Event, Snapshot, TrackIncident, ZoneOccupancy
+
+log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
 
@@ -65,6 +75,18 @@ def encode_within(image: np.ndarray, max_bytes: int, qualities: tuple[int, ...] 
     raise EncodeError(f"a {image.shape[1]}x{image.shape[0]} picture does not fit in {max_bytes} bytes")
 
 
+@dataclass(frozen=True)
+class SnapshotJob:
+    """A picture to make: the event it shows, and the frame (a copy) with what to draw on it."""
+
+    event: Event
+    kind: str
+    subject: str
+    image: np.ndarray
+    boxes: tuple[Box, ...]
+    polygons: tuple
+
+
 class EvidenceRecorder:
     """One camera's evidence: feed it each step's events, picture and tracks; it returns snapshots."""
 
@@ -81,22 +103,27 @@ class EvidenceRecorder:
         self.skipped = 0  # over the rate limit
 
     def observe(self, events: list[Event], image: np.ndarray | None, tracks: Detections) -> list[Snapshot]:
+        """The snapshots these events call for, made now (``plan`` then ``render``)."""
+        return [self.render(job) for job in self.plan(events, image, tracks)]
+
+    def plan(self, events: list[Event], image: np.ndarray | None, tracks: Detections) -> list[SnapshotJob]:
+        """Which of these events get a picture; cheap (the frame is copied once if any do)."""
         if image is not None:
             self._last_image = image
-        out: list[Snapshot] = []
+        out: list[SnapshotJob] = []
         for event in events:
-            snapshot = None
+            job = None
             if isinstance(event, TrackIncident):
-                snapshot = self._incident(event, image, tracks)
+                job = self._incident(event, image, tracks)
             elif isinstance(event, ZoneOccupancy):
-                snapshot = self._crowd(event, image, tracks)
+                job = self._crowd(event, image, tracks)
             elif isinstance(event, CameraHealth) and event.state == "raised":
-                snapshot = self._take(event, "health", f"health:{event.condition}", self._last_image, [], [])
-            if snapshot is not None:
-                out.append(snapshot)
+                job = self._take(event, "health", f"health:{event.condition}", self._last_image, [], [])
+            if job is not None:
+                out.append(job)
         return out
 
-    def _incident(self, event: TrackIncident, image: np.ndarray | None, tracks: Detections) -> Snapshot | None:
+    def _incident(self, event: TrackIncident, image: np.ndarray | None, tracks: Detections) -> SnapshotJob | None:
         key = (event.kind, event.track_id)
         if key in self._pictured_tracks or image is None:
             return None
@@ -106,7 +133,7 @@ class EvidenceRecorder:
         boxes = [tuple(map(float, box)) for box, tid in _tracked(tracks) if tid == event.track_id]
         return self._take(event, "incident", f"track:{event.track_id}", image, boxes, [])
 
-    def _crowd(self, event: ZoneOccupancy, image: np.ndarray | None, tracks: Detections) -> Snapshot | None:
+    def _crowd(self, event: ZoneOccupancy, image: np.ndarray | None, tracks: Detections) -> SnapshotJob | None:
         zone = self._zones.get(event.zone_id)
         if zone is None or not zone.max_occupancy:
             return None
@@ -122,7 +149,7 @@ class EvidenceRecorder:
         return self._take(event, "crowd", f"zone:{event.zone_id}", image, inside, [zone.polygon])
 
     def _take(self, event: Event, kind: str, subject: str, image: np.ndarray | None, boxes: list[Box],
-              polygons: list) -> Snapshot | None:
+              polygons: list) -> SnapshotJob | None:
         if image is None:
             return None  # a camera that never gave a picture has nothing to show
         now = event.ts.timestamp()
@@ -132,6 +159,12 @@ class EvidenceRecorder:
             self.skipped += 1
             return None
         self._sent_at.append(now)
+        # A copy: the source may reuse its frame buffer while the picture is being made.
+        return SnapshotJob(event, kind, subject, image.copy(), tuple(boxes), tuple(polygons))
+
+    def render(self, job: SnapshotJob) -> Snapshot:
+        """Blur, draw, encode: the expensive part, safe on another thread."""
+        event, kind, subject, image, boxes, polygons = job.event, job.kind, job.subject, job.image, job.boxes, job.polygons
         picture, regions = self.privacy.apply(image)
         for polygon in polygons:
             cv2.polylines(picture, [np.round(np.asarray(polygon)).astype(np.int32)], True, _ZONE, 2, cv2.LINE_AA)
@@ -153,3 +186,42 @@ def _tracked(tracks: Detections) -> list[tuple[np.ndarray, int]]:
     if tracks.tracker_id is None:
         return []
     return list(zip(tracks.xyxy, tracks.tracker_id.tolist()))
+
+
+class EvidenceWorker:
+    """Makes the snapshots a camera's recorder plans on a thread of its own, and sends them.
+
+    ``submit`` (camera thread) plans and queues; the worker renders and calls ``send``. A full
+    queue (the CPU cannot keep up) drops the picture with a log line rather than stall the
+    camera. ``close`` makes what is queued and stops.
+    """
+
+    def __init__(self, recorder: EvidenceRecorder, send: Callable[[Event], None], *, max_queued: int = 8) -> None:
+        self.recorder = recorder
+        self._send = send
+        self._queue: queue.Queue[SnapshotJob | None] = queue.Queue(maxsize=max_queued)
+        self.sent = self.dropped = self.failed = 0
+        self._thread = threading.Thread(target=self._run, name=f"evidence-{recorder.config.camera_id}", daemon=True)
+        self._thread.start()
+
+    def submit(self, events: list[Event], image: np.ndarray | None, tracks: Detections) -> None:
+        for job in self.recorder.plan(events, image, tracks):
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                self.dropped += 1
+                log.warning("camera %s: evidence snapshot of %s dropped, %d still being made",
+                            self.recorder.config.camera_id, job.subject, self._queue.qsize())
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                self._send(self.recorder.render(job))
+                self.sent += 1
+            except Exception as exc:  # one picture that cannot be made must not end the others
+                self.failed += 1
+                log.error("camera %s: evidence snapshot of %s failed: %s", self.recorder.config.camera_id, job.subject, exc)

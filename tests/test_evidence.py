@@ -4,6 +4,8 @@ TimescaleDB, where the alert it illustrates finds it."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import cv2
@@ -12,7 +14,7 @@ import pytest
 
 from camera_agents.config import parse_camera
 from camera_agents.detections import Detections
-from camera_agents.evidence import EvidenceRecorder, EvidenceSettings, encode_within
+from camera_agents.evidence import EvidenceRecorder, EvidenceSettings, EvidenceWorker, encode_within
 from camera_agents.privacy import PrivacyBlur
 from camera_agents.publish import KafkaSink, KafkaSinkSettings
 from dashboards.evidence import snapshot_for_alert
@@ -260,3 +262,29 @@ def test_alerts_carry_the_id_of_the_event_the_agent_pictured() -> None:
     raised = CameraHealth(camera_id="c", ts=at(201), condition="frozen", state="raised")
     (frozen,) = engine.on_event(raised, now=0)
     assert frozen.details["evidence_id"] == raised.event_id
+
+
+def test_the_worker_makes_pictures_off_the_camera_thread_and_drops_what_it_cannot_keep_up_with() -> None:
+    config = parse_camera(CAMERA_YAML)
+    image = scene()[0]
+    sent: list = []
+    gate = threading.Event()
+
+    def send(event) -> None:
+        gate.wait(30)  # a slow uplink: the first picture holds the worker
+        sent.append(event)
+
+    worker = EvidenceWorker(EvidenceRecorder(config), send, max_queued=2)
+    reports = [TrackIncident(camera_id="plaza-cam", ts=T0 + timedelta(seconds=i), frame_no=i, kind="loitering", track_id=i,
+                             cls="person", duration_s=12.0) for i in range(6)]
+    started = time.monotonic()
+    for report in reports:
+        worker.submit([report], image, Detections.empty())
+    assert time.monotonic() - started < 0.5, "submitting never waits for a picture to be made"
+    gate.set()
+    worker.close()
+    # two queued (and one in the making if the worker took it before the next came); the rest
+    # dropped rather than stall the camera
+    assert 2 <= len(sent) <= 3 and worker.dropped == 6 - len(sent)
+    assert all(isinstance(s, Snapshot) and s.blurred >= 2 for s in sent)
+    assert [s.trigger_event_id for s in sent] == [r.event_id for r in reports[: len(sent)]]
