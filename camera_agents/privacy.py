@@ -27,8 +27,11 @@ class PrivacySettings:
     plate_cascades: tuple[str, ...] = ("haarcascade_russian_plate_number.xml", "haarcascade_license_plate_rus_16stages.xml")
     face_scale_factor: float = 1.1
     plate_scale_factor: float = 1.05  # plates' narrow shape needs the finer steps: 1.1 misses them
-    min_neighbors: int = 4
-    min_face_px: int = 18
+    face_min_neighbors: int = 4
+    # Plates: fewer neighbours and no histogram equalisation find 9 in 10 drawn plates instead of
+    # 3 in 4, for a few more false regions (blurring a little too much costs no one's privacy).
+    plate_min_neighbors: int = 2
+    min_face_px: int = 24  # the face cascades' own window: smaller faces are never found
     min_plate_px: tuple[int, int] = (30, 10)
     margin: float = 0.15  # each side, as a share of the region's size
     #: larger pictures are searched at this width (the regions found are scaled back): the
@@ -56,12 +59,13 @@ class PrivacyBlur:
         height, width = image.shape[:2]
         scale = min(1.0, s.max_search_width / width)
         search = image if scale == 1.0 else cv2.resize(image, (s.max_search_width, round(height * scale)), interpolation=cv2.INTER_AREA)
-        grey = cv2.equalizeHist(cv2.cvtColor(search, cv2.COLOR_BGR2GRAY))
+        grey = cv2.cvtColor(search, cv2.COLOR_BGR2GRAY)
+        equalised = cv2.equalizeHist(grey)  # faces in shade or backlight
         found: list[Region] = []
         for cascade in self._faces:
-            found += _detect(cascade, grey, s.face_scale_factor, s.min_neighbors, (s.min_face_px, s.min_face_px))
+            found += _detect(cascade, equalised, s.face_scale_factor, s.face_min_neighbors, (s.min_face_px, s.min_face_px))
         for cascade in self._plates:
-            found += _detect(cascade, grey, s.plate_scale_factor, s.min_neighbors, s.min_plate_px)
+            found += _detect(cascade, grey, s.plate_scale_factor, s.plate_min_neighbors, s.min_plate_px)
         if scale != 1.0:
             found = [tuple(round(v / scale) for v in region) for region in found]  # type: ignore[misc]
         return [_grow(region, s.margin, width, height) for region in found]
