@@ -52,7 +52,7 @@ def _background(rng: np.random.Generator, width: int = 960, height: int = 540) -
 
 def _coverage() -> dict[str, tuple[int, int]]:
     from camera_agents.privacy import PrivacyBlur
-    from tests.test_evidence import drawn_face, drawn_plate
+    from camera_agents.sources.privacy_targets import drawn_face, drawn_plate
 
     privacy = PrivacyBlur()
     found: dict[str, tuple[int, int]] = {}
@@ -77,10 +77,13 @@ def _coverage() -> dict[str, tuple[int, int]]:
 
 
 def main() -> None:
-    from tests.test_evidence import scene
+    from camera_agents.sources.privacy_targets import drawn_face, drawn_plate
 
     cv2.setNumThreads(1)
-    frame = scene()[0]
+    frame = _background(np.random.default_rng(0))  # a scene with one face and one plate to blur
+    frame[100:220, 100:220] = drawn_face(120)
+    plate = drawn_plate(240)
+    frame[400 : 400 + plate.shape[0], 600:840] = plate
     for width, height in ((960, 540), (1920, 1080)):
         ms, size = _cost(cv2.resize(frame, (width, height)))
         target = "<= 400 ms" if width == 960 else ""
