@@ -102,3 +102,21 @@ def test_the_processors_alert_on_a_registered_camera_whose_agent_never_started(b
     opened = [a for a in alerts if a.rule == "camera_offline" and a.camera_id == "cam-never"]
     assert opened and opened[0].state == "open" and opened[0].details["never_seen"] == 1, worker.log()[-3000:]
     assert abs(opened[0].ts - datetime.now(timezone.utc)) < timedelta(seconds=60), "raised on processing time, just now"
+
+
+def test_sync_cameras_announces_the_registry_when_asked(bus: BusSettings, db, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ingest.warehouse.cli import app
+    from tests.busutil import read_topic
+
+    cameras = tmp_path / "cameras"
+    cameras.mkdir()
+    for camera_id in ("cam-a", "cam-b"):
+        (cameras / f"{camera_id}.yaml").write_text(NEVER_UP.format(camera_id=camera_id), encoding="utf-8")
+    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(cameras), "--dsn", db.dsn, "--announce",
+                                      "--bootstrap", bus.bootstrap, "--namespace", bus.namespace])
+    assert result.exit_code == 0, result.output
+    assert f"announced 2 cameras on {bus.topics.health}" in result.output
+    announced = [decode(r.value) for r in read_topic(bus, bus.topics.health, expect=2)]
+    assert sorted((e.camera_id, e.origin) for e in announced) == [("cam-a", "registry"), ("cam-b", "registry")]
