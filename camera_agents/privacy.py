@@ -106,7 +106,7 @@ def _detect(cascade: cv2.CascadeClassifier, grey: np.ndarray, scale: float, neig
 
 def _grow(region: Region, margin: float, width: int, height: int) -> Region:
     x, y, w, h = region
-    dx, dy = int(round(w * margin)), int(round(h * margin))
+    dx, dy = round(w * margin), round(h * margin)
     x1, y1 = max(0, x - dx), max(0, y - dy)
     x2, y2 = min(width, x + w + dx), min(height, y + h + dy)
     return x1, y1, x2 - x1, y2 - y1

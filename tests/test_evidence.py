@@ -127,9 +127,9 @@ def test_the_recorder_pictures_each_trouble_once() -> None:
     image = scene()[0]
     recorder = EvidenceRecorder(config)
     tracks = _tracks((210, 130, 330, 470), (380, 200, 450, 450), (700, 150, 760, 300), ids=(7, 8, 9))
-    at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
-    loiter = lambda s, track: TrackIncident(camera_id="plaza-cam", ts=at(s), frame_no=s, kind="loitering", track_id=track, cls="person", zone_id="entrance", duration_s=12.0)  # noqa: E731
-    crowd = lambda s, n: ZoneOccupancy(camera_id="plaza-cam", ts=at(s), frame_no=s, zone_id="entrance", count=n)  # noqa: E731
+    at = lambda s: T0 + timedelta(seconds=s)
+    loiter = lambda s, track: TrackIncident(camera_id="plaza-cam", ts=at(s), frame_no=s, kind="loitering", track_id=track, cls="person", zone_id="entrance", duration_s=12.0)
+    crowd = lambda s, n: ZoneOccupancy(camera_id="plaza-cam", ts=at(s), frame_no=s, zone_id="entrance", count=n)
     steps = [
         # (events of one frame, picture?, expected snapshot subjects)
         ([loiter(1, 7)], True, ["track:7"]),  # a track's first report is pictured, its box drawn
@@ -225,7 +225,7 @@ def test_a_snapshot_survives_the_contract_round_trip_within_the_event_limit() ->
 
 def test_alerts_carry_the_id_of_the_event_the_agent_pictured() -> None:
     engine = AlertEngine(RulesConfig())
-    at = lambda s: T0 + timedelta(seconds=s)  # noqa: E731
+    at = lambda s: T0 + timedelta(seconds=s)
     first = TrackIncident(camera_id="c", ts=at(0), frame_no=1, kind="loitering", track_id=4, cls="person", duration_s=30)
     later = TrackIncident(camera_id="c", ts=at(100), frame_no=2, kind="loitering", track_id=4, cls="person", duration_s=130)
     assert engine.on_event(first, now=0) == []  # under the limit: no alert yet, but the agent pictured it

@@ -40,7 +40,7 @@ class Receivers:
         receivers = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 kind = "telegram" if self.path.startswith("/bot") else "webhook"
                 with receivers._lock:
@@ -62,7 +62,7 @@ class Receivers:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
         class SmtpHandler:
-            async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
+            async def handle_DATA(self, server, session, envelope) -> str:
                 with receivers._lock:
                     if receivers.refused["email"] == 0:
                         receivers.refused["email"] += 1
@@ -121,7 +121,7 @@ def _episode(now: datetime) -> list[Alert]:
     base = Alert(camera_id="cd-01", ts=now, alert_id="a-crowd-1", group_key="cd-01:crowd", rule="crowd", severity="warning",
                  state="open", opened_at=now, title="crowd in pier: 9 people (limit 6)",
                  details={"zone_id": "pier", "count": 9, "limit": 6})
-    step = lambda s, **kw: replace(base, event_id=new_event_id(), ts=now + timedelta(seconds=s), **kw)  # noqa: E731
+    step = lambda s, **kw: replace(base, event_id=new_event_id(), ts=now + timedelta(seconds=s), **kw)
     old = now - timedelta(hours=3)
     return [
         base,  # opens: every route of the district is told

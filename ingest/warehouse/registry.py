@@ -12,10 +12,10 @@ started (or whose stream never connected) raises ``camera_offline`` like a camer
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from msgspec.structs import replace
 from pathlib import Path
 
 import psycopg
+from msgspec.structs import replace
 
 from ingest.db import DatabaseError, DbSettings, connect
 from ingest.writer import EventWriter
