@@ -22,6 +22,7 @@ from dashboards.evidence import snapshot_for_alert
 from ingest.bus import BusSettings
 from ingest.contract import (
     MAX_SNAPSHOT_JPEG_BYTES,
+    Alert,
     CameraHealth,
     CameraInfo,
     Snapshot,
@@ -267,3 +268,69 @@ def test_the_worker_makes_pictures_off_the_camera_thread_and_drops_what_it_canno
     assert 2 <= len(sent) <= 3 and worker.dropped == 6 - len(sent)
     assert all(isinstance(s, Snapshot) and s.blurred >= 2 for s in sent)
     assert [s.trigger_event_id for s in sent] == [r.event_id for r in reports[: len(sent)]]
+
+
+def _stored_snapshot(camera_id: str, ts: datetime, kind: str, subject: str, trigger: str) -> Snapshot:
+    ok, jpeg = cv2.imencode(".jpg", np.full((36, 64, 3), 100, np.uint8))
+    return Snapshot(camera_id=camera_id, ts=ts, kind=kind, trigger_event_id=trigger, subject=subject,  # type: ignore[arg-type]
+                    width=64, height=36, jpeg=jpeg.tobytes())
+
+
+def _alert(alert_id: str, rule: str, opened: datetime, details: dict) -> Alert:
+    return Alert(camera_id="cam-n", ts=opened, alert_id=alert_id, group_key=f"cam-n:{rule}", rule=rule, severity="warning",
+                 state="open", opened_at=opened, title=rule, details=details)
+
+
+@pytest.mark.parametrize(
+    "rule, details, expected",
+    [
+        # the exact picture, named by the alert's evidence id
+        ("crowd", {"zone_id": "gate", "evidence_id": "trigger-gate"}, ("exact", "zone:gate")),
+        # no evidence id (a rules file tightened the limit): the nearest picture of the same zone
+        ("crowd", {"zone_id": "gate"}, ("nearby", "zone:gate")),
+        # another zone's picture never stands in for this one's
+        ("crowd", {"zone_id": "pier"}, None),
+        # a loitering alert opened on a later report of the pictured track
+        ("loitering", {"track_id": 7, "evidence_id": "a-later-report"}, ("nearby", "track:7")),
+        # a rule with nothing to picture
+        ("flow_high", {"line_id": "main"}, None),
+    ],
+)
+def test_an_alert_finds_its_snapshot(db: DbSettings, rule: str, details: dict, expected: tuple[str, str] | None) -> None:
+    from ingest.writer import EventWriter
+
+    opened = datetime.now(timezone.utc)
+    rows = [
+        _stored_snapshot("cam-n", opened - timedelta(seconds=3), "crowd", "zone:gate", "trigger-gate"),
+        _stored_snapshot("cam-n", opened - timedelta(seconds=40), "incident", "track:7", "first-report"),
+        _stored_snapshot("cam-n", opened - timedelta(minutes=30), "crowd", "zone:pier", "too-old"),  # outside the window
+        _stored_snapshot("cam-other", opened, "crowd", "zone:pier", "other-camera"),  # another camera
+        _alert("the-alert", rule, opened, details),
+    ]
+    with connect(db) as conn:
+        EventWriter(conn).write(rows)
+        conn.commit()
+        found = snapshot_for_alert(conn, "the-alert")
+    assert (None if found is None else (found.match, found.subject)) == expected
+    if found is not None:
+        assert cv2.imdecode(np.frombuffer(found.jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (36, 64, 3)
+
+
+def test_snapshots_are_dropped_after_their_retention(db: DbSettings) -> None:
+    from ingest.warehouse.retention import apply_retention
+    from ingest.warehouse.settings import DEFAULT_RETENTION
+    from ingest.writer import EventWriter
+
+    now = datetime.now(timezone.utc)
+    keep = DEFAULT_RETENTION["snapshots"]
+    with connect(db) as conn:
+        EventWriter(conn).write([
+            _stored_snapshot("cam-r", now - keep - timedelta(days=30), "health", "health:frozen", "old"),
+            _stored_snapshot("cam-r", now - timedelta(days=1), "health", "health:frozen", "recent"),
+        ])
+        conn.commit()
+    dropped = {d.table: d for d in apply_retention(db, {"snapshots": keep}, now=now)}
+    assert dropped["snapshots"].chunks, "the old snapshot's chunk is dropped"
+    with connect(db) as conn:
+        left = [row[0] for row in conn.execute("SELECT trigger_event_id FROM snapshots")]
+    assert left == ["recent"]
