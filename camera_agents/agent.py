@@ -32,6 +32,8 @@ class RunSettings:
     start_time: datetime | None = None
     retry_min_s: float = 2.0
     retry_max_s: float = 60.0
+    #: evidence snapshots (blurred JPEGs) of incidents, crowds and health conditions
+    evidence: bool = True
 
 
 @dataclass
@@ -59,8 +61,9 @@ def run_camera(
     deadline: float | None = None,
 ) -> CameraResult:
     """Runs one camera to the end of its source (or a bound). Raises on a broken source or config."""
+    from camera_agents.evidence import EvidenceRecorder, EvidenceWorker
     from camera_agents.health import HealthMonitor
-    from camera_agents.pipeline import CameraPipeline
+    from camera_agents.pipeline import CameraPipeline, camera_info
     from camera_agents.sources import Frame, SourceOutage, open_source
 
     stop = stop or threading.Event()
@@ -68,7 +71,11 @@ def run_camera(
         deadline = time.monotonic() + settings.timeout_s
     result = CameraResult(config.camera_id)
     started = time.monotonic()
+    # Announce the camera before touching its source: a stream that never connects must still
+    # leave a camera the processors know, so its silence becomes an offline alert.
+    sink.send(camera_info(config, settings.start_time or datetime.now(UTC)))
     source = open_source(config.source, realtime=settings.realtime, start_time=settings.start_time)
+    evidence = None
     try:
         info = source.info
         problems = verify_inside_frame(config, info.width, info.height)
@@ -76,6 +83,8 @@ def run_camera(
             raise ConfigError([ConfigIssue(config.camera_id, None, ".".join(map(str, loc)), msg) for loc, msg in problems])
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
+        if settings.evidence:
+            evidence = EvidenceWorker(EvidenceRecorder(config), sink.send)
         expected = settings.max_frames or getattr(source, "frame_count", None)
         next_index = 0
         while not stop.is_set():
@@ -87,14 +96,18 @@ def run_camera(
             if item is None:
                 break
             events: list[Event] = health.observe(item)
+            image = None
             if isinstance(item, Frame):
                 next_index = item.index + 1
+                image = item.image
                 events.extend(pipeline.process(item.index, item.ts, item.image))
                 result.frames += 1
                 if progress is not None and result.frames % 25 == 0:
                     progress(config.camera_id, result.frames, expected)
             elif isinstance(item, SourceOutage):
                 stop.wait(0.2)  # the source reconnects in the background; do not spin
+            if evidence is not None and events:
+                evidence.submit(events, image, pipeline.last_tracks)
             for event in events:
                 sink.send(event)
                 if isinstance(event, LineCrossing):
@@ -106,6 +119,8 @@ def run_camera(
             progress(config.camera_id, result.frames, expected)
     finally:
         source.close()
+        if evidence is not None:
+            evidence.close()
         sink.flush()
         result.seconds = time.monotonic() - started
     return result

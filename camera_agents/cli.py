@@ -196,17 +196,22 @@ def snapshot(
     typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {spec})")
 
 
-@shared("db")
+@shared("db", "bus")
 def sync_cameras_command(
     shared: Shared,
     config_dir: Optional[Path] = CONFIG_DIR,
+    announce: bool = typer.Option(False, "--announce", help="Also publish them to the processors, which then alert on a "
+                                                            "registered camera that never sends a heartbeat."),
     old_cameras: Optional[Path] = OLD_CAMERAS,
 ) -> None:
     """Fill the cameras registry (names, positions, lines, zones) from a folder of camera configs."""
-    from camera_agents.registry import sync_cameras
+    from camera_agents.registry import announce_cameras, sync_cameras
 
     folder = config_dir or deprecated("--cameras", "--config-dir", old_cameras)
     if folder is None:
         raise InvalidInput("give --config-dir DIR: the folder of camera configs")
     ids = sync_cameras(shared.db, folder)
     typer.echo(f"registry: {len(ids)} cameras ({', '.join(ids)})", err=True)
+    if announce:
+        announce_cameras(shared.bus, folder)
+        typer.echo(f"announced {len(ids)} cameras on {shared.bus.topics.health}", err=True)

@@ -32,6 +32,10 @@ Severity = Literal["info", "warning", "critical"]
 AlertState = Literal["open", "update", "resolved"]
 AlertActionKind = Literal["ack", "note", "resolve", "reopen", "silence", "unsilence"]
 ResolutionCode = Literal["handled", "false_alarm", "duplicate", "other"]
+EvidenceKind = Literal["incident", "crowd", "health"]
+# A snapshot's JPEG is kept under this by its agent (which lowers quality, then size, to fit);
+# base64 in JSON makes it 4/3 larger, far under MAX_EVENT_BYTES and Kafka's 1 MB default.
+MAX_SNAPSHOT_JPEG_BYTES = 60 * 1024
 
 
 class ContractError(InvalidInput):
@@ -129,7 +133,11 @@ class ZoneInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 class CameraInfo(Event, frozen=True, kw_only=True, tag="camera_info"):
     """A camera's registry entry, sent by its agent at start and every few minutes, so the
-    registry downstream follows the camera configs without anyone writing it by hand."""
+    registry downstream follows the camera configs without anyone writing it by hand.
+
+    ``origin`` says who sent it: ``agent`` (the camera's agent is running: it counts as a sign of
+    life) or ``registry`` (``ioc db sync-cameras`` announcing a camera that is expected to run,
+    whose silence is an outage even if its agent never started)."""
 
     name: str
     kind: Literal["traffic", "security"]
@@ -139,6 +147,7 @@ class CameraInfo(Event, frozen=True, kw_only=True, tag="camera_info"):
     zones: tuple[ZoneInfo, ...] = ()
     #: the locality responsible for the camera (e.g. "Vũng Tàu", "Côn Đảo"); None = province-wide only
     district: str | None = None
+    origin: Literal["agent", "registry"] = "agent"
 
 
 class Heartbeat(Event, frozen=True, kw_only=True, tag="heartbeat"):
@@ -208,6 +217,26 @@ class AlertAction(Event, frozen=True, kw_only=True, tag="alert_action"):
     resolution: ResolutionCode | None = None
 
 
+class Snapshot(Event, frozen=True, kw_only=True, tag="snapshot"):
+    """Evidence: one JPEG of the moment an agent saw an incident, a crowd or a health condition,
+    faces and licence plates blurred on the camera's side, the object's box drawn.
+
+    ``trigger_event_id`` is the ``event_id`` of the event it illustrates (the ``TrackIncident``,
+    ``ZoneOccupancy`` or ``CameraHealth``); the alert opened by that event carries the same id in
+    its details as ``evidence_id``, which is how an alert finds its picture. ``subject`` names what
+    is shown (``track:<id>``, ``zone:<id>`` or ``health:<condition>``). ``jpeg`` travels as
+    base64 in the JSON."""
+
+    kind: EvidenceKind
+    trigger_event_id: str
+    subject: str
+    width: int
+    height: int
+    jpeg: bytes
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # drawn boxes, pixels of this JPEG
+    blurred: int = 0  # faces and plates blurred
+
+
 AnyEvent = Union[
     FrameEvent,
     LineCrossing,
@@ -220,6 +249,7 @@ AnyEvent = Union[
     OccupancyWindow,
     Alert,
     AlertAction,
+    Snapshot,
 ]
 EVENT_TYPES: tuple[type[Event], ...] = AnyEvent.__args__  # type: ignore[attr-defined]
 
@@ -270,6 +300,10 @@ class Topics:
         return self._name("alert-actions")
 
     @property
+    def snapshots(self) -> str:
+        return self._name("snapshots")
+
+    @property
     def dead_letter(self) -> str:
         return self._name("dead-letter")
 
@@ -294,6 +328,7 @@ _TOPIC_OF_TYPE: dict[type[Event], str] = {
     OccupancyWindow: "counts",
     Alert: "alerts",
     AlertAction: "alert_actions",
+    Snapshot: "snapshots",
 }
 # Partitions per topic on a fresh cluster: enough for two workers per processor to share.
 DEFAULT_PARTITIONS = 4

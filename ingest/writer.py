@@ -103,8 +103,13 @@ def _alert_action(e: c.AlertAction) -> tuple:
     return (e.ts, e.camera_id, e.event_id, e.alert_id, e.action, e.actor, e.note, e.rule, e.silence_until, e.resolution)
 
 
-_T, _TXT, _INT, _BIG, _REAL, _DBL, _BOOL, _JSON = (
-    "timestamptz", "text", "int4", "int8", "float4", "float8", "bool", "jsonb",
+def _snapshot(e: c.Snapshot) -> tuple:
+    return (e.ts, e.camera_id, e.event_id, e.trigger_event_id, e.kind, e.subject, e.width, e.height, e.jpeg,
+            _to_json(e.boxes), e.blurred)
+
+
+_T, _TXT, _INT, _BIG, _REAL, _DBL, _BOOL, _JSON, _BYTES = (
+    "timestamptz", "text", "int4", "int8", "float4", "float8", "bool", "jsonb", "bytea",
 )
 
 # What operators did with an alert, as each Alert step carries it (see contract.Alert).
@@ -157,6 +162,9 @@ TABLES: dict[type[c.Event], tuple[TableSpec, ...]] = {
     c.AlertAction: (TableSpec("alert_actions",
         ("ts", "camera_id", "event_id", "alert_id", "action", "actor", "note", "rule", "silence_until", "resolution"),
         (_T, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _TXT, _T, _TXT), _alert_action),),
+    c.Snapshot: (TableSpec("snapshots",
+        ("ts", "camera_id", "event_id", "trigger_event_id", "kind", "subject", "width", "height", "jpeg", "boxes", "blurred"),
+        (_T, _TXT, _TXT, _TXT, _TXT, _TXT, _INT, _INT, _BYTES, _JSON, _INT), _snapshot),),
 }
 assert set(TABLES) == set(c.EVENT_TYPES), "every contract event needs a table"
 

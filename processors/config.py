@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ingest.errors import InvalidInput
 
@@ -87,6 +87,19 @@ class FlowRule(_Section):
     #: floor of the standard deviation, so a very regular slot does not alarm on +1
     min_sd: float = Field(default=2.0, gt=0)
     slot_minutes: int = Field(default=60, ge=1, le=1440)
+    #: the clock the time-of-week slots follow: the city's (an IANA zone name)
+    time_zone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Ho_Chi_Minh)") from None
+        return value
 
 
 class IncidentRule(_Section):

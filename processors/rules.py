@@ -15,6 +15,7 @@ incident_signature. See processors/README.md for each.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -31,8 +32,10 @@ from ingest.contract import (
     TrackIncident,
     ZoneOccupancy,
 )
-from processors.baseline import FlowBaseline, week_slot
+from processors.baseline import FlowBaseline, slot_shift, week_slot
 from processors.config import CameraRules, RulesConfig
+
+log = logging.getLogger(__name__)
 
 HEALTH_RULES = {"frozen": "camera_frozen", "blackout": "camera_blackout", "blur": "camera_blur",
                 "source_lost": "camera_source_lost"}
@@ -241,6 +244,12 @@ class AlertBook:
 class _Camera:
     clock: float = -math.inf  # event time: the largest ts this camera has sent
     last_heartbeat: float | None = None  # processing time of the last health-topic event
+    #: processing time the registry announced this camera (``CameraInfo`` of origin registry);
+    #: a camera expected but never heard from is offline like one that went quiet
+    expected_since: float | None = None
+    #: what an alert would show: subject ("zone:<id>", "track:<kind>:<id>") -> event_id of the
+    #: event the agent pictured (its first report), copied into the alert as ``evidence_id``
+    evidence: dict[str, str] = field(default_factory=dict)
     zone_limits: dict[str, int] = field(default_factory=dict)
     zone_dwell: dict[str, float] = field(default_factory=dict)
     crowded: dict[str, tuple[int, int]] = field(default_factory=dict)  # zone -> (count, limit)
@@ -255,6 +264,7 @@ class _Camera:
     def to_data(self) -> dict[str, Any]:
         return {
             "clock": _finite(self.clock), "last_heartbeat": self.last_heartbeat,
+            "expected_since": self.expected_since, "evidence": self.evidence,
             "zone_limits": self.zone_limits, "zone_dwell": self.zone_dwell,
             "crowded": {zone: list(v) for zone, v in self.crowded.items()},
             "last_report": self.last_report, "last_stopped": _finite(self.last_stopped),
@@ -269,6 +279,7 @@ class _Camera:
     def from_data(cls, raw: dict[str, Any]) -> "_Camera":
         camera = cls(
             clock=_infinite(raw.get("clock")), last_heartbeat=raw.get("last_heartbeat"),
+            expected_since=raw.get("expected_since"), evidence=dict(raw.get("evidence", {})),
             zone_limits=dict(raw.get("zone_limits", {})), zone_dwell=dict(raw.get("zone_dwell", {})),
             crowded={zone: (int(v[0]), int(v[1])) for zone, v in raw.get("crowded", {}).items()},
             last_report={k: float(v) for k, v in raw.get("last_report", {}).items()},
@@ -298,6 +309,8 @@ class AlertEngine:
         self.rules = rules
         self.book = AlertBook(rules)
         self.baseline = FlowBaseline()
+        #: camera -> (time zone, slot minutes) its baseline slots were learned in
+        self._baseline_clock: dict[str, tuple[str, int]] = {}
         self._cameras: dict[str, _Camera] = {}
         self._window_s = window_s
         self._grace_s = grace_s
@@ -312,9 +325,17 @@ class AlertEngine:
 
     def on_event(self, event: Any, *, now: float) -> list[Alert]:
         camera = self._camera(event.camera_id)
+        cfg = self.rules.for_camera(event.camera_id)
+        if isinstance(event, CameraInfo) and event.origin == "registry":
+            # The registry speaks for the camera's config, not for the camera: no sign of life,
+            # no event time. The offline clock starts now if the camera was never heard from.
+            if camera.last_heartbeat is None and camera.expected_since is None:
+                camera.expected_since = now
+            camera.zone_limits = {z.zone_id: z.max_occupancy for z in event.zones if z.max_occupancy}
+            camera.zone_dwell = {z.zone_id: z.dwell_seconds for z in event.zones if z.dwell_seconds}
+            return []
         at = event.ts.timestamp()
         camera.clock = max(camera.clock, at)
-        cfg = self.rules.for_camera(event.camera_id)
         out: list[Alert | None] = []
         if isinstance(event, (Heartbeat, CameraInfo, CameraHealth)):
             camera.last_heartbeat = now
@@ -343,14 +364,17 @@ class AlertEngine:
         out = []
         for camera_id, camera in self._cameras.items():
             cfg = self.rules.for_camera(camera_id).offline
-            if not cfg.enabled or camera.last_heartbeat is None:
+            last_sign = camera.last_heartbeat if camera.last_heartbeat is not None else camera.expected_since
+            if not cfg.enabled or last_sign is None:
                 continue
-            silent_for = now - camera.last_heartbeat
+            silent_for = now - last_sign
             if silent_for > cfg.after_s:
+                never = camera.last_heartbeat is None
                 alert = self.book.raise_(
                     camera_id, "camera_offline", at=now, severity="critical",
-                    title=f"camera {camera_id} offline: no heartbeat for {silent_for:.0f} s",
-                    details={"silent_s": round(silent_for, 1), "limit_s": cfg.after_s,
+                    title=(f"camera {camera_id} offline: never sent a heartbeat ({silent_for:.0f} s since it was registered)"
+                           if never else f"camera {camera_id} offline: no heartbeat for {silent_for:.0f} s"),
+                    details={"silent_s": round(silent_for, 1), "limit_s": cfg.after_s, "never_seen": 1 if never else 0,
                              "last_event_at": _utc(camera.clock).isoformat() if math.isfinite(camera.clock) else None},
                 )
                 if alert is not None:
@@ -368,7 +392,8 @@ class AlertEngine:
             severity = "critical" if event.condition in ("blackout", "source_lost") else "warning"
             return self.book.raise_(event.camera_id, rule, at=at, severity=severity,
                                     title=f"camera {event.camera_id}: {HEALTH_TITLES[event.condition]}",
-                                    details={"condition": event.condition, "detail": event.detail})
+                                    details={"condition": event.condition, "detail": event.detail,
+                                             "evidence_id": event.event_id})
         return self.book.clear(event.camera_id, rule, at=at)
 
     def _crowd(self, event: ZoneOccupancy, camera: _Camera, cfg: CameraRules, at: float) -> Alert | None:
@@ -378,8 +403,10 @@ class AlertEngine:
             return None
         if event.count > limit:
             camera.crowded[event.zone_id] = (event.count, limit)
+            camera.evidence.setdefault(f"zone:{event.zone_id}", event.event_id)  # the agent pictures the first
         elif event.count <= limit * rule.clear_ratio:
             camera.crowded.pop(event.zone_id, None)
+            camera.evidence.pop(f"zone:{event.zone_id}", None)
         if not camera.crowded:
             return self.book.clear(event.camera_id, "crowd", at=at, details={"zone_id": event.zone_id, "count": event.count})
         zone, (count, zone_limit) = max(camera.crowded.items(), key=lambda kv: kv[1][0] / kv[1][1])
@@ -387,11 +414,16 @@ class AlertEngine:
         return self.book.raise_(event.camera_id, "crowd", at=at, severity=severity,
                                 title=f"crowd in {zone}: {count} people (limit {zone_limit})",
                                 details={"zone_id": zone, "count": count, "limit": zone_limit,
-                                         "zones_over": len(camera.crowded)})
+                                         "zones_over": len(camera.crowded),
+                                         "evidence_id": camera.evidence.get(f"zone:{zone}")})
 
     def _incident(self, event: TrackIncident, camera: _Camera, cfg: CameraRules, at: float) -> Alert | None:
+        subject = f"track:{event.kind}:{event.track_id}"
+        if subject not in camera.evidence and len(camera.evidence) >= 1000:  # bounded: old tracks go first
+            del camera.evidence[next(iter(camera.evidence))]
+        evidence_id = camera.evidence.setdefault(subject, event.event_id)  # the agent pictures a track's first report
         details: Details = {"track_id": event.track_id, "cls": event.cls, "duration_s": round(event.duration_s, 1),
-                            "zone_id": event.zone_id, "line_id": event.line_id}
+                            "zone_id": event.zone_id, "line_id": event.line_id, "evidence_id": evidence_id}
         if event.kind == "loitering":
             rule = cfg.loitering
             limit = rule.limit_s or (camera.zone_dwell.get(event.zone_id) if event.zone_id else None) or rule.fallback_limit_s
@@ -454,7 +486,8 @@ class AlertEngine:
         totals = {line_dir: sum(by_class.values()) for line_dir, by_class in camera.flow_pending.pop(start).items()}
         camera.flow_judged_until = max(camera.flow_judged_until, start)
         rule = cfg.flow
-        slot = week_slot(start, rule.slot_minutes)
+        slot = week_slot(start, rule.slot_minutes, rule.time_zone)
+        self._baseline_clock[camera_id] = (rule.time_zone, rule.slot_minutes)
         at = start + self._window_s
         high: dict[tuple[str, str], Details] = {}
         low: dict[tuple[str, str], Details] = {}
@@ -526,19 +559,48 @@ class AlertEngine:
 
     def to_data(self) -> dict[str, Any]:
         return {
-            "version": 1,
+            "version": 2,
             "baseline": self.baseline.to_data(),
+            "baseline_clock": {camera_id: list(clock) for camera_id, clock in self._baseline_clock.items()},
             "book": self.book.to_data(),
             "cameras": {camera_id: camera.to_data() for camera_id, camera in self._cameras.items()},
         }
 
     def restore(self, data: dict[str, Any], *, now: float) -> None:
-        if data.get("version") != 1:
-            raise ValueError(f"unsupported alert snapshot version {data.get('version')!r}")
+        version = data.get("version")
+        if version not in (1, 2):
+            raise ValueError(f"unsupported alert snapshot version {version!r}")
         self.baseline = FlowBaseline.from_data(data.get("baseline", []))
+        # Version 1 learned its slots on UTC with the slot length configured then (assumed unchanged).
+        stored = {camera_id: (str(zone), int(minutes)) for camera_id, (zone, minutes) in data.get("baseline_clock", {}).items()}
+        for camera_id in self.baseline.cameras():
+            flow = self.rules.for_camera(camera_id).flow
+            self._baseline_clock[camera_id] = self._move_baseline(
+                camera_id, stored.get(camera_id, ("UTC", flow.slot_minutes)), (flow.time_zone, flow.slot_minutes))
         self.book.restore(data.get("book", {}))
         self._cameras = {camera_id: _Camera.from_data(raw) for camera_id, raw in data.get("cameras", {}).items()}
-        # Cameras we heard from are expected back; their offline clock restarts now.
+        # Cameras we heard from are expected back, and those announced by the registry still are;
+        # their offline clock restarts now.
         for camera in self._cameras.values():
             if camera.last_heartbeat is not None:
                 camera.last_heartbeat = now
+            elif camera.expected_since is not None:
+                camera.expected_since = now
+
+    def _move_baseline(self, camera_id: str, was: tuple[str, int], wanted: tuple[str, int]) -> tuple[str, int]:
+        """Brings a restored baseline onto the configured clock: moved when the zones differ by
+        whole slots and keep no daylight saving, else forgotten (relearned) with a log line."""
+        if was == wanted:
+            return wanted
+        (old_zone, old_minutes), (zone, minutes) = was, wanted
+        shift = slot_shift(old_zone, zone, minutes) if old_minutes == minutes else None
+        if shift is not None:
+            moved = self.baseline.reslot(camera_id, shift, minutes)
+            log.info("camera %s: moved %d flow baseline slot(s) from %s to %s time (%+d slot(s))",
+                     camera_id, moved, old_zone, zone, shift)
+        else:
+            dropped = self.baseline.forget(camera_id)
+            log.warning("camera %s: flow baseline learned on %s with %d-minute slots cannot be moved to %s with "
+                        "%d-minute slots; dropped %d slot(s), it is relearned from now on",
+                        camera_id, old_zone, old_minutes, zone, minutes, dropped)
+        return wanted

@@ -10,6 +10,19 @@ from ingest.db import DbSettings
 BASE_TIME = datetime(2026, 11, 2, 7, 30, tzinfo=timezone.utc)
 
 
+def _tiny_jpeg() -> bytes:
+    """A real 64x36 JPEG (bytes through every codec: base64 on the wire, bytea in the database)."""
+    import cv2
+    import numpy as np
+
+    ok, data = cv2.imencode(".jpg", np.full((36, 64, 3), 128, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+_TINY_JPEG = _tiny_jpeg()
+
+
 def events_of_every_type(n: int, *, camera_id: str = "cam-01", start: datetime = BASE_TIME) -> dict[type[c.Event], list[c.Event]]:
     """``n`` distinct events of each contract type; window and registry events get distinct natural keys."""
     out: dict[type[c.Event], list[c.Event]] = {t: [] for t in c.EVENT_TYPES}
@@ -28,6 +41,7 @@ def events_of_every_type(n: int, *, camera_id: str = "cam-01", start: datetime =
         out[c.OccupancyWindow].append(c.OccupancyWindow(camera_id=cam, ts=start + timedelta(minutes=i), zone_id="plaza", peak=i, mean=i / 2))
         out[c.Alert].append(c.Alert(camera_id=cam, ts=ts, alert_id=f"alert-{camera_id}-{i}", group_key=f"{cam}:crowd", rule="crowd", severity="warning", state="open", opened_at=ts, title="Crowd over capacity", details={"count": 41, "limit": 30}))
         out[c.AlertAction].append(c.AlertAction(camera_id=cam, ts=ts, alert_id=f"alert-{camera_id}-{i}", action="ack", actor="op.lan", note="Đã cử tuần tra"))
+        out[c.Snapshot].append(c.Snapshot(camera_id=cam, ts=ts, kind="incident", trigger_event_id=f"trigger-{camera_id}-{i}", subject=f"track:{i}", width=64, height=36, jpeg=_TINY_JPEG, boxes=((4.0, 4.0, 20.0, 30.0),), blurred=1))
     return out
 
 

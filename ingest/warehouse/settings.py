@@ -21,6 +21,9 @@ DEFAULT_RETENTION: Mapping[str, timedelta | None] = MappingProxyType({
     "frame_events": timedelta(days=7),
     "heartbeats": timedelta(days=30),
     "zone_occupancy": timedelta(days=90),
+    # Evidence pictures: long enough for an incident's follow-up and complaints, short enough that
+    # pictures of people (blurred as they are) are not kept for years.
+    "snapshots": timedelta(days=90),
     "crossings": timedelta(days=180),
     "count_windows": timedelta(days=400),
     "occupancy_windows": timedelta(days=400),

@@ -1,0 +1,1 @@
+"""The notifier: alerts from the bus to people, by webhook, e-mail and Telegram (``ioc notify run``)."""

@@ -1,0 +1,166 @@
+"""Notification routes from a YAML file: which alerts go where, in which languages.
+
+    routes:
+      - name: con-dao-duty
+        channel: telegram
+        chat_id: "-1001234567"
+        bot_token: env:IOC_TELEGRAM_TOKEN     # a secret: written here or read from the environment
+        rules: [crowd, wrong_way, camera_offline]   # empty or absent: every rule
+        min_severity: warning
+        districts: ["Côn Đảo"]                # empty or absent: every district
+      - name: dispatch
+        channel: webhook
+        url: https://dispatch.example/ioc
+        secret: env:IOC_WEBHOOK_SECRET
+      - name: duty-mail
+        channel: email
+        smtp_host: mail.example
+        sender: ioc@example
+        to: [duty@example]
+
+Unknown keys are errors, named by their path; secrets are pydantic ``SecretStr`` (never logged).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from ingest.alert_text import LANGUAGES
+from ingest.errors import InvalidInput
+
+SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+
+
+class RoutesError(InvalidInput):
+    """The routes file is missing, not YAML, or has a wrong key or value."""
+
+
+def _secret_from(value: Any) -> Any:
+    """``env:NAME`` reads the secret from the environment (so it never sits in the file)."""
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return os.environ[name]
+    return value
+
+
+class _Route(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[\w.-]+$")
+    #: rules this route carries; empty: all
+    rules: tuple[str, ...] = ()
+    min_severity: Literal["info", "warning", "critical"] = "warning"
+    #: districts of the cameras this route carries; empty: all (a provincial route)
+    districts: tuple[str, ...] = ()
+    #: languages of the message, in order
+    languages: tuple[str, ...] = ("vi", "en")
+    #: "open" and "resolved" always; "escalated": an open alert whose severity rose
+    states: tuple[Literal["open", "escalated", "resolved"], ...] = ("open", "escalated", "resolved")
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(lang not in LANGUAGES for lang in value):
+            raise ValueError(f"languages must be a non-empty list of {', '.join(LANGUAGES)}")
+        return value
+
+    def carries(self, *, rule: str, severity: str, district: str | None, transition: str) -> bool:
+        if self.rules and rule not in self.rules:
+            return False
+        if SEVERITY_ORDER.get(severity, 0) < SEVERITY_ORDER[self.min_severity]:
+            return False
+        if transition not in self.states:
+            return False
+        # A district-scoped route never carries a camera whose district is unknown.
+        return not self.districts or (district is not None and district in self.districts)
+
+
+class WebhookRoute(_Route):
+    channel: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    #: HMAC-SHA256 key of the X-IOC-Signature header
+    secret: SecretStr
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("secret", mode="before")
+    @classmethod
+    def read_secret(cls, value: Any) -> Any:
+        return _secret_from(value)
+
+
+class EmailRoute(_Route):
+    channel: Literal["email"]
+    smtp_host: str
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    to: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], ...] = Field(min_length=1)
+    timeout_s: float = Field(default=15.0, gt=0)
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def read_password(cls, value: Any) -> Any:
+        return _secret_from(value)
+
+
+class TelegramRoute(_Route):
+    channel: Literal["telegram"]
+    chat_id: str = Field(min_length=1)
+    bot_token: SecretStr
+    #: Telegram's Bot API; another base (a local server in tests, a proxy) may be given
+    api_base: str = Field(default="https://api.telegram.org", pattern=r"^https?://")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def read_token(cls, value: Any) -> Any:
+        return _secret_from(value)
+
+
+Route = Annotated[Union[WebhookRoute, EmailRoute, TelegramRoute], Field(discriminator="channel")]
+
+
+class RoutesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routes: tuple[Route, ...] = ()
+
+    @field_validator("routes")
+    @classmethod
+    def _unique(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        names = [route.name for route in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"route names must be unique: {', '.join(duplicates)}")
+        return value
+
+
+def parse_routes(data: Any, *, source: str = "routes") -> RoutesConfig:
+    if not isinstance(data, dict):
+        raise RoutesError(f"{source}: expected a mapping with 'routes', got {type(data).__name__}")
+    try:
+        return RoutesConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise RoutesError(f"{source}: {problems}") from None
+
+
+def load_routes(path: Path) -> RoutesConfig:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RoutesError(f"cannot read routes file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RoutesError(f"{path}: not valid YAML: {exc}") from None
+    return parse_routes(data, source=str(path))
