@@ -7,6 +7,7 @@ provider (provisioning/dashboards/ioc.yaml) loads them: a deployment needs no bu
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -47,3 +48,51 @@ def load(path: Path) -> Dashboard:
     register_default_plugins()
     sql.register()
     return Dashboard.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqlTarget:
+    """One SQL query of a built dashboard: a panel's target, a variable's options or an annotation."""
+
+    dashboard: str  # file stem, e.g. "city-live"
+    lang: str
+    kind: str  # "panel", "variable" or "annotation"
+    key: str  # panel id, variable name or annotation name
+    ref_id: str
+    panel_type: str
+    title: str
+    raw_sql: str
+    format: str
+    #: the panel's own relative range ("1h"), which replaces the dashboard's
+    time_from: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.lang}/{self.dashboard}/{self.kind}:{self.key}/{self.ref_id}"
+
+
+def sql_targets(path: Path) -> list[SqlTarget]:
+    """Every SQL query in a built dashboard file, as Grafana would run it (before expansion)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    lang, stem = path.parent.name, path.stem
+    found = []
+    for panel in data.get("panels", []):
+        for target in panel.get("targets", []):
+            if "rawSql" in target:
+                found.append(SqlTarget(dashboard=stem, lang=lang, kind="panel", key=str(panel["id"]), ref_id=target["refId"],
+                                       panel_type=panel["type"], title=panel.get("title", ""), raw_sql=target["rawSql"],
+                                       format=target.get("format", "table"), time_from=panel.get("timeFrom")))
+    for variable in data.get("templating", {}).get("list", []):
+        if variable.get("type") == "query" and isinstance(variable.get("query"), str):
+            found.append(SqlTarget(dashboard=stem, lang=lang, kind="variable", key=variable["name"], ref_id="var",
+                                   panel_type="variable", title=variable.get("label", ""), raw_sql=variable["query"], format="table"))
+    for index, annotation in enumerate(data.get("annotations", {}).get("list", [])):
+        target = annotation.get("target") or {}
+        if "rawSql" in target:
+            found.append(SqlTarget(dashboard=stem, lang=lang, kind="annotation", key=str(index), ref_id=target["refId"],
+                                   panel_type="annotation", title=annotation["name"], raw_sql=target["rawSql"], format="table"))
+    return found
+
+
+def built_files(root: Path = PROVISIONED) -> list[Path]:
+    return sorted(root.glob("*/*.json"))
