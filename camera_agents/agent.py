@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Callable
 
 from camera_agents.config import CameraConfig, ConfigError, ConfigIssue, verify_inside_frame
+from camera_agents.metrics import AgentMetrics
 from camera_agents.publish import Sink
 from ingest.contract import CameraHealth, Event, LineCrossing
 
@@ -57,6 +58,7 @@ def run_camera(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     deadline: float | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> CameraResult:
     """Runs one camera to the end of its source (or a bound). Raises on a broken source or config."""
     from camera_agents.health import HealthMonitor
@@ -76,6 +78,7 @@ def run_camera(
             raise ConfigError([ConfigIssue(config.camera_id, None, ".".join(map(str, loc)), msg) for loc, msg in problems])
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
+        meter = metrics.camera(config.camera_id) if metrics is not None else None
         expected = settings.max_frames or getattr(source, "frame_count", None)
         next_index = 0
         while not stop.is_set():
@@ -91,12 +94,16 @@ def run_camera(
                 next_index = item.index + 1
                 events.extend(pipeline.process(item.index, item.ts, item.image))
                 result.frames += 1
+                if meter is not None:
+                    meter.frame()
                 if progress is not None and result.frames % 25 == 0:
                     progress(config.camera_id, result.frames, expected)
             elif isinstance(item, SourceOutage):
                 stop.wait(0.2)  # the source reconnects in the background; do not spin
             for event in events:
                 sink.send(event)
+                if meter is not None:
+                    meter.event(type(event).__name__)
                 if isinstance(event, LineCrossing):
                     result.crossings += 1
                     key = f"{event.line_id}/{event.direction}"
@@ -107,6 +114,8 @@ def run_camera(
     finally:
         source.close()
         sink.flush()
+        if metrics is not None:
+            metrics.camera(config.camera_id).stopped()
         result.seconds = time.monotonic() - started
     return result
 
@@ -118,6 +127,7 @@ def run_cameras(
     *,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> dict[str, CameraResult]:
     """Runs every camera in its own thread until all end (or the bounds); one failure stays local."""
     stop = stop or threading.Event()
@@ -131,7 +141,7 @@ def run_cameras(
         while not stop.is_set():
             bounded = replace(settings, max_frames=frames_left)
             try:
-                result = run_camera(config, sink, bounded, stop=stop, progress=progress, deadline=deadline)
+                result = run_camera(config, sink, bounded, stop=stop, progress=progress, deadline=deadline, metrics=metrics)
             except Exception as exc:  # a camera's failure must not reach the other cameras
                 total.error = f"{type(exc).__name__}: {exc}"
                 log.error("camera %s failed: %s", config.camera_id, total.error)

@@ -70,6 +70,8 @@ def run(
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress display for file runs."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+    metrics_port: int = typer.Option(0, "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on this port (0: off)."),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address of the /metrics endpoint (0.0.0.0 in a container)."),
 ) -> None:
     """Run one or many camera agents until their sources end (files) or a bound is reached."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -88,10 +90,16 @@ def run(
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     settings = RunSettings(realtime=realtime, max_frames=frames, timeout_s=timeout)
+    metrics, server = _serve_metrics(out, name, metrics_host, metrics_port)
     try:
-        results = _run_with_progress(configs, out, settings) if progress and sys.stderr.isatty() else run_cameras(configs, out, settings)
+        if progress and sys.stderr.isatty():
+            results = _run_with_progress(configs, out, settings, metrics)
+        else:
+            results = run_cameras(configs, out, settings, metrics=metrics)
     finally:
         out.close()
+        if server is not None:
+            server.shutdown()
     failed = False
     for camera_id, result in sorted(results.items()):
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())) or "no crossings"
@@ -105,7 +113,25 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_with_progress(configs, out, settings):
+def _serve_metrics(out, name: str, host: str, port: int):
+    """(metrics, server) for --metrics-port, or (None, None) when off."""
+    if not port:
+        return None, None
+    from camera_agents.metrics import AgentMetrics
+
+    metrics = AgentMetrics()
+    if hasattr(out, "spool_pending_bytes"):
+        metrics.watch_spool(name, lambda: out.spool_pending_bytes)
+        metrics.watch_publishing(out.stats)
+    try:
+        return metrics, metrics.serve(host, port)
+    except OSError as exc:
+        out.close()
+        typer.secho(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def _run_with_progress(configs, out, settings, metrics=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from camera_agents.agent import run_cameras
@@ -116,7 +142,7 @@ def _run_with_progress(configs, out, settings):
         def update(camera_id: str, done: int, expected: int | None) -> None:
             bar.update(tasks[camera_id], completed=done, total=expected)
 
-        return run_cameras(configs, out, settings, progress=update)
+        return run_cameras(configs, out, settings, progress=update, metrics=metrics)
 
 
 @app.command()

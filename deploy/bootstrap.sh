@@ -18,14 +18,15 @@ ensure_venv() {
   if [ ! -f "$stamp" ]; then
     say "installing ioc and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -e ".[test,dashboards]"
     rm -f .venv/.installed-*
     touch "$stamp"
   fi
 }
 
 ensure_debian_packages() {
-  # What the tests and the demo use beyond Python: the recorded camera (opencv-doc's vtest.avi).
+  # What the tests and the demo use beyond Python: the recorded camera (opencv-doc's vtest.avi),
+  # Prometheus (the pipeline-health dashboard's queries run on it in the tests).
   local missing=()
   for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -46,7 +47,7 @@ case "$job" in
     ;;
   test)
     ensure_venv
-    ensure_debian_packages opencv-doc
+    ensure_debian_packages opencv-doc prometheus
     .venv/bin/ioc stack up
     set +e
     .venv/bin/python -m pytest "$@"

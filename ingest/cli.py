@@ -36,7 +36,7 @@ def run_sink(
     namespace: str = NamespaceOption,
     dsn: Optional[str] = DsnOption,
     group: str = typer.Option("ioc-sink", help="Consumer group; several sinks in one group share the partitions."),
-    metrics_port: int = typer.Option(9464, help="Port of the Prometheus /metrics endpoint on 127.0.0.1 (0: off)."),
+    metrics_port: int = typer.Option(9464, help="Port of the Prometheus /metrics endpoint on 127.0.0.1 (0: off); with --workers N, worker i serves PORT+i."),
     workers: int = typer.Option(1, min=1, max=32, help="Sink processes in this group (one core each)."),
     count: Optional[int] = typer.Option(None, help="Stop after this many records."),
     timeout: Optional[float] = typer.Option(None, help="Stop after this many seconds."),

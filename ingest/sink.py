@@ -342,13 +342,15 @@ def run_workers(
 
     One sink process is bound by Python on one core (fetch, decode and row building); the
     database takes COPY from several connections at once, so processes scale the sink.
-    ``count`` is per worker. Only the first worker serves /metrics.
+    ``count`` is per worker. Worker i serves /metrics on ``metrics_port + i``: each keeps its own
+    registry, Prometheus scrapes them all and sums (no shared multiprocess state to clean up).
     """
     import concurrent.futures
     import dataclasses
     import multiprocessing
 
-    per_worker = [settings] + [dataclasses.replace(settings, metrics_port=0)] * (workers - 1)
+    per_worker = [dataclasses.replace(settings, metrics_port=settings.metrics_port + i if settings.metrics_port else 0)
+                  for i in range(workers)]
     context = multiprocessing.get_context("spawn")  # no forked Kafka or database sockets
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(_run_one, s, count, timeout, idle_timeout) for s in per_worker]

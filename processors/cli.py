@@ -29,6 +29,8 @@ def run(
     app_id: Optional[str] = typer.Option(None, "--app-id", help="Consumer group / faust app id (default '<namespace>-processors')."),
     web_port: Optional[int] = typer.Option(None, "--web-port", help="Serve faust's web UI on 127.0.0.1:PORT (off by default)."),
     loglevel: str = typer.Option("info", "--loglevel"),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", min=1, max=65535, help="Serve Prometheus /metrics on this port; with --workers N, worker i serves PORT+i (off by default)."),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address of the /metrics endpoints (0.0.0.0 in a container)."),
 ) -> None:
     """Run the processors: `--workers N` starts N worker processes that share the partitions."""
     from ingest.bus import BusSettings
@@ -41,6 +43,8 @@ def run(
         state_dir=state_dir,
         web_port=web_port,
         app_id=app_id,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     window_overrides = {k: v for k, v in {"grace_s": grace, "idle_s": idle}.items() if v is not None}
     if window_overrides:
@@ -59,7 +63,7 @@ def run(
 
         run_worker(settings, timeout_s=timeout, loglevel=loglevel)
         return
-    child_args = ["run", "--loglevel", loglevel]
+    child_args = ["run", "--loglevel", loglevel, "--metrics-host", metrics_host]
     for flag, value in (("--rules", rules), ("--state-dir", state_dir), ("--namespace", namespace),
                         ("--bootstrap", bootstrap), ("--grace", grace), ("--idle", idle), ("--timeout", timeout),
                         ("--app-id", app_id)):
@@ -68,12 +72,17 @@ def run(
     if web_port is not None:
         typer.echo("error: --web-port needs --workers 1 (each worker would bind the same port)", err=True)
         raise typer.Exit(2)
-    _supervise([sys.executable, "-m", "processors", *child_args], workers, timeout)
+    argv = [sys.executable, "-m", "processors", *child_args]
+    # One /metrics port per worker (PORT, PORT+1, ...): each worker keeps its own registry, and
+    # Prometheus scrapes every worker and sums them.
+    argvs = [argv + (["--metrics-port", str(metrics_port + i)] if metrics_port else []) for i in range(workers)]
+    _supervise(argvs, timeout)
 
 
-def _supervise(argv: list[str], workers: int, timeout: Optional[float]) -> None:
-    """Start ``workers`` copies of one worker; they join one consumer group. Signals are forwarded."""
-    children = [subprocess.Popen(argv, env=os.environ.copy()) for _ in range(workers)]
+def _supervise(argvs: list[list[str]], timeout: Optional[float]) -> None:
+    """Start one worker per argv; they join one consumer group. Signals are forwarded."""
+    workers = len(argvs)
+    children = [subprocess.Popen(argv, env=os.environ.copy()) for argv in argvs]
 
     def forward(signum: int, _frame: object) -> None:
         for child in children:

@@ -29,6 +29,9 @@ class ProcessorSettings:
     offline_check_interval_s: float = 1.0
     #: the faust web server stays off unless a port is given; then it binds loopback only
     web_port: int | None = None
+    #: Prometheus /metrics of this worker (None: off)
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not self.app_id:
