@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from typer.testing import CliRunner
 
@@ -98,3 +99,41 @@ def test_build_refuses_an_unknown_language(tmp_path):
     result = CliRunner().invoke(app, ["build", "--out", str(tmp_path), "--lang", "fr"])
     assert isinstance(result.exception, InvalidInput) and "--lang" in str(result.exception)
     assert not any(tmp_path.iterdir())
+
+
+PROVISIONING = PROVISIONED.parent
+
+
+def _yaml(relative: str) -> dict:
+    return yaml.safe_load((PROVISIONING / relative).read_text(encoding="utf-8"))
+
+
+def test_datasources_have_the_uids_the_dashboards_use():
+    timescaledb = _yaml("datasources/timescaledb.yaml")["datasources"][0]
+    prometheus = _yaml("datasources/prometheus.yaml")["datasources"][0]
+    assert (timescaledb["uid"], timescaledb["type"], prometheus["uid"]) == ("ioc-timescaledb", "grafana-postgresql-datasource", "ioc-prometheus")
+    assert timescaledb["user"] == "ioc_grafana"  # the read-only role of migration 0030
+    assert timescaledb["jsonData"]["timescaledb"] is True  # $__timeGroup becomes time_bucket, as tested
+    used = {json.dumps(t["datasource"], sort_keys=True) for p in built_files()
+            for panel in json.loads(p.read_text())["panels"] for t in panel.get("targets", [])}
+    assert used == {json.dumps({"type": d["type"], "uid": d["uid"]}, sort_keys=True) for d in (timescaledb, prometheus)}
+
+
+def test_dashboard_providers_point_at_the_committed_folders():
+    providers = _yaml("dashboards/ioc.yaml")["providers"]
+    mounted = "/etc/grafana/provisioning/"  # where deploy/compose mounts dashboards/grafana/provisioning
+    for provider in providers:
+        relative = provider["options"]["path"].removeprefix(mounted)
+        assert sorted(p.name for p in (PROVISIONING / relative).glob("*.json")) == ["alerts.json", "city-live.json", "pipeline.json", "planning.json"]
+    assert sorted(p["options"]["path"][-2:] for p in providers) == sorted(LANGS)
+
+
+def test_alert_rules_notify_the_placeholder_contact_point():
+    rules = _yaml("alerting/rules.yaml")["groups"][0]["rules"]
+    assert {r["uid"] for r in rules} == {"ioc-camera-offline", "ioc-critical-alert-open"}
+    for rule in rules:
+        sql = next(d for d in rule["data"] if d["datasourceUid"] == "ioc-timescaledb")["model"]["rawSql"]
+        assert "$__" not in sql.replace("$$__", "")  # a lone $ would be eaten by Grafana's env expansion
+    contact = _yaml("alerting/contact-points.yaml")
+    assert contact["policies"][0]["receiver"] == contact["contactPoints"][0]["name"]
+    assert contact["contactPoints"][0]["receivers"][0]["settings"]["url"] == "$IOC_ALERT_WEBHOOK_URL"

@@ -17,8 +17,9 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+import yaml
 
-from dashboards.grafana.build import SqlTarget, built_files, sql_targets
+from dashboards.grafana.build import PROVISIONED, SqlTarget, built_files, sql_targets
 from dashboards.grafana.labels import Lang, text
 from dashboards.grafana.macros import TimeRange, Variable, expand
 from ingest.db import DbSettings
@@ -447,3 +448,33 @@ def test_reader_role_cannot_write_or_read_other_tables(reader: DbSettings):
         conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM warehouse_config")
+
+
+# --- Grafana alert rules ---------------------------------------------------------------------------
+
+RULES = yaml.safe_load((PROVISIONED.parent / "alerting" / "rules.yaml").read_text(encoding="utf-8"))["groups"][0]["rules"]
+
+
+def _rule_sql(rule: dict) -> str:
+    (query,) = [d for d in rule["data"] if d["datasourceUid"] == "ioc-timescaledb"]
+    # Grafana expands environment variables in provisioning files; a literal $ is written $$.
+    return query["model"]["rawSql"].replace("$$", "$")
+
+
+@pytest.mark.parametrize("uid, label, expected", [
+    # cameras silent longer than the rule's threshold (60 s): only cam-d, 10 minutes
+    ("ioc-camera-offline", "camera_id", {"cam-d": 600.0}),
+    # open critical alerts and how long they have been open: a1 (30 min) and a4 (10 min)
+    ("ioc-critical-alert-open", "alert_id", {"a1": 1800.0, "a4": 600.0}),
+])
+def test_alert_rule_query_finds_what_it_alerts_on(uid, label, expected, reader: DbSettings):
+    rule = next(r for r in RULES if r["uid"] == uid)
+    threshold = next(d for d in rule["data"] if d["refId"] == rule["condition"])["model"]["conditions"][0]["evaluator"]
+    assert threshold["type"] == "gt"
+    with psycopg.connect(reader.dsn) as conn:
+        cur = conn.execute(expand(_rule_sql(rule), TimeRange(start=T - 10 * MIN, end=T), interval=INTERVAL))
+        columns = [d.name for d in cur.description]
+        rows = [dict(zip(columns, row)) for row in cur.fetchall()]
+    value = columns[-1]  # the one numeric column; the others become the instance's labels
+    firing = {row[label]: float(row[value]) for row in rows if float(row[value]) > threshold["params"][0]}
+    assert firing == expected
