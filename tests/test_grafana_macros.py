@@ -10,7 +10,7 @@ import pytest
 
 from dashboards.grafana.macros import (
     MacroError, TimeRange, Variable, expand, expand_macros, format_interval, interpolate_globals,
-    interpolate_variables, parse_interval, rate_interval,
+    interpolate_variables, panel_interval, parse_interval, rate_interval,
 )
 
 FROM = datetime(2018, 4, 12, 18, 0, tzinfo=timezone.utc)
@@ -145,6 +145,17 @@ def test_variables_are_formatted_as_sql_datasources_do(sql, variable, expected):
 def test_unsupported_variable_format_is_refused():
     with pytest.raises(MacroError, match="format 'glob'"):
         interpolate_variables("${camera:glob}", {"camera": CAMERA}, {})
+
+
+@pytest.mark.parametrize("span, minimum, expected", [
+    (timedelta(hours=1), timedelta(minutes=1), timedelta(minutes=1)),  # 3.6 s rounds to 5 s, below the 1 min floor
+    (timedelta(hours=24), timedelta(seconds=1), timedelta(minutes=1)),  # 86.4 s rounds to 1 min
+    (timedelta(days=30), timedelta(minutes=1), timedelta(minutes=30)),  # 43.2 min rounds to 30 min
+    (timedelta(days=365), timedelta(minutes=1), timedelta(hours=6)),  # 8.76 h rounds to 6 h
+])
+def test_panel_interval_rounds_like_the_browser(span, minimum, expected):
+    time_range = TimeRange(start=FROM, end=FROM + span)
+    assert panel_interval(time_range, max_data_points=1000, min_interval=minimum) == expected
 
 
 def test_rate_interval_covers_four_scrapes():

@@ -21,7 +21,8 @@ import yaml
 
 from dashboards.grafana.build import PROVISIONED, SqlTarget, built_files, sql_targets
 from dashboards.grafana.labels import Lang, text
-from dashboards.grafana.macros import TimeRange, Variable, expand
+from dashboards.grafana.macros import TimeRange, expand
+from dashboards.grafana.run import expanded_sql
 from ingest.db import DbSettings
 
 # The wall's "now": local midnight in Vũng Tàu, so daily rollups (local days) fall whole in ranges.
@@ -120,7 +121,7 @@ def reader(module_db: DbSettings) -> DbSettings:
 # --- what Grafana would run --------------------------------------------------------------------
 
 RANGES = {"city-live": timedelta(hours=1), "alerts": timedelta(hours=24), "planning": timedelta(days=14)}
-INTERVAL = MIN
+INTERVAL = MIN  # what the browser picks for the wall's 1 h and 24 h ranges (see test_grafana_macros)
 
 
 @dataclass(frozen=True)
@@ -142,46 +143,9 @@ class Result:
         return out
 
 
-def _options(target_sql: str, conn: psycopg.Connection, time_range: TimeRange, variables: dict[str, Variable]) -> tuple[str, ...]:
-    cur = conn.execute(expand(target_sql, time_range, interval=INTERVAL, variables=variables))
-    names = [d.name for d in cur.description]
-    return tuple(str(r[names.index("__value")] if "__value" in names else r[0]) for r in cur.fetchall())
-
-
-def variables_for(dashboard: str, lang: str, conn: psycopg.Connection, time_range: TimeRange,
-                  selection: dict[str, tuple[str, ...]] | None = None) -> dict[str, Variable]:
-    """The dashboard's variables as the browser resolves them: query variables run their query (in
-    order, so `line` sees `camera`), custom ones parse "text : value" lists; "All" unless selected."""
-    import json
-
-    path = next(p for p in built_files() if p.parent.name == lang and p.stem == dashboard)
-    selection = selection or {}
-    resolved: dict[str, Variable] = {}
-    for v in json.loads(path.read_text(encoding="utf-8")).get("templating", {}).get("list", []):
-        name = v["name"]
-        if v["type"] == "textbox":
-            resolved[name] = Variable(name=name, selected=(v["query"],))
-            continue
-        if v["type"] == "query":
-            options = _options(v["query"], conn, time_range, resolved)
-        else:
-            options = tuple(part.split(" : ")[-1].strip() for part in v["query"].split(","))
-        chosen = selection.get(name)
-        current = v.get("current", {}).get("value")
-        all_selected = chosen is None and v.get("includeAll") and current == ["$__all"]
-        if chosen is None and not all_selected:
-            chosen = (current,) if isinstance(current, str) else tuple(current)
-        resolved[name] = Variable(name=name, selected=chosen or (), multi=v.get("multi", False),
-                                  include_all=v.get("includeAll", False), all_selected=bool(all_selected),
-                                  options=options, all_value=v.get("allValue") or None)
-    return resolved
-
-
 def run(target: SqlTarget, conn: psycopg.Connection, selection: dict[str, tuple[str, ...]] | None = None) -> Result:
-    span = timedelta(hours=int(target.time_from[:-1])) if target.time_from else RANGES[target.dashboard]
-    time_range = TimeRange(start=T - span, end=T)
-    variables = variables_for(target.dashboard, target.lang, conn, time_range, selection)
-    sql = expand(target.raw_sql, time_range, interval=INTERVAL, variables=variables)
+    path = next(p for p in built_files() if (p.parent.name, p.stem) == (target.lang, target.dashboard))
+    sql = expanded_sql(target, path, conn, TimeRange(start=T - RANGES[target.dashboard], end=T), selection)
     cur = conn.execute(sql)
     result = Result([d.name for d in cur.description], cur.fetchall())
     conn.rollback()

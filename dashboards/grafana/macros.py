@@ -89,6 +89,24 @@ def format_interval(interval: timedelta) -> str:
     return "1ms"
 
 
+_ROUNDING_MS = (  # (below this many ms, use this interval): Grafana's rangeutil roundInterval
+    (15, 10), (35, 20), (75, 50), (150, 100), (250, 200), (350, 300), (750, 500), (1500, 1000),
+    (3500, 2000), (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000),
+    (90000, 60000), (210000, 120000), (450000, 300000), (750000, 600000), (1050000, 900000),
+    (1500000, 1200000), (2700000, 1800000), (5400000, 3600000), (9000000, 7200000),
+    (16200000, 10800000), (32400000, 21600000), (86400000, 43200000), (604800000, 86400000),
+    (1814400000, 604800000), (3628800000, 2592000000),
+)
+
+
+def panel_interval(time_range: TimeRange, *, max_data_points: int, min_interval: timedelta) -> timedelta:
+    """The browser's ``$__interval``: the range over the panel's points, rounded to a round
+    interval, and never below the panel's (or datasource's) minimum interval."""
+    raw_ms = (time_range.end - time_range.start).total_seconds() * 1000 / max_data_points
+    rounded = next((ms for below, ms in _ROUNDING_MS if raw_ms < below), 31_536_000_000)
+    return max(min_interval, timedelta(milliseconds=rounded))
+
+
 def rate_interval(interval: timedelta, scrape_interval: timedelta) -> timedelta:
     """Prometheus' ``$__rate_interval``: max(interval + scrape interval, 4 x scrape interval)."""
     return max(interval + scrape_interval, 4 * scrape_interval)
