@@ -355,12 +355,12 @@ def planning(options: WallOptions) -> dash.Dashboard:
     camera_var = (
         dash.QueryVariable("camera").label(text("camera", lang)).datasource(TIMESCALEDB)
         .query(q.camera_options()).refresh(VariableRefresh.ON_DASHBOARD_LOAD)
-        .multi(True).include_all(True).current(all_current)
+        .multi(True).include_all(True).all_value(q.ALL_VALUE).current(all_current)
     )
     line_var = (
         dash.QueryVariable("line").label(text("line", lang)).datasource(TIMESCALEDB)
         .query(q.line_options()).refresh(VariableRefresh.ON_DASHBOARD_LOAD)
-        .multi(True).include_all(True).current(all_current)
+        .multi(True).include_all(True).all_value(q.ALL_VALUE).current(all_current)
     )
     direction_var = (
         dash.CustomVariable("direction").label(text("direction", lang))
