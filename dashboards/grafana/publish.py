@@ -33,6 +33,7 @@ def publish(settings: PublishSettings, langs: tuple[Lang, ...], *, desk_url: str
     """Create the folder if missing and upload every dashboard; yields (uid, Grafana's URL of it)."""
     from grafana_client import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException
+    from niquests.exceptions import RequestException  # grafana-client's HTTP library
 
     api = GrafanaApi.from_url(settings.url, credential=settings.token.get_secret_value(), timeout=settings.timeout_s)
     try:
@@ -53,3 +54,5 @@ def publish(settings: PublishSettings, langs: tuple[Lang, ...], *, desk_url: str
         raise PublishFailed(f"Grafana at {settings.url} refused the upload ({exc.status_code}): {exc.message}") from exc
     except GrafanaException as exc:
         raise ServiceUnavailable(f"cannot reach Grafana at {settings.url}: {exc.message}") from exc
+    except RequestException as exc:
+        raise ServiceUnavailable(f"cannot reach Grafana at {settings.url}: {type(exc).__name__}") from exc
