@@ -4,27 +4,29 @@
 --
 -- Roles belong to the whole cluster, not to one database, and every database of the cluster runs
 -- this migration (tests create many). So the role is created only if missing, and a concurrent
--- creation by another database's migration is tolerated; role-level settings are idempotent.
+-- creation by another database's migration is tolerated.
 -- Grants are per database and run every time. The role has no password here: the deployment sets
 -- one (ALTER ROLE ioc_grafana PASSWORD ...), see dashboards/grafana/README.md.
 
 -- Cameras are grouped by district on the wall (vehicles per district) and in the alert desk.
 ALTER TABLE cameras ADD COLUMN IF NOT EXISTS district text;
 
+-- Role settings are set by the migration that creates the role, in the same step: two databases
+-- altering one role at once would fail ("tuple concurrently updated"), while a concurrent
+-- CREATE ROLE waits for the first and then finds the role there.
 DO $migration$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ioc_grafana') THEN
         BEGIN
             CREATE ROLE ioc_grafana LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+            ALTER ROLE ioc_grafana SET default_transaction_read_only = on;
+            ALTER ROLE ioc_grafana SET statement_timeout = '30s';
         EXCEPTION WHEN duplicate_object OR unique_violation THEN
             NULL;  -- created meanwhile by the migration of another database of this cluster
         END;
     END IF;
 END
 $migration$;
-
-ALTER ROLE ioc_grafana SET default_transaction_read_only = on;
-ALTER ROLE ioc_grafana SET statement_timeout = '30s';
 
 DO $migration$
 BEGIN
