@@ -36,7 +36,8 @@ def run_sink(
     namespace: str = NamespaceOption,
     dsn: Optional[str] = DsnOption,
     group: str = typer.Option("ioc-sink", help="Consumer group; several sinks in one group share the partitions."),
-    metrics_port: int = typer.Option(9464, help="Port of the Prometheus /metrics endpoint on 127.0.0.1 (0: off); with --workers N, worker i serves PORT+i."),
+    metrics_port: int = typer.Option(9464, help="Port of the Prometheus /metrics endpoint (0: off); with --workers N, worker i serves PORT+i."),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address of the /metrics endpoint (0.0.0.0 in a container)."),
     workers: int = typer.Option(1, min=1, max=32, help="Sink processes in this group (one core each)."),
     count: Optional[int] = typer.Option(None, help="Stop after this many records."),
     timeout: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
@@ -44,7 +45,8 @@ def run_sink(
     """Consume every contract topic and write TimescaleDB; Ctrl-C finishes the batch and stops."""
     from ingest.sink import Sink, SinkSettings, SinkStats, run_workers
 
-    settings = SinkSettings(bus=bus_settings(bootstrap, namespace), db=db_settings(dsn), group_id=group, metrics_port=metrics_port)
+    settings = SinkSettings(bus=bus_settings(bootstrap, namespace), db=db_settings(dsn), group_id=group, metrics_port=metrics_port,
+                            metrics_host=metrics_host)
     if workers > 1:
         try:
             results = run_workers(settings, workers=workers, count=count, timeout=timeout)

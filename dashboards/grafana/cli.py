@@ -49,3 +49,24 @@ def publish(
     langs = LANGS if lang is None else (lang,)
     for uid, dashboard_url in publish_all(settings, langs, desk_url=desk_url):  # type: ignore[arg-type]
         typer.echo(f"published {uid}: {dashboard_url}")
+
+
+@app.command("reader-password")
+def reader_password(
+    dsn: Optional[str] = typer.Option(None, "--dsn", envvar="IOC_DSN", help="PostgreSQL DSN of a role allowed to alter roles (default: the local stack)."),
+    password_env: str = typer.Option("IOC_GRAFANA_DB_PASSWORD", "--password-env", help="Environment variable holding the password (never on the command line)."),
+) -> None:
+    """Set the password of ioc_grafana, the read-only role Grafana queries TimescaleDB as."""
+    import os
+
+    from pydantic import SecretStr
+
+    from dashboards.grafana.reader import set_reader_password
+    from ingest.db import DbSettings
+    from ingest.errors import InvalidInput
+
+    value = os.environ.get(password_env, "")
+    if not value:
+        raise InvalidInput(f"set the password in the environment variable {password_env} (it is empty or missing)")
+    set_reader_password(DbSettings(dsn=dsn) if dsn else DbSettings(), SecretStr(value))
+    typer.echo("password of ioc_grafana set; give Grafana the same one as IOC_GRAFANA_DB_PASSWORD")

@@ -6,7 +6,7 @@
 -- this migration (tests create many). So the role is created only if missing, and a concurrent
 -- creation by another database's migration is tolerated.
 -- Grants are per database and run every time. The role has no password here: the deployment sets
--- one (ALTER ROLE ioc_grafana PASSWORD ...), see dashboards/grafana/README.md.
+-- one (`ioc dashboards reader-password`), see dashboards/grafana/README.md.
 
 -- Cameras are grouped by district on the wall (vehicles per district) and in the alert desk.
 ALTER TABLE cameras ADD COLUMN IF NOT EXISTS district text;
