@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Callable
 
 from camera_agents.config import CameraConfig, ConfigError, ConfigIssue, verify_inside_frame
+from camera_agents.metrics import AgentMetrics
 from camera_agents.publish import Sink
 from ingest.contract import CameraHealth, Event, LineCrossing
 
@@ -59,6 +60,7 @@ def run_camera(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     deadline: float | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> CameraResult:
     """Runs one camera to the end of its source (or a bound). Raises on a broken source or config."""
     from camera_agents.evidence import EvidenceRecorder, EvidenceWorker
@@ -85,6 +87,7 @@ def run_camera(
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
         if settings.evidence:
             evidence = EvidenceWorker(EvidenceRecorder(config), sink.send)
+        meter = metrics.camera(config.camera_id) if metrics is not None else None
         expected = settings.max_frames or getattr(source, "frame_count", None)
         next_index = 0
         while not stop.is_set():
@@ -102,6 +105,8 @@ def run_camera(
                 image = item.image
                 events.extend(pipeline.process(item.index, item.ts, item.image))
                 result.frames += 1
+                if meter is not None:
+                    meter.frame()
                 if progress is not None and result.frames % 25 == 0:
                     progress(config.camera_id, result.frames, expected)
             elif isinstance(item, SourceOutage):
@@ -110,6 +115,8 @@ def run_camera(
                 evidence.submit(events, image, pipeline.last_tracks)
             for event in events:
                 sink.send(event)
+                if meter is not None:
+                    meter.event(type(event).__name__)
                 if isinstance(event, LineCrossing):
                     result.crossings += 1
                     key = f"{event.line_id}/{event.direction}"
@@ -122,6 +129,8 @@ def run_camera(
         if evidence is not None:
             evidence.close()
         sink.flush()
+        if metrics is not None:
+            metrics.camera(config.camera_id).stopped()
         result.seconds = time.monotonic() - started
     return result
 
@@ -133,6 +142,7 @@ def run_cameras(
     *,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
+    metrics: AgentMetrics | None = None,
 ) -> dict[str, CameraResult]:
     """Runs every camera in its own thread until all end (or the bounds); one failure stays local."""
     stop = stop or threading.Event()
@@ -146,7 +156,7 @@ def run_cameras(
         while not stop.is_set():
             bounded = replace(settings, max_frames=frames_left)
             try:
-                result = run_camera(config, sink, bounded, stop=stop, progress=progress, deadline=deadline)
+                result = run_camera(config, sink, bounded, stop=stop, progress=progress, deadline=deadline, metrics=metrics)
             except Exception as exc:  # a camera's failure must not reach the other cameras
                 total.error = f"{type(exc).__name__}: {exc}"
                 log.error("camera %s failed: %s", config.camera_id, total.error)

@@ -77,6 +77,8 @@ def run(
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop each camera after this many frames."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress display for file runs."),
+    metrics_port: Optional[int] = setting_option(AgentSettings, "metrics_port"),
+    metrics_host: Optional[str] = setting_option(AgentSettings, "metrics_host"),
     old_camera: Optional[list[Path]] = OLD_CAMERA,
     old_cameras: Optional[Path] = OLD_CAMERAS,
     old_spool: Optional[Path] = deprecated_option("--spool", "--spool-dir"),
@@ -90,15 +92,21 @@ def run(
         configs = [configs[0].model_copy(update={"source": source})]
     from camera_agents.agent import RunSettings, run_cameras
 
-    settings = AgentSettings.load(bus=shared.bus, spool_dir=spool or deprecated("--spool", "--spool-dir", old_spool))
+    settings = AgentSettings.load(bus=shared.bus, spool_dir=spool or deprecated("--spool", "--spool-dir", old_spool),
+                                  metrics_port=metrics_port, metrics_host=metrics_host)
     name = configs[0].camera_id if len(configs) == 1 else (folder.name if folder else "agent")
     out = _open_sink(sink, settings, name=name)
     run_settings = RunSettings(realtime=realtime, max_frames=frames, timeout_s=timeout)
+    metrics, server = _serve_metrics(out, name, settings)
     try:
-        results = (_run_with_progress(configs, out, run_settings) if progress and sys.stderr.isatty()
-                   else run_cameras(configs, out, run_settings))
+        results = (_run_with_progress(configs, out, run_settings, metrics) if progress and sys.stderr.isatty()
+                   else run_cameras(configs, out, run_settings, metrics=metrics))
     finally:
         out.close()
+        if server is not None:
+            server.shutdown()
+        if server is not None:
+            server.shutdown()
     failed = False
     for camera_id, result in sorted(results.items()):
         counts = ", ".join(f"{k} {v}" for k, v in sorted(result.counts.items())) or "no crossings"
@@ -112,7 +120,25 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_with_progress(configs, out, settings):
+def _serve_metrics(out, name: str, settings: AgentSettings):
+    """(metrics, server) for the /metrics endpoint, or (None, None) when its port is 0."""
+    if not settings.metrics_port:
+        return None, None
+    from camera_agents.metrics import AgentMetrics
+
+    metrics = AgentMetrics()
+    if hasattr(out, "spool_pending_bytes"):
+        metrics.watch_spool(name, lambda: out.spool_pending_bytes)
+        metrics.watch_publishing(out.stats)
+    try:
+        return metrics, metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        out.close()
+        raise InvalidInput(f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port}: "
+                           f"{exc.strerror or exc}") from None
+
+
+def _run_with_progress(configs, out, settings, metrics=None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from camera_agents.agent import run_cameras
@@ -123,7 +149,7 @@ def _run_with_progress(configs, out, settings):
         def update(camera_id: str, done: int, expected: int | None) -> None:
             bar.update(tasks[camera_id], completed=done, total=expected)
 
-        return run_cameras(configs, out, settings, progress=update)
+        return run_cameras(configs, out, settings, progress=update, metrics=metrics)
 
 
 @app.command()

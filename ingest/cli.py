@@ -28,13 +28,15 @@ def run_sink(
     shared: Shared,
     group: Optional[str] = setting_option(SinkSettings, "group_id", "--group"),
     metrics_port: Optional[int] = setting_option(SinkSettings, "metrics_port"),
+    metrics_host: Optional[str] = setting_option(SinkSettings, "metrics_host"),
     count: Optional[int] = COUNT,
     timeout: Optional[float] = TIMEOUT,
 ) -> None:
     """Consume every contract topic and write TimescaleDB; Ctrl-C finishes the batch and stops."""
     from ingest.sink import Sink, run_workers
 
-    settings = SinkSettings.load(bus=shared.bus, db=shared.db, group_id=group, metrics_port=metrics_port)
+    settings = SinkSettings.load(bus=shared.bus, db=shared.db, group_id=group, metrics_port=metrics_port,
+                                 metrics_host=metrics_host)
     if shared.workers > 1:
         try:
             results = run_workers(settings, workers=shared.workers, count=count, timeout=timeout)

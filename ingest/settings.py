@@ -154,6 +154,7 @@ class SinkSettings(IocSettings):
     poll_timeout_ms: int = Field(500, gt=0)
     retry_initial_s: float = Field(0.5, gt=0)
     retry_max_s: float = Field(10.0, gt=0)
-    metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
-    metrics_port: int = Field(9464, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint (0: off).")
+    metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint (0.0.0.0 in a container).")
+    metrics_port: int = Field(9464, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint (0: off); "
+                                                                "with --workers N, worker i serves PORT+i.")
     log_every_s: float = Field(10.0, gt=0)

@@ -329,13 +329,16 @@ def run_workers(
 
     One sink process is bound by Python on one core (fetch, decode and row building); the
     database takes COPY from several connections at once, so processes scale the sink.
-    ``count`` is per worker. Only the first worker serves /metrics.
+    ``count`` is per worker. Worker i serves /metrics on ``metrics_port + i``: each keeps its own
+    registry, Prometheus scrapes them all and sums (no shared multiprocess state to clean up).
     """
     import functools
 
     from ingest.workers import run_workers as run_in_processes
 
-    per_worker = [settings] + [settings.model_copy(update={"metrics_port": 0})] * (workers - 1)
+    # Worker i serves /metrics on PORT+i: each keeps its own counters, and Prometheus sums them.
+    per_worker = [settings.model_copy(update={"metrics_port": settings.metrics_port + i if settings.metrics_port else 0})
+                  for i in range(workers)]
     return run_in_processes(functools.partial(_run_one, count=count, timeout=timeout, idle_timeout=idle_timeout),
                             per_worker)
 

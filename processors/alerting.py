@@ -51,6 +51,7 @@ class AlertRouter:
         self._held: dict[int, _Held] = {}
         self._dir = Path(settings.state_dir) / settings.app_id
         self.alerts_sent = 0
+        self.dead_lettered = 0
 
     def _path(self, partition: int) -> Path:
         return self._dir / f"alerts-p{partition}.json"
@@ -147,6 +148,7 @@ class AlertRouter:
     async def _dead_letter(self, tp: Any, record: Any, reason: str) -> None:
         source = f"{tp.topic}[{tp.partition}]@{record.offset}"
         log.warning("dead-lettering %s: %s", source, reason)
+        self.dead_lettered += 1
         headers = [("reason", reason.encode()), ("source", source.encode())]
         await self._app.producer.send_and_wait(self._settings.bus.topics.dead_letter, record.key, record.value, None, None, headers)
 

@@ -94,6 +94,13 @@ def build_app(settings: ProcessorSettings, *, with_alerts: bool = True) -> Proce
     async def drop_revoked_windows(sender: Any, revoked: Any, **kwargs: Any) -> None:
         counter.forget(revoked)
 
+    metrics = None
+    if settings.metrics_port is not None:
+        from processors.metrics import ProcessorsMetrics
+
+        metrics = ProcessorsMetrics(counter=counter, router=router)
+    app.metrics = metrics  # type: ignore[attr-defined]
+
     app.bulk_topics = frozenset(counted)  # type: ignore[attr-defined]
     app.bulk_handler = deliver_bulk  # type: ignore[attr-defined]
 
@@ -101,6 +108,8 @@ def build_app(settings: ProcessorSettings, *, with_alerts: bool = True) -> Proce
 
     @app.timer(interval=2.0)
     async def report_progress() -> None:
+        if metrics is not None:
+            metrics.update_lag(app.consumer)
         stats = counter.stats()
         if stats != last_progress:
             last_progress.update(stats)
@@ -127,6 +136,13 @@ def run_worker(settings: ProcessorSettings, *, timeout_s: float | None = None, l
             # The same path as an operator's SIGTERM: the worker shuts down in order.
             os.kill(os.getpid(), signal.SIGTERM)
 
+    server = None
+    if app.metrics is not None:  # type: ignore[attr-defined]
+        server = app.metrics.serve(settings.metrics_host, settings.metrics_port)  # type: ignore[attr-defined]
     # Logging is configured by the command (--log-level, --log-format): faust must not redo it.
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if server is not None:
+            server.shutdown()

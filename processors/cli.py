@@ -23,6 +23,8 @@ def run(
     idle: Optional[float] = setting_option(ProcessorSettings, "idle_s", "--idle"),
     app_id: Optional[str] = setting_option(ProcessorSettings, "app_id", "--app-id"),
     web_port: Optional[int] = setting_option(ProcessorSettings, "web_port"),
+    metrics_port: Optional[int] = setting_option(ProcessorSettings, "metrics_port"),
+    metrics_host: Optional[str] = setting_option(ProcessorSettings, "metrics_host"),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),
     old_loglevel: Optional[str] = deprecated_option("--loglevel", "--log-level"),
 ) -> None:
@@ -35,7 +37,8 @@ def run(
     if deprecated("--loglevel", "--log-level", old_loglevel):
         configure_logging(old_loglevel.upper(), shared.log_format)
     settings = ProcessorSettings.load(bus=shared.bus, state_dir=shared.state_dir / "processors", rules_path=rules,
-                                      grace_s=grace, idle_s=idle, app_id=app_id, web_port=web_port)
+                                      grace_s=grace, idle_s=idle, app_id=app_id, web_port=web_port,
+                                      metrics_port=metrics_port, metrics_host=metrics_host)
     if settings.web_port is not None and shared.workers > 1:
         from ingest.errors import InvalidInput
 
@@ -48,7 +51,9 @@ def run(
         return
     from ingest.workers import run_workers
 
-    run_workers(worker, [settings] * shared.workers)
+    # Worker i serves /metrics on PORT+i: each keeps its own counters, and Prometheus sums them.
+    run_workers(worker, [settings.model_copy(update={"metrics_port": settings.metrics_port + i if settings.metrics_port else None})
+                         for i in range(shared.workers)])
 
 
 def run_one(settings: ProcessorSettings, *, timeout_s: float | None, log_level: str, log_format: str) -> None:

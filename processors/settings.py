@@ -37,6 +37,9 @@ class ProcessorSettings(IocSettings):
     offline_check_interval_s: float = Field(1.0, gt=0)
     #: the faust web server stays off unless a port is given; then it binds loopback only
     web_port: int | None = Field(None, gt=0, lt=65536, description="Serve faust's web UI on 127.0.0.1:PORT.")
+    metrics_port: int | None = Field(None, gt=0, lt=65536, description="Serve Prometheus /metrics on this port; "
+                                     "with --workers N, worker i serves PORT+i (off when not given).")
+    metrics_host: str = Field("127.0.0.1", description="Address of the /metrics endpoints (0.0.0.0 in a container).")
 
     @model_validator(mode="after")
     def _derive(self) -> "ProcessorSettings":
