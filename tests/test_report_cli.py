@@ -36,7 +36,7 @@ def test_volume_csv_file(dsn: str, tmp_path: Path) -> None:
                         "-f", "csv", "-o", str(out))
     assert result.exit_code == 0, text
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "period_start,camera_id,cls,volume,speed_mean_kmh,speed_p50_kmh,speed_p85_kmh"
+    assert lines[0] == "period_start,camera_id,cls,volume,speed_mean_kmh,speed_p50_kmh,speed_p85_kmh,speed_basis"
     assert lines[1].startswith("2026-10-02T00:00:00+07:00,bf-001,")
     assert {line.split(",")[0][11:16] for line in lines[1:]} >= {"07:15", "17:45"}
 

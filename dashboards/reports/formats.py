@@ -44,7 +44,7 @@ def render_terminal(table: Table, *, lang: str, console: Console, limit: int = 2
     view = RichTable(title=title, caption=f"{len(table.rows)} {labels.label('rows', lang)}"
                      + (f" (first {limit})" if len(table.rows) > limit else ""))
     shown = table.rows[:limit]
-    # The mean equals p50 under the speed model (see queries.py): files carry both, the screen one.
+    # The screen shows V50 / V85 and where they come from; files carry the mean as well.
     visible = [i for i, column in enumerate(table.columns) if column.key != "speed_mean_kmh"]
     for index in visible:
         column = table.columns[index]

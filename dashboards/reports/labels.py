@@ -16,6 +16,7 @@ _LABELS: dict[str, dict[str, str]] = {
     "speed_mean_kmh": {"vi": "Tốc độ TB (km/h)", "en": "Mean speed (km/h)"},
     "speed_p50_kmh": {"vi": "V50 (km/h)", "en": "P50 km/h"},
     "speed_p85_kmh": {"vi": "V85 (km/h)", "en": "P85 km/h"},
+    "speed_basis": {"vi": "Nguồn tốc độ", "en": "Speed basis"},
     "days": {"vi": "Số ngày", "en": "Days"},
     "adt": {"vi": "Lưu lượng TB ngày", "en": "Avg daily traffic"},
     "peak_hour": {"vi": "Giờ cao điểm", "en": "Peak hour"},
@@ -54,6 +55,8 @@ VALUES = {
     "bicycle": {"vi": "xe đạp", "en": "bicycle"},
     "person": {"vi": "người đi bộ", "en": "pedestrian"},
     "unknown": {"vi": "không rõ", "en": "unknown"},
+    "measured": {"vi": "đo thực tế", "en": "measured"},
+    "model": {"vi": "ước tính (mô hình)", "en": "modelled"},
 }
 
 

@@ -1,9 +1,14 @@
 """The planners' questions as SQL over the rollups (``traffic_hourly``, ``traffic_daily``).
 
 Sources by grain: 15 minutes reads the raw count windows (kept ~13 months), hours the hourly
-rollup, days / weeks / months the daily rollup (kept for years). Speeds come from the rollups'
-moments (n, sum, sum of squares; see migration 0010): mean and sd are exact, p50 is read as the
-mean and p85 as mean + 1.0364 sd, the normal spot-speed model.
+rollup, days / weeks / months the daily rollup (kept for years).
+
+Speeds: the mean comes from the rollups' moments (n, sum, sum of squares; migration 0010) and is
+exact. V50 and V85 are measured: at 15 minutes, exact percentiles of the raw crossings' speeds; at
+other grains, read from the merged speed histograms (``speed_hourly`` / ``speed_daily``, migration
+0035), within one 2 km/h bin. Where no crossing speeds exist (history older than the crossings'
+retention, synthetic backfills) they fall back to the normal model of the moments (p50 = mean,
+p85 = mean + 1.0364 sd), and the ``speed_basis`` column says which one a row carries.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from psycopg import sql
 
 from dashboards.reports.request import Grain, Period, ReportError, VolumeQuery
 from dashboards.reports.table import Column, Table
+from ingest.warehouse import speeds
 
 Z85 = 1.0364
+MEASURED = "measured"  # speed_basis: percentiles of the vehicles' own speeds
+MODEL = "model"  # speed_basis: mean and normal model of the moments (no crossing speeds kept)
 _DIMENSION_COLUMNS = {"camera": "camera_id", "line": "line_id", "direction": "direction", "cls": "cls"}
 
 
@@ -75,13 +83,48 @@ def check_cameras(conn: psycopg.Connection, cameras: tuple[str, ...]) -> None:
 
 
 def _speed(n: Any, total: Any, squares: Any) -> tuple[float | None, float | None, float | None]:
-    """(mean, p50, p85) from moments, rounded to 0.1 km/h; None without speeds."""
+    """(mean, p50, p85) from moments under the normal model, rounded to 0.1 km/h; None without speeds."""
     if not n:
         return None, None, None
     n, total, squares = float(n), float(total), float(squares)
     mean = total / n
     sd = math.sqrt(max(squares / n - mean * mean, 0.0))
     return round(mean, 1), round(mean, 1), round(mean + Z85 * sd, 1)
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)
+
+
+def _measured_speeds(
+    conn: psycopg.Connection, grain: Grain, tz: str, dims: list[sql.Composable], where: sql.Composable, params: dict
+) -> dict[tuple, tuple[float | None, float | None]]:
+    """(V50, V85) per (period start, *dims), measured from the vehicles' speeds."""
+    zone = sql.Literal(tz)
+    dim_list = sql.SQL("").join(sql.SQL(", ") + d for d in dims)
+    group = sql.SQL(", ").join([sql.SQL("period_start"), *dims])
+    if grain is Grain.QUARTER:
+        statement = sql.SQL(
+            """SELECT time_bucket('15 minutes', ts) AS period_start{dims},
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY speed_kmh),
+                      percentile_cont(0.85) WITHIN GROUP (ORDER BY speed_kmh)
+               FROM crossings WHERE {where} AND speed_kmh IS NOT NULL GROUP BY {group}"""
+        ).format(dims=dim_list, where=where, group=group)
+        return {tuple(keys): (_round(p50), _round(p85)) for *keys, p50, p85 in conn.execute(statement, params)}
+    relation = sql.SQL("speed_hourly" if grain is Grain.HOUR else "speed_daily")
+    if grain in (Grain.HOUR, Grain.DAY):
+        bucket: sql.Composable = sql.SQL("bucket")
+    else:
+        step = sql.Literal("1 week" if grain is Grain.WEEK else "1 month")
+        bucket = sql.SQL("time_bucket({}::interval, bucket, {})").format(step, zone)
+    statement = sql.SQL(
+        """SELECT {bucket} AS period_start{dims}, sum(speed_hist)::text
+           FROM {relation} WHERE {where} GROUP BY {group}"""
+    ).format(bucket=bucket, dims=dim_list, relation=relation, where=where, group=group)
+    rows = conn.execute(statement, params).fetchall()
+    counts = speeds.unpack([row[-1] for row in rows])
+    p50s, p85s = speeds.percentiles(counts, 0.5), speeds.percentiles(counts, 0.85)
+    return {tuple(row[:-1]): (_round(p50), _round(p85)) for row, p50, p85 in zip(rows, p50s, p85s)}
 
 
 def _source(grain: Grain, tz: str) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
@@ -133,9 +176,15 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
     zone = ZoneInfo(tz)
     rows = []
     params = {"start": query.period.start, "end": query.period.end, "cameras": list(query.cameras)}
+    speed_time = sql.Identifier("ts" if query.grain is Grain.QUARTER else "bucket")
+    measured = _measured_speeds(conn, query.grain, tz, dims, _filters(speed_time, query.cameras), params)
     for start, *rest in conn.execute(statement, params).fetchall():
         *keys, total, mean, p85 = rest
-        rows.append((start.astimezone(zone), *keys, total, mean, mean, p85))
+        found = measured.get((start, *keys))
+        if found is not None and found[0] is not None:
+            rows.append((start.astimezone(zone), *keys, total, mean, *found, MEASURED))
+        else:
+            rows.append((start.astimezone(zone), *keys, total, mean, mean, p85, MODEL if mean is not None else None))
     columns = (
         Column("period_start", "timestamp"),
         *(Column(_DIMENSION_COLUMNS[d], "text") for d in query.by),
@@ -143,6 +192,7 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
         Column("speed_mean_kmh", "float"),
         Column("speed_p50_kmh", "float"),
         Column("speed_p85_kmh", "float"),
+        Column("speed_basis", "text"),
     )
     meta = {"report": "volume", "period": query.period.label, "start": query.period.start.isoformat(),
             "end": query.period.end.isoformat(), "grain": query.grain.value, "timezone": tz,
@@ -195,11 +245,24 @@ def summary(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...], 
             {**params, "start": previous.start, "end": previous.end},
         )
     }
+    hist_rows = conn.execute(
+        sql.SQL("SELECT camera_id, sum(speed_hist)::text FROM speed_daily WHERE {where} GROUP BY 1").format(where=where),
+        params,
+    ).fetchall()
+    counts = speeds.unpack([row[1] for row in hist_rows])
+    measured = {
+        row[0]: (_round(p50), _round(p85))
+        for row, p50, p85 in zip(hist_rows, speeds.percentiles(counts, 0.5), speeds.percentiles(counts, 0.85))
+        if p50 is not None
+    }
     names = {camera.camera_id: camera.name for camera in known_cameras(conn)}
     rows = []
     for camera in sorted(daily):
         total, days, weekday, weekday_days, weekend, weekend_days, n, s, s2 = daily[camera]
-        _, p50, p85 = _speed(n, s, s2)
+        if camera in measured:
+            (p50, p85), basis = measured[camera], MEASURED
+        else:
+            (_, p50, p85), basis = _speed(n, s, s2), MODEL if n else None
         adt = round(total / days, 1) if days else None
         weekday_adt = round(weekday / weekday_days, 1) if weekday_days else None
         weekend_adt = round(weekend / weekend_days, 1) if weekend_days else None
@@ -210,13 +273,13 @@ def summary(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...], 
         rows.append((
             camera, names.get(camera, camera), days, total, adt, peak_hour, peak_share, weekday_adt, weekend_adt,
             round(weekend_adt / weekday_adt, 3) if weekend_adt is not None and weekday_adt else None,
-            p50, p85, prev_total, prev_adt, change,
+            p50, p85, basis, prev_total, prev_adt, change,
         ))
     columns = (
         Column("camera_id", "text"), Column("name", "text"), Column("days", "int"), Column("volume", "int"),
         Column("adt", "float"), Column("peak_hour", "int"), Column("peak_hour_share", "float"),
         Column("weekday_adt", "float"), Column("weekend_adt", "float"), Column("weekend_weekday_ratio", "float"),
-        Column("speed_p50_kmh", "float"), Column("speed_p85_kmh", "float"),
+        Column("speed_p50_kmh", "float"), Column("speed_p85_kmh", "float"), Column("speed_basis", "text"),
         Column("previous_volume", "int"), Column("previous_adt", "float"), Column("adt_change_pct", "float"),
     )
     meta = {"report": "summary", "period": period.label, "start": period.start.isoformat(), "end": period.end.isoformat(),

@@ -1,0 +1,63 @@
+"""Speed histograms as the warehouse stores them (migration 0035), read back in Python.
+
+A histogram has ``BINS`` fixed bins ``BIN_KMH`` wide (the last one open: ``TOP_KMH`` and over),
+packed in one numeric with ``DIGITS`` decimal digits per bin, bin 0 in the lowest digits, so that
+``sum()`` in SQL merges histograms exactly. These functions mirror the SQL functions
+``speed_hist_bins`` and ``speed_percentile``, vectorised for reports of thousands of buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+BIN_KMH = 2
+BINS = 61
+TOP_KMH = BIN_KMH * (BINS - 1)  # 120 km/h: the open top bin starts here
+DIGITS = 12
+
+
+def bin_of(speed_kmh: float) -> int:
+    """The bin a speed falls in (as SQL ``speed_bin``)."""
+    return int(min(max(speed_kmh // BIN_KMH, 0), BINS - 1))
+
+
+def pack(counts: Sequence[int]) -> int:
+    """Bin counts (bin 0 first) as the packed integer the warehouse stores."""
+    if len(counts) != BINS or any(n < 0 or n >= 10**DIGITS for n in counts):
+        raise ValueError(f"a speed histogram has {BINS} bins of 0 .. {10**DIGITS - 1} vehicles")
+    return sum(int(n) * 10 ** (DIGITS * b) for b, n in enumerate(counts))
+
+
+def unpack(packed: Sequence[str | int | None]) -> np.ndarray:
+    """Packed histograms (as text or int; None for none) to an ``(n, BINS)`` int64 array of counts."""
+    width = DIGITS * BINS
+    text = [str(p).partition(".")[0].zfill(width) if p is not None else "0" * width for p in packed]
+    if any(len(t) > width for t in text):
+        raise ValueError("not a packed speed histogram: too many digits")
+    if not text:
+        return np.zeros((0, BINS), dtype=np.int64)
+    digits = np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8).reshape(len(text), BINS, DIGITS) - ord("0")
+    weights = 10 ** np.arange(DIGITS - 1, -1, -1, dtype=np.int64)
+    return (digits.astype(np.int64) @ weights)[:, ::-1].copy()  # most significant bin is written first
+
+
+def percentiles(counts: np.ndarray, p: float) -> list[float | None]:
+    """The p-th quantile (0 < p <= 1) of each row of bin counts in km/h, interpolated linearly in its
+    bin (``TOP_KMH`` in the open top bin); None for an empty row."""
+    if not 0 < p <= 1:
+        raise ValueError(f"p must be in (0, 1], got {p}")
+    if len(counts) == 0:
+        return []
+    cumulative = np.cumsum(counts, axis=1)
+    total = cumulative[:, -1]
+    target = p * total
+    # The first bin whose cumulative count reaches the target (it holds vehicles, as target > 0).
+    index = np.minimum((cumulative < target[:, None]).sum(axis=1), BINS - 1)
+    rows = np.arange(len(counts))
+    below = np.where(index > 0, cumulative[rows, np.maximum(index - 1, 0)], 0)
+    in_bin = np.maximum(counts[rows, index], 1)
+    value = BIN_KMH * index + BIN_KMH * (target - below) / in_bin
+    value = np.where(index == BINS - 1, TOP_KMH, value)
+    return [float(v) if n > 0 else None for v, n in zip(value, total)]
