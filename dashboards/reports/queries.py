@@ -118,9 +118,9 @@ def _measured_speeds(
         step = sql.Literal("1 week" if grain is Grain.WEEK else "1 month")
         bucket = sql.SQL("time_bucket({}::interval, bucket, {})").format(step, zone)
     statement = sql.SQL(
-        """SELECT {bucket} AS period_start{dims}, sum(speed_hist)::text
+        """SELECT {bucket} AS period_start{dims}, lpad(sum(speed_hist)::text, {width}, '0')
            FROM {relation} WHERE {where} GROUP BY {group}"""
-    ).format(bucket=bucket, dims=dim_list, relation=relation, where=where, group=group)
+    ).format(bucket=bucket, dims=dim_list, relation=relation, where=where, group=group, width=sql.Literal(speeds.WIDTH))
     rows = conn.execute(statement, params).fetchall()
     counts = speeds.unpack([row[-1] for row in rows])
     p50s, p85s = speeds.percentiles(counts, 0.5), speeds.percentiles(counts, 0.85)
@@ -246,7 +246,8 @@ def summary(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...], 
         )
     }
     hist_rows = conn.execute(
-        sql.SQL("SELECT camera_id, sum(speed_hist)::text FROM speed_daily WHERE {where} GROUP BY 1").format(where=where),
+        sql.SQL("SELECT camera_id, lpad(sum(speed_hist)::text, {width}, '0') FROM speed_daily WHERE {where} GROUP BY 1").format(
+            where=where, width=sql.Literal(speeds.WIDTH)),
         params,
     ).fetchall()
     counts = speeds.unpack([row[1] for row in hist_rows])
