@@ -18,7 +18,7 @@ ensure_venv() {
   if [ ! -f "$stamp" ]; then
     say "installing ioc and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -e ".[test,reports]"
     rm -f .venv/.installed-*
     touch "$stamp"
   fi

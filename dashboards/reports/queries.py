@@ -331,6 +331,17 @@ def profiles(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...],
     return Profiles(average(range(5)), average(range(5, 7)), matrix, daily)
 
 
+def profile_tables(data: Profiles, meta: dict[str, Any]) -> list[Table]:
+    """The profiles as report sections: average hour of the day (weekday / weekend), the weekday x
+    hour matrix (Monday first, one column per hour), and the daily totals."""
+    hourly = Table("hourly_profile", (Column("hour", "int"), Column("weekday_avg", "float"), Column("weekend_avg", "float")),
+                   [(h, round(data.weekday_hours[h], 1), round(data.weekend_hours[h], 1)) for h in range(24)], meta)
+    matrix = Table("weekday_hour", (Column("weekday", "int"), *(Column(f"h{h:02d}", "float") for h in range(24))),
+                   [(d + 1, *(round(v, 1) for v in row)) for d, row in enumerate(data.weekday_by_hour)], meta)
+    daily = Table("daily", (Column("date", "date"), Column("volume", "int")), list(data.daily), meta)
+    return [hourly, matrix, daily]
+
+
 def ensure_rows(table: Table, period: Period, cameras: tuple[str, ...], grain: Grain | None = None) -> Table:
     """An empty result is an error that says what was asked, so a typo'd period is not a blank file."""
     if table.rows:
