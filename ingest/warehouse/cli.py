@@ -27,6 +27,8 @@ def _describe(result) -> str:  # a Maintenance
     text = f"rollups ({refresh.mode.value}) refreshed in {refresh.seconds:.2f} s"
     if refresh.mode.value == "own":
         text += f": {refresh.hours} camera-hours, {refresh.days} camera-days"
+        if refresh.speed_hours:
+            text += f", speed histograms of {refresh.speed_hours} camera-hours"
         if refresh.skipped_stale:
             text += f", {refresh.skipped_stale} camera-hours older than the raw horizon kept as they were"
     dropped = [f"{d.table} {len(d.chunks)}" for d in result.dropped if d.chunks]
