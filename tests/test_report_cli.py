@@ -75,7 +75,8 @@ def test_terminal_table_and_charts(dsn: str, tmp_path: Path) -> None:
         (("summary", "--period", "2026-09", "--camera", "bf-001"), "no traffic recorded for cameras bf-001 in 2026-09"),
         (("volume", "--period", "2026-10", "--by", "camera,lane"), "cannot break down by lane"),
         (("volume", "--period", "2026-10", "-f", "parquet"), "Parquet is binary: give --out"),
-        (("volume", "--period", "2026-10", "-f", "xlsx"), "unknown format 'xlsx'"),
+        (("volume", "--period", "2026-10", "-f", "xlsx"), "an Excel workbook is binary: give --out FILE.xlsx"),
+        (("volume", "--period", "2026-10", "-f", "xls"), "unknown format 'xls'"),
         (("volume", "--period", "2026-10", "--lang", "fr"), "--lang 'fr': choose vi or en"),
     ],
 )
