@@ -144,3 +144,16 @@ def test_dockerignore_keeps_local_state_out_of_the_image():
     assert {".git", ".venv", ".ioc", "deploy/compose/.env"} <= ignored
     copied = re.findall(r"^COPY (\S+)", (COMPOSE_DIR / "Dockerfile").read_text(), flags=re.M)
     assert copied and not set(copied) & ignored, "the Dockerfile copies something .dockerignore leaves out"
+
+
+def test_the_database_healthcheck_tells_up_from_down(db):
+    """The check `migrate` and `maintenance` run, executed here against a real database and a dead one."""
+    import os
+    import subprocess
+    import sys
+
+    check = SERVICES["maintenance"]["healthcheck"]["test"]
+    assert check == SERVICES["migrate"]["healthcheck"]["test"] and check[:3] == ["CMD", "python", "-c"]
+    for dsn, healthy in ((db.dsn, True), ("postgresql://ioc@127.0.0.1:1/ioc", False)):
+        done = subprocess.run([sys.executable, "-c", check[3]], env={**os.environ, "IOC_DSN": dsn}, capture_output=True, timeout=30)
+        assert (done.returncode == 0) is healthy, done.stderr.decode()[-300:]

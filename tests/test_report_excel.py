@@ -102,9 +102,3 @@ def test_csv_for_excel_carries_a_byte_order_mark(dsn: str, tmp_path: Path, fmt: 
     result, text = _run("volume", "--dsn", dsn, "--period", "2026-10-02", "-f", fmt, "-o", str(out))
     first_time = out.read_bytes().decode("utf-8-sig").splitlines()[1].split(",")[0]
     assert first_time == ("2026-10-02 00:00:00" if bom else "2026-10-02T00:00:00+07:00")
-
-
-def test_workbook_needs_a_file(dsn: str) -> None:
-    result, text = _run("volume", "--dsn", dsn, "--period", "2026-10-02", "-f", "xlsx")
-    assert result.exit_code == 2
-    assert "--out FILE.xlsx" in text

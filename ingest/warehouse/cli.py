@@ -135,7 +135,7 @@ def status_command(dsn: Optional[str] = _DSN) -> None:
             typer.echo(f"timescaledb.license: {timescale_license(conn)}")
             typer.echo(f"rollup mode: {rollup_mode(conn).value}")
             typer.echo(f"camera-hours waiting for a refresh: {pending_marks(conn)}")
-            for table in ("traffic_hourly", "traffic_daily"):
+            for table in ("traffic_hourly", "traffic_daily", "speed_hourly", "speed_daily"):
                 first, last, cams = conn.execute(
                     f"SELECT min(bucket), max(bucket), count(DISTINCT camera_id) FROM {table}"
                 ).fetchone()
