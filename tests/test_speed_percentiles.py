@@ -248,3 +248,22 @@ def test_history_without_crossings_says_its_percentiles_are_modelled(db: DbSetti
         (row,) = queries.volume(conn, VolumeQuery(period=parse_period(period="2026-10-05", tz=TZ), grain=Grain.DAY,
                                                   by=("camera",)), tz=TZ).dicts()
     assert (row["speed_p50_kmh"], row["speed_p85_kmh"], row["speed_basis"]) == (30.0, 36.0, queries.MODEL)
+
+
+def test_a_full_refresh_builds_histograms_for_history_that_has_none(db: DbSettings) -> None:
+    """A database whose crossings predate the histograms (their marks gone): `ioc db maintain --full`
+    builds every hour that still has crossings."""
+    hour = datetime(2026, 10, 5, 3, 0, tzinfo=timezone.utc)
+    with connect(db) as conn, conn.transaction():
+        EventWriter(conn).write([c.LineCrossing(camera_id="cam-v", ts=hour + timedelta(minutes=i), frame_no=i, line_id="L1",
+                                                direction="out", cls="motorbike", track_id=i, speed_kmh=10.0 + i)
+                                 for i in range(90)])
+        conn.execute("DELETE FROM speed_dirty")
+    assert refresh_rollups(db).speed_hours == 0
+    result = refresh_rollups(db, full=True)
+    assert (result.speed_hours, result.speed_days) == (2, 1)
+    with connect(db) as conn:
+        (hist,) = conn.execute("SELECT sum(speed_hist)::text FROM speed_daily WHERE camera_id = 'cam-v'").fetchone()
+    counts = speeds.unpack([hist])
+    assert int(counts.sum()) == 90 and speeds.percentiles(counts, 0.5)[0] == pytest.approx(
+        float(np.percentile([10.0 + i for i in range(90)], 50, method="inverted_cdf")), abs=BIN)
