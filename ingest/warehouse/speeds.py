@@ -37,14 +37,19 @@ def unpack(packed: Sequence[str | int | None]) -> np.ndarray:
     zeros = "0" * WIDTH
     text = [p if isinstance(p, str) and len(p) == WIDTH else zeros if p is None else str(p).partition(".")[0].zfill(WIDTH)
             for p in packed]
-    if any(len(t) != WIDTH or not t.isdigit() for t in text):
-        raise ValueError("not a packed speed histogram")
     if not text:
         return np.zeros((0, BINS), dtype=np.int64)
-    digits = (np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8) - ord("0")).reshape(len(text) * BINS, DIGITS)
-    counts = np.zeros(len(digits), dtype=np.int64)
-    for column in range(DIGITS):  # Horner, one digit column at a time: vectorised and exact
-        counts = counts * 10 + digits[:, column]
+    if any(len(t) != WIDTH for t in text):
+        raise ValueError("not a packed speed histogram: too many digits")
+    digits = np.frombuffer("".join(text).encode("ascii", errors="replace"), dtype=np.uint8) - ord("0")
+    if digits.max() > 9:  # anything but a digit wraps around above 9
+        raise ValueError("not a packed speed histogram: not a decimal number")
+    # One row per digit position (12 x bins): Horner's rule on contiguous rows, vectorised and exact.
+    columns = np.ascontiguousarray(digits.reshape(-1, DIGITS).T)
+    counts = columns[0].astype(np.int64)
+    for column in columns[1:]:
+        counts *= 10
+        counts += column
     return counts.reshape(len(text), BINS)[:, ::-1].copy()  # the most significant bin is written first
 
 
