@@ -32,34 +32,40 @@ def pack(counts: Sequence[int]) -> int:
 
 
 def unpack(packed: Sequence[str | int | None]) -> np.ndarray:
-    """Packed histograms (decimal text or int; None for none) to an ``(n, BINS)`` int64 array of
-    counts. Text already padded to ``WIDTH`` digits (SQL: ``lpad(h::text, 732, '0')``) is fastest."""
-    zeros = "0" * WIDTH
-    text = [p if isinstance(p, str) and len(p) == WIDTH else zeros if p is None else str(p).partition(".")[0].zfill(WIDTH)
-            for p in packed]
+    """Packed histograms (``sum(speed_hist)::text`` from SQL, or ints; None for none) to an
+    ``(n, BINS)`` int64 array of counts."""
+    text = list(packed)
+    if set(map(type, text)) - {str}:
+        text = ["0" if p is None else str(p).partition(".")[0] for p in text]
     if not text:
         return np.zeros((0, BINS), dtype=np.int64)
-    if any(len(t) != WIDTH for t in text):
+    # Only as many bins as the widest histogram uses: the empty top bins cost nothing.
+    longest = max(map(len, text))
+    if longest > WIDTH:
         raise ValueError("not a packed speed histogram: too many digits")
+    used = -(-longest // DIGITS)
+    text = [p.zfill(used * DIGITS) for p in text]
     digits = np.frombuffer("".join(text).encode("ascii", errors="replace"), dtype=np.uint8) - ord("0")
-    if digits.max() > 9:  # anything but a digit wraps around above 9
+    if digits.max(initial=0) > 9:  # anything but a digit wraps around above 9
         raise ValueError("not a packed speed histogram: not a decimal number")
     # One row per digit position (12 x bins): Horner's rule on contiguous rows, vectorised and exact.
     columns = np.ascontiguousarray(digits.reshape(-1, DIGITS).T)
-    counts = columns[0].astype(np.int64)
+    values = columns[0].astype(np.int64)
     for column in columns[1:]:
-        counts *= 10
-        counts += column
-    return counts.reshape(len(text), BINS)[:, ::-1].copy()  # the most significant bin is written first
+        values *= 10
+        values += column
+    counts = np.zeros((len(text), BINS), dtype=np.int64)
+    counts[:, :used] = values.reshape(len(text), used)[:, ::-1]  # the most significant bin is written first
+    return counts
 
 
-def percentiles(counts: np.ndarray, p: float) -> list[float | None]:
+def percentiles(counts: np.ndarray, p: float) -> np.ndarray:
     """The p-th quantile (0 < p <= 1) of each row of bin counts in km/h, interpolated linearly in its
-    bin (``TOP_KMH`` in the open top bin); None for an empty row."""
+    bin (``TOP_KMH`` in the open top bin); NaN for an empty row."""
     if not 0 < p <= 1:
         raise ValueError(f"p must be in (0, 1], got {p}")
     if len(counts) == 0:
-        return []
+        return np.zeros(0)
     cumulative = np.cumsum(counts, axis=1)
     total = cumulative[:, -1]
     target = p * total
@@ -70,4 +76,4 @@ def percentiles(counts: np.ndarray, p: float) -> list[float | None]:
     in_bin = np.maximum(counts[rows, index], 1)
     value = BIN_KMH * index + BIN_KMH * (target - below) / in_bin
     value = np.where(index == BINS - 1, TOP_KMH, value)
-    return [float(v) if n > 0 else None for v, n in zip(value, total)]
+    return np.where(total > 0, value, np.nan)
