@@ -36,7 +36,7 @@ def test_volume_csv_file(dsn: str, tmp_path: Path) -> None:
                         "-f", "csv", "-o", str(out))
     assert result.exit_code == 0, text
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "period_start,camera_id,cls,volume,speed_mean_kmh,speed_p50_kmh,speed_p85_kmh"
+    assert lines[0] == "period_start,camera_id,cls,volume,speed_mean_kmh,speed_p50_kmh,speed_p85_kmh,speed_basis"
     assert lines[1].startswith("2026-10-02T00:00:00+07:00,bf-001,")
     assert {line.split(",")[0][11:16] for line in lines[1:]} >= {"07:15", "17:45"}
 
@@ -75,7 +75,8 @@ def test_terminal_table_and_charts(dsn: str, tmp_path: Path) -> None:
         (("summary", "--period", "2026-09", "--camera", "bf-001"), "no traffic recorded for cameras bf-001 in 2026-09"),
         (("volume", "--period", "2026-10", "--by", "camera,lane"), "cannot break down by lane"),
         (("volume", "--period", "2026-10", "-f", "parquet"), "Parquet is binary: give --out"),
-        (("volume", "--period", "2026-10", "-f", "xlsx"), "unknown format 'xlsx'"),
+        (("volume", "--period", "2026-10", "-f", "xlsx"), "an Excel workbook is binary: give --out FILE.xlsx"),
+        (("volume", "--period", "2026-10", "-f", "xls"), "unknown format 'xls'"),
         (("volume", "--period", "2026-10", "--lang", "fr"), "--lang 'fr': choose vi or en"),
     ],
 )

@@ -52,19 +52,33 @@ def _emit_text(text: str, out: Path | None) -> None:
         typer.echo(f"wrote {out}", err=True)
 
 
-def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], list]) -> None:
+def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], list],
+           sections: Callable[[], list] = list) -> None:
+    """``sections``: further report sections, for the formats that hold several (xlsx)."""
     from dashboards.reports import formats
 
     if fmt == "table":
         from rich.console import Console
 
         formats.render_terminal(table, lang=lang, console=Console())
-    elif fmt == "csv":
+    elif fmt in ("csv", "csv-excel"):
+        excel = fmt == "csv-excel"
         if out is None:
-            formats.write_csv_stream(table, sys.stdout)
+            if excel:
+                sys.stdout.write("\ufeff")
+            formats.write_csv_stream(table, sys.stdout, excel=excel)
         else:
-            formats.write_csv(table, out)
+            formats.write_csv(table, out, excel=excel)
             typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
+    elif fmt == "xlsx":
+        if out is None:
+            raise ReportError("an Excel workbook is binary: give --out FILE.xlsx")
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError:
+            raise ReportError("Excel output needs openpyxl: pip install 'ioc[reports]'") from None
+        formats.write_xlsx([table, *sections()], out, lang=lang)
+        typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "parquet":
         if out is None:
             raise ReportError("Parquet is binary: give --out FILE.parquet")
@@ -90,7 +104,7 @@ def volume_command(
     grain: Grain = typer.Option(Grain.HOUR, "--grain", "-g", help="15min, hour, day, week or month."),
     camera: Optional[list[str]] = _CAMERA,
     by: str = typer.Option("camera", "--by", help="Break down by: any of camera,line,direction,cls, or none."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, parquet, json or ngsi-ld."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, csv-excel, xlsx, parquet, json or ngsi-ld."),
     out: Optional[Path] = _OUT,
     lang: str = _LANG,
 ) -> None:
@@ -118,7 +132,7 @@ def summary_command(
     start: Optional[str] = _FROM,
     end: Optional[str] = _TO,
     camera: Optional[list[str]] = _CAMERA,
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, parquet, json or geojson."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, csv-excel, xlsx, parquet, json or geojson."),
     out: Optional[Path] = _OUT,
     lang: str = _LANG,
 ) -> None:
@@ -135,7 +149,8 @@ def summary_command(
         chosen = parse_period(period=period, start=start, end=end, tz=tz)
         queries.check_cameras(conn, cams)
         table = queries.ensure_rows(queries.summary(conn, chosen, cams, tz=tz), chosen, cams)
-        _write(table, fmt, out, lang, lambda: queries.known_cameras(conn))
+        _write(table, fmt, out, lang, lambda: queries.known_cameras(conn),
+               lambda: queries.profile_tables(queries.profiles(conn, chosen, cams, tz=tz), table.meta))
 
 
 @app.command("charts")

@@ -1,4 +1,5 @@
-"""Report tables out: terminal (rich), CSV, Parquet, JSON, GeoJSON of cameras, FIWARE NGSI-LD.
+"""Report tables out: terminal (rich), CSV, CSV for Excel, Excel workbooks, Parquet, JSON, GeoJSON
+of cameras, FIWARE NGSI-LD.
 
 Data files carry the table's stable keys and ISO 8601 times with the local offset; CSV and Parquet
 read back (``read_csv``, ``read_parquet``) to the same rows.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +22,7 @@ from dashboards.reports.queries import Camera
 from dashboards.reports.request import Grain, ReportError
 from dashboards.reports.table import Column, Table
 
-FORMATS = ("table", "csv", "parquet", "json", "geojson", "ngsi-ld")
+FORMATS = ("table", "csv", "csv-excel", "xlsx", "parquet", "json", "geojson", "ngsi-ld")
 NGSI_LD_CONTEXT = [
     "https://raw.githubusercontent.com/smart-data-models/dataModel.Transportation/master/context.jsonld",
     "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
@@ -44,7 +45,7 @@ def render_terminal(table: Table, *, lang: str, console: Console, limit: int = 2
     view = RichTable(title=title, caption=f"{len(table.rows)} {labels.label('rows', lang)}"
                      + (f" (first {limit})" if len(table.rows) > limit else ""))
     shown = table.rows[:limit]
-    # The mean equals p50 under the speed model (see queries.py): files carry both, the screen one.
+    # The screen shows V50 / V85 and where they come from; files carry the mean as well.
     visible = [i for i, column in enumerate(table.columns) if column.key != "speed_mean_kmh"]
     for index in visible:
         column = table.columns[index]
@@ -92,30 +93,35 @@ def _number(v: float, decimals: int, lang: str) -> str:
 
 # --- CSV -------------------------------------------------------------------------------------
 
-def write_csv(table: Table, path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:  # UTF-8 (Vietnamese names), no BOM
-        write_csv_stream(table, f)
+def write_csv(table: Table, path: Path, *, excel: bool = False) -> None:
+    """UTF-8 (Vietnamese names). ``excel``: with a byte-order mark, without which Excel reads the
+    file as the local code page and garbles the names, and times as local ``YYYY-MM-DD HH:MM:SS``,
+    which Excel recognises as dates (it does not parse ISO 8601 offsets)."""
+    with open(path, "w", newline="", encoding="utf-8-sig" if excel else "utf-8") as f:
+        write_csv_stream(table, f, excel=excel)
 
 
-def write_csv_stream(table: Table, stream: TextIO) -> None:
+def write_csv_stream(table: Table, stream: TextIO, *, excel: bool = False) -> None:
     writer = csv.writer(stream)
     writer.writerow(table.keys)
     for row in table.rows:
-        writer.writerow(_csv_text(column, v) for column, v in zip(table.columns, row))
+        writer.writerow(_csv_text(column, v, excel=excel) for column, v in zip(table.columns, row))
 
 
-def _csv_text(column: Column, v: Any) -> str:
+def _csv_text(column: Column, v: Any, *, excel: bool = False) -> str:
     if v is None:
         return ""
     if column.type == "timestamp":
+        return v.strftime("%Y-%m-%d %H:%M:%S") if excel else v.isoformat()
+    if column.type == "date":
         return v.isoformat()
     return repr(v) if column.type == "float" else str(v)
 
 
 def read_csv(path: Path, columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
     """CSV back to typed rows (empty cells are None)."""
-    parse = {"timestamp": datetime.fromisoformat, "text": str, "int": int, "float": float}
-    with open(path, newline="", encoding="utf-8") as f:
+    parse = {"timestamp": datetime.fromisoformat, "date": date.fromisoformat, "text": str, "int": int, "float": float}
+    with open(path, newline="", encoding="utf-8-sig") as f:  # reads plain and Excel CSV alike
         reader = csv.reader(f)
         header = next(reader)
         if tuple(header) != tuple(c.key for c in columns):
@@ -126,13 +132,79 @@ def read_csv(path: Path, columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
         ]
 
 
+# --- Excel -----------------------------------------------------------------------------------
+
+_XLSX_FORMATS = {"timestamp": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "int": "#,##0", "float": "#,##0.0"}
+
+
+def write_xlsx(sections: list[Table], path: Path, *, lang: str) -> None:
+    """One sheet per report section, then an "About" sheet (period, time zone, what each column
+    is). Header row in the chosen language, frozen; cells typed (numbers are numbers, times are
+    Excel date-times in the report's local time zone, which the About sheet names)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
+    titles = []
+    for table in sections:
+        title = _sheet_title(labels.label(f"title.{table.name}", lang), titles)
+        titles.append(title)
+        sheet = book.create_sheet(title)
+        sheet.freeze_panes = "A2"
+        for index, column in enumerate(table.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = 18 if column.type in ("timestamp", "text") else 12
+        header = []
+        for column in table.columns:
+            cell = WriteOnlyCell(sheet, value=labels.label(column.key, lang))
+            cell.font = bold
+            header.append(cell)
+        sheet.append(header)
+        for row in table.rows:
+            cells = []
+            for column, v in zip(table.columns, row):
+                if column.type == "timestamp" and v is not None:
+                    v = v.replace(tzinfo=None)  # Excel has no time zones: local wall time
+                cell = WriteOnlyCell(sheet, value=v)
+                if column.type in _XLSX_FORMATS:
+                    cell.number_format = _XLSX_FORMATS[column.type]
+                cells.append(cell)
+            sheet.append(cells)
+    about = book.create_sheet(_sheet_title(labels.label("title.about", lang), titles))
+    about.freeze_panes = "A2"
+    about.append([labels.label("about.item", lang), labels.label("about.value", lang)])
+    meta = sections[0].meta if sections else {}
+    for key, value in meta.items():
+        about.append([key, ", ".join(map(str, value)) if isinstance(value, list) else str(value)])
+    about.append([])
+    about.append([labels.label("about.sheet", lang), labels.label("about.column", lang), labels.label("about.key", lang),
+                  labels.label("about.type", lang)])
+    for title, table in zip(titles, sections):
+        for column in table.columns:
+            about.append([title, labels.label(column.key, lang), column.key, column.type])
+    book.save(path)
+
+
+def _sheet_title(text: str, taken: list[str]) -> str:
+    r"""Excel's rules: at most 31 characters, none of []:*?/\, unique in the workbook."""
+    title = "".join("-" if ch in "[]:*?/\\" else ch for ch in text)[:31]
+    base, n = title, 2
+    while title in taken:
+        title = f"{base[:28]} {n}"
+        n += 1
+    return title
+
+
 # --- Parquet ---------------------------------------------------------------------------------
 
 def _arrow_schema(table: Table):
     import pyarrow as pa
 
     tz = table.meta.get("timezone", "UTC")
-    types = {"timestamp": pa.timestamp("us", tz=tz), "text": pa.string(), "int": pa.int64(), "float": pa.float64()}
+    types = {"timestamp": pa.timestamp("us", tz=tz), "date": pa.date32(), "text": pa.string(), "int": pa.int64(),
+             "float": pa.float64()}
     metadata = {b"ioc": json.dumps(table.meta, ensure_ascii=False, default=str).encode()}
     return pa.schema([pa.field(c.key, types[c.type]) for c in table.columns], metadata=metadata)
 

@@ -1,9 +1,14 @@
 """The planners' questions as SQL over the rollups (``traffic_hourly``, ``traffic_daily``).
 
 Sources by grain: 15 minutes reads the raw count windows (kept ~13 months), hours the hourly
-rollup, days / weeks / months the daily rollup (kept for years). Speeds come from the rollups'
-moments (n, sum, sum of squares; see migration 0010): mean and sd are exact, p50 is read as the
-mean and p85 as mean + 1.0364 sd, the normal spot-speed model.
+rollup, days / weeks / months the daily rollup (kept for years).
+
+Speeds: the mean comes from the rollups' moments (n, sum, sum of squares; migration 0010) and is
+exact. V50 and V85 are measured: at 15 minutes, exact percentiles of the raw crossings' speeds; at
+other grains, read from the merged speed histograms (``speed_hourly`` / ``speed_daily``, migration
+0035), within one 2 km/h bin. Where no crossing speeds exist (history older than the crossings'
+retention, synthetic backfills) they fall back to the normal model of the moments (p50 = mean,
+p85 = mean + 1.0364 sd), and the ``speed_basis`` column says which one a row carries.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import psycopg
 from psycopg import sql
 
 from dashboards.reports.request import Grain, Period, ReportError, VolumeQuery
 from dashboards.reports.table import Column, Table
+from ingest.warehouse import speeds
 
 Z85 = 1.0364
+MEASURED = "measured"  # speed_basis: percentiles of the vehicles' own speeds
+MODEL = "model"  # speed_basis: mean and normal model of the moments (no crossing speeds kept)
 _DIMENSION_COLUMNS = {"camera": "camera_id", "line": "line_id", "direction": "direction", "cls": "cls"}
 
 
@@ -75,13 +84,42 @@ def check_cameras(conn: psycopg.Connection, cameras: tuple[str, ...]) -> None:
 
 
 def _speed(n: Any, total: Any, squares: Any) -> tuple[float | None, float | None, float | None]:
-    """(mean, p50, p85) from moments, rounded to 0.1 km/h; None without speeds."""
+    """(mean, p50, p85) from moments under the normal model, rounded to 0.1 km/h; None without speeds."""
     if not n:
         return None, None, None
     n, total, squares = float(n), float(total), float(squares)
     mean = total / n
     sd = math.sqrt(max(squares / n - mean * mean, 0.0))
     return round(mean, 1), round(mean, 1), round(mean + Z85 * sd, 1)
+
+
+def _speed_groups(grain: Grain, tz: str, dims: list[sql.Composable], where: sql.Composable) -> sql.Composable:
+    """SELECT period_start, *dims, then the measured speeds of each group: at 15 minutes the exact
+    p50 and p85 of the raw crossings; otherwise the merged histogram (as text) and NULL."""
+    dim_list = sql.SQL("").join(sql.SQL(", ") + d for d in dims)
+    group = sql.SQL(", ").join([sql.SQL("period_start"), *dims])
+    if grain is Grain.QUARTER:
+        return sql.SQL(
+            """SELECT time_bucket('15 minutes', ts) AS period_start{dims},
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY speed_kmh) AS speed_a,
+                      percentile_cont(0.85) WITHIN GROUP (ORDER BY speed_kmh) AS speed_b
+               FROM crossings WHERE {where} AND speed_kmh IS NOT NULL GROUP BY {group}"""
+        ).format(dims=dim_list, where=where, group=group)
+    relation = sql.SQL("speed_hourly" if grain is Grain.HOUR else "speed_daily")
+    if grain in (Grain.HOUR, Grain.DAY):
+        bucket: sql.Composable = sql.SQL("bucket")
+    else:
+        step = sql.Literal("1 week" if grain is Grain.WEEK else "1 month")
+        bucket = sql.SQL("time_bucket({}::interval, bucket, {})").format(step, sql.Literal(tz))
+    return sql.SQL(
+        """SELECT {bucket} AS period_start{dims}, sum(speed_hist)::text AS speed_a, NULL::float8 AS speed_b
+           FROM {relation} WHERE {where} GROUP BY {group}"""
+    ).format(bucket=bucket, dims=dim_list, relation=relation, where=where, group=group)
+
+
+def _rounded(values: np.ndarray) -> list[float | None]:
+    """km/h to 0.1, NaN (no speeds) as None."""
+    return [None if v != v else v for v in np.round(values, 1).tolist()]
 
 
 def _source(grain: Grain, tz: str) -> tuple[sql.Composable, sql.Composable, sql.Composable]:
@@ -112,15 +150,21 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
     relation, time_column, bucket = _source(query.grain, tz)
     dims = [sql.Identifier(_DIMENSION_COLUMNS[d]) for d in query.by]
     extra = "900 %% window_s = 0" if query.grain is Grain.QUARTER else ""
+    group = sql.SQL(", ").join([sql.SQL("period_start"), *dims])
+    speed_time = sql.Identifier("ts" if query.grain is Grain.QUARTER else "bucket")
     # Speeds from the moments in SQL: a year of hours is ~9k rows, and Python arithmetic per row
-    # was a third of the report's time.
+    # was a third of the report's time. Measured speeds are joined to their group in SQL too, and
+    # read from the histograms column-wise (numpy), not row by row.
     statement = sql.SQL(
-        """SELECT period_start{dims}, volume, round(mean::numeric, 1)::float8,
-                  round((mean + {z85} * sqrt(greatest(squares / n - mean * mean, 0)))::numeric, 1)::float8
-           FROM (SELECT {bucket} AS period_start{dims}, sum(volume)::bigint AS volume,
-                        nullif(sum(speed_n), 0)::float8 AS n, sum(speed_sq_sum) AS squares,
-                        sum(speed_sum) / nullif(sum(speed_n), 0) AS mean
-                 FROM {relation} WHERE {where} GROUP BY {group}) g
+        """WITH g AS (SELECT {bucket} AS period_start{dims}, sum(volume)::bigint AS volume,
+                             nullif(sum(speed_n), 0)::float8 AS n, sum(speed_sq_sum) AS squares,
+                             sum(speed_sum) / nullif(sum(speed_n), 0) AS mean
+                      FROM {relation} WHERE {where} GROUP BY {group}),
+                s AS ({speeds})
+           SELECT period_start{dims}, volume, round(mean::numeric, 1)::float8,
+                  round((mean + {z85} * sqrt(greatest(squares / n - mean * mean, 0)))::numeric, 1)::float8,
+                  speed_a, speed_b
+           FROM g LEFT JOIN s USING ({group})
            ORDER BY {group}"""
     ).format(
         z85=sql.Literal(Z85),
@@ -128,14 +172,25 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
         dims=sql.SQL("").join(sql.SQL(", ") + d for d in dims),
         relation=relation,
         where=_filters(time_column, query.cameras, extra),
-        group=sql.SQL(", ").join([sql.SQL("period_start"), *dims]),
+        group=group,
+        speeds=_speed_groups(query.grain, tz, dims, _filters(speed_time, query.cameras)),
     )
     zone = ZoneInfo(tz)
-    rows = []
     params = {"start": query.period.start, "end": query.period.end, "cameras": list(query.cameras)}
-    for start, *rest in conn.execute(statement, params).fetchall():
-        *keys, total, mean, p85 = rest
-        rows.append((start.astimezone(zone), *keys, total, mean, mean, p85))
+    result = conn.execute(statement, params).fetchall()
+    if query.grain is Grain.QUARTER:
+        p50s = _rounded(np.array([r[-2] for r in result], dtype=float))
+        p85s = _rounded(np.array([r[-1] for r in result], dtype=float))
+    else:
+        counts = speeds.unpack([r[-2] for r in result])
+        p50s, p85s = _rounded(speeds.percentiles(counts, 0.5)), _rounded(speeds.percentiles(counts, 0.85))
+    rows = []
+    for (start, *rest), p50, p85 in zip(result, p50s, p85s):
+        *keys, total, mean, model_p85, _, _ = rest
+        if p50 is not None:
+            rows.append((start.astimezone(zone), *keys, total, mean, p50, p85, MEASURED))
+        else:
+            rows.append((start.astimezone(zone), *keys, total, mean, mean, model_p85, MODEL if mean is not None else None))
     columns = (
         Column("period_start", "timestamp"),
         *(Column(_DIMENSION_COLUMNS[d], "text") for d in query.by),
@@ -143,6 +198,7 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
         Column("speed_mean_kmh", "float"),
         Column("speed_p50_kmh", "float"),
         Column("speed_p85_kmh", "float"),
+        Column("speed_basis", "text"),
     )
     meta = {"report": "volume", "period": query.period.label, "start": query.period.start.isoformat(),
             "end": query.period.end.isoformat(), "grain": query.grain.value, "timezone": tz,
@@ -195,11 +251,24 @@ def summary(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...], 
             {**params, "start": previous.start, "end": previous.end},
         )
     }
+    hist_rows = conn.execute(
+        sql.SQL("SELECT camera_id, sum(speed_hist)::text FROM speed_daily WHERE {where} GROUP BY 1").format(where=where),
+        params,
+    ).fetchall()
+    counts = speeds.unpack([row[1] for row in hist_rows])
+    measured = {
+        row[0]: (p50, p85)
+        for row, p50, p85 in zip(hist_rows, _rounded(speeds.percentiles(counts, 0.5)), _rounded(speeds.percentiles(counts, 0.85)))
+        if p50 is not None
+    }
     names = {camera.camera_id: camera.name for camera in known_cameras(conn)}
     rows = []
     for camera in sorted(daily):
         total, days, weekday, weekday_days, weekend, weekend_days, n, s, s2 = daily[camera]
-        _, p50, p85 = _speed(n, s, s2)
+        if camera in measured:
+            (p50, p85), basis = measured[camera], MEASURED
+        else:
+            (_, p50, p85), basis = _speed(n, s, s2), MODEL if n else None
         adt = round(total / days, 1) if days else None
         weekday_adt = round(weekday / weekday_days, 1) if weekday_days else None
         weekend_adt = round(weekend / weekend_days, 1) if weekend_days else None
@@ -210,13 +279,13 @@ def summary(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...], 
         rows.append((
             camera, names.get(camera, camera), days, total, adt, peak_hour, peak_share, weekday_adt, weekend_adt,
             round(weekend_adt / weekday_adt, 3) if weekend_adt is not None and weekday_adt else None,
-            p50, p85, prev_total, prev_adt, change,
+            p50, p85, basis, prev_total, prev_adt, change,
         ))
     columns = (
         Column("camera_id", "text"), Column("name", "text"), Column("days", "int"), Column("volume", "int"),
         Column("adt", "float"), Column("peak_hour", "int"), Column("peak_hour_share", "float"),
         Column("weekday_adt", "float"), Column("weekend_adt", "float"), Column("weekend_weekday_ratio", "float"),
-        Column("speed_p50_kmh", "float"), Column("speed_p85_kmh", "float"),
+        Column("speed_p50_kmh", "float"), Column("speed_p85_kmh", "float"), Column("speed_basis", "text"),
         Column("previous_volume", "int"), Column("previous_adt", "float"), Column("adt_change_pct", "float"),
     )
     meta = {"report": "summary", "period": period.label, "start": period.start.isoformat(), "end": period.end.isoformat(),
@@ -265,6 +334,17 @@ def profiles(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...],
         return [sum(sums[d][h] for d in dows) / days if days else 0.0 for h in range(24)]
 
     return Profiles(average(range(5)), average(range(5, 7)), matrix, daily)
+
+
+def profile_tables(data: Profiles, meta: dict[str, Any]) -> list[Table]:
+    """The profiles as report sections: average hour of the day (weekday / weekend), the weekday x
+    hour matrix (Monday first, one column per hour), and the daily totals."""
+    hourly = Table("hourly_profile", (Column("hour", "int"), Column("weekday_avg", "float"), Column("weekend_avg", "float")),
+                   [(h, round(data.weekday_hours[h], 1), round(data.weekend_hours[h], 1)) for h in range(24)], meta)
+    matrix = Table("weekday_hour", (Column("weekday", "int"), *(Column(f"h{h:02d}", "float") for h in range(24))),
+                   [(d + 1, *(round(v, 1) for v in row)) for d, row in enumerate(data.weekday_by_hour)], meta)
+    daily = Table("daily", (Column("date", "date"), Column("volume", "int")), list(data.daily), meta)
+    return [hourly, matrix, daily]
 
 
 def ensure_rows(table: Table, period: Period, cameras: tuple[str, ...], grain: Grain | None = None) -> Table:

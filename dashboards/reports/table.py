@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ColumnType = Literal["timestamp", "text", "int", "float"]
+ColumnType = Literal["timestamp", "date", "text", "int", "float"]
 
 
 @dataclass(frozen=True)

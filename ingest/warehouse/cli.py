@@ -21,6 +21,8 @@ def _describe(result) -> str:  # a Maintenance
     text = f"rollups ({refresh.mode.value}) refreshed in {refresh.seconds:.2f} s"
     if refresh.mode.value == "own":
         text += f": {refresh.hours} camera-hours, {refresh.days} camera-days"
+        if refresh.speed_hours:
+            text += f", speed histograms of {refresh.speed_hours} camera-hours"
         if refresh.skipped_stale:
             text += f", {refresh.skipped_stale} camera-hours older than the raw horizon kept as they were"
     dropped = [f"{d.table} {len(d.chunks)}" for d in result.dropped if d.chunks]
@@ -110,7 +112,7 @@ def status_command(shared: Shared) -> None:
             typer.echo(f"timescaledb.license: {timescale_license(conn)}")
             typer.echo(f"rollup mode: {rollup_mode(conn).value}")
             typer.echo(f"camera-hours waiting for a refresh: {pending_marks(conn)}")
-            for table in ("traffic_hourly", "traffic_daily"):
+            for table in ("traffic_hourly", "traffic_daily", "speed_hourly", "speed_daily"):
                 first, last, cams = conn.execute(
                     f"SELECT min(bucket), max(bucket), count(DISTINCT camera_id) FROM {table}"
                 ).fetchone()

@@ -15,7 +15,7 @@ from psycopg import sql
 from ingest.db import DatabaseError, DbSettings, connect
 from ingest.warehouse.rollups import RollupMode, rollup_mode
 
-ROLLUPS = ("traffic_hourly", "traffic_daily")
+ROLLUPS = ("traffic_hourly", "traffic_daily", "speed_hourly", "speed_daily")
 
 
 def cluster_closed_chunks(settings: DbSettings, *, now: datetime | None = None) -> list[str]:

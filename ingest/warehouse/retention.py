@@ -1,9 +1,9 @@
 """Retention: drop whole chunks older than each table's retention (``drop_chunks``).
 
 Dropping chunks is cheap (a table drop, no row deletes, no vacuum) and fires no row trigger, so
-dropping raw windows leaves the rollups built from them alone. When raw windows are dropped, the
-horizon below which raw data is no longer complete is recorded in ``warehouse_config``: the rollup
-refresh then never recomputes an hour from partial raw data.
+dropping raw windows leaves the rollups built from them alone. When raw windows (or crossings) are
+dropped, the horizon below which raw data is no longer complete is recorded in ``warehouse_config``:
+the rollup refresh then never recomputes an hour from partial raw data, the rollup stays as built.
 """
 
 from __future__ import annotations
@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+from psycopg import sql
 
 from ingest.db import DatabaseError, DbSettings, connect
+
+
+# Raw tables the rollups are computed from, and the warehouse_config column that records from where
+# on they are complete: count windows feed the traffic rollups, crossings the speed histograms.
+_HORIZONS = {"count_windows": "raw_horizon", "crossings": "speed_horizon"}
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,11 @@ def apply_retention(
                 with conn.transaction():
                     complete_from = _end_of_chunks_before(conn, table, cutoff)
                     names = [row[0] for row in conn.execute("SELECT drop_chunks(%s, older_than => %s)", (table, cutoff))]
-                    if table == "count_windows" and names:
+                    if table in _HORIZONS and names:
                         conn.execute(
-                            "UPDATE warehouse_config SET raw_horizon = greatest(raw_horizon, %s)", (complete_from,)
+                            sql.SQL("UPDATE warehouse_config SET {0} = greatest({0}, %s)").format(
+                                sql.Identifier(_HORIZONS[table])),
+                            (complete_from,),
                         )
                 dropped.append(Dropped(table, cutoff, tuple(names)))
     except psycopg.Error as exc:

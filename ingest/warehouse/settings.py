@@ -33,6 +33,8 @@ DEFAULT_RETENTION: Mapping[str, timedelta | None] = MappingProxyType({
     "alert_actions": timedelta(days=730),
     "traffic_hourly": timedelta(days=5 * 365),
     "traffic_daily": None,
+    "speed_hourly": timedelta(days=5 * 365),
+    "speed_daily": None,
 })
 
 
