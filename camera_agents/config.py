@@ -129,6 +129,10 @@ class MotionDetectorConfig(_Model):
     global_change_fraction: float = Field(
         default=0.35, gt=0, le=1, description="Foreground share above which the frame is a global change (cloud, rain, lights)."
     )
+    light_min_m2: float = Field(
+        default=60.0, gt=0, le=10_000,
+        description="Calibrated cameras: a blob whose estimated footprint exceeds this is light (a cloud's shadow), not a vehicle.",
+    )
     merge_px: int = Field(default=6, ge=0, le=64, description="Gaps up to this many full-frame pixels are closed inside one object.")
     classes: SizeClasses = Field(default_factory=SizeClasses, description="Size thresholds of the classes.")
 

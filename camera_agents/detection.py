@@ -24,6 +24,7 @@ from camera_agents.config import (
 )
 from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane
+from camera_agents.light import LightField
 
 
 class DetectorError(RuntimeError):
@@ -67,7 +68,7 @@ class SizeClassifier:
             person = aspect >= c.person_min_aspect
             return np.where(person, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
         if self._ground is not None:
-            area = self._footprint_m2(xyxy)
+            area = self.footprint_m2(xyxy)
             small, medium = area <= c.motorbike_max_m2, area <= c.car_max_m2
         else:
             area = width * height
@@ -76,7 +77,11 @@ class SizeClassifier:
             [small, medium], [CLASS_ID["motorbike"], CLASS_ID["car"]], CLASS_ID["bus_truck"]
         ).astype(np.int16)
 
-    def _footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
+    @property
+    def calibrated(self) -> bool:
+        return self._ground is not None
+
+    def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
         # Width on the ground from the bottom edge; length from the local metres-per-pixel of
         # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
         ground = self._ground
@@ -107,8 +112,8 @@ class MotionDetector:
         self._analysed = 0
         self._warmup = min(config.history, 50)
         self._envelope_age = 0
-        self._gain_age = 0
-        self._gain = 1.0
+        self._light = LightField()
+        self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -120,6 +125,20 @@ class MotionDetector:
     def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate
+        found = self._detect(image)
+        self._remember(found)
+        return found
+
+    def _remember(self, found: Detections) -> None:
+        """Where the objects are, so the next light measurement leaves them out."""
+        if self._objects is None or self._objects.shape[::-1] != self._small:
+            self._objects = np.zeros(self._small[::-1], np.uint8)
+        self._objects.fill(0)
+        pad = 3
+        for x1, y1, x2, y2 in np.round(found.xyxy * self._factor).astype(np.int32):
+            self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
+
+    def _detect(self, image: np.ndarray) -> Detections:
         cfg = self._config
         height, width = image.shape[:2]
         if self._size != (width, height):
@@ -128,7 +147,7 @@ class MotionDetector:
         # Linear at an integer factor averages a few pixels per output pixel: 8x cheaper than
         # INTER_AREA and the background model's variance absorbs the rest of the sensor noise.
         small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_LINEAR)
-        small = self._normalise_gain(small)
+        small = self._normalise_light(small)
         # After a global change relearn fast, so the new light becomes background within ~1 s.
         # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
         # vehicle waiting at a red light does not melt into the background and leave a ghost.
@@ -164,6 +183,15 @@ class MotionDetector:
         keep = (area_full >= cfg.min_area_px) & (area_full <= cfg.max_area_fraction * width * height)
         if not keep.any():
             return Detections.empty()
+        if self._classifier.calibrated:
+            # Foreground far larger than any vehicle there is light (a cloud's shadow, a lamp's pool)
+            # that the light field has not caught up with yet: not an object, so the next light
+            # measurement sees it and divides it out.
+            s = stats[1:].astype(np.float64)
+            boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
+            keep &= self._classifier.footprint_m2(boxes) <= cfg.light_min_m2
+            if not keep.any():
+                return Detections.empty()
         kept = np.flatnonzero(keep) + 1
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
         b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
@@ -179,24 +207,14 @@ class MotionDetector:
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
-    def _normalise_gain(self, small: np.ndarray) -> np.ndarray:
-        """Undo a global brightness change (sun behind haze, auto exposure) before the model sees
-        the frame: bright surfaces (white markings) would otherwise turn foreground as the light
-        drifts faster than a background model may learn without swallowing waiting vehicles."""
+    def _normalise_light(self, small: np.ndarray) -> np.ndarray:
+        """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
+        model sees the frame: as a smooth field of gains against the background, measured where no
+        tracked object is. A background model may not learn fast enough to follow the light without
+        swallowing a vehicle waiting at a red light."""
         if self._background_grey is None:
             return small
-        self._gain_age -= 1
-        if self._gain_age <= 0:  # light drifts over seconds: measuring every third analysis is plenty
-            self._gain_age = 3
-            grey = cv2.cvtColor(small[::4, ::4], cv2.COLOR_BGR2GRAY).astype(np.float32)
-            reference = self._background_grey[::4, ::4].astype(np.float32)
-            usable = (reference > 20) & (reference < 235)
-            # Median of per-pixel ratios: objects and a passing cloud cover less than half the frame.
-            gain = float(np.median(grey[usable] / reference[usable])) if usable.sum() >= 50 else 1.0
-            self._gain = gain if 0.3 < gain < 3.0 else 1.0
-        if abs(self._gain - 1.0) < 0.01:
-            return small
-        return cv2.convertScaleAbs(small, alpha=1.0 / self._gain)
+        return self._light.normalise(small, self._background_grey, self._objects)
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.

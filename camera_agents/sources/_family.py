@@ -623,7 +623,7 @@ class FamilyRenderer(Renderer):
     def _make_cloud(self, rng: np.random.Generator, size: str, seconds: float) -> tuple:
         scale = 0.7 if size == "part" else 2.2
         w, h = int(self.width * scale), int(self.height * scale * (1.0 if size == "part" else 1.2))
-        factor = float(rng.uniform(0.5, 0.65))
+        factor = float(rng.uniform(0.38, 0.6))
         small = np.zeros((max(h // 8, 4), max(w // 8, 4)), np.float32)
         cy, cx = small.shape[0] / 2, small.shape[1] / 2
         for _ in range(9):
@@ -684,6 +684,7 @@ class FamilyRenderer(Renderer):
     def _lamps(self, canvas: np.ndarray, placed: list, offset: np.ndarray) -> None:
         layer = np.zeros_like(canvas)
         wet = self.variant.wet
+        night = self.variant.time == "night"
         for shape, points, _ in placed:
             if not shape.front:
                 continue
@@ -696,8 +697,9 @@ class FamilyRenderer(Renderer):
                 centre = (int(p[0]), int(p[1]))
                 cv2.circle(layer, centre, int(radius * 2.2), (40, 45, 45), -1)
                 cv2.circle(layer, centre, int(radius), (200, 225, 230), -1)
-                beam = p + heading * 0.8
-                cv2.ellipse(layer, (int(beam[0]), int(beam[1])), (int(radius * 3), int(radius * 2)), 0, 0, 360, (30, 38, 40), -1)
+                if night:  # the beam lights the road just ahead, joined to the lamp
+                    beam = p + heading * 0.3
+                    cv2.ellipse(layer, (int(beam[0]), int(beam[1])), (int(radius * 2.5), int(radius * 1.8)), 0, 0, 360, (22, 28, 30), -1)
                 if wet:  # the road mirrors each lamp straight down the picture
                     cv2.ellipse(layer, (centre[0], int(p[1] + radius * 4)), (max(int(radius * 0.7), 1), int(radius * 4)), 0, 0, 360, (70, 85, 90), -1)
             for p in rear:
