@@ -81,6 +81,14 @@ class SizeClassifier:
     def calibrated(self) -> bool:
         return self._ground is not None
 
+    def ground_width_m(self, xyxy: np.ndarray) -> np.ndarray:
+        """How wide on the ground each box's bottom edge is, in metres."""
+        ground = self._ground
+        assert ground is not None
+        left = ground.to_ground(np.stack([xyxy[:, 0], xyxy[:, 3]], axis=1))
+        right = ground.to_ground(np.stack([xyxy[:, 2], xyxy[:, 3]], axis=1))
+        return np.hypot(*(right - left).T)
+
     def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
         # Width on the ground from the bottom edge; length from the local metres-per-pixel of
         # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
@@ -114,6 +122,7 @@ class MotionDetector:
         self._envelope_age = 0
         self._light = LightField()
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
+        self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -192,10 +201,18 @@ class MotionDetector:
             keep &= self._classifier.footprint_m2(boxes) <= cfg.light_min_m2
             if not keep.any():
                 return Detections.empty()
+        keep &= ~self._lit_road(small, labels, stats, keep)
+        if not keep.any():
+            return Detections.empty()
         kept = np.flatnonzero(keep) + 1
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
         b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
-        wide = (s[:, 2] >= 8) & (s[:, 2] >= s[:, 3])  # side-by-side riders are wider than tall
+        # Riders side by side: a blob wider than tall or, calibrated, wider on the ground than one
+        # rider (its expected size there) is split where its column profile has a deep valley.
+        wide = s[:, 2] >= s[:, 3]
+        if self._classifier.calibrated:
+            wide |= self._classifier.ground_width_m(np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv) >= cfg.split_min_width_m
+        wide &= s[:, 2] >= 8
         if wide.any():
             split: list[tuple[float, ...]] = []
             for index in np.flatnonzero(wide):
@@ -215,6 +232,27 @@ class MotionDetector:
         if self._background_grey is None:
             return small
         return self._light.normalise(small, self._background_grey, self._objects)
+
+    def _lit_road(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Which blobs are the road itself under other light: where the fine texture of the
+        background shows through unchanged (the edge of a cloud's shadow, a headlight's pool), the
+        blob is light; an object hides the texture it covers. Per blob of ``stats[1:]``."""
+        lit = np.zeros(len(keep), bool)
+        if self._texture is None:
+            return lit
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        texture = cv2.subtract(grey.astype(np.int16), cv2.blur(grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S)
+        floor = self._config.light_texture_floor
+        for index in np.flatnonzero(keep):
+            x, y, w, h = (int(v) for v in stats[index + 1, :4])
+            inside = labels[y : y + h, x : x + w] == index + 1
+            a = texture[y : y + h, x : x + w][inside].astype(np.float32)
+            b = self._texture[y : y + h, x : x + w][inside].astype(np.float32)
+            energy = float(b @ b)
+            if energy < floor * floor * len(b):
+                continue  # a plain surface: its texture cannot tell light from an object
+            lit[index] = float(a @ b) / max(np.sqrt(energy * float(a @ a)), 1e-6) >= self._config.light_texture_correlation
+        return lit
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
@@ -242,6 +280,9 @@ class MotionDetector:
         if self._envelope_age <= 0:
             background = self._model.getBackgroundImage()
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+            self._texture = cv2.subtract(
+                self._background_grey.astype(np.int16), cv2.blur(self._background_grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S
+            )
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             self._high = cv2.dilate(background, self._kernel_envelope)
             self._low = cv2.erode(background, self._kernel_envelope)

@@ -94,17 +94,18 @@ def format_confusion(confusion: Counter) -> list[str]:
     return lines
 
 
-def count_crossings(config, source) -> list[LineCrossing]:
-    """Run one camera's pipeline over a finite source (a video file or a synthetic scene) and
-    return the crossings it counted. ``config`` is a ``CameraConfig``."""
+def count_crossings(config, source) -> tuple[int, list[LineCrossing]]:
+    """Run one camera's pipeline over a finite source (a video file or a synthetic scene): the
+    number of frames read and the crossings counted. ``config`` is a ``CameraConfig``."""
     from camera_agents.pipeline import CameraPipeline
     from camera_agents.sources import Frame
 
     pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
     crossings: list[LineCrossing] = []
-    next_index = 0
+    frames = next_index = 0
     while (item := source.read(picture=pipeline.wants_picture(next_index))) is not None:
         if isinstance(item, Frame):
+            frames += 1
             next_index = item.index + 1
             crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
-    return crossings
+    return frames, crossings

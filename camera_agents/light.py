@@ -49,10 +49,9 @@ class LightField:
             return small
         overall = float(np.nanmedian(gain))
         gain = np.where(np.isnan(gain), overall, gain).astype(np.float32)
-        # A large vehicle fills a few neighbouring blocks with its own colour; light varies smoothly.
-        if min(ny, nx) >= 5:
-            gain = cv2.medianBlur(gain, 5)
-        elif min(ny, nx) >= 3:
+        # A vehicle nobody tracks yet fills a block or two with its own colour; light varies
+        # smoothly (a wider median would also round off the edge of a cloud's shadow).
+        if min(ny, nx) >= 3:
             gain = cv2.medianBlur(gain, 3)
         np.clip(gain, *self._limits, out=gain)
         self.gain = gain
