@@ -138,7 +138,7 @@ class MotionDetectorConfig(_Model):
         description="A blob through which the road's fine texture shows this faithfully (correlation) is light, not an object.",
     )
     light_texture_floor: float = Field(
-        default=1.5, ge=0, le=50, description="Least texture (grey levels, RMS) of the background for that test to apply."
+        default=1.0, ge=0, le=50, description="Least texture (grey levels, RMS) of the background for that test to apply."
     )
     split_min_width_m: float = Field(
         default=1.3, gt=0, le=20,

@@ -156,6 +156,7 @@ class MotionDetector:
         # Linear at an integer factor averages a few pixels per output pixel: 8x cheaper than
         # INTER_AREA and the background model's variance absorbs the rest of the sensor noise.
         small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_LINEAR)
+        raw = small  # as the camera saw it: texture tests need no light correction
         small = self._normalise_light(small)
         # After a global change relearn fast, so the new light becomes background within ~1 s.
         # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
@@ -201,24 +202,27 @@ class MotionDetector:
             keep &= self._classifier.footprint_m2(boxes) <= cfg.light_min_m2
             if not keep.any():
                 return Detections.empty()
-        keep &= ~self._lit_road(small, labels, stats, keep)
+        keep &= ~self._lit_road(raw, labels, stats, keep)
         if not keep.any():
             return Detections.empty()
         kept = np.flatnonzero(keep) + 1
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
         b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
-        # Riders side by side: a blob wider than tall or, calibrated, wider on the ground than one
-        # rider (its expected size there) is split where its column profile has a deep valley.
-        wide = s[:, 2] >= s[:, 3]
+        # Merged vehicles are split where the blob's column or row profile has a valley. Riders side
+        # by side: a blob wider than tall or, calibrated, wider on the ground than one rider is at
+        # that spot (its expected size there) is cut at a shallower valley (their shadows and the
+        # road between them blur it; their bodies still stand up on either side).
+        boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
+        two_wide = np.zeros(len(s), bool)
         if self._classifier.calibrated:
-            wide |= self._classifier.ground_width_m(np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv) >= cfg.split_min_width_m
-        wide &= s[:, 2] >= 8
-        if wide.any():
-            split: list[tuple[float, ...]] = []
-            for index in np.flatnonzero(wide):
+            two_wide = self._classifier.ground_width_m(boxes) >= cfg.split_min_width_m
+        candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
+        if candidate.any():
+            parts: list[tuple[float, ...]] = []
+            for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
-                split.extend(_split_side_by_side(labels, int(kept[index]), x, y, w, h, area))
-            b = np.concatenate([b[~wide], np.asarray(split, dtype=np.float32).reshape(-1, 5)])
+                parts.extend(_split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.6 if two_wide[index] else 0.3))
+            b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
         np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
@@ -303,31 +307,49 @@ class MotionDetector:
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 
 
-def _split_side_by_side(
-    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int
+def _split_merged(
+    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, column_depth: float, row_depth: float = 0.3, depth: int = 2
 ) -> list[tuple[int, int, int, int, float]]:
-    """One blob, or two when its column profile has a deep valley: motorbikes riding side by
-    side at a green light merge into one blob, and one track would count two riders once."""
+    """One blob, or its parts where its column profile (riders side by side) or row profile (a
+    vehicle close behind another) falls to a valley of at most ``*_depth`` of the lower peak
+    beside it; each part is split again, ``depth`` times at most."""
     whole = [(x, y, w, h, area / max(w * h, 1))]
     mask = labels[y : y + h, x : x + w] == label
-    profile = mask.sum(axis=0).astype(np.float32)
+    for axis, limit in ((0, column_depth), (1, row_depth)):
+        cut = _valley(mask.sum(axis=axis).astype(np.float32), limit)
+        if cut is None:
+            continue
+        halves = (mask[:, :cut], mask[:, cut:]) if axis == 0 else (mask[:cut], mask[cut:])
+        parts: list[tuple[int, int, int, int, float]] = []
+        for half, (ox, oy) in zip(halves, ((0, 0), (cut, 0)) if axis == 0 else ((0, 0), (0, cut))):
+            rows, cols = np.flatnonzero(half.any(axis=1)), np.flatnonzero(half.any(axis=0))
+            if len(rows) < 2 or len(cols) < 2:
+                return whole
+            px, py = x + ox + int(cols[0]), y + oy + int(rows[0])
+            pw, ph = int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+            count = int(half.sum())
+            if depth > 1 and max(pw, ph) >= 8:
+                sub = np.zeros_like(labels[py : py + ph, px : px + pw])
+                sub[half[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]] = 1
+                parts.extend((px + a, py + b_, c, d, e) for a, b_, c, d, e in _split_merged(sub, 1, 0, 0, pw, ph, count, column_depth=column_depth, row_depth=row_depth, depth=depth - 1))
+            else:
+                parts.append((px, py, pw, ph, count / max(pw * ph, 1)))
+        return parts
+    return whole
+
+
+def _valley(profile: np.ndarray, limit: float) -> int | None:
+    """Where a smoothed profile has its deepest inner valley, if it is at most ``limit`` of the
+    lower of the two peaks around it."""
+    if len(profile) < 8:
+        return None
     profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
     inner = profile[2:-2]
-    if not len(inner):
-        return whole
     cut = int(np.argmin(inner)) + 2
     left, right = profile[:cut].max(initial=0), profile[cut + 1 :].max(initial=0)
-    if min(left, right) < 3 or profile[cut] > 0.3 * min(left, right):
-        return whole
-    parts = []
-    for offset, columns in ((0, mask[:, :cut]), (cut, mask[:, cut:])):
-        rows = np.flatnonzero(columns.any(axis=1))
-        cols = np.flatnonzero(columns.any(axis=0))
-        if not len(rows) or len(cols) < 2:
-            return whole
-        pw, ph = int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
-        parts.append((x + offset + int(cols[0]), y + int(rows[0]), pw, ph, float(columns.sum()) / max(pw * ph, 1)))
-    return parts
+    if min(left, right) < 3 or profile[cut] > limit * min(left, right):
+        return None
+    return cut
 
 
 # --- HOG people -------------------------------------------------------------------------------

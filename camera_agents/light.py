@@ -48,6 +48,15 @@ class LightField:
             self.gain = None
             return small
         overall = float(np.nanmedian(gain))
+        for _ in range(4):  # blocks under objects take their neighbours' light, nearest first
+            missing = np.isnan(gain)
+            if not missing.any():
+                break
+            padded = np.pad(gain, 1, constant_values=np.nan)
+            around = np.stack([padded[dy : dy + ny, dx : dx + nx] for dy in range(3) for dx in range(3)])
+            with np.errstate(all="ignore"):
+                filled = np.nanmean(around, axis=0) if (~np.isnan(around)).any() else gain
+            gain = np.where(missing, filled, gain)
         gain = np.where(np.isnan(gain), overall, gain).astype(np.float32)
         # A vehicle nobody tracks yet fills a block or two with its own colour; light varies
         # smoothly (a wider median would also round off the edge of a cloud's shadow).

@@ -157,26 +157,27 @@ def dets(boxes, cls="motorbike") -> Detections:
 
 
 @pytest.mark.parametrize(
-    "first, second, step",
+    "lateral",
     [
-        pytest.param((100, 100, 130, 160), (100, 200, 130, 260), (0, 0, 0, -10), id="closing-up-behind"),  # the follower catches up
-        pytest.param((100, 100, 130, 160), (170, 100, 200, 160), (-8, 0, 0, 0), id="drawing-level-abreast"),  # riders come side by side
+        pytest.param(False, id="closing-up-behind"),  # the follower catches up and stays close behind
+        pytest.param(True, id="drawing-level-abreast"),  # a rider drifts across until level with the other
     ],
 )
-def test_merged_detections_keep_both_tracks(first, second, step):
+def test_merged_detections_keep_both_tracks(lateral):
     tracker = Tracker(min_hits=2, max_lost=5)
-    a, b = np.array(first, float), np.array(second, float)
-    move = np.array(step, float)
     ids: set[int] = set()
-    for frame in range(12):
-        b_now = b + np.array([move[0], move[3], move[0], move[3]]) * frame if move[3] else b + np.array([move[0], 0, move[0], 0]) * frame
-        ix = min(a[2], b_now[2]) - max(a[0], b_now[0])
-        iy = min(a[3], b_now[3]) - max(a[1], b_now[1])
-        if frame >= 4 and (ix > -12 and iy > -12):  # close enough to merge into one blob
-            union = [min(a[0], b_now[0]), min(a[1], b_now[1]), max(a[2], b_now[2]), max(a[3], b_now[3])]
-            out = tracker.update(dets([union]))
+    for frame in range(14):
+        a = np.array([100, 100 + 10 * frame, 130, 160 + 10 * frame], float)
+        if lateral:  # level with the first, 40 px to its right, closing to a 4 px gap
+            gap = max(40 - 6 * frame, 4)
+            b = a + [30 + gap, 0, 30 + gap, 0]
+        else:  # behind it (above in the picture), 40 px back, closing to a 4 px gap
+            gap = max(40 - 6 * frame, 4)
+            b = a - [0, 60 + gap, 0, 60 + gap]
+        if gap < 12:  # close enough that the detector sees one blob
+            out = tracker.update(dets([[min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]]))
         else:
-            out = tracker.update(dets([a, b_now]))
+            out = tracker.update(dets([a, b]))
         ids |= set(out.tracker_id.tolist())
         assert len(out) == 2, (frame, out.xyxy)
     assert len(ids) == 2
@@ -192,28 +193,30 @@ def test_a_detection_larger_than_two_tracks_is_not_split_into_them():
 
 
 def calibrated_top_down() -> GroundPlane:
-    # 20 px per metre, looking straight down
-    return GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [24, 0], [24, 13.5], [0, 13.5]], float))
+    # 40 px per metre, looking straight down
+    return GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [12, 0], [12, 6.75], [0, 6.75]], float))
 
 
 @pytest.mark.parametrize(
     "gap_px, expected",
     [
-        pytest.param(8, 2, id="riders-abreast-with-a-gap"),  # 0.4 m between two motorbikes: two
+        pytest.param(16, 2, id="riders-abreast-joined-by-their-shadows"),  # 0.4 m apart, one blob: two riders
         pytest.param(0, 1, id="one-car"),  # a car 1.8 m wide: one
     ],
 )
 def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, expected):
-    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60, merge_px=10), ground=calibrated_top_down()), road(9))
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
     rng = np.random.default_rng(10)
     for step in range(6):
         frame = road(9)
-        y = 40 + step * 12
+        y = 20 + step * 12
         if gap_px:
-            # two riders 0.7 m wide and 1.9 m long (14 x 38 px), taller than the pair is wide
-            cv2.rectangle(frame, (200, y), (214, y + 38), (30, 30, 160), -1)
-            cv2.rectangle(frame, (214 + gap_px, y), (228 + gap_px, y + 38), (160, 40, 30), -1)
+            # two riders 0.7 m wide and 1.9 m long (28 x 76 px), the pair taller than wide,
+            # their shadows joining them along the bottom
+            cv2.rectangle(frame, (200, y + 70), (256 + gap_px, y + 76), (45, 45, 45), -1)
+            cv2.rectangle(frame, (200, y), (228, y + 76), (30, 30, 160), -1)
+            cv2.rectangle(frame, (228 + gap_px, y), (256 + gap_px, y + 76), (160, 40, 30), -1)
         else:
-            cv2.rectangle(frame, (200, y), (236, y + 88), (40, 150, 40), -1)
+            cv2.rectangle(frame, (200, y), (272, y + 150), (40, 150, 40), -1)
         found = detector.detect(noisy(frame, rng))
     assert len(found) == expected, found.xyxy
