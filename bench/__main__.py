@@ -1,21 +1,54 @@
 """Run every benchmark and print its figures: `python -m bench [name ...] [--json PATH]`.
 
 Each `bench/bench_<name>.py` has a `main()` that prints lines `<metric>: <value> <unit> (target ...)`.
-They run one after another (never in parallel: they measure the machine).
+They run one after another (never in parallel: they measure the machine). ``--json PATH`` also
+writes every figure printed as a list of {benchmark, metric, value, unit, target} records.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import pkgutil
+import re
 import sys
 import time
 import traceback
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import bench
-from bench.common import RECORDED
+
+
+_FIGURE = re.compile(r"^(?P<metric>[^\s].*?): (?P<value>-?[\d,]+(?:\.\d+)?) (?P<unit>\S+)(?: \(target (?P<target>.*)\))?$")
+
+
+class _Tee(io.TextIOBase):
+    """Prints as usual and keeps the lines, to pick the figures out of them afterwards."""
+
+    def __init__(self, out) -> None:
+        self._out, self.lines, self._partial = out, [], ""
+
+    def write(self, text: str) -> int:
+        self._out.write(text)
+        self._partial += text
+        *done, self._partial = self._partial.split("\n")
+        self.lines += done
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+def figures(lines: list[str], benchmark: str) -> list[dict]:
+    out = []
+    for line in lines:
+        match = _FIGURE.match(line)
+        if match:
+            out.append({"benchmark": benchmark, "metric": match["metric"], "value": float(match["value"].replace(",", "")),
+                        "unit": match["unit"], "target": match["target"]})  # fmt: skip
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -25,7 +58,9 @@ def main(argv: list[str]) -> int:
         if at + 1 >= len(argv):
             print("--json needs a file path", file=sys.stderr)
             return 2
-        json_path, argv = argv[at + 1], argv[:at] + argv[at + 2:]
+        json_path = Path(argv[at + 1])
+        argv = argv[:at] + argv[at + 2 :]
+    records: list[dict] = []
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
     unknown = sorted(set(wanted) - set(names))
@@ -33,21 +68,20 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(names)}", file=sys.stderr)
         return 2
     failed = []
-    results: dict[str, list[dict]] = {}
     for name in wanted:
         print(f"== {name}", flush=True)
         started = time.perf_counter()
-        token = RECORDED.set(results.setdefault(name.removeprefix("bench_"), []))
+        tee = _Tee(sys.stdout)
         try:
-            importlib.import_module(f"bench.{name}").main()
+            with redirect_stdout(tee):
+                importlib.import_module(f"bench.{name}").main()
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)
-        finally:
-            RECORDED.reset(token)
+        records += figures(tee.lines, name.removeprefix("bench_"))
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
-    if json_path:
-        Path(json_path).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if json_path is not None:
+        json_path.write_text(json.dumps(records, indent=2, ensure_ascii=False), encoding="utf-8")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

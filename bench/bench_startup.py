@@ -53,5 +53,5 @@ def main() -> None:
     for argv in COMMANDS:
         cpu, wall = best_times(argv)
         worst = max(worst, cpu)
-        figure(f"start-up `ioc {' '.join(argv)}` (CPU; wall {wall:.2f} s)", cpu, "s", f"<= {TARGET_S}", met=cpu <= TARGET_S)
-    figure("start-up, slowest command (CPU)", worst, "s", f"<= {TARGET_S}", met=worst <= TARGET_S)
+        figure(f"start-up `ioc {' '.join(argv)}` (CPU; wall {wall:.2f} s)", cpu, "s", f"<= {TARGET_S}")
+    figure("start-up, slowest command (CPU)", worst, "s", f"<= {TARGET_S}")

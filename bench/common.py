@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import uuid
 
 from deploy.local.stack import StackInfo, StackSettings, stack_up
@@ -25,16 +24,7 @@ def scratch_database(stack: StackInfo, *, prefix: str = "ioc_bench"):
     return temporary_database(DbSettings(dsn=stack.dsn), prefix=prefix)
 
 
-#: the figures of the benchmark run now, for `--json PATH` (set by bench.__main__)
-RECORDED: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar("recorded", default=None)
-
-
-def figure(metric: str, value: float, unit: str, target: str = "", *, met: bool | None = None) -> None:
-    """One printed figure, in the format every benchmark uses, beside its target; ``met`` says
-    whether the target holds, where the benchmark can tell."""
+def figure(metric: str, value: float, unit: str, target: str = "") -> None:
+    """One printed figure, in the format every benchmark uses (and `--json` reads), beside its target."""
     suffix = f" (target {target})" if target else ""
-    verdict = "" if met is None else ("  ok" if met else "  MISSED")
-    print(f"{metric}: {value:,.2f} {unit}{suffix}{verdict}", flush=True)
-    recorded = RECORDED.get()
-    if recorded is not None:
-        recorded.append({"metric": metric, "value": value, "unit": unit, "target": target, "met": met})
+    print(f"{metric}: {value:,.2f} {unit}{suffix}", flush=True)

@@ -135,6 +135,21 @@ class MotionDetectorConfig(_Model):
     global_change_fraction: float = Field(
         default=0.35, gt=0, le=1, description="Foreground share above which the frame is a global change (cloud, rain, lights)."
     )
+    light_min_m2: float = Field(
+        default=60.0, gt=0, le=10_000,
+        description="Calibrated cameras: a blob whose estimated footprint exceeds this is light (a cloud's shadow), not a vehicle.",
+    )
+    light_texture_correlation: float = Field(
+        default=0.55, gt=0, le=1,
+        description="A blob through which the road's fine texture shows this faithfully (correlation) is light, not an object.",
+    )
+    light_texture_floor: float = Field(
+        default=1.0, ge=0, le=50, description="Least texture (grey levels, RMS) of the background for that test to apply."
+    )
+    split_min_width_m: float = Field(
+        default=1.3, gt=0, le=20,
+        description="Calibrated cameras: a blob at least this wide on the ground may be riders side by side, split at a gap.",
+    )
     merge_px: int = Field(default=6, ge=0, le=64, description="Gaps up to this many full-frame pixels are closed inside one object.")
     classes: SizeClasses = Field(default_factory=SizeClasses, description="Size thresholds of the classes.")
 

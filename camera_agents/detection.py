@@ -24,6 +24,7 @@ from camera_agents.config import (
 )
 from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane
+from camera_agents.light import LightField
 from ingest.errors import InvalidInput
 
 
@@ -68,7 +69,7 @@ class SizeClassifier:
             person = aspect >= c.person_min_aspect
             return np.where(person, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
         if self._ground is not None:
-            area = self._footprint_m2(xyxy)
+            area = self.footprint_m2(xyxy)
             small, medium = area <= c.motorbike_max_m2, area <= c.car_max_m2
         else:
             area = width * height
@@ -77,7 +78,19 @@ class SizeClassifier:
             [small, medium], [CLASS_ID["motorbike"], CLASS_ID["car"]], CLASS_ID["bus_truck"]
         ).astype(np.int16)
 
-    def _footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
+    @property
+    def calibrated(self) -> bool:
+        return self._ground is not None
+
+    def ground_width_m(self, xyxy: np.ndarray) -> np.ndarray:
+        """How wide on the ground each box's bottom edge is, in metres."""
+        ground = self._ground
+        assert ground is not None
+        left = ground.to_ground(np.stack([xyxy[:, 0], xyxy[:, 3]], axis=1))
+        right = ground.to_ground(np.stack([xyxy[:, 2], xyxy[:, 3]], axis=1))
+        return np.hypot(*(right - left).T)
+
+    def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
         # Width on the ground from the bottom edge; length from the local metres-per-pixel of
         # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
         ground = self._ground
@@ -108,8 +121,9 @@ class MotionDetector:
         self._analysed = 0
         self._warmup = min(config.history, 50)
         self._envelope_age = 0
-        self._gain_age = 0
-        self._gain = 1.0
+        self._light = LightField()
+        self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
+        self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -121,6 +135,20 @@ class MotionDetector:
     def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate
+        found = self._detect(image)
+        self._remember(found)
+        return found
+
+    def _remember(self, found: Detections) -> None:
+        """Where the objects are, so the next light measurement leaves them out."""
+        if self._objects is None or self._objects.shape[::-1] != self._small:
+            self._objects = np.zeros(self._small[::-1], np.uint8)
+        self._objects.fill(0)
+        pad = 3
+        for x1, y1, x2, y2 in np.round(found.xyxy * self._factor).astype(np.int32):
+            self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
+
+    def _detect(self, image: np.ndarray) -> Detections:
         cfg = self._config
         height, width = image.shape[:2]
         if self._size != (width, height):
@@ -129,7 +157,8 @@ class MotionDetector:
         # Linear at an integer factor averages a few pixels per output pixel: 8x cheaper than
         # INTER_AREA and the background model's variance absorbs the rest of the sensor noise.
         small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_LINEAR)
-        small = self._normalise_gain(small)
+        raw = small  # as the camera saw it: texture tests need no light correction
+        small = self._normalise_light(small)
         # After a global change relearn fast, so the new light becomes background within ~1 s.
         # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
         # vehicle waiting at a red light does not melt into the background and leave a ghost.
@@ -165,39 +194,70 @@ class MotionDetector:
         keep = (area_full >= cfg.min_area_px) & (area_full <= cfg.max_area_fraction * width * height)
         if not keep.any():
             return Detections.empty()
+        if self._classifier.calibrated:
+            # Foreground far larger than any vehicle there is light (a cloud's shadow, a lamp's pool)
+            # that the light field has not caught up with yet: not an object, so the next light
+            # measurement sees it and divides it out.
+            s = stats[1:].astype(np.float64)
+            boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
+            keep &= self._classifier.footprint_m2(boxes) <= cfg.light_min_m2
+            if not keep.any():
+                return Detections.empty()
+        keep &= ~self._lit_road(raw, labels, stats, keep)
+        if not keep.any():
+            return Detections.empty()
         kept = np.flatnonzero(keep) + 1
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
         b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
-        wide = (s[:, 2] >= 8) & (s[:, 2] >= s[:, 3])  # side-by-side riders are wider than tall
-        if wide.any():
-            split: list[tuple[float, ...]] = []
-            for index in np.flatnonzero(wide):
+        # Merged vehicles are split where the blob's column or row profile has a valley. Riders side
+        # by side: a blob wider than tall or, calibrated, wider on the ground than one rider is at
+        # that spot (its expected size there) is cut at a shallower valley (their shadows and the
+        # road between them blur it; their bodies still stand up on either side).
+        boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
+        two_wide = np.zeros(len(s), bool)
+        if self._classifier.calibrated:
+            two_wide = self._classifier.ground_width_m(boxes) >= cfg.split_min_width_m
+        candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
+        if candidate.any():
+            parts: list[tuple[float, ...]] = []
+            for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
-                split.extend(_split_side_by_side(labels, int(kept[index]), x, y, w, h, area))
-            b = np.concatenate([b[~wide], np.asarray(split, dtype=np.float32).reshape(-1, 5)])
+                parts.extend(_split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.6 if two_wide[index] else 0.3))
+            b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
         np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
-    def _normalise_gain(self, small: np.ndarray) -> np.ndarray:
-        """Undo a global brightness change (sun behind haze, auto exposure) before the model sees
-        the frame: bright surfaces (white markings) would otherwise turn foreground as the light
-        drifts faster than a background model may learn without swallowing waiting vehicles."""
+    def _normalise_light(self, small: np.ndarray) -> np.ndarray:
+        """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
+        model sees the frame: as a smooth field of gains against the background, measured where no
+        tracked object is. A background model may not learn fast enough to follow the light without
+        swallowing a vehicle waiting at a red light."""
         if self._background_grey is None:
             return small
-        self._gain_age -= 1
-        if self._gain_age <= 0:  # light drifts over seconds: measuring every third analysis is plenty
-            self._gain_age = 3
-            grey = cv2.cvtColor(small[::4, ::4], cv2.COLOR_BGR2GRAY).astype(np.float32)
-            reference = self._background_grey[::4, ::4].astype(np.float32)
-            usable = (reference > 20) & (reference < 235)
-            # Median of per-pixel ratios: objects and a passing cloud cover less than half the frame.
-            gain = float(np.median(grey[usable] / reference[usable])) if usable.sum() >= 50 else 1.0
-            self._gain = gain if 0.3 < gain < 3.0 else 1.0
-        if abs(self._gain - 1.0) < 0.01:
-            return small
-        return cv2.convertScaleAbs(small, alpha=1.0 / self._gain)
+        return self._light.normalise(small, self._background_grey, self._objects)
+
+    def _lit_road(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Which blobs are the road itself under other light: where the fine texture of the
+        background shows through unchanged (the edge of a cloud's shadow, a headlight's pool), the
+        blob is light; an object hides the texture it covers. Per blob of ``stats[1:]``."""
+        lit = np.zeros(len(keep), bool)
+        if self._texture is None:
+            return lit
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        texture = cv2.subtract(grey.astype(np.int16), cv2.blur(grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S)
+        floor = self._config.light_texture_floor
+        for index in np.flatnonzero(keep):
+            x, y, w, h = (int(v) for v in stats[index + 1, :4])
+            inside = labels[y : y + h, x : x + w] == index + 1
+            a = texture[y : y + h, x : x + w][inside].astype(np.float32)
+            b = self._texture[y : y + h, x : x + w][inside].astype(np.float32)
+            energy = float(b @ b)
+            if energy < floor * floor * len(b):
+                continue  # a plain surface: its texture cannot tell light from an object
+            lit[index] = float(a @ b) / max(np.sqrt(energy * float(a @ a)), 1e-6) >= self._config.light_texture_correlation
+        return lit
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
@@ -225,6 +285,9 @@ class MotionDetector:
         if self._envelope_age <= 0:
             background = self._model.getBackgroundImage()
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+            self._texture = cv2.subtract(
+                self._background_grey.astype(np.int16), cv2.blur(self._background_grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S
+            )
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             self._high = cv2.dilate(background, self._kernel_envelope)
             self._low = cv2.erode(background, self._kernel_envelope)
@@ -245,31 +308,49 @@ class MotionDetector:
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 
 
-def _split_side_by_side(
-    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int
+def _split_merged(
+    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, column_depth: float, row_depth: float = 0.3, depth: int = 2
 ) -> list[tuple[int, int, int, int, float]]:
-    """One blob, or two when its column profile has a deep valley: motorbikes riding side by
-    side at a green light merge into one blob, and one track would count two riders once."""
+    """One blob, or its parts where its column profile (riders side by side) or row profile (a
+    vehicle close behind another) falls to a valley of at most ``*_depth`` of the lower peak
+    beside it; each part is split again, ``depth`` times at most."""
     whole = [(x, y, w, h, area / max(w * h, 1))]
     mask = labels[y : y + h, x : x + w] == label
-    profile = mask.sum(axis=0).astype(np.float32)
+    for axis, limit in ((0, column_depth), (1, row_depth)):
+        cut = _valley(mask.sum(axis=axis).astype(np.float32), limit)
+        if cut is None:
+            continue
+        halves = (mask[:, :cut], mask[:, cut:]) if axis == 0 else (mask[:cut], mask[cut:])
+        parts: list[tuple[int, int, int, int, float]] = []
+        for half, (ox, oy) in zip(halves, ((0, 0), (cut, 0)) if axis == 0 else ((0, 0), (0, cut))):
+            rows, cols = np.flatnonzero(half.any(axis=1)), np.flatnonzero(half.any(axis=0))
+            if len(rows) < 2 or len(cols) < 2:
+                return whole
+            px, py = x + ox + int(cols[0]), y + oy + int(rows[0])
+            pw, ph = int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+            count = int(half.sum())
+            if depth > 1 and max(pw, ph) >= 8:
+                sub = np.zeros_like(labels[py : py + ph, px : px + pw])
+                sub[half[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]] = 1
+                parts.extend((px + a, py + b_, c, d, e) for a, b_, c, d, e in _split_merged(sub, 1, 0, 0, pw, ph, count, column_depth=column_depth, row_depth=row_depth, depth=depth - 1))
+            else:
+                parts.append((px, py, pw, ph, count / max(pw * ph, 1)))
+        return parts
+    return whole
+
+
+def _valley(profile: np.ndarray, limit: float) -> int | None:
+    """Where a smoothed profile has its deepest inner valley, if it is at most ``limit`` of the
+    lower of the two peaks around it."""
+    if len(profile) < 8:
+        return None
     profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
     inner = profile[2:-2]
-    if not len(inner):
-        return whole
     cut = int(np.argmin(inner)) + 2
     left, right = profile[:cut].max(initial=0), profile[cut + 1 :].max(initial=0)
-    if min(left, right) < 3 or profile[cut] > 0.3 * min(left, right):
-        return whole
-    parts = []
-    for offset, columns in ((0, mask[:, :cut]), (cut, mask[:, cut:])):
-        rows = np.flatnonzero(columns.any(axis=1))
-        cols = np.flatnonzero(columns.any(axis=0))
-        if not len(rows) or len(cols) < 2:
-            return whole
-        pw, ph = int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
-        parts.append((x + offset + int(cols[0]), y + int(rows[0]), pw, ph, float(columns.sum()) / max(pw * ph, 1)))
-    return parts
+    if min(left, right) < 3 or profile[cut] > limit * min(left, right):
+        return None
+    return cut
 
 
 # --- HOG people -------------------------------------------------------------------------------

@@ -92,3 +92,20 @@ def format_confusion(confusion: Counter) -> list[str]:
     for true_cls in classes:
         lines.append(true_cls.ljust(width + 6) + " ".join(str(confusion[(true_cls, c)]).rjust(width) for c in classes))
     return lines
+
+
+def count_crossings(config, source) -> tuple[int, list[LineCrossing]]:
+    """Run one camera's pipeline over a finite source (a video file or a synthetic scene): the
+    number of frames read and the crossings counted. ``config`` is a ``CameraConfig``."""
+    from camera_agents.pipeline import CameraPipeline
+    from camera_agents.sources import Frame
+
+    pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
+    crossings: list[LineCrossing] = []
+    frames = next_index = 0
+    while (item := source.read(picture=pipeline.wants_picture(next_index))) is not None:
+        if isinstance(item, Frame):
+            frames += 1
+            next_index = item.index + 1
+            crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
+    return frames, crossings

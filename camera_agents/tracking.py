@@ -57,6 +57,7 @@ class Tracker:
         """Match this frame's detections to tracks. Returns the matched detections with
         ``tracker_id``, ``data['confirmed']`` (bool) and the track's voted class as ``class_id``."""
         tracks = list(self._tracks.values())
+        detections = self._split_merged(tracks, detections)
         boxes = detections.xyxy.astype(np.float64)
         pairs = self._associate(tracks, boxes)
         matched_det: set[int] = set()
@@ -99,6 +100,44 @@ class Tracker:
             tracker_id=np.asarray(out_ids, np.int64),
             data={**picked.data, "confirmed": np.asarray(out_confirmed, bool)},
         )
+
+    def _split_merged(self, tracks: list[_Track], detections: Detections) -> Detections:
+        """One detection that holds two or more confirmed tracks' predicted boxes is those objects
+        merged (a vehicle closing up behind another, riders drawing level): it becomes one box per
+        track, each the track's predicted box moved inside the detection, so no id is lost."""
+        confirmed = [t for t in tracks if t.confirmed and t.lost <= 1]
+        if len(confirmed) < 2 or not len(detections):
+            return detections
+        predicted = np.stack([t.predicted() for t in confirmed])
+        p_area = np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0)
+        boxes = detections.xyxy.astype(np.float64)
+        keep = np.ones(len(boxes), bool)
+        extra_boxes: list[np.ndarray] = []
+        extra_from: list[int] = []
+        for d, box in enumerate(boxes):
+            ix = np.clip(np.minimum(box[2], predicted[:, 2]) - np.maximum(box[0], predicted[:, 0]), 0, None)
+            iy = np.clip(np.minimum(box[3], predicted[:, 3]) - np.maximum(box[1], predicted[:, 1]), 0, None)
+            d_area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+            inside = np.flatnonzero((ix * iy / p_area >= 0.6) & (p_area <= 0.75 * d_area))
+            if len(inside) < 2:
+                continue
+            # The tracks must cover the detection between them, or it is something else that came along.
+            if p_area[inside].sum() < 0.6 * d_area:
+                continue
+            keep[d] = False
+            for t in inside:
+                part = predicted[t].copy()
+                size = part[2:] - part[:2]
+                part[:2] = np.clip(part[:2], box[:2], np.maximum(box[2:] - size, box[:2]))
+                part[2:] = np.minimum(part[:2] + size, box[2:])
+                extra_boxes.append(part)
+                extra_from.append(d)
+        if not extra_boxes:
+            return detections
+        kept = detections[keep]
+        parts = detections[np.asarray(extra_from)]
+        parts = Detections(xyxy=np.asarray(extra_boxes), confidence=parts.confidence, class_id=parts.class_id, data=parts.data)
+        return Detections.merge([kept, parts])
 
     def _associate(self, tracks: list[_Track], boxes: np.ndarray) -> list[tuple[int, int]]:
         if not tracks or not len(boxes):

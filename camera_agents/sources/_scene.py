@@ -46,6 +46,8 @@ class Shape:
     body: BGR
     parts: tuple[Part, ...]
     casts_shadow: bool = True
+    front: tuple[int, ...] = ()  # indices of head-lamp points (lit at dusk and at night)
+    rear: tuple[int, ...] = ()  # indices of tail-lamp points
 
 
 class ShapeBuilder:

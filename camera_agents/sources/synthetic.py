@@ -12,7 +12,10 @@ beyond its truth box. Occupancy counts the anchors inside a zone's polygon each 
 is an unbroken stay of at least the zone's ``dwell_seconds``.
 
 Options (query string): ``seed`` (0), ``frames`` (750), ``fps`` (25), ``width`` (960),
-``height`` (540) and ``start`` (an ISO timestamp; default: the wall clock at opening).
+``height`` (540), ``start`` (an ISO timestamp; default: the wall clock at opening) and, for
+traffic, ``variant``: one of a family of cameras (``synthetic:traffic?variant=night-wet&seed=31``;
+the names are in ``camera_agents.sources._variants.VARIANTS``), each with its own geometry,
+traffic, light and camera faults. Without it, the original avenue scene.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class SceneSpec:
     width: int = 960
     height: int = 540
     start: datetime | None = None
+    variant: str | None = None
 
     @classmethod
     def parse(cls, spec: str) -> "SceneSpec":
@@ -55,9 +59,9 @@ class SceneSpec:
         if scene not in SCENES:
             raise SourceError(f"source {spec!r}: unknown synthetic scene {scene!r}; choose one of {', '.join(SCENES)}")
         options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False))
-        unknown = sorted(set(options) - set(_DEFAULTS) - {"start"})
+        unknown = sorted(set(options) - set(_DEFAULTS) - {"start", "variant"})
         if unknown:
-            raise SourceError(f"source {spec!r}: unknown option(s) {', '.join(unknown)}; known: seed, frames, fps, width, height, start")
+            raise SourceError(f"source {spec!r}: unknown option(s) {', '.join(unknown)}; known: seed, frames, fps, width, height, start, variant")
         values: dict[str, object] = {}
         try:
             for key in ("seed", "frames", "width", "height"):
@@ -70,6 +74,13 @@ class SceneSpec:
                 values["start"] = start if start.tzinfo else start.replace(tzinfo=UTC)
         except ValueError as exc:
             raise SourceError(f"source {spec!r}: bad option value: {exc}") from None
+        if "variant" in options:
+            from camera_agents.sources._variants import VARIANTS
+
+            if scene != "traffic" or options["variant"] not in VARIANTS:
+                known = ", ".join(VARIANTS) if scene == "traffic" else "none (only traffic scenes have variants)"
+                raise SourceError(f"source {spec!r}: unknown variant {options['variant']!r}; known: {known}")
+            values["variant"] = options["variant"]
         parsed = cls(scene=scene, **values)  # type: ignore[arg-type]
         if not 1 <= parsed.frames <= MAX_FRAMES or not 1.0 <= parsed.fps <= 240.0:
             raise SourceError(f"source {spec!r}: frames must be within 1..{MAX_FRAMES} and fps within 1..240")
@@ -79,7 +90,8 @@ class SceneSpec:
 
     def canonical(self) -> str:
         """The spec string that reproduces this scene (defaults left out)."""
-        options = {k: getattr(self, k) for k in _DEFAULTS if getattr(self, k) != _DEFAULTS[k] or k == "seed"}
+        options: dict[str, object] = {"variant": self.variant} if self.variant else {}
+        options |= {k: getattr(self, k) for k in _DEFAULTS if getattr(self, k) != _DEFAULTS[k] or k == "seed"}
         if self.start is not None:
             options["start"] = self.start.isoformat()
         return f"synthetic:{self.scene}?{urlencode(options)}"
@@ -255,7 +267,12 @@ class SyntheticScene:
 
     def __init__(self, spec: SceneSpec) -> None:
         self.spec = spec
-        if spec.scene == "traffic":
+        if spec.scene == "traffic" and spec.variant:
+            from camera_agents.sources._family import FamilyScene
+            from camera_agents.sources._variants import VARIANTS
+
+            self._scene = FamilyScene(VARIANTS[spec.variant], seed=spec.seed, n_frames=spec.frames, fps=spec.fps, width=spec.width, height=spec.height)
+        elif spec.scene == "traffic":
             from camera_agents.sources._traffic import TrafficScene
 
             self._scene = TrafficScene(seed=spec.seed, n_frames=spec.frames, fps=spec.fps, width=spec.width, height=spec.height)
@@ -298,7 +315,7 @@ class SyntheticScene:
     def camera_config(self) -> dict:
         base = self._scene.describe()
         config = {
-            "camera_id": f"synthetic-{self.spec.scene}-{self.spec.seed}",
+            "camera_id": f"synthetic-{self.spec.scene}-{self.spec.variant + '-' if self.spec.variant else ''}{self.spec.seed}",
             "name": base["name"],
             "kind": base["kind"],
             "location": base["location"],

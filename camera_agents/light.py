@@ -1,0 +1,71 @@
+"""Light is not traffic: undo changes of illumination before a background model sees a frame.
+
+A cloud's shadow, the sun going behind clouds and a cheap camera's auto-exposure all multiply
+the scene's brightness by a factor that varies slowly across the picture and may change within a
+second. ``LightField`` measures that factor on a coarse grid of blocks, as the median ratio of the
+frame to the learned background over the pixels no object covers, cleans the grid of blocks that a
+large vehicle fills (a vehicle is a few blocks; light is smooth over many), and divides the frame
+by the smooth field. What is left for the background model is the objects.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+class LightField:
+    """Per-block illumination gain of a frame against its background, and the frame without it."""
+
+    def __init__(self, *, block: int = 12, limits: tuple[float, float] = (0.25, 4.0)) -> None:
+        self._block = block
+        self._limits = limits
+        self.gain: np.ndarray | None = None  # read-only: the last measured grid of gains
+
+    def normalise(self, small: np.ndarray, reference: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
+        """``small`` (BGR uint8) with the illumination change against ``reference`` (the background,
+        grey uint8, same size) divided out. ``objects`` (uint8 mask, same size) marks pixels to leave
+        out of the measurement: where tracked objects are."""
+        h, w = reference.shape
+        b = self._block
+        ny, nx = max(h // b, 1), max(w // b, 1)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        g = grey[: ny * b, : nx * b].astype(np.float32)
+        r = reference[: ny * b, : nx * b].astype(np.float32)
+        ratio = g / np.maximum(r, 1.0)
+        # Saturated, black, and object pixels say nothing about the light.
+        bad = (r < 12) | (r > 240) | (g > 250)
+        if objects is not None:
+            bad |= objects[: ny * b, : nx * b] > 0
+        ratio[bad] = np.nan
+        blocks = ratio.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
+        blocks = np.sort(blocks, axis=2)  # NaNs sort last
+        valid = np.count_nonzero(~np.isnan(blocks), axis=2)
+        middle = np.clip(valid // 2, 0, b * b - 1)
+        gain = np.take_along_axis(blocks, middle[:, :, None], axis=2)[:, :, 0]
+        gain[valid < (b * b) // 4] = np.nan
+        if np.isnan(gain).all():
+            self.gain = None
+            return small
+        overall = float(np.nanmedian(gain))
+        for _ in range(4):  # blocks under objects take their neighbours' light, nearest first
+            missing = np.isnan(gain)
+            if not missing.any():
+                break
+            padded = np.pad(gain, 1, constant_values=np.nan)
+            around = np.stack([padded[dy : dy + ny, dx : dx + nx] for dy in range(3) for dx in range(3)])
+            with np.errstate(all="ignore"):
+                filled = np.nanmean(around, axis=0) if (~np.isnan(around)).any() else gain
+            gain = np.where(missing, filled, gain)
+        gain = np.where(np.isnan(gain), overall, gain).astype(np.float32)
+        # A vehicle nobody tracks yet fills a block or two with its own colour; light varies
+        # smoothly (a wider median would also round off the edge of a cloud's shadow).
+        if min(ny, nx) >= 3:
+            gain = cv2.medianBlur(gain, 3)
+        np.clip(gain, *self._limits, out=gain)
+        self.gain = gain
+        if float(np.abs(gain - 1.0).max()) < 0.02:
+            return small
+        field = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = small.astype(np.float32) / field[:, :, None]
+        return np.clip(out, 0, 255).astype(np.uint8)

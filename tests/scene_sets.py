@@ -1,0 +1,33 @@
+"""The synthetic cameras the traffic agent is tuned on, and the ones it is judged on.
+
+One list each, read by the accuracy tests and by ``python -m bench agent``. Nothing is ever tuned
+on ``EVALUATION``: its seeds never appear in ``TUNING``, and four of its variants (the
+combinations at the end of the catalogue) have no seed in ``TUNING`` at all.
+"""
+
+from __future__ import annotations
+
+from camera_agents.sources._variants import VARIANTS
+
+FRAMES = 1000  # 40 s at 25 fps: 20 to 60 true crossings per line and direction
+HELD_OUT = ("night-rain-shake", "diagonal-cloud-grey", "crosswise-exposure-bitrate", "along-road-platoons-shake")
+
+TUNING: tuple[tuple[str, int], ...] = tuple((name, seed) for name in VARIANTS if name not in HELD_OUT for seed in (1, 2))
+EVALUATION: tuple[tuple[str, int], ...] = tuple((name, 101 + 7 * index) for index, name in enumerate(VARIANTS))
+
+# A subset of the evaluation cameras for the test suite, one per axis, on shorter clips.
+TEST_SUBSET: tuple[tuple[str, int], ...] = tuple(
+    pair for pair in EVALUATION if pair[0] in ("crosswise-trees", "cloud-ten-seconds", "high-along-road", "night-wet", "shake", "low-bitrate")
+)
+TEST_FRAMES = 600
+
+TARGET_EVERY = 0.95  # per line and direction, on every evaluation camera
+TARGET_MEDIAN = 0.98
+
+
+def spec(name: str, seed: int, frames: int = FRAMES) -> str:
+    return f"synthetic:traffic?variant={name}&seed={seed}&frames={frames}"
+
+
+assert not set(TUNING) & set(EVALUATION)
+assert len(EVALUATION) >= 24

@@ -1,0 +1,222 @@
+"""The motion detector against light, markings under shake and merged vehicles, on drawn frames."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_agents.config import MotionDetectorConfig
+from camera_agents.detection import MotionDetector
+from camera_agents.detections import CLASS_ID, Detections
+from camera_agents.geometry import GroundPlane
+from camera_agents.light import LightField
+from camera_agents.tracking import Tracker
+
+W, H = 480, 270
+
+
+def road(seed: int = 0, level: int = 95) -> np.ndarray:
+    """Textured asphalt: blotches and grain, as the background model must learn it."""
+    rng = np.random.default_rng(seed)
+    low = cv2.resize(rng.normal(0, 6, (H // 16, W // 16)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
+    grain = cv2.GaussianBlur(rng.normal(0, 4, (H, W)).astype(np.float32), (0, 0), 0.7)
+    grey = np.clip(level + low + grain, 0, 255).astype(np.uint8)
+    return cv2.merge([grey, grey, grey])
+
+
+def noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.clip(frame.astype(np.int16) + rng.normal(0, 2.5, frame.shape).astype(np.int16), 0, 255).astype(np.uint8)
+
+
+def soft_shadow(centre_x: float, radius: float, factor: float) -> np.ndarray:
+    """A cloud's shadow: a light multiplier, 1 outside, ``factor`` inside, with a soft edge."""
+    mask = np.zeros((H, W), np.float32)
+    cv2.circle(mask, (int(centre_x), H // 2), int(radius), 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), radius / 4)
+    return 1.0 - (1.0 - factor) * mask
+
+
+def lit(frame: np.ndarray, gain: np.ndarray | float) -> np.ndarray:
+    gain = np.asarray(gain, np.float32)
+    if gain.ndim == 2:
+        gain = gain[:, :, None]
+    return np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def learnt(detector: MotionDetector, background: np.ndarray, frames: int = 60, seed: int = 0) -> MotionDetector:
+    rng = np.random.default_rng(seed)
+    for _ in range(frames):
+        detector.detect(noisy(background, rng))
+    return detector
+
+
+# --- the light field ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "light",
+    [
+        pytest.param(0.55, id="sun-behind-clouds"),  # the whole frame darkens to 55 %
+        pytest.param(1.6, id="sun-comes-out"),  # the whole frame brightens by 60 %
+        pytest.param(soft_shadow(W * 0.4, H * 0.6, 0.45), id="cloud-shadow-over-half"),  # a dark soft patch
+        pytest.param(np.tile(np.linspace(0.6, 1.2, W, dtype=np.float32), (H, 1)), id="gradient-exposure"),  # light varying across
+    ],
+)
+def test_light_field_divides_out_smooth_light_and_keeps_objects(light):
+    background = road(1)
+    scene = background.copy()
+    cv2.rectangle(scene, (200, 100), (240, 160), (40, 40, 40), -1)  # a tracked dark car, in the same light
+    cv2.rectangle(scene, (330, 60), (340, 78), (200, 200, 200), -1)  # a new motorbike, not tracked yet
+    frame = lit(scene, light)
+    tracked = np.zeros((H, W), np.uint8)
+    tracked[97:164, 197:244] = 255  # where the tracker last saw the car
+    out = LightField().normalise(frame, cv2.cvtColor(background, cv2.COLOR_BGR2GRAY), tracked)
+    road_only = np.ones((H, W), bool)
+    road_only[90:170, 190:250] = False
+    road_only[55:85, 325:345] = False
+    error = np.abs(out.astype(np.int16) - background.astype(np.int16)).mean(axis=2)[road_only]
+    assert np.percentile(error, 95) < 12, np.percentile(error, 95)
+    # both objects still stand out from the road they cover
+    assert out[110:150, 210:230].mean() < background[110:150, 210:230].mean() - 25
+    assert out[62:76, 332:338].mean() > background[62:76, 332:338].mean() + 40
+
+
+def test_light_field_ignores_an_untracked_bus_that_fills_blocks():
+    # at the detector's analysis scale (a quarter of 960x540): a bus entering, two blocks by two
+    background = cv2.resize(road(2), (240, 135))
+    frame = background.copy()
+    cv2.rectangle(frame, (100, 50), (124, 74), (230, 230, 230), -1)
+    out = LightField().normalise(frame, cv2.cvtColor(background, cv2.COLOR_BGR2GRAY))
+    assert out[54:70, 104:120].mean() > 200  # not divided down to the road's grey
+
+
+# --- the detector in changing light -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "factor, seconds",
+    [
+        pytest.param(0.6, 10.0, id="light-cloud-ten-seconds"),  # within MOG2's shadow band
+        pytest.param(0.4, 10.0, id="dark-cloud-ten-seconds"),  # darker than any cast shadow
+        pytest.param(0.45, 3.0, id="fast-dark-cloud"),  # sweeps the frame in 3 s
+    ],
+)
+def test_a_cloud_shadow_sweeping_the_road_never_becomes_an_object(factor, seconds):
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(3))
+    rng = np.random.default_rng(4)
+    analysed = int(seconds * 25 / 3)  # every third frame of a 25 fps camera
+    found = []
+    for step in range(analysed + 30):
+        progress = step / analysed
+        frame = road(3)
+        if progress <= 1.0:
+            frame = lit(frame, soft_shadow(-200 + progress * (W + 400), 200, factor))
+        found.append(len(detector.detect(noisy(frame, rng))))
+    assert max(found) == 0, found
+    assert not detector.global_change
+
+
+def test_a_car_is_still_found_under_a_cloud_shadow():
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(5))
+    rng = np.random.default_rng(6)
+    shadow = soft_shadow(W * 0.5, 260, 0.45)
+    boxes = []
+    for step in range(20):
+        frame = road(5)
+        x = 60 + step * 15
+        cv2.rectangle(frame, (x, 110), (x + 70, 145), (60, 60, 170), -1)
+        found = detector.detect(noisy(lit(frame, shadow if step >= 5 else 1.0), rng))
+        boxes.append(found.xyxy)
+    last = boxes[-1]
+    assert len(last) == 1, last
+    assert abs(last[0, 0] - (60 + 19 * 15)) <= 6 and abs(last[0, 2] - (60 + 19 * 15 + 70)) <= 6
+
+
+def test_thin_markings_under_shake_are_not_objects():
+    background = road(7)
+    for x in (150, 158, 320):  # a double centre line and a lane line, bright and thin
+        cv2.rectangle(background, (x, 0), (x + 3, H), (215, 220, 222), -1)
+    cv2.rectangle(background, (0, 200), (W, 204), (215, 220, 222), -1)  # a stop line across
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), background)
+    rng = np.random.default_rng(8)
+    counts = []
+    for step in range(60):
+        dx, dy = ((step * 7) % 5) - 2, ((step * 3) % 5) - 2  # the pole sways up to 2 px each way
+        shaken = np.roll(np.roll(background, dy, axis=0), dx, axis=1)
+        counts.append(len(detector.detect(noisy(shaken, rng))))
+    assert sum(counts) <= 2, counts  # at most a stray frame, never a track's worth
+
+
+# --- merged vehicles ----------------------------------------------------------------------------
+
+
+def dets(boxes, cls="motorbike") -> Detections:
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    return Detections(xyxy=boxes, confidence=np.ones(len(boxes)), class_id=np.full(len(boxes), CLASS_ID[cls]))
+
+
+@pytest.mark.parametrize(
+    "lateral",
+    [
+        pytest.param(False, id="closing-up-behind"),  # the follower catches up and stays close behind
+        pytest.param(True, id="drawing-level-abreast"),  # a rider drifts across until level with the other
+    ],
+)
+def test_merged_detections_keep_both_tracks(lateral):
+    tracker = Tracker(min_hits=2, max_lost=5)
+    ids: set[int] = set()
+    for frame in range(14):
+        a = np.array([100, 100 + 10 * frame, 130, 160 + 10 * frame], float)
+        if lateral:  # level with the first, 40 px to its right, closing to a 4 px gap
+            gap = max(40 - 6 * frame, 4)
+            b = a + [30 + gap, 0, 30 + gap, 0]
+        else:  # behind it (above in the picture), 40 px back, closing to a 4 px gap
+            gap = max(40 - 6 * frame, 4)
+            b = a - [0, 60 + gap, 0, 60 + gap]
+        if gap < 12:  # close enough that the detector sees one blob
+            out = tracker.update(dets([[min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]]))
+        else:
+            out = tracker.update(dets([a, b]))
+        ids |= set(out.tracker_id.tolist())
+        assert len(out) == 2, (frame, out.xyxy)
+    assert len(ids) == 2
+
+
+def test_a_detection_larger_than_two_tracks_is_not_split_into_them():
+    # a bus arriving next to two tracked motorbikes: it must not be cut into their two boxes
+    tracker = Tracker(min_hits=2, max_lost=5)
+    for _ in range(3):
+        tracker.update(dets([[100, 100, 120, 140], [130, 100, 150, 140]]))
+    out = tracker.update(dets([[60, 40, 260, 200]], cls="bus_truck"))
+    assert len(out) == 1
+
+
+def calibrated_top_down() -> GroundPlane:
+    # 40 px per metre, looking straight down
+    return GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [12, 0], [12, 6.75], [0, 6.75]], float))
+
+
+@pytest.mark.parametrize(
+    "gap_px, expected",
+    [
+        pytest.param(16, 2, id="riders-abreast-joined-by-their-shadows"),  # 0.4 m apart, one blob: two riders
+        pytest.param(0, 1, id="one-car"),  # a car 1.8 m wide: one
+    ],
+)
+def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, expected):
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
+    rng = np.random.default_rng(10)
+    for step in range(6):
+        frame = road(9)
+        y = 20 + step * 12
+        if gap_px:
+            # two riders 0.7 m wide and 1.9 m long (28 x 76 px), the pair taller than wide,
+            # their shadows joining them along the bottom
+            cv2.rectangle(frame, (200, y + 70), (256 + gap_px, y + 76), (45, 45, 45), -1)
+            cv2.rectangle(frame, (200, y), (228, y + 76), (30, 30, 160), -1)
+            cv2.rectangle(frame, (228 + gap_px, y), (256 + gap_px, y + 76), (160, 40, 30), -1)
+        else:
+            cv2.rectangle(frame, (200, y), (272, y + 150), (40, 150, 40), -1)
+        found = detector.detect(noisy(frame, rng))
+    assert len(found) == expected, found.xyxy
