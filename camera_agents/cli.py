@@ -1,4 +1,4 @@
-"""``ioc agent``: run camera agents, check camera configs.
+"""``ioc agent``: run camera agents, check camera configs, snapshot and tune a camera.
 
 Heavy imports (OpenCV, Kafka) happen inside the commands so ``ioc --help`` stays fast.
 """
@@ -185,3 +185,31 @@ def snapshot(
         typer.secho(f"cannot write {out}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {spec})")
+
+
+@app.command()
+def tune(
+    camera: Path = typer.Option(..., "--camera", "-c", help="The camera YAML file."),
+    seconds: float = typer.Option(60.0, "--seconds", min=1.0, help="How much of the camera to watch."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder [default: ./tune-<camera_id>]."),
+    source: Optional[str] = typer.Option(None, "--source", help="Override the camera's source (a recording of it, say)."),
+) -> None:
+    """Watch a camera for a while and write a report folder: the picture with lines, zones, objects
+    and their trails, counts per line, frame rates, and warnings about what will hurt counting."""
+    from camera_agents.sources import SourceError
+    from camera_agents.tune import run_tune
+
+    config = _load_configs([camera], None)[0]
+    if source is not None:
+        config = config.model_copy(update={"source": source})
+    folder = out or Path(f"tune-{config.camera_id}")
+    typer.echo(f"watching {config.camera_id} for {seconds:.0f} s ...", err=True)
+    try:
+        report = run_tune(config, folder, seconds=seconds)
+    except (SourceError, ValueError, OSError) as exc:
+        typer.secho(f"{config.camera_id}: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    from camera_agents.tune import report_text
+
+    typer.echo(report_text(report), nl=False)
+    typer.echo(f"report: {folder / 'report.html'} (picture {folder / 'annotated.png'}, data {folder / 'report.json'})")
