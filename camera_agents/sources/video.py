@@ -157,10 +157,18 @@ class LiveSettings:
 class LiveSource:
     """A stream or device, read by its own thread; see the module's doc."""
 
-    def __init__(self, name: str, open_capture: Callable[[LiveSettings], cv2.VideoCapture], settings: LiveSettings = LiveSettings()) -> None:
+    def __init__(
+        self,
+        name: str,
+        open_capture: Callable[[LiveSettings], cv2.VideoCapture],
+        settings: LiveSettings = LiveSettings(),
+        *,
+        diagnose: Callable[[], str] | None = None,
+    ) -> None:
         self.name = name
         self.settings = settings
         self._open_capture = open_capture
+        self._diagnose = diagnose  # why a stream does not open, asked of the camera itself
         self._lock = threading.Condition()
         self._latest: tuple[datetime, np.ndarray] | None = None
         self._outage: SourceOutage | None = None
@@ -190,7 +198,12 @@ class LiveSource:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(s.open_timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(s.read_timeout_s * 1000)]
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
-        return cls(redact(url), open_capture, settings)
+        diagnose = None
+        if url.lower().startswith("rtsp://"):
+            from camera_agents.sources.rtsp import diagnose_rtsp
+
+            diagnose = lambda: diagnose_rtsp(url, timeout_s=settings.open_timeout_s)  # noqa: E731
+        return cls(redact(url), open_capture, settings, diagnose=diagnose)
 
     @classmethod
     def for_device(cls, spec: str, settings: LiveSettings = LiveSettings()) -> "LiveSource":
@@ -241,7 +254,7 @@ class LiveSource:
             return None, None
         if not capture.isOpened():
             capture.release()
-            self._down("cannot connect or open the stream")
+            self._down(f"cannot open the stream: {self._diagnose()}" if self._diagnose else "cannot connect or open the stream")
             return None, None
         ok, image = capture.read()
         if not ok or image is None:

@@ -1,0 +1,90 @@
+"""People per frame on the real recording vtest.avi, against counts made by eye.
+
+The example camera (camera_agents/examples/vtest.yaml) runs through the agent (``run_camera``,
+events into memory) on the whole recording; its frame events (``person`` objects) and the
+occupancy of its `campus` zone (the whole picture) are compared with tests/data/vtest_people.csv:
+mean absolute error in people per frame, separately on the frames that settings were chosen on
+(`tune`) and on the frames never used for that (`held_out`, the figure that counts; target <= 1.0),
+with the worst frame. The same camera with the other detectors (motion, HOG) is measured next to it.
+
+Cost: CPU time of the whole run (decoding included) per analysed frame, with OpenCV limited to
+one thread and the process pinned to one core, so other work on a shared machine does not bend it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from bench.common import figure
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "camera_agents" / "examples" / "vtest.yaml"
+HAND_COUNTS = ROOT / "tests" / "data" / "vtest_people.csv"
+ZONE = "campus"
+
+# name -> changes to the example camera; the first is the example itself.
+VARIANTS: dict[str, dict] = {
+    "tf_ssd (example)": {},
+    "motion": {"detector": {"type": "motion"}, "analytics": {"stride": 2}},
+    "hog": {"detector": {"type": "hog", "scale": 1.6}, "analytics": {"stride": 2}},
+}
+
+
+def _camera(changes: dict, video: Path):
+    import yaml
+
+    from camera_agents.config import CameraConfig
+
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data.update(changes, source=str(video))
+    return CameraConfig.model_validate(data)
+
+
+def _run(config) -> tuple[list, float, int]:
+    """Events, CPU seconds and analysed frames of one run over the whole recording."""
+    from camera_agents.agent import RunSettings, run_camera
+    from camera_agents.publish import MemorySink
+    from ingest.contract import FrameEvent
+
+    sink = MemorySink()
+    started = time.process_time()
+    run_camera(config, sink, RunSettings())
+    elapsed = time.process_time() - started
+    return sink.events, elapsed, sum(isinstance(e, FrameEvent) for e in sink.events)
+
+
+def main() -> None:
+    import cv2
+
+    from camera_agents.people_counts import load_hand_counts, people_in_frames, people_in_zone, score_counts
+    from tests.media import vtest_path
+
+    video = vtest_path()
+    truth = load_hand_counts(HAND_COUNTS)
+    for split in ("tune", "held_out"):
+        print(f"{split} frames: {', '.join(str(c.frame) for c in truth if c.split == split)}")
+    cpus = os.sched_getaffinity(0)
+    threads = cv2.getNumThreads()
+    os.sched_setaffinity(0, {min(cpus)})
+    cv2.setNumThreads(1)
+    try:
+        for name, changes in VARIANTS.items():
+            config = _camera(changes, video)
+            events, cpu_s, analysed = _run(config)
+            frames = people_in_frames(events, config.camera_id)
+            zone = people_in_zone(events, config.camera_id, ZONE)
+            target = "<= 1.0" if name.endswith("(example)") else ""
+            for source, reported in (("frame events", frames), (f"zone {ZONE} occupancy", zone)):
+                for split in ("held_out", "tune"):
+                    score = score_counts(truth, reported, split=split)
+                    frame, error = score.worst
+                    figure(f"vtest people MAE, {name}, {source}, {split} frames", score.mae, "people/frame", target if split == "held_out" else "")
+                    print(f"   worst {split} frame {frame}: {error:+d}; errors {score.errors}")
+            figure(f"vtest {name} CPU per analysed frame (1 core, decoding included)", 1000 * cpu_s / max(analysed, 1), "ms")
+            figure(f"vtest {name} cameras like this one per core (10 fps, every {config.analytics.stride} frame(s))",
+                   analysed / cpu_s / (10.0 / config.analytics.stride) if cpu_s else 0.0, "cameras")  # fmt: skip
+    finally:
+        os.sched_setaffinity(0, cpus)
+        cv2.setNumThreads(threads)

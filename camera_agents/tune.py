@@ -1,0 +1,345 @@
+"""A camera's commissioning report: run it for a while and say what will hurt its counting.
+
+``run_tune`` (the one function here that does I/O) plays a camera's source for some seconds through
+its real pipeline and writes a folder an installer can read: ``annotated.png`` (the last analysed
+picture with the lines, zones, tracked objects and the trails where objects went), and the same
+summary as ``report.txt``, ``report.json`` and ``report.html``: counts per line and direction, the
+frame rates, and warnings. Everything else is a pure measuring or formatting function:
+
+* lines too close to the frame's edge (objects there are cut by the edge and not yet confirmed);
+* objects too small to detect and classify reliably;
+* shake, as the global frame-to-frame shift (phase correlation);
+* light changes, as the drift and the fastest change of the picture's mean brightness;
+* a source slower than analysis needs, an agent slower than its source, lines that count nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from camera_agents.config import CameraConfig
+from ingest.errors import InvalidInput
+
+# Thresholds of the warnings (why each one: see the message it produces).
+EDGE_SHARE = 0.06  # a line whose middle lies within this share of the frame from an edge
+MIN_OBJECT_PX = 16  # box height below which detection and classification become unreliable
+SMALL_SHARE = 0.5  # warn when more than this share of the objects seen is smaller
+SHAKE_PX = 1.0  # 95th percentile of the frame-to-frame shift: the motion detector absorbs one pixel
+LIGHT_DRIFT = 0.25  # brightness range over the run, as a share of its mean
+LIGHT_STEP_PER_S = 0.10  # largest brightness change within a second, as a share of the mean
+MIN_SOURCE_FPS = 8.0
+
+
+@dataclass(frozen=True)
+class TuneWarning:
+    kind: str  # line_edge | small_objects | shake | light | frame_rate | slow_agent | idle_line | nothing_seen
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TuneReport:
+    camera_id: str
+    source: str
+    width: int
+    height: int
+    seconds: float  # of video looked at
+    frames: int
+    analysed: int
+    source_fps: float
+    agent_fps: float  # frames the agent handled per second of wall clock
+    counts: dict[str, int]  # "line/direction" -> crossings
+    zone_peaks: dict[str, int]  # zone -> most objects at once
+    objects: int  # confirmed tracks seen
+    object_height_px: float | None  # median box height of confirmed objects
+    shake_px: tuple[float, float]  # 95th percentile and largest frame-to-frame shift
+    brightness: tuple[float, float, float]  # min, mean, max of the mean grey level
+    light_step_per_s: float  # largest brightness change within a second, as a share of the mean
+    warnings: tuple[TuneWarning, ...] = field(default_factory=tuple)
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+def frame_shift(previous: np.ndarray, current: np.ndarray) -> float:
+    """Global shift in pixels between two grey frames of one size (phase correlation, sub-pixel)."""
+    import cv2
+
+    window = cv2.createHanningWindow((previous.shape[1], previous.shape[0]), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(previous.astype(np.float32), current.astype(np.float32), window)
+    return float(math.hypot(dx, dy))
+
+
+def small_grey(image: np.ndarray, width: int = 320) -> np.ndarray:
+    """A reduced grey copy for shake and light measures (they are global: detail does not help)."""
+    import cv2
+
+    scale = width / image.shape[1]
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(grey, (width, max(8, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+
+
+def line_edge_warnings(config: CameraConfig, width: int, height: int, *, share: float = EDGE_SHARE) -> list[TuneWarning]:
+    warnings = []
+    for line in config.lines:
+        (x1, y1), (x2, y2) = line.points
+        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+        distances = {"left": mx / width, "right": (width - mx) / width, "top": my / height, "bottom": (height - my) / height}
+        edge, near = min(distances.items(), key=lambda item: item[1])
+        if near < share:
+            size = width if edge in ("left", "right") else height
+            warnings.append(
+                TuneWarning(
+                    "line_edge",
+                    f"line {line.id} lies {near * size:.0f} px from the {edge} edge: objects there are cut by the edge and "
+                    f"may not be confirmed yet (tracking.min_hits) when they cross; move it at least {share * size:.0f} px inwards",
+                )
+            )
+    return warnings
+
+
+def size_warnings(heights: Sequence[float], *, min_px: float = MIN_OBJECT_PX) -> list[TuneWarning]:
+    if not len(heights):
+        return []
+    heights = np.asarray(heights, np.float32)
+    median, small = float(np.median(heights)), float((heights < min_px).mean())
+    if median < min_px or small > SMALL_SHARE:
+        return [
+            TuneWarning(
+                "small_objects",
+                f"objects are {median:.0f} px tall (median), {small:.0%} under {min_px} px: too small to detect and classify "
+                "reliably; zoom in, or count closer to the camera",
+            )
+        ]
+    return []
+
+
+def shake_warnings(shifts: Sequence[float], *, max_px: float = SHAKE_PX) -> list[TuneWarning]:
+    if not len(shifts):
+        return []
+    p95, largest = float(np.percentile(shifts, 95)), float(np.max(shifts))
+    if p95 > max_px:
+        return [
+            TuneWarning(
+                "shake",
+                f"the camera shakes: the picture moves {p95:.1f} px between analysed frames (95th percentile, largest {largest:.1f} px); "
+                "sharp edges then look like motion: fix the mount or the pole",
+            )
+        ]
+    return []
+
+
+def light_step(levels: Sequence[float], analysed_fps: float) -> float:
+    """Largest change of the mean brightness within one second, as a share of its mean (over a
+    second, not frame to frame: sensor noise must not add up to a change of light)."""
+    if len(levels) < 2 or analysed_fps <= 0:
+        return 0.0
+    levels = np.asarray(levels, np.float32)
+    window = min(max(1, round(analysed_fps)), len(levels) - 1)
+    return float(np.abs(levels[window:] - levels[:-window]).max() / max(float(levels.mean()), 1.0))
+
+
+def light_warnings(levels: Sequence[float], analysed_fps: float) -> list[TuneWarning]:
+    if len(levels) < 2:
+        return []
+    levels = np.asarray(levels, np.float32)
+    mean = max(float(levels.mean()), 1.0)
+    drift, step = float(levels.max() - levels.min()) / mean, light_step(levels, analysed_fps)
+    warnings = []
+    if drift > LIGHT_DRIFT:
+        warnings.append(TuneWarning("light", f"the light changed by {drift:.0%} of its mean during the run (clouds, dusk or auto-exposure)"))
+    if step > LIGHT_STEP_PER_S:
+        warnings.append(
+            TuneWarning("light", f"the light jumped by up to {step:.0%} within a second (auto-exposure, a cloud's shadow, lights switched on)")
+        )
+    if mean < 40:
+        warnings.append(TuneWarning("light", f"the picture is dark (mean grey level {mean:.0f} of 255): night mode or an IR light helps"))
+    return warnings
+
+
+def rate_warnings(source_fps: float, agent_fps: float, *, live: bool, stride: int) -> list[TuneWarning]:
+    warnings = []
+    if source_fps < MIN_SOURCE_FPS:
+        warnings.append(
+            TuneWarning("frame_rate", f"the camera sends {source_fps:.1f} frames a second; fast objects need {MIN_SOURCE_FPS:.0f} or more")
+        )
+    if live and agent_fps < 0.9 * source_fps:
+        warnings.append(
+            TuneWarning(
+                "slow_agent",
+                f"the agent handled {agent_fps:.1f} of {source_fps:.1f} frames a second: it drops frames; "
+                f"raise analytics.stride (now {stride}) or give it more CPU",
+            )
+        )
+    return warnings
+
+
+def idle_line_warnings(config: CameraConfig, counts: dict[str, int], objects: int, seconds: float) -> list[TuneWarning]:
+    if objects == 0:
+        return [TuneWarning("nothing_seen", f"no object was tracked in {seconds:.0f} s: an empty scene, or the detector misses them")]
+    return [
+        TuneWarning("idle_line", f"line {line.id} counted nothing in {seconds:.0f} s although {objects} objects were tracked: does it cross their path?")
+        for line in config.lines
+        if not any(counts.get(f"{line.id}/{d}", 0) for d in ("in", "out"))
+    ]
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def report_text(report: TuneReport) -> str:
+    lines = [
+        f"camera {report.camera_id} ({report.source}), {report.width}x{report.height}",
+        f"looked at {report.seconds:.1f} s of video: {report.frames} frames, {report.analysed} analysed",
+        f"frame rate: camera {report.source_fps:.1f} fps, agent {report.agent_fps:.1f} fps",
+        "counts: " + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "none"),
+        "zone peaks: " + (", ".join(f"{k} {v}" for k, v in sorted(report.zone_peaks.items())) or "no zones"),
+        f"objects tracked: {report.objects}"
+        + (f", median height {report.object_height_px:.0f} px" if report.object_height_px is not None else ""),
+        f"shake: {report.shake_px[0]:.2f} px (95th percentile), {report.shake_px[1]:.2f} px largest",
+        f"light: mean grey {report.brightness[1]:.0f} (from {report.brightness[0]:.0f} to {report.brightness[2]:.0f}), "
+        f"largest change within a second {report.light_step_per_s:.0%}",
+    ]
+    lines.append(f"{len(report.warnings)} warning(s)" + (":" if report.warnings else ": nothing found that will hurt counting"))
+    lines += [f"  - [{w.kind}] {w.message}" for w in report.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def report_html(report: TuneReport, picture: str) -> str:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in sorted(report.counts.items()))
+    warnings = "".join(f"<li><b>{html.escape(w.kind)}</b>: {html.escape(w.message)}</li>" for w in report.warnings)
+    summary = html.escape(report_text(report))
+    return (
+        "<!doctype html><html lang='en'><meta charset='utf-8'>"
+        f"<title>Camera {html.escape(report.camera_id)}: commissioning report</title>"
+        "<style>body{font-family:sans-serif;margin:1.5em;max-width:1100px}img{max-width:100%;border:1px solid #888}"
+        "li{margin:.3em 0}table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.2em .6em;text-align:left}</style>"
+        f"<h1>Camera {html.escape(report.camera_id)}</h1>"
+        f"<h2>Warnings ({len(report.warnings)})</h2>" + (f"<ul>{warnings}</ul>" if warnings else "<p>Nothing found that will hurt counting.</p>")
+        + f"<h2>Picture</h2><img src='{html.escape(picture)}' alt='last analysed frame with lines, zones, objects and their trails'>"
+        + f"<h2>Counts per line</h2><table>{rows or '<tr><td>no crossings</td></tr>'}</table>"
+        + f"<h2>Summary</h2><pre>{summary}</pre></html>\n"
+    )
+
+
+def annotate(image: np.ndarray, config: CameraConfig, tracks, trails: Sequence[tuple[float, float]]) -> np.ndarray:
+    """The picture with where objects went (their counted anchor points), the lines, zones and objects."""
+    import cv2
+
+    from camera_agents.draw import draw_config, draw_tracks
+
+    out = image.copy()
+    for x, y in trails:
+        cv2.circle(out, (int(x), int(y)), 1, (255, 0, 255), -1)
+    return draw_tracks(draw_config(out, config), tracks)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, realtime: bool = False) -> TuneReport:
+    """Play ``seconds`` of the camera's source through its pipeline; write the report folder."""
+    import cv2
+
+    from camera_agents.pipeline import CameraPipeline
+    from camera_agents.sources import Frame, SourceOutage, open_source
+    from ingest.contract import LineCrossing, ZoneOccupancy
+
+    source = open_source(config.source, realtime=realtime)
+    info = source.info
+    pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+    counts: dict[str, int] = {}
+    zone_peaks = {zone.id: 0 for zone in config.zones}
+    heights: list[float] = []
+    trails: list[tuple[float, float]] = []
+    seen: set[int] = set()
+    shifts: list[float] = []
+    levels: list[float] = []
+    previous = last_image = None
+    frames = analysed = next_index = 0
+    first_ts = last_ts = None
+    started = time.monotonic()
+    try:
+        while True:
+            item = source.read(picture=pipeline.wants_picture(next_index))
+            if item is None:
+                break
+            if isinstance(item, SourceOutage):
+                if time.monotonic() - started > seconds + info.fps:  # a live camera that stays down
+                    break
+                continue
+            assert isinstance(item, Frame)
+            first_ts = first_ts or item.ts
+            if (item.ts - first_ts).total_seconds() >= seconds:
+                break
+            last_ts = item.ts
+            frames += 1
+            next_index = item.index + 1
+            for event in pipeline.process(item.index, item.ts, item.image):
+                if isinstance(event, LineCrossing):
+                    key = f"{event.line_id}/{event.direction}"
+                    counts[key] = counts.get(key, 0) + 1
+                elif isinstance(event, ZoneOccupancy):
+                    zone_peaks[event.zone_id] = max(zone_peaks.get(event.zone_id, 0), event.count)
+            if item.image is None or not pipeline.wants_picture(item.index):
+                continue
+            analysed += 1
+            last_image = item.image
+            tracks = pipeline.last_tracks
+            confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
+            for i in np.flatnonzero(confirmed):
+                x1, y1, x2, y2 = tracks.xyxy[i]
+                heights.append(float(y2 - y1))
+                trails.append(((x1 + x2) / 2, y2))
+                if tracks.tracker_id is not None:
+                    seen.add(int(tracks.tracker_id[i]))
+            grey = small_grey(item.image)
+            levels.append(float(grey.mean()))
+            if previous is not None:
+                shifts.append(frame_shift(previous, grey))
+            previous = grey
+    finally:
+        source.close()
+    wall = time.monotonic() - started
+    if last_image is None:
+        raise InvalidInput(f"camera {config.camera_id}: its source gave no picture to look at")
+    looked = (last_ts - first_ts).total_seconds() + 1 / info.fps if first_ts and last_ts else 0.0
+    analysed_fps = analysed / looked if looked > 0 else 0.0
+    warnings = [
+        *line_edge_warnings(config, info.width, info.height),
+        *size_warnings(heights),
+        *shake_warnings(shifts),
+        *light_warnings(levels, analysed_fps),
+        *rate_warnings(info.fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=config.analytics.stride),
+        *idle_line_warnings(config, counts, len(seen), looked),
+    ]
+    report = TuneReport(
+        camera_id=config.camera_id, source=_redacted(config.source),
+        width=info.width, height=info.height, seconds=round(looked, 2), frames=frames, analysed=analysed,
+        source_fps=round(info.fps, 2), agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
+        counts=counts, zone_peaks=zone_peaks, objects=len(seen),
+        object_height_px=round(float(np.median(heights)), 1) if heights else None,
+        shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),
+        brightness=(round(min(levels), 1), round(float(np.mean(levels)), 1), round(max(levels), 1)),
+        light_step_per_s=round(light_step(levels, analysed_fps), 3), warnings=tuple(warnings),
+    )  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(out_dir / "annotated.png"), annotate(last_image, config, pipeline.last_tracks, trails)):
+        raise OSError(f"cannot write {out_dir / 'annotated.png'}")
+    (out_dir / "report.txt").write_text(report_text(report), encoding="utf-8")
+    (out_dir / "report.json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
+    (out_dir / "report.html").write_text(report_html(report, "annotated.png"), encoding="utf-8")
+    return report
+
+
+def _redacted(source: str) -> str:
+    from camera_agents.sources.video import redact
+
+    return redact(source)

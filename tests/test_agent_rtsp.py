@@ -1,0 +1,207 @@
+"""The live path against a real RTSP server (GStreamer's gst-rtsp-server, tests/rtsp_server.py run
+by Debian's system Python): counting from an H.264 stream of a synthetic scene, the server killed
+mid-stream and started again, and credentials the server refuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from camera_agents.sources import Frame, SourceError
+from camera_agents.sources.video import LiveSettings, LiveSource
+from ingest.contract import CameraHealth, FrameEvent, LineCrossing, decode
+from tests.media import synthetic_video
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEM_PYTHON = "/usr/bin/python3"  # has Debian's python3-gi; the venv does not
+SERVER = ROOT / "tests" / "rtsp_server.py"
+SCENE = "synthetic:traffic?seed=4&frames=400"  # 16 s at 25 fps
+PASSWORD = "s3cret-Pw9"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RtspServer:
+    """One gst-rtsp-server process serving ``video`` at rtsp://127.0.0.1:<port>/cam."""
+
+    def __init__(self, video: Path, port: int, *, user: str | None = None) -> None:
+        self.video, self.port, self.user = video, port, user
+        self.process: subprocess.Popen | None = None
+
+    def url(self, credentials: str = "") -> str:
+        return f"rtsp://{credentials}127.0.0.1:{self.port}/cam"
+
+    def start(self) -> "RtspServer":
+        command = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--file", str(self.video)]
+        if self.user:
+            command += ["--user", self.user, "--password", PASSWORD]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.process.stdout], [], [], 15)
+        line = self.process.stdout.readline() if ready else ""
+        if line.strip() != "ready":
+            self.stop()
+            raise RuntimeError(f"the RTSP server did not start: {line!r} {self.process.stderr.read()[-2000:]}")
+        return self
+
+    def kill(self) -> None:
+        """Gone at once, the way a camera loses power: no RTSP teardown."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def servers():
+    started: list[RtspServer] = []
+
+    def start(video: Path, port: int | None = None, *, user: str | None = None) -> RtspServer:
+        server = RtspServer(video, port or free_port(), user=user).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def scene_video() -> Path:
+    return synthetic_video(SCENE, codec="MJPG")
+
+
+def agent(camera: Path, out: Path, *, timeout_s: float) -> subprocess.Popen:
+    """``ioc agent run`` in its own process, events to a JSON-lines file."""
+    code = "from camera_agents.cli import app; app()"
+    command = [sys.executable, "-c", code, "run", "--camera", str(camera), "--sink", f"jsonl:{out}", "--timeout", str(timeout_s), "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def camera_file(tmp_path: Path, video: Path, source: str) -> Path:
+    config = json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8"))
+    config["source"] = source
+    path = tmp_path / "camera.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def events_in(path: Path) -> list:
+    return [decode(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def test_opencv_reads_the_rtsp_stream(servers, scene_video):
+    server = servers(scene_video)
+    source = LiveSource.for_url(server.url())
+    try:
+        frames = []
+        deadline = time.monotonic() + 10
+        while len(frames) < 10 and time.monotonic() < deadline:
+            item = source.read()
+            if isinstance(item, Frame):
+                frames.append(item)
+        assert (source.info.width, source.info.height) == (960, 540)
+        assert len(frames) == 10 and [f.index for f in frames] == list(range(10))
+        assert frames[-1].image.shape == (540, 960, 3) and frames[-1].image.std() > 5  # a picture, not a grey error frame
+    finally:
+        source.close()
+
+
+def test_agent_counts_from_rtsp_and_carries_on_after_the_server_restarts(servers, scene_video, tmp_path):
+    from camera_agents.sources.synthetic import load_truth
+
+    server = servers(scene_video)
+    out = tmp_path / "events.jsonl"
+    process = agent(camera_file(tmp_path, scene_video, server.url()), out, timeout_s=30)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(isinstance(e, FrameEvent) and e.frame_no >= 200 for e in events_in(out)) and time.monotonic() < deadline:
+            time.sleep(0.3)  # 8 s of stream
+        server.kill()
+        time.sleep(4)  # longer than the agent's 2 s before a source is lost
+        server.start()  # same port: the camera is back, its stream starts again from the beginning
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    events = events_in(out)
+    health = [e for e in events if isinstance(e, CameraHealth) and e.condition == "source_lost"]
+    assert [e.state for e in health] == ["raised", "cleared"], (health, output)
+    lost, back = health[0].ts, health[1].ts
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    numbers = [f.frame_no for f in frames]
+    assert numbers == sorted(set(numbers)), "frame numbers went back or repeated after the reconnect"
+    before = [f for f in frames if f.ts < lost]
+    after = [f for f in frames if f.ts > back]
+    assert len(before) >= 50 and len(after) >= 50, output  # analysed frames on both sides of the outage
+    assert after[0].frame_no > before[-1].frame_no
+    # Counting goes on after the outage, and before it matches the scene's ground truth for the
+    # stretch of video that was played (each session plays the scene from its start; the agent
+    # keeps up with 25 fps, so its frame numbers are the video's, give or take a second at the edge).
+    crossings = [e for e in events if isinstance(e, LineCrossing)]
+    assert any(c.ts > back for c in crossings), output
+    truth = load_truth(scene_video)
+    last = before[-1].frame_no
+    counted = sum(1 for c in crossings if c.ts < lost)
+    surely = sum(1 for c in truth.crossings if c.frame_index < last - 25)
+    at_most = sum(1 for c in truth.crossings if c.frame_index <= last + 25)
+    assert surely >= 5 and 0.9 * surely <= counted <= at_most + 1, (counted, surely, at_most, last)
+
+
+@pytest.mark.parametrize(
+    "credentials, said",
+    [
+        # the wrong password: the camera's refusal, the user name, never the password
+        (f"cam:not-{PASSWORD}@", "refused the user name 'cam' or its password"),
+        # no credentials at all for a camera that wants them
+        ("", "wants a user name and password"),
+    ],
+)
+def test_rtsp_credentials_refused_is_a_clear_error(servers, scene_video, credentials, said):
+    server = servers(scene_video, user="cam")
+    with pytest.raises(SourceError) as error:
+        LiveSource.for_url(server.url(credentials), LiveSettings(open_timeout_s=3, read_timeout_s=3))
+    assert said in str(error.value) and PASSWORD not in str(error.value)
+    # The right ones open it: the server really checks.
+    source = LiveSource.for_url(server.url(f"cam:{PASSWORD}@"))
+    source.close()
+
+
+def test_agent_with_a_wrong_password_fails_clearly_without_leaking_it(servers, scene_video, tmp_path):
+    server = servers(scene_video, user="cam")
+    wrong = f"wrong-{PASSWORD}"
+    out = tmp_path / "events.jsonl"
+    process = agent(camera_file(tmp_path, scene_video, server.url(f"cam:{wrong}@")), out, timeout_s=5)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    assert "refused the user name 'cam' or its password" in output and "cam:***@127.0.0.1" in output
+    assert wrong not in output and PASSWORD not in output
+    lost = [e for e in events_in(out) if isinstance(e, CameraHealth) and e.condition == "source_lost"]
+    assert lost and all("refused the user name" in e.detail and PASSWORD not in e.detail for e in lost)
+    assert PASSWORD not in out.read_text(encoding="utf-8")
+
+
+def test_nothing_listening_is_said_so(tmp_path):
+    with pytest.raises(SourceError, match=r"no RTSP server answers at 127\.0\.0\.1:\d+"):
+        LiveSource.for_url(f"rtsp://cam:{PASSWORD}@127.0.0.1:{free_port()}/cam", LiveSettings(open_timeout_s=2, read_timeout_s=2))

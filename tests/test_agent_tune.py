@@ -1,0 +1,156 @@
+"""``ioc agent tune``: the commissioning report of a camera, its measures and its warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from camera_agents.cli import app
+from camera_agents.config import CameraConfig, load_camera
+from camera_agents.tune import (
+    frame_shift,
+    light_warnings,
+    line_edge_warnings,
+    rate_warnings,
+    shake_warnings,
+    size_warnings,
+    small_grey,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
+runner = CliRunner()
+
+
+def camera_with_line(points) -> CameraConfig:
+    data = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
+    data["lines"] = [{"id": "count", "points": points, "in_direction": [[480, 10], [480, 60]] if points[0][1] == points[1][1] else [[10, 270], [60, 270]]}]
+    return CameraConfig.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "points, edge",
+    [
+        ([[100, 520], [860, 520]], "bottom"),  # across the road, 20 px above the bottom edge
+        ([[15, 100], [15, 400]], "left"),  # along the left edge
+        ([[0, 270], [960, 270]], None),  # edge to edge across the middle: ends at the edges are fine
+        ([[300, 400], [700, 400]], None),  # well inside
+    ],
+)
+def test_lines_too_close_to_an_edge_are_named(points, edge):
+    warnings = line_edge_warnings(camera_with_line(points), 960, 540)
+    if edge is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and f"from the {edge} edge" in warnings[0].message and warnings[0].kind == "line_edge"
+
+
+@pytest.mark.parametrize(
+    "heights, warned",
+    [
+        ([10, 12, 11, 14, 30], True),  # mostly tiny objects
+        ([40, 60, 80, 12], False),  # people of a fair size, one far away
+        ([], False),  # nothing seen: said by another warning
+    ],
+)
+def test_small_objects(heights, warned):
+    assert bool(size_warnings(heights)) is warned
+
+
+def test_frame_shift_measures_a_translation():
+    rng = np.random.default_rng(4)
+    picture = cv2.GaussianBlur(rng.integers(0, 255, (270, 480), np.uint8), (0, 0), 3)
+    moved = np.roll(picture, (2, -3), axis=(0, 1))  # 2 px down, 3 px left
+    assert frame_shift(picture[20:-20, 20:-20], moved[20:-20, 20:-20]) == pytest.approx(np.hypot(2, 3), abs=0.15)
+    assert frame_shift(picture, picture) == pytest.approx(0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "shifts, warned",
+    [
+        ([0.0] * 50 + [1.0] * 2, False),  # the pole sways a pixel now and then
+        ([0.2, 2.5, 3.1, 0.4] * 10, True),  # a shaking mount
+    ],
+)
+def test_shake(shifts, warned):
+    assert bool(shake_warnings(shifts)) is warned
+
+
+@pytest.mark.parametrize(
+    "levels, fps, said",
+    [
+        ([120, 121, 119, 120, 122] * 10, 8.0, []),  # steady daylight
+        (list(np.linspace(150, 90, 50)), 1.0, ["changed by"]),  # dusk over a minute: a drift, no jump
+        ([120] * 20 + [70] * 20, 8.0, ["changed by", "jumped by"]),  # a cloud's shadow or auto-exposure
+        ([25, 26, 24, 25] * 10, 8.0, ["dark"]),  # night without lights
+    ],
+)
+def test_light(levels, fps, said):
+    messages = [w.message for w in light_warnings(levels, fps)]
+    assert len(messages) == len(said) and all(s in m for s, m in zip(said, messages)), messages
+
+
+def test_frame_rates():
+    assert rate_warnings(25, 24.5, live=True, stride=3) == []
+    assert [w.kind for w in rate_warnings(5, 3, live=True, stride=3)] == ["frame_rate", "slow_agent"]
+    assert rate_warnings(25, 3, live=False, stride=3) == []  # a file is read as fast as the agent goes
+
+
+def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["tune", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--seconds", "12", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["frames"] == 300 and report["analysed"] == 100 and report["source_fps"] == 25.0
+    assert set(report["counts"]) <= {"stop_line/in", "stop_line/out", "near_edge/in", "near_edge/out"} and sum(report["counts"].values()) >= 5
+    assert report["objects"] >= 10 and report["object_height_px"] > 16
+    assert report["warnings"] == [], report["warnings"]  # the example camera is set up well
+    picture = cv2.imread(str(out / "annotated.png"))
+    assert picture.shape == (540, 960, 3)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img src='annotated.png'" in page and "stop_line/out" in page
+    assert "counts:" in (out / "report.txt").read_text(encoding="utf-8") and "counts:" in result.output
+
+
+def test_tune_measures_shake_and_light_of_a_troubled_recording_and_a_line_at_the_edge(tmp_path):
+    from camera_agents.sources import open_source
+
+    # A recording of the synthetic camera on a shaking pole while a cloud darkens the scene.
+    source = open_source("synthetic:traffic?seed=3&frames=200")
+    video = tmp_path / "troubled.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (960, 540))
+    rng = np.random.default_rng(5)
+    while (frame := source.read()) is not None:
+        dx, dy = (int(v) for v in rng.integers(-4, 5, 2))
+        image = np.roll(frame.image, (dy, dx), axis=(0, 1))
+        gain = 1.0 if frame.index < 100 else 0.55
+        writer.write(cv2.convertScaleAbs(image, alpha=gain))
+    writer.release()
+    source.close()
+    camera = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
+    camera["lines"][1]["points"] = [[100, 530], [860, 530]]  # near_edge, now 10 px from the bottom
+    path = tmp_path / "camera.yaml"
+    path.write_text(yaml.safe_dump(camera, allow_unicode=True), encoding="utf-8")
+    load_camera(path)
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["tune", "--camera", str(path), "--source", str(video), "--seconds", "8", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    kinds = {w["kind"] for w in report["warnings"]}
+    assert {"shake", "light", "line_edge"} <= kinds, report["warnings"]
+    assert 2.0 <= report["shake_px"][0] <= 6.0  # shifts of up to 4 px a side between frames
+    assert report["brightness"][2] / report["brightness"][0] > 1.5
+    assert "near_edge lies 10 px from the bottom edge" in result.output
+
+
+def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
+    result = runner.invoke(
+        app, ["tune", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 1 and "missing.mp4 does not exist" in result.output
+    assert not (tmp_path / "r").exists()
