@@ -57,7 +57,7 @@ class Timing:
 
 
 def _reader(settings: DbSettings) -> str:
-    return psycopg.conninfo.make_conninfo(settings.dsn, user="ioc_grafana")
+    return psycopg.conninfo.make_conninfo(settings.conninfo, user="ioc_grafana")
 
 
 def _backend_cpu_s(pid: int) -> float:
@@ -125,7 +125,7 @@ def _history(stack):
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (HISTORY_DB,)).fetchone()
     record = None
     if exists:
-        with psycopg.connect(kept.dsn) as conn:
+        with psycopg.connect(kept.conninfo) as conn:
             if conn.execute("SELECT to_regclass('bench_meta')").fetchone()[0]:
                 record = conn.execute("SELECT record FROM bench_meta").fetchone()
     if record and record[0]["plan"]["cameras"] == 100 and record[0]["plan"]["days"] == 365:
@@ -137,7 +137,7 @@ def _history(stack):
     with scratch_database(stack, prefix="ioc_bench_wall") as db:
         result = backfill(db, SMALL, workers=1)
         refresh_rollups(db)
-        with psycopg.connect(db.dsn, autocommit=True) as conn:
+        with psycopg.connect(db.conninfo, autocommit=True) as conn:
             conn.execute("ANALYZE")
         yield db, f"scratch backfill: {SMALL.cameras} cameras x {SMALL.days} days, {result.rows:,} hourly windows"
 
@@ -211,7 +211,7 @@ FROM generate_series(1, 2000) i;
 def _live_timings(stack) -> tuple[list[Timing], str]:
     with scratch_database(stack, prefix="ioc_bench_wall_live") as db:
         started = time.perf_counter()
-        with psycopg.connect(db.dsn) as conn:
+        with psycopg.connect(db.conninfo) as conn:
             # trusted constants, inlined: one multi-statement script (no parameters allowed there)
             conn.execute(_LIVE.replace("%(t)s", f"'{LIVE_T.isoformat()}'::timestamptz").replace("%(n)s", str(LIVE_CAMERAS)))
             conn.commit()

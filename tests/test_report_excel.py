@@ -23,7 +23,7 @@ BOM = b"\xef\xbb\xbf"
 
 @pytest.fixture(scope="module")
 def dsn(module_db: DbSettings) -> str:
-    return backfilled(module_db, PLAN).dsn
+    return backfilled(module_db, PLAN).conninfo
 
 
 def _run(*args: str):

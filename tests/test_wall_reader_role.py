@@ -21,14 +21,14 @@ def test_databases_migrated_at_once_all_get_the_reader(stack):
                        for _ in range(4)]
             databases = [f.result() for f in futures]
         for db in databases:
-            with psycopg.connect(psycopg.conninfo.make_conninfo(db.dsn, user="ioc_grafana")) as conn:
+            with psycopg.connect(psycopg.conninfo.make_conninfo(db.conninfo, user="ioc_grafana")) as conn:
                 assert conn.execute("SELECT count(*) FROM cameras").fetchone() == (0,)
                 assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
 
 
 @pytest.mark.parametrize("table", ["warehouse_config", "warehouse_dirty", "schema_migrations", "frame_events"])
 def test_reader_sees_only_what_the_panels_read(db, table):
-    with psycopg.connect(psycopg.conninfo.make_conninfo(db.dsn, user="ioc_grafana")) as conn:
+    with psycopg.connect(psycopg.conninfo.make_conninfo(db.conninfo, user="ioc_grafana")) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"SELECT 1 FROM {table} LIMIT 1")
 
@@ -40,10 +40,10 @@ def test_reader_password_is_set_from_the_environment(db):
     from ingest.errors import InvalidInput
 
     runner = CliRunner()
-    missing = runner.invoke(app, ["reader-password", "--dsn", db.dsn], env={"IOC_GRAFANA_DB_PASSWORD": ""})
+    missing = runner.invoke(app, ["reader-password", "--dsn", db.conninfo], env={"IOC_GRAFANA_DB_PASSWORD": ""})
     assert isinstance(missing.exception, InvalidInput) and "IOC_GRAFANA_DB_PASSWORD" in str(missing.exception)
-    done = runner.invoke(app, ["reader-password", "--dsn", db.dsn], env={"IOC_GRAFANA_DB_PASSWORD": "wall-reader-pw"})
+    done = runner.invoke(app, ["reader-password", "--dsn", db.conninfo], env={"IOC_GRAFANA_DB_PASSWORD": "wall-reader-pw"})
     assert done.exit_code == 0, done.output
-    with psycopg.connect(db.dsn) as conn:
+    with psycopg.connect(db.conninfo) as conn:
         stored = conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = 'ioc_grafana'").fetchone()[0]
     assert stored and stored.startswith(("SCRAM-SHA-256$", "md5")) and "wall-reader-pw" not in stored

@@ -194,11 +194,11 @@ class ErrorOut(BaseModel):
 # --- the app ----------------------------------------------------------------------------------
 
 def create_app(settings: DeskSettings) -> FastAPI:
-    pool = AsyncConnectionPool(settings.db.dsn, min_size=1, max_size=8, open=False, timeout=settings.db.connect_timeout_s,
+    pool = AsyncConnectionPool(settings.db.conninfo, min_size=1, max_size=8, open=False, timeout=settings.db.connect_timeout_s,
                                kwargs={"autocommit": True, "connect_timeout": int(settings.db.connect_timeout_s)})
     publisher = Publisher(settings.bus, timeout_s=settings.publish_timeout_s)
     outbox = Outbox(pool, publisher, retry_s=settings.outbox_retry_s)
-    hub = LiveHub(settings.db.dsn)
+    hub = LiveHub(settings.db.conninfo)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from ingest.errors import InvalidInput, IocError
+from ingest.errors import InvalidInput
+from ingest.options import Shared, shared
 
 app = typer.Typer(help="The alert desk: operators see, acknowledge, annotate and resolve alerts.", no_args_is_help=True)
 user_app = typer.Typer(help="Desk users: roles and districts.", no_args_is_help=True)
@@ -18,28 +19,18 @@ token_app = typer.Typer(help="API tokens for other systems (Bearer).", no_args_i
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
-BootstrapOption = typer.Option(None, "--bootstrap", envvar="IOC_BOOTSTRAP", help="Kafka bootstrap servers (default: the local stack).")
-NamespaceOption = typer.Option("ioc", "--namespace", envvar="IOC_NAMESPACE", help="Topic namespace: topics are NAMESPACE.<stem>.v1.")
-DsnOption = typer.Option(None, "--dsn", envvar="IOC_DSN", help="PostgreSQL DSN (default: the local stack).")
 
 
 class UnknownUser(InvalidInput):
     """A desk user that does not exist."""
 
 
-def _db(dsn: Optional[str]):
-    from ingest.db import DbSettings
-
-    return DbSettings(dsn=dsn) if dsn else DbSettings()
-
-
 @app.command("serve")
+@shared("bus", "db")
 def serve(
+    shared: Shared,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8088, min=1, max=65535, help="Port to listen on."),
-    bootstrap: Optional[str] = BootstrapOption,
-    namespace: str = NamespaceOption,
-    dsn: Optional[str] = DsnOption,
     secure_cookies: Optional[bool] = typer.Option(None, "--secure-cookies/--no-secure-cookies",
                                                   help="Mark cookies Secure (default: when the request came over https)."),
     forwarded_allow_ips: str = typer.Option("127.0.0.1", help="Proxies trusted for X-Forwarded-For/-Proto (TLS in front)."),
@@ -49,23 +40,22 @@ def serve(
 
     from dashboards.desk.app import create_app
     from dashboards.desk.settings import DeskSettings
-    from ingest.bus import BusSettings
 
-    bus = BusSettings(bootstrap=bootstrap, namespace=namespace) if bootstrap else BusSettings(namespace=namespace)
-    settings = DeskSettings(db=_db(dsn), bus=bus, secure_cookies=secure_cookies)
+    settings = DeskSettings(db=shared.db, bus=shared.bus, secure_cookies=secure_cookies)
     typer.echo(f"alert desk on http://{host}:{port}/", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
-                log_level="info")
+                log_level=shared.log_level.lower(), log_config=None)
 
 
 @user_app.command("add")
+@shared("db")
 def user_add(
+    shared: Shared,
     name: str = typer.Argument(..., help="User name (letters, digits, . _ - @)."),
     role: str = typer.Option(..., "--role", help="viewer (sees), operator (acts on alerts) or admin (also silences)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
     district: list[str] = typer.Option([], "--district", help="A district the user answers for (repeat); none: the province."),
     lang: str = typer.Option("vi", "--lang", help="Language of the pages: vi or en."),
-    dsn: Optional[str] = DsnOption,
 ) -> None:
     """Add a user, or update an existing one's role, districts, language and password."""
     from dashboards.desk.security import ROLES, hash_password
@@ -82,7 +72,7 @@ def user_add(
     password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 8:
         raise InvalidInput("the password must have at least 8 characters")
-    with connect(_db(dsn)) as conn:
+    with connect(shared.db) as conn:
         conn.execute(
             "INSERT INTO desk_users (name, role, password_hash, districts, lang) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, "
@@ -95,13 +85,14 @@ def user_add(
 
 
 @token_app.command("create")
-def token_create(name: str = typer.Argument(..., help="The user the token acts as."), dsn: Optional[str] = DsnOption) -> None:
+@shared("db")
+def token_create(shared: Shared, name: str = typer.Argument(..., help="The user the token acts as.")) -> None:
     """Create an API token for a user; it is printed once, and only its hash is kept."""
     from dashboards.desk.security import new_token, token_hash
     from ingest.db import connect
 
     token = new_token()
-    with connect(_db(dsn)) as conn:
+    with connect(shared.db) as conn:
         if conn.execute("SELECT 1 FROM desk_users WHERE name = %s", (name,)).fetchone() is None:
             raise UnknownUser(f"no desk user {name!r}; add it first with `ioc desk user add`")
         conn.execute("INSERT INTO desk_api_tokens (token_hash, user_name) VALUES (%s, %s)", (token_hash(token), name))
@@ -118,10 +109,11 @@ def parse_since(text: str) -> timedelta:
 
 
 @app.command("audit")
+@shared("db")
 def audit(
+    shared: Shared,
     since: str = typer.Option("1d", help="How far back: 30m, 12h, 1d, 2w."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
-    dsn: Optional[str] = DsnOption,
 ) -> None:
     """Every action on the desk since then: when, who, from where, what, on which alert, and the note."""
     from rich.console import Console
@@ -130,7 +122,7 @@ def audit(
     from ingest.db import connect
 
     window = parse_since(since)
-    with connect(_db(dsn)) as conn:
+    with connect(shared.db) as conn:
         rows = conn.execute("SELECT at, actor, address, action, alert_id, camera_id, note, detail FROM desk_audit "
                             "WHERE at > now() - %s ORDER BY at, id", (window,)).fetchall()
     if as_json:
@@ -143,15 +135,3 @@ def audit(
     for at, actor, address, action, alert_id, camera_id, note, _ in rows:
         table.add_row(at.strftime("%Y-%m-%d %H:%M:%S"), actor, address or "", action, alert_id or "", camera_id or "", note)
     Console().print(table)
-
-
-def main() -> None:  # pragma: no cover - for `python -m dashboards.desk.cli`
-    try:
-        app()
-    except IocError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(getattr(exc, "exit_code", 1)) from None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -7,10 +7,13 @@ from typing import Optional
 
 import typer
 
+from ingest.options import Shared, shared
+
 app = typer.Typer(help="The Grafana wall: build the dashboards as JSON, publish them to Grafana.", no_args_is_help=True)
 
 
 @app.command()
+@shared()
 def build(
     out: Optional[Path] = typer.Option(None, "--out", help="Folder to write <lang>/<dashboard>.json into (default: the provisioned folder, dashboards/grafana/provisioning/dashboards)."),
     lang: Optional[str] = typer.Option(None, "--lang", help="vi or en (default: both)."),
@@ -29,6 +32,7 @@ def build(
 
 
 @app.command()
+@shared()
 def publish(
     url: str = typer.Option(..., "--url", envvar="IOC_GRAFANA_URL", help="Grafana's base URL, e.g. http://127.0.0.1:3000."),
     token: str = typer.Option(..., "--token", envvar="IOC_GRAFANA_TOKEN", help="A Grafana service-account token with Editor rights."),
@@ -40,7 +44,8 @@ def publish(
     from pydantic import SecretStr
 
     from dashboards.grafana.labels import LANGS
-    from dashboards.grafana.publish import PublishSettings, publish as publish_all
+    from dashboards.grafana.publish import PublishSettings
+    from dashboards.grafana.publish import publish as publish_all
     from ingest.errors import InvalidInput
 
     if lang is not None and lang not in LANGS:
@@ -52,8 +57,9 @@ def publish(
 
 
 @app.command("reader-password")
+@shared("db")
 def reader_password(
-    dsn: Optional[str] = typer.Option(None, "--dsn", envvar="IOC_DSN", help="PostgreSQL DSN of a role allowed to alter roles (default: the local stack)."),
+    shared: Shared,
     password_env: str = typer.Option("IOC_GRAFANA_DB_PASSWORD", "--password-env", help="Environment variable holding the password (never on the command line)."),
 ) -> None:
     """Set the password of ioc_grafana, the read-only role Grafana queries TimescaleDB as."""
@@ -62,11 +68,10 @@ def reader_password(
     from pydantic import SecretStr
 
     from dashboards.grafana.reader import set_reader_password
-    from ingest.db import DbSettings
     from ingest.errors import InvalidInput
 
     value = os.environ.get(password_env, "")
     if not value:
         raise InvalidInput(f"set the password in the environment variable {password_env} (it is empty or missing)")
-    set_reader_password(DbSettings(dsn=dsn) if dsn else DbSettings(), SecretStr(value))
+    set_reader_password(shared.db, SecretStr(value))
     typer.echo("password of ioc_grafana set; give Grafana the same one as IOC_GRAFANA_DB_PASSWORD")

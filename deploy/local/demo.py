@@ -151,7 +151,7 @@ def run_demo(settings: DemoSettings, *, console: Console | None = None) -> dict[
     ]
     desk_logins: dict[str, str] = {}
     if settings.desk_port:
-        desk = [sys.executable, "-m", "dashboards.desk.cli"]
+        desk = [*ioc, "desk"]
         desk_logins = _demo_desk_users(desk, settings.dsn)
         components.append(_Component("desk", [*desk, "serve", "--port", str(settings.desk_port), *common, "--dsn", settings.dsn],
                                      logs / "desk.log"))

@@ -6,7 +6,7 @@ that were told about it). Periodic ``update`` steps of an open alert are not not
 jam is one message, not one a minute.
 
 Once, across restarts: each notification has a key (alert, transition, event time) and a row in
-``notifications_sent`` (``notifier.ledger``) claimed before it is sent. Offsets are committed
+``notifications_sent`` (``dashboards.notify.ledger``) claimed before it is sent. Offsets are committed
 after the batch's rows are final, so a restart re-reads at most one batch, and the ledger skips
 what it sent. Event time, not event id, is in the key: processors that restart and re-emit an
 alert step emit it with the same event time.
@@ -32,14 +32,14 @@ from typing import Any
 
 import psycopg
 
+from dashboards.notify import ledger
+from dashboards.notify.channels import DeliveryFailed, Message, deliver_email, deliver_telegram, deliver_webhook
+from dashboards.notify.config import SEVERITY_ORDER, RoutesConfig
 from ingest import alert_text
 from ingest.bus import BusSettings, join_group_async, make_async_consumer
 from ingest.contract import Alert, ContractError, decode
 from ingest.db import DbSettings, connect
 from ingest.errors import ServiceUnavailable
-from notifier import ledger
-from notifier.channels import DeliveryFailed, Message, deliver_email, deliver_telegram, deliver_webhook
-from notifier.config import SEVERITY_ORDER, RoutesConfig
 
 log = logging.getLogger(__name__)
 

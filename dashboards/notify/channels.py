@@ -2,7 +2,7 @@
 
 Each ``deliver_*`` sends once and raises ``DeliveryFailed`` saying whether trying again may help
 (a timeout, a refused connection, 5xx or 429: yes; a 4xx, a bad address: no). Retries, backoff
-and the record of what was sent live in ``notifier.service``.
+and the record of what was sent live in ``dashboards.notify.service``.
 
 The webhook body is the message as JSON; ``X-IOC-Signature: sha256=<hex>`` is the HMAC-SHA256 of
 the exact body bytes with the route's secret, ``X-IOC-Delivery`` a stable id of this
@@ -24,7 +24,7 @@ from email.utils import make_msgid
 
 import httpx
 
-from notifier.config import EmailRoute, TelegramRoute, WebhookRoute
+from dashboards.notify.config import EmailRoute, TelegramRoute, WebhookRoute
 
 
 @dataclass(frozen=True, kw_only=True)
