@@ -111,7 +111,7 @@ def test_onnx_model_built_here_runs_end_to_end_through_the_agent(tmp_path, layou
     model = constant_model(tmp_path / "model.onnx", outputs(), input_size=320)
     camera = camera_file(tmp_path, {"type": "onnx", "model": str(model), "layout": layout, "input_size": 320, **extra})
     out = tmp_path / "events.jsonl"
-    result = runner.invoke(app, ["run", "--camera", str(camera), "--sink", f"jsonl:{out}", "--no-progress"])
+    result = runner.invoke(app, ["run", "--config", str(camera), "--sink", f"jsonl:{out}", "--no-progress"])
     assert result.exit_code == 0, result.output
     frames = [e for e in map(decode, out.read_bytes().splitlines()) if isinstance(e, FrameEvent)]
     assert len(frames) == 10  # 30 frames, every third analysed
@@ -163,7 +163,7 @@ def test_agent_run_on_vtest_reports_people_per_frame_and_in_the_scene_zone(tmp_p
     config = load_camera(EXAMPLES / "vtest.yaml")
     out = tmp_path / "vtest.jsonl"
     result = runner.invoke(
-        app, ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--sink", f"jsonl:{out}", "--frames", "180", "--no-progress"]
+        app, ["run", "--config", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--sink", f"jsonl:{out}", "--frames", "180", "--no-progress"]
     )
     assert result.exit_code == 0, result.output
     events = [decode(line) for line in out.read_bytes().splitlines()]

@@ -94,7 +94,7 @@ def scene_video() -> Path:
 def agent(camera: Path, out: Path, *, timeout_s: float) -> subprocess.Popen:
     """``ioc agent run`` in its own process, events to a JSON-lines file."""
     code = "from camera_agents.cli import app; app()"
-    command = [sys.executable, "-c", code, "run", "--camera", str(camera), "--sink", f"jsonl:{out}", "--timeout", str(timeout_s), "--no-progress"]
+    command = [sys.executable, "-c", code, "run", "--config", str(camera), "--sink", f"jsonl:{out}", "--timeout", str(timeout_s), "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 

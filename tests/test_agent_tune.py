@@ -103,7 +103,7 @@ def test_frame_rates():
 
 def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     out = tmp_path / "report"
-    result = runner.invoke(app, ["tune", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--seconds", "12", "--out", str(out)])
+    result = runner.invoke(app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--seconds", "12", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["frames"] == 300 and report["analysed"] == 100 and report["source_fps"] == 25.0
@@ -138,7 +138,7 @@ def test_tune_measures_shake_and_light_of_a_troubled_recording_and_a_line_at_the
     path.write_text(yaml.safe_dump(camera, allow_unicode=True), encoding="utf-8")
     load_camera(path)
     out = tmp_path / "report"
-    result = runner.invoke(app, ["tune", "--camera", str(path), "--source", str(video), "--seconds", "8", "--out", str(out)])
+    result = runner.invoke(app, ["tune", "--config", str(path), "--source", str(video), "--seconds", "8", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     kinds = {w["kind"] for w in report["warnings"]}
@@ -150,7 +150,7 @@ def test_tune_measures_shake_and_light_of_a_troubled_recording_and_a_line_at_the
 
 def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
     result = runner.invoke(
-        app, ["tune", "--camera", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "r")]
+        app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "r")]
     )
     assert result.exit_code == 1 and "missing.mp4 does not exist" in result.output
     assert not (tmp_path / "r").exists()

@@ -13,7 +13,7 @@ from camera_agents.config import parse_camera
 from camera_agents.publish import JsonlSink
 from ingest.bus import BusSettings
 from ingest.contract import Alert, CameraInfo, Heartbeat, decode
-from ingest.warehouse.registry import announce_cameras
+from camera_agents.registry import announce_cameras
 from processors.config import parse_rules
 from processors.harness import read_events, start_worker
 from processors.rules import AlertEngine
@@ -107,14 +107,14 @@ def test_the_processors_alert_on_a_registered_camera_whose_agent_never_started(b
 def test_sync_cameras_announces_the_registry_when_asked(bus: BusSettings, db, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from ingest.warehouse.cli import app
+    from ioc.cli import app
     from tests.busutil import read_topic
 
     cameras = tmp_path / "cameras"
     cameras.mkdir()
     for camera_id in ("cam-a", "cam-b"):
         (cameras / f"{camera_id}.yaml").write_text(NEVER_UP.format(camera_id=camera_id), encoding="utf-8")
-    result = CliRunner().invoke(app, ["sync-cameras", "--cameras", str(cameras), "--dsn", db.conninfo, "--announce",
+    result = CliRunner().invoke(app, ["db", "sync-cameras", "--config-dir", str(cameras), "--dsn", db.conninfo, "--announce",
                                       "--bootstrap", bus.bootstrap, "--namespace", bus.namespace])
     assert result.exit_code == 0, result.output
     assert f"announced 2 cameras on {bus.topics.health}" in result.output

@@ -103,7 +103,7 @@ def test_migrate_is_a_job_after_the_database():
         # processors' faust data and alert snapshots
         ("processors", _option(SERVICES["processors"]["command"], "--state-dir")),
         # the agents' spool while Kafka is away
-        ("agents", _option(SERVICES["agents"]["command"], "--spool")),
+        ("agents", _option(SERVICES["agents"]["command"], "--spool-dir")),
         ("timescaledb", "/var/lib/postgresql/data"),
         ("prometheus", "/prometheus"),
         ("grafana", "/var/lib/grafana"),

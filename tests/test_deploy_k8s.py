@@ -163,7 +163,7 @@ def test_agents_keep_their_spool_on_a_persistent_volume():
     agents = BY_KIND["Deployment"]["agents-group-a"]
     pod = agents["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
-    spool = args[args.index("--spool") + 1]
+    spool = args[args.index("--spool-dir") + 1]
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == spool)
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     claim = BY_KIND["PersistentVolumeClaim"][volume["persistentVolumeClaim"]["claimName"]]

@@ -111,10 +111,10 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "IOC_STATE_DIR": str(work / "state")}
     with temporary_database(DbSettings(dsn=stack.dsn), prefix="ioc_test") as db:
         commands = {
-            "agent": _ioc("agent", "run", "--camera", str(CAMERA), "--sink", "kafka", *common, "--spool", str(work / "spool"),
+            "agent": _ioc("agent", "run", "--config", str(CAMERA), "--sink", "kafka", *common, "--spool-dir", str(work / "spool"),
                           "--realtime", "--timeout", str(RUN_S), "--no-progress", "--metrics-port", str(agent)),
             "processors": _ioc("processors", "run", "--workers", "2", *common, "--state-dir", str(work / "processors"),
-                               "--timeout", str(RUN_S), "--loglevel", "warning", "--metrics-port", str(processors)),
+                               "--timeout", str(RUN_S), "--log-level", "WARNING", "--metrics-port", str(processors)),
             "sink": _ioc("ingest", "run", "--workers", "2", *common, "--dsn", db.conninfo, "--timeout", str(RUN_S),
                          "--metrics-port", str(sink)),
         }
