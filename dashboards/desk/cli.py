@@ -41,7 +41,7 @@ def serve(
     from dashboards.desk.app import create_app
     from dashboards.desk.settings import DeskSettings
 
-    settings = DeskSettings(db=shared.db, bus=shared.bus, secure_cookies=secure_cookies)
+    settings = DeskSettings.load(db=shared.db, bus=shared.bus, secure_cookies=secure_cookies)
     typer.echo(f"alert desk on http://{host}:{port}/", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
                 log_level=shared.log_level.lower(), log_config=None)

@@ -1,29 +1,29 @@
-"""The desk's settings: where its database and broker are, and its security and display limits."""
+"""The desk's settings: where its database and broker are, and its security and display limits.
+
+Variables: ``IOC_DSN``, ``IOC_BOOTSTRAP``, ``IOC_NAMESPACE`` and ``IOC_DESK_*`` for the rest
+(``IOC_DESK_SESSION_TTL_S``...).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
-from ingest.bus import BusSettings
-from ingest.db import DbSettings
+from ingest.settings import BusSettings, DbSettings, IocSettings
 
 
-@dataclass(frozen=True, kw_only=True)
-class DeskSettings:
-    db: DbSettings = field(default_factory=DbSettings)
-    bus: BusSettings = field(default_factory=BusSettings)
-    #: a session ends this long after login
-    session_ttl_s: float = 8 * 3600
-    #: cookies marked Secure: True/False, or None to follow the request's scheme (behind TLS)
-    secure_cookies: bool | None = None
-    #: failed logins per user name allowed before each next attempt must wait, and per address
-    free_failures_per_user: int = 3
-    free_failures_per_address: int = 10
-    failure_window_s: float = 900.0
-    #: resolved alerts stay on the list this long
-    resolved_shown_s: float = 24 * 3600
-    #: how often undelivered actions are retried, and how long one delivery may take
-    outbox_retry_s: float = 2.0
-    publish_timeout_s: float = 3.0
-    #: minutes of 1-minute counts in an alert page's chart
-    chart_minutes: int = 60
+class DeskSettings(IocSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_DESK_")
+
+    db: DbSettings = Field(default_factory=DbSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    session_ttl_s: float = Field(8 * 3600, gt=0, description="A session ends this long after login (seconds).")
+    secure_cookies: bool | None = Field(None, description="Cookies marked Secure: true/false, or unset to follow the "
+                                                          "request's scheme (behind TLS).")
+    free_failures_per_user: int = Field(3, ge=0, description="Failed logins per user name before each next attempt must wait.")
+    free_failures_per_address: int = Field(10, ge=0, description="Failed logins per address before each next attempt must wait.")
+    failure_window_s: float = Field(900.0, gt=0, description="How long a failed login counts (seconds).")
+    resolved_shown_s: float = Field(24 * 3600, ge=0, description="Resolved alerts stay on the list this long (seconds).")
+    outbox_retry_s: float = Field(2.0, gt=0, description="How often undelivered actions are retried (seconds).")
+    publish_timeout_s: float = Field(3.0, gt=0, description="How long one delivery to the broker may take (seconds).")
+    chart_minutes: int = Field(60, gt=0, le=1440, description="Minutes of 1-minute counts in an alert page's chart.")
