@@ -14,6 +14,7 @@ from grafana_foundation_sdk.builders import bargauge, common as common_b, dashbo
 from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as common_m
+from grafana_foundation_sdk.models import geomap as geomap_m
 from grafana_foundation_sdk.models.dashboard import (
     AnnotationQuery,
     DashboardCursorSync,
@@ -205,8 +206,7 @@ def city_live(options: WallOptions) -> dash.Dashboard:
             .basemap(common_b.MapLayerOptions().type("default").name("basemap"))
             .layers([cameras_layer])
             .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(False))
-            .tooltip(geomap.TooltipOptions().mode(common_m.TooltipDisplayMode.SINGLE)
-                     if hasattr(common_m, "TooltipDisplayMode") else geomap.TooltipOptions())
+            .tooltip(geomap.TooltipOptions().mode(geomap_m.TooltipMode.DETAILS))  # every field of the camera
             .mappings(state_map)
             .thresholds(_steps((None, GREEN)))
             .override_by_name("state", [DynamicConfigValue(id_val="color", value={"mode": "thresholds"}),
