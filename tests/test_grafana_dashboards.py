@@ -136,4 +136,4 @@ def test_alert_rules_notify_the_placeholder_contact_point():
         assert "$__" not in sql.replace("$$__", "")  # a lone $ would be eaten by Grafana's env expansion
     contact = _yaml("alerting/contact-points.yaml")
     assert contact["policies"][0]["receiver"] == contact["contactPoints"][0]["name"]
-    assert contact["contactPoints"][0]["receivers"][0]["settings"]["url"] == "$IOC_ALERT_WEBHOOK_URL"
+    assert "placeholder" in contact["contactPoints"][0]["receivers"][0]["settings"]["url"]
