@@ -4,6 +4,7 @@ what the wall must say (four dashboards per language, panel names, refresh, time
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from dashboards.grafana.build import PROVISIONED, built_files, load, render
 from dashboards.grafana.cli import app
-from dashboards.grafana.labels import LANGS
+from dashboards.grafana.labels import LANGS, RULES, text
 from dashboards.grafana.sql import SqlQuery
 from dashboards.grafana.wall import WallOptions
 from ingest.errors import InvalidInput
@@ -136,4 +137,16 @@ def test_alert_rules_notify_the_placeholder_contact_point():
         assert "$__" not in sql.replace("$$__", "")  # a lone $ would be eaten by Grafana's env expansion
     contact = _yaml("alerting/contact-points.yaml")
     assert contact["policies"][0]["receiver"] == contact["contactPoints"][0]["name"]
-    assert contact["contactPoints"][0]["receivers"][0]["settings"]["url"] == "$IOC_ALERT_WEBHOOK_URL"
+    assert "placeholder" in contact["contactPoints"][0]["receivers"][0]["settings"]["url"]
+
+
+def test_every_alert_rule_of_the_processors_has_a_name_in_both_languages():
+    import re
+
+    source = (Path(__file__).resolve().parents[1] / "processors" / "rules.py").read_text(encoding="utf-8")
+    raised = set(re.findall(r'(?:raise_|clear)\([^,]+, "([a-z_]+)"', source))
+    from processors.rules import HEALTH_RULES
+
+    assert raised | set(HEALTH_RULES.values()) <= set(RULES)
+    for rule in RULES:
+        assert text(f"rule_{rule}", "vi") != text(f"rule_{rule}", "en")

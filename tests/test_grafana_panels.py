@@ -254,9 +254,10 @@ def check_alerts_table(r: Result, lang: Lang) -> None:
 
 def check_alerts_per_hour(r: Result, lang: Lang) -> None:
     series = _check_time_series(r)
+    name = {rule: text(f"rule_{rule}", lang) for rule in ("stopped_vehicle", "camera_offline", "crowd", "camera_frozen")}
     assert series == {
-        "stopped_vehicle": {T - 60 * MIN: 1.0}, "camera_offline": {T - 60 * MIN: 1.0},
-        "crowd": {T - 120 * MIN: 1.0}, "camera_frozen": {T - 300 * MIN: 1.0}}
+        name["stopped_vehicle"]: {T - 60 * MIN: 1.0}, name["camera_offline"]: {T - 60 * MIN: 1.0},
+        name["crowd"]: {T - 120 * MIN: 1.0}, name["camera_frozen"]: {T - 300 * MIN: 1.0}}
 
 
 def check_operator_actions(r: Result, lang: Lang) -> None:

@@ -103,6 +103,18 @@ _TEXT: dict[str, tuple[str, str]] = {
     "info": ("Thông tin", "Info"),
     "status_open": ("Chưa xác nhận", "Open"),
     "status_acknowledged": ("Đã xác nhận", "Acknowledged"),
+    "rule_crowd": ("Đông người", "Crowd"),
+    "rule_loitering": ("Lảng vảng", "Loitering"),
+    "rule_stopped_vehicle": ("Xe dừng bất thường", "Stopped vehicle"),
+    "rule_wrong_way": ("Đi ngược chiều", "Wrong way"),
+    "rule_camera_offline": ("Camera mất kết nối", "Camera offline"),
+    "rule_camera_frozen": ("Hình đóng băng", "Picture frozen"),
+    "rule_camera_blackout": ("Camera bị che", "Camera covered"),
+    "rule_camera_blur": ("Hình bị mờ", "Picture blurred"),
+    "rule_camera_source_lost": ("Mất tín hiệu video", "Video source lost"),
+    "rule_flow_high": ("Lưu lượng cao bất thường", "Flow unusually high"),
+    "rule_flow_low": ("Lưu lượng thấp bất thường", "Flow unusually low"),
+    "rule_incident_signature": ("Dấu hiệu sự cố", "Incident signature"),
     "in": ("vào", "in"),
     "out": ("ra", "out"),
     "bicycle": ("xe đạp", "bicycle"),
@@ -130,6 +142,9 @@ _TEXT: dict[str, tuple[str, str]] = {
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 VEHICLE_CLASSES = ("bicycle", "motorbike", "car", "bus_truck")
 DIRECTIONS = ("in", "out")
+#: the processors' alert rules (processors/rules.py), named for operators
+RULES = ("crowd", "loitering", "stopped_vehicle", "wrong_way", "camera_offline", "camera_frozen", "camera_blackout",
+         "camera_blur", "camera_source_lost", "flow_high", "flow_low", "incident_signature")
 
 
 def text(key: str, lang: Lang) -> str:
@@ -142,7 +157,8 @@ def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def sql_case(column: str, keys: tuple[str, ...], lang: Lang) -> str:
-    """CASE mapping codes to words, for series names (value mappings do not rename series)."""
-    whens = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(text(k, lang))}" for k in keys)
+def sql_case(column: str, keys: tuple[str, ...], lang: Lang, *, prefix: str = "") -> str:
+    """CASE mapping codes to words, for series names (value mappings do not rename series);
+    a code without a word (a rule added later) shows as itself."""
+    whens = " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(text(prefix + k, lang))}" for k in keys)
     return f"CASE {column} {whens} ELSE {column} END"

@@ -12,7 +12,7 @@ State codes (mapped to words and colours by the dashboards):
 
 from __future__ import annotations
 
-from dashboards.grafana.labels import DIRECTIONS, VEHICLE_CLASSES, Lang, sql_case, sql_literal, text
+from dashboards.grafana.labels import DIRECTIONS, RULES, VEHICLE_CLASSES, Lang, sql_case, sql_literal, text
 
 NOW = "$__timeTo()::timestamptz"
 #: a camera without a heartbeat for this long is offline (agents beat every 5 s)
@@ -185,8 +185,8 @@ ORDER BY {SEVERITY_RANK}, a.opened_at DESC
 LIMIT 200"""
 
 
-def alerts_per_hour() -> str:
-    return """SELECT $__timeGroupAlias(opened_at, '1h'), rule AS metric, count(*) AS value
+def alerts_per_hour(lang: Lang) -> str:
+    return f"""SELECT $__timeGroupAlias(opened_at, '1h'), {sql_case("rule", RULES, lang, prefix="rule_")} AS metric, count(*) AS value
 FROM alerts
 WHERE $__timeFilter(opened_at) AND severity IN ($severity)
 GROUP BY 1, 2

@@ -14,6 +14,7 @@ from grafana_foundation_sdk.builders import bargauge, common as common_b, dashbo
 from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as common_m
+from grafana_foundation_sdk.models import geomap as geomap_m
 from grafana_foundation_sdk.models.dashboard import (
     AnnotationQuery,
     DashboardCursorSync,
@@ -30,7 +31,7 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 
 from dashboards.grafana import queries as q
-from dashboards.grafana.labels import DIRECTIONS, TIMEZONE, VEHICLE_CLASSES, WEEKDAYS, Lang, text
+from dashboards.grafana.labels import DIRECTIONS, RULES, TIMEZONE, VEHICLE_CLASSES, WEEKDAYS, Lang, text
 from dashboards.grafana.sql import POSTGRES_TYPE, SqlFormat, SqlQueryBuilder
 
 TIMESCALEDB = DataSourceRef(type_val=POSTGRES_TYPE, uid="ioc-timescaledb")
@@ -107,6 +108,10 @@ def _severity_mapping(lang: Lang) -> list[ValueMap]:
         "warning": (text("warning", lang), ORANGE),
         "info": (text("info", lang), BLUE),
     })
+
+
+def _rule_mapping(lang: Lang) -> list[ValueMap]:
+    return [ValueMap(options={rule: ValueMappingResult(text=text(f"rule_{rule}", lang), index=i) for i, rule in enumerate(RULES)})]
 
 
 def _colour_cells(field: str) -> tuple[str, list[DynamicConfigValue]]:
@@ -205,8 +210,7 @@ def city_live(options: WallOptions) -> dash.Dashboard:
             .basemap(common_b.MapLayerOptions().type("default").name("basemap"))
             .layers([cameras_layer])
             .controls(geomap.ControlsOptions().show_zoom(True).mouse_wheel_zoom(False))
-            .tooltip(geomap.TooltipOptions().mode(common_m.TooltipDisplayMode.SINGLE)
-                     if hasattr(common_m, "TooltipDisplayMode") else geomap.TooltipOptions())
+            .tooltip(geomap.TooltipOptions().mode(geomap_m.TooltipMode.DETAILS))  # every field of the camera
             .mappings(state_map)
             .thresholds(_steps((None, GREEN)))
             .override_by_name("state", [DynamicConfigValue(id_val="color", value={"mode": "thresholds"}),
@@ -303,7 +307,8 @@ def alerts(options: WallOptions) -> dash.Dashboard:
             .override_by_name("age", [DynamicConfigValue(id_val="unit", value="s"),
                                       DynamicConfigValue(id_val="displayName", value=text("age", lang))])
             .override_by_name(*_name("alert_id", text("alert_id", lang)))
-            .override_by_name(*_name("rule", text("rule", lang)))
+            .override_by_name("rule", [DynamicConfigValue(id_val="mappings", value=_rule_mapping(lang)),
+                                       DynamicConfigValue(id_val="displayName", value=text("rule", lang))])
             .override_by_name(*_name("title", text("title", lang)))
             .override_by_name(*_name("camera", text("camera", lang)))
             .override_by_name(*_name("district", text("district", lang)))
@@ -313,7 +318,7 @@ def alerts(options: WallOptions) -> dash.Dashboard:
         )
         .with_panel(
             timeseries.Panel().id(2).legend(_legend()).line_width(2).title(text("alerts_per_hour", lang)).datasource(TIMESCALEDB)
-            .with_target(_sql(q.alerts_per_hour(), fmt=SqlFormat.TIME_SERIES))
+            .with_target(_sql(q.alerts_per_hour(lang), fmt=SqlFormat.TIME_SERIES))
             .grid_pos(_pos(0, 11, 12, 9)).unit("none").decimals(0).min(0)
             .draw_style(common_m.GraphDrawStyle.BARS).fill_opacity(80)
             .stacking(common_b.StackingConfig().mode(common_m.StackingMode.NORMAL))
