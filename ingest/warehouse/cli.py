@@ -40,7 +40,7 @@ def _describe(result) -> str:  # a Maintenance
 def maintain_command(
     every: Optional[float] = typer.Option(None, "--every", help="Run every SECONDS instead of once."),
     count: Optional[int] = typer.Option(None, "--count", help="With --every: stop after this many runs."),
-    full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows (once)."),
+    full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows or crossings (once; after upgrading, for speed histograms)."),
     dsn: Optional[str] = _DSN,
 ) -> None:
     """Refresh the hourly and daily rollups, then drop chunks past each table's retention.
