@@ -29,6 +29,8 @@ def _render() -> list[dict]:
         data = {}
         for env in generator["envs"]:
             for line in (BASE / f"{env}.example").read_text().splitlines():
+                if not line.strip() or line.startswith("#"):
+                    continue
                 key, _, value = line.partition("=")
                 data[key] = value or "set-in-secrets-env"
         objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": generator["name"]}, "type": "Opaque",
