@@ -46,7 +46,7 @@ case "$job" in
     ;;
   test)
     ensure_venv
-    ensure_debian_packages opencv-doc
+    ensure_debian_packages opencv-doc prometheus
     .venv/bin/ioc stack up
     set +e
     .venv/bin/python -m pytest "$@"
