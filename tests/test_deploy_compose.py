@@ -158,3 +158,15 @@ def test_the_database_healthcheck_tells_up_from_down(db):
     for dsn, healthy in ((db.conninfo, True), ("postgresql://ioc@127.0.0.1:1/ioc", False)):
         done = subprocess.run([sys.executable, "-c", check[3]], env={**os.environ, "IOC_DSN": dsn}, capture_output=True, timeout=30)
         assert (done.returncode == 0) is healthy, done.stderr.decode()[-300:]
+
+
+def test_prometheus_accepts_its_configuration(tmp_path):
+    """Debian's promtool reads the scrape configuration exactly as the Prometheus service will."""
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: deploy/bootstrap.sh installs Debian's prometheus package for the tests"
+    done = subprocess.run([promtool, "check", "config", str(COMPOSE_DIR / "prometheus.yml")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout + done.stderr

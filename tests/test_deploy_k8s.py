@@ -29,6 +29,8 @@ def _render() -> list[dict]:
         data = {}
         for env in generator["envs"]:
             for line in (BASE / f"{env}.example").read_text().splitlines():
+                if not line.strip() or line.startswith("#"):
+                    continue
                 key, _, value = line.partition("=")
                 data[key] = value or "set-in-secrets-env"
         objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": generator["name"]}, "type": "Opaque",
@@ -159,14 +161,25 @@ def test_sink_and_processors_scale_as_consumer_groups(name):
     assert "--group" not in args and "--app-id" not in args
 
 
+def _claim_mounted_at(pod: dict, path: str) -> dict:
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == path)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    return BY_KIND["PersistentVolumeClaim"][volume["persistentVolumeClaim"]["claimName"]]
+
+
+def test_processors_share_their_state_across_pods():
+    """Horizons and alert snapshots must reach the pod a partition moves to (processors/README.md)."""
+    pod = BY_KIND["Deployment"]["processors"]["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    claim = _claim_mounted_at(pod, args[args.index("--state-dir") + 1])
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
 def test_agents_keep_their_spool_on_a_persistent_volume():
     agents = BY_KIND["Deployment"]["agents-group-a"]
     pod = agents["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
-    spool = args[args.index("--spool-dir") + 1]
-    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == spool)
-    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
-    claim = BY_KIND["PersistentVolumeClaim"][volume["persistentVolumeClaim"]["claimName"]]
+    claim = _claim_mounted_at(pod, args[args.index("--spool-dir") + 1])
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     # one pod per claim at a time: a rolling update would have two pods wanting the same volume
     assert agents["spec"]["replicas"] == 1 and agents["spec"]["strategy"]["type"] == "Recreate"

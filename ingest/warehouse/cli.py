@@ -36,7 +36,7 @@ def maintain_command(
     shared: Shared,
     every: Optional[float] = typer.Option(None, "--every", help="Run every SECONDS instead of once."),
     runs: Optional[int] = typer.Option(None, "--runs", min=1, help="With --every: stop after this many runs."),
-    full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows (once)."),
+    full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows or crossings (once; after upgrading, for speed histograms)."),
     old_count: Optional[int] = deprecated_option("--count", "--runs"),
 ) -> None:
     """Refresh the hourly and daily rollups, then drop chunks past each table's retention.

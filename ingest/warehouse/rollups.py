@@ -7,10 +7,10 @@ Two modes, chosen by migrations 0010 and 0036 from ``SHOW timescaledb.license``:
 * ``continuous``: the licence is ``timescale``; the rollups are continuous aggregates and a
   refresh is ``refresh_continuous_aggregate`` (TimescaleDB tracks what late rows invalidated).
 * ``own``: the Apache build (Debian's); the rollups are plain hypertables refreshed here. Triggers
-  on ``count_windows`` (and ``crossings``) log the camera-hours each write touched (see the migration for why that log
-  is correct under concurrent writers); a refresh takes the marks it can see, recomputes exactly
-  those hours from the raw rows (delete + insert, so running it twice changes nothing), then
-  the local days containing them from the hours.
+  on ``count_windows`` and ``crossings`` log the camera-hours each write touched (see migration
+  0010 for why that log is correct under concurrent writers); a refresh takes the marks it can
+  see, recomputes exactly those hours from the raw rows (delete + insert, so running it twice
+  changes nothing), then the local days containing them from the hours.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def refresh_rollups(settings: DbSettings, *, full: bool = False) -> RefreshResul
     return RefreshResult(mode, hours, days, stale, time.perf_counter() - started, speed_hours, speed_days)
 
 
-def _refresh_continuous(conn: psycopg.Connection, rollup: "_OwnRollup") -> None:
+def _refresh_continuous(conn: psycopg.Connection, rollup: _Rollup) -> None:
     # Never refresh below the raw horizon: where retention dropped the raw rows, a refresh would
     # replace the rollup with the nothing that is left.
     horizon = conn.execute(sql.SQL("SELECT {} FROM warehouse_config").format(sql.Identifier(rollup.horizon))).fetchone()[0]
@@ -98,10 +98,10 @@ def _refresh_continuous(conn: psycopg.Connection, rollup: "_OwnRollup") -> None:
 
 
 @dataclass(frozen=True)
-class _OwnRollup:
-    """One hourly + daily rollup pair refreshed by ioc: where its marks and raw horizon live, and
-    how an hour's rows are computed from the raw data (``%(lo)s``/``%(hi)s`` bound the raw scan,
-    ``touched_hours t`` lists the camera-hours to recompute)."""
+class _Rollup:
+    """One hourly + daily rollup pair: where its marks and raw horizon live and, for ioc's own
+    refresh, how an hour's rows are computed from the raw data (``%(lo)s``/``%(hi)s`` bound the raw
+    scan, ``touched_hours t`` lists the camera-hours to recompute)."""
 
     hourly: str
     daily: str
@@ -112,7 +112,7 @@ class _OwnRollup:
     day_values: str  # aggregates over the hourly rows ``h``, in the daily table's column order
 
 
-TRAFFIC = _OwnRollup(
+TRAFFIC = _Rollup(
     hourly="traffic_hourly",
     daily="traffic_daily",
     dirty="warehouse_dirty",
@@ -129,7 +129,7 @@ TRAFFIC = _OwnRollup(
 
 # Speed histograms from the crossings, the one place speeds are exact (see migration 0035). Counted
 # per bin first, so the packed histogram is built once per bin rather than once per vehicle.
-SPEEDS = _OwnRollup(
+SPEEDS = _Rollup(
     hourly="speed_hourly",
     daily="speed_daily",
     dirty="speed_dirty",
@@ -148,7 +148,7 @@ SPEEDS = _OwnRollup(
 )
 
 
-def _refresh_own(conn: psycopg.Connection, rollup: _OwnRollup, *, full: bool) -> tuple[int, int, int]:
+def _refresh_own(conn: psycopg.Connection, rollup: _Rollup, *, full: bool) -> tuple[int, int, int]:
     # Freshly written chunks have no statistics, so the planner guesses a handful of rows and sorts
     # every raw row by five keys to group them; hashing the groups (and sorting only the result)
     # is twice as fast at every size seen here.
