@@ -513,8 +513,9 @@ class AlertEngine:
         stored = {camera_id: (str(zone), int(minutes)) for camera_id, (zone, minutes) in data.get("baseline_clock", {}).items()}
         for camera_id in self.baseline.cameras():
             flow = self.rules.for_camera(camera_id).flow
-            self._baseline_clock[camera_id] = self._move_baseline(
-                camera_id, stored.get(camera_id, ("UTC", flow.slot_minutes)), (flow.time_zone, flow.slot_minutes))
+            wanted = (flow.time_zone, flow.slot_minutes)
+            was = stored.get(camera_id, ("UTC", flow.slot_minutes) if version == 1 else wanted)
+            self._baseline_clock[camera_id] = self._move_baseline(camera_id, was, wanted)
         self.book.restore(data.get("book", {}))
         self._cameras = {camera_id: _Camera.from_data(raw) for camera_id, raw in data.get("cameras", {}).items()}
         # Cameras we heard from are expected back, and those announced by the registry still are;
