@@ -113,7 +113,8 @@ def sync_cameras_command(
     """Fill the cameras registry (names, positions, lines, zones) from the camera configs."""
     from camera_agents.config import ConfigError
     from ingest.bus import BusError, BusSettings
-    from ingest.warehouse.registry import announce_cameras, sync_cameras
+    from camera_agents.announce import announce_cameras
+    from ingest.warehouse.registry import sync_cameras
 
     console = Console(stderr=True)
     try:
