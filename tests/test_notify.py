@@ -220,3 +220,23 @@ def test_bad_routes_are_refused_with_the_key_named(route: dict, problem: str) ->
 def test_secrets_never_show_in_the_route_config() -> None:
     routes = parse_routes({"routes": [{"name": "d", "channel": "webhook", "url": "http://h/", "secret": SECRET}]})
     assert SECRET not in repr(routes) and SECRET not in str(routes.model_dump())
+
+
+@pytest.mark.parametrize(
+    "route, rule, severity, district, transition, carried",
+    [
+        ({}, "crowd", "warning", None, "open", True),  # a provincial route carries everything
+        ({}, "crowd", "info", None, "open", False),  # below the default minimum (warning)
+        ({"min_severity": "critical"}, "crowd", "warning", None, "escalated", False),
+        # told at critical, the alert ended after falling back to warning: the end is still news
+        ({"min_severity": "critical"}, "crowd", "warning", None, "resolved", True),
+        ({"rules": ["wrong_way"]}, "crowd", "critical", None, "open", False),  # not this route's rule
+        ({"districts": ["Côn Đảo"]}, "crowd", "critical", "Côn Đảo", "open", True),
+        ({"districts": ["Côn Đảo"]}, "crowd", "critical", "Bà Rịa", "open", False),  # another district
+        ({"districts": ["Côn Đảo"]}, "crowd", "critical", None, "open", False),  # unknown district: not a scoped route's
+        ({"states": ["open"]}, "crowd", "critical", None, "resolved", False),  # a route that wants openings only
+    ],
+)
+def test_which_alerts_a_route_carries(route: dict, rule: str, severity: str, district: str | None, transition: str, carried: bool) -> None:
+    config = parse_routes({"routes": [{"name": "r", "channel": "webhook", "url": "http://h/", "secret": "s", **route}]})
+    assert config.routes[0].carries(rule=rule, severity=severity, district=district, transition=transition) is carried
