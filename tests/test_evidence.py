@@ -334,3 +334,28 @@ def test_snapshots_are_dropped_after_their_retention(db: DbSettings) -> None:
     with connect(db) as conn:
         left = [row[0] for row in conn.execute("SELECT trigger_event_id FROM snapshots")]
     assert left == ["recent"]
+
+
+@pytest.mark.parametrize("evidence", [True, False])  # on by default; RunSettings(evidence=False) turns it off
+def test_an_agent_sends_a_blurred_snapshot_when_its_picture_freezes(tmp_path, evidence: bool) -> None:
+    from camera_agents.agent import RunSettings, run_camera
+    from camera_agents.publish import MemorySink
+
+    picture, _, _ = scene()
+    video = tmp_path / "frozen.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (960, 540))
+    for _ in range(80):  # eight seconds of the very same frame: a hung encoder
+        writer.write(picture)
+    writer.release()
+    config = parse_camera(f"camera_id: frozen-cam\nname: Cổng cảng\nkind: security\nsource: {video}\n")
+    sink = MemorySink()
+    run_camera(config, sink, RunSettings(evidence=evidence))
+    raised = [e for e in sink.events if isinstance(e, CameraHealth) and e.condition == "frozen" and e.state == "raised"]
+    snapshots = [e for e in sink.events if isinstance(e, Snapshot)]
+    assert len(raised) == 1
+    if not evidence:
+        assert snapshots == []
+        return
+    (snapshot,) = snapshots
+    assert snapshot.trigger_event_id == raised[0].event_id and snapshot.subject == "health:frozen"
+    assert snapshot.blurred >= 2 and len(snapshot.jpeg) <= MAX_SNAPSHOT_JPEG_BYTES
