@@ -296,3 +296,21 @@ def test_a_database_without_the_ledger_stops_the_notifier_with_what_to_do(bus: B
     finally:
         with connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_ioc_notify_run_sends_from_the_command_line(bus: BusSettings, db: DbSettings, receivers: Receivers, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from notifier.cli import app
+
+    monkeypatch.setenv("IOC_TEST_WEBHOOK_SECRET", SECRET)
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(f"routes:\n  - {{name: dispatch, channel: webhook, url: '{receivers.base}/hook', secret: 'env:IOC_TEST_WEBHOOK_SECRET'}}\n",
+                      encoding="utf-8")
+    produce(bus, _episode(datetime.now(timezone.utc))[:1])
+    result = CliRunner().invoke(app, ["run", "--routes", str(routes), "--dsn", db.dsn, "--bootstrap", bus.bootstrap,
+                                      "--namespace", bus.namespace, "--count", "1", "--timeout", "60"])
+    assert result.exit_code == 0, result.output
+    assert "alerts 1, sent 1, failed 0" in result.output
+    ((headers, body),) = receivers.webhooks()
+    assert headers["X-IOC-Signature"] == sign(SECRET.encode(), body)
