@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ingest import alert_text
 from ingest.contract import (
     Alert,
     AlertAction,
@@ -168,7 +169,10 @@ class AlertBook:
             group_key=self.group_key(episode.camera_id, episode.rule), rule=episode.rule,
             severity=episode.severity,  # type: ignore[arg-type]
             state=state,  # type: ignore[arg-type]
-            opened_at=_utc(episode.opened_at), title=episode.title, details=dict(episode.details),
+            opened_at=_utc(episode.opened_at), details=dict(episode.details),
+            # The published title is the English one of ingest.alert_text, the wording the desk and
+            # the notifier show in each language; the rule's own text is the fallback.
+            title=alert_text.alert_title(episode.rule, episode.details, "en", fallback=episode.title),
         )
 
     def to_data(self) -> dict[str, Any]:
