@@ -256,7 +256,8 @@ def sync_cameras_command(
     old_cameras: Optional[Path] = OLD_CAMERAS,
 ) -> None:
     """Fill the cameras registry (names, positions, lines, zones) from a folder of camera configs."""
-    from camera_agents.registry import announce_cameras, sync_cameras
+    from camera_agents.announce import announce_cameras
+    from camera_agents.registry import sync_cameras
 
     folder = config_dir or deprecated("--cameras", "--config-dir", old_cameras)
     if folder is None:

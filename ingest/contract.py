@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Union
+from typing import Annotated, Literal, Union
 
 import msgspec
 
@@ -230,9 +230,9 @@ class Snapshot(Event, frozen=True, kw_only=True, tag="snapshot"):
     kind: EvidenceKind
     trigger_event_id: str
     subject: str
-    width: int
-    height: int
-    jpeg: bytes
+    width: Annotated[int, msgspec.Meta(gt=0)]
+    height: Annotated[int, msgspec.Meta(gt=0)]
+    jpeg: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_SNAPSHOT_JPEG_BYTES)]
     boxes: tuple[tuple[float, float, float, float], ...] = ()  # drawn boxes, pixels of this JPEG
     blurred: int = 0  # faces and plates blurred
 

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ingest import alert_text
 from ingest.contract import (
     Alert,
     AlertAction,
@@ -224,7 +225,10 @@ class AlertBook:
             group_key=self.group_key(episode.camera_id, episode.rule), rule=episode.rule,
             severity=episode.severity,  # type: ignore[arg-type]
             state=state,  # type: ignore[arg-type]
-            opened_at=_utc(episode.opened_at), title=episode.title, details=dict(episode.details),
+            opened_at=_utc(episode.opened_at), details=dict(episode.details),
+            # The published title is the English one of ingest.alert_text, the wording the desk and
+            # the notifier show in each language; the rule's own text is the fallback.
+            title=alert_text.alert_title(episode.rule, episode.details, "en", fallback=episode.title),
             acknowledged_by=episode.acknowledged_by, acknowledged_at=_utc_or_none(episode.acknowledged_at),
             resolved_by=episode.resolved_by, resolution=episode.resolution,  # type: ignore[arg-type]
             escalated_at=_utc_or_none(episode.escalated_at),
@@ -575,8 +579,9 @@ class AlertEngine:
         stored = {camera_id: (str(zone), int(minutes)) for camera_id, (zone, minutes) in data.get("baseline_clock", {}).items()}
         for camera_id in self.baseline.cameras():
             flow = self.rules.for_camera(camera_id).flow
-            self._baseline_clock[camera_id] = self._move_baseline(
-                camera_id, stored.get(camera_id, ("UTC", flow.slot_minutes)), (flow.time_zone, flow.slot_minutes))
+            wanted = (flow.time_zone, flow.slot_minutes)
+            was = stored.get(camera_id, ("UTC", flow.slot_minutes) if version == 1 else wanted)
+            self._baseline_clock[camera_id] = self._move_baseline(camera_id, was, wanted)
         self.book.restore(data.get("book", {}))
         self._cameras = {camera_id: _Camera.from_data(raw) for camera_id, raw in data.get("cameras", {}).items()}
         # Cameras we heard from are expected back, and those announced by the registry still are;

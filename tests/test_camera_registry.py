@@ -13,7 +13,7 @@ from camera_agents.config import parse_camera
 from camera_agents.publish import JsonlSink
 from ingest.bus import BusSettings
 from ingest.contract import Alert, CameraInfo, Heartbeat, decode
-from camera_agents.registry import announce_cameras
+from camera_agents.announce import announce_cameras
 from processors.config import parse_rules
 from processors.harness import read_events, start_worker
 from processors.rules import AlertEngine

@@ -30,6 +30,12 @@ def test_every_event_round_trips(event):
         (c.encode(SAMPLES[1]).replace(b'"direction":"', b'"direction":"sideways'), "at `$.direction`"),
         (c.encode(SAMPLES[1]).replace(b'"v":1', b'"v":7'), "unsupported schema version 7"),
         (b" " * (c.MAX_EVENT_BYTES + 1), "larger than the limit"),
+        # a snapshot whose picture is not base64 (a producer that sent raw bytes)
+        (b'{"type":"snapshot","v":1,"camera_id":"c","ts":"2026-11-02T07:30:00Z","kind":"crowd","trigger_event_id":"e",'
+         b'"subject":"zone:z","width":2,"height":2,"jpeg":"not base64!"}', "Invalid base64 encoded string - at `$.jpeg`"),
+        # a picture larger than snapshots may be (an agent that skipped the size limit)
+        (c.encode(c.Snapshot(camera_id="c", ts=SAMPLES[0].ts, kind="crowd", trigger_event_id="e", subject="zone:z", width=2,
+                             height=2, jpeg=b"\xff" * (c.MAX_SNAPSHOT_JPEG_BYTES + 1))), "Expected `bytes` of length <= 61440"),
     ],
 )
 def test_invalid_bytes_are_rejected_with_a_reason(data, reason):

@@ -5,7 +5,6 @@ TimescaleDB, where the alert it illustrates finds it."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import cv2
@@ -257,10 +256,11 @@ def test_the_worker_makes_pictures_off_the_camera_thread_and_drops_what_it_canno
     worker = EvidenceWorker(EvidenceRecorder(config), send, max_queued=2)
     reports = [TrackIncident(camera_id="plaza-cam", ts=T0 + timedelta(seconds=i), frame_no=i, kind="loitering", track_id=i,
                              cls="person", duration_s=12.0) for i in range(6)]
-    started = time.monotonic()
     for report in reports:
         worker.submit([report], image, Detections.empty())
-    assert time.monotonic() - started < 0.5, "submitting never waits for a picture to be made"
+    # Every submit returned while no picture could be sent yet (the uplink is held): submitting
+    # never waits for a picture to be made or sent.
+    assert sent == []
     gate.set()
     worker.close()
     # two queued (and one in the making if the worker took it before the next came); the rest
@@ -334,3 +334,28 @@ def test_snapshots_are_dropped_after_their_retention(db: DbSettings) -> None:
     with connect(db) as conn:
         left = [row[0] for row in conn.execute("SELECT trigger_event_id FROM snapshots")]
     assert left == ["recent"]
+
+
+@pytest.mark.parametrize("evidence", [True, False])  # on by default; RunSettings(evidence=False) turns it off
+def test_an_agent_sends_a_blurred_snapshot_when_its_picture_freezes(tmp_path, evidence: bool) -> None:
+    from camera_agents.agent import RunSettings, run_camera
+    from camera_agents.publish import MemorySink
+
+    picture, _, _ = scene()
+    video = tmp_path / "frozen.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (960, 540))
+    for _ in range(80):  # eight seconds of the very same frame: a hung encoder
+        writer.write(picture)
+    writer.release()
+    config = parse_camera(f"camera_id: frozen-cam\nname: Cổng cảng\nkind: security\nsource: {video}\n")
+    sink = MemorySink()
+    run_camera(config, sink, RunSettings(evidence=evidence))
+    raised = [e for e in sink.events if isinstance(e, CameraHealth) and e.condition == "frozen" and e.state == "raised"]
+    snapshots = [e for e in sink.events if isinstance(e, Snapshot)]
+    assert len(raised) == 1
+    if not evidence:
+        assert snapshots == []
+        return
+    (snapshot,) = snapshots
+    assert snapshot.trigger_event_id == raised[0].event_id and snapshot.subject == "health:frozen"
+    assert snapshot.blurred >= 2 and len(snapshot.jpeg) <= MAX_SNAPSHOT_JPEG_BYTES

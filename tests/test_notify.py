@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -220,3 +221,96 @@ def test_bad_routes_are_refused_with_the_key_named(route: dict, problem: str) ->
 def test_secrets_never_show_in_the_route_config() -> None:
     routes = parse_routes({"routes": [{"name": "d", "channel": "webhook", "url": "http://h/", "secret": SECRET}]})
     assert SECRET not in repr(routes) and SECRET not in str(routes.model_dump())
+
+
+@pytest.mark.parametrize(
+    "route, rule, severity, district, transition, carried",
+    [
+        ({}, "crowd", "warning", None, "open", True),  # a provincial route carries everything
+        ({}, "crowd", "info", None, "open", False),  # below the default minimum (warning)
+        ({"min_severity": "critical"}, "crowd", "warning", None, "escalated", False),
+        # told at critical, the alert ended after falling back to warning: the end is still news
+        ({"min_severity": "critical"}, "crowd", "warning", None, "resolved", True),
+        ({"rules": ["wrong_way"]}, "crowd", "critical", None, "open", False),  # not this route's rule
+        ({"districts": ["Côn Đảo"]}, "crowd", "critical", "Côn Đảo", "open", True),
+        ({"districts": ["Côn Đảo"]}, "crowd", "critical", "Bà Rịa", "open", False),  # another district
+        ({"districts": ["Côn Đảo"]}, "crowd", "critical", None, "open", False),  # unknown district: not a scoped route's
+        ({"states": ["open"]}, "crowd", "critical", None, "resolved", False),  # a route that wants openings only
+    ],
+)
+def test_which_alerts_a_route_carries(route: dict, rule: str, severity: str, district: str | None, transition: str, carried: bool) -> None:
+    config = parse_routes({"routes": [{"name": "r", "channel": "webhook", "url": "http://h/", "secret": "s", **route}]})
+    assert config.routes[0].carries(rule=rule, severity=severity, district=district, transition=transition) is carried
+
+
+def test_while_the_database_is_away_alerts_wait_and_none_is_lost(bus: BusSettings, stack, receivers: Receivers) -> None:
+    """The ledger's database does not exist yet when alerts arrive; it appears a little later."""
+    import uuid
+
+    import psycopg
+
+    from ingest.db import migrate
+
+    name = f"ioc_test_late_{uuid.uuid4().hex[:8]}"
+    admin = DbSettings(dsn=stack.dsn)
+    late = DbSettings(dsn=psycopg.conninfo.make_conninfo(stack.dsn, dbname=name), connect_timeout_s=2)
+
+    def appear() -> None:  # migrated under another name, then renamed: it appears whole
+        time.sleep(3)
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}_new"')
+        migrate(DbSettings(dsn=psycopg.conninfo.make_conninfo(stack.dsn, dbname=f"{name}_new")))
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}_new" RENAME TO "{name}"')
+
+    alerts = _episode(datetime.now(timezone.utc))[:1]
+    produce(bus, alerts)
+    creator = threading.Thread(target=appear)
+    creator.start()
+    try:
+        stats = _notifier(bus, late, receivers, f"{bus.namespace}-notify").run(count=1, timeout=60)
+    finally:
+        creator.join()
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}_new" WITH (FORCE)')
+    assert stats.sent == 2 and stats.failed == 0, stats  # webhook and e-mail (the camera's district is unknown)
+    assert len(receivers.webhooks()) == 1 and len(receivers.mail) == 1 and receivers.telegrams("-100") == []
+
+
+def test_a_database_without_the_ledger_stops_the_notifier_with_what_to_do(bus: BusSettings, stack, receivers: Receivers) -> None:
+    import uuid
+
+    import psycopg
+
+    from ingest.db import DatabaseError
+
+    name = f"ioc_test_bare_{uuid.uuid4().hex[:8]}"
+    admin = DbSettings(dsn=stack.dsn)
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # never migrated
+    try:
+        bare = DbSettings(dsn=psycopg.conninfo.make_conninfo(stack.dsn, dbname=name))
+        with pytest.raises(DatabaseError, match=r'relation "notifications_sent" does not exist; run `ioc db migrate`'):
+            _notifier(bus, bare, receivers, f"{bus.namespace}-notify").run(timeout=20)
+    finally:
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_ioc_notify_run_sends_from_the_command_line(bus: BusSettings, db: DbSettings, receivers: Receivers, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from dashboards.notify.cli import app
+
+    monkeypatch.setenv("IOC_TEST_WEBHOOK_SECRET", SECRET)
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(f"routes:\n  - {{name: dispatch, channel: webhook, url: '{receivers.base}/hook', secret: 'env:IOC_TEST_WEBHOOK_SECRET'}}\n",
+                      encoding="utf-8")
+    produce(bus, _episode(datetime.now(timezone.utc))[:1])
+    result = CliRunner().invoke(app, ["run", "--routes", str(routes), "--dsn", db.dsn, "--bootstrap", bus.bootstrap,
+                                      "--namespace", bus.namespace, "--count", "1", "--timeout", "60"])
+    assert result.exit_code == 0, result.output
+    assert "alerts 1, sent 1, failed 0" in result.output
+    ((headers, body),) = receivers.webhooks()
+    assert headers["X-IOC-Signature"] == sign(SECRET.encode(), body)

@@ -74,7 +74,8 @@ class _Route(BaseModel):
     def carries(self, *, rule: str, severity: str, district: str | None, transition: str) -> bool:
         if self.rules and rule not in self.rules:
             return False
-        if SEVERITY_ORDER.get(severity, 0) < SEVERITY_ORDER[self.min_severity]:
+        # The end of an alert the route was told about is news whatever its severity fell to.
+        if transition != "resolved" and SEVERITY_ORDER.get(severity, 0) < SEVERITY_ORDER[self.min_severity]:
             return False
         if transition not in self.states:
             return False

@@ -38,7 +38,7 @@ from dashboards.notify.config import SEVERITY_ORDER, RoutesConfig
 from ingest import alert_text
 from ingest.bus import BusSettings, join_group_async, make_async_consumer
 from ingest.contract import Alert, ContractError, decode
-from ingest.db import DbSettings, connect
+from ingest.db import DatabaseError, DatabaseUnavailable, DbSettings, connect
 from ingest.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -181,10 +181,15 @@ class Notifier:
         from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
         bus = self.settings.bus
-        with self._connection() as conn:
-            pruned = ledger.prune(conn, self.settings.keep_ledger)
+        try:
+            pruned = ledger.prune(self._connection(), self.settings.keep_ledger)
             if pruned:
                 log.info("forgot %d notifications older than %s", pruned, self.settings.keep_ledger)
+        except (psycopg.OperationalError, DatabaseUnavailable) as exc:  # the alerts wait for it below
+            log.warning("database unavailable at start (%s); old notifications are forgotten next time", exc)
+            self._conn = None
+        except psycopg.errors.UndefinedTable as exc:
+            raise DatabaseError(f"{str(exc).splitlines()[0]}; run `ioc db migrate`") from exc
         consumer = await join_group_async(bus, lambda: make_async_consumer(bus, group_id=self.settings.group_id),
                                           group_id=self.settings.group_id, topics=[bus.topics.alerts])
         started = last_record = time.monotonic()
@@ -241,7 +246,9 @@ class Notifier:
             try:
                 await self._notify(alert)
                 return
-            except (psycopg.OperationalError, psycopg.InterfaceError, ServiceUnavailable) as exc:
+            except psycopg.errors.UndefinedTable as exc:  # a deployment fault, not a passing outage
+                raise DatabaseError(f"{str(exc).splitlines()[0]}; run `ioc db migrate`") from exc
+            except (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable) as exc:
                 if self._stop.is_set():
                     raise ServiceUnavailable(f"stopped while the database was unavailable: {exc}") from exc
                 log.warning("database unavailable (%s); retrying in %.1f s", str(exc).strip().splitlines()[0], delay)
