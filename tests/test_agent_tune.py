@@ -152,5 +152,5 @@ def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
     result = runner.invoke(
         app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "r")]
     )
-    assert result.exit_code == 1 and "missing.mp4 does not exist" in result.output
+    assert result.exit_code == 2 and "missing.mp4 does not exist" in result.output  # bad input
     assert not (tmp_path / "r").exists()

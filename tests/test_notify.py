@@ -308,7 +308,7 @@ def test_ioc_notify_run_sends_from_the_command_line(bus: BusSettings, db: DbSett
     routes.write_text(f"routes:\n  - {{name: dispatch, channel: webhook, url: '{receivers.base}/hook', secret: 'env:IOC_TEST_WEBHOOK_SECRET'}}\n",
                       encoding="utf-8")
     produce(bus, _episode(datetime.now(timezone.utc))[:1])
-    result = CliRunner().invoke(app, ["run", "--routes", str(routes), "--dsn", db.dsn, "--bootstrap", bus.bootstrap,
+    result = CliRunner().invoke(app, ["run", "--routes", str(routes), "--dsn", db.conninfo, "--bootstrap", bus.bootstrap,
                                       "--namespace", bus.namespace, "--count", "1", "--timeout", "60"])
     assert result.exit_code == 0, result.output
     assert "alerts 1, sent 1, failed 0" in result.output

@@ -41,7 +41,7 @@ def test_reader_password_is_set_from_the_environment(db):
 
     runner = CliRunner()
     missing = runner.invoke(app, ["reader-password", "--dsn", db.conninfo], env={"IOC_GRAFANA_DB_PASSWORD": ""})
-    assert isinstance(missing.exception, InvalidInput) and "IOC_GRAFANA_DB_PASSWORD" in str(missing.exception)
+    assert missing.exit_code == InvalidInput.exit_code and "IOC_GRAFANA_DB_PASSWORD" in missing.stderr
     done = runner.invoke(app, ["reader-password", "--dsn", db.conninfo], env={"IOC_GRAFANA_DB_PASSWORD": "wall-reader-pw"})
     assert done.exit_code == 0, done.output
     with psycopg.connect(db.conninfo) as conn:

@@ -96,6 +96,7 @@ class CrowdScene:
         return {
             "name": "Quảng trường Tượng đài Liệt sĩ, Vũng Tàu (mô phỏng)",
             "kind": "security",
+            "district": "Vũng Tàu",
             "location": {"lat": 10.3466, "lon": 107.0738},
             "detector": {"type": "hog"},
         }

@@ -141,8 +141,8 @@ class TrafficScene:
             }
 
         return [
-            across(STOP_LINE_Z, -ROAD, ROAD, "stop_line", {"in": "vào trung tâm", "out": "ra Bãi Sau"}),
-            across(EDGE_LINE_Z, -ROAD, ROAD, "near_edge", {"in": "vào trung tâm", "out": "ra Bãi Sau"}),
+            across(STOP_LINE_Z, -ROAD, ROAD, "stop_line", {"in": "vào trung tâm", "out": "ra Bãi Sau", "in_en": "to the city centre", "out_en": "to Back Beach"}),
+            across(EDGE_LINE_Z, -ROAD, ROAD, "near_edge", {"in": "vào trung tâm", "out": "ra Bãi Sau", "in_en": "to the city centre", "out_en": "to Back Beach"}),
         ]
 
     def zones(self) -> list[dict]:
@@ -160,6 +160,7 @@ class TrafficScene:
         return {
             "name": "Ngã tư Lê Hồng Phong – Nguyễn Văn Trỗi (mô phỏng)",
             "kind": "traffic",
+            "district": "Vũng Tàu",
             "location": {"lat": 10.3471, "lon": 107.0846},
             "detector": {"type": "motion"},
         }

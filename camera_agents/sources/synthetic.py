@@ -318,6 +318,7 @@ class SyntheticScene:
             "camera_id": f"synthetic-{self.spec.scene}-{self.spec.variant + '-' if self.spec.variant else ''}{self.spec.seed}",
             "name": base["name"],
             "kind": base["kind"],
+            **({"district": base["district"]} if "district" in base else {}),
             "location": base["location"],
             "source": self.spec.canonical(),
             "resolution": {"width": self.spec.width, "height": self.spec.height},
