@@ -169,10 +169,12 @@ def summary(item: TailedRecord) -> str:
     event = item.event
     if event is None:
         return f"invalid: {item.error}"
-    skip = {"v", "event_id", "camera_id", "ts", "objects"}
+    skip = {"v", "event_id", "camera_id", "ts", "objects", "jpeg", "boxes"}
     fields = [f"{name}={getattr(event, name)}" for name in event.__struct_fields__ if name not in skip]
     if isinstance(event, contract.FrameEvent):
         fields.append(f"objects={len(event.objects)}")
+    if isinstance(event, contract.Snapshot):  # a picture is no text for a terminal: its size only
+        fields.append(f"jpeg={len(event.jpeg)} bytes")
     return f"{contract.type_tag(type(event))} " + " ".join(fields)
 
 

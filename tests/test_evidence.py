@@ -267,7 +267,11 @@ def test_the_worker_makes_pictures_off_the_camera_thread_and_drops_what_it_canno
     # dropped rather than stall the camera
     assert 2 <= len(sent) <= 3 and worker.dropped == 6 - len(sent)
     assert all(isinstance(s, Snapshot) and s.blurred >= 2 for s in sent)
-    assert [s.trigger_event_id for s in sent] == [r.event_id for r in reports[: len(sent)]]
+    # the first report always gets its picture, and pictures leave in the order of their reports
+    # (which later ones found room in the queue depends on when the worker took the first)
+    order = [r.event_id for r in reports]
+    positions = [order.index(s.trigger_event_id) for s in sent]
+    assert positions[0] == 0 and positions == sorted(positions)
 
 
 def _stored_snapshot(camera_id: str, ts: datetime, kind: str, subject: str, trigger: str) -> Snapshot:
