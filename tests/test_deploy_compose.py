@@ -21,9 +21,9 @@ SERVICES = COMPOSE["services"]
 IOC_SERVICES = {name: s for name, s in SERVICES.items() if "build" in s or str(s.get("image", "")).startswith("ioc")}
 PROMETHEUS = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
 # One-shot jobs: they exit, and what needs them waits for a successful exit.
-JOBS = {"migrate"}
+JOBS = {"migrate", "grafana-reader", "registry"}
 # Everything that writes to Kafka or the database.
-WRITERS = {"sink", "processors", "agents", "maintenance"}
+WRITERS = {"sink", "processors", "agents", "maintenance", "desk", "notify", "registry"}
 
 
 def _option(command: list[str], name: str) -> str | None:
@@ -41,7 +41,8 @@ def _mounts(service: dict) -> dict[str, str]:
 
 def test_the_stack_has_every_stage():
     # Guards the tables below against silently shrinking (a renamed image would empty IOC_SERVICES).
-    assert set(IOC_SERVICES) == {"migrate", "sink", "processors", "maintenance", "agents"}
+    assert set(IOC_SERVICES) == {"migrate", "grafana-reader", "registry", "sink", "processors", "maintenance", "agents",
+                                 "desk", "notify"}
     assert {"kafka", "timescaledb", "prometheus", "grafana"} <= set(SERVICES)
 
 
@@ -115,13 +116,14 @@ def test_each_stage_writes_to_a_named_volume(service, path):
     assert source in COMPOSE["volumes"], f"{service} writes {path}, which is not on a named volume"
 
 
-def test_grafana_takes_its_password_from_the_environment_and_stays_local():
+def test_grafana_and_the_desk_take_passwords_from_the_environment_and_stay_local():
     grafana = SERVICES["grafana"]
     password = grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
     assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", password), "no default password: required from the environment"
-    for published in [*grafana["ports"], *SERVICES["prometheus"]["ports"]]:
+    public = ("grafana", "prometheus", "desk")  # what people open in a browser
+    for published in (port for name in public for port in SERVICES[name]["ports"]):
         assert published.startswith("${") and ":-127.0.0.1}:" in published, f"{published} is published beyond this host by default"
-    assert not any("ports" in SERVICES[name] for name in SERVICES if name not in ("grafana", "prometheus"))
+    assert not any("ports" in SERVICES[name] for name in SERVICES if name not in public)
     example = (COMPOSE_DIR / "env.example").read_text()
     assert "GRAFANA_ADMIN_PASSWORD=\n" in example and "IOC_DB_PASSWORD=\n" in example  # placeholders, no values
 
