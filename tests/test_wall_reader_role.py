@@ -23,6 +23,8 @@ def test_databases_migrated_at_once_all_get_the_reader(stack):
         for db in databases:
             with psycopg.connect(psycopg.conninfo.make_conninfo(db.conninfo, user="ioc_grafana")) as conn:
                 assert conn.execute("SELECT count(*) FROM cameras").fetchone() == (0,)
+                # the speed histograms the Planning dashboard's V50 / V85 read
+                assert conn.execute("SELECT (SELECT count(*) FROM speed_hourly) + (SELECT count(*) FROM speed_daily)").fetchone() == (0,)
                 assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
 
 
@@ -41,7 +43,7 @@ def test_reader_password_is_set_from_the_environment(db):
 
     runner = CliRunner()
     missing = runner.invoke(app, ["reader-password", "--dsn", db.conninfo], env={"IOC_GRAFANA_DB_PASSWORD": ""})
-    assert isinstance(missing.exception, InvalidInput) and "IOC_GRAFANA_DB_PASSWORD" in str(missing.exception)
+    assert missing.exit_code == InvalidInput.exit_code and "IOC_GRAFANA_DB_PASSWORD" in missing.output
     done = runner.invoke(app, ["reader-password", "--dsn", db.conninfo], env={"IOC_GRAFANA_DB_PASSWORD": "wall-reader-pw"})
     assert done.exit_code == 0, done.output
     with psycopg.connect(db.conninfo) as conn:
