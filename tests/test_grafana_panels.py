@@ -389,7 +389,7 @@ def _speed_rows(r: Result) -> dict[datetime, dict]:
     assert r.columns == ["time", "V50", "V85", "V50_model", "V85_model"], r.columns
     times = r.column("time")
     assert times == sorted(times), "Grafana needs time series sorted by time"
-    return {row[0]: dict(zip(r.columns, row)) for row in r.rows}
+    return {row[0]: dict(zip(r.columns, row, strict=True)) for row in r.rows}
 
 
 def check_speed(r: Result, lang: Lang) -> None:
