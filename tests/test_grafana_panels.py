@@ -10,6 +10,7 @@ A panel without a check here fails, so a new panel cannot slip in unproven.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,6 +25,7 @@ from dashboards.grafana.labels import Lang, text
 from dashboards.grafana.macros import TimeRange, expand
 from dashboards.grafana.run import expanded_sql
 from ingest.db import DbSettings
+from ingest.warehouse.rollups import refresh_rollups
 
 # The wall's "now": local midnight in Vũng Tàu, so daily rollups (local days) fall whole in ranges.
 T = datetime(2026, 11, 19, 17, 0, tzinfo=timezone.utc)
@@ -40,6 +42,48 @@ CAMERAS = [
     ("cam-e", "Camera chưa định vị", "traffic", None, None, None, "[]", "[]"),  # no position: not on the map
 ]
 NAMES = {c[0]: c[1] for c in CAMERAS}
+
+
+# Vehicles' own speeds (crossings) on the last days before T, made into hourly and daily speed
+# histograms by the real rollup refresh. Each entry: local day (0 = the day ending at T), local
+# hour, camera, direction, class, speed in km/h (multiples of 0.5, exact in the crossings' real).
+# cam-a's cars are far from normal: a congested majority crawling at ~12 km/h and a free-flowing
+# rest at ~52 km/h, more jammed in the rush hours; people walk through the same line and are no
+# vehicles; cam-a's motorbikes go out fast.
+SPEED_DAYS_A = 5  # cam-a's cars have speeds on the last 5 days; cam-b's on the last 2
+JAMMED = {7: 0.9, 8: 0.6, 12: 0.4, 17: 0.9, 18: 0.6}  # local hour -> share of cars in the jam
+SPEED_HOURS = tuple(JAMMED)
+
+
+def _speed_crossings() -> list[tuple[int, int, str, str, str, float]]:
+    rng = random.Random(20261119)
+    out = []
+    for day in range(SPEED_DAYS_A):
+        for hour, jammed in JAMMED.items():
+            for _ in range(rng.randrange(25, 40)):
+                speed = rng.gauss(12, 3) if rng.random() < jammed else rng.lognormvariate(3.95, 0.2)
+                out.append((day, hour, "cam-a", "in", "car", speed))
+            out += [(day, hour, "cam-a", "in", "person", rng.uniform(3, 6)) for _ in range(30)]
+            if day < 2:
+                out += [(day, hour, "cam-b", "in", "car", rng.uniform(20, 40)) for _ in range(rng.randrange(10, 20))]
+        if day == 0:
+            out += [(day, 12, "cam-a", "out", "motorbike", rng.uniform(60, 90)) for _ in range(40)]
+    return [(day, hour, cam, d, cls, round(max(speed, 0.5) * 2) / 2) for day, hour, cam, d, cls, speed in out]
+
+
+SPEEDS = _speed_crossings()
+
+
+def _seed_speeds(settings: DbSettings) -> None:
+    with psycopg.connect(settings.conninfo) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO crossings (ts, camera_id, event_id, frame_no, line_id, direction, cls, track_id, speed_kmh) "
+            "VALUES (%s, %s, %s, 1, 'main', %s, %s, %s, %s)",
+            [(T - (day + 1) * timedelta(days=1) + timedelta(hours=hour, seconds=i % 3600), cam, f"s{i}", d, cls, i, speed)
+             for i, (day, hour, cam, d, cls, speed) in enumerate(SPEEDS)])
+    # Before any count window is written: the refresh would otherwise also rebuild the traffic
+    # rollups of those hours from the windows, over the moments seeded below.
+    refresh_rollups(settings)
 
 
 def _seed(conn: psycopg.Connection) -> None:
@@ -113,6 +157,7 @@ def _seed(conn: psycopg.Connection) -> None:
 @pytest.fixture(scope="module")
 def reader(module_db: DbSettings) -> DbSettings:
     """The seeded database, as Grafana's read-only role sees it."""
+    _seed_speeds(module_db)
     with psycopg.connect(module_db.conninfo) as conn:
         _seed(conn)
     return DbSettings(dsn=psycopg.conninfo.make_conninfo(module_db.conninfo, user=READER))
@@ -298,18 +343,65 @@ def check_weekday_hour(r: Result, lang: Lang) -> None:
         assert set(r.column(f"{hour:02d}")) == {Decimal(160 + hour)}
 
 
-def check_speed(r: Result, lang: Lang) -> None:
-    assert {"time", "V50", "V85"} <= set(r.columns)
-    by_day = {row[0]: (float(row[1]), float(row[2])) for row in r.rows}
-    assert set(by_day) == set(DAYS)
-    n_a, n_b = CAR_A, 24 * 20
+def _exact(speeds: list[float], p: float) -> float:
+    """The speed at or below which a share p of the vehicles travelled (inverted CDF)."""
+    ranked = sorted(speeds)
+    return ranked[max(math.ceil(p * len(ranked)), 1) - 1]
+
+
+def _measured(day_from: datetime, day_to: datetime, *, cameras=("cam-a", "cam-b"), directions=("in", "out"),
+              classes=("car", "motorbike")) -> list[float]:
+    """The seeded speeds of vehicles crossing in [day_from, day_to) local time."""
+    out = []
+    for day, hour, cam, d, cls, speed in SPEEDS:
+        at = T - (day + 1) * timedelta(days=1) + timedelta(hours=hour)
+        if day_from <= at < day_to and cam in cameras and d in directions and cls in classes:
+            out.append(speed)
+    return out
+
+
+BIN_KMH = 2.0
+
+
+def _assert_measured(row: dict, speeds: list[float]) -> None:
+    """V50 / V85 read from the merged histograms, within one 2 km/h bin of the exact percentiles
+    (and 0.05 of rounding to 0.1); no model stands in for a measured bucket."""
+    assert speeds, "no seeded speeds in this bucket"
+    for column, p in (("V50", 0.5), ("V85", 0.85)):
+        assert row[column] is not None, (row, column)
+        assert abs(float(row[column]) - _exact(speeds, p)) <= BIN_KMH + 0.05, (row["time"], column, row[column], _exact(speeds, p))
+    assert row["V50_model"] is None and row["V85_model"] is None, row
+
+
+def _model(n_a: float, n_b: float) -> tuple[float, float]:
+    """V50 / V85 of the seeded moments under the normal model (cam-a 40 +- 10 km/h, cam-b 30 exactly)."""
     mean = (40 * n_a + 30 * n_b) / (n_a + n_b)
     sd = math.sqrt((1700 * n_a + 900 * n_b) / (n_a + n_b) - mean ** 2)
-    for day, (v50, v85) in by_day.items():
-        if day in DAYS[-7:]:
-            assert (v50, v85) == (round(mean, 1), round(mean + 1.0364 * sd, 1))
+    return round(mean, 1), round(mean + 1.0364 * sd, 1)
+
+
+def _assert_model(row: dict, expected: tuple[float, float]) -> None:
+    assert row["V50"] is None and row["V85"] is None, row  # no histogram: nothing passes for measured
+    assert (float(row["V50_model"]), float(row["V85_model"])) == expected, row
+
+
+def _speed_rows(r: Result) -> dict[datetime, dict]:
+    assert r.columns == ["time", "V50", "V85", "V50_model", "V85_model"], r.columns
+    times = r.column("time")
+    assert times == sorted(times), "Grafana needs time series sorted by time"
+    return {row[0]: dict(zip(r.columns, row, strict=True)) for row in r.rows}
+
+
+def check_speed(r: Result, lang: Lang) -> None:
+    rows = _speed_rows(r)
+    assert set(rows) == set(DAYS)
+    for day, row in rows.items():
+        if day >= DAYS[-SPEED_DAYS_A]:  # days with crossings' speeds: measured, people left out
+            _assert_measured(row, _measured(day, day + timedelta(days=1)))
+        elif day in DAYS[-7:]:  # cam-b's cars count in the model too
+            _assert_model(row, _model(CAR_A, 24 * 20))
         else:
-            assert (v50, v85) == (40.0, round(40 + 10.364, 1))
+            _assert_model(row, (40.0, round(40 + 10.364, 1)))
 
 
 def check_camera_options(r: Result, lang: Lang) -> None:
@@ -398,6 +490,64 @@ def test_planning_grain_picks_the_bucket(grain, buckets, reader: DbSettings):
     times = set(result.column("time"))
     assert len(times) == buckets
     assert sum(float(v) for v in result.column("value")) == 14 * (CAR_A + 24 * 50) + 7 * 24 * 20
+
+
+@pytest.mark.parametrize("selection, cameras, directions", [
+    # every camera and direction: cam-a's cars and outbound motorbikes and cam-b's cars are merged
+    ({}, ("cam-a", "cam-b"), ("in", "out")),
+    # inbound only: the fast outbound motorbikes of the last day drop out of its histogram
+    ({"direction": ("in",)}, ("cam-a", "cam-b"), ("in",)),
+    # cam-b alone: measured on its two days; before them, its moments alone (exactly 30 km/h)
+    ({"camera": ("cam-b",)}, ("cam-b",), ("in", "out")),
+])
+def test_speed_panel_follows_the_variables(selection, cameras, directions, reader: DbSettings):
+    with psycopg.connect(reader.conninfo) as conn:
+        rows = _speed_rows(run(_target("planning", "3"), conn, selection))
+    measured_days = {d for d in DAYS if _measured(d, d + timedelta(days=1), cameras=cameras, directions=directions)}
+    assert measured_days and measured_days < set(rows)
+    for day, row in rows.items():
+        if day in measured_days:
+            _assert_measured(row, _measured(day, day + timedelta(days=1), cameras=cameras, directions=directions))
+        elif cameras == ("cam-b",):
+            _assert_model(row, (30.0, 30.0))
+        else:
+            assert row["V50"] is None and row["V50_model"] is not None, row
+    if cameras == ("cam-b",):
+        assert set(rows) == set(DAYS[-7:])  # cam-b has no traffic before
+
+
+@pytest.mark.parametrize("grain", [
+    "1 hour",  # the hourly histograms, one per hour
+    "1 week",  # daily histograms merged across days: the last 5 days span two weeks (Mon Nov 16 starts one)
+])
+def test_speed_panel_merges_the_histograms_of_the_grain(grain, reader: DbSettings):
+    step = {"1 hour": timedelta(hours=1), "1 week": timedelta(weeks=1)}[grain]
+    with psycopg.connect(reader.conninfo) as conn:
+        rows = _speed_rows(run(_target("planning", "3"), conn, {"grain": (grain,)}))
+    assert len(rows) == {"1 hour": 14 * 24, "1 week": 3}[grain]
+    measured = 0
+    for start, row in rows.items():
+        speeds = _measured(start, start + step)
+        if speeds:
+            _assert_measured(row, speeds)
+            measured += 1
+        else:
+            assert row["V50"] is None and row["V85"] is None and row["V50_model"] is not None, row
+    assert measured == {"1 hour": SPEED_DAYS_A * len(SPEED_HOURS), "1 week": 2}[grain]
+
+
+def test_measured_speeds_are_not_the_normal_model(reader: DbSettings):
+    # The seeded cars are skewed: the exact V85 of a congested day is far from mean + 1.0364 sd of
+    # the same speeds, so a panel reading the model instead of the histogram would be caught.
+    day = DAYS[-1]
+    speeds = _measured(day, day + timedelta(days=1), classes=("car",), directions=("in",), cameras=("cam-a",))
+    mean = sum(speeds) / len(speeds)
+    sd = math.sqrt(sum((s - mean) ** 2 for s in speeds) / len(speeds))
+    assert abs(_exact(speeds, 0.85) - (mean + 1.0364 * sd)) > 2 * BIN_KMH
+    assert abs(_exact(speeds, 0.5) - mean) > 2 * BIN_KMH
+    with psycopg.connect(reader.conninfo) as conn:
+        rows = _speed_rows(run(_target("planning", "3"), conn, {"camera": ("cam-a",), "class": ("car",)}))
+    _assert_measured(rows[day], speeds)
 
 
 def test_alerts_severity_selection(reader: DbSettings):

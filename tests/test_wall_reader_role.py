@@ -23,6 +23,8 @@ def test_databases_migrated_at_once_all_get_the_reader(stack):
         for db in databases:
             with psycopg.connect(psycopg.conninfo.make_conninfo(db.conninfo, user="ioc_grafana")) as conn:
                 assert conn.execute("SELECT count(*) FROM cameras").fetchone() == (0,)
+                # the speed histograms the Planning dashboard's V50 / V85 read
+                assert conn.execute("SELECT (SELECT count(*) FROM speed_hourly) + (SELECT count(*) FROM speed_daily)").fetchone() == (0,)
                 assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
 
 

@@ -67,6 +67,14 @@ _TEXT: dict[str, tuple[str, str]] = {
     "weekday_hour": ("Lưu lượng trung bình theo thứ và giờ", "Average volume by weekday and hour"),
     "weekday": ("Thứ", "Weekday"),
     "speed": ("Tốc độ V50 / V85", "Speed V50 / V85"),
+    "v50_model": ("V50 ước tính (mô hình chuẩn)", "V50 estimated (normal model)"),
+    "v85_model": ("V85 ước tính (mô hình chuẩn)", "V85 estimated (normal model)"),
+    "speed_description": (
+        "Nét liền: V50 / V85 đo từ tốc độ của từng xe (sai số dưới 2 km/h). Nét đứt: ước tính từ tốc độ trung bình "
+        "và độ lệch chuẩn theo phân phối chuẩn, chỉ ở những khoảng không còn dữ liệu tốc độ từng xe.",
+        "Solid: V50 / V85 measured from each vehicle's speed (within 2 km/h). Dashed: estimated from the mean speed "
+        "and its spread under a normal distribution, only where no per-vehicle speeds are kept.",
+    ),
     "period_vs_previous": ("Kỳ này so với kỳ trước", "This period against the previous one"),
     "this_period": ("Kỳ này", "This period"),
     "previous_period": ("Kỳ trước", "Previous period"),

@@ -3,7 +3,7 @@
 "Now" is ``$__timeTo()`` everywhere, never ``now()``: the wall's time range ends at now, and the
 same query is then exact for any range (tests pin the range; a planner can look back at an
 incident). The relations read here are exactly those granted to the read-only role
-``ioc_grafana`` (ingest/migrations/0030_wall_reader.sql).
+``ioc_grafana`` (ingest/migrations/0030_wall_reader.sql, 0037_wall_reader_speeds.sql).
 
 State codes (mapped to words and colours by the dashboards):
   camera on the map: 0 ok, 1 degraded health, 2 alert open, 3 offline (worst wins);
@@ -229,6 +229,13 @@ _ROLLUP = """(SELECT bucket, camera_id, line_id, direction, cls, volume, speed_n
       UNION ALL
       SELECT bucket, camera_id, line_id, direction, cls, volume, speed_n, speed_sum, speed_sq_sum
       FROM traffic_daily WHERE '$grain' <> '1 hour') r"""
+# The speed histograms for the grain, picked the same way (migration 0035; both tables share the
+# rollups' buckets and keys).
+_SPEED_ROLLUP = """(SELECT bucket, camera_id, line_id, direction, cls, speed_hist
+      FROM speed_hourly WHERE '$grain' = '1 hour'
+      UNION ALL
+      SELECT bucket, camera_id, line_id, direction, cls, speed_hist
+      FROM speed_daily WHERE '$grain' <> '1 hour') s"""
 #: "All" of a camera or line list is the custom all value '__all' (ALL_VALUE): then the first test
 #: is a constant true and PostgreSQL drops the filter, instead of comparing every row with every
 #: camera of the city.
@@ -268,17 +275,36 @@ ORDER BY 1"""
 
 
 def planning_speed() -> str:
-    # V50 and V85 from the rollups' speed moments (n, sum x, sum x^2): mean and mean + 1.0364 sd.
+    # V50 and V85 measured: percentiles of the merged speed histograms of each grain bucket (exact
+    # to one 2 km/h bin). Where a bucket has no histogram (history older than the crossings kept, or
+    # windows without crossings), the rollups' speed moments under a normal model stand in: mean and
+    # mean + 1.0364 sd, as separate series, so the wall draws them apart and never passes a model
+    # off as a measurement. A bucket has one or the other: where a histogram exists the model
+    # columns are NULL (Grafana draws nothing there), and the other way round.
     mean = "sum(speed_sum) / sum(speed_n)"
-    return f"""SELECT time_bucket('$grain'::interval, bucket, 'Asia/Ho_Chi_Minh') AS "time",
-       round(({mean})::numeric, 1) AS "V50",
-       round(({mean} + 1.0364 * sqrt(greatest(sum(speed_sq_sum) / sum(speed_n) - ({mean}) ^ 2, 0)))::numeric, 1) AS "V85"
-FROM (SELECT bucket, sum(speed_n) AS speed_n, sum(speed_sum) AS speed_sum, sum(speed_sq_sum) AS speed_sq_sum
-      FROM {_ROLLUP}
-      WHERE $__timeFilter(bucket) AND {_PLANNING_FILTER}
-      GROUP BY bucket) per_bucket
-GROUP BY 1
-HAVING sum(speed_n) > 0
+    spread = f"sqrt(greatest(sum(speed_sq_sum) / sum(speed_n) - ({mean}) ^ 2, 0))"
+    grain_bucket = "time_bucket('$grain'::interval, bucket, 'Asia/Ho_Chi_Minh')"
+    return f"""WITH measured AS (
+    SELECT {grain_bucket} AS "time", sum(speed_hist) AS hist
+    FROM (SELECT bucket, sum(speed_hist) AS speed_hist
+          FROM {_SPEED_ROLLUP}
+          WHERE $__timeFilter(bucket) AND {_PLANNING_FILTER}
+          GROUP BY bucket) per_bucket
+    GROUP BY 1),
+modelled AS (
+    SELECT {grain_bucket} AS "time", {mean} AS v50, {mean} + 1.0364 * {spread} AS v85
+    FROM (SELECT bucket, sum(speed_n) AS speed_n, sum(speed_sum) AS speed_sum, sum(speed_sq_sum) AS speed_sq_sum
+          FROM {_ROLLUP}
+          WHERE $__timeFilter(bucket) AND {_PLANNING_FILTER}
+          GROUP BY bucket) per_bucket
+    GROUP BY 1
+    HAVING sum(speed_n) > 0)
+SELECT "time",
+       round(speed_percentile(measured.hist, 0.5)::numeric, 1) AS "V50",
+       round(speed_percentile(measured.hist, 0.85)::numeric, 1) AS "V85",
+       CASE WHEN measured.hist IS NULL THEN round(modelled.v50::numeric, 1) END AS "V50_model",
+       CASE WHEN measured.hist IS NULL THEN round(modelled.v85::numeric, 1) END AS "V85_model"
+FROM measured FULL JOIN modelled USING ("time")
 ORDER BY 1"""
 
 

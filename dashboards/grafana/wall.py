@@ -118,6 +118,19 @@ def _colour_cells(field: str) -> tuple[str, list[DynamicConfigValue]]:
     return field, [DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-background", "mode": "basic"})]
 
 
+def _speed_series(field: str, colour: str, *, display: str | None = None,
+                  estimated: bool = False) -> tuple[str, list[DynamicConfigValue]]:
+    """A speed series in its percentile's colour; an estimate is dashed, with points, since it
+    often covers only a few buckets between measured ones."""
+    values = [DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": colour})]
+    if display:
+        values.append(DynamicConfigValue(id_val="displayName", value=display))
+    if estimated:
+        values += [DynamicConfigValue(id_val="custom.lineStyle", value={"fill": "dash", "dash": [10, 10]}),
+                   DynamicConfigValue(id_val="custom.showPoints", value="always")]
+    return field, values
+
+
 def _legend() -> common_b.VizLegendOptions:
     return (common_b.VizLegendOptions().show_legend(True).display_mode(common_m.LegendDisplayMode.LIST)
             .placement(common_m.LegendPlacement.BOTTOM))
@@ -420,8 +433,13 @@ def planning(options: WallOptions) -> dash.Dashboard:
         )
         .with_panel(
             timeseries.Panel().id(3).legend(_legend()).line_width(2).title(text("speed", lang)).datasource(TIMESCALEDB)
+            .description(text("speed_description", lang))
             .with_target(_sql(q.planning_speed(), fmt=SqlFormat.TIME_SERIES))
             .grid_pos(_pos(0, 19, 24, 9)).unit("velocitykmh").min(0).decimals(1).line_width(2)
+            .override_by_name(*_speed_series("V50", BLUE))
+            .override_by_name(*_speed_series("V85", ORANGE))
+            .override_by_name(*_speed_series("V50_model", BLUE, display=text("v50_model", lang), estimated=True))
+            .override_by_name(*_speed_series("V85_model", ORANGE, display=text("v85_model", lang), estimated=True))
         )
     )
 

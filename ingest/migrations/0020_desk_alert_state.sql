@@ -2,8 +2,8 @@
 -- carries what operators did with it (acknowledged, resolved with a code, escalated), as the
 -- processors publish it in each Alert step. The history keeps the same columns per step.
 
-ALTER TABLE cameras ADD COLUMN district text;
-CREATE INDEX ON cameras (district);
+ALTER TABLE cameras ADD COLUMN IF NOT EXISTS district text;
+CREATE INDEX IF NOT EXISTS cameras_district_idx ON cameras (district);
 
 ALTER TABLE alerts
     ADD COLUMN acknowledged_by text,
