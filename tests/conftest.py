@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from deploy.local.stack import StackInfo, StackSettings, stack_up
-from ingest.bus import BusSettings, ensure_topics
+from ingest.bus import BusSettings, delete_namespace, ensure_topics
 from ingest.db import DbSettings, temporary_database
 
 
@@ -26,11 +26,13 @@ def stack() -> StackInfo:
 
 
 @pytest.fixture
-def bus(stack: StackInfo) -> BusSettings:
-    """Bus settings with a namespace (so topics) of this test's own, topics created."""
+def bus(stack: StackInfo) -> Iterator[BusSettings]:
+    """Bus settings with a namespace (so topics) of this test's own, topics created, and deleted
+    afterwards so that a long suite does not slow the one broker down."""
     settings = BusSettings(bootstrap=stack.bootstrap, namespace=f"t{uuid.uuid4().hex[:10]}")
     ensure_topics(settings)
-    return settings
+    yield settings
+    delete_namespace(settings)
 
 
 @pytest.fixture
