@@ -18,9 +18,9 @@ import importlib.util
 import math
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -104,7 +104,7 @@ class _Node:
         return "".join(lines + self.attrs) + "}\n"
 
 
-def _attr(key: str, value: bool | int | float | str | Sequence[float] | Sequence[int]) -> str:
+def _attr(key: str, value: bool | float | str | Sequence[float] | Sequence[int]) -> str:
     if isinstance(value, bool):
         body = f"      b: {'true' if value else 'false'}\n"
     elif isinstance(value, int):

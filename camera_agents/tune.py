@@ -19,9 +19,9 @@ import html
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -203,8 +203,10 @@ def report_text(report: TuneReport) -> str:
         f"objects tracked: {report.objects}"
         + (f", median height {report.object_height_px:.0f} px" if report.object_height_px is not None else ""),
         f"shake: {report.shake_px[0]:.2f} px (95th percentile), {report.shake_px[1]:.2f} px largest",
-        f"light: mean grey {report.brightness[1]:.0f} (from {report.brightness[0]:.0f} to {report.brightness[2]:.0f}), "
-        f"largest change within a second {report.light_step_per_s:.0%}",
+        (
+            f"light: mean grey {report.brightness[1]:.0f} (from {report.brightness[0]:.0f} to {report.brightness[2]:.0f}), "
+            f"largest change within a second {report.light_step_per_s:.0%}"
+        ),
     ]
     lines.append(f"{len(report.warnings)} warning(s)" + (":" if report.warnings else ": nothing found that will hurt counting"))
     lines += [f"  - [{w.kind}] {w.message}" for w in report.warnings]

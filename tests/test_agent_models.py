@@ -12,10 +12,22 @@ import yaml
 from typer.testing import CliRunner
 
 from camera_agents.cli import app
-from camera_agents.config import ConfigError, TfSsdDetectorConfig, load_camera, parse_camera
+from camera_agents.config import (
+    ConfigError,
+    TfSsdDetectorConfig,
+    load_camera,
+    parse_camera,
+)
 from camera_agents.detection import COCO_NAMES, DetectorError, decode_ssd
 from camera_agents.detections import CLASS_ID
-from camera_agents.people_counts import HandCount, answer_at, load_hand_counts, people_in_frames, people_in_zone, score_counts
+from camera_agents.people_counts import (
+    HandCount,
+    answer_at,
+    load_hand_counts,
+    people_in_frames,
+    people_in_zone,
+    score_counts,
+)
 from ingest.contract import FrameEvent, decode
 from tests.media import vtest_path
 
