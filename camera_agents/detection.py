@@ -437,7 +437,9 @@ class OnnxDetector:
         top, left = int(pad_y), int(pad_x)
         canvas[top : top + new_h, left : left + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         self._net.setInput(cv2.dnn.blobFromImage(canvas, 1 / 255.0, (size, size), swapRB=True, crop=False))
-        output = self._net.forward(self._outputs)[0]
+        outputs = self._net.forward(self._outputs)
+        # Older YOLOv5 exports also output their three 5-D feature maps; the detections are the 3-D one.
+        output = next((o for o in outputs if np.ndim(o) == 3), outputs[0])
         return decode_yolo(
             output, class_ids=self._class_ids, confidence=cfg.confidence, nms_iou=cfg.nms_iou,
             input_size=size, frame_size=(width, height), pad=(left, top), gain=gain,

@@ -35,6 +35,7 @@ SHAKE_PX = 1.0  # 95th percentile of the frame-to-frame shift: the motion detect
 LIGHT_DRIFT = 0.25  # brightness range over the run, as a share of its mean
 LIGHT_STEP_PER_S = 0.10  # largest brightness change within a second, as a share of the mean
 MIN_SOURCE_FPS = 8.0
+OUTAGE_GRACE_S = 10.0  # how long past the run's end to wait for a live camera that went down
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
             if item is None:
                 break
             if isinstance(item, SourceOutage):
-                if time.monotonic() - started > seconds + info.fps:  # a live camera that stays down
+                if time.monotonic() - started > seconds + OUTAGE_GRACE_S:  # a live camera that stays down
                     break
                 continue
             assert isinstance(item, Frame)

@@ -77,6 +77,16 @@ def yolov8_output(input_size: int) -> np.ndarray:
     return out
 
 
+def yolov5_output(input_size: int) -> np.ndarray:
+    """(1, N, 5 + 80): the same boxes as v5 rows, objectness in column 4."""
+    v8 = yolov8_output(input_size)[0].T  # (N, 84)
+    rows = np.zeros((1, len(v8), 85), np.float32)
+    rows[0, :, :4] = v8[:, :4]
+    rows[0, :, 5:] = v8[:, 4:]
+    rows[0, :, 4] = (v8[:, 4:].max(axis=1) > 0).astype(np.float32)  # objectness 1 where an object is
+    return rows
+
+
 def normalised(box: tuple[float, float, float, float]) -> list[float]:
     return [box[0] / 960, box[1] / 540, box[2] / 960, box[3] / 540]
 
@@ -113,6 +123,8 @@ def camera_file(tmp_path: Path, detector: dict) -> Path:
     [
         # YOLOv8 export: one (1, 4 + 80, N) tensor, COCO classes, letterboxed square input
         ("yolo", lambda: {"output0": yolov8_output(320)}, {}),
+        # YOLOv5 export that also outputs a 5-D feature map: the 3-D detections are used
+        ("yolo", lambda: {"feature_map": np.zeros((1, 3, 4, 4, 85)), "output0": yolov5_output(320)}, {}),
         # SSD with OpenCV's DetectionOutput rows, two named classes
         ("ssd", lambda: {"detections": ssd_rows_output()}, {"class_names": ["person", "car"]}),
         # SSD exported as boxes + scores (background column first)
