@@ -251,6 +251,11 @@ class TfSsdDetector:
         blob = cv2.dnn.blobFromImage(image, 1 / 127.5, self.input_size(width, height), (127.5, 127.5, 127.5), swapRB=True, crop=False)
         self._net.setInput(blob)
         rows = self._net.forward()
-        return decode_detection_rows(
+        found = decode_detection_rows(
             rows, class_ids=self._class_ids, confidence=self._config.confidence, nms_iou=self._config.nms_iou, frame_size=(width, height)
         )
+        if self._config.person_min_aspect > 0 and len(found):
+            sizes = found.xyxy[:, 2:] - found.xyxy[:, :2]
+            wide = (found.class_id == CLASS_ID["person"]) & (sizes[:, 1] < self._config.person_min_aspect * sizes[:, 0])
+            found = found[~wide]
+        return found
