@@ -212,3 +212,26 @@ def test_hand_counts_are_answered_by_the_last_report_before_them(tmp_path):
     counts.write_text("frame,people,split\n10,3,training\n", encoding="utf-8")
     with pytest.raises(ValueError, match="split tune or held_out"):
         load_hand_counts(counts)
+
+
+def test_pedestrian_boxes_wider_than_tall_are_dropped():
+    import cv2
+
+    from camera_agents.ssd import TfSsdDetector
+
+    capture = cv2.VideoCapture(str(vtest_path()))
+    pictures = []
+    for index in range(201):
+        ok, image = capture.read()
+        assert ok
+        if index % 50 == 0:
+            pictures.append(image)
+    capture.release()
+    widths_over_heights = {}
+    for aspect in (0.0, 1.0):
+        detector = TfSsdDetector(TfSsdDetectorConfig(input_height=576, person_min_aspect=aspect))
+        boxes = np.concatenate([detector.detect(p).xyxy for p in pictures])
+        widths_over_heights[aspect] = (boxes[:, 2] - boxes[:, 0]) / (boxes[:, 3] - boxes[:, 1])
+    # The model calls a patch of the lawn a person, in a box wider than tall; the filter drops it.
+    assert (widths_over_heights[0.0] > 1.0).any()
+    assert (widths_over_heights[1.0] <= 1.0).all() and len(widths_over_heights[1.0]) >= 10
