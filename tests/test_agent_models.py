@@ -187,14 +187,14 @@ def test_agent_run_on_vtest_reports_people_per_frame_and_in_the_scene_zone(tmp_p
     config = load_camera(EXAMPLES / "vtest.yaml")
     out = tmp_path / "vtest.jsonl"
     result = runner.invoke(
-        app, ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--sink", f"jsonl:{out}", "--frames", "180", "--no-progress"]
+        app, ["run", "--camera", str(EXAMPLES / "vtest.yaml"), "--source", str(vtest_path()), "--sink", f"jsonl:{out}", "--frames", "130", "--no-progress"]
     )
     assert result.exit_code == 0, result.output
     events = [decode(line) for line in out.read_bytes().splitlines()]
-    truth = [c for c in load_hand_counts(HAND_COUNTS) if c.frame < 180]
+    truth = [c for c in load_hand_counts(HAND_COUNTS) if c.frame < 130]
     frames = people_in_frames(events, config.camera_id)
     zone = people_in_zone(events, config.camera_id, "campus")
-    assert len(frames) == len(range(0, 180, config.analytics.stride))
+    assert len(frames) == len(range(0, 130, config.analytics.stride))
     for reported in (frames, zone):
         score = score_counts(truth, reported)
         assert all(abs(e) <= 2 for e in score.errors.values()), score.errors
