@@ -58,7 +58,12 @@ def _run(config) -> tuple[list, float, int]:
 def main() -> None:
     import cv2
 
-    from camera_agents.people_counts import load_hand_counts, people_in_frames, people_in_zone, score_counts
+    from camera_agents.people_counts import (
+        load_hand_counts,
+        people_in_frames,
+        people_in_zone,
+        score_counts,
+    )
     from tests.media import vtest_path
 
     video = vtest_path()

@@ -227,7 +227,7 @@ def snapshot(
 def tune(
     config: Path = typer.Option(..., "--config", "-c", help="A camera config (YAML): the camera to watch."),
     seconds: float = typer.Option(60.0, "--seconds", min=1.0, help="How much of the camera to watch."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder [default: ./tune-<camera_id>]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Report folder (default: ./tune-CAMERA_ID)."),
     source: Optional[str] = typer.Option(None, "--source", help="Override the camera's source (a recording of it, say)."),
 ) -> None:
     """Watch a camera for a while and write a report folder: the picture with lines, zones, objects

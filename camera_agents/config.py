@@ -194,6 +194,10 @@ class TfSsdDetectorConfig(_Model):
     )
     confidence: float = Field(default=0.3, gt=0, lt=1, description="Minimum class score.")
     nms_iou: float = Field(default=0.45, gt=0, lt=1, description="IoU above which overlapping boxes are merged.")
+    person_min_aspect: float = Field(
+        default=1.0, ge=0, le=10,
+        description="Least height/width of a person's box; wider boxes (the model's mistakes on lawns and walls) are dropped. 0 keeps all.",
+    )
 
 
 DetectorConfig = Annotated[

@@ -454,6 +454,26 @@ def decode_yolo(
     return Detections(xyxy=xyxy[kept], confidence=score[kept], class_id=cls[kept])
 
 
+def decode_detection_rows(
+    rows: np.ndarray, *, class_ids: Sequence[int | None], confidence: float, nms_iou: float, frame_size: tuple[int, int]
+) -> Detections:
+    """OpenCV's ``DetectionOutput`` rows ``[image_id, label, score, x1, y1, x2, y2]`` (label 1..C,
+    0 is the background; corners normalised to 0..1 of the network input, which covers the
+    whole frame) to Detections in frame pixels."""
+    rows = np.asarray(rows, np.float32).reshape(-1, 7)
+    labels = rows[:, 1].astype(np.int64) - 1
+    valid = (labels >= 0) & (labels < len(class_ids)) & (rows[:, 2] >= confidence)
+    mapped = np.array([-1 if c is None else c for c in class_ids], np.int16)
+    valid[valid] &= mapped[labels[valid]] >= 0
+    if not valid.any():
+        return Detections.empty()
+    width, height = frame_size
+    xyxy = np.clip(rows[valid, 3:7], 0.0, 1.0) * np.array([width, height, width, height], np.float32)
+    score, cls = rows[valid, 2], mapped[labels[valid]]
+    kept = _nms(xyxy + cls[:, None].astype(np.float32) * 10_000, score, nms_iou)
+    return Detections(xyxy=xyxy[kept], confidence=score[kept], class_id=cls[kept])
+
+
 def decode_ssd(
     outputs: Sequence[np.ndarray], *, class_ids: Sequence[int | None], confidence: float, nms_iou: float, frame_size: tuple[int, int]
 ) -> Detections:
@@ -463,8 +483,6 @@ def decode_ssd(
     background), or two tensors, boxes ``(1, N, 4)`` ``[x1, y1, x2, y2]`` and scores ``(1, N, C)``
     (or ``C + 1`` columns with the background first). Corners are fractions (0..1) of the input.
     """
-    from camera_agents.ssd import decode_detection_rows
-
     arrays = [np.asarray(o, np.float32) for o in outputs]
     if len(arrays) == 1 and arrays[0].shape[-1] == 7:
         return decode_detection_rows(arrays[0], class_ids=class_ids, confidence=confidence, nms_iou=nms_iou, frame_size=frame_size)
@@ -519,7 +537,9 @@ class OnnxDetector:
         top, left = int(pad_y), int(pad_x)
         canvas[top : top + new_h, left : left + new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         self._net.setInput(cv2.dnn.blobFromImage(canvas, 1 / 255.0, (size, size), swapRB=True, crop=False))
-        output = self._net.forward(self._outputs)[0]
+        outputs = self._net.forward(self._outputs)
+        # Older YOLOv5 exports also output their three 5-D feature maps; the detections are the 3-D one.
+        output = next((o for o in outputs if np.ndim(o) == 3), outputs[0])
         return decode_yolo(
             output, class_ids=self._class_ids, confidence=cfg.confidence, nms_iou=cfg.nms_iou,
             input_size=size, frame_size=(width, height), pad=(left, top), gain=gain,

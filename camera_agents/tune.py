@@ -19,9 +19,9 @@ import html
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -36,6 +36,7 @@ SHAKE_PX = 1.0  # 95th percentile of the frame-to-frame shift: the motion detect
 LIGHT_DRIFT = 0.25  # brightness range over the run, as a share of its mean
 LIGHT_STEP_PER_S = 0.10  # largest brightness change within a second, as a share of the mean
 MIN_SOURCE_FPS = 8.0
+OUTAGE_GRACE_S = 10.0  # how long past the run's end to wait for a live camera that went down
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,10 @@ def report_text(report: TuneReport) -> str:
         f"objects tracked: {report.objects}"
         + (f", median height {report.object_height_px:.0f} px" if report.object_height_px is not None else ""),
         f"shake: {report.shake_px[0]:.2f} px (95th percentile), {report.shake_px[1]:.2f} px largest",
-        f"light: mean grey {report.brightness[1]:.0f} (from {report.brightness[0]:.0f} to {report.brightness[2]:.0f}), "
-        f"largest change within a second {report.light_step_per_s:.0%}",
+        (
+            f"light: mean grey {report.brightness[1]:.0f} (from {report.brightness[0]:.0f} to {report.brightness[2]:.0f}), "
+            f"largest change within a second {report.light_step_per_s:.0%}"
+        ),
     ]
     lines.append(f"{len(report.warnings)} warning(s)" + (":" if report.warnings else ": nothing found that will hurt counting"))
     lines += [f"  - [{w.kind}] {w.message}" for w in report.warnings]
@@ -272,7 +275,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
             if item is None:
                 break
             if isinstance(item, SourceOutage):
-                if time.monotonic() - started > seconds + info.fps:  # a live camera that stays down
+                if time.monotonic() - started > seconds + OUTAGE_GRACE_S:  # a live camera that stays down
                     break
                 continue
             assert isinstance(item, Frame)

@@ -45,7 +45,7 @@ class RtspServer:
     def url(self, credentials: str = "") -> str:
         return f"rtsp://{credentials}127.0.0.1:{self.port}/cam"
 
-    def start(self) -> "RtspServer":
+    def start(self) -> RtspServer:
         command = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--file", str(self.video)]
         if self.user:
             command += ["--user", self.user, "--password", PASSWORD]
@@ -157,16 +157,17 @@ def test_agent_counts_from_rtsp_and_carries_on_after_the_server_restarts(servers
     assert len(before) >= 50 and len(after) >= 50, output  # analysed frames on both sides of the outage
     assert after[0].frame_no > before[-1].frame_no
     # Counting goes on after the outage, and before it matches the scene's ground truth for the
-    # stretch of video that was played (each session plays the scene from its start; the agent
-    # keeps up with 25 fps, so its frame numbers are the video's, give or take a second at the edge).
+    # stretch of video that was played. Each session plays the scene from its start, in real time;
+    # the first frames reach the agent after FFmpeg has probed the stream (a second or two), and a
+    # busy agent drops frames, so the stretch is known from the frames' clock to within a few seconds.
     crossings = [e for e in events if isinstance(e, LineCrossing)]
     assert any(c.ts > back for c in crossings), output
     truth = load_truth(scene_video)
-    last = before[-1].frame_no
+    played_s = (before[-1].ts - before[0].ts).total_seconds()
     counted = sum(1 for c in crossings if c.ts < lost)
-    surely = sum(1 for c in truth.crossings if c.frame_index < last - 25)
-    at_most = sum(1 for c in truth.crossings if c.frame_index <= last + 25)
-    assert surely >= 5 and 0.9 * surely <= counted <= at_most + 1, (counted, surely, at_most, last)
+    surely = sum(1 for c in truth.crossings if c.frame_index / truth.fps < played_s - 1.0)
+    at_most = sum(1 for c in truth.crossings if c.frame_index / truth.fps < played_s + 3.0)
+    assert surely >= 5 and 0.9 * surely <= counted <= at_most + 1, (counted, surely, at_most, played_s)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,6 @@ from camera_agents.tune import (
     rate_warnings,
     shake_warnings,
     size_warnings,
-    small_grey,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
