@@ -123,6 +123,7 @@ class MotionDetector:
         self._light = LightField()
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
+        self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -221,12 +222,23 @@ class MotionDetector:
             parts: list[tuple[float, ...]] = []
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
-                parts.extend(_split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.6 if two_wide[index] else 0.3))
+                pieces = _split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3)
+                if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
+                    pieces = _split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.3)
+                parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
         np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
+
+    def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
+        """Whether the pieces of a blob cut at a shallow valley are each one rider wide on the
+        ground (the expected size at their spot), as riders side by side are; a car cut at its
+        windows is not."""
+        p = np.asarray(pieces, dtype=np.float64)
+        widths = self._classifier.ground_width_m(np.stack([p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]], axis=1) * inv)
+        return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m)).all())
 
     def _normalise_light(self, small: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
@@ -237,25 +249,28 @@ class MotionDetector:
             return small
         return self._light.normalise(small, self._background_grey, self._objects)
 
-    def _lit_road(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Which blobs are the road itself under other light: where the fine texture of the
-        background shows through unchanged (the edge of a cloud's shadow, a headlight's pool), the
-        blob is light; an object hides the texture it covers. Per blob of ``stats[1:]``."""
+    def _lit_road(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Which blobs (of ``stats[1:]``) are the road itself under other light: where the fine
+        texture of the background shows through, scaled but unchanged (a cloud's edge, a headlight's
+        pool), the change is light; an object hides the texture it covers. A blob is light when
+        nearly all of its textured pixels show the road's texture (a vehicle's blob shows some
+        at its shadow and edges, never nearly all)."""
         lit = np.zeros(len(keep), bool)
         if self._texture is None:
             return lit
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        texture = cv2.subtract(grey.astype(np.int16), cv2.blur(grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S)
+        grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)
+        a = grey.astype(np.float32) - cv2.blur(grey, (5, 5)).astype(np.float32)
+        b, bb = self._texture, self._texture_energy
         floor = self._config.light_texture_floor
         for index in np.flatnonzero(keep):
             x, y, w, h = (int(v) for v in stats[index + 1, :4])
-            inside = labels[y : y + h, x : x + w] == index + 1
-            a = texture[y : y + h, x : x + w][inside].astype(np.float32)
-            b = self._texture[y : y + h, x : x + w][inside].astype(np.float32)
-            energy = float(b @ b)
-            if energy < floor * floor * len(b):
+            window = (slice(y, y + h), slice(x, x + w))
+            textured = (labels[window] == index + 1) & (bb[window] >= floor * floor)
+            if textured.sum() < 12:
                 continue  # a plain surface: its texture cannot tell light from an object
-            lit[index] = float(a @ b) / max(np.sqrt(energy * float(a @ a)), 1e-6) >= self._config.light_texture_correlation
+            pa, pb = a[window], b[window]
+            corr = cv2.blur(pa * pb, (5, 5)) / np.sqrt(np.maximum(cv2.blur(pa * pa, (5, 5)) * bb[window], 1e-6))
+            lit[index] = float((corr[textured] >= self._config.light_texture_correlation).mean()) >= 0.8
         return lit
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
@@ -284,9 +299,8 @@ class MotionDetector:
         if self._envelope_age <= 0:
             background = self._model.getBackgroundImage()
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
-            self._texture = cv2.subtract(
-                self._background_grey.astype(np.int16), cv2.blur(self._background_grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S
-            )
+            self._texture = self._background_grey.astype(np.float32) - cv2.blur(self._background_grey, (5, 5)).astype(np.float32)
+            self._texture_energy = cv2.blur(self._texture * self._texture, (5, 5))
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             self._high = cv2.dilate(background, self._kernel_envelope)
             self._low = cv2.erode(background, self._kernel_envelope)
