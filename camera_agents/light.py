@@ -66,6 +66,13 @@ class LightField:
         self.gain = gain
         if float(np.abs(gain - 1.0).max()) < 0.02:
             return small
-        field = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+        # Block centres on block centres, and the light's slope carried on past the outer ones (a
+        # cloud's edge crossing a corner of the frame bends the field there).
+        padded = np.pad(gain, 1, mode="reflect", reflect_type="odd") if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
+        np.clip(padded, *self._limits, out=padded)
+        full = cv2.resize(padded, ((nx + 2) * b, (ny + 2) * b), interpolation=cv2.INTER_LINEAR)
+        field = full[b : b + h, b : b + w]
+        if field.shape != (h, w):  # the frame's last partial block: carry the edge on
+            field = cv2.copyMakeBorder(field, 0, h - field.shape[0], 0, w - field.shape[1], cv2.BORDER_REPLICATE)
         out = small.astype(np.float32) / field[:, :, None]
         return np.clip(out, 0, 255).astype(np.uint8)
