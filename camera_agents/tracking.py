@@ -118,11 +118,16 @@ class Tracker:
             ix = np.clip(np.minimum(box[2], predicted[:, 2]) - np.maximum(box[0], predicted[:, 0]), 0, None)
             iy = np.clip(np.minimum(box[3], predicted[:, 3]) - np.maximum(box[1], predicted[:, 1]), 0, None)
             d_area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
-            inside = np.flatnonzero((ix * iy / p_area >= 0.6) & (p_area <= 0.75 * d_area))
+            inside = np.flatnonzero((ix * iy / p_area >= 0.8) & (p_area <= 0.75 * d_area))
             if len(inside) < 2:
                 continue
-            # The tracks must cover the detection between them, or it is something else that came along.
-            if p_area[inside].sum() < 0.6 * d_area:
+            # The tracks must cover the detection between them, or it is something else that came
+            # along; and they must be apart, or they are one object's two ids already.
+            if p_area[inside].sum() < 0.75 * d_area:
+                continue
+            overlap = box_iou(predicted[inside], predicted[inside])
+            np.fill_diagonal(overlap, 0.0)
+            if overlap.max() >= 0.2:
                 continue
             keep[d] = False
             for t in inside:
