@@ -118,7 +118,7 @@ class Tracker:
             ix = np.clip(np.minimum(box[2], predicted[:, 2]) - np.maximum(box[0], predicted[:, 0]), 0, None)
             iy = np.clip(np.minimum(box[3], predicted[:, 3]) - np.maximum(box[1], predicted[:, 1]), 0, None)
             d_area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
-            inside = np.flatnonzero((ix * iy / p_area >= 0.8) & (p_area <= 0.75 * d_area))
+            inside = np.flatnonzero((ix * iy / p_area >= 0.7) & (p_area <= 0.75 * d_area))
             if len(inside) < 2:
                 continue
             # The tracks must cover the detection between them, or it is something else that came
@@ -127,13 +127,22 @@ class Tracker:
                 continue
             overlap = box_iou(predicted[inside], predicted[inside])
             np.fill_diagonal(overlap, 0.0)
-            if overlap.max() >= 0.2:
+            if overlap.max() >= 0.3:
                 continue
             keep[d] = False
-            for t in inside:
+            centres = (predicted[inside, :2] + predicted[inside, 2:]) / 2
+            sizes = predicted[inside, 2:] - predicted[inside, :2]
+            middle = (box[:2] + box[2:]) / 2
+            for k, t in enumerate(inside):
                 part = predicted[t].copy()
-                size = part[2:] - part[:2]
+                size = sizes[k]
                 part[:2] = np.clip(part[:2], box[:2], np.maximum(box[2:] - size, box[:2]))
+                for axis in (0, 1):
+                    # Apart along this axis from the others: the object is the blob's end on its side
+                    # (the blob says where it is; the prediction only which end is whose).
+                    others = np.delete(centres[:, axis], k)
+                    if (np.abs(others - centres[k, axis]) > size[axis] / 2).all():
+                        part[axis] = box[axis] if centres[k, axis] < middle[axis] else box[axis + 2] - size[axis]
                 part[2:] = np.minimum(part[:2] + size, box[2:])
                 extra_boxes.append(part)
                 extra_from.append(d)
