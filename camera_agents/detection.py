@@ -194,16 +194,21 @@ class MotionDetector:
         keep = (area_full >= cfg.min_area_px) & (area_full <= cfg.max_area_fraction * width * height)
         if not keep.any():
             return Detections.empty()
-        if self._classifier.calibrated:
-            # Foreground far larger than any vehicle there is light (a cloud's shadow, a lamp's pool)
-            # that the light field has not caught up with yet: not an object, so the next light
-            # measurement sees it and divides it out.
-            s = stats[1:].astype(np.float64)
-            boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
-            keep &= self._classifier.footprint_m2(boxes) <= cfg.light_min_m2
-            if not keep.any():
-                return Detections.empty()
-        keep &= ~self._lit_road(raw, labels, stats, keep)
+        # Light is not traffic: a blob through which the road's texture shows is the road in other
+        # light; one far larger than any vehicle there (calibrated) is light the field has not
+        # caught up with yet, unless it hides the road's texture: then it is vehicles merged in a
+        # queue or behind their headlights, left for the splitting below. Left out of the objects,
+        # light is measured again next frame and divided out.
+        shown = self._texture_shown(raw, labels, stats, keep)  # NaN where the road has no texture to tell
+        with np.errstate(invalid="ignore"):
+            lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
+            if self._classifier.calibrated:
+                s = stats[1:].astype(np.float64)
+                boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
+                footprint = self._classifier.footprint_m2(boxes)
+                lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
+                lit |= footprint > 4 * cfg.light_min_m2
+        keep &= ~lit
         if not keep.any():
             return Detections.empty()
         kept = np.flatnonzero(keep) + 1
@@ -249,15 +254,14 @@ class MotionDetector:
             return small
         return self._light.normalise(small, self._background_grey, self._objects)
 
-    def _lit_road(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Which blobs (of ``stats[1:]``) are the road itself under other light: where the fine
-        texture of the background shows through, scaled but unchanged (a cloud's edge, a headlight's
-        pool), the change is light; an object hides the texture it covers. A blob is light when
-        nearly all of its textured pixels show the road's texture (a vehicle's blob shows some
-        at its shadow and edges, never nearly all)."""
-        lit = np.zeros(len(keep), bool)
+    def _texture_shown(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Per blob of ``stats[1:]`` kept, the share of its textured pixels where the background's
+        fine texture shows through, scaled but unchanged (local correlation): the road in other
+        light (a cloud's edge, a headlight's pool) shows it; an object hides the texture it covers.
+        NaN where the background is too plain to tell."""
+        shown = np.full(len(keep), np.nan)
         if self._texture is None:
-            return lit
+            return shown
         grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)
         a = grey.astype(np.float32) - cv2.blur(grey, (5, 5)).astype(np.float32)
         b, bb = self._texture, self._texture_energy
@@ -270,8 +274,8 @@ class MotionDetector:
                 continue  # a plain surface: its texture cannot tell light from an object
             pa, pb = a[window], b[window]
             corr = cv2.blur(pa * pb, (5, 5)) / np.sqrt(np.maximum(cv2.blur(pa * pa, (5, 5)) * bb[window], 1e-6))
-            lit[index] = float((corr[textured] >= self._config.light_texture_correlation).mean()) >= 0.8
-        return lit
+            shown[index] = float((corr[textured] >= self._config.light_texture_correlation).mean())
+        return shown
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
