@@ -266,15 +266,17 @@ class MotionDetector:
         a = grey.astype(np.float32) - cv2.blur(grey, (5, 5)).astype(np.float32)
         b, bb = self._texture, self._texture_energy
         floor = self._config.light_texture_floor
+        corr = cv2.blur(a * b, (5, 5)) / np.sqrt(np.maximum(cv2.blur(a * a, (5, 5)) * bb, 1e-6))
+        agrees = corr >= self._config.light_texture_correlation
+        textured_anywhere = bb >= floor * floor
         for index in np.flatnonzero(keep):
             x, y, w, h = (int(v) for v in stats[index + 1, :4])
             window = (slice(y, y + h), slice(x, x + w))
-            textured = (labels[window] == index + 1) & (bb[window] >= floor * floor)
-            if textured.sum() < 12:
+            textured = (labels[window] == index + 1) & textured_anywhere[window]
+            count = int(np.count_nonzero(textured))
+            if count < 12:
                 continue  # a plain surface: its texture cannot tell light from an object
-            pa, pb = a[window], b[window]
-            corr = cv2.blur(pa * pb, (5, 5)) / np.sqrt(np.maximum(cv2.blur(pa * pa, (5, 5)) * bb[window], 1e-6))
-            shown[index] = float((corr[textured] >= self._config.light_texture_correlation).mean())
+            shown[index] = np.count_nonzero(agrees[window] & textured) / count
         return shown
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:

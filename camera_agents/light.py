@@ -47,17 +47,21 @@ class LightField:
         if np.isnan(gain).all():
             self.gain = None
             return small
-        overall = float(np.nanmedian(gain))
-        for _ in range(4):  # blocks under objects take their neighbours' light, nearest first
-            missing = np.isnan(gain)
-            if not missing.any():
-                break
-            padded = np.pad(gain, 1, constant_values=np.nan)
-            around = np.stack([padded[dy : dy + ny, dx : dx + nx] for dy in range(3) for dx in range(3)])
-            with np.errstate(all="ignore"):
-                filled = np.nanmean(around, axis=0) if (~np.isnan(around)).any() else gain
-            gain = np.where(missing, filled, gain)
-        gain = np.where(np.isnan(gain), overall, gain).astype(np.float32)
+        known = ~np.isnan(gain)
+        overall = float(np.median(gain[known]))
+        if not known.all():  # blocks under objects take their neighbours' light, nearest first
+            values = np.where(known, gain, 0.0).astype(np.float32)
+            weights = known.astype(np.float32)
+            for _ in range(4):
+                total = cv2.blur(values, (3, 3), borderType=cv2.BORDER_CONSTANT)
+                count = cv2.blur(weights, (3, 3), borderType=cv2.BORDER_CONSTANT)
+                grow = (weights == 0) & (count > 0)
+                if not grow.any():
+                    break
+                values[grow] = total[grow] / count[grow]
+                weights[grow] = 1.0
+            gain = np.where(weights > 0, values, overall)
+        gain = gain.astype(np.float32)
         # A vehicle nobody tracks yet fills a block or two with its own colour; light varies
         # smoothly (a wider median would also round off the edge of a cloud's shadow).
         if min(ny, nx) >= 3:

@@ -111,16 +111,19 @@ class Tracker:
         predicted = np.stack([t.predicted() for t in confirmed])
         p_area = np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0)
         boxes = detections.xyxy.astype(np.float64)
+        ix = np.clip(np.minimum(boxes[:, None, 2], predicted[None, :, 2]) - np.maximum(boxes[:, None, 0], predicted[None, :, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[:, None, 3], predicted[None, :, 3]) - np.maximum(boxes[:, None, 1], predicted[None, :, 1]), 0, None)
+        d_areas = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
+        holds = (ix * iy / p_area[None, :] >= 0.7) & (p_area[None, :] <= 0.75 * d_areas[:, None])
+        candidates = np.flatnonzero(holds.sum(axis=1) >= 2)
+        if not len(candidates):
+            return detections
         keep = np.ones(len(boxes), bool)
         extra_boxes: list[np.ndarray] = []
         extra_from: list[int] = []
-        for d, box in enumerate(boxes):
-            ix = np.clip(np.minimum(box[2], predicted[:, 2]) - np.maximum(box[0], predicted[:, 0]), 0, None)
-            iy = np.clip(np.minimum(box[3], predicted[:, 3]) - np.maximum(box[1], predicted[:, 1]), 0, None)
-            d_area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
-            inside = np.flatnonzero((ix * iy / p_area >= 0.7) & (p_area <= 0.75 * d_area))
-            if len(inside) < 2:
-                continue
+        for d in candidates:
+            box, d_area = boxes[d], d_areas[d]
+            inside = np.flatnonzero(holds[d])
             # The tracks must cover the detection between them, or it is something else that came
             # along; and they must be apart, or they are one object's two ids already.
             if p_area[inside].sum() < 0.75 * d_area:
