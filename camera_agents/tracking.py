@@ -57,9 +57,10 @@ class Tracker:
         """Match this frame's detections to tracks. Returns the matched detections with
         ``tracker_id``, ``data['confirmed']`` (bool) and the track's voted class as ``class_id``."""
         tracks = list(self._tracks.values())
-        detections = self._split_merged(tracks, detections)
+        predicted = np.stack([t.predicted() for t in tracks]) if tracks else np.zeros((0, 4))
+        detections = self._split_merged(tracks, predicted, detections)
         boxes = detections.xyxy.astype(np.float64)
-        pairs = self._associate(tracks, boxes)
+        pairs = self._associate(predicted, boxes)
         matched_det: set[int] = set()
         out_index: list[int] = []
         out_ids: list[int] = []
@@ -101,14 +102,14 @@ class Tracker:
             data={**picked.data, "confirmed": np.asarray(out_confirmed, bool)},
         )
 
-    def _split_merged(self, tracks: list[_Track], detections: Detections) -> Detections:
+    def _split_merged(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
         """One detection that holds two or more confirmed tracks' predicted boxes is those objects
         merged (a vehicle closing up behind another, riders drawing level): it becomes one box per
         track, each the track's predicted box moved inside the detection, so no id is lost."""
-        confirmed = [t for t in tracks if t.confirmed and t.lost <= 1]
-        if len(confirmed) < 2 or not len(detections):
+        confirmed = np.array([t.confirmed and t.lost <= 1 for t in tracks], bool)
+        if confirmed.sum() < 2 or not len(detections):
             return detections
-        predicted = np.stack([t.predicted() for t in confirmed])
+        predicted = predicted[confirmed]
         p_area = np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0)
         boxes = detections.xyxy.astype(np.float64)
         ix = np.clip(np.minimum(boxes[:, None, 2], predicted[None, :, 2]) - np.maximum(boxes[:, None, 0], predicted[None, :, 0]), 0, None)
@@ -156,10 +157,9 @@ class Tracker:
         parts = Detections(xyxy=np.asarray(extra_boxes), confidence=parts.confidence, class_id=parts.class_id, data=parts.data)
         return Detections.merge([kept, parts])
 
-    def _associate(self, tracks: list[_Track], boxes: np.ndarray) -> list[tuple[int, int]]:
-        if not tracks or not len(boxes):
+    def _associate(self, predicted: np.ndarray, boxes: np.ndarray) -> list[tuple[int, int]]:
+        if not len(predicted) or not len(boxes):
             return []
-        predicted = np.stack([t.predicted() for t in tracks])
         iou = box_iou(predicted, boxes)
         centre_p = (predicted[:, :2] + predicted[:, 2:]) / 2
         centre_d = (boxes[:, :2] + boxes[:, 2:]) / 2
