@@ -3,9 +3,10 @@
 A cloud's shadow, the sun going behind clouds and a cheap camera's auto-exposure all multiply
 the scene's brightness by a factor that varies slowly across the picture and may change within a
 second. ``LightField`` measures that factor on a coarse grid of blocks, as the median ratio of the
-frame to the learned background over the pixels no object covers, cleans the grid of blocks that a
-large vehicle fills (a vehicle is a few blocks; light is smooth over many), and divides the frame
-by the smooth field. What is left for the background model is the objects.
+frame to the learned background (a vehicle covering less than half a block does not move it),
+cleans the grid of blocks that a vehicle fills (a vehicle is a block or two; light is smooth over
+many), and divides the frame by the smooth field. What is left for the background model is the
+objects.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ class LightField:
         self._limits = limits
         self.gain: np.ndarray | None = None  # read-only: the last measured grid of gains
 
-    def normalise(self, small: np.ndarray, reference: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
+    def normalise(self, small: np.ndarray, reference: np.ndarray) -> np.ndarray:
         """``small`` (BGR uint8) with the illumination change against ``reference`` (the background,
-        grey uint8, same size) divided out. ``objects`` (uint8 mask, same size) marks pixels to leave
-        out of the measurement: where tracked objects are."""
+        grey uint8, same size) divided out."""
         h, w = reference.shape
         b = self._block
         ny, nx = max(h // b, 1), max(w // b, 1)
@@ -35,8 +35,6 @@ class LightField:
         ratio = g / np.maximum(r, 1.0)
         # Saturated, black, and object pixels say nothing about the light.
         bad = (r < 12) | (r > 240) | (g > 250)
-        if objects is not None:
-            bad |= objects[: ny * b, : nx * b] > 0
         ratio[bad] = np.nan
         blocks = ratio.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
         blocks = np.sort(blocks, axis=2)  # NaNs sort last
@@ -49,7 +47,7 @@ class LightField:
             return small
         known = ~np.isnan(gain)
         overall = float(np.median(gain[known]))
-        if not known.all():  # blocks under objects take their neighbours' light, nearest first
+        if not known.all():  # blocks with too little to measure take their neighbours' light, nearest first
             values = np.where(known, gain, 0.0).astype(np.float32)
             weights = known.astype(np.float32)
             for _ in range(4):
@@ -72,7 +70,11 @@ class LightField:
             return small
         # Block centres on block centres, and the light's slope carried on past the outer ones (a
         # cloud's edge crossing a corner of the frame bends the field there).
-        padded = np.pad(gain, 1, mode="reflect", reflect_type="odd") if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
+        # Carried on gently: an edge block a vehicle entering the frame fills must not be doubled.
+        padded = np.pad(gain, 1, mode="edge")
+        if min(ny, nx) >= 2:
+            slope = np.pad(gain, 1, mode="reflect", reflect_type="odd") - padded
+            padded += np.clip(slope, -0.08, 0.08)
         np.clip(padded, *self._limits, out=padded)
         full = cv2.resize(padded, ((nx + 2) * b, (ny + 2) * b), interpolation=cv2.INTER_LINEAR)
         field = full[b : b + h, b : b + w]
