@@ -121,6 +121,7 @@ class MotionDetector:
         self._warmup = min(config.history, 50)
         self._envelope_age = 0
         self._light = LightField()
+        self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
@@ -134,7 +135,18 @@ class MotionDetector:
     def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate
-        return self._detect(image)
+        found = self._detect(image)
+        self._remember(found)
+        return found
+
+    def _remember(self, found: Detections) -> None:
+        """Where the objects are, so the next light measurement leaves them out."""
+        if self._objects is None or self._objects.shape[::-1] != self._small:
+            self._objects = np.zeros(self._small[::-1], np.uint8)
+        self._objects.fill(0)
+        pad = 3
+        for x1, y1, x2, y2 in np.round(found.xyxy * self._factor).astype(np.int32):
+            self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
 
     def _detect(self, image: np.ndarray) -> Detections:
         cfg = self._config
@@ -235,13 +247,12 @@ class MotionDetector:
 
     def _normalise_light(self, small: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
-        model sees the frame: as a smooth field of gains against the background. A background
-        model may not learn fast enough to follow the light without swallowing a vehicle waiting
-        at a red light. (Leaving tracked objects out of the measurement would let a blob of light
-        that was once taken for an object shut itself out of it for good.)"""
+        model sees the frame: as a smooth field of gains against the background, measured where no
+        tracked object is. A background model may not learn fast enough to follow the light without
+        swallowing a vehicle waiting at a red light."""
         if self._background_grey is None:
             return small
-        return self._light.normalise(small, self._background_grey)
+        return self._light.normalise(small, self._background_grey, self._objects)
 
     def _texture_shown(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Per blob of ``stats[1:]`` kept, the share of its textured pixels where the background's

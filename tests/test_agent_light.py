@@ -90,6 +90,24 @@ def test_light_field_ignores_a_bus_that_fills_blocks():
     assert out[54:70, 104:120].mean() > 200  # not divided down to the road's grey
 
 
+def test_light_taken_for_an_object_is_measured_again_within_a_second():
+    # a shadow's patch that the tracker once followed: masked out of the light measurement, it
+    # would keep its darkness for good; after about a second of analysed frames it is measured
+    background = cv2.resize(road(11), (240, 135))
+    frame = background.copy()
+    frame[30:100, 60:160] = (frame[30:100, 60:160] * 0.5).astype(np.uint8)
+    tracked = np.zeros((135, 240), np.uint8)
+    tracked[30:100, 60:160] = 255
+    field = LightField()
+    reference = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+    darkness = []
+    for _ in range(12):  # 8.3 analysed frames a second
+        out = field.normalise(frame, reference, tracked)
+        darkness.append(float(background[40:90, 70:150].mean() - out[40:90, 70:150].mean()))
+    assert darkness[0] > 30  # first left alone: it is where an object is
+    assert abs(darkness[-1]) < 8, darkness  # then divided out like any light
+
+
 # --- the detector in changing light -------------------------------------------------------------
 
 
