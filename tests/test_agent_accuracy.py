@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from camera_agents.config import CameraConfig
-from camera_agents.evaluation import CrossingScore, score_crossings
+from camera_agents.evaluation import CrossingScore, count_crossings, score_crossings
 from camera_agents.pipeline import CameraPipeline
 from camera_agents.sources import open_source
 from camera_agents.sources.synthetic import SceneTruth
 from ingest.contract import LineCrossing
 from tests.media import synthetic_video
+from tests.scene_sets import TARGET_EVERY, TEST_FRAMES, TEST_SUBSET, TUNING
+from tests.scene_sets import spec as family_spec
 
 SEEDS = (1, 2, 3, 4)
 
@@ -64,13 +66,8 @@ def test_line_counts_per_direction_over_the_scenes(scores):
 
 # --- cameras the agent was never tuned on -----------------------------------------------------
 
-from tests.scene_sets import TARGET_EVERY, TEST_FRAMES, TEST_SUBSET, TUNING  # noqa: E402
-from tests.scene_sets import spec as family_spec  # noqa: E402
-
 
 def count_family(name: str, seed: int) -> CrossingScore:
-    from camera_agents.evaluation import count_crossings
-
     video = synthetic_video(family_spec(name, seed, TEST_FRAMES))
     config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
     truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
