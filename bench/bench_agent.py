@@ -54,7 +54,7 @@ def _rendered(spec: str, name: str) -> Path:
 def _generator_version() -> str:
     import hashlib
 
-    import camera_agents.sources as sources
+    from camera_agents import sources
 
     digest = hashlib.sha256()
     for module in sorted(Path(sources.__file__).parent.glob("*.py")):
@@ -137,7 +137,11 @@ def main() -> None:
     import cv2
 
     from camera_agents.config import AnalyticsConfig, MotionDetectorConfig
-    from camera_agents.evaluation import CrossingScore, format_confusion, score_crossings
+    from camera_agents.evaluation import (
+        CrossingScore,
+        format_confusion,
+        score_crossings,
+    )
 
     videos = {seed: _video(seed) for seed in SEEDS}
     detector, analytics = MotionDetectorConfig(), AnalyticsConfig()

@@ -140,8 +140,8 @@ class MotionDetectorConfig(_Model):
         description="Calibrated cameras: a blob whose estimated footprint exceeds this is light (a cloud's shadow), not a vehicle.",
     )
     light_texture_correlation: float = Field(
-        default=0.55, gt=0, le=1,
-        description="A blob through which the road's fine texture shows this faithfully (correlation) is light, not an object.",
+        default=0.7, gt=0, le=1,
+        description="Foreground through which the road's fine texture shows this faithfully (local correlation) is light, not an object.",
     )
     light_texture_floor: float = Field(
         default=1.0, ge=0, le=50, description="Least texture (grey levels, RMS) of the background for that test to apply."

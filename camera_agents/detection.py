@@ -131,6 +131,7 @@ class MotionDetector:
         self._light = LightField()
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
+        self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -201,16 +202,21 @@ class MotionDetector:
         keep = (area_full >= cfg.min_area_px) & (area_full <= cfg.max_area_fraction * width * height)
         if not keep.any():
             return Detections.empty()
-        if self._classifier.calibrated:
-            # Foreground far larger than any vehicle there is light (a cloud's shadow, a lamp's pool)
-            # that the light field has not caught up with yet: not an object, so the next light
-            # measurement sees it and divides it out.
-            s = stats[1:].astype(np.float64)
-            boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
-            keep &= self._classifier.footprint_m2(boxes) <= cfg.light_min_m2
-            if not keep.any():
-                return Detections.empty()
-        keep &= ~self._lit_road(raw, labels, stats, keep)
+        # Light is not traffic: a blob through which the road's texture shows is the road in other
+        # light; one far larger than any vehicle there (calibrated) is light the field has not
+        # caught up with yet, unless it hides the road's texture: then it is vehicles merged in a
+        # queue or behind their headlights, left for the splitting below. Left out of the objects,
+        # light is measured again next frame and divided out.
+        shown = self._texture_shown(raw, labels, stats, keep)  # NaN where the road has no texture to tell
+        with np.errstate(invalid="ignore"):
+            lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
+            if self._classifier.calibrated:
+                s = stats[1:].astype(np.float64)
+                boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
+                footprint = self._classifier.footprint_m2(boxes)
+                lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
+                lit |= footprint > 4 * cfg.light_min_m2
+        keep &= ~lit
         if not keep.any():
             return Detections.empty()
         kept = np.flatnonzero(keep) + 1
@@ -229,12 +235,23 @@ class MotionDetector:
             parts: list[tuple[float, ...]] = []
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
-                parts.extend(_split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.6 if two_wide[index] else 0.3))
+                pieces = _split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3)
+                if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
+                    pieces = _split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.3)
+                parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
         np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
+
+    def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
+        """Whether the pieces of a blob cut at a shallow valley are each one rider wide on the
+        ground (the expected size at their spot), as riders side by side are; a car cut at its
+        windows is not."""
+        p = np.asarray(pieces, dtype=np.float64)
+        widths = self._classifier.ground_width_m(np.stack([p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]], axis=1) * inv)
+        return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m)).all())
 
     def _normalise_light(self, small: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
@@ -245,26 +262,30 @@ class MotionDetector:
             return small
         return self._light.normalise(small, self._background_grey, self._objects)
 
-    def _lit_road(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Which blobs are the road itself under other light: where the fine texture of the
-        background shows through unchanged (the edge of a cloud's shadow, a headlight's pool), the
-        blob is light; an object hides the texture it covers. Per blob of ``stats[1:]``."""
-        lit = np.zeros(len(keep), bool)
+    def _texture_shown(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Per blob of ``stats[1:]`` kept, the share of its textured pixels where the background's
+        fine texture shows through, scaled but unchanged (local correlation): the road in other
+        light (a cloud's edge, a headlight's pool) shows it; an object hides the texture it covers.
+        NaN where the background is too plain to tell."""
+        shown = np.full(len(keep), np.nan)
         if self._texture is None:
-            return lit
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        texture = cv2.subtract(grey.astype(np.int16), cv2.blur(grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S)
+            return shown
+        grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)
+        a = grey.astype(np.float32) - cv2.blur(grey, (5, 5)).astype(np.float32)
+        b, bb = self._texture, self._texture_energy
         floor = self._config.light_texture_floor
+        corr = cv2.blur(a * b, (5, 5)) / np.sqrt(np.maximum(cv2.blur(a * a, (5, 5)) * bb, 1e-6))
+        agrees = corr >= self._config.light_texture_correlation
+        textured_anywhere = bb >= floor * floor
         for index in np.flatnonzero(keep):
             x, y, w, h = (int(v) for v in stats[index + 1, :4])
-            inside = labels[y : y + h, x : x + w] == index + 1
-            a = texture[y : y + h, x : x + w][inside].astype(np.float32)
-            b = self._texture[y : y + h, x : x + w][inside].astype(np.float32)
-            energy = float(b @ b)
-            if energy < floor * floor * len(b):
+            window = (slice(y, y + h), slice(x, x + w))
+            textured = (labels[window] == index + 1) & textured_anywhere[window]
+            count = int(np.count_nonzero(textured))
+            if count < 12:
                 continue  # a plain surface: its texture cannot tell light from an object
-            lit[index] = float(a @ b) / max(np.sqrt(energy * float(a @ a)), 1e-6) >= self._config.light_texture_correlation
-        return lit
+            shown[index] = np.count_nonzero(agrees[window] & textured) / count
+        return shown
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
@@ -292,9 +313,8 @@ class MotionDetector:
         if self._envelope_age <= 0:
             background = self._model.getBackgroundImage()
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
-            self._texture = cv2.subtract(
-                self._background_grey.astype(np.int16), cv2.blur(self._background_grey, (5, 5)).astype(np.int16), dtype=cv2.CV_16S
-            )
+            self._texture = self._background_grey.astype(np.float32) - cv2.blur(self._background_grey, (5, 5)).astype(np.float32)
+            self._texture_energy = cv2.blur(self._texture * self._texture, (5, 5))
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             self._high = cv2.dilate(background, self._kernel_envelope)
             self._low = cv2.erode(background, self._kernel_envelope)

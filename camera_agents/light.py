@@ -3,9 +3,10 @@
 A cloud's shadow, the sun going behind clouds and a cheap camera's auto-exposure all multiply
 the scene's brightness by a factor that varies slowly across the picture and may change within a
 second. ``LightField`` measures that factor on a coarse grid of blocks, as the median ratio of the
-frame to the learned background over the pixels no object covers, cleans the grid of blocks that a
-large vehicle fills (a vehicle is a few blocks; light is smooth over many), and divides the frame
-by the smooth field. What is left for the background model is the objects.
+frame to the learned background over the pixels no tracked object covers (a block hidden for
+more than a second is measured anyway), cleans the grid of blocks that a vehicle nobody tracks yet
+fills (a vehicle is a block or two; light is smooth over many), and divides the frame by the
+smooth field. What is left for the background model is the objects.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ class LightField:
         self._block = block
         self._limits = limits
         self.gain: np.ndarray | None = None  # read-only: the last measured grid of gains
+        self._hidden_for: np.ndarray | None = None  # per block, analyses in a row it was under objects
 
     def normalise(self, small: np.ndarray, reference: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
         """``small`` (BGR uint8) with the illumination change against ``reference`` (the background,
         grey uint8, same size) divided out. ``objects`` (uint8 mask, same size) marks pixels to leave
-        out of the measurement: where tracked objects are."""
+        out of the measurement: where tracked objects are (for a second at most per block)."""
         h, w = reference.shape
         b = self._block
         ny, nx = max(h // b, 1), max(w // b, 1)
@@ -36,7 +38,15 @@ class LightField:
         # Saturated, black, and object pixels say nothing about the light.
         bad = (r < 12) | (r > 240) | (g > 250)
         if objects is not None:
-            bad |= objects[: ny * b, : nx * b] > 0
+            hidden = objects[: ny * b, : nx * b] > 0
+            # A block hidden for a second is measured anyway: vehicles move on, and light taken
+            # for an object must not shut itself out of the measurement for good.
+            covered = hidden.reshape(ny, b, nx, b).mean(axis=(1, 3)) > 0.5
+            if self._hidden_for is None or self._hidden_for.shape != covered.shape:
+                self._hidden_for = np.zeros(covered.shape, np.int32)
+            self._hidden_for = np.where(covered, self._hidden_for + 1, 0)
+            stale = np.repeat(np.repeat(self._hidden_for > 8, b, axis=0), b, axis=1)
+            bad |= hidden & ~stale
         ratio[bad] = np.nan
         blocks = ratio.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
         blocks = np.sort(blocks, axis=2)  # NaNs sort last
@@ -47,17 +57,21 @@ class LightField:
         if np.isnan(gain).all():
             self.gain = None
             return small
-        overall = float(np.nanmedian(gain))
-        for _ in range(4):  # blocks under objects take their neighbours' light, nearest first
-            missing = np.isnan(gain)
-            if not missing.any():
-                break
-            padded = np.pad(gain, 1, constant_values=np.nan)
-            around = np.stack([padded[dy : dy + ny, dx : dx + nx] for dy in range(3) for dx in range(3)])
-            with np.errstate(all="ignore"):
-                filled = np.nanmean(around, axis=0) if (~np.isnan(around)).any() else gain
-            gain = np.where(missing, filled, gain)
-        gain = np.where(np.isnan(gain), overall, gain).astype(np.float32)
+        known = ~np.isnan(gain)
+        overall = float(np.median(gain[known]))
+        if not known.all():  # blocks under objects take their neighbours' light, nearest first
+            values = np.where(known, gain, 0.0).astype(np.float32)
+            weights = known.astype(np.float32)
+            for _ in range(4):
+                total = cv2.blur(values, (3, 3), borderType=cv2.BORDER_CONSTANT)
+                count = cv2.blur(weights, (3, 3), borderType=cv2.BORDER_CONSTANT)
+                grow = (weights == 0) & (count > 0)
+                if not grow.any():
+                    break
+                values[grow] = total[grow] / count[grow]
+                weights[grow] = 1.0
+            gain = np.where(weights > 0, values, overall)
+        gain = gain.astype(np.float32)
         # A vehicle nobody tracks yet fills a block or two with its own colour; light varies
         # smoothly (a wider median would also round off the edge of a cloud's shadow).
         if min(ny, nx) >= 3:
@@ -66,6 +80,13 @@ class LightField:
         self.gain = gain
         if float(np.abs(gain - 1.0).max()) < 0.02:
             return small
-        field = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+        # Block centres on block centres, and the light's slope carried on past the outer ones (a
+        # cloud's edge crossing a corner of the frame bends the field there).
+        padded = np.pad(gain, 1, mode="reflect", reflect_type="odd") if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
+        np.clip(padded, *self._limits, out=padded)
+        full = cv2.resize(padded, ((nx + 2) * b, (ny + 2) * b), interpolation=cv2.INTER_LINEAR)
+        field = full[b : b + h, b : b + w]
+        if field.shape != (h, w):  # the frame's last partial block: carry the edge on
+            field = cv2.copyMakeBorder(field, 0, h - field.shape[0], 0, w - field.shape[1], cv2.BORDER_REPLICATE)
         out = small.astype(np.float32) / field[:, :, None]
         return np.clip(out, 0, 255).astype(np.uint8)

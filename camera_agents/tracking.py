@@ -57,9 +57,10 @@ class Tracker:
         """Match this frame's detections to tracks. Returns the matched detections with
         ``tracker_id``, ``data['confirmed']`` (bool) and the track's voted class as ``class_id``."""
         tracks = list(self._tracks.values())
-        detections = self._split_merged(tracks, detections)
+        predicted = np.stack([t.predicted() for t in tracks]) if tracks else np.zeros((0, 4))
+        detections = self._split_merged(tracks, predicted, detections)
         boxes = detections.xyxy.astype(np.float64)
-        pairs = self._associate(tracks, boxes)
+        pairs = self._associate(predicted, boxes)
         matched_det: set[int] = set()
         out_index: list[int] = []
         out_ids: list[int] = []
@@ -101,34 +102,51 @@ class Tracker:
             data={**picked.data, "confirmed": np.asarray(out_confirmed, bool)},
         )
 
-    def _split_merged(self, tracks: list[_Track], detections: Detections) -> Detections:
+    def _split_merged(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
         """One detection that holds two or more confirmed tracks' predicted boxes is those objects
         merged (a vehicle closing up behind another, riders drawing level): it becomes one box per
         track, each the track's predicted box moved inside the detection, so no id is lost."""
-        confirmed = [t for t in tracks if t.confirmed and t.lost <= 1]
-        if len(confirmed) < 2 or not len(detections):
+        confirmed = np.array([t.confirmed and t.lost <= 1 for t in tracks], bool)
+        if confirmed.sum() < 2 or not len(detections):
             return detections
-        predicted = np.stack([t.predicted() for t in confirmed])
+        predicted = predicted[confirmed]
         p_area = np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0)
         boxes = detections.xyxy.astype(np.float64)
+        ix = np.clip(np.minimum(boxes[:, None, 2], predicted[None, :, 2]) - np.maximum(boxes[:, None, 0], predicted[None, :, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[:, None, 3], predicted[None, :, 3]) - np.maximum(boxes[:, None, 1], predicted[None, :, 1]), 0, None)
+        d_areas = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
+        holds = (ix * iy / p_area[None, :] >= 0.7) & (p_area[None, :] <= 0.75 * d_areas[:, None])
+        candidates = np.flatnonzero(holds.sum(axis=1) >= 2)
+        if not len(candidates):
+            return detections
         keep = np.ones(len(boxes), bool)
         extra_boxes: list[np.ndarray] = []
         extra_from: list[int] = []
-        for d, box in enumerate(boxes):
-            ix = np.clip(np.minimum(box[2], predicted[:, 2]) - np.maximum(box[0], predicted[:, 0]), 0, None)
-            iy = np.clip(np.minimum(box[3], predicted[:, 3]) - np.maximum(box[1], predicted[:, 1]), 0, None)
-            d_area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
-            inside = np.flatnonzero((ix * iy / p_area >= 0.6) & (p_area <= 0.75 * d_area))
-            if len(inside) < 2:
+        for d in candidates:
+            box, d_area = boxes[d], d_areas[d]
+            inside = np.flatnonzero(holds[d])
+            # The tracks must cover the detection between them, or it is something else that came
+            # along; and they must be apart, or they are one object's two ids already.
+            if p_area[inside].sum() < 0.75 * d_area:
                 continue
-            # The tracks must cover the detection between them, or it is something else that came along.
-            if p_area[inside].sum() < 0.6 * d_area:
+            overlap = box_iou(predicted[inside], predicted[inside])
+            np.fill_diagonal(overlap, 0.0)
+            if overlap.max() >= 0.3:
                 continue
             keep[d] = False
-            for t in inside:
+            centres = (predicted[inside, :2] + predicted[inside, 2:]) / 2
+            sizes = predicted[inside, 2:] - predicted[inside, :2]
+            middle = (box[:2] + box[2:]) / 2
+            for k, t in enumerate(inside):
                 part = predicted[t].copy()
-                size = part[2:] - part[:2]
+                size = sizes[k]
                 part[:2] = np.clip(part[:2], box[:2], np.maximum(box[2:] - size, box[:2]))
+                for axis in (0, 1):
+                    # Apart along this axis from the others: the object is the blob's end on its side
+                    # (the blob says where it is; the prediction only which end is whose).
+                    others = np.delete(centres[:, axis], k)
+                    if (np.abs(others - centres[k, axis]) > size[axis] / 2).all():
+                        part[axis] = box[axis] if centres[k, axis] < middle[axis] else box[axis + 2] - size[axis]
                 part[2:] = np.minimum(part[:2] + size, box[2:])
                 extra_boxes.append(part)
                 extra_from.append(d)
@@ -139,10 +157,9 @@ class Tracker:
         parts = Detections(xyxy=np.asarray(extra_boxes), confidence=parts.confidence, class_id=parts.class_id, data=parts.data)
         return Detections.merge([kept, parts])
 
-    def _associate(self, tracks: list[_Track], boxes: np.ndarray) -> list[tuple[int, int]]:
-        if not tracks or not len(boxes):
+    def _associate(self, predicted: np.ndarray, boxes: np.ndarray) -> list[tuple[int, int]]:
+        if not len(predicted) or not len(boxes):
             return []
-        predicted = np.stack([t.predicted() for t in tracks])
         iou = box_iou(predicted, boxes)
         centre_p = (predicted[:, :2] + predicted[:, 2:]) / 2
         centre_d = (boxes[:, :2] + boxes[:, 2:]) / 2
