@@ -73,9 +73,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, ZoneOccupancy
-from processors.percentile import percentile
+from ingest.windowstats import occupancy_stats, speed_stats
 
-P85 = 85.0
+__all__ = ["Admission", "FRAME_ZONE", "Horizon", "PartitionWindows", "WindowSpec", "occupancy_stats"]
 #: zone id of the whole-view occupancy computed from frame events (objects tracked in the frame)
 FRAME_ZONE = "_frame"
 
@@ -313,7 +313,7 @@ class PartitionWindows:
 
     def _count_window(self, key: tuple[str, str, str, str, float], acc: _Crossings) -> CountWindow:
         camera_id, line_id, direction, cls, start = key
-        speeds = acc.speeds
+        mean, p85 = speed_stats(acc.speeds)
         return CountWindow(
             camera_id=camera_id,
             ts=_utc(start),
@@ -322,8 +322,8 @@ class PartitionWindows:
             cls=cls,  # type: ignore[arg-type]
             window_s=self.spec.window_s,
             count=acc.count,
-            speed_mean_kmh=sum(speeds) / len(speeds) if speeds else None,
-            speed_p85_kmh=percentile(speeds, P85),
+            speed_mean_kmh=mean,
+            speed_p85_kmh=p85,
         )
 
     def _occupancy_window(self, key: tuple[str, str, float], acc: _ZoneSamples) -> OccupancyWindow:
@@ -356,22 +356,3 @@ class PartitionWindows:
             return min(firsts)
         return self._next_offset
 
-
-def occupancy_stats(samples: list[tuple[float, int]], end: float) -> tuple[int, float]:
-    """Peak and time-weighted mean of a zone's step-function count within one window.
-
-    Each sample holds until the next one (or the window's end). The mean covers the window from
-    its first sample on: the value before it belongs to an earlier window's samples, and keeping
-    windows self-contained is what lets a restarted worker rebuild them exactly. Agents resend
-    every few seconds, so that uncovered head is a few seconds at most.
-    """
-    ordered = sorted(samples)
-    peak = max(count for _, count in ordered)
-    first = ordered[0][0]
-    span = end - first
-    if span <= 0:
-        return peak, float(ordered[-1][1])
-    area = 0.0
-    for (ts, count), (next_ts, _) in zip(ordered, ordered[1:] + [(end, 0)]):
-        area += count * (next_ts - ts)
-    return peak, area / span

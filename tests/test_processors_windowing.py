@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ingest.contract import CountWindow, LineCrossing
-from processors.percentile import percentile
+from ingest.windowstats import percentile
 from processors.windowing import Admission, Horizon, PartitionWindows, WindowSpec, occupancy_stats
 from processors.workload import as_facts, compare, ground_truth, make_workload, window_key
 
