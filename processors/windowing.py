@@ -218,8 +218,16 @@ class PartitionWindows:
         own = camera_time.get(camera, -math.inf)
         if ts > own:
             camera_time[camera] = own = ts
-            self._raise_camera(camera, ts)
-            partition = max(self._second, self._latest - self._lone_lead_s)
+            # _raise_camera, inlined (the hot path)
+            if camera == self._latest_camera:
+                self._latest = ts
+            elif ts > self._latest:
+                self._second, self._latest, self._latest_camera = self._latest, ts, camera
+            elif ts > self._second:
+                self._second = ts
+            partition = self._latest - self._lone_lead_s
+            if self._second > partition:
+                partition = self._second
             if partition > self.stream_time:
                 self.stream_time = partition
                 self._floor = partition - self._idle_s
