@@ -105,47 +105,56 @@ def check_range(
     return _utc(start), _utc(until)
 
 
+# Materialized, so the mismatches (usually none) are found before any raw row is fetched for them,
+# and every join is on equal keys, window start included (hash joins: linear in the rows checked).
 _MISMATCHED_COUNTS = """
-WITH raw AS (
+WITH raw AS MATERIALIZED (
     SELECT camera_id, line_id, direction, cls,
-           floor(extract(epoch FROM ts) / %(w)s) * %(w)s AS start_s, count(*) AS n
+           to_timestamp((floor(extract(epoch FROM ts) / %(w)s) * %(w)s)::float8) AS start_ts, count(*) AS n
     FROM crossings WHERE ts >= %(from)s AND ts < %(until)s
     GROUP BY 1, 2, 3, 4, 5
-), wrong AS (
+), wrong AS MATERIALIZED (
     SELECT raw.* FROM raw
     LEFT JOIN count_windows w
       ON w.camera_id = raw.camera_id AND w.line_id = raw.line_id AND w.direction = raw.direction
-     AND w.cls = raw.cls AND w.window_s = %(w)s AND w.ts = to_timestamp(raw.start_s::float8)
+     AND w.cls = raw.cls AND w.window_s = %(w)s AND w.ts = raw.start_ts
      AND w.ts >= %(from)s AND w.ts < %(until)s
     WHERE w.count IS DISTINCT FROM raw.n
+), rows AS (
+    SELECT camera_id, line_id, direction, cls, speed_kmh,
+           to_timestamp((floor(extract(epoch FROM ts) / %(w)s) * %(w)s)::float8) AS start_ts
+    FROM crossings WHERE ts >= %(from)s AND ts < %(until)s
+      AND camera_id IN (SELECT camera_id FROM wrong)
 )
-SELECT wrong.camera_id, wrong.line_id, wrong.direction, wrong.cls, wrong.start_s::float8,
+SELECT wrong.camera_id, wrong.line_id, wrong.direction, wrong.cls, extract(epoch FROM wrong.start_ts)::float8,
        array_agg(x.speed_kmh::text) FILTER (WHERE x.speed_kmh IS NOT NULL), count(*)
-FROM wrong JOIN crossings x
+FROM wrong JOIN rows x
   ON x.camera_id = wrong.camera_id AND x.line_id = wrong.line_id AND x.direction = wrong.direction
- AND x.cls = wrong.cls AND x.ts >= to_timestamp(wrong.start_s::float8)
- AND x.ts < to_timestamp(wrong.start_s::float8 + %(w)s)
-WHERE x.ts >= %(from)s AND x.ts < %(until)s
+ AND x.cls = wrong.cls AND x.start_ts = wrong.start_ts
 GROUP BY 1, 2, 3, 4, 5
 """
 
 _MISMATCHED_OCCUPANCY = """
-WITH raw AS (
-    SELECT camera_id, zone_id, floor(extract(epoch FROM ts) / %(w)s) * %(w)s AS start_s, max(count) AS peak
+WITH raw AS MATERIALIZED (
+    SELECT camera_id, zone_id, to_timestamp((floor(extract(epoch FROM ts) / %(w)s) * %(w)s)::float8) AS start_ts,
+           max(count) AS peak
     FROM zone_occupancy WHERE ts >= %(from)s AND ts < %(until)s AND zone_id <> %(frame)s
     GROUP BY 1, 2, 3
-), wrong AS (
+), wrong AS MATERIALIZED (
     SELECT raw.* FROM raw
     LEFT JOIN occupancy_windows o
       ON o.camera_id = raw.camera_id AND o.zone_id = raw.zone_id AND o.window_s = %(w)s
-     AND o.ts = to_timestamp(raw.start_s::float8) AND o.ts >= %(from)s AND o.ts < %(until)s
+     AND o.ts = raw.start_ts AND o.ts >= %(from)s AND o.ts < %(until)s
     WHERE o.peak IS DISTINCT FROM raw.peak
+), rows AS (
+    SELECT camera_id, zone_id, ts, count,
+           to_timestamp((floor(extract(epoch FROM ts) / %(w)s) * %(w)s)::float8) AS start_ts
+    FROM zone_occupancy WHERE ts >= %(from)s AND ts < %(until)s AND zone_id <> %(frame)s
+      AND camera_id IN (SELECT camera_id FROM wrong)
 )
-SELECT wrong.camera_id, wrong.zone_id, wrong.start_s::float8, array_agg(z.ts), array_agg(z.count)
-FROM wrong JOIN zone_occupancy z
-  ON z.camera_id = wrong.camera_id AND z.zone_id = wrong.zone_id
- AND z.ts >= to_timestamp(wrong.start_s::float8) AND z.ts < to_timestamp(wrong.start_s::float8 + %(w)s)
-WHERE z.ts >= %(from)s AND z.ts < %(until)s
+SELECT wrong.camera_id, wrong.zone_id, extract(epoch FROM wrong.start_ts)::float8, array_agg(z.ts), array_agg(z.count)
+FROM wrong JOIN rows z
+  ON z.camera_id = wrong.camera_id AND z.zone_id = wrong.zone_id AND z.start_ts = wrong.start_ts
 GROUP BY 1, 2, 3
 """
 
@@ -193,6 +202,9 @@ def reconcile_windows(
     try:
         with connect(settings) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_RECONCILE_LOCK,))
+            # The planner underestimates the mismatches and would merge-join raw rows per camera and
+            # line, filtering on the window start: quadratic in the windows of a camera's line.
+            conn.execute("SET LOCAL enable_mergejoin = off")
             span = check_range(conn, window_s=window_s, after_s=after_s, overlap=overlap, retention=retention,
                                now=now, full=full)
             if span is None:
