@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from deploy.local.stack import StackSettings, broker_down, broker_up
 from ingest.bus import BusSettings, ensure_topics
+from ingest.contract import LineCrossing
 from ingest.db import DbSettings, connect
 from ingest.settings import SinkSettings
 from ingest.sink import Sink
@@ -32,6 +33,7 @@ from ingest.warehouse.cli import app as db_app
 from ingest.warehouse.maintenance import maintain
 from ingest.warehouse.reconcile import rebuild_count_window, rebuild_occupancy_window
 from ingest.warehouse.settings import WarehouseSettings
+from ingest.writer import EventWriter
 from processors.harness import produce, start_worker
 from processors.workload import closing_events, ground_truth, make_workload
 
@@ -215,3 +217,22 @@ def test_a_rebuilt_window_carries_exactly_the_numbers_the_processors_emitted(db,
             assert (rebuilt.peak, _real([rebuilt.mean])) == (peak, _real([mean])), (cam, zone, ts)
     # And so maintenance finds nothing to repair in what the processors wrote.
     assert maintain(db, WarehouseSettings(), full=True).windows_repaired == 0
+
+
+@pytest.mark.parametrize("age, rebuilt", [
+    (timedelta(minutes=20), True),  # closed long ago: rebuilt
+    (timedelta(minutes=5), False),  # ends 4 min ago: may still be open in a processor (grace + idle = 5 min 10 s)
+    (timedelta(minutes=7), True),  # just past window + grace + idle
+    (timedelta(days=89), True),  # within every raw retention (zone samples: 90 days)
+    (timedelta(days=120), False),  # zone samples of that day may already be gone: left as it is
+])
+def test_maintenance_rebuilds_only_windows_surely_closed_and_within_raw_retention(db, age, rebuilt):
+    minute = (datetime.now(timezone.utc) - age).replace(second=0, microsecond=0)
+    crossings = [LineCrossing(camera_id="cam-1", ts=minute + timedelta(seconds=i), frame_no=i, line_id="l", direction="in",
+                              cls="car", track_id=i, speed_kmh=20.0 + i) for i in range(40)]
+    with connect(db) as conn:
+        EventWriter(conn).write(crossings)
+        conn.commit()
+    repaired = maintain(db, WarehouseSettings()).windows_repaired
+    rows = _rows(db, "SELECT count, speed_mean_kmh, speed_p85_kmh FROM count_windows")
+    assert (repaired, rows) == ((1, [(40, 39.5, 53.15)]) if rebuilt else (0, []))

@@ -213,8 +213,8 @@ def reconcile_windows(
             start, until = span
             counts, occupancy = mismatched_windows(conn, start=start, until=until, window_s=window_s)
             EventWriter(conn).write([*counts, *occupancy])
+            # greatest() skips a NULL: the first run sets it
             conn.execute("UPDATE warehouse_config SET reconciled_until = greatest(reconciled_until, %s)", (until,))
-            conn.execute("UPDATE warehouse_config SET reconciled_until = %s WHERE reconciled_until IS NULL", (until,))
             conn.commit()
     except psycopg.Error as exc:
         raise DatabaseError(f"reconciling the windows with their crossings and zone samples failed: {exc}") from exc
