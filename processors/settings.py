@@ -28,6 +28,9 @@ class ProcessorSettings(IocSettings):
     lone_lead_s: float = Field(600.0, ge=0, description="Seconds a camera ahead of every other camera on its partition "
                                                        "is discounted before its clock moves the partition's (a camera "
                                                        "with its clock set ahead must not make its neighbours late).")
+    max_future_s: float = Field(300.0, gt=0, description="Dead-letter events timed more than this many seconds ahead of "
+                                                        "the worker's clock: one such event would close its camera's "
+                                                        "windows ahead of time.")
     #: alert engine snapshots (baselines, open alerts, silences), counting horizons and faust's
     #: own data dir, all under STATE_DIR/processors
     state_dir: Path = Field(default_factory=lambda: default_state_dir() / "processors")
