@@ -129,41 +129,60 @@ def _rows(db: DbSettings) -> int:
         return -1
 
 
+def _send_at_rate(bus, records, *, per_s: int = 4000) -> threading.Thread:
+    """The cameras' pace: slices of records every half second, in a thread of their own."""
+    def run() -> None:
+        step = per_s // 2
+        for i in range(0, len(records), step):
+            _send(bus, records[i:i + step])
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _log_says(path: Path, text: str) -> bool:
+    return path.exists() and text in path.read_text(errors="replace")
+
+
 def test_sink_killed_mid_stream_and_database_restarted_store_every_event_exactly_once(bus, tmp_path):
     # A PostgreSQL of this test's own, so stopping it disturbs no one else.
     state = Path(tempfile.mkdtemp(prefix="ioc-sink-faults-"))
     state.chmod(0o755)  # the postgres OS user must reach its data directory
     pg = StackSettings(state_dir=state, broker_port=_free_port(), pg_port=_free_port())
     sinks: list[subprocess.Popen] = []
+    log = tmp_path / "sink.log"
     try:
         db = DbSettings(dsn=postgres_up(pg), connect_timeout_s=1.0)
         migrate(db)
         now = datetime.now(timezone.utc)
         events = good_events(cameras=CAMERAS, n=24_000, now=now, seed=5)
         records = flood(events, topics=bus.topics, now=now, share=0.0)
-        # The cameras send at about 4,000 events/s, in slices, while the faults happen.
-        slices = [records[i:i + 2000] for i in range(0, len(records), 2000)]
-        sending = threading.Thread(target=lambda: [(_send(bus, part), time.sleep(0.5)) for part in slices])
-        sinks.append(_start_sink(bus, db, tmp_path / "sink.log"))
-        sending.start()
-        # 1. SIGKILL the sink mid-stream: no goodbye, batches in flight, offsets uncommitted.
-        _wait_for(lambda: _rows(db) >= 4000, "the sink to write the first events")
+        first, second, third = records[:12_000], records[12_000:18_000], records[18_000:]
+        # 1. SIGKILL the sink while the cameras send (about 4,000 events/s): no goodbye, a batch
+        #    in flight, offsets not committed.
+        sinks.append(_start_sink(bus, db, log))
+        _wait_for(lambda: _log_says(log, "Joined group"), "the sink to join its group")
+        sending = _send_at_rate(bus, first, per_s=2000)
+        _wait_for(lambda: _rows(db) >= 3000, "the sink to write the first events")
         sinks[-1].send_signal(signal.SIGKILL)
         sinks[-1].wait(timeout=10)
         killed_at = _rows(db)
-        assert killed_at < len(events)
-        sinks.append(_start_sink(bus, db, tmp_path / "sink.log"))
-        # 2. Stop the database while the stream goes on, and start it again.
-        _wait_for(lambda: _rows(db) >= killed_at + 4000, "the restarted sink to write")
+        assert killed_at < len(first)  # killed mid-stream, with records still to write
+        sinks.append(_start_sink(bus, db, log))
+        sending.join(timeout=60)
+        _wait_for(lambda: _rows(db) >= len(first), "the restarted sink to catch up")
+        # 2. Stop the database while the stream goes on; the sink holds its batch and retries.
         postgres_down(pg)
-        time.sleep(3)
+        sending = _send_at_rate(bus, second)
+        _wait_for(lambda: _log_says(log, "database unavailable"), "the sink to meet the outage")
+        sending.join(timeout=60)
         postgres_up(pg)
-        sending.join(timeout=120)
+        _send_at_rate(bus, third).join(timeout=60)
         _wait_for(lambda: _rows(db) >= len(events), "every event", timeout=120)
         time.sleep(2)  # anything beyond would be a duplicate: give it the time to show
         assert _stored(db) == _expected(events)
-        log = (tmp_path / "sink.log").read_text(errors="replace")
-        assert "database unavailable" in log  # the outage happened while the sink was writing
     finally:
         for process in sinks:
             if process.poll() is None:
