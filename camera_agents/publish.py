@@ -394,7 +394,7 @@ class KafkaSink:
             try:
                 futures.append((record, self._producer.send(self.settings.bus.topics.for_event(event), key=partition_key(event), value=record)))
             except KafkaError as exc:
-                if not getattr(exc, "retriable", True) and not _is_connection_error(exc):
+                if _is_permanent(exc):
                     self._reject(record, f"{type(exc).__name__}: {exc}")  # e.g. too large: retrying cannot help
                     continue
                 retry.extend(r for r, _ in futures)
@@ -413,7 +413,7 @@ class KafkaSink:
                 delivered += 1
                 continue
             exc = future.exception if future.is_done else None
-            if exc is not None and not getattr(exc, "retriable", True) and not _is_connection_error(exc):
+            if exc is not None and _is_permanent(exc):
                 self._reject(record, f"{type(exc).__name__}: {exc}")
                 continue
             broken = True
@@ -456,7 +456,14 @@ def _json_string(text: str) -> bytes:
     return msgspec.json.encode(text)
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
+def _is_permanent(exc: BaseException) -> bool:
+    """Whether sending this record again can never succeed (it is too large or corrupt). Anything
+    else, including errors kafka-python calls non-retriable but that come from a broker that
+    restarted (a lost producer id: "Unexpected error in InitProducerIdResponse"), is retried from
+    the spool with a new producer: a restart must not set a camera's events aside."""
+    import kafka.errors
 
-    return isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable))
+    kinds = tuple(getattr(kafka.errors, name) for name in (
+        "MessageSizeTooLargeError", "RecordListTooLargeError", "CorruptRecordError", "InvalidRecordError")
+        if hasattr(kafka.errors, name))
+    return isinstance(exc, kinds)

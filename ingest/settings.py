@@ -158,3 +158,8 @@ class SinkSettings(IocSettings):
     metrics_port: int = Field(9464, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint (0: off); "
                                                                 "with --workers N, worker i serves PORT+i.")
     log_every_s: float = Field(10.0, gt=0)
+    # What the sink refuses although it decodes (see ingest/screening.py).
+    max_future_s: float = Field(300.0, gt=0, description="Dead-letter events timed more than this many seconds ahead of the sink's clock.")
+    max_past_s: float = Field(366 * 86400.0, gt=0, description="Dead-letter events timed more than this many seconds before the sink's clock.")
+    registered_cameras_only: bool = Field(False, description="Dead-letter events of cameras not in the registry (the cameras table).")
+    registry_refresh_s: float = Field(30.0, gt=0, description="How often the sink re-reads the registry, with registered_cameras_only.")

@@ -8,8 +8,10 @@ written (in a thread; COPY waits on the server), batch k+1 is fetched and decode
 database is down the batch is held and retried with backoff while the consumer stays in its
 group with its partitions paused; nothing is skipped.
 
-Per-record policy: a record that is not a valid event, or whose row the database rejects (bad
-value, constraint), is dead-lettered with the reason in its headers, and the sink goes on. A
+Per-record policy: a record that is not a valid event, an event the sink refuses (its time far
+in the future or past, its camera unknown: ingest/screening.py), or one whose row the database
+rejects (bad value, constraint), is dead-lettered with the reason in its headers, and the sink
+goes on. A
 missing table or a wrong schema stops the sink with a clear error instead: that is not one bad
 record but a deployment fault, and dead-lettering every record would hide it.
 """
@@ -22,6 +24,7 @@ import threading
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from aiokafka import AIOKafkaProducer
@@ -33,6 +36,7 @@ from ingest import contract
 from ingest.bus import BusError, ensure_topics, join_group_async, make_async_consumer
 from ingest.db import DatabaseError, DatabaseUnavailable, connect
 from ingest.metrics import SinkMetrics
+from ingest.screening import Screen
 from ingest.settings import SinkSettings
 from ingest.writer import EventWriter
 
@@ -85,6 +89,9 @@ class Sink:
         self._conn: psycopg.Connection | None = None
         self._writer: EventWriter | None = None
         self._in_flight: asyncio.Task | None = None
+        #: the registry's camera ids (with registered_cameras_only), and when they were read
+        self._known_cameras: set[str] | None = None
+        self._registry_read_at = -float("inf")
 
     def stop(self) -> None:
         """Ask a running ``run`` to finish its batches and return (safe from any thread)."""
@@ -113,6 +120,8 @@ class Sink:
                 bus, lambda: make_async_consumer(bus, group_id=self.settings.group_id),
                 group_id=self.settings.group_id, topics=bus.topics.event_topics(), listener=_FinishBeforeRevoke(self),
             )
+            if self.settings.registered_cameras_only:
+                await asyncio.to_thread(self._write, [])  # reads the registry, waiting for the database if need be
             handed = 0
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -160,19 +169,46 @@ class Sink:
         return records
 
     def _decode(self, records: list) -> _Batch:
-        events: list[tuple[object, contract.Event]] = []
+        decoded: list[tuple[object, contract.Event]] = []
         rejected: list[_Rejected] = []
         for record in records:
             if record.value is None:
                 rejected.append(_Rejected(record, "empty message (no value)"))
                 continue
             try:
-                events.append((record, contract.decode(record.value)))
+                decoded.append((record, contract.decode(record.value)))
             except contract.ContractError as exc:
                 rejected.append(_Rejected(record, exc.reason))
+        screen = self._screen()
+        screen.register(event for _, event in decoded)
+        self._known_cameras = screen.known_cameras
+        events: list[tuple[object, contract.Event]] = []
+        for record, event in decoded:
+            reason = screen.reason(event)
+            if reason is None:
+                events.append((record, event))
+            else:
+                rejected.append(_Rejected(record, reason))
         for topic, n in Tally(r.topic for r in records).items():
             self.metrics.consumed.labels(topic).inc(n)
         return _Batch(records, events, rejected)
+
+    def _screen(self) -> Screen:
+        settings = self.settings
+        return Screen(now=datetime.now(timezone.utc), max_past=timedelta(seconds=settings.max_past_s),
+                      max_future=timedelta(seconds=settings.max_future_s), known_cameras=self._known_cameras)
+
+    def _read_registry(self) -> None:
+        """Re-read the registry's camera ids when due (blocking: runs in the database thread)."""
+        settings = self.settings
+        if not settings.registered_cameras_only or time.monotonic() - self._registry_read_at < settings.registry_refresh_s:
+            return
+        conn = self._connection()
+        known = {camera for (camera,) in conn.execute("SELECT camera_id FROM cameras")}
+        conn.rollback()
+        # Cameras registered by camera_info events of batches not written yet stay known.
+        self._known_cameras = known | (self._known_cameras or set())
+        self._registry_read_at = time.monotonic()
 
     async def _wait_in_flight(self, consumer) -> None:
         """Wait for the batch being written; meanwhile keep fetching nothing, so that a long
@@ -211,12 +247,13 @@ class Sink:
 
     def _write(self, pairs: list[tuple[object, contract.Event]]) -> tuple[int, list[_Rejected]]:
         """Write all rows, retrying while the database is unavailable; returns (rows, refused)."""
-        if not pairs:
+        if not pairs and not self.settings.registered_cameras_only:
             return 0, []
         delay = self.settings.retry_initial_s
         while True:
             try:
-                result = self._write_isolating_bad_rows(pairs)
+                self._read_registry()
+                result = self._write_isolating_bad_rows(pairs) if pairs else (0, [])
                 self.metrics.db_up.set(1)
                 return result
             except _TRANSIENT_DB_ERRORS as exc:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ingest.contract import ContractError, decode, encode, partition_key
@@ -74,12 +75,19 @@ class WindowCounter:
                 part = await self._resume(tp, generation)
             touched[tp] = part
             add = part.windows.add
+            # An event from far ahead would move its camera's clock (and maybe the partition's)
+            # past every window still to come: refused, like the sink refuses it.
+            latest = datetime.now(timezone.utc) + timedelta(seconds=self._settings.max_future_s)
             for record in records:
                 try:
                     decoded: object = decode(record.value)
                 except ContractError as exc:
                     pending.append(await self._dead_letter(tp, record, exc.reason))
                     decoded = None
+                else:
+                    if decoded.ts > latest:  # type: ignore[attr-defined]
+                        pending.append(await self._dead_letter(tp, record, _ahead(decoded, latest, self._settings.max_future_s)))
+                        decoded = None
                 add(record.offset, decoded)
         for tp, part in touched.items():
             for window in part.windows.close_due():
@@ -159,3 +167,9 @@ class WindowCounter:
             "open_windows": sum(p.windows.open_windows for p in self._partitions.values()),
         }
 
+
+
+def _ahead(event: Any, latest: datetime, max_future_s: float) -> str:
+    ahead = (event.ts - latest).total_seconds() + max_future_s
+    return (f"event time {event.ts.isoformat()} is {ahead:.0f} s ahead of the worker's clock "
+            f"(limit {max_future_s:.0f} s): the camera's clock is wrong")

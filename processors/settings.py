@@ -25,6 +25,12 @@ class ProcessorSettings(IocSettings):
                                                    "by the camera's own clock.")
     idle_s: float = Field(300.0, ge=0, description="Seconds the partition's stream time may run ahead of a silent or "
                                                   "lagging camera before that camera's windows close anyway.")
+    lone_lead_s: float = Field(600.0, ge=0, description="Seconds a camera ahead of every other camera on its partition "
+                                                       "is discounted before its clock moves the partition's (a camera "
+                                                       "with its clock set ahead must not make its neighbours late).")
+    max_future_s: float = Field(300.0, gt=0, description="Dead-letter events timed more than this many seconds ahead of "
+                                                        "the worker's clock: one such event would close its camera's "
+                                                        "windows ahead of time.")
     #: alert engine snapshots (baselines, open alerts, silences), counting horizons and faust's
     #: own data dir, all under STATE_DIR/processors
     state_dir: Path = Field(default_factory=lambda: default_state_dir() / "processors")
@@ -51,7 +57,7 @@ class ProcessorSettings(IocSettings):
     def window(self):  # -> processors.windowing.WindowSpec
         from processors.windowing import WindowSpec
 
-        return WindowSpec(window_s=self.window_s, grace_s=self.grace_s, idle_s=self.idle_s)
+        return WindowSpec(window_s=self.window_s, grace_s=self.grace_s, idle_s=self.idle_s, lone_lead_s=self.lone_lead_s)
 
     @property
     def faust_datadir(self) -> Path:

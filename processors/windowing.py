@@ -6,7 +6,20 @@ Pure logic: no Kafka, no faust. The app feeds each decoded event with its offset
 Event time is kept per camera. Many cameras share a partition and their clocks are not aligned
 (an agent behind real time, a clock off by seconds, an agent replaying its spool after an
 outage), so each camera has its own *stream time* (the largest event time it has sent) and the
-partition has one too (the largest of all). A window of camera ``c`` closes once
+partition has one too. The partition's is not simply the latest camera's: a camera whose clock is
+set ahead (ten minutes, a wrong time zone) would drag it forward and close every neighbour's
+windows before their events arrive. It is the running maximum of
+
+    max(second_latest, latest - lone_lead)
+
+over the cameras' stream times: a camera ahead of all the others moves the partition's clock only
+once it is ``lone_lead`` seconds further, while two cameras that agree move it at once. A camera
+``D`` seconds ahead of its neighbours therefore harms none of them as long as
+``D <= lone_lead + idle + grace``; its own events are still counted, by its own clock, in its own
+(future) windows. The price: when only one camera of a partition still sends, the silent ones'
+windows close ``lone_lead`` seconds later than ``idle`` alone would close them. Both stream times
+only grow, and the partition's is a monotone function of the cameras', so the replay argument
+below is unchanged. A window of camera ``c`` closes once
 
     end + grace <= max(camera_time[c], partition_time - idle)
 
@@ -60,9 +73,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, ZoneOccupancy
-from processors.percentile import percentile
+from ingest.windowstats import occupancy_stats, speed_stats
 
-P85 = 85.0
+__all__ = ["Admission", "FRAME_ZONE", "Horizon", "PartitionWindows", "WindowSpec", "occupancy_stats"]
 #: zone id of the whole-view occupancy computed from frame events (objects tracked in the frame)
 FRAME_ZONE = "_frame"
 
@@ -75,6 +88,9 @@ class WindowSpec:
     window_s: int = 60
     grace_s: float = 10.0
     idle_s: float = 300.0
+    #: how far a camera ahead of every other camera on the partition is discounted before its
+    #: clock moves the partition's (see the module docstring)
+    lone_lead_s: float = 600.0
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:
@@ -83,6 +99,8 @@ class WindowSpec:
             raise ValueError(f"grace_s must not be negative, got {self.grace_s}")
         if not self.idle_s >= 0:
             raise ValueError(f"idle_s must not be negative, got {self.idle_s}")
+        if not self.lone_lead_s >= 0:
+            raise ValueError(f"lone_lead_s must not be negative, got {self.lone_lead_s}")
 
     def start_of(self, ts: float) -> float:
         return (ts // self.window_s) * self.window_s
@@ -151,12 +169,19 @@ class PartitionWindows:
         self._window_s = float(spec.window_s)
         self._grace_s = float(spec.grace_s)
         self._idle_s = float(spec.idle_s)
+        self._lone_lead_s = float(spec.lone_lead_s)
         #: the partition's stream time, and ``stream_time - idle_s``: the least effective time
         #: of any camera (see the module docstring)
         self.stream_time = -math.inf if horizon is None else horizon.stream_time
         self._floor = self.stream_time - self._idle_s
         #: camera -> its own stream time (cameras at or below ``_floor`` may be forgotten)
         self._camera_time: dict[str, float] = {} if horizon is None else dict(horizon.cameras)
+        # The latest camera, its stream time, and the latest stream time of any other camera.
+        # Forgotten cameras are below the floor, so never among these two where it matters.
+        self._latest_camera: str | None = None
+        self._latest = self._second = -math.inf
+        for camera, ts in self._camera_time.items():
+            self._raise_camera(camera, ts)
         # The clocks this owner started from: what closed under them closed before it took over.
         self._resumed_floor = self._floor
         self._resumed_cameras = dict(self._camera_time)
@@ -193,9 +218,19 @@ class PartitionWindows:
         own = camera_time.get(camera, -math.inf)
         if ts > own:
             camera_time[camera] = own = ts
-        if ts > self.stream_time:
-            self.stream_time = ts
-            self._floor = ts - self._idle_s
+            # _raise_camera, inlined (the hot path)
+            if camera == self._latest_camera:
+                self._latest = ts
+            elif ts > self._latest:
+                self._second, self._latest, self._latest_camera = self._latest, ts, camera
+            elif ts > self._second:
+                self._second = ts
+            partition = self._latest - self._lone_lead_s
+            if self._second > partition:
+                partition = self._second
+            if partition > self.stream_time:
+                self.stream_time = partition
+                self._floor = partition - self._idle_s
         window_s = self._window_s
         start = (ts // window_s) * window_s  # == spec.start_of(ts), inlined
         closes = start + window_s + self._grace_s
@@ -206,6 +241,16 @@ class PartitionWindows:
             self.late += 1
             return Admission.LATE, start
         return Admission.COUNTED, start
+
+    def _raise_camera(self, camera: str, ts: float) -> None:
+        """Keep the two latest cameras' stream times current as ``camera``'s grows to ``ts``."""
+        if camera == self._latest_camera:
+            self._latest = ts
+        elif ts > self._latest:
+            self._second = self._latest
+            self._latest, self._latest_camera = ts, camera
+        elif ts > self._second:
+            self._second = ts
 
     def _opened(self, camera: str, key: tuple, start: float) -> None:
         self._camera_windows.setdefault(camera, []).append(key)
@@ -276,7 +321,7 @@ class PartitionWindows:
 
     def _count_window(self, key: tuple[str, str, str, str, float], acc: _Crossings) -> CountWindow:
         camera_id, line_id, direction, cls, start = key
-        speeds = acc.speeds
+        mean, p85 = speed_stats(acc.speeds)
         return CountWindow(
             camera_id=camera_id,
             ts=_utc(start),
@@ -285,8 +330,8 @@ class PartitionWindows:
             cls=cls,  # type: ignore[arg-type]
             window_s=self.spec.window_s,
             count=acc.count,
-            speed_mean_kmh=sum(speeds) / len(speeds) if speeds else None,
-            speed_p85_kmh=percentile(speeds, P85),
+            speed_mean_kmh=mean,
+            speed_p85_kmh=p85,
         )
 
     def _occupancy_window(self, key: tuple[str, str, float], acc: _ZoneSamples) -> OccupancyWindow:
@@ -319,22 +364,3 @@ class PartitionWindows:
             return min(firsts)
         return self._next_offset
 
-
-def occupancy_stats(samples: list[tuple[float, int]], end: float) -> tuple[int, float]:
-    """Peak and time-weighted mean of a zone's step-function count within one window.
-
-    Each sample holds until the next one (or the window's end). The mean covers the window from
-    its first sample on: the value before it belongs to an earlier window's samples, and keeping
-    windows self-contained is what lets a restarted worker rebuild them exactly. Agents resend
-    every few seconds, so that uncovered head is a few seconds at most.
-    """
-    ordered = sorted(samples)
-    peak = max(count for _, count in ordered)
-    first = ordered[0][0]
-    span = end - first
-    if span <= 0:
-        return peak, float(ordered[-1][1])
-    area = 0.0
-    for (ts, count), (next_ts, _) in zip(ordered, ordered[1:] + [(end, 0)]):
-        area += count * (next_ts - ts)
-    return peak, area / span

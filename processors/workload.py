@@ -136,7 +136,7 @@ def window_key(window: CountWindow | OccupancyWindow) -> tuple:
 
 def ground_truth(
     produced: list[tuple[int, LineCrossing | ZoneOccupancy | FrameEvent]], *, window_s: int = 60, grace_s: float = 10.0,
-    idle_s: float = 300.0, before: datetime,
+    idle_s: float = 300.0, lone_lead_s: float = 600.0, before: datetime,
 ) -> tuple[dict[tuple, dict], int]:
     """Windows (by natural key, starting before ``before``) from ``(partition, event)`` pairs in
     produce order, and how many events fall beyond the grace period.
@@ -144,19 +144,24 @@ def ground_truth(
     Stream time is tracked per camera and per partition, each per topic (crossings, zone
     samples and frames travel on different topics). An event is beyond the grace period when
     its window's end + grace is at or below its camera's stream time, or at or below the
-    partition's stream time minus ``idle_s``.
+    partition's stream time minus ``idle_s``; the partition's stream time follows its second
+    latest camera, and its latest only ``lone_lead_s`` behind (written out here the slow way:
+    every camera's time, sorted, at every event).
     """
     stream_time: dict[tuple[str, int], float] = defaultdict(lambda: float("-inf"))
     camera_time: dict[tuple[str, str], float] = defaultdict(lambda: float("-inf"))
+    lane_cameras: dict[tuple[str, int], set[tuple[str, str]]] = defaultdict(set)
     counts: dict[tuple, list[float | None]] = defaultdict(list)
     samples: dict[tuple, list[tuple[float, int]]] = defaultdict(list)
     late = 0
     for partition, event in produced:
         ts = event.ts.timestamp()
         lane = (type(event).__name__, partition)
-        stream_time[lane] = max(stream_time[lane], ts)
         clock = (type(event).__name__, event.camera_id)
         camera_time[clock] = max(camera_time[clock], ts)
+        lane_cameras[lane].add(clock)
+        latest = sorted((camera_time[c] for c in lane_cameras[lane]), reverse=True) + [float("-inf")]
+        stream_time[lane] = max(stream_time[lane], latest[1], latest[0] - lone_lead_s)
         start = (ts // window_s) * window_s
         closes = start + window_s + grace_s
         if closes <= camera_time[clock] or closes <= stream_time[lane] - idle_s:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from ingest.bus import make_producer
-from ingest.contract import CountWindow, LineCrossing, OccupancyWindow
+from ingest.contract import CountWindow, LineCrossing, OccupancyWindow, encode
 from processors.harness import produce, read_events, start_worker
 from processors.workload import Workload, as_facts, closing_events, compare, ground_truth, make_workload, window_key
 
@@ -168,3 +171,41 @@ def _behind_partition_clock(produced, prefix: str, *, window_s: int = 60, grace_
         if event.camera_id.startswith(prefix) and (ts // window_s) * window_s + window_s + grace_s <= clock[lane]:
             behind += 1
     return behind
+
+
+def test_a_camera_ten_minutes_ahead_leaves_its_neighbours_counted_in_full(bus, tmp_path: Path):
+    # Twelve cameras on time; "ahead" (its clock set ten minutes fast) sends on one of their
+    # partitions all along. Both topics (crossings, zone samples) carry it.
+    on_time = make_workload(cameras=12, minutes=4, crossings_per_s=20, late_within_grace=0, late_beyond_grace=0, seed=51)
+    ahead = [msgspec.structs.replace(e, camera_id="ahead", ts=e.ts + timedelta(minutes=10))
+             for e in make_workload(cameras=1, minutes=4, crossings_per_s=4, late_within_grace=0, late_beyond_grace=0,
+                                    seed=52).events]
+    # Interleaved in time order of what each camera believes, as the agents would send them live.
+    events = sorted(on_time.events + ahead, key=lambda e: e.ts - timedelta(minutes=10) if e.camera_id == "ahead" else e.ts)
+    closing = closing_events(Workload(events=events, start=on_time.start, end=on_time.end + timedelta(minutes=10)))
+    # And a few events a year ahead of the worker's own clock (a glitch of a neighbour's clock):
+    # dead-lettered, else they would close that camera's and its partition's windows for a year.
+    glitches = [msgspec.structs.replace(e, ts=datetime.now(timezone.utc) + timedelta(days=365))
+                for e in on_time.events[1000:4000:1000]]
+    produced = produce(bus, events[:2000] + glitches + events[2000:] + closing)
+    worker = start_worker(bus, log_path=tmp_path / "worker.log", state_dir=tmp_path / "state")
+    try:
+        truth, late = ground_truth([(p, e) for p, e in produced if e not in glitches],
+                                   before=closing[0].ts.replace(second=0, microsecond=0))
+        emitted, _ = _emitted(bus, truth)
+        dead = read_events(bus, bus.topics.dead_letter, until=lambda records: len(records) >= 3, timeout_s=20, raw=True)
+    finally:
+        worker.stop()
+    assert late == 0 and compare(truth, emitted) == [] and _late_logged(worker.log()) == 0
+    assert sorted(r.value for r in dead) == sorted(encode(g) for g in glitches)
+    assert all(b"ahead of the worker's clock" in dict(r.headers)["reason"] for r in dead)
+    counted = Counter()
+    for key, facts in emitted.items():
+        if key[0] == "count":
+            counted[key[1]] += facts["count"]
+    sent = Counter(e.camera_id for e in events if isinstance(e, LineCrossing))
+    assert counted == sent and len(sent) == 13  # every camera in full, the one ahead in its own windows
+    # With the partition's clock following its latest camera, the neighbours of "ahead" would lose
+    # hundreds of events (nearly all they send): what makes this test able to fail.
+    _, naive_late = ground_truth(produced, before=closing[0].ts.replace(second=0, microsecond=0), lone_lead_s=0.0)
+    assert naive_late > 500

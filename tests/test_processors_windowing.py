@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ingest.contract import CountWindow, LineCrossing
-from processors.percentile import percentile
+from ingest.windowstats import percentile
 from processors.windowing import Admission, Horizon, PartitionWindows, WindowSpec, occupancy_stats
 from processors.workload import as_facts, compare, ground_truth, make_workload, window_key
 
@@ -124,6 +124,8 @@ def test_window_spec_rejects_nonsense():
         WindowSpec(window_s=0)
     with pytest.raises(ValueError):
         WindowSpec(grace_s=-1)
+    with pytest.raises(ValueError):
+        WindowSpec(lone_lead_s=-1)
 
 
 def _crossing(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)) -> LineCrossing:
@@ -148,7 +150,7 @@ def test_a_camera_lagging_beyond_grace_is_counted_not_late():
     assert counted == {"fast": 600, "slow": 600}
     # The same stream judged by the partition's clock alone (idle 0 s) loses the slow camera's
     # crossings at every window's end: what the per-camera clocks are for.
-    partition_clock, _, _ = _run(offsets, spec=WindowSpec(window_s=60, grace_s=10.0, idle_s=0.0))
+    partition_clock, _, _ = _run(offsets, spec=WindowSpec(window_s=60, grace_s=10.0, idle_s=0.0, lone_lead_s=0.0))
     assert partition_clock.late > 100
 
 
@@ -160,16 +162,18 @@ def test_a_silent_camera_window_closes_after_idle_and_releases_the_commit_offset
     offset = 5
     closed = []
     t = 0.0
-    while t < 189.5:  # "busy" carries on; the partition's stream time reaches 189.5 s
-        windows.add(offset, _crossing("busy", t, offset))
-        closed += windows.close_due()
-        offset += 1
+    while t < 189.5:  # two busy cameras carry on; the partition's stream time reaches 189.5 s
+        for busy in ("busy", "also-busy"):
+            windows.add(offset, _crossing(busy, t, offset))
+            closed += windows.close_due()
+            offset += 1
         t += 0.5
     # quiet's window [0, 60) waits for end + grace + idle = 190 s of partition time ...
     assert not [w for w in closed if w.camera_id == "quiet"]
     assert windows.commit_offset() == 0
     windows.add(offset, _crossing("busy", 190.0, offset))
-    offset += 1
+    windows.add(offset + 1, _crossing("also-busy", 190.0, offset + 1))
+    offset += 2
     closed = windows.close_due()
     # ... and then closes, with all its crossings, and no longer holds the commit offset back.
     (quiet,) = [w for w in closed if w.camera_id == "quiet"]
@@ -219,3 +223,77 @@ def test_horizons_merge_upwards_and_forget_idle_cameras():
     assert merged == Horizon(stream_time=1100.0, cameras={"a": 1100.0, "c": 950.0, "d": 1050.0})
     assert older.merged(newer, 300.0) == merged  # order does not matter: a stale writer cannot go back
     assert newer.merged(None, 300.0) == newer
+
+
+AHEAD_S = 600.0  # the bad camera's clock is ten minutes ahead
+
+
+def _neighbours_and_one_camera_ahead(*, minutes: int = 5, neighbours: int = 11) -> list[LineCrossing]:
+    """One partition: ``neighbours`` cameras on time and one ten minutes ahead, each a crossing
+    every 0.5 s, then one far-future crossing per camera that closes every window."""
+    lane, n = [], 0
+    cameras = [f"on-time-{i:02d}" for i in range(neighbours)]
+    for step in range(minutes * 120):
+        t = step * 0.5
+        for camera in cameras:
+            lane.append(_crossing(camera, t + (n % 7) * 0.01, n))
+            n += 1
+        lane.append(_crossing("ahead", t + AHEAD_S, n))
+        n += 1
+    for camera in cameras + ["ahead"]:
+        lane.append(_crossing(camera, 7200.0, n))
+        n += 1
+    return lane
+
+
+def test_a_camera_ten_minutes_ahead_does_not_make_its_neighbours_late():
+    lane = _neighbours_and_one_camera_ahead()
+    windows, emitted, _ = _run(list(enumerate(lane)))
+    sent = {}
+    for event in lane:
+        if event.ts.hour < 10:  # not the closing crossings
+            sent[event.camera_id] = sent.get(event.camera_id, 0) + 1
+    counted = {}
+    for window in emitted:
+        counted[window.camera_id] = counted.get(window.camera_id, 0) + window.count
+    # Every neighbour counted in full, and the camera ahead too, in its own (future) windows.
+    assert windows.late == 0 and windows.before_horizon == 0
+    assert counted == sent and len(sent) == 12 and sum(sent.values()) == 12 * 600
+    assert {w.ts.minute for w in emitted if w.camera_id == "ahead"} == {10, 11, 12, 13, 14}
+    # The same stream with the partition clock following its latest camera: the neighbours' events
+    # arrive after the camera ahead has closed their windows.
+    naive, naive_emitted, _ = _run(list(enumerate(lane)), spec=WindowSpec(lone_lead_s=0.0))
+    assert naive.late >= 11 * 500
+    truth, truth_late = ground_truth([(0, e) for e in lane], before=datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
+    assert truth_late == 0 and compare(truth, _by_key(emitted)) == []
+
+
+@pytest.mark.parametrize("ahead_s, late_expected", [
+    (SPEC.lone_lead_s + SPEC.idle_s + SPEC.grace_s, False),  # the furthest ahead that harms no neighbour
+    (SPEC.lone_lead_s + SPEC.idle_s + SPEC.window_s + SPEC.grace_s + 1, True),  # beyond: neighbours' windows close early
+])
+def test_how_far_ahead_one_camera_may_run(ahead_s, late_expected):
+    windows = PartitionWindows(SPEC)
+    n = 0
+    for step in range(240):
+        t = step * 0.5
+        windows.add(n, _crossing("ahead", t + ahead_s, n))
+        windows.add(n + 1, _crossing("on-time", t, n + 1))
+        n += 2
+        windows.close_due()
+    assert (windows.late > 0) is late_expected
+
+
+def test_the_partition_clock_resumed_from_a_horizon_is_not_moved_by_the_camera_ahead():
+    lane = _neighbours_and_one_camera_ahead(minutes=3, neighbours=4)
+    _, reference, _ = _run(list(enumerate(lane)))
+    cut = len(lane) // 2
+    first, emitted, (offset, horizon) = _run(list(enumerate(lane)), stop=cut, checkpoint_every=50)
+    assert horizon.cameras["ahead"] - horizon.stream_time >= AHEAD_S - SPEC.lone_lead_s
+    resumed = PartitionWindows(SPEC, horizon=horizon)
+    _, more, _ = _run(list(enumerate(lane)), windows=resumed, start=offset)
+    assert resumed.late == 0
+    seen = {}
+    for window in emitted + more:
+        assert seen.setdefault(window_key(window), as_facts(window)) == as_facts(window)
+    assert seen == _by_key(reference)

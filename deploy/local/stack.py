@@ -135,6 +135,20 @@ def postgres_down(settings: StackSettings) -> None:
         _stop_postgres(settings)
 
 
+def broker_up(settings: StackSettings) -> str:
+    """Start only the broker; returns its bootstrap address. For tests that restart it."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(settings):
+        _ensure_broker(settings)
+    return settings.bootstrap
+
+
+def broker_down(settings: StackSettings) -> None:
+    """Stop only the broker. Its storage is in memory: every topic, record and committed offset goes."""
+    with _lock(settings):
+        _stop_broker(settings)
+
+
 # --- helpers ---------------------------------------------------------------------
 
 

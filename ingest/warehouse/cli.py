@@ -17,8 +17,15 @@ app = typer.Typer(help="Schema migrations, rollups, retention, backfill and the 
 
 
 def _describe(result) -> str:  # a Maintenance
+    reconciled = result.reconciled
+    if reconciled.checked_from is None:
+        text = "no closed window to check yet; "
+    else:
+        text = (f"repaired {reconciled.repaired} windows ({reconciled.count_windows} count, "
+                f"{reconciled.occupancy_windows} occupancy) missing or disagreeing with their raw rows "
+                f"between {reconciled.checked_from:%Y-%m-%d %H:%M} and {reconciled.checked_until:%Y-%m-%d %H:%M} UTC; ")
     refresh = result.refresh
-    text = f"rollups ({refresh.mode.value}) refreshed in {refresh.seconds:.2f} s"
+    text += f"rollups ({refresh.mode.value}) refreshed in {refresh.seconds:.2f} s"
     if refresh.mode.value == "own":
         text += f": {refresh.hours} camera-hours, {refresh.days} camera-days"
         if refresh.speed_hours:
@@ -36,10 +43,12 @@ def maintain_command(
     shared: Shared,
     every: Optional[float] = typer.Option(None, "--every", help="Run every SECONDS instead of once."),
     runs: Optional[int] = typer.Option(None, "--runs", min=1, help="With --every: stop after this many runs."),
-    full: bool = typer.Option(False, "--full", help="Recompute every hour that still has raw windows or crossings (once; after upgrading, for speed histograms)."),
+    full: bool = typer.Option(False, "--full", help="Re-check every closed window and recompute every hour that still has raw "
+                                                    "windows or crossings (once; after upgrading, for speed histograms)."),
     old_count: Optional[int] = deprecated_option("--count", "--runs"),
 ) -> None:
-    """Refresh the hourly and daily rollups, then drop chunks past each table's retention.
+    """Rebuild closed windows missing from their crossings and zone samples, refresh the hourly and
+    daily rollups, then drop chunks past each table's retention.
 
     IOC_RETENTION="frame_events=7d,crossings=26w,traffic_daily=forever" overrides the defaults."""
     from ingest.warehouse.maintenance import maintain, maintain_every

@@ -1,7 +1,9 @@
-"""`ioc db maintain`: refresh the rollups, apply retention, cluster closed rollup chunks; once or
-on a schedule.
+"""`ioc db maintain`: rebuild lost windows, refresh the rollups, apply retention, cluster closed
+rollup chunks; once or on a schedule.
 
-Refresh first: a late window for an hour about to leave raw retention still reaches the rollup.
+Reconcile first: a window rebuilt from its crossings marks its hour, and the refresh right after
+carries it into the rollups (``ingest.warehouse.reconcile``).
+Refresh next: a late window for an hour about to leave raw retention still reaches the rollup.
 Cluster last: a chunk retention is about to drop is not worth rewriting.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from ingest.db import DatabaseError, DbSettings
 from ingest.warehouse.clustering import cluster_closed_chunks
+from ingest.warehouse.reconcile import Reconciled, reconcile_windows
 from ingest.warehouse.retention import Dropped, apply_retention
 from ingest.warehouse.rollups import RefreshResult, refresh_rollups
 from ingest.warehouse.settings import WarehouseSettings
@@ -26,6 +29,11 @@ class Maintenance:
     refresh: RefreshResult
     dropped: list[Dropped]
     clustered: list[str]
+    reconciled: Reconciled
+
+    @property
+    def windows_repaired(self) -> int:
+        return self.reconciled.repaired
 
     @property
     def chunks_dropped(self) -> int:
@@ -33,9 +41,12 @@ class Maintenance:
 
 
 def maintain(db: DbSettings, warehouse: WarehouseSettings, *, full: bool = False) -> Maintenance:
+    """One maintenance run; ``full`` also re-checks every window the raw retention still holds."""
+    reconciled = reconcile_windows(db, window_s=warehouse.reconcile_window_s, after_s=warehouse.reconcile_after_s,
+                                   overlap=warehouse.reconcile_overlap, retention=warehouse.retention, full=full)
     refresh = refresh_rollups(db, full=full)
     dropped = apply_retention(db, warehouse.retention)
-    return Maintenance(refresh, dropped, cluster_closed_chunks(db))
+    return Maintenance(refresh, dropped, cluster_closed_chunks(db), reconciled)
 
 
 def maintain_every(

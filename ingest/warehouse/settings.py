@@ -43,6 +43,15 @@ class WarehouseSettings(IocSettings):
     overrides tables one by one; the others keep their defaults."""
 
     retention: Annotated[Mapping[str, timedelta | None], NoDecode] = Field(default_factory=lambda: DEFAULT_RETENTION)
+    # The processors' window and how long after its end a window may still be open there (their
+    # grace + idle: IOC_PROCESSORS_GRACE_S + IOC_PROCESSORS_IDLE_S); `maintain` rebuilds only
+    # windows older than that. Set them to match the processors' if you change theirs.
+    reconcile_window_s: int = Field(60, gt=0, description="Length of the processors' count windows, in seconds.")
+    reconcile_after_s: float = Field(310.0, ge=0, description="Seconds after a window's end before maintenance "
+                                                             "rebuilds it from its raw rows (processors' grace + idle).")
+    reconcile_overlap: timedelta = Field(timedelta(hours=6), ge=timedelta(0),
+                                         description="How far behind its last run maintenance checks windows again "
+                                                     "(raw rows that arrived late).")
 
     @field_validator("retention", mode="before")
     @classmethod
