@@ -20,7 +20,7 @@ class AgentSettings(IocSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     spool_dir: Path = Field(default_factory=lambda: default_state_dir() / "spool",
                             description="Folder where events wait while the broker is unreachable; each camera "
-                                        "(or folder of cameras) gets a subfolder.")
+                                        "(or folder of cameras) gets a subfolder. Default: STATE_DIR/spool.")
     spool_max_bytes: int = Field(512 * 1024**2, gt=0, description="Most bytes the spool holds before it refuses new events.")
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint (0.0.0.0 in a container).")
     metrics_port: int = Field(0, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint (0: off).")

@@ -69,8 +69,8 @@ def setting_option(model: type[IocSettings], field: str, *decls: str, **kwargs: 
     info = model.model_fields[field]
     flag = decls or (f"--{field.replace('_', '-')}",)
     help_text = kwargs.pop("help", None) or info.description or field.replace("_", " ")
-    default = info.get_default(call_default_factory=False)
-    if default is not None and not callable(default) and "show" not in kwargs:
+    default = None if info.default_factory is not None else info.get_default()
+    if default is not None and "show" not in kwargs:
         shown = default.get_secret_value() if hasattr(default, "get_secret_value") else default
         help_text += f" [default: {shown}]"
     return typer.Option(None, *flag, help=f"{help_text} [env: {model.env_var(field)}]", show_default=False, **kwargs)

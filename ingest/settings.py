@@ -79,7 +79,8 @@ def default_state_dir() -> Path:
 
 class StateSettings(IocSettings):
     state_dir: Path = Field(default_factory=default_state_dir,
-                            description="Where every stage keeps its state (spools, processor state, the local stack).")
+                            description="Where every stage keeps its state (spools, processor state, the local stack). "
+                                        "Default: .ioc in the checkout (or the working directory).")
 
     @field_validator("state_dir")
     @classmethod

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import os
 import sys
 from typing import Any
 
-import typer
+# Plain help and usage errors unless the user asks for Rich's panels (TYPER_USE_RICH=1): rendering
+# them costs about 70 ms of every `--help`, a third of the start-up budget (python -m bench startup).
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # noqa: E402 (after the switch above, which typer reads when it is imported)
 from typer.core import TyperGroup
 
 from ingest.errors import EXIT_CODES
