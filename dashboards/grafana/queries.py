@@ -246,9 +246,16 @@ _PLANNING_FILTER = ("('__all' IN ($camera) OR camera_id IN ($camera)) AND ('__al
 
 # Planning queries add up the rollup rows of each rollup bucket first, and bucket by the grain
 # (time_bucket in a time zone, a costly call) only those few sums.
+#
+# The grain is the finest bucket a planner asks for; over a range too long for the panel to show
+# every bucket (a year by the hour is 8,760 points on a panel a few hundred pixels wide), the
+# bucket grows to the panel's interval, as Grafana does for every time series. That also keeps
+# the speed panel's percentile reads to one per point shown.
+_GRAIN_BUCKET = ("time_bucket(greatest('$grain'::interval, make_interval(secs => $__interval_ms / 1000.0)), "
+                 "bucket, 'Asia/Ho_Chi_Minh')")
 
 def planning_volume(lang: Lang) -> str:
-    return f"""SELECT time_bucket('$grain'::interval, bucket, 'Asia/Ho_Chi_Minh') AS "time",
+    return f"""SELECT {_GRAIN_BUCKET} AS "time",
        {sql_case("cls", VEHICLE_CLASSES, lang)} AS metric, sum(volume) AS value
 FROM (SELECT bucket, cls, sum(volume) AS volume
       FROM {_ROLLUP}
@@ -283,7 +290,7 @@ def planning_speed() -> str:
     # columns are NULL (Grafana draws nothing there), and the other way round.
     mean = "sum(speed_sum) / sum(speed_n)"
     spread = f"sqrt(greatest(sum(speed_sq_sum) / sum(speed_n) - ({mean}) ^ 2, 0))"
-    grain_bucket = "time_bucket('$grain'::interval, bucket, 'Asia/Ho_Chi_Minh')"
+    grain_bucket = _GRAIN_BUCKET
     return f"""WITH measured AS (
     SELECT {grain_bucket} AS "time", sum(speed_hist) AS hist
     FROM (SELECT bucket, sum(speed_hist) AS speed_hist
