@@ -158,3 +158,6 @@ class SinkSettings(IocSettings):
     metrics_port: int = Field(9464, ge=0, lt=65536, description="Port of the Prometheus /metrics endpoint (0: off); "
                                                                 "with --workers N, worker i serves PORT+i.")
     log_every_s: float = Field(10.0, gt=0)
+    frame_every_s: float = Field(1.0, ge=0, le=60,
+                                 description="Store a camera's frame event at least this often and whenever its tracks change "
+                                             "(ingest/framesample.py); 0 stores every frame. The bus keeps the full rate.")

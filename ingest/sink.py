@@ -32,6 +32,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from ingest import contract
 from ingest.bus import BusError, ensure_topics, join_group_async, make_async_consumer
 from ingest.db import DatabaseError, DatabaseUnavailable, connect
+from ingest.framesample import FrameSampler
 from ingest.metrics import SinkMetrics
 from ingest.settings import SinkSettings
 from ingest.writer import EventWriter
@@ -48,6 +49,7 @@ class SinkStats:
     consumed: int = 0
     written: int = 0
     dead_lettered: int = 0
+    frames_not_stored: int = 0  # frame events left out by the frame sample (committed, not written)
     batches: int = 0
     db_retries: int = 0
     first_record_at: float | None = None  # wall clock (time.time) of the first record fetched
@@ -85,6 +87,7 @@ class Sink:
         self._conn: psycopg.Connection | None = None
         self._writer: EventWriter | None = None
         self._in_flight: asyncio.Task | None = None
+        self._frames = FrameSampler(settings.frame_every_s)
 
     def stop(self) -> None:
         """Ask a running ``run`` to finish its batches and return (safe from any thread)."""
@@ -167,9 +170,14 @@ class Sink:
                 rejected.append(_Rejected(record, "empty message (no value)"))
                 continue
             try:
-                events.append((record, contract.decode(record.value)))
+                event = contract.decode(record.value)
             except contract.ContractError as exc:
                 rejected.append(_Rejected(record, exc.reason))
+                continue
+            if type(event) is contract.FrameEvent and not self._frames.keep(event):
+                self.stats.frames_not_stored += 1
+                continue
+            events.append((record, event))
         for topic, n in Tally(r.topic for r in records).items():
             self.metrics.consumed.labels(topic).inc(n)
         return _Batch(records, events, rejected)
