@@ -171,9 +171,11 @@ class _Bus:
 
     def lag(self, group: str, topics) -> int:
         ends = self._ends(topics)
+        from kafka.errors import KafkaError
+
         try:
-            committed = self.admin.list_consumer_group_offsets(group)
-        except Exception:  # the group may not exist yet
+            committed = self.admin.list_group_offsets(group).get(group) or {}
+        except KafkaError:  # the group may not exist yet: all of it is lag
             committed = {}
         return sum(max(0, end - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
                    for tp, end in ends.items())
@@ -268,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     ensure_topics(bus_settings)
     topics = bus_settings.topics
     event_topics = topics.event_topics()
-    window_topics = [t for t in event_topics if "window" in t or "alert" in t]
+    window_topics = [topics.counts, topics.alerts]  # what the processors write
     raw_topics = [t for t in event_topics if t not in window_topics]
     workdir = Path(f"/tmp/ioc-bench-city-{namespace}")
     workdir.mkdir(parents=True)

@@ -20,7 +20,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections import Counter as Tally
 from dataclasses import dataclass
 
 import psycopg
@@ -72,6 +71,7 @@ class _Rejected:
 @dataclass(frozen=True)
 class _Batch:
     records: list
+    last_offsets: dict[TopicPartition, int]  # the last record's offset of each partition in the batch
     events: list[tuple[object, contract.Event]]
     rejected: list[_Rejected]
 
@@ -123,13 +123,13 @@ class Sink:
                     idle_timeout is not None and now - last_record >= idle_timeout) or (
                     count is not None and handed >= count):
                     break
-                records = await self._poll(consumer)
+                records, last_offsets = await self._poll(consumer)
                 if records:
                     if self.stats.first_record_at is None:
                         self.stats.first_record_at = time.time()
                     last_record = time.monotonic()
                     handed += len(records)
-                    batch = self._decode(records)
+                    batch = self._decode(records, last_offsets)
                     await self._wait_in_flight(consumer)
                     self._in_flight = asyncio.create_task(self._finish(consumer, producer, batch))
                 if time.monotonic() - last_log >= self.settings.log_every_s:
@@ -149,20 +149,26 @@ class Sink:
             if server is not None:
                 server.shutdown()
 
-    async def _poll(self, consumer) -> list:
+    async def _poll(self, consumer) -> tuple[list, dict[TopicPartition, int]]:
         try:
             polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
         except KafkaError as exc:
             raise BusError(f"polling {self.settings.bus.bootstrap} failed: {exc}") from exc
-        records = []
+        # Per partition, not per record: a batch holds up to max_batch records and a few partitions.
+        records: list = []
+        last_offsets: dict[TopicPartition, int] = {}
         for tp, part in polled.items():
+            if not part:
+                continue
             records.extend(part)
+            last_offsets[tp] = part[-1].offset
+            self.metrics.consumed.labels(tp.topic).inc(len(part))
             high = consumer.highwater(tp)
-            if high is not None and part:
+            if high is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - part[-1].offset - 1))
-        return records
+        return records, last_offsets
 
-    def _decode(self, records: list) -> _Batch:
+    def _decode(self, records: list, last_offsets: dict[TopicPartition, int]) -> _Batch:
         events: list[tuple[object, contract.Event]] = []
         rejected: list[_Rejected] = []
         for record in records:
@@ -178,9 +184,7 @@ class Sink:
                 self.stats.frames_not_stored += 1
                 continue
             events.append((record, event))
-        for topic, n in Tally(r.topic for r in records).items():
-            self.metrics.consumed.labels(topic).inc(n)
-        return _Batch(records, events, rejected)
+        return _Batch(records, last_offsets, events, rejected)
 
     async def _wait_in_flight(self, consumer) -> None:
         """Wait for the batch being written; meanwhile keep fetching nothing, so that a long
@@ -206,7 +210,7 @@ class Sink:
         written, refused = await asyncio.to_thread(self._write, batch.events)
         rejected = batch.rejected + refused
         await self._dead_letter(producer, rejected)
-        await self._commit(consumer, batch.records)
+        await self._commit(consumer, batch.last_offsets)
         self.stats.consumed += len(batch.records)
         self.stats.written += written
         self.stats.dead_lettered += len(rejected)
@@ -293,12 +297,8 @@ class Sink:
             # Not committing: the batch is read again and re-written (idempotent) after a restart.
             raise BusError(f"could not write to the dead-letter topic {topic}: {exc}") from exc
 
-    async def _commit(self, consumer, records: list) -> None:
-        last: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            last[tp] = max(last.get(tp, -1), record.offset)
-        offsets = {tp: OffsetAndMetadata(offset + 1, "") for tp, offset in last.items()}
+    async def _commit(self, consumer, last_offsets: dict[TopicPartition, int]) -> None:
+        offsets = {tp: OffsetAndMetadata(offset + 1, "") for tp, offset in last_offsets.items()}
         try:
             await consumer.commit(offsets)
         except CommitFailedError as exc:
