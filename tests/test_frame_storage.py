@@ -143,3 +143,22 @@ def test_json_frames_migrate_forward_to_arrays(stack):
     finally:
         with connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_frame_compression_is_a_no_op_with_a_notice_on_the_apache_build(db):
+    """The official image's compression of frames (0046) changes nothing on the Apache build, says
+    why, and runs again safely. Its licensed branch needs the official image, not this machine."""
+    from pathlib import Path
+
+    from ingest.migrations import __file__ as migrations_init
+
+    sql = (Path(migrations_init).parent / "0046_timescale_production_frames.sql").read_text()
+    notices: list[str] = []
+    with connect(db, autocommit=True) as conn:
+        conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+        for _ in range(2):
+            conn.execute(sql)
+        compressed = conn.execute("SELECT compression_enabled FROM timescaledb_information.hypertables "
+                                  "WHERE hypertable_name = 'frame_events'").fetchone()[0]
+    assert compressed is False
+    assert len(notices) == 2 and all("frame_events stays uncompressed" in n for n in notices)
