@@ -371,8 +371,13 @@ def _step(args, load, db, bus, watch, namespace, workdir, raw_topics, window_top
     counted = sum(_scrape(processors_port + i, "ioc_processors_events_in") for i in range(args.processor_workers)) - counted_before
     written = _scrape(sink_port, "ioc_sink_written_rows") - written_before
     stop.set()
+    deadline = time.monotonic() + 60  # each flushes what it queued; one minute for all of them
     for p in producers:
-        p.join(timeout=60)
+        p.join(timeout=max(0.1, deadline - time.monotonic()))
+    for p in producers:
+        if p.is_alive():  # still flushing a backlog: its events are counted as not delivered in time
+            p.terminate()
+            p.join()
     while not report.empty():
         pid, n, behind, spooled = report.get()
         sent[pid] = (n, behind, spooled)
@@ -386,7 +391,7 @@ def _step(args, load, db, bus, watch, namespace, workdir, raw_topics, window_top
     total_sent = sum(v[0] for v in sent.values())
     behind_max = max((v[1] for v in sent.values()), default=0.0)
     figure(f"city.{tag}.cameras", cameras, "cameras")
-    figure(f"city.{tag}.agents_sent", total_sent / elapsed, "events/s")
+    figure(f"city.{tag}.agents_generated", total_sent / elapsed, "events/s")  # handed to the agents' KafkaSink
     figure(f"city.{tag}.bus_in", bus_in / elapsed, "events/s")
     figure(f"city.{tag}.processors_in", counted / elapsed, "events/s")
     figure(f"city.{tag}.processors_out", windows_out / elapsed, "windows+alerts/s")
