@@ -37,7 +37,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import figure, local_stack, scratch_database
@@ -57,12 +57,12 @@ def _agents(cameras: list[str], volumes: list[float], bootstrap: str, namespace:
     from ingest.bus import BusSettings
 
     sink = KafkaSink(KafkaSinkSettings(bus=BusSettings(bootstrap=bootstrap, namespace=namespace), spool_dir=Path(spool)))
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     sims = [CameraSim(cam, start, daily_volume=vol, seed=i) for i, (cam, vol) in enumerate(zip(cameras, volumes))]
     sent, behind_max, last_report = 0, 0.0, time.monotonic()
     next_tick = time.monotonic()
     while not stop.is_set():
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for sim in sims:
             for event in sim.advance(now):
                 sink.send(event)
@@ -261,7 +261,6 @@ def _ioc(*words: str, log: Path) -> subprocess.Popen:
 def main(argv: list[str] | None = None) -> None:
     from bench.citysim import daily_volumes
     from ingest.bus import BusSettings, ensure_topics
-    from ingest.db import connect
 
     args = _args(argv or [])
     loads = [float(x) for x in args.loads.split(",")]

@@ -17,8 +17,7 @@ this machine cannot measure.
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.citysim import CameraSim, daily_volumes, windows_of
 from bench.common import figure, local_stack, scratch_database
@@ -26,7 +25,7 @@ from ingest.db import connect
 from ingest.warehouse.settings import DEFAULT_RETENTION
 from ingest.writer import TABLES, EventWriter
 
-DAY_START = datetime(2026, 11, 2, 17, 0, tzinfo=timezone.utc)  # 00:00 in Vũng Tàu
+DAY_START = datetime(2026, 11, 2, 17, 0, tzinfo=UTC)  # 00:00 in Vũng Tàu
 CITY_CAMERAS = 1_100
 VOLUMES = {"typical": 25_000.0, "busiest": 70_000.0}
 # One row per camera or per alert, overwritten: they do not grow by the day.
@@ -103,7 +102,7 @@ def main() -> None:
     per_day: dict[str, dict[str, float]] = {}
     with scratch_database(stack) as db, connect(db) as conn:
         conn.autocommit = True
-        for n, (label, volume) in enumerate(VOLUMES.items()):
+        for label, volume in VOLUMES.items():
             before = _sizes(conn)
             camera = f"cam-{label}"
             _write(conn, _camera_day(camera, volume))

@@ -26,7 +26,6 @@ from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane
 from camera_agents.tracking import Tracker
-from ingest.framesample import FrameSampler
 from ingest.contract import (
     OBJECT_CLASSES,
     Event,
@@ -36,6 +35,7 @@ from ingest.contract import (
     TrackIncident,
     ZoneOccupancy,
 )
+from ingest.framesample import FrameSampler
 
 
 class CameraPipeline:
