@@ -13,7 +13,7 @@ Measured for each load step (1x, 2x, 5x the cameras by default, each for ``--min
 * consumer lag of the sink's and the processors' groups over time (sampled every 2 s);
 * latency from an event's timestamp to its row being visible in TimescaleDB (crossings of the
   probe cameras, every 20th, polled every 0.5 s: figures carry up to 0.5 s of polling), and from
-  a one-minute window's end to its row (count windows of the probe cameras);
+  a one-minute window's end to its row (count windows of the probe cameras, polled alike);
 * CPU seconds and peak memory (VmHWM) of every process (agents, processors, sink, and the
   database backends of the scratch database);
 * bytes per table per camera-day (hypertable_size deltas over the step).
@@ -58,7 +58,7 @@ def _agents(cameras: list[str], volumes: list[float], bootstrap: str, namespace:
 
     sink = KafkaSink(KafkaSinkSettings(bus=BusSettings(bootstrap=bootstrap, namespace=namespace), spool_dir=Path(spool)))
     start = datetime.now(UTC)
-    sims = [CameraSim(cam, start, daily_volume=vol, seed=i) for i, (cam, vol) in enumerate(zip(cameras, volumes))]
+    sims = [CameraSim(cam, start, daily_volume=vol, seed=i) for i, (cam, vol) in enumerate(zip(cameras, volumes, strict=True))]
     sent, behind_max, last_report = 0, 0.0, time.monotonic()
     next_tick = time.monotonic()
     while not stop.is_set():
@@ -206,21 +206,18 @@ class _Latency(threading.Thread):
         from ingest.db import connect
 
         with connect(self.db, autocommit=True) as conn:
-            last_windows = 0.0
             while not self.stop.wait(0.5):
                 for event_id, ts in conn.execute(
                     "SELECT event_id, ts FROM crossings WHERE camera_id = ANY(%s) AND ts > now() - interval '120 s'", (self.probes,)
                 ):
                     if event_id not in self.rows:
                         self.rows[event_id] = time.time() - ts.timestamp()
-                if time.monotonic() - last_windows >= 1.0:
-                    last_windows = time.monotonic()
-                    for key in conn.execute(
-                        "SELECT camera_id, line_id, direction, cls, ts FROM count_windows "
-                        "WHERE camera_id = ANY(%s) AND ts > now() - interval '10 min'", (self.probes,)
-                    ):
-                        if key not in self.windows:
-                            self.windows[key] = time.time() - (key[4].timestamp() + 60)
+                for key in conn.execute(
+                    "SELECT camera_id, line_id, direction, cls, ts FROM count_windows "
+                    "WHERE camera_id = ANY(%s) AND ts > now() - interval '10 min'", (self.probes,)
+                ):
+                    if key not in self.windows:
+                        self.windows[key] = time.time() - (key[4].timestamp() + 60)
 
 
 def _table_sizes(conn) -> dict[str, int]:
@@ -411,6 +408,20 @@ def _step(args, load, db, bus, watch, namespace, workdir, raw_topics, window_top
     figure(f"city.{tag}.processors_lag_end", lags[-1][2] if lags else 0, "records", f"<= {2 * rate:,.0f} (2 s of traffic)")
     lag_growth = (sum(half[len(half) // 2 :]) / max(1, len(half[len(half) // 2 :])) - sum(half[: len(half) // 2]) / max(1, len(half[: len(half) // 2]))) if len(half) >= 4 else 0
     figure(f"city.{tag}.sink_lag_growth_second_half", lag_growth, "records", "about 0 (bounded)")
+    _process_figures(tag, watch, cpu_before, elapsed, cameras, db)
+    _size_figures(tag, sizes_before, sizes_after, cameras * elapsed / 86_400)
+    p99_rows = _percentile(rows, 0.99)
+    p99_windows = _percentile(windows, 0.99)
+    holds = (rows and p99_rows <= 2.0 and (not windows or p99_windows <= GRACE_S + 2.0) and end_lag <= 2 * rate
+             and (lags[-1][2] if lags else 0) <= 2 * rate and behind_max <= 1.0)
+    print(f"   load {tag} {'holds' if holds else 'does NOT hold'}", flush=True)
+    return bool(holds)
+
+
+def _process_figures(tag: str, watch: _Watch, cpu_before: dict[int, float], elapsed: float, cameras: int, db) -> None:
+    """CPU (cores) and memory (peak, growth from the step's middle to its end) of every process."""
+    from ingest.db import connect
+
     by_role: dict[str, list[int]] = {}
     for pid, role in watch.role.items():
         by_role.setdefault(role, []).append(pid)
@@ -433,17 +444,13 @@ def _step(args, load, db, bus, watch, namespace, workdir, raw_topics, window_top
     db_cpu = sum(_cpu_s(pid) for pid in backends)
     if db_cpu:
         figure(f"city.{tag}.cpu.database_backends_total_so_far", db_cpu, "s")
-    camera_days = cameras * elapsed / 86_400
+
+
+def _size_figures(tag: str, sizes_before: dict[str, int], sizes_after: dict[str, int], camera_days: float) -> None:
     for table in sorted(sizes_after):
         grown = sizes_after[table] - sizes_before.get(table, 0)
         if grown > 0:
             figure(f"city.{tag}.bytes_per_camera_day.{table}", grown / camera_days / 1e6, "MB")
-    p99_rows = _percentile(rows, 0.99)
-    p99_windows = _percentile(windows, 0.99)
-    holds = (rows and p99_rows <= 2.0 and (not windows or p99_windows <= GRACE_S + 2.0) and end_lag <= 2 * rate
-             and (lags[-1][2] if lags else 0) <= 2 * rate and behind_max <= 1.0)
-    print(f"   load {tag} {'holds' if holds else 'does NOT hold'}", flush=True)
-    return bool(holds)
 
 
 if __name__ == "__main__":
