@@ -1,4 +1,7 @@
-"""Run every benchmark and print its figures: `python -m bench [name ...] [--json PATH]`.
+"""Run every benchmark and print its figures: `python -m bench [name ...] [--json PATH] [-- options]`.
+
+Options after the names (``python -m bench city --cameras 200 --minutes 1``) go to the one
+benchmark named, whose ``main(argv)`` takes them.
 
 Each `bench/bench_<name>.py` has a `main()` that prints lines `<metric>: <value> <unit> (target ...)`.
 They run one after another (never in parallel: they measure the machine). ``--json PATH`` also
@@ -60,6 +63,13 @@ def main(argv: list[str]) -> int:
             return 2
         json_path = Path(argv[at + 1])
         argv = argv[:at] + argv[at + 2 :]
+    options: list[str] = []
+    first_option = next((i for i, word in enumerate(argv) if word.startswith("-")), None)
+    if first_option is not None:
+        argv, options = argv[:first_option], [w for w in argv[first_option:] if w != "--"]
+    if options and len(argv) != 1:
+        print("options after the benchmark's name need exactly one benchmark", file=sys.stderr)
+        return 2
     records: list[dict] = []
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
@@ -74,7 +84,8 @@ def main(argv: list[str]) -> int:
         tee = _Tee(sys.stdout)
         try:
             with redirect_stdout(tee):
-                importlib.import_module(f"bench.{name}").main()
+                entry = importlib.import_module(f"bench.{name}").main
+                entry(options) if options else entry()
         except Exception:  # one broken benchmark must not hide the others' figures
             traceback.print_exc()
             failed.append(name)

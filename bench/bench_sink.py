@@ -2,10 +2,16 @@
 
 Target: sink rows/s >= 0.7 x raw COPY rows/s. The sink's figure covers everything it
 does per record: fetch from the broker, decode and validate, COPY, commit, commit offsets.
+
+Wall-clock rates swing with whatever else the machine runs, so the same work is also given in
+CPU time: microseconds per row of the client process (the sink, or the bare COPY) and of the
+database backends serving it (read from /proc, the database being on this machine).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -29,22 +35,57 @@ def _crossings(n: int) -> list[c.LineCrossing]:
     ]
 
 
-def _raw_copy_rate(db, events) -> float:
+class _BackendCpu(threading.Thread):
+    """Samples the CPU of every other backend connected to ``db`` until stopped (a backend's
+    figures vanish with its connection, so the last sample of each is kept)."""
+
+    def __init__(self, db) -> None:
+        super().__init__(daemon=True)
+        self.db, self.seen, self.stop = db, {}, threading.Event()
+
+    def run(self) -> None:
+        with connect(self.db, autocommit=True) as conn:
+            while not self.stop.wait(0.2):
+                for (pid,) in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND pid <> pg_backend_pid()").fetchall():
+                    try:
+                        self.seen[pid] = _proc_cpu_s(pid)
+                    except OSError:
+                        pass
+
+    def total(self) -> float:
+        self.stop.set()
+        self.join()
+        return sum(self.seen.values())
+
+
+def _raw_copy_rate(db, events) -> tuple[float, float, float]:
+    """(rows/s, client CPU us/row, backend CPU us/row) of a bare binary COPY of the rows."""
     spec = TABLES[c.LineCrossing][0]
     rows = [spec.row(e) for e in events]
     with connect(db) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        backend_before = _proc_cpu_s(pid)
         writer = EventWriter(conn)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         with conn.transaction():
             writer._copy(spec, spec.table, rows)  # the bare COPY, no conflict handling
-        return len(rows) / (time.perf_counter() - started)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        backend = _proc_cpu_s(pid) - backend_before
+    return len(rows) / wall, cpu / len(rows) * 1e6, backend / len(rows) * 1e6
+
+
+def _proc_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
     stack = local_stack()
     events = _crossings(ROWS)
     with scratch_database(stack) as raw_db:
-        raw = _raw_copy_rate(raw_db, events)
+        raw, raw_client_us, raw_backend_us = _raw_copy_rate(raw_db, events)
     bus = fresh_bus(stack)
     producer = make_producer(bus)
     for event in events:
@@ -52,11 +93,20 @@ def main() -> None:
     producer.flush()
     producer.close()
     figure("sink.raw_binary_copy", raw, "rows/s")
+    figure("sink.raw_binary_copy_client_cpu", raw_client_us, "us/row")
+    figure("sink.raw_binary_copy_backend_cpu", raw_backend_us, "us/row")
+    load = open("/proc/loadavg").read().split()[0]
+    figure("sink.machine_load_average_1min", float(load), "runnable")
     for workers in (1, 2):
         with scratch_database(stack) as db:
             settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{workers}-{bus.namespace}", metrics_port=0)
             if workers == 1:
+                backends = _BackendCpu(db)
+                backends.start()
+                cpu = time.process_time()
                 results = [Sink(settings).run(count=ROWS, timeout=600)]
+                figure("sink.cpu_1_worker", (time.process_time() - cpu) / ROWS * 1e6, "us/row")
+                figure("sink.backend_cpu_1_worker", backends.total() / ROWS * 1e6, "us/row")
             else:
                 # Idle timeout: each worker stops a few seconds after its partitions run dry.
                 results = run_workers(settings, workers=workers, timeout=600, idle_timeout=5)

@@ -226,7 +226,12 @@ class AnalyticsConfig(_Model):
     stopped_max_px: float = Field(default=6.0, gt=0, le=200, description="Largest drift, in pixels, of a vehicle counted as still.")
     occupancy_every_s: float = Field(default=5.0, gt=0, le=600, description="Zone occupancy is re-sent at least this often.")
     camera_info_every_s: float = Field(default=300.0, gt=0, le=86_400, description="The camera's registry entry is re-sent this often.")
-    frame_events: bool = Field(default=True, description="Publish a frame event (tracked objects) for every analysed frame.")
+    frame_events: bool = Field(default=True, description="Publish frame events (the tracked objects of a frame).")
+    frame_every_s: float = Field(
+        default=1.0, ge=0, le=60,
+        description="Publish a frame event at least this often and whenever a track appears or ends (0: every analysed "
+                    "frame, for a camera whose live view needs full-rate positions).",
+    )
 
 
 class CameraConfig(_Model):

@@ -35,6 +35,7 @@ from ingest.contract import (
     TrackIncident,
     ZoneOccupancy,
 )
+from ingest.framesample import FrameSampler
 
 
 class CameraPipeline:
@@ -82,6 +83,7 @@ class CameraPipeline:
         self.speed = SpeedEstimator(ground, forget_after_s=forget_s) if ground is not None else None
         self._start: datetime | None = None
         self._occupancy_sent: dict[str, tuple[int, float]] = {}
+        self._frames_sent = FrameSampler(config.analytics.frame_every_s)
         self._info_sent_at = -math.inf
         self.last_tracks: Detections = Detections.empty()
 
@@ -131,7 +133,9 @@ class CameraPipeline:
                     )  # fmt: skip
                 )
         if self.config.analytics.frame_events:
-            events.append(self._frame_event(tracks, speeds, frame_no, ts))
+            frame = self._frame_event(tracks, speeds, frame_no, ts)
+            if self._frames_sent.keep(frame):
+                events.append(frame)
         return events
 
     def _at(self, now: float) -> datetime:

@@ -164,3 +164,6 @@ class SinkSettings(IocSettings):
     max_past_s: float = Field(366 * 86400.0, gt=0, description="Dead-letter events timed more than this many seconds before the sink's clock.")
     registered_cameras_only: bool = Field(False, description="Dead-letter events of cameras not in the registry (the cameras table).")
     registry_refresh_s: float = Field(30.0, gt=0, description="How often the sink re-reads the registry, with registered_cameras_only.")
+    frame_every_s: float = Field(1.0, ge=0, le=60,
+                                 description="Store a camera's frame event at least this often and whenever its tracks change "
+                                             "(ingest/framesample.py); 0 stores every frame. The bus keeps the full rate.")

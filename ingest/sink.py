@@ -22,7 +22,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -35,6 +34,7 @@ from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from ingest import contract
 from ingest.bus import BusError, ensure_topics, join_group_async, make_async_consumer
 from ingest.db import DatabaseError, DatabaseUnavailable, connect
+from ingest.framesample import FrameSampler
 from ingest.metrics import SinkMetrics
 from ingest.screening import Screen
 from ingest.settings import SinkSettings
@@ -52,6 +52,7 @@ class SinkStats:
     consumed: int = 0
     written: int = 0
     dead_lettered: int = 0
+    frames_not_stored: int = 0  # frame events left out by the frame sample (committed, not written)
     batches: int = 0
     db_retries: int = 0
     first_record_at: float | None = None  # wall clock (time.time) of the first record fetched
@@ -74,6 +75,7 @@ class _Rejected:
 @dataclass(frozen=True)
 class _Batch:
     records: list
+    last_offsets: dict[TopicPartition, int]  # the last record's offset of each partition in the batch
     events: list[tuple[object, contract.Event]]
     rejected: list[_Rejected]
 
@@ -92,6 +94,7 @@ class Sink:
         #: the registry's camera ids (with registered_cameras_only), and when they were read
         self._known_cameras: set[str] | None = None
         self._registry_read_at = -float("inf")
+        self._frames = FrameSampler(settings.frame_every_s)
 
     def stop(self) -> None:
         """Ask a running ``run`` to finish its batches and return (safe from any thread)."""
@@ -129,13 +132,13 @@ class Sink:
                     idle_timeout is not None and now - last_record >= idle_timeout) or (
                     count is not None and handed >= count):
                     break
-                records = await self._poll(consumer)
+                records, last_offsets = await self._poll(consumer)
                 if records:
                     if self.stats.first_record_at is None:
                         self.stats.first_record_at = time.time()
                     last_record = time.monotonic()
                     handed += len(records)
-                    batch = self._decode(records)
+                    batch = self._decode(records, last_offsets)
                     await self._wait_in_flight(consumer)
                     self._in_flight = asyncio.create_task(self._finish(consumer, producer, batch))
                 if time.monotonic() - last_log >= self.settings.log_every_s:
@@ -155,20 +158,26 @@ class Sink:
             if server is not None:
                 server.shutdown()
 
-    async def _poll(self, consumer) -> list:
+    async def _poll(self, consumer) -> tuple[list, dict[TopicPartition, int]]:
         try:
             polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
         except KafkaError as exc:
             raise BusError(f"polling {self.settings.bus.bootstrap} failed: {exc}") from exc
-        records = []
+        # Per partition, not per record: a batch holds up to max_batch records and a few partitions.
+        records: list = []
+        last_offsets: dict[TopicPartition, int] = {}
         for tp, part in polled.items():
+            if not part:
+                continue
             records.extend(part)
+            last_offsets[tp] = part[-1].offset
+            self.metrics.consumed.labels(tp.topic).inc(len(part))
             high = consumer.highwater(tp)
-            if high is not None and part:
+            if high is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - part[-1].offset - 1))
-        return records
+        return records, last_offsets
 
-    def _decode(self, records: list) -> _Batch:
+    def _decode(self, records: list, last_offsets: dict[TopicPartition, int]) -> _Batch:
         decoded: list[tuple[object, contract.Event]] = []
         rejected: list[_Rejected] = []
         for record in records:
@@ -185,13 +194,13 @@ class Sink:
         events: list[tuple[object, contract.Event]] = []
         for record, event in decoded:
             reason = screen.reason(event)
-            if reason is None:
-                events.append((record, event))
-            else:
+            if reason is not None:  # refused: dead-lettered with its reason
                 rejected.append(_Rejected(record, reason))
-        for topic, n in Tally(r.topic for r in records).items():
-            self.metrics.consumed.labels(topic).inc(n)
-        return _Batch(records, events, rejected)
+            elif type(event) is contract.FrameEvent and not self._frames.keep(event):
+                self.stats.frames_not_stored += 1  # on the bus at full rate; stored as a sample
+            else:
+                events.append((record, event))
+        return _Batch(records, last_offsets, events, rejected)
 
     def _screen(self) -> Screen:
         settings = self.settings
@@ -234,7 +243,7 @@ class Sink:
         written, refused = await asyncio.to_thread(self._write, batch.events)
         rejected = batch.rejected + refused
         await self._dead_letter(producer, rejected)
-        await self._commit(consumer, batch.records)
+        await self._commit(consumer, batch.last_offsets)
         self.stats.consumed += len(batch.records)
         self.stats.written += written
         self.stats.dead_lettered += len(rejected)
@@ -322,12 +331,8 @@ class Sink:
             # Not committing: the batch is read again and re-written (idempotent) after a restart.
             raise BusError(f"could not write to the dead-letter topic {topic}: {exc}") from exc
 
-    async def _commit(self, consumer, records: list) -> None:
-        last: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            last[tp] = max(last.get(tp, -1), record.offset)
-        offsets = {tp: OffsetAndMetadata(offset + 1, "") for tp, offset in last.items()}
+    async def _commit(self, consumer, last_offsets: dict[TopicPartition, int]) -> None:
+        offsets = {tp: OffsetAndMetadata(offset + 1, "") for tp, offset in last_offsets.items()}
         try:
             await consumer.commit(offsets)
         except CommitFailedError as exc:

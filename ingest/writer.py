@@ -49,8 +49,20 @@ class TableSpec:
     newer_by: str | None = None
 
 
+#: A class's code in frame_events.classes (the object_classes table of migration 0045 names them).
+CLASS_CODES: dict[str, int] = {cls: code for code, cls in enumerate(c.OBJECT_CLASSES)}
+
+
 def _frame(e: c.FrameEvent) -> tuple:
-    return (e.ts, e.camera_id, e.event_id, e.frame_no, e.width, e.height, len(e.objects), _to_json(e.objects))
+    # Objects as parallel arrays (see migration 0045): boxes flattened, 4 whole pixels per object.
+    objects = e.objects
+    boxes: list[int] = []
+    for o in objects:
+        x1, y1, x2, y2 = o.bbox
+        boxes += (round(x1), round(y1), round(x2), round(y2))
+    return (e.ts, e.frame_no, e.camera_id, e.event_id, e.width, e.height, len(objects),
+            [o.track_id for o in objects], [CLASS_CODES[o.cls] for o in objects], boxes,
+            [o.confidence for o in objects], [o.speed_kmh for o in objects])
 
 
 def _crossing(e: c.LineCrossing) -> tuple:
@@ -108,8 +120,8 @@ def _snapshot(e: c.Snapshot) -> tuple:
             _to_json(e.boxes), e.blurred)
 
 
-_T, _TXT, _INT, _BIG, _REAL, _DBL, _BOOL, _JSON, _BYTES = (
-    "timestamptz", "text", "int4", "int8", "float4", "float8", "bool", "jsonb", "bytea",
+_T, _TXT, _INT, _BIG, _REAL, _DBL, _BOOL, _JSON, _BYTES, _SMALL = (
+    "timestamptz", "text", "int4", "int8", "float4", "float8", "bool", "jsonb", "bytea", "int2",
 )
 
 # What operators did with an alert, as each Alert step carries it (see contract.Alert).
@@ -119,8 +131,9 @@ _HANDLING_TYPES = (_TXT, _T, _TXT, _TXT, _T)
 # One event type can feed several tables (an alert step goes to the history and to the current state).
 TABLES: dict[type[c.Event], tuple[TableSpec, ...]] = {
     c.FrameEvent: (TableSpec("frame_events",
-        ("ts", "camera_id", "event_id", "frame_no", "width", "height", "object_count", "objects"),
-        (_T, _TXT, _TXT, _BIG, _INT, _INT, _INT, _JSON), _frame),),
+        ("ts", "frame_no", "camera_id", "event_id", "width", "height", "object_count",
+         "track_ids", "classes", "boxes", "confidences", "speeds_kmh"),
+        (_T, _BIG, _TXT, _TXT, _SMALL, _SMALL, _SMALL, "int4[]", "int2[]", "int2[]", "float4[]", "float4[]"), _frame),),
     c.LineCrossing: (TableSpec("crossings",
         ("ts", "camera_id", "event_id", "frame_no", "line_id", "direction", "cls", "track_id", "speed_kmh", "wrong_way"),
         (_T, _TXT, _TXT, _BIG, _TXT, _TXT, _TXT, _BIG, _REAL, _BOOL), _crossing),),

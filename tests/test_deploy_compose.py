@@ -21,7 +21,7 @@ SERVICES = COMPOSE["services"]
 IOC_SERVICES = {name: s for name, s in SERVICES.items() if "build" in s or str(s.get("image", "")).startswith("ioc")}
 PROMETHEUS = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
 # One-shot jobs: they exit, and what needs them waits for a successful exit.
-JOBS = {"migrate", "grafana-reader", "registry"}
+JOBS = {"migrate", "grafana-reader", "registry", "frames-topic"}
 # Everything that writes to Kafka or the database.
 WRITERS = {"sink", "processors", "agents", "maintenance", "desk", "notify", "registry"}
 
@@ -44,6 +44,16 @@ def test_the_stack_has_every_stage():
     assert set(IOC_SERVICES) == {"migrate", "grafana-reader", "registry", "sink", "processors", "maintenance", "agents",
                                  "desk", "notify"}
     assert {"kafka", "timescaledb", "prometheus", "grafana"} <= set(SERVICES)
+
+
+def test_the_frame_stream_is_kept_hours_not_days_on_the_bus():
+    job = SERVICES["frames-topic"]
+    script = " ".join(job["command"])
+    assert "--topic ioc.frames.v1" in script and "--entity-name ioc.frames.v1" in script
+    assert script.count("retention.ms=${FRAMES_RETENTION_MS:-21600000}") == 2  # created with it, and re-applied
+    assert job["restart"] == "no" and job["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    for writer in WRITERS:
+        assert SERVICES[writer]["depends_on"]["frames-topic"] == {"condition": "service_completed_successfully"}
 
 
 def test_kafka_runs_in_kraft_mode_without_zookeeper():

@@ -81,6 +81,17 @@ STRIMZI = {
                 "storage": {"required": ["type"]}}},
         },
     },
+    # The frame stream's own retention (hours, not the cluster's days): the database keeps a sample.
+    "KafkaTopic": {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "metadata": {"required": ["labels"], "properties": {"labels": {"required": ["strimzi.io/cluster"]}}},
+            "spec": {"required": ["topicName", "partitions", "config"], "properties": {
+                "topicName": {"const": "ioc.frames.v1"},
+                "config": {"required": ["retention.ms"], "properties": {"retention.ms": {"maximum": 24 * 3600 * 1000}}}}},
+        },
+    },
 }
 
 

@@ -64,14 +64,16 @@ def test_alert_current_state_keeps_the_newest_step(db):
         assert _count(conn, "alert_events") == 2
 
 
-def test_frame_objects_are_stored_as_json(db):
+def test_frame_objects_are_stored_as_parallel_arrays(db):
     frame = events_of_every_type(1)[c.FrameEvent][0]
     with connect(db) as conn:
         with conn.transaction():
             EventWriter(conn).write([frame])
-        objects, count = conn.execute("SELECT objects, object_count FROM frame_events").fetchone()
-    assert count == 1
-    assert objects[0]["cls"] == "motorbike" and objects[0]["bbox"] == [10.0, 20.0, 40.0, 60.0]
+        row = conn.execute(
+            "SELECT object_count, track_ids, k.cls, boxes, confidences, speeds_kmh FROM frame_events "
+            "JOIN object_classes AS k ON k.code = classes[1]"
+        ).fetchone()
+    assert row == (1, [0], "motorbike", [10, 20, 40, 60], [0.9], [31.5])
 
 
 def test_rows_commit_with_the_callers_transaction_and_not_before(db):

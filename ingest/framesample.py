@@ -1,0 +1,43 @@
+"""Which frame events are worth keeping: one a second per camera, and every change of its tracks.
+
+An agent analyses ~8 frames a second; most consecutive frames show the same tracks a few pixels
+further on. A frame is kept when
+
+* it is the first of its camera seen (or its clock went backwards: the agent restarted), or
+* its set of track ids differs from the previous frame of that camera (a track appeared or
+  ended), or
+* ``every_s`` seconds or more have passed since the last frame kept of that camera.
+
+What downstream needs survives: the number of objects in view only changes when the set of
+tracks changes, so the whole-view occupancy (peak and time-weighted mean) computed from kept
+frames equals the one from every frame. Positions are kept at least every ``every_s`` seconds.
+The rule is the same whether applied once or twice (agent, then sink): a stream already sampled
+at ``every_s`` passes a second sampler at ``every_s`` unchanged. ``every_s = 0`` keeps every frame.
+"""
+
+from __future__ import annotations
+
+from ingest.contract import FrameEvent
+
+
+class FrameSampler:
+    """Per-camera state of the rule above; one instance per stream of frames (agent or sink)."""
+
+    def __init__(self, every_s: float) -> None:
+        if every_s < 0:
+            raise ValueError(f"a frame sample interval must be >= 0 seconds, not {every_s}")
+        self.every_s = every_s
+        # camera -> (ts of the last frame kept, as POSIX seconds; track ids of the last frame seen)
+        self._last: dict[str, tuple[float, frozenset[int]]] = {}
+
+    def keep(self, frame: FrameEvent) -> bool:
+        if self.every_s == 0:
+            return True
+        now = frame.ts.timestamp()
+        tracks = frozenset(o.track_id for o in frame.objects)
+        last = self._last.get(frame.camera_id)
+        if last is None or now < last[0] or tracks != last[1] or now - last[0] >= self.every_s:
+            self._last[frame.camera_id] = (now, tracks)
+            return True
+        self._last[frame.camera_id] = (last[0], tracks)
+        return False
