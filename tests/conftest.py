@@ -7,8 +7,12 @@ database, so tests and concurrent runs on one stack never see each other's data.
 
 from __future__ import annotations
 
+import shutil
+import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +51,26 @@ def module_db(stack: StackInfo) -> Iterator[DbSettings]:
     """A fresh, migrated database shared by the tests of one module."""
     with temporary_database(DbSettings(dsn=stack.dsn), prefix="ioc_test") as settings:
         yield settings
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_broker() -> Iterator[StackSettings]:
+    """A Tansu broker of this test's own (memory storage, like the local stack's), for tests that
+    stop and start it; always stopped afterwards."""
+    from deploy.local.stack import broker_down, broker_up
+
+    state = Path(tempfile.mkdtemp(prefix="ioc-broker-"))
+    settings = StackSettings(state_dir=state, broker_port=free_port(), pg_port=free_port())
+    try:
+        broker_up(settings)
+        yield settings
+    finally:
+        broker_down(settings)
+        shutil.rmtree(state, ignore_errors=True)

@@ -151,7 +151,7 @@ def test_run_vtest_to_kafka(bus: BusSettings, tmp_path):
     full_rate.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     result = runner.invoke(
         app,
-        ["run", "--config", str(full_rate), "--source", str(vtest_path()), "--frames", "150", "--sink", "kafka",
+        ["run", "--config", str(full_rate), "--source", str(vtest_path()), "--frames", "60", "--sink", "kafka",
          "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool-dir", str(tmp_path / "spool"), "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output

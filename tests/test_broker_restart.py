@@ -9,20 +9,16 @@ test's own (free port), so the shared one is never stopped.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import tempfile
 import threading
 import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from camera_agents.publish import KafkaSink, KafkaSinkSettings
-from deploy.local.stack import StackSettings, broker_down, broker_up
+from deploy.local.stack import broker_down, broker_up
 from ingest.bus import BusSettings, ensure_topics
 from ingest.contract import LineCrossing, decode
 from processors.harness import read_events
@@ -32,22 +28,6 @@ pytestmark = pytest.mark.timeout(180)
 CAMERAS = [f"cam-{i:02d}" for i in range(6)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def own_broker():
-    state = Path(tempfile.mkdtemp(prefix="ioc-broker-restart-"))
-    settings = StackSettings(state_dir=state, broker_port=_free_port(), pg_port=_free_port())
-    try:
-        broker_up(settings)
-        yield settings
-    finally:
-        broker_down(settings)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_agents_spool_while_the_broker_restarts_and_replay_in_order(own_broker, tmp_path):
@@ -86,7 +66,9 @@ def test_agents_spool_while_the_broker_restarts_and_replay_in_order(own_broker, 
     agent.close()
 
     total = sum(len(events) for events in sent.values())
-    assert total > 6000 and agent.stats.spooled > 1000
+    # Events the broker could not take while it was down went to the spool, and all came back out
+    # (how many depends on how fast the client notices: hundreds to thousands).
+    assert total > 6000 and agent.stats.spooled > 0 and agent.stats.replayed == agent.stats.spooled
     assert agent.spool_pending_bytes == 0 and agent.stats.refused == 0
     records = read_events(bus, bus.topics.crossings, raw=True, timeout_s=60, idle_s=3.0,
                           until=lambda got: len(got) >= total - 6 * marks["down_at"])

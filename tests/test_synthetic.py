@@ -1,4 +1,4 @@
-"""The synthetic scenes: deterministic, hard where the issue asks, and their truth agrees with the
+"""The synthetic scenes: deterministic, hard where a real city is hard, and their truth agrees with the
 pixels (the anchor a counter sees is where the truth says a crossing happens)."""
 
 from __future__ import annotations

@@ -10,20 +10,16 @@ real processors in their own process, the real sink, the shared TimescaleDB.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import tempfile
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from deploy.local.stack import StackSettings, broker_down, broker_up
+from deploy.local.stack import broker_down, broker_up
 from ingest.bus import BusSettings, ensure_topics
 from ingest.contract import LineCrossing
 from ingest.db import DbSettings, connect
@@ -40,23 +36,6 @@ from processors.workload import closing_events, ground_truth, make_workload
 pytestmark = pytest.mark.timeout(240)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def own_broker():
-    """A Tansu broker of this test's own (memory storage, like the local stack's), always stopped."""
-    state = Path(tempfile.mkdtemp(prefix="ioc-broker-restart-"))
-    settings = StackSettings(state_dir=state, broker_port=_free_port(), pg_port=_free_port())
-    try:
-        broker_up(settings)
-        yield settings
-    finally:
-        broker_down(settings)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 class _RunningSink:
