@@ -34,7 +34,7 @@ from camera_agents.sources._scene import (
     rider_shape,
     textured,
 )
-from camera_agents.sources._traffic import ASPHALT, ASPHALT_LIKE, CAR_COLOURS, Group, Mover, _pt
+from camera_agents.sources._traffic import ASPHALT, ASPHALT_LIKE, CAR_COLOURS, Group, Mover, _pt, follow
 from camera_agents.sources._variants import Variant
 
 LANE = 3.5
@@ -434,26 +434,8 @@ class FamilyScene:
     def _step(self, g: Group, movers: list[Mover], red: bool, dt: float, frame: int, rng: np.random.Generator) -> None:
         movers.sort(key=lambda m: -m.c)
         stop_progress = g.way * self.line_z[0] if g.way > 0 else -self.line_z[1]
-        for i, m in enumerate(movers):
-            room, leader_v = math.inf, math.inf
-            for o in movers[:i]:
-                if self._beside(m, o, m.x):
-                    gap = o.rear - m.front - self._gap(m, o)
-                    if gap < room:
-                        room, leader_v = gap, o.v
-            if g.has_light:
-                if not red:
-                    m.stop_at = None
-                elif m.stop_at is None:
-                    target = stop_progress - m.stop_margin
-                    if m.front <= target and target - m.front >= m.v * m.v / (2 * 3.0):
-                        m.stop_at = target
-                if m.stop_at is not None:
-                    room = min(room, m.stop_at - m.front)
-            room = max(room, 0.0)
-            speed = min(m.v_want, m.v + ACCEL * dt, math.sqrt(2 * BRAKE * room) + (0 if leader_v == math.inf else 0.5 * leader_v), room / dt)
-            m.v = max(speed, 0.0)
-            m.c += m.v * dt
+        follow(movers, beside=self._beside, gap=self._gap, stop_at_light=g.has_light, red=red,
+               stop_progress=stop_progress, dt=dt)
         for m in movers:
             self._drift(m, movers, frame, dt, rng)
             yaw = 0.0 if g.way > 0 else math.pi

@@ -11,6 +11,7 @@ line up along the road is large enough that the taller one never hides the other
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -32,7 +33,6 @@ from camera_agents.sources._scene import (
     person_shape,
     rider_shape,
     rotate_about,
-    shade,
     textured,
 )
 
@@ -286,27 +286,8 @@ class TrafficScene:
         # Leaders first, so each follower sees where the one ahead has already moved to.
         movers.sort(key=lambda m: -m.c)
         stop_progress = -(STOP_LINE_Z)  # southbound progress of the counting line
-        for i, m in enumerate(movers):
-            room = math.inf
-            leader_v = math.inf
-            for o in movers[:i]:
-                if _side_by_side(m, o, m.x):
-                    gap = o.rear - m.front - required_gap(m, o)
-                    if gap < room:
-                        room, leader_v = gap, o.v
-            if g.has_light:
-                if not red:
-                    m.stop_at = None
-                elif m.stop_at is None:
-                    target = stop_progress - m.stop_margin
-                    if m.front <= target and target - m.front >= m.v * m.v / (2 * 3.0):
-                        m.stop_at = target
-                if m.stop_at is not None:
-                    room = min(room, m.stop_at - m.front)
-            room = max(room, 0.0)
-            v = min(m.v_want, m.v + ACCEL * dt, math.sqrt(2 * BRAKE * room) + (0 if leader_v == math.inf else 0.5 * leader_v), room / dt)
-            m.v = max(v, 0.0)
-            m.c += m.v * dt
+        follow(movers, beside=_side_by_side, gap=required_gap, stop_at_light=g.has_light, red=red,
+               stop_progress=stop_progress, dt=dt)
         for m in movers:
             self._drift(m, movers, frame, dt, rng)
             yaw = 0.0 if g.way > 0 else math.pi
@@ -389,6 +370,35 @@ class TrafficScene:
             blend_ground_polygon(img, cam, pts, 0.62)
         img = cv2.GaussianBlur(img, (3, 3), 0.6)  # lens softness
         return img
+
+
+def follow(movers: list[Mover], *, beside: Callable[[Mover, Mover, float], bool], gap: Callable[[Mover, Mover], float],
+           stop_at_light: bool, red: bool, stop_progress: float, dt: float) -> None:
+    """Move every mover one step along its road, leaders first (``movers`` sorted by progress,
+    furthest first): each keeps a braking distance behind the nearest one ahead ``beside`` it and,
+    at a red light, stops ``stop_margin`` before ``stop_progress`` if it still can. Shared by every
+    synthetic traffic camera."""
+    for i, m in enumerate(movers):
+        room = math.inf
+        leader_v = math.inf
+        for o in movers[:i]:
+            if beside(m, o, m.x):
+                space = o.rear - m.front - gap(m, o)
+                if space < room:
+                    room, leader_v = space, o.v
+        if stop_at_light:
+            if not red:
+                m.stop_at = None
+            elif m.stop_at is None:
+                target = stop_progress - m.stop_margin
+                if m.front <= target and target - m.front >= m.v * m.v / (2 * 3.0):
+                    m.stop_at = target
+            if m.stop_at is not None:
+                room = min(room, m.stop_at - m.front)
+        room = max(room, 0.0)
+        v = min(m.v_want, m.v + ACCEL * dt, math.sqrt(2 * BRAKE * room) + (0 if leader_v == math.inf else 0.5 * leader_v), room / dt)
+        m.v = max(v, 0.0)
+        m.c += m.v * dt
 
 
 def _side_by_side(a: Mover, b: Mover, ax: float) -> bool:
