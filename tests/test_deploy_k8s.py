@@ -36,7 +36,9 @@ def _render() -> list[dict]:
         objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": generator["name"]}, "type": "Opaque",
                         "stringData": data})
     for generator in kustomization.get("configMapGenerator", []):
-        files = {Path(f).name: (BASE / f).read_text() for f in generator["files"]}
+        # `key=path` names the file in the map (kustomize's syntax); a bare path keeps its own name
+        files = {key or Path(path).name: (BASE / path).read_text()
+                 for key, _, path in (f.rpartition("=") for f in generator["files"])}
         objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": generator["name"]}, "data": files})
     for obj in objects:
         if obj["kind"] not in CLUSTER_SCOPED:
@@ -97,7 +99,8 @@ STRIMZI = {
 
 def test_the_kustomization_renders_every_piece():
     # Guards the parametrised tables below against silently shrinking.
-    assert set(BY_KIND["Deployment"]) == {"sink", "processors", "maintenance", "agents-group-a", "prometheus", "grafana"}
+    assert set(BY_KIND["Deployment"]) == {"sink", "processors", "maintenance", "agents-group-a", "prometheus", "grafana",
+                                          "desk", "notify"}
     assert set(BY_KIND["StatefulSet"]) == {"timescaledb"}
     assert {"Kafka", "KafkaNodePool", "Secret", "ConfigMap", "Service", "PersistentVolumeClaim", "Namespace"} <= set(BY_KIND)
     assert len(IOC_CONTAINERS) >= 6
@@ -211,3 +214,37 @@ def test_prometheus_scrapes_each_stage_on_its_metrics_port(name):
     assert job["kubernetes_sd_configs"][0]["role"] == "pod"
     assert any(r.get("action") == "keep" and r["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
                for r in job["relabel_configs"])
+
+
+def test_the_desk_is_served_on_its_probed_port():
+    pod = BY_KIND["Deployment"]["desk"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    port = int(container["args"][container["args"].index("--port") + 1])
+    assert {"name": "web", "containerPort": port} in container["ports"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "web"}
+    service = BY_KIND["Service"]["desk"]
+    assert service["spec"]["selector"] == BY_KIND["Deployment"]["desk"]["spec"]["selector"]["matchLabels"]
+    # one pod retries the outbox: a rolling update must not run two
+    assert BY_KIND["Deployment"]["desk"]["spec"]["replicas"] == 1
+    assert BY_KIND["Deployment"]["desk"]["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_notify_reads_a_valid_routes_file_with_its_secrets_from_the_secret(tmp_path):
+    pod = BY_KIND["Deployment"]["notify"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    routes_path = Path(args[args.index("--routes") + 1])
+    mount = next(m for m in container["volumeMounts"] if routes_path.is_relative_to(m["mountPath"]))
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    routes_text = BY_KIND["ConfigMap"][volume["configMap"]["name"]]["data"][routes_path.name]
+    # the probe runs the same check an operator runs by hand
+    assert container["livenessProbe"]["exec"]["command"] == ["ioc", "notify", "check", "--routes", str(routes_path)]
+    secret_env = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    local = tmp_path / "routes.yaml"
+    local.write_text(routes_text)
+    result = CliRunner().invoke(app, ["notify", "check", "--routes", str(local)],
+                                env={name: "set-in-secrets-env" for name in secret_env} | {"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    without = CliRunner().invoke(app, ["notify", "check", "--routes", str(local)],
+                                env={name: None for name in secret_env} | {"COLUMNS": "200"})
+    assert without.exit_code != 0, "the routes file names no secret from the environment"
