@@ -384,7 +384,8 @@ class KafkaSink:
 
         assert self._producer is not None
         futures = []
-        retry: list[bytes] = []
+        unsent: list[bytes] = []
+        failure = ""
         for index, record in enumerate(records):
             try:
                 event = decode(record)
@@ -393,21 +394,20 @@ class KafkaSink:
                 continue
             try:
                 futures.append((record, self._producer.send(self.settings.bus.topics.for_event(event), key=partition_key(event), value=record)))
-            except KafkaError as exc:
-                if _is_permanent(exc):
+            except Exception as exc:  # noqa: BLE001 - kafka-python also fails outside KafkaError while a broker restarts
+                # (a topic whose metadata is momentarily gone makes it index None): transient, like a KafkaError
+                if isinstance(exc, KafkaError) and _is_permanent(exc):
                     self._reject(record, f"{type(exc).__name__}: {exc}")  # e.g. too large: retrying cannot help
                     continue
-                retry.extend(r for r, _ in futures)
-                retry.extend(records[index:])
-                futures = []
-                self._close_producer(f"send failed: {exc}")
-                return 0, retry
+                # What was handed over before the failure is still awaited below, so it is not sent twice.
+                unsent, failure = records[index:], f"send failed: {type(exc).__name__}: {exc}"
+                break
         try:
             self._producer.flush(timeout=self.settings.send_timeout_s)
         except KafkaError:
             pass  # each future below says what happened
         delivered = 0
-        broken = False
+        retry: list[bytes] = []
         for record, future in futures:
             if future.succeeded():
                 delivered += 1
@@ -416,10 +416,12 @@ class KafkaSink:
             if exc is not None and _is_permanent(exc):
                 self._reject(record, f"{type(exc).__name__}: {exc}")
                 continue
-            broken = True
             retry.append(record)
-        if broken:
-            self._close_producer(f"{len(retry)} events not acknowledged")
+        if retry and not failure:
+            failure = f"{len(retry)} events not acknowledged"
+        retry.extend(unsent)
+        if failure:
+            self._close_producer(failure)
         return delivered, retry
 
     def _drain(self) -> None:

@@ -127,3 +127,31 @@ def test_an_event_that_can_never_be_sent_is_set_aside_and_the_rest_flow(bus: Bus
     assert len(rejected) == 1 and b"larger than the limit" in rejected[0]
     got = [decode(r.value) for r in read_topic(bus, bus.topics.crossings, expect=3)]
     assert got == events
+
+
+def test_a_producer_failing_outside_kafka_errors_spools_and_resends_in_order(bus: BusSettings, tmp_path, caplog):
+    """While a broker restarts, kafka-python can fail inside send() with a plain TypeError (topic
+    metadata momentarily gone). That is a transient failure: nothing is lost or reordered, and the
+    log says so in one line instead of a traceback."""
+    events = crossings(30)
+    sink = KafkaSink(KafkaSinkSettings(bus=bus, spool_dir=tmp_path / "spool", batch_size=10, retry_min_s=0.1))
+    assert sink.connected
+    producer = sink._producer
+    real_send, calls = producer.send, []
+
+    def send_failing_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 5:
+            raise TypeError("'NoneType' object is not iterable")
+        return real_send(*args, **kwargs)
+
+    producer.send = send_failing_once
+    with caplog.at_level(logging.WARNING, logger="camera_agents.publish"):
+        for event in events:
+            sink.send(event)
+        sink.close()
+    assert sink.stats.spooled >= 1 and sink.spool_pending_bytes == 0
+    assert not [r for r in caplog.records if r.exc_info], "a transient send failure logged a traceback"
+    assert any("TypeError" in r.getMessage() for r in caplog.records)
+    records = read_topic(bus, bus.topics.crossings, expect=len(events))
+    assert [decode(r.value) for r in sorted(records, key=lambda r: (r.partition, r.offset))] == events
