@@ -3,17 +3,17 @@ alerts like any other, whether its agent never started or its stream never conne
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from camera_agents.agent import RunSettings, run_camera
+from camera_agents.announce import announce_cameras
 from camera_agents.config import parse_camera
 from camera_agents.publish import JsonlSink
 from ingest.bus import BusSettings
 from ingest.contract import Alert, CameraInfo, Heartbeat, decode
-from camera_agents.announce import announce_cameras
 from processors.config import parse_rules
 from processors.harness import read_events, start_worker
 from processors.rules import AlertEngine
@@ -29,11 +29,11 @@ source: rtsp://127.0.0.1:9/stream
 
 
 def registry(camera_id: str) -> CameraInfo:
-    return CameraInfo(camera_id=camera_id, ts=datetime.fromtimestamp(NOW, timezone.utc), name=camera_id, kind="traffic", origin="registry")
+    return CameraInfo(camera_id=camera_id, ts=datetime.fromtimestamp(NOW, UTC), name=camera_id, kind="traffic", origin="registry")
 
 
 def heartbeat(camera_id: str, at: float) -> Heartbeat:
-    return Heartbeat(camera_id=camera_id, ts=datetime.fromtimestamp(at, timezone.utc), fps=10, frames=1, uptime_s=1)
+    return Heartbeat(camera_id=camera_id, ts=datetime.fromtimestamp(at, UTC), fps=10, frames=1, uptime_s=1)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_the_processors_alert_on_a_registered_camera_whose_agent_never_started(b
         worker.stop()
     opened = [a for a in alerts if a.rule == "camera_offline" and a.camera_id == "cam-never"]
     assert opened and opened[0].state == "open" and opened[0].details["never_seen"] == 1, worker.log()[-3000:]
-    assert abs(opened[0].ts - datetime.now(timezone.utc)) < timedelta(seconds=60), "raised on processing time, just now"
+    assert abs(opened[0].ts - datetime.now(UTC)) < timedelta(seconds=60), "raised on processing time, just now"
 
 
 def test_sync_cameras_announces_the_registry_when_asked(bus: BusSettings, db, tmp_path: Path) -> None:

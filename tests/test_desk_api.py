@@ -8,7 +8,7 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
@@ -27,7 +27,7 @@ from tests.deskutil import add_user, desk_server, free_port, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 VT, CD = "Vũng Tàu", "Côn Đảo"
 
 
@@ -244,7 +244,7 @@ def test_an_admin_silences_a_rule_on_a_camera_saying_why(desk):
                          until=lambda evs: any(e.event_id == event_id for e in evs), timeout_s=30)
     sent = next(e for e in events if e.event_id == event_id)
     assert (sent.action, sent.camera_id, sent.rule, sent.actor) == ("silence", "cam-cd", "wrong_way", "admin.son")
-    assert timedelta(minutes=29) < sent.silence_until - datetime.now(timezone.utc) <= timedelta(minutes=30)
+    assert timedelta(minutes=29) < sent.silence_until - datetime.now(UTC) <= timedelta(minutes=30)
     assert sent.note == body["note"]
 
 

@@ -7,7 +7,7 @@ pages are kept under build/screenshots/."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -42,7 +42,7 @@ LIVE_TIMEOUT_MS = 60_000  # from publishing upstream: worker start, processors, 
 
 
 def camera(camera_id: str, name: str) -> CameraInfo:
-    return CameraInfo(camera_id=camera_id, ts=datetime.now(timezone.utc), name=name, kind="security",
+    return CameraInfo(camera_id=camera_id, ts=datetime.now(UTC), name=name, kind="security",
                       district="Vũng Tàu", lat=10.3461, lon=107.0843,
                       lines=(LineInfo(line_id="walkway", points=((0, 50), (100, 50)), name_in="vào quảng trường",
                                       name_out="ra bờ biển", name_in_en="into the square", name_out_en="to the beach"),),
@@ -50,13 +50,13 @@ def camera(camera_id: str, name: str) -> CameraInfo:
 
 
 def last_hour_of_counts(camera_id: str) -> list[CountWindow]:
-    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=60)
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=60)
     return [CountWindow(camera_id=camera_id, ts=start + timedelta(minutes=m), line_id="walkway", direction="in",
                         cls="person", count=12 + (m * 7) % 11 + (25 if m > 50 else 0)) for m in range(58)]
 
 
 def crowd(camera_id: str, count: int) -> ZoneOccupancy:
-    return ZoneOccupancy(camera_id=camera_id, ts=datetime.now(timezone.utc), frame_no=1, zone_id="plaza", count=count)
+    return ZoneOccupancy(camera_id=camera_id, ts=datetime.now(UTC), frame_no=1, zone_id="plaza", count=count)
 
 
 @pytest.fixture(scope="module")

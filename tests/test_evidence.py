@@ -5,7 +5,7 @@ TimescaleDB, where the alert it illustrates finds it."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ from processors.config import RulesConfig
 from processors.rules import AlertEngine
 
 # Recent, so that snapshots pass the sink's screening for the far past whenever the tests run.
-T0 = (datetime.now(timezone.utc) - timedelta(days=1)).replace(hour=7, minute=30, second=0, microsecond=0)
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(hour=7, minute=30, second=0, microsecond=0)
 FACE_AT = (200, 140, 120)  # x, y, size of the drawn face
 PLATE_AT = (600, 400, 240)  # x, y, width of the drawn plate
 
@@ -170,7 +170,7 @@ def test_a_snapshot_arrives_blurred_through_the_broker_and_the_sink(bus: BusSett
     config = parse_camera(CAMERA_YAML)
     original, face, plate = scene()
     person = (190.0, 120.0, 340.0, 480.0)
-    incident = TrackIncident(camera_id="plaza-cam", ts=datetime.now(timezone.utc), frame_no=10, kind="loitering",
+    incident = TrackIncident(camera_id="plaza-cam", ts=datetime.now(UTC), frame_no=10, kind="loitering",
                              track_id=7, cls="person", zone_id="entrance", duration_s=125.0)
     snapshot = EvidenceRecorder(config).observe([incident], original, _tracks(person, ids=(7,)))[0]
     # The processors raise the alert from the same incident (pure rules, as their worker runs them).
@@ -304,7 +304,7 @@ def _alert(alert_id: str, rule: str, opened: datetime, details: dict) -> Alert:
 def test_an_alert_finds_its_snapshot(db: DbSettings, rule: str, details: dict, expected: tuple[str, str] | None) -> None:
     from ingest.writer import EventWriter
 
-    opened = datetime.now(timezone.utc)
+    opened = datetime.now(UTC)
     rows = [
         _stored_snapshot("cam-n", opened - timedelta(seconds=3), "crowd", "zone:gate", "trigger-gate"),
         _stored_snapshot("cam-n", opened - timedelta(seconds=40), "incident", "track:7", "first-report"),
@@ -326,7 +326,7 @@ def test_snapshots_are_dropped_after_their_retention(db: DbSettings) -> None:
     from ingest.warehouse.settings import DEFAULT_RETENTION
     from ingest.writer import EventWriter
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     keep = DEFAULT_RETENTION["snapshots"]
     with connect(db) as conn:
         EventWriter(conn).write([

@@ -4,20 +4,29 @@ engine, its SQL-wide substitutions, and the browser's variable formatting for SQ
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dashboards.grafana.macros import (
-    MacroError, TimeRange, Variable, expand, expand_macros, format_interval, interpolate_globals,
-    interpolate_variables, panel_interval, parse_interval, rate_interval,
+    MacroError,
+    TimeRange,
+    Variable,
+    expand,
+    expand_macros,
+    format_interval,
+    interpolate_globals,
+    interpolate_variables,
+    panel_interval,
+    parse_interval,
+    rate_interval,
 )
 
-FROM = datetime(2018, 4, 12, 18, 0, tzinfo=timezone.utc)
+FROM = datetime(2018, 4, 12, 18, 0, tzinfo=UTC)
 FIVE_MINUTES = TimeRange(start=FROM, end=FROM + timedelta(minutes=5))
-SIXTIES = TimeRange(start=datetime(1960, 2, 1, 7, tzinfo=timezone.utc), end=datetime(1965, 2, 3, 8, tzinfo=timezone.utc))
-HALF_SECONDS = TimeRange(start=datetime(1960, 2, 1, 7, 0, 0, 500000, tzinfo=timezone.utc),
-                         end=datetime(1980, 2, 3, 8, 0, 0, 500000, tzinfo=timezone.utc))
+SIXTIES = TimeRange(start=datetime(1960, 2, 1, 7, tzinfo=UTC), end=datetime(1965, 2, 3, 8, tzinfo=UTC))
+HALF_SECONDS = TimeRange(start=datetime(1960, 2, 1, 7, 0, 0, 500000, tzinfo=UTC),
+                         end=datetime(1980, 2, 3, 8, 0, 0, 500000, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("sql, timescaledb, expected", [

@@ -13,7 +13,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -28,7 +28,7 @@ from ingest.db import DbSettings
 from ingest.warehouse.rollups import refresh_rollups
 
 # The wall's "now": local midnight in Vũng Tàu, so daily rollups (local days) fall whole in ranges.
-T = datetime(2026, 11, 19, 17, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 19, 17, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 READER = "ioc_grafana"
 
@@ -183,7 +183,7 @@ class Result:
         """Grafana's long-to-wide view of a time_series result: metric -> time -> value."""
         out: dict[str, dict[datetime, float]] = {}
         for row in self.rows:
-            record = dict(zip(self.columns, row))
+            record = dict(zip(self.columns, row, strict=True))
             out.setdefault(record["metric"], {})[record["time"]] = float(record["value"])
         return out
 
@@ -201,7 +201,7 @@ def run(target: SqlTarget, conn: psycopg.Connection, selection: dict[str, tuple[
 
 def _only_row(result: Result) -> dict:
     assert len(result.rows) == 1, result.rows
-    return dict(zip(result.columns, result.rows[0]))
+    return dict(zip(result.columns, result.rows[0], strict=True))
 
 
 def _minutes(start: int, end: int) -> set[datetime]:
@@ -227,7 +227,7 @@ def check_people_in_zones(r: Result, lang: Lang) -> None:
 def check_camera_map(r: Result, lang: Lang) -> None:
     for column in ("latitude", "longitude", "state", "name", "flow_last_minute"):
         assert column in r.columns
-    rows = {row[0]: dict(zip(r.columns, row)) for row in r.rows}
+    rows = {row[0]: dict(zip(r.columns, row, strict=True)) for row in r.rows}
     assert set(rows) == {"cam-a", "cam-b", "cam-c", "cam-d"}  # cam-e has no position
     assert {cam: row["state"] for cam, row in rows.items()} == {"cam-a": 2, "cam-b": 1, "cam-c": 2, "cam-d": 3}
     assert {cam: row["flow_last_minute"] for cam, row in rows.items()} == {"cam-a": 4, "cam-b": 0, "cam-c": 0, "cam-d": 0}
@@ -290,7 +290,7 @@ def check_camera_health(r: Result, lang: Lang) -> None:
 
 def check_alerts_table(r: Result, lang: Lang) -> None:
     assert "alert_id" in r.columns  # the desk link needs it
-    rows = [dict(zip(r.columns, row)) for row in r.rows]
+    rows = [dict(zip(r.columns, row, strict=True)) for row in r.rows]
     assert [x["alert_id"] for x in rows] == ["a4", "a1", "a2"]
     assert [x["status"] for x in rows] == ["open", "open", "acknowledged"]
     assert rows[2]["acknowledged_by"] == "op.lan" and rows[2]["acknowledged_at"] == T - 90 * MIN
@@ -589,7 +589,7 @@ def test_alert_rule_query_finds_what_it_alerts_on(uid, label, expected, reader: 
     with psycopg.connect(reader.conninfo) as conn:
         cur = conn.execute(expand(_rule_sql(rule), TimeRange(start=T - 10 * MIN, end=T), interval=INTERVAL))
         columns = [d.name for d in cur.description]
-        rows = [dict(zip(columns, row)) for row in cur.fetchall()]
+        rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
     value = columns[-1]  # the one numeric column; the others become the instance's labels
     firing = {row[label]: float(row[value]) for row in rows if float(row[value]) > threshold["params"][0]}
     assert firing == expected

@@ -4,7 +4,7 @@ and baselines persisted on UTC slots are moved forward, or dropped with a clear 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from processors.baseline import slot_shift, week_slot
 from processors.config import ConfigError, parse_rules
 from processors.rules import AlertEngine
 
-MONDAY_0030_UTC = datetime(2026, 11, 2, 0, 30, tzinfo=timezone.utc)  # 07:30 on Monday in Vũng Tàu
+MONDAY_0030_UTC = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 07:30 on Monday in Vũng Tàu
 
 
 @pytest.mark.parametrize(
@@ -21,8 +21,8 @@ MONDAY_0030_UTC = datetime(2026, 11, 2, 0, 30, tzinfo=timezone.utc)  # 07:30 on 
     [
         (MONDAY_0030_UTC, 60, "Asia/Ho_Chi_Minh", 7),  # Monday 07:30 local: the 07:00 slot
         (MONDAY_0030_UTC, 60, "UTC", 0),  # the old UTC slots called it Monday 00:00
-        (datetime(2026, 11, 1, 20, 0, tzinfo=timezone.utc), 60, "Asia/Ho_Chi_Minh", 3),  # Sunday 20:00 UTC is Monday 03:00 local
-        (datetime(2026, 11, 8, 16, 59, tzinfo=timezone.utc), 60, "Asia/Ho_Chi_Minh", 7 * 24 - 1),  # Sunday 23:59 local: the week's last slot
+        (datetime(2026, 11, 1, 20, 0, tzinfo=UTC), 60, "Asia/Ho_Chi_Minh", 3),  # Sunday 20:00 UTC is Monday 03:00 local
+        (datetime(2026, 11, 8, 16, 59, tzinfo=UTC), 60, "Asia/Ho_Chi_Minh", 7 * 24 - 1),  # Sunday 23:59 local: the week's last slot
         (MONDAY_0030_UTC, 15, "Asia/Ho_Chi_Minh", 30),  # quarter-hour slots: 07:30 is the 30th
         (MONDAY_0030_UTC, 1440, "Asia/Ho_Chi_Minh", 0),  # day slots: Monday
     ],
@@ -50,7 +50,7 @@ def test_how_far_a_baseline_moves_between_zones(old: str, new: str, minutes: int
 def _learned_engine(rules: dict, windows: int = 5) -> AlertEngine:
     """An engine that learned Monday 07:xx local traffic on line l1 (windows from 00:00 UTC)."""
     engine = AlertEngine(parse_rules(rules))
-    start = datetime(2026, 11, 2, 0, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
     for minute in range(windows + 1):  # a later window closes the one before
         engine.on_event(CountWindow(camera_id="cam", ts=start + timedelta(minutes=minute), line_id="l1", direction="in",
                                     cls="car", count=30), now=0)

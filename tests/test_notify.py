@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,13 +16,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from msgspec.structs import replace
 
+from dashboards.notify.channels import sign
+from dashboards.notify.config import RoutesError, parse_routes
+from dashboards.notify.service import Notifier, NotifierSettings, transition_of
 from ingest.bus import BusSettings
 from ingest.contract import Alert, CameraInfo, new_event_id
 from ingest.db import DbSettings, connect
 from ingest.writer import EventWriter
-from dashboards.notify.channels import sign
-from dashboards.notify.config import RoutesError, parse_routes
-from dashboards.notify.service import Notifier, NotifierSettings, transition_of
 from processors.harness import produce
 
 SECRET = "webhook-secret-ổn-định"
@@ -111,7 +111,7 @@ def _routes(receivers: Receivers):
 
 def _register_camera(db: DbSettings) -> None:
     with connect(db) as conn:
-        EventWriter(conn).write([CameraInfo(camera_id="cd-01", ts=datetime.now(timezone.utc), name="Bến Đầm, Côn Đảo", kind="security")])
+        EventWriter(conn).write([CameraInfo(camera_id="cd-01", ts=datetime.now(UTC), name="Bến Đầm, Côn Đảo", kind="security")])
         # The registry's district column (cameras carry a district); IF NOT EXISTS: a schema that has it already.
         conn.execute("ALTER TABLE cameras ADD COLUMN IF NOT EXISTS district text")
         conn.execute("UPDATE cameras SET district = 'Côn Đảo' WHERE camera_id = 'cd-01'")
@@ -141,7 +141,7 @@ def _notifier(bus: BusSettings, db: DbSettings, receivers: Receivers, group: str
 
 def test_each_route_is_told_once_per_transition_despite_failures_and_a_restart(bus: BusSettings, db: DbSettings, receivers: Receivers) -> None:
     _register_camera(db)
-    alerts = _episode(datetime.now(timezone.utc))
+    alerts = _episode(datetime.now(UTC))
     produce(bus, alerts)
     stats = _notifier(bus, db, receivers, f"{bus.namespace}-notify").run(count=len(alerts), timeout=60)
     assert stats.stale == 1 and stats.failed == 0 and stats.retries == 3, stats
@@ -196,7 +196,7 @@ def test_each_route_is_told_once_per_transition_despite_failures_and_a_restart(b
     ],
 )
 def test_which_alert_steps_are_notifications(state: str, severity: str, told: str | None, expected: str | None) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     alert = Alert(camera_id="c", ts=now, alert_id="a", group_key="c:crowd", rule="crowd", severity=severity,  # type: ignore[arg-type]
                   state=state, opened_at=now, title="t")  # type: ignore[arg-type]
     assert transition_of(alert, told) == expected
@@ -263,7 +263,7 @@ def test_while_the_database_is_away_alerts_wait_and_none_is_lost(bus: BusSetting
         with connect(admin, autocommit=True) as conn:
             conn.execute(f'ALTER DATABASE "{name}_new" RENAME TO "{name}"')
 
-    alerts = _episode(datetime.now(timezone.utc))[:1]
+    alerts = _episode(datetime.now(UTC))[:1]
     produce(bus, alerts)
     creator = threading.Thread(target=appear)
     creator.start()
@@ -307,7 +307,7 @@ def test_ioc_notify_run_sends_from_the_command_line(bus: BusSettings, db: DbSett
     routes = tmp_path / "routes.yaml"
     routes.write_text(f"routes:\n  - {{name: dispatch, channel: webhook, url: '{receivers.base}/hook', secret: 'env:IOC_TEST_WEBHOOK_SECRET'}}\n",
                       encoding="utf-8")
-    produce(bus, _episode(datetime.now(timezone.utc))[:1])
+    produce(bus, _episode(datetime.now(UTC))[:1])
     result = CliRunner().invoke(app, ["run", "--routes", str(routes), "--dsn", db.conninfo, "--bootstrap", bus.bootstrap,
                                       "--namespace", bus.namespace, "--count", "1", "--timeout", "60"])
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -28,7 +28,7 @@ from ingest.writer import EventWriter
 
 TZ = "Asia/Ho_Chi_Minh"
 VN = ZoneInfo(TZ)
-START = datetime(2026, 10, 4, 17, 0, tzinfo=timezone.utc)  # local midnight, Monday 2026-10-05
+START = datetime(2026, 10, 4, 17, 0, tzinfo=UTC)  # local midnight, Monday 2026-10-05
 DAYS = 3
 CAMERAS = ("cam-a", "cam-b")
 BIN = speeds.BIN_KMH
@@ -195,7 +195,7 @@ def test_sql_and_python_read_histograms_alike(module_db: DbSettings, traffic: li
 
 
 def test_late_and_replayed_crossings_update_the_histograms(db: DbSettings) -> None:
-    hour = datetime(2026, 10, 5, 3, 0, tzinfo=timezone.utc)
+    hour = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
 
     def crossing(i: int, speed: float) -> c.LineCrossing:
         return c.LineCrossing(camera_id="cam-z", ts=hour + timedelta(seconds=i), frame_no=i, line_id="L1",
@@ -221,7 +221,7 @@ def test_late_and_replayed_crossings_update_the_histograms(db: DbSettings) -> No
 def test_histograms_outlive_the_crossings_retention(db: DbSettings) -> None:
     """Crossings older than their retention are dropped; the histograms built from them stay, and a
     full refresh (which still has the count windows) does not empty them."""
-    old = datetime(2025, 1, 6, 3, 0, tzinfo=timezone.utc)
+    old = datetime(2025, 1, 6, 3, 0, tzinfo=UTC)
     with connect(db) as conn, conn.transaction():
         EventWriter(conn).write(
             [c.LineCrossing(camera_id="cam-y", ts=old + timedelta(seconds=i), frame_no=i, line_id="L1", direction="in",
@@ -229,7 +229,7 @@ def test_histograms_outlive_the_crossings_retention(db: DbSettings) -> None:
             + [c.CountWindow(camera_id="cam-y", ts=old, line_id="L1", direction="in", cls="car", count=20,
                              speed_mean_kmh=29.5, speed_p85_kmh=36.0)])
     refresh_rollups(db)
-    apply_retention(db, {"crossings": timedelta(days=180)}, now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    apply_retention(db, {"crossings": timedelta(days=180)}, now=datetime(2026, 1, 1, tzinfo=UTC))
     with connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM crossings").fetchone()[0] == 0
         assert conn.execute("SELECT speed_horizon FROM warehouse_config").fetchone()[0] > old
@@ -253,7 +253,7 @@ def test_history_without_crossings_says_its_percentiles_are_modelled(db: DbSetti
 def test_a_full_refresh_builds_histograms_for_history_that_has_none(db: DbSettings) -> None:
     """A database whose crossings predate the histograms (their marks gone): `ioc db maintain --full`
     builds every hour that still has crossings."""
-    hour = datetime(2026, 10, 5, 3, 0, tzinfo=timezone.utc)
+    hour = datetime(2026, 10, 5, 3, 0, tzinfo=UTC)
     with connect(db) as conn, conn.transaction():
         EventWriter(conn).write([c.LineCrossing(camera_id="cam-v", ts=hour + timedelta(minutes=i), frame_no=i, line_id="L1",
                                                 direction="out", cls="motorbike", track_id=i, speed_kmh=10.0 + i)

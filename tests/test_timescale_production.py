@@ -5,8 +5,8 @@ the official image and are not exercised here."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
-
 
 from ingest.db import DbSettings, connect
 from ingest.migrations import __file__ as migrations_init
@@ -51,13 +51,13 @@ def _aggregate_queries() -> dict[str, str]:
 def test_its_continuous_aggregates_compute_what_the_own_refresh_computes(db: DbSettings) -> None:
     """The aggregates' queries, run as plain SQL here, against the histograms ioc's own refresh built
     from the same crossings: the licence changes who refreshes, not the numbers."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from ingest import contract as c
     from ingest.warehouse.rollups import refresh_rollups
     from ingest.writer import EventWriter
 
-    start = datetime(2026, 10, 4, 15, 0, tzinfo=timezone.utc)  # spans a local midnight
+    start = datetime(2026, 10, 4, 15, 0, tzinfo=UTC)  # spans a local midnight
     crossings = [c.LineCrossing(camera_id=f"cam-{i % 3}", ts=start + timedelta(minutes=7 * i), frame_no=i, line_id="L1",
                                 direction="in" if i % 2 else "out", cls="car" if i % 5 else "motorbike", track_id=i,
                                 speed_kmh=None if i % 11 == 0 else float((i * 37) % 130))

@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ingest.errors import InvalidInput
@@ -114,7 +114,7 @@ def rate_interval(interval: timedelta, scrape_interval: timedelta) -> timedelta:
 
 def _rfc3339nano(moment: datetime) -> str:
     """Go's time.RFC3339Nano in UTC: fractional seconds without trailing zeros, 'Z'."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     text = utc.strftime("%Y-%m-%dT%H:%M:%S")
     if utc.microsecond:
         text += ("." + f"{utc.microsecond:06d}").rstrip("0")
@@ -138,7 +138,7 @@ def _unix(moment: datetime) -> int:
 
 
 def _unix_nano(moment: datetime) -> int:
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 

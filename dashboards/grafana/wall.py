@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grafana_foundation_sdk.builders import bargauge, common as common_b, dashboard as dash, geomap, prometheus
-from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.builders import bargauge, geomap, prometheus, stat, statetimeline, table, timeseries
+from grafana_foundation_sdk.builders import common as common_b
+from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import geomap as geomap_m

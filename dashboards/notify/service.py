@@ -27,7 +27,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -236,7 +236,7 @@ class Notifier:
         if not isinstance(alert, Alert):
             return
         self.stats.alerts += 1
-        age = datetime.now(timezone.utc) - alert.ts
+        age = datetime.now(UTC) - alert.ts
         if age > self.settings.max_age:
             self.stats.stale += 1
             log.info("not notifying %s %s: %s old (max %s)", alert.state, alert.alert_id, age, self.settings.max_age)

@@ -105,7 +105,7 @@ def write_csv_stream(table: Table, stream: TextIO, *, excel: bool = False) -> No
     writer = csv.writer(stream)
     writer.writerow(table.keys)
     for row in table.rows:
-        writer.writerow(_csv_text(column, v, excel=excel) for column, v in zip(table.columns, row))
+        writer.writerow(_csv_text(column, v, excel=excel) for column, v in zip(table.columns, row, strict=True))
 
 
 def _csv_text(column: Column, v: Any, *, excel: bool = False) -> str:
@@ -127,7 +127,7 @@ def read_csv(path: Path, columns: tuple[Column, ...]) -> list[tuple[Any, ...]]:
         if tuple(header) != tuple(c.key for c in columns):
             raise ReportError(f"{path}: columns {header} are not the report's {[c.key for c in columns]}")
         return [
-            tuple(None if cell == "" and c.type != "text" else parse[c.type](cell) for c, cell in zip(columns, record))
+            tuple(None if cell == "" and c.type != "text" else parse[c.type](cell) for c, cell in zip(columns, record, strict=True))
             for record in reader
         ]
 
@@ -164,7 +164,7 @@ def write_xlsx(sections: list[Table], path: Path, *, lang: str) -> None:
         sheet.append(header)
         for row in table.rows:
             cells = []
-            for column, v in zip(table.columns, row):
+            for column, v in zip(table.columns, row, strict=True):
                 if column.type == "timestamp" and v is not None:
                     v = v.replace(tzinfo=None)  # Excel has no time zones: local wall time
                 cell = WriteOnlyCell(sheet, value=v)
@@ -181,7 +181,7 @@ def write_xlsx(sections: list[Table], path: Path, *, lang: str) -> None:
     about.append([])
     about.append([labels.label("about.sheet", lang), labels.label("about.column", lang), labels.label("about.key", lang),
                   labels.label("about.type", lang)])
-    for title, table in zip(titles, sections):
+    for title, table in zip(titles, sections, strict=True):
         for column in table.columns:
             about.append([title, labels.label(column.key, lang), column.key, column.type])
     book.save(path)
@@ -231,7 +231,7 @@ def to_json(table: Table) -> dict[str, Any]:
     return {
         "meta": table.meta,
         "columns": [{"key": c.key, "type": c.type} for c in table.columns],
-        "rows": [{c.key: (v.isoformat() if c.type == "timestamp" and v else v) for c, v in zip(table.columns, row)}
+        "rows": [{c.key: (v.isoformat() if c.type == "timestamp" and v else v) for c, v in zip(table.columns, row, strict=True)}
                  for row in table.rows],
     }
 

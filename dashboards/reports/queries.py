@@ -185,7 +185,7 @@ def volume(conn: psycopg.Connection, query: VolumeQuery, *, tz: str) -> Table:
         counts = speeds.unpack([r[-2] for r in result])
         p50s, p85s = _rounded(speeds.percentiles(counts, 0.5)), _rounded(speeds.percentiles(counts, 0.85))
     rows = []
-    for (start, *rest), p50, p85 in zip(result, p50s, p85s):
+    for (start, *rest), p50, p85 in zip(result, p50s, p85s, strict=True):
         *keys, total, mean, model_p85, _, _ = rest
         if p50 is not None:
             rows.append((start.astimezone(zone), *keys, total, mean, p50, p85, MEASURED))
@@ -258,7 +258,7 @@ def summary(conn: psycopg.Connection, period: Period, cameras: tuple[str, ...], 
     counts = speeds.unpack([row[1] for row in hist_rows])
     measured = {
         row[0]: (p50, p85)
-        for row, p50, p85 in zip(hist_rows, _rounded(speeds.percentiles(counts, 0.5)), _rounded(speeds.percentiles(counts, 0.85)))
+        for row, p50, p85 in zip(hist_rows, _rounded(speeds.percentiles(counts, 0.5)), _rounded(speeds.percentiles(counts, 0.85)), strict=True)
         if p50 is not None
     }
     names = {camera.camera_id: camera.name for camera in known_cameras(conn)}

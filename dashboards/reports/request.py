@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from ingest.errors import InvalidInput
@@ -18,7 +18,7 @@ class ReportError(InvalidInput):
     """A report that cannot be produced as asked; the message says why and what would work."""
 
 
-class Grain(str, Enum):
+class Grain(StrEnum):
     QUARTER = "15min"
     HOUR = "hour"
     DAY = "day"
@@ -42,7 +42,7 @@ class Period:
     def days(self) -> float:
         return (self.end - self.start).total_seconds() / 86400
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period before, for period-over-period: last month for a month, last year for a
         year, otherwise the same length immediately before."""
         tz = self.start.tzinfo

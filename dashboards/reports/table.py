@@ -26,7 +26,7 @@ class Table:
         return tuple(column.key for column in self.columns)
 
     def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.keys, row)) for row in self.rows]
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
 
     def column(self, key: str) -> list[Any]:
         index = self.keys.index(key)

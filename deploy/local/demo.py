@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -156,7 +156,7 @@ def run_demo(settings: DemoSettings, *, console: Console | None = None) -> dict[
         components.append(_Component("desk", [*desk, "serve", "--port", str(settings.desk_port), *common, "--dsn", settings.dsn],
                                      logs / "desk.log"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     for component in components:
         component.start(env)
     console.print(f"[bold]ioc demo[/bold]: {len(cameras)} cameras; logs in {logs}; Ctrl-C stops")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -35,7 +35,7 @@ from ingest.writer import EventWriter
 class BackfillPlan:
     cameras: int
     days: int
-    end: date = field(default_factory=lambda: datetime.now(timezone.utc).date())  # exclusive
+    end: date = field(default_factory=lambda: datetime.now(UTC).date())  # exclusive
     seed: int = 7
     timezone: str = "Asia/Ho_Chi_Minh"
     window_s: int = synthetic.WINDOW_S  # 900; 3600 writes hourly windows, 4x fewer rows
@@ -60,7 +60,7 @@ class BackfillResult:
 
 
 def camera_infos(plan: BackfillPlan) -> list[c.CameraInfo]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [
         c.CameraInfo(
             camera_id=p.camera_id, ts=now, name=p.name, kind="traffic", lat=p.lat, lon=p.lon,
@@ -77,7 +77,7 @@ def day_events(day: synthetic.DayOfTraffic, line_id: str, window_s: int = synthe
     slots, dirs, classes = np.nonzero(day.counts)
     counts, means, p85s = day.counts[slots, dirs, classes], day.speed_mean[slots, dirs, classes], day.speed_p85[slots, dirs, classes]
     # Ids derived from the natural key: re-running a backfill rewrites the same windows.
-    for slot, d, k, n, mean, p85 in zip(slots.tolist(), dirs.tolist(), classes.tolist(), counts.tolist(), means.tolist(), p85s.tolist()):
+    for slot, d, k, n, mean, p85 in zip(slots.tolist(), dirs.tolist(), classes.tolist(), counts.tolist(), means.tolist(), p85s.tolist(), strict=True):
         start = day.slot_starts[slot]
         events.append(c.CountWindow(
             event_id=f"bf:{day.camera_id}:{int(start.timestamp())}:{d}{k}", camera_id=day.camera_id, ts=start,

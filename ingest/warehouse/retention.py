@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
 from ingest.db import DatabaseError, DbSettings, connect
-
 
 # Raw tables the rollups are computed from, and the warehouse_config column that records from where
 # on they are complete: count windows feed the traffic rollups, crossings the speed histograms.
@@ -35,7 +34,7 @@ def apply_retention(
 ) -> list[Dropped]:
     """Drop, per table, the chunks whose whole time range is older than ``now - retention``.
     Tables with retention None, and tables this database does not have, are left alone."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     dropped: list[Dropped] = []
     try:
         with connect(settings, autocommit=True) as conn:
