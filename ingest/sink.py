@@ -22,6 +22,7 @@ import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -91,6 +92,7 @@ class Sink:
         self._conn: psycopg.Connection | None = None
         self._writer: EventWriter | None = None
         self._in_flight: asyncio.Task | None = None
+        self._db_thread: ThreadPoolExecutor | None = None  # the one thread that uses the connection
         #: the registry's camera ids (with registered_cameras_only), and when they were read
         self._known_cameras: set[str] | None = None
         self._registry_read_at = -float("inf")
@@ -114,6 +116,8 @@ class Sink:
         producer = AIOKafkaProducer(bootstrap_servers=bus.bootstrap, client_id=bus.client_id, acks="all")
         server = self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port) if self.settings.metrics_port else None
         started = last_record = last_log = time.monotonic()
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ioc-sink-db")
+        loop = asyncio.get_running_loop()
         try:
             await producer.start()
         except KafkaError as exc:
@@ -124,7 +128,7 @@ class Sink:
                 group_id=self.settings.group_id, topics=bus.topics.event_topics(), listener=_FinishBeforeRevoke(self),
             )
             if self.settings.registered_cameras_only:
-                await asyncio.to_thread(self._write, [])  # reads the registry, waiting for the database if need be
+                await loop.run_in_executor(self._db_thread, self._write, [])  # reads the registry, waiting for the database if need be
             handed = 0
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -140,7 +144,11 @@ class Sink:
                     handed += len(records)
                     batch = self._decode(records, last_offsets)
                     await self._wait_in_flight(consumer)
-                    self._in_flight = asyncio.create_task(self._finish(consumer, producer, batch))
+                    # The rows go to the database thread now, not when the event loop next turns:
+                    # a poll served from records already fetched returns without yielding, and the
+                    # write would otherwise wait for the next batch's decode to end.
+                    writing = loop.run_in_executor(self._db_thread, self._write, batch.events)
+                    self._in_flight = asyncio.create_task(self._finish(consumer, producer, batch, writing))
                 if time.monotonic() - last_log >= self.settings.log_every_s:
                     self._log_progress()
                     last_log = time.monotonic()
@@ -148,6 +156,7 @@ class Sink:
         finally:
             if self._in_flight is not None and not self._in_flight.done():
                 self._in_flight.cancel()
+            self._db_thread.shutdown(wait=False, cancel_futures=True)
             self._log_progress()
             if consumer is not None:
                 await consumer.stop()
@@ -238,9 +247,9 @@ class Sink:
         self._in_flight = None
         task.result()  # a fatal error of the batch surfaces here
 
-    async def _finish(self, consumer, producer, batch: _Batch) -> None:
+    async def _finish(self, consumer, producer, batch: _Batch, writing: asyncio.Future) -> None:
         started = time.monotonic()
-        written, refused = await asyncio.to_thread(self._write, batch.events)
+        written, refused = await writing
         rejected = batch.rejected + refused
         await self._dead_letter(producer, rejected)
         await self._commit(consumer, batch.last_offsets)
