@@ -19,6 +19,8 @@ record but a deployment fault, and dead-lettering every record would hide it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import threading
 import time
@@ -106,7 +108,8 @@ class Sink:
         """Consume until ``count`` records are handled in this run, ``timeout`` seconds pass,
         ``idle_timeout`` seconds pass without a record, or ``stop()``. Returns the counters."""
         self._stop.clear()
-        asyncio.run(self._run(count=count, timeout=timeout, idle_timeout=idle_timeout))
+        with _collecting_per_batch():
+            asyncio.run(self._run(count=count, timeout=timeout, idle_timeout=idle_timeout))
         return self.stats
 
     async def _run(self, *, count: int | None, timeout: float | None, idle_timeout: float | None) -> None:
@@ -401,6 +404,24 @@ def _run_one(settings: SinkSettings, *, count: int | None, timeout: float | None
     signal.signal(signal.SIGTERM, lambda *_: sink.stop())
     signal.signal(signal.SIGINT, lambda *_: sink.stop())
     return sink.run(count=count, timeout=timeout, idle_timeout=idle_timeout)
+
+
+@contextlib.contextmanager
+def _collecting_per_batch():
+    """Run the cyclic garbage collector about once a batch instead of every 700 new objects.
+
+    A batch is tens of thousands of records, events and rows, none of them in a reference cycle,
+    alive for the few hundred milliseconds it takes to write them. At the interpreter's default
+    thresholds the collector walks them again and again and promotes them to the oldest
+    generation, whose full collections then walk everything: half of the sink's CPU a row went
+    there (10.8 -> 5 us). Reference counting still frees every batch the moment it is written;
+    only cyclic garbage (rare here) waits longer. The process's thresholds are restored on return."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _first_line(exc: BaseException) -> str:
