@@ -3,9 +3,10 @@
 Order of a batch: decode -> write rows in one database transaction -> send the undecodable records
 to the dead-letter topic (and wait for the broker) -> commit the Kafka offsets. Offsets are never
 committed before the rows they cover are durable, and rows are idempotent (ingest/writer.py), so a
-crash anywhere replays without duplicating. Batches are pipelined one deep: while batch k is
-written (in a thread; COPY waits on the server), batch k+1 is fetched and decoded. When the
-database is down the batch is held and retried with backoff while the consumer stays in its
+crash anywhere replays without duplicating. Batches are pipelined: one database thread writes
+batch k (COPY waits on the server, without the GIL) with batch k+1 queued behind it, while the
+event loop fetches and decodes batch k+2; offsets are committed batch after batch, in order,
+each once its rows are committed. When the database is down the batch is held and retried with backoff while the consumer stays in its
 group with its partitions paused; nothing is skipped.
 
 Per-record policy: a record that is not a valid event, an event the sink refuses (its time far
@@ -24,6 +25,7 @@ import gc
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -48,6 +50,9 @@ log = logging.getLogger(__name__)
 # Errors that condemn one record's row, not the batch or the deployment.
 _ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 _TRANSIENT_DB_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailable)
+# Batches handed to the database thread and not yet committed: one being written and one queued
+# behind it, so the thread goes from one COPY to the next without waiting for the event loop.
+_BATCHES_IN_FLIGHT = 2
 
 
 @dataclass
@@ -93,7 +98,7 @@ class Sink:
         self._stop = threading.Event()
         self._conn: psycopg.Connection | None = None
         self._writer: EventWriter | None = None
-        self._in_flight: asyncio.Task | None = None
+        self._in_flight: deque[asyncio.Task] = deque()  # oldest first; each commits after the one before
         self._db_thread: ThreadPoolExecutor | None = None  # the one thread that uses the connection
         #: the registry's camera ids (with registered_cameras_only), and when they were read
         self._known_cameras: set[str] | None = None
@@ -146,19 +151,24 @@ class Sink:
                     last_record = time.monotonic()
                     handed += len(records)
                     batch = self._decode(records, last_offsets)
-                    await self._wait_in_flight(consumer)
+                    await self._wait_in_flight(consumer, keep=_BATCHES_IN_FLIGHT - 1)
                     # The rows go to the database thread now, not when the event loop next turns:
                     # a poll served from records already fetched returns without yielding, and the
                     # write would otherwise wait for the next batch's decode to end.
                     writing = loop.run_in_executor(self._db_thread, self._write, batch.events)
-                    self._in_flight = asyncio.create_task(self._finish(consumer, producer, batch, writing))
+                    previous = self._in_flight[-1] if self._in_flight else None
+                    self._in_flight.append(asyncio.create_task(self._finish(consumer, producer, batch, writing, previous)))
                 if time.monotonic() - last_log >= self.settings.log_every_s:
                     self._log_progress()
                     last_log = time.monotonic()
-            await self._wait_in_flight(consumer)
+            await self._wait_in_flight(consumer, keep=0)
         finally:
-            if self._in_flight is not None and not self._in_flight.done():
-                self._in_flight.cancel()
+            for task in self._in_flight:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: the first failure is already on its way up
+                else:
+                    task.cancel()
+            self._in_flight.clear()
             self._db_thread.shutdown(wait=False, cancel_futures=True)
             self._log_progress()
             if consumer is not None:
@@ -231,28 +241,30 @@ class Sink:
         self._known_cameras = known | (self._known_cameras or set())
         self._registry_read_at = time.monotonic()
 
-    async def _wait_in_flight(self, consumer) -> None:
-        """Wait for the batch being written; meanwhile keep fetching nothing, so that a long
-        database outage does not look like a dead consumer to the group."""
-        task = self._in_flight
-        if task is None:
-            return
+    async def _wait_in_flight(self, consumer, *, keep: int) -> None:
+        """Wait until at most ``keep`` batches are in flight; meanwhile keep fetching nothing, so
+        that a long database outage does not look like a dead consumer to the group."""
         paused = False
-        while not task.done():
-            done, _ = await asyncio.wait({task}, timeout=1.0)
-            if not done and not paused:
-                consumer.pause(*consumer.assignment())
-                paused = True
-            if not done:
-                await consumer.getmany(timeout_ms=100)
+        while len(self._in_flight) > keep:
+            task = self._in_flight[0]
+            while not task.done():
+                done, _ = await asyncio.wait({task}, timeout=1.0)
+                if not done and not paused:
+                    consumer.pause(*consumer.assignment())
+                    paused = True
+                if not done:
+                    await consumer.getmany(timeout_ms=100)
+            self._in_flight.popleft()
+            task.result()  # a fatal error of the batch surfaces here
         if paused:
             consumer.resume(*consumer.assignment())
-        self._in_flight = None
-        task.result()  # a fatal error of the batch surfaces here
 
-    async def _finish(self, consumer, producer, batch: _Batch, writing: asyncio.Future) -> None:
+    async def _finish(self, consumer, producer, batch: _Batch, writing: asyncio.Future,
+                      previous: asyncio.Task | None) -> None:
         started = time.monotonic()
         written, refused = await writing
+        if previous is not None:
+            await previous  # offsets move forward only: the batch before commits its offsets first
         rejected = batch.rejected + refused
         await self._dead_letter(producer, rejected)
         await self._commit(consumer, batch.last_offsets)
@@ -367,9 +379,9 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):
         self._sink = sink
 
     async def on_partitions_revoked(self, revoked) -> None:
-        task = self._sink._in_flight
-        if task is not None and not task.done():
-            await asyncio.wait({task}, timeout=30)
+        in_flight = self._sink._in_flight
+        if in_flight and not in_flight[-1].done():  # the newest commits after all the others
+            await asyncio.wait({in_flight[-1]}, timeout=30)
 
     async def on_partitions_assigned(self, assigned) -> None:
         pass
