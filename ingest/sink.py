@@ -182,7 +182,7 @@ class Sink:
 
     async def _poll(self, consumer) -> tuple[list, dict[TopicPartition, int]]:
         try:
-            polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_batch)
+            polled = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=self._batch_limit())
         except KafkaError as exc:
             raise BusError(f"polling {self.settings.bus.bootstrap} failed: {exc}") from exc
         # Per partition, not per record: a batch holds up to max_batch records and a few partitions.
@@ -198,6 +198,12 @@ class Sink:
             if high is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, high - part[-1].offset - 1))
         return records, last_offsets
+
+    def _batch_limit(self) -> int:
+        """Records to take in the next batch: a full batch while the database thread has work, an
+        eighth of one when it is idle (at the start, after a lull), so that it starts writing
+        after a short decode instead of waiting for a whole batch's."""
+        return self.settings.max_batch if self._in_flight else max(1, self.settings.max_batch // 8)
 
     def _decode(self, records: list, last_offsets: dict[TopicPartition, int]) -> _Batch:
         decoded: list[tuple[object, contract.Event]] = []
