@@ -169,7 +169,10 @@ class Sink:
                 else:
                     task.cancel()
             self._in_flight.clear()
-            self._db_thread.shutdown(wait=False, cancel_futures=True)
+            # A write held by a database outage gives up; a COPY under way ends before the
+            # connection closes, so that no two threads ever use it at once.
+            self._stop.set()
+            self._db_thread.shutdown(wait=True, cancel_futures=True)
             self._log_progress()
             if consumer is not None:
                 await consumer.stop()
