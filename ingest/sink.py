@@ -6,8 +6,8 @@ committed before the rows they cover are durable, and rows are idempotent (inges
 crash anywhere replays without duplicating. Batches are pipelined: one database thread writes
 batch k (COPY waits on the server, without the GIL) with batch k+1 queued behind it, while the
 event loop fetches and decodes batch k+2; offsets are committed batch after batch, in order,
-each once its rows are committed. When the database is down the batch is held and retried with backoff while the consumer stays in its
-group with its partitions paused; nothing is skipped.
+each once its rows are committed. When the database is down the batch is held and retried with
+backoff while the consumer stays in its group with its partitions paused; nothing is skipped.
 
 Per-record policy: a record that is not a valid event, an event the sink refuses (its time far
 in the future or past, its camera unknown: ingest/screening.py), or one whose row the database
@@ -136,7 +136,8 @@ class Sink:
                 group_id=self.settings.group_id, topics=bus.topics.event_topics(), listener=_FinishBeforeRevoke(self),
             )
             if self.settings.registered_cameras_only:
-                await loop.run_in_executor(self._db_thread, self._write, [])  # reads the registry, waiting for the database if need be
+                # Reads the registry, waiting for the database if need be.
+                await loop.run_in_executor(self._db_thread, self._write, [])
             handed = 0
             while not self._stop.is_set():
                 now = time.monotonic()
@@ -254,19 +255,21 @@ class Sink:
         """Wait until at most ``keep`` batches are in flight; meanwhile keep fetching nothing, so
         that a long database outage does not look like a dead consumer to the group."""
         paused = False
-        while len(self._in_flight) > keep:
-            task = self._in_flight[0]
-            while not task.done():
-                done, _ = await asyncio.wait({task}, timeout=1.0)
-                if not done and not paused:
-                    consumer.pause(*consumer.assignment())
-                    paused = True
-                if not done:
-                    await consumer.getmany(timeout_ms=100)
-            self._in_flight.popleft()
-            task.result()  # a fatal error of the batch surfaces here
-        if paused:
-            consumer.resume(*consumer.assignment())
+        try:
+            while len(self._in_flight) > keep:
+                task = self._in_flight[0]
+                while not task.done():
+                    done, _ = await asyncio.wait({task}, timeout=1.0)
+                    if not done and not paused:
+                        consumer.pause(*consumer.assignment())
+                        paused = True
+                    if not done:
+                        await consumer.getmany(timeout_ms=100)
+                self._in_flight.popleft()
+                task.result()  # a fatal error of the batch surfaces here
+        finally:
+            if paused:
+                consumer.resume(*consumer.assignment())
 
     async def _finish(self, consumer, producer, batch: _Batch, writing: asyncio.Future,
                       previous: asyncio.Task | None) -> None:

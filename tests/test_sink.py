@@ -10,7 +10,6 @@ import threading
 import time
 import urllib.request
 from datetime import timedelta
-
 from pathlib import Path
 
 import msgspec
@@ -119,9 +118,7 @@ def test_a_second_sink_joining_mid_stream_takes_partitions_without_losing_or_rer
                               line_id="stop-line", direction="in", cls="car", track_id=chunk * 500 + k, speed_kmh=40.0)
                for k in range(500)] for chunk in range(24)]
     first, second = _sink(bus, db, max_batch=400), _sink(bus, db, max_batch=400)
-    results: dict[str, object] = {}
-    runners = [threading.Thread(target=lambda name=name, sink=sink: results.__setitem__(name, sink.run(idle_timeout=8, timeout=120)))
-               for name, sink in (("first", first), ("second", second))]
+    runners = [threading.Thread(target=sink.run, kwargs={"idle_timeout": 8, "timeout": 120}) for sink in (first, second)]
     runners[0].start()
     for number, chunk in enumerate(chunks):
         produce_events(bus, chunk)
