@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-
+from datetime import timedelta
 from pathlib import Path
 
 import msgspec
@@ -21,7 +21,7 @@ from ingest.db import DbSettings, connect, migrate
 from ingest.sink import Sink, SinkSettings, dead_letter_headers
 from ingest.writer import TABLES
 from tests.busutil import produce_events, produce_raw, read_topic
-from tests.factories import events_of_every_type
+from tests.factories import BASE_TIME, events_of_every_type
 
 N = 30
 
@@ -109,6 +109,31 @@ def test_a_group_restarted_after_a_consumer_closed_mid_join_still_consumes(bus, 
     stats = _sink(bus, db).run(count=5, timeout=90)
     assert stats.consumed == 5
     assert _table_counts(db)["heartbeats"] == 5
+
+
+def test_a_second_sink_joining_mid_stream_takes_partitions_without_losing_or_rereading_events(bus, db):
+    # Small batches, events arriving for several seconds: the second sink's join revokes partitions
+    # from the first while it has batches in flight.
+    chunks = [[c.LineCrossing(camera_id=f"cam-{k % 12:02d}", ts=BASE_TIME + timedelta(seconds=chunk * 500 + k), frame_no=k,
+                              line_id="stop-line", direction="in", cls="car", track_id=chunk * 500 + k, speed_kmh=40.0)
+               for k in range(500)] for chunk in range(24)]
+    first, second = _sink(bus, db, max_batch=400), _sink(bus, db, max_batch=400)
+    runners = [threading.Thread(target=sink.run, kwargs={"idle_timeout": 8, "timeout": 120}) for sink in (first, second)]
+    runners[0].start()
+    for number, chunk in enumerate(chunks):
+        produce_events(bus, chunk)
+        if number == 4:
+            runners[1].start()  # joins while the first sink is busy
+        time.sleep(0.4)
+    for runner in runners:
+        runner.join()
+    assert first.stats.batches > 0 and second.stats.batches > 0, "both members wrote batches"
+    with connect(db) as conn:
+        stored, distinct = conn.execute("SELECT count(*), count(DISTINCT event_id) FROM crossings").fetchone()
+    assert stored == distinct == 24 * 500
+    assert first.stats.dead_lettered == second.stats.dead_lettered == 0
+    # Every offset was committed after its rows: a member joining the group now finds nothing left to read.
+    assert _sink(bus, db).run(idle_timeout=4, timeout=60).consumed == 0
 
 
 def test_metrics_endpoint_exposes_the_counters(bus, db):
