@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.common import figure, fresh_bus, local_stack, scratch_database
 from ingest import contract as c
@@ -26,7 +26,7 @@ ROWS = 200_000
 
 
 def _crossings(n: int) -> list[c.LineCrossing]:
-    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
     classes = ("motorbike", "motorbike", "motorbike", "car", "bus_truck")
     return [
         c.LineCrossing(camera_id=f"cam-{i % 200:03d}", ts=start + timedelta(milliseconds=40 * i), frame_no=i,

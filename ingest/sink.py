@@ -28,7 +28,7 @@ import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from aiokafka import AIOKafkaProducer
@@ -236,7 +236,7 @@ class Sink:
 
     def _screen(self) -> Screen:
         settings = self.settings
-        return Screen(now=datetime.now(timezone.utc), max_past=timedelta(seconds=settings.max_past_s),
+        return Screen(now=datetime.now(UTC), max_past=timedelta(seconds=settings.max_past_s),
                       max_future=timedelta(seconds=settings.max_future_s), known_cameras=self._known_cameras)
 
     def _read_registry(self) -> None:

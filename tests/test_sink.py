@@ -14,9 +14,9 @@ from pathlib import Path
 
 import msgspec
 
+from deploy.local.stack import StackSettings, postgres_down, postgres_up, stack_down
 from ingest import contract as c
 from ingest.bus import make_async_consumer
-from deploy.local.stack import StackSettings, postgres_down, postgres_up, stack_down
 from ingest.db import DbSettings, connect, migrate
 from ingest.sink import Sink, SinkSettings, dead_letter_headers
 from ingest.writer import TABLES
