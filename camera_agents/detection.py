@@ -277,14 +277,12 @@ class MotionDetector:
         corr = cv2.blur(a * b, (5, 5)) / np.sqrt(np.maximum(cv2.blur(a * a, (5, 5)) * bb, 1e-6))
         agrees = corr >= self._config.light_texture_correlation
         textured_anywhere = bb >= floor * floor
-        for index in np.flatnonzero(keep):
-            x, y, w, h = (int(v) for v in stats[index + 1, :4])
-            window = (slice(y, y + h), slice(x, x + w))
-            textured = (labels[window] == index + 1) & textured_anywhere[window]
-            count = int(np.count_nonzero(textured))
-            if count < 12:
-                continue  # a plain surface: its texture cannot tell light from an object
-            shown[index] = np.count_nonzero(agrees[window] & textured) / count
+        # Per blob label, its textured pixels and those of them where the texture shows.
+        in_blob = textured_anywhere & (labels > 0)
+        textured = np.bincount(labels[in_blob], minlength=len(keep) + 1)[1:]
+        agreeing = np.bincount(labels[in_blob & agrees], minlength=len(keep) + 1)[1:]
+        tell = keep & (textured >= 12)  # fewer: a plain surface, its texture cannot tell light from an object
+        shown[tell] = agreeing[tell] / textured[tell]
         return shown
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:

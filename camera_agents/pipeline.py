@@ -133,9 +133,9 @@ class CameraPipeline:
                     )  # fmt: skip
                 )
         if self.config.analytics.frame_events:
-            frame = self._frame_event(tracks, speeds, frame_no, ts)
-            if self._frames_sent.keep(frame):
-                events.append(frame)
+            confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
+            if self._frames_sent.keeps(cam, ts, tracks.tracker_id[confirmed].tolist()):  # type: ignore[index]
+                events.append(self._frame_event(tracks, confirmed, speeds, frame_no, ts))
         return events
 
     def _at(self, now: float) -> datetime:
@@ -174,8 +174,7 @@ class CameraPipeline:
             )  # fmt: skip
         ]
 
-    def _frame_event(self, tracks: Detections, speeds: np.ndarray, frame_no: int, ts: datetime) -> FrameEvent:
-        confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
+    def _frame_event(self, tracks: Detections, confirmed: np.ndarray, speeds: np.ndarray, frame_no: int, ts: datetime) -> FrameEvent:
         objects = tuple(
             TrackedObject(
                 track_id=int(tracks.tracker_id[i]),  # type: ignore[index]
