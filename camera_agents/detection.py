@@ -81,9 +81,7 @@ class SizeClassifier:
         else:
             area = width * height
             small, medium = area <= c.motorbike_max_px, area <= c.car_max_px
-        return np.select(
-            [small, medium], [CLASS_ID["motorbike"], CLASS_ID["car"]], CLASS_ID["bus_truck"]
-        ).astype(np.int16)
+        return np.where(small, CLASS_ID["motorbike"], np.where(medium, CLASS_ID["car"], CLASS_ID["bus_truck"])).astype(np.int16)
 
     @property
     def calibrated(self) -> bool:

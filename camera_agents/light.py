@@ -59,7 +59,7 @@ class LightField:
             self.gain = None
             return small
         known = ~np.isnan(gain)
-        overall = float(np.median(gain[known]))
+        overall = _median(gain[known])
         if not known.all():  # blocks under objects take their neighbours' light, nearest first
             values = np.where(known, gain, 0.0).astype(np.float32)
             weights = known.astype(np.float32)
@@ -83,7 +83,7 @@ class LightField:
             return small
         # Block centres on block centres, and the light's slope carried on past the outer ones (a
         # cloud's edge crossing a corner of the frame bends the field there).
-        padded = np.pad(gain, 1, mode="reflect", reflect_type="odd") if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
+        padded = _pad_odd_reflect(gain) if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
         np.clip(padded, *self._limits, out=padded)
         full = cv2.resize(padded, ((nx + 2) * b, (ny + 2) * b), interpolation=cv2.INTER_LINEAR)
         field = full[b : b + h, b : b + w]
@@ -93,3 +93,22 @@ class LightField:
         out = np.divide(small, cv2.merge([field, field, field]), dtype=np.float32)
         np.clip(out, 0, 255, out=out)
         return out.astype(np.uint8)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D float32 array, to the bit, without its generic machinery."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else float(ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _pad_odd_reflect(grid: np.ndarray) -> np.ndarray:
+    """``np.pad(grid, 1, mode="reflect", reflect_type="odd")`` to the bit (rows first, then
+    columns, as numpy pads), without its generic machinery."""
+    padded = np.empty((grid.shape[0] + 2, grid.shape[1] + 2), grid.dtype)
+    padded[1:-1, 1:-1] = grid
+    padded[0, 1:-1] = 2 * grid[0] - grid[1]
+    padded[-1, 1:-1] = 2 * grid[-1] - grid[-2]
+    padded[:, 0] = 2 * padded[:, 1] - padded[:, 2]
+    padded[:, -1] = 2 * padded[:, -2] - padded[:, -3]
+    return padded

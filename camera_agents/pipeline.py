@@ -100,10 +100,9 @@ class CameraPipeline:
         if now - self._info_sent_at >= self.config.analytics.camera_info_every_s:
             self._info_sent_at = now
             events.append(camera_info(self.config, ts))
-        analyse = self.wants_picture(frame_no)
-        detections = self.detector.detect(image, analyse=analyse)
-        if not analyse:
-            return events
+        if not self.wants_picture(frame_no):
+            return events  # a frame the stride skips: no detector looks at it
+        detections = self.detector.detect(image)
         tracks = self.tracker.update(detections)
         self.last_tracks = tracks
         speeds = self.speed.trigger(tracks, now=now, frame_size=(self.width, self.height)) if self.speed is not None else np.full(len(tracks), np.nan)
