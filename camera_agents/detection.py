@@ -362,12 +362,15 @@ def _split_merged(
     return whole
 
 
+_SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once
+
+
 def _valley(profile: np.ndarray, limit: float) -> int | None:
     """Where a smoothed profile has its deepest inner valley, if it is at most ``limit`` of the
     lower of the two peaks around it."""
     if len(profile) < 8:
         return None
-    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    profile = np.convolve(profile, _SMOOTH3, mode="same")
     inner = profile[2:-2]
     cut = int(np.argmin(inner)) + 2
     left, right = profile[:cut].max(initial=0), profile[cut + 1 :].max(initial=0)
