@@ -92,7 +92,7 @@ class LightField:
         if field.shape != (h, w):  # the frame's last partial block: carry the edge on
             field = cv2.copyMakeBorder(field, 0, h - field.shape[0], 0, w - field.shape[1], cv2.BORDER_REPLICATE)
         # The field repeated per channel: a contiguous divisor divides ~6x faster than a broadcast
-        # one. Both frame-sized float buffers are kept from frame to frame (no page faults).
+        # one. Both frame-sized float buffers are kept from frame to frame, not made afresh each time.
         if self._field3 is None or self._field3.shape != small.shape:
             self._field3 = np.empty(small.shape, np.float32)
             self._quotient = np.empty(small.shape, np.float32)
