@@ -173,22 +173,25 @@ class LineCounter:
     def trigger(self, detections: Detections, *, frame_no: int, now: float) -> list[Crossing]:
         crossings: list[Crossing] = []
         if len(detections):
-            confirmed = _confirmed(detections)
             anchors = bottom_centre(detections.xyxy)
-            distance = signed_distance(anchors, self.line.a, self.line.b)
-            threshold = self._thresholds(anchors)
-            for i, track_id in enumerate(detections.tracker_id.tolist()):  # type: ignore[union-attr]
-                crossing = self._step(
-                    track_id, anchors[i], float(distance[i]), float(threshold[i]), bool(confirmed[i]),
-                    int(detections.class_id[i]), frame_no, now,
-                )  # fmt: skip
+            rows = zip(
+                detections.tracker_id.tolist(),  # type: ignore[union-attr]
+                anchors.tolist(),
+                signed_distance(anchors, self.line.a, self.line.b).tolist(),
+                self._thresholds(anchors).tolist(),
+                _confirmed(detections).tolist(),
+                detections.class_id.tolist(),
+                (detections.xyxy[:, 3] - detections.xyxy[:, 1]).tolist(),
+            )  # plain Python values: one track at a time is cheaper on them than on numpy scalars
+            for track_id, anchor, distance, threshold, confirmed, class_id, height in rows:
+                crossing = self._step(track_id, anchor, distance, threshold, confirmed, class_id, frame_no, now)
                 if crossing is not None:
                     crossings.append(crossing)
                 state = self._tracks.get(track_id)
                 if state is not None:
-                    state.seen, state.last_x, state.last_y = now, float(anchors[i, 0]), float(anchors[i, 1])
-                    state.height = float(detections.xyxy[i, 3] - detections.xyxy[i, 1])
-                    state.confirmed = state.confirmed or bool(confirmed[i])
+                    state.seen, state.last_x, state.last_y = now, anchor[0], anchor[1]
+                    state.height = height
+                    state.confirmed = state.confirmed or confirmed
             crossings += self._hand_over(detections, frame_no, now)
         self._last_now = now
         self._tracks.prune(now)
@@ -254,13 +257,13 @@ class LineCounter:
         return threshold
 
     def _step(
-        self, track_id: int, anchor: np.ndarray, distance: float, threshold: float, confirmed: bool,
+        self, track_id: int, anchor: list[float], distance: float, threshold: float, confirmed: bool,
         class_id: int, frame_no: int, now: float,
     ) -> Crossing | None:  # fmt: skip
         state = self._tracks.get(track_id)
         side = 0 if abs(distance) < threshold else (1 if distance > 0 else -1)
         if state is None:
-            self._tracks.put(track_id, _LineTrack(side, float(anchor[0]), float(anchor[1]), distance, born=now), now)
+            self._tracks.put(track_id, _LineTrack(side, anchor[0], anchor[1], distance, born=now), now)
             return None
         self._tracks.touch(track_id, now)
         result: Crossing | None = None
@@ -284,14 +287,14 @@ class LineCounter:
             state.counted = True
             state.pending = None
         if side != 0:
-            state.side, state.x, state.y, state.distance = side, float(anchor[0]), float(anchor[1]), distance
+            state.side, state.x, state.y, state.distance = side, anchor[0], anchor[1], distance
         return result
 
-    def _crosses_segment(self, state: _LineTrack, anchor: np.ndarray, distance: float) -> bool:
+    def _crosses_segment(self, state: _LineTrack, anchor: list[float], distance: float) -> bool:
         # Where the motion from the last clear position to now meets the line, along the segment.
         fraction = state.distance / (state.distance - distance)
-        x = state.x + (float(anchor[0]) - state.x) * fraction
-        y = state.y + (float(anchor[1]) - state.y) * fraction
+        x = state.x + (anchor[0] - state.x) * fraction
+        y = state.y + (anchor[1] - state.y) * fraction
         (ax, ay), (bx, by) = self.line.a, self.line.b
         t = ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)
         return -self._t_tolerance <= t <= 1 + self._t_tolerance
@@ -401,13 +404,14 @@ class StoppedMonitor:
         found: list[Dwell] = []
         if len(detections):
             confirmed = _confirmed(detections)
-            anchors = bottom_centre(detections.xyxy)
-            for i in np.flatnonzero(confirmed):
-                class_id = int(detections.class_id[i])
+            rows = zip(
+                detections.class_id[confirmed].tolist(),
+                detections.tracker_id[confirmed].tolist(),  # type: ignore[index]
+                bottom_centre(detections.xyxy[confirmed]).tolist(),
+            )
+            for class_id, track_id, (x, y) in rows:
                 if class_id not in _VEHICLES:
                     continue
-                track_id = int(detections.tracker_id[i])  # type: ignore[index]
-                x, y = float(anchors[i, 0]), float(anchors[i, 1])
                 still = self._still.get(track_id)
                 if still is None or np.hypot(x - still.x, y - still.y) > self._max_px:
                     self._still.put(track_id, _Still(x, y, now), now)
@@ -442,8 +446,8 @@ class SpeedEstimator:
             if frame_size is not None:
                 xyxy = detections.xyxy
                 cut = (xyxy[:, 0] <= 1) | (xyxy[:, 1] <= 1) | (xyxy[:, 2] >= frame_size[0] - 1) | (xyxy[:, 3] >= frame_size[1] - 1)
-            for i, track_id in enumerate(detections.tracker_id.tolist()):  # type: ignore[union-attr]
-                if cut[i]:
+            for i, (track_id, is_cut, (x, y)) in enumerate(zip(detections.tracker_id.tolist(), cut.tolist(), ground.tolist())):  # type: ignore[union-attr]
+                if is_cut:
                     continue
                 path = self._paths.get(track_id)
                 if path is None:
@@ -451,11 +455,11 @@ class SpeedEstimator:
                     self._paths.put(track_id, path, now)
                 else:
                     self._paths.touch(track_id, now)
-                path.append((now, float(ground[i, 0]), float(ground[i, 1])))
+                path.append((now, x, y))
                 while len(path) > 2 and now - path[1][0] >= self._window_s:
                     path.popleft()
                 t0, x0, y0 = path[0]
                 if now - t0 >= self._window_s / 2:
-                    speeds[i] = float(np.hypot(ground[i, 0] - x0, ground[i, 1] - y0)) / (now - t0) * 3.6
+                    speeds[i] = float(np.hypot(x - x0, y - y0)) / (now - t0) * 3.6
         self._paths.prune(now)
         return speeds

@@ -81,9 +81,7 @@ class SizeClassifier:
         else:
             area = width * height
             small, medium = area <= c.motorbike_max_px, area <= c.car_max_px
-        return np.select(
-            [small, medium], [CLASS_ID["motorbike"], CLASS_ID["car"]], CLASS_ID["bus_truck"]
-        ).astype(np.int16)
+        return np.where(small, CLASS_ID["motorbike"], np.where(medium, CLASS_ID["car"], CLASS_ID["bus_truck"])).astype(np.int16)
 
     @property
     def calibrated(self) -> bool:
@@ -277,14 +275,12 @@ class MotionDetector:
         corr = cv2.blur(a * b, (5, 5)) / np.sqrt(np.maximum(cv2.blur(a * a, (5, 5)) * bb, 1e-6))
         agrees = corr >= self._config.light_texture_correlation
         textured_anywhere = bb >= floor * floor
-        for index in np.flatnonzero(keep):
-            x, y, w, h = (int(v) for v in stats[index + 1, :4])
-            window = (slice(y, y + h), slice(x, x + w))
-            textured = (labels[window] == index + 1) & textured_anywhere[window]
-            count = int(np.count_nonzero(textured))
-            if count < 12:
-                continue  # a plain surface: its texture cannot tell light from an object
-            shown[index] = np.count_nonzero(agrees[window] & textured) / count
+        # Per blob label, its textured pixels and those of them where the texture shows.
+        in_blob = textured_anywhere & (labels > 0)
+        textured = np.bincount(labels[in_blob], minlength=len(keep) + 1)[1:]
+        agreeing = np.bincount(labels[in_blob & agrees], minlength=len(keep) + 1)[1:]
+        tell = keep & (textured >= 12)  # fewer: a plain surface, its texture cannot tell light from an object
+        shown[tell] = agreeing[tell] / textured[tell]
         return shown
 
     def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
@@ -366,12 +362,15 @@ def _split_merged(
     return whole
 
 
+_SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once
+
+
 def _valley(profile: np.ndarray, limit: float) -> int | None:
     """Where a smoothed profile has its deepest inner valley, if it is at most ``limit`` of the
     lower of the two peaks around it."""
     if len(profile) < 8:
         return None
-    profile = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    profile = np.convolve(profile, _SMOOTH3, mode="same")
     inner = profile[2:-2]
     cut = int(np.argmin(inner)) + 2
     left, right = profile[:cut].max(initial=0), profile[cut + 1 :].max(initial=0)

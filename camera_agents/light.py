@@ -23,6 +23,8 @@ class LightField:
         self._limits = limits
         self.gain: np.ndarray | None = None  # read-only: the last measured grid of gains
         self._hidden_for: np.ndarray | None = None  # per block, analyses in a row it was under objects
+        self._field3: np.ndarray | None = None  # the field per channel, reused
+        self._quotient: np.ndarray | None = None  # the frame divided by it, reused
 
     def normalise(self, small: np.ndarray, reference: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
         """``small`` (BGR uint8) with the illumination change against ``reference`` (the background,
@@ -41,12 +43,13 @@ class LightField:
             hidden = objects[: ny * b, : nx * b] > 0
             # A block hidden for a second is measured anyway: vehicles move on, and light taken
             # for an object must not shut itself out of the measurement for good.
-            covered = hidden.reshape(ny, b, nx, b).mean(axis=(1, 3)) > 0.5
+            # Per block: hidden pixels counted along the block's rows, then along its columns.
+            covered = hidden.reshape(ny, b, nx * b).sum(axis=1, dtype=np.int32).reshape(ny, nx, b).sum(axis=2) > (b * b) / 2
             if self._hidden_for is None or self._hidden_for.shape != covered.shape:
                 self._hidden_for = np.zeros(covered.shape, np.int32)
             self._hidden_for = np.where(covered, self._hidden_for + 1, 0)
-            stale = np.repeat(np.repeat(self._hidden_for > 8, b, axis=0), b, axis=1)
-            bad |= hidden & ~stale
+            stale = (self._hidden_for > 8)[:, None, :, None]  # per block, broadcast over its pixels
+            bad |= (hidden.reshape(ny, b, nx, b) & ~stale).reshape(hidden.shape)
         ratio[bad] = np.nan
         blocks = ratio.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
         blocks = np.sort(blocks, axis=2)  # NaNs sort last
@@ -58,7 +61,7 @@ class LightField:
             self.gain = None
             return small
         known = ~np.isnan(gain)
-        overall = float(np.median(gain[known]))
+        overall = _median(gain[known])
         if not known.all():  # blocks under objects take their neighbours' light, nearest first
             values = np.where(known, gain, 0.0).astype(np.float32)
             weights = known.astype(np.float32)
@@ -82,11 +85,37 @@ class LightField:
             return small
         # Block centres on block centres, and the light's slope carried on past the outer ones (a
         # cloud's edge crossing a corner of the frame bends the field there).
-        padded = np.pad(gain, 1, mode="reflect", reflect_type="odd") if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
+        padded = _pad_odd_reflect(gain) if min(ny, nx) >= 2 else np.pad(gain, 1, mode="edge")
         np.clip(padded, *self._limits, out=padded)
         full = cv2.resize(padded, ((nx + 2) * b, (ny + 2) * b), interpolation=cv2.INTER_LINEAR)
         field = full[b : b + h, b : b + w]
         if field.shape != (h, w):  # the frame's last partial block: carry the edge on
             field = cv2.copyMakeBorder(field, 0, h - field.shape[0], 0, w - field.shape[1], cv2.BORDER_REPLICATE)
-        out = small.astype(np.float32) / field[:, :, None]
-        return np.clip(out, 0, 255).astype(np.uint8)
+        # The field repeated per channel: a contiguous divisor divides ~6x faster than a broadcast
+        # one. Both frame-sized float buffers are kept from frame to frame, not made afresh each time.
+        if self._field3 is None or self._field3.shape != small.shape:
+            self._field3 = np.empty(small.shape, np.float32)
+            self._quotient = np.empty(small.shape, np.float32)
+        cv2.merge([field, field, field], dst=self._field3)
+        np.divide(small, self._field3, out=self._quotient, dtype=np.float32)
+        np.clip(self._quotient, 0, 255, out=self._quotient)
+        return self._quotient.astype(np.uint8)
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D float32 array, to the bit, without its generic machinery."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle]) if len(ordered) % 2 else float(ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _pad_odd_reflect(grid: np.ndarray) -> np.ndarray:
+    """``np.pad(grid, 1, mode="reflect", reflect_type="odd")`` to the bit (rows first, then
+    columns, as numpy pads), without its generic machinery."""
+    padded = np.empty((grid.shape[0] + 2, grid.shape[1] + 2), grid.dtype)
+    padded[1:-1, 1:-1] = grid
+    padded[0, 1:-1] = 2 * grid[0] - grid[1]
+    padded[-1, 1:-1] = 2 * grid[-1] - grid[-2]
+    padded[:, 0] = 2 * padded[:, 1] - padded[:, 2]
+    padded[:, -1] = 2 * padded[:, -2] - padded[:, -3]
+    return padded

@@ -100,10 +100,9 @@ class CameraPipeline:
         if now - self._info_sent_at >= self.config.analytics.camera_info_every_s:
             self._info_sent_at = now
             events.append(camera_info(self.config, ts))
-        analyse = self.wants_picture(frame_no)
-        detections = self.detector.detect(image, analyse=analyse)
-        if not analyse:
-            return events
+        if not self.wants_picture(frame_no):
+            return events  # a frame the stride skips: no detector looks at it
+        detections = self.detector.detect(image)
         tracks = self.tracker.update(detections)
         self.last_tracks = tracks
         speeds = self.speed.trigger(tracks, now=now, frame_size=(self.width, self.height)) if self.speed is not None else np.full(len(tracks), np.nan)
@@ -133,9 +132,9 @@ class CameraPipeline:
                     )  # fmt: skip
                 )
         if self.config.analytics.frame_events:
-            frame = self._frame_event(tracks, speeds, frame_no, ts)
-            if self._frames_sent.keep(frame):
-                events.append(frame)
+            confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
+            if self._frames_sent.keeps(cam, ts, tracks.tracker_id[confirmed].tolist()):  # type: ignore[index]
+                events.append(self._frame_event(tracks, confirmed, speeds, frame_no, ts))
         return events
 
     def _at(self, now: float) -> datetime:
@@ -174,8 +173,7 @@ class CameraPipeline:
             )  # fmt: skip
         ]
 
-    def _frame_event(self, tracks: Detections, speeds: np.ndarray, frame_no: int, ts: datetime) -> FrameEvent:
-        confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
+    def _frame_event(self, tracks: Detections, confirmed: np.ndarray, speeds: np.ndarray, frame_no: int, ts: datetime) -> FrameEvent:
         objects = tuple(
             TrackedObject(
                 track_id=int(tracks.tracker_id[i]),  # type: ignore[index]

@@ -25,16 +25,10 @@ class _Track:
     track_id: int
     box: np.ndarray  # last observed xyxy
     velocity: np.ndarray  # xyxy change per analysed frame
+    class_votes: list[int]  # per class id, the detections of this track that had it
     hits: int = 1
     lost: int = 0
     confirmed: bool = False
-    class_votes: np.ndarray | None = None
-
-    def predicted(self) -> np.ndarray:
-        # The centre moves with the velocity; the size stays. Moving each edge by its own
-        # velocity would turn a box that shrank (a vehicle cut by a white line) inside out.
-        shift = (self.velocity[:2] + self.velocity[2:]) / 2 * (self.lost + 1)
-        return self.box + np.concatenate([shift, shift])
 
 
 class Tracker:
@@ -57,49 +51,43 @@ class Tracker:
         """Match this frame's detections to tracks. Returns the matched detections with
         ``tracker_id``, ``data['confirmed']`` (bool) and the track's voted class as ``class_id``."""
         tracks = list(self._tracks.values())
-        predicted = np.stack([t.predicted() for t in tracks]) if tracks else np.zeros((0, 4))
+        predicted = _predicted(tracks)
         detections = self._split_merged(tracks, predicted, detections)
         boxes = detections.xyxy.astype(np.float64)
+        class_ids: list[int] = detections.class_id.tolist()
         pairs = self._associate(predicted, boxes)
-        matched_det: set[int] = set()
-        out_index: list[int] = []
-        out_ids: list[int] = []
-        out_confirmed: list[bool] = []
-        out_class: list[int] = []
-        matched_tracks: set[int] = set()
-        for t_index, d_index in pairs:
-            track = tracks[t_index]
-            self._observe(track, boxes[d_index], int(detections.class_id[d_index]))
-            matched_tracks.add(track.track_id)
-            matched_det.add(d_index)
-            out_index.append(d_index)
-            out_ids.append(track.track_id)
-            out_confirmed.append(track.confirmed)
-            out_class.append(int(np.argmax(track.class_votes)))
+        matched = [tracks[t] for t, _ in pairs]
+        out_index = [d for _, d in pairs]
+        self._observe(matched, boxes[out_index], [class_ids[d] for d in out_index])
+        out_ids = [track.track_id for track in matched]
+        out_confirmed = [track.confirmed for track in matched]
+        out_class = [_voted(track.class_votes) for track in matched]
+        matched_tracks = set(out_ids)
         for track in tracks:
             if track.track_id not in matched_tracks:
                 track.lost += 1
                 limit = self._max_lost if track.confirmed else _TENTATIVE_MAX_LOST
                 if track.lost > limit:
                     del self._tracks[track.track_id]
-        claimed = boxes[out_index] if out_index else np.zeros((0, 4))
-        for d_index in range(len(boxes)):
-            if d_index in matched_det or _is_fragment(boxes[d_index], claimed):
-                continue
-            track = self._start(boxes[d_index], int(detections.class_id[d_index]))
+        taken = set(out_index)
+        unmatched = np.array([d for d in range(len(boxes)) if d not in taken], np.int64)
+        if len(unmatched) and out_index:
+            unmatched = unmatched[~_fragments(boxes[unmatched], boxes[out_index])]
+        for d_index in unmatched.tolist():
+            track = self._start(boxes[d_index], class_ids[d_index])
             out_index.append(d_index)
             out_ids.append(track.track_id)
             out_confirmed.append(track.confirmed)
-            out_class.append(int(detections.class_id[d_index]))
+            out_class.append(class_ids[d_index])
         if not out_index:
             return Detections.empty().with_tracks(np.zeros(0, np.int64), confirmed=np.zeros(0, bool))
-        picked = detections[np.asarray(out_index)]
+        picked = np.asarray(out_index)
         return Detections(
-            xyxy=picked.xyxy,
-            confidence=picked.confidence,
+            xyxy=detections.xyxy[picked],
+            confidence=detections.confidence[picked],
             class_id=np.asarray(out_class, np.int16),
             tracker_id=np.asarray(out_ids, np.int64),
-            data={**picked.data, "confirmed": np.asarray(out_confirmed, bool)},
+            data={**{key: values[picked] for key, values in detections.data.items()}, "confirmed": np.asarray(out_confirmed, bool)},
         )
 
     def _split_merged(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
@@ -177,10 +165,11 @@ class Tracker:
         pairs: list[tuple[int, int]] = []
         used_t: set[int] = set()
         used_d: set[int] = set()
-        for flat in np.argsort(-score, axis=None):
-            t, d = divmod(int(flat), score.shape[1])
-            if score[t, d] <= 0:
-                break
+        # Best score first; the matchable (positive) scores all come before the -1s.
+        order = np.argsort(-score, axis=None)[: np.count_nonzero(score > 0)]
+        columns = score.shape[1]
+        for flat in order.tolist():
+            t, d = divmod(flat, columns)
             if t in used_t or d in used_d:
                 continue
             used_t.add(t)
@@ -188,18 +177,26 @@ class Tracker:
             pairs.append((t, d))
         return pairs
 
-    def _observe(self, track: _Track, box: np.ndarray, class_id: int) -> None:
-        step = (box - track.box) / (track.lost + 1)
-        track.velocity = 0.5 * track.velocity + 0.5 * step if track.hits > 1 else step
-        track.box = box
-        track.hits += 1
-        track.lost = 0
-        track.class_votes[class_id] += 1  # type: ignore[index]
-        if track.hits >= self._min_hits:
-            track.confirmed = True
+    def _observe(self, tracks: list[_Track], boxes: np.ndarray, class_ids: list[int]) -> None:
+        """Each track in ``tracks`` seen again at its row of ``boxes``, all at once."""
+        if not tracks:
+            return
+        old = np.stack([t.box for t in tracks])
+        velocity = np.stack([t.velocity for t in tracks])
+        step = (boxes - old) / np.array([t.lost + 1 for t in tracks], np.float64)[:, None]
+        seen_before = np.array([t.hits > 1 for t in tracks], bool)[:, None]
+        velocity = np.where(seen_before, 0.5 * velocity + 0.5 * step, step)
+        for track, box, v, class_id in zip(tracks, boxes, velocity, class_ids):
+            track.velocity = v
+            track.box = box
+            track.hits += 1
+            track.lost = 0
+            track.class_votes[class_id] += 1
+            if track.hits >= self._min_hits:
+                track.confirmed = True
 
     def _start(self, box: np.ndarray, class_id: int) -> _Track:
-        votes = np.zeros(len(OBJECT_CLASSES), np.int32)
+        votes = [0] * len(OBJECT_CLASSES)
         votes[class_id] = 1
         track = _Track(self._next_id, box.copy(), np.zeros(4), class_votes=votes, confirmed=self._min_hits <= 1)
         self._tracks[track.track_id] = track
@@ -207,12 +204,27 @@ class Tracker:
         return track
 
 
-def _is_fragment(box: np.ndarray, claimed: np.ndarray) -> bool:
-    """A detection mostly inside an already matched one is a piece of that object (a blob split by
-    a windscreen the colour of the road), not a new object: starting a track would count it twice."""
-    if not len(claimed):
-        return False
-    ix = np.clip(np.minimum(box[2], claimed[:, 2]) - np.maximum(box[0], claimed[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], claimed[:, 3]) - np.maximum(box[1], claimed[:, 1]), 0, None)
-    area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
-    return bool(((ix * iy) / area > 0.5).any())
+def _predicted(tracks: list[_Track]) -> np.ndarray:
+    """Where each track's box should be now, ``(len(tracks), 4)``. The centre moves with the
+    velocity; the size stays: moving each edge by its own velocity would turn a box that shrank
+    (a vehicle cut by a white line) inside out."""
+    if not tracks:
+        return np.zeros((0, 4))
+    velocity = np.stack([t.velocity for t in tracks])
+    shift = (velocity[:, :2] + velocity[:, 2:]) / 2 * np.array([t.lost + 1 for t in tracks], np.float64)[:, None]
+    return np.stack([t.box for t in tracks]) + np.concatenate([shift, shift], axis=1)
+
+
+def _voted(votes: list[int]) -> int:
+    """The class most detections of a track had (the lowest class id of a tie)."""
+    return max(range(len(votes)), key=votes.__getitem__)
+
+
+def _fragments(boxes: np.ndarray, claimed: np.ndarray) -> np.ndarray:
+    """Per box, whether it lies mostly inside one of the already matched ``claimed`` boxes: a piece
+    of that object (a blob split by a windscreen the colour of the road), not a new object:
+    starting a track would count it twice."""
+    ix = np.clip(np.minimum(boxes[:, None, 2], claimed[None, :, 2]) - np.maximum(boxes[:, None, 0], claimed[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(boxes[:, None, 3], claimed[None, :, 3]) - np.maximum(boxes[:, None, 1], claimed[None, :, 1]), 0, None)
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
+    return ((ix * iy) / area[:, None] > 0.5).any(axis=1)

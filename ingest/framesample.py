@@ -17,6 +17,9 @@ at ``every_s`` passes a second sampler at ``every_s`` unchanged. ``every_s = 0``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from ingest.contract import FrameEvent
 
 
@@ -31,13 +34,18 @@ class FrameSampler:
         self._last: dict[str, tuple[float, frozenset[int]]] = {}
 
     def keep(self, frame: FrameEvent) -> bool:
+        return self.keeps(frame.camera_id, frame.ts, (o.track_id for o in frame.objects))
+
+    def keeps(self, camera_id: str, ts: datetime, track_ids: Iterable[int]) -> bool:
+        """``keep`` for the frame event a camera would send at ``ts`` with these tracks, so the
+        agent builds only the events that are kept."""
         if self.every_s == 0:
             return True
-        now = frame.ts.timestamp()
-        tracks = frozenset(o.track_id for o in frame.objects)
-        last = self._last.get(frame.camera_id)
+        now = ts.timestamp()
+        tracks = frozenset(track_ids)
+        last = self._last.get(camera_id)
         if last is None or now < last[0] or tracks != last[1] or now - last[0] >= self.every_s:
-            self._last[frame.camera_id] = (now, tracks)
+            self._last[camera_id] = (now, tracks)
             return True
-        self._last[frame.camera_id] = (last[0], tracks)
+        self._last[camera_id] = (last[0], tracks)
         return False

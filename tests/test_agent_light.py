@@ -241,3 +241,23 @@ def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, exp
             cv2.rectangle(frame, (200, y), (272, y + 150), (40, 150, 40), -1)
         found = detector.detect(noisy(frame, rng))
     assert len(found) == expected, found.xyxy
+
+
+@pytest.mark.parametrize(
+    "rows, cols",
+    [
+        (11, 20),  # the light grid of a 960x540 camera at the default analysis scale
+        (2, 2),  # the smallest grid that is reflected rather than repeated at its edge
+        (3, 17),  # odd sizes, so the median of each size parity is taken
+        (6, 7),  # an even number of rows by an odd number of columns
+    ],
+)
+def test_light_grid_median_and_border_are_numpys_to_the_bit(rows, cols):
+    from camera_agents.light import _median, _pad_odd_reflect
+
+    rng = np.random.default_rng(rows * 100 + cols)
+    for _ in range(200):
+        grid = (rng.random((rows, cols)) * rng.choice([0.01, 1.0, 3.7]) + rng.random()).astype(np.float32)
+        assert np.array_equal(_pad_odd_reflect(grid), np.pad(grid, 1, mode="reflect", reflect_type="odd"))
+        values = grid.ravel()[: rng.integers(1, grid.size + 1)]
+        assert _median(values) == float(np.median(values))
