@@ -185,6 +185,7 @@ class MotionDetector:
         # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
         # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
         foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
+        opened = foreground  # before closing: the road between riders abreast is still empty here
         if self._kernel_close is not None:
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self._kernel_close)
         share = cv2.countNonZero(foreground) / float(small_w * small_h)
@@ -221,9 +222,11 @@ class MotionDetector:
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
         b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
         # Merged vehicles are split where the blob's column or row profile has a valley. Riders side
-        # by side: a blob wider than tall or, calibrated, wider on the ground than one rider is at
-        # that spot (its expected size there) is cut at a shallower valley (their shadows and the
-        # road between them blur it; their bodies still stand up on either side).
+        # by side: a blob that, calibrated, is wider on the ground than one rider is at that spot
+        # (its expected size there) is cut at a shallower valley (their shadows and the road
+        # between them blur it; their bodies still stand up on either side), or where the road
+        # still showed between them before gaps were closed; the pieces must each be one rider
+        # wide on the ground, or the blob is cut as any other.
         boxes = np.stack([s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]], axis=1) * inv
         two_wide = np.zeros(len(s), bool)
         if self._classifier.calibrated:
@@ -233,9 +236,11 @@ class MotionDetector:
             parts: list[tuple[float, ...]] = []
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
-                pieces = _split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3)
+                label = int(kept[index])
+                gaps = opened if two_wide[index] else None
+                pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps)
                 if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
-                    pieces = _split_merged(labels, int(kept[index]), x, y, w, h, area, column_depth=0.3)
+                    pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3)
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
@@ -332,15 +337,21 @@ class MotionDetector:
 
 
 def _split_merged(
-    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, column_depth: float, row_depth: float = 0.3, depth: int = 2
+    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, column_depth: float, row_depth: float = 0.3,
+    depth: int = 2, opened: np.ndarray | None = None,
 ) -> list[tuple[int, int, int, int, float]]:
     """One blob, or its parts where its column profile (riders side by side) or row profile (a
     vehicle close behind another) falls to a valley of at most ``*_depth`` of the lower peak
-    beside it; each part is split again, ``depth`` times at most."""
+    beside it; each part is split again, ``depth`` times at most. With ``opened`` (the foreground
+    before gaps were closed, same size as ``labels``) a column the closing alone filled is a cut
+    too: the road showing between riders abreast, a pixel or two wide at the analysis scale."""
     whole = [(x, y, w, h, area / max(w * h, 1))]
     mask = labels[y : y + h, x : x + w] == label
+    gaps = None if opened is None else mask & (opened[y : y + h, x : x + w] > 0)
     for axis, limit in ((0, column_depth), (1, row_depth)):
-        cut = _valley(mask.sum(axis=axis).astype(np.float32), limit)
+        cut = _gap(gaps.sum(axis=0)) if axis == 0 and gaps is not None else None
+        if cut is None:
+            cut = _valley(mask.sum(axis=axis).astype(np.float32), limit)
         if cut is None:
             continue
         halves = (mask[:, :cut], mask[:, cut:]) if axis == 0 else (mask[:cut], mask[cut:])
@@ -355,7 +366,13 @@ def _split_merged(
             if depth > 1 and max(pw, ph) >= 8:
                 sub = np.zeros_like(labels[py : py + ph, px : px + pw])
                 sub[half[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]] = 1
-                parts.extend((px + a, py + b_, c, d, e) for a, b_, c, d, e in _split_merged(sub, 1, 0, 0, pw, ph, count, column_depth=column_depth, row_depth=row_depth, depth=depth - 1))
+                sub_opened = None if opened is None else opened[py : py + ph, px : px + pw]
+                parts.extend(
+                    (px + a, py + b_, c, d, e)
+                    for a, b_, c, d, e in _split_merged(
+                        sub, 1, 0, 0, pw, ph, count, column_depth=column_depth, row_depth=row_depth, depth=depth - 1, opened=sub_opened
+                    )
+                )
             else:
                 parts.append((px, py, pw, ph, count / max(pw * ph, 1)))
         return parts
@@ -363,6 +380,23 @@ def _split_merged(
 
 
 _SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once
+
+
+def _gap(profile: np.ndarray, limit: float = 0.3) -> int | None:
+    """The inner column nearest the middle where an unsmoothed profile falls to at most ``limit``
+    of the lower peak beside it, with at least three columns of three pixels on either side."""
+    if len(profile) < 8 or profile[3:-3].min() > limit * profile.max():
+        return None  # most blobs: nothing near that deep, decided in two reductions
+    solid = np.cumsum(profile >= 3)
+    left_peak = np.maximum.accumulate(profile)
+    right_peak = np.maximum.accumulate(profile[::-1])[::-1]
+    inner = np.arange(3, len(profile) - 3)
+    ok = (profile[inner] <= limit * np.minimum(left_peak[inner - 1], right_peak[inner + 1]))
+    ok &= (solid[inner - 1] >= 3) & (solid[-1] - solid[inner] >= 3)
+    if not ok.any():
+        return None
+    found = inner[ok]
+    return int(found[np.argmin(np.abs(found - (len(profile) - 1) / 2))])
 
 
 def _valley(profile: np.ndarray, limit: float) -> int | None:

@@ -12,7 +12,7 @@ from camera_agents.sources._variants import VARIANTS
 FRAMES = 1000  # 40 s at 25 fps: 20 to 60 true crossings per line and direction
 HELD_OUT = ("night-rain-shake", "diagonal-cloud-grey", "crosswise-exposure-bitrate", "along-road-platoons-shake")
 
-TUNING: tuple[tuple[str, int], ...] = tuple((name, seed) for name in VARIANTS if name not in HELD_OUT for seed in (1, 2))
+TUNING: tuple[tuple[str, int], ...] = tuple((name, seed) for name in VARIANTS if name not in HELD_OUT for seed in (1, 2, 3))
 EVALUATION: tuple[tuple[str, int], ...] = tuple((name, 101 + 7 * index) for index, name in enumerate(VARIANTS))
 
 # A subset of the evaluation cameras for the test suite, one per axis, on shorter clips.
