@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -89,8 +90,16 @@ class WindowCounter:
                         pending.append(await self._dead_letter(tp, record, _ahead(decoded, latest, self._settings.max_future_s)))
                         decoded = None
                 add(record.offset, decoded)
-        for tp, part in touched.items():
-            for window in part.windows.close_due():
+        # Every partition held, not only those read now: a quiet camera's windows close when its
+        # other streams move on, which may come in a batch without its own partition.
+        bound = self._camera_bound
+        for tp, part in list(self._partitions.items()):
+            if part.generation != generation:
+                continue
+            closed = part.windows.close_due(bound)
+            if closed:
+                touched[tp] = part
+            for window in closed:
                 pending.append(
                     await app.producer.send(
                         self._settings.bus.topics.counts, partition_key(window), encode(window), None, None, None
@@ -114,6 +123,16 @@ class WindowCounter:
             if offset is not None:
                 app.consumer.set_commit_point(tp, HOLDER, offset)
             part.last_checkpoint = now
+
+    def _camera_bound(self, camera: str) -> float:
+        """The latest event time of ``camera`` read from any partition this worker holds: its
+        agent had sent everything before it on every topic (see ``processors.windowing``)."""
+        latest = -math.inf
+        for part in self._partitions.values():
+            ts = part.windows.camera_clock(camera)
+            if ts > latest:
+                latest = ts
+        return latest
 
     def forget(self, tps: Any) -> None:
         """Drop the open windows of revoked partitions: their next owner rebuilds them by replay
