@@ -109,13 +109,17 @@ class WindowCounter:
         if pending:
             await asyncio.gather(*pending)
         now = time.monotonic()
+        checkpoints = []
         for tp, part in touched.items():
             self._report_dropped(tp, part)
             due = now - part.last_checkpoint >= self._settings.checkpoint_interval_s
-            if not due and not pending:
-                continue
-            # Horizon before offset: a crash in between replays a little more, never less.
-            await self._horizons.put(tp.topic, tp.partition, part.windows.horizon())
+            if due or pending:
+                checkpoints.append((tp, part, part.windows.horizon()))
+        # Horizon before offset: a crash in between replays a little more, never less. The
+        # partitions' files are independent: stored together, not one fsync after another
+        # (which held the next fetch back by tens of milliseconds a partition).
+        await asyncio.gather(*(self._horizons.put(tp.topic, tp.partition, horizon) for tp, _, horizon in checkpoints))
+        for tp, part, _ in checkpoints:
             if app.consumer_generation_id != part.generation:
                 self._partitions.pop(tp, None)
                 continue
