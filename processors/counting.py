@@ -90,6 +90,16 @@ class WindowCounter:
                         pending.append(await self._dead_letter(tp, record, _ahead(decoded, latest, self._settings.max_future_s)))
                         decoded = None
                 add(record.offset, decoded)
+        pending += await self._close_due(generation, touched)
+        if pending:
+            await asyncio.gather(*pending)
+        await self._checkpoint(touched, emitted=bool(pending))
+
+    async def _close_due(self, generation: int, touched: dict[Any, _Partition]) -> list[Any]:
+        """Publish every window due in a partition of this generation (adding the partitions
+        that closed any to ``touched``); returns the sends to wait for."""
+        app = self._app
+        pending: list[Any] = []
         # Every partition held, not only those read now: a quiet camera's windows close when its
         # other streams move on, which may come in a batch without its own partition.
         bound = self._camera_bound
@@ -106,14 +116,16 @@ class WindowCounter:
                     )
                 )
                 self.windows_emitted += 1
-        if pending:
-            await asyncio.gather(*pending)
+        return pending
+
+    async def _checkpoint(self, touched: dict[Any, _Partition], *, emitted: bool) -> None:
+        app = self._app
         now = time.monotonic()
         checkpoints = []
         for tp, part in touched.items():
             self._report_dropped(tp, part)
             due = now - part.last_checkpoint >= self._settings.checkpoint_interval_s
-            if due or pending:
+            if due or emitted:
                 checkpoints.append((tp, part, part.windows.horizon()))
         # Horizon before offset: a crash in between replays a little more, never less. The
         # partitions' files are independent: stored together, not one fsync after another

@@ -118,8 +118,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import datetime, timezone
 
 from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, ZoneOccupancy
@@ -271,23 +271,9 @@ class PartitionWindows:
         return Admission.IGNORED
 
     def _admit(self, camera: str, ts: float) -> tuple[Admission, float]:
-        # The hot path: plain locals and dict lookups, no method calls.
+        # The hot path: plain locals and dict lookups; one call, for the session clock.
         camera_time = self._camera_time
-        # The session clock (read by this owner): the two latest cameras' times, inlined.
-        if camera == self._session_latest_camera:
-            if ts > self._session_latest:
-                self._session_latest = ts
-        elif ts > self._session_latest:
-            self._session_second, self._session_latest, self._session_latest_camera = self._session_latest, ts, camera
-        elif ts > self._session_second:
-            self._session_second = ts
-        session = self._session_latest - self._lone_lead_s
-        if self._session_second > session:
-            session = self._session_second
-        if session > self.session_time:
-            self.session_time = session
-        if session > -math.inf:
-            self._behind[camera] = session - ts
+        self._read(camera, ts)
         own = camera_time.get(camera, -math.inf)
         if ts > own:
             camera_time[camera] = own = ts
@@ -314,6 +300,24 @@ class PartitionWindows:
             self.late += 1
             return Admission.LATE, start
         return Admission.COUNTED, start
+
+    def _read(self, camera: str, ts: float) -> None:
+        """Move the session clock (the events read by this owner) and note how far ``camera``'s
+        event read now is behind it."""
+        if camera == self._session_latest_camera:
+            if ts > self._session_latest:
+                self._session_latest = ts
+        elif ts > self._session_latest:
+            self._session_second, self._session_latest, self._session_latest_camera = self._session_latest, ts, camera
+        elif ts > self._session_second:
+            self._session_second = ts
+        session = self._session_latest - self._lone_lead_s
+        if self._session_second > session:
+            session = self._session_second
+        if session > self.session_time:
+            self.session_time = session
+        if session > -math.inf:
+            self._behind[camera] = session - ts
 
     def _raise_camera(self, camera: str, ts: float) -> None:
         """Keep the two latest cameras' stream times current as ``camera``'s grows to ``ts``."""
