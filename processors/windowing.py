@@ -30,6 +30,55 @@ an event whose window satisfies it on arrival is *late* (counted and logged, not
 ``max(camera_time[c], partition_time - idle)`` is the camera's *effective* time; a camera whose
 own time is at or below ``partition_time - idle`` no longer matters and is forgotten.
 
+A camera's other streams. Crossings, zone samples and frames travel on three topics, so each
+camera has a clock on three partitions. On its crossing partition alone, a quiet street's window
+would wait for its next crossing (seconds to minutes after ``end + grace``) although its frames
+(about one a second) and zone samples (every change, else every 5 s) show the camera has long
+moved on. So ``close_due`` takes ``bound(c)``: the latest event time the worker has read from
+``c`` on any partition it holds. A camera whose window waits on its own clock is raised to
+
+    min(bound(c), session_time - behind[c])
+
+as if it had sent an event at that time here (its clock, the lateness rule and the horizon move
+together; the value is at most an event time the camera really sent). ``session_time`` is the
+same robust clock as the partition's, ``max(second latest, latest - lone_lead)``, over the events
+this owner has read here (without the horizon); ``behind[c]`` is how far the camera's last event
+read here was behind it at that read (0 when it was not behind). Why both terms, i.e. why this
+does not make one of the camera's own crossings late that its own clock would have counted:
+
+* ``bound(c)``: the agent sends a camera's events in time order through one producer (one
+  request in flight, in order), so once its frame at ``f`` is on the bus its crossings before
+  ``f`` are too. It is the camera's own time: a camera that lags (a loaded edge box, a spool
+  replayed after an outage) or whose clock is behind is bounded by its own lag; a camera whose
+  clock is ahead already closes its windows by its own clock. It never touches a neighbour.
+* ``session_time - behind[c]``: the worker reads the topics at different speeds (a backlog
+  after a restart, one partition fetched ahead of another), so a crossing already on the bus may
+  not be *read* yet when the frame that bounds it is. This term is how far this partition's own
+  reading supports the camera: its clock has moved on since the camera's last event here, and
+  the camera's next events sit in the log where the others' of ``behind[c]`` seconds later do.
+  A window closes this way only once the partition has been read ``grace`` past its end at the
+  camera's lag, so a crossing made late by it reached the bus more than ``grace`` after where
+  its camera's lag put it: that is what the grace means everywhere else. A lagging camera's
+  frames read far ahead of its crossings therefore close nothing early (a cap by the partition's
+  clock alone would: its crossings sit next to the others' of 45 s later).
+  Counting only this owner's reading keeps a replay from a committed offset exact: while it
+  re-reads the open windows' events the cap is where that reading is, never the horizon's later
+  clock. A subset of the events gives a clock no later than all of them, and the cap is never
+  above ``session_time <= stream_time``, so raising a camera never moves the partition's clock.
+
+What remains late this way is a crossing that reached the bus more than ``grace`` after the
+camera's frames of a later time and later than its lag put it (a producer request that failed
+while the next one, to another partition, succeeded, and was spooled and resent that much
+later; an agent whose lag grew by more than ``grace`` between two of its events here). It is
+logged like any late event, and ``ioc db maintain``'s window reconcile rebuilds its window from
+the stored crossings. The raised clocks only grow, and a raise is one more event time in the
+prefix of the partition as far as the replay argument below is concerned: the horizon stores
+it, and a new owner judges replayed events by it as the first owner did. A new owner's own
+raises may differ from the first owner's, which is the same as another run with other timing:
+safe by the argument above. Heartbeats are not used: they travel on the health topic, read by
+the alerting agent outside the counting batches, and the frames already bound a live camera
+every second.
+
 Exactness across restarts and rebalances rests on two things per partition, kept outside the
 worker (see ``processors.counting`` and ``processors.horizon``):
 
@@ -69,6 +118,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -182,6 +232,14 @@ class PartitionWindows:
         self._latest = self._second = -math.inf
         for camera, ts in self._camera_time.items():
             self._raise_camera(camera, ts)
+        #: the same robust clock over the events read by this owner only (no horizon): how far
+        #: its own reading of the partition has got, which caps a camera's bound from its other
+        #: streams (see the module docstring)
+        self.session_time = -math.inf
+        self._session_latest_camera: str | None = None
+        self._session_latest = self._session_second = -math.inf
+        #: camera -> how far its last event read here was behind ``session_time`` at that read
+        self._behind: dict[str, float] = {}
         # The clocks this owner started from: what closed under them closed before it took over.
         self._resumed_floor = self._floor
         self._resumed_cameras = dict(self._camera_time)
@@ -213,8 +271,9 @@ class PartitionWindows:
         return Admission.IGNORED
 
     def _admit(self, camera: str, ts: float) -> tuple[Admission, float]:
-        # The hot path: plain locals and dict lookups, no method calls.
+        # The hot path: plain locals and dict lookups; one call, for the session clock.
         camera_time = self._camera_time
+        self._read(camera, ts)
         own = camera_time.get(camera, -math.inf)
         if ts > own:
             camera_time[camera] = own = ts
@@ -241,6 +300,24 @@ class PartitionWindows:
             self.late += 1
             return Admission.LATE, start
         return Admission.COUNTED, start
+
+    def _read(self, camera: str, ts: float) -> None:
+        """Move the session clock (the events read by this owner) and note how far ``camera``'s
+        event read now is behind it."""
+        if camera == self._session_latest_camera:
+            if ts > self._session_latest:
+                self._session_latest = ts
+        elif ts > self._session_latest:
+            self._session_second, self._session_latest, self._session_latest_camera = self._session_latest, ts, camera
+        elif ts > self._session_second:
+            self._session_second = ts
+        session = self._session_latest - self._lone_lead_s
+        if self._session_second > session:
+            session = self._session_second
+        if session > self.session_time:
+            self.session_time = session
+        if session > -math.inf:
+            self._behind[camera] = session - ts
 
     def _raise_camera(self, camera: str, ts: float) -> None:
         """Keep the two latest cameras' stream times current as ``camera``'s grows to ``ts``."""
@@ -290,11 +367,43 @@ class PartitionWindows:
         stream time minus ``idle_s``."""
         return max(self._camera_time.get(camera, -math.inf), self._floor)
 
-    def close_due(self) -> list[CountWindow | OccupancyWindow]:
+    def camera_clock(self, camera: str) -> float:
+        """``camera``'s own stream time on this partition (the latest event time it has sent
+        here, or was raised to from its other streams), -inf if unknown."""
+        return self._camera_time.get(camera, -math.inf)
+
+    def close_due(self, bound: Callable[[str], float] | None = None) -> list[CountWindow | OccupancyWindow]:
         """Remove and return every window whose ``end + grace`` its camera's effective time has
-        passed."""
+        passed.
+
+        ``bound(camera)``, when given, is the latest event time the worker has read from that
+        camera on any of its streams (its frames, zone samples, crossings on their own
+        partitions). A camera whose windows wait for its own next event here is raised to
+        ``min(bound(camera), session_time - behind[camera])`` (the module docstring says why)."""
         floor = self._floor
         camera_time = self._camera_time
+        if bound is not None:
+            session = self.session_time
+            behind = self._behind
+            for camera, closes in self._camera_closes.items():
+                if closes <= floor or closes > session:
+                    continue
+                own = camera_time.get(camera, -math.inf)
+                if closes <= own or camera not in behind:
+                    continue
+                # How far this partition's reading supports the camera: as far as its clock has
+                # moved since the camera's last event here, at the camera's own lag behind it.
+                cap = session - behind[camera] if behind[camera] > 0 else session
+                if closes > cap:
+                    continue
+                raised = bound(camera)
+                if raised > cap:
+                    raised = cap
+                if raised >= closes:
+                    # As if the camera had sent an event at ``raised`` here: its clock, its
+                    # lateness rule and the horizon all move together.
+                    camera_time[camera] = raised
+                    self._raise_camera(camera, raised)
         due = [camera for camera, closes in self._camera_closes.items()
                if closes <= floor or closes <= camera_time.get(camera, -math.inf)]
         closed: list[CountWindow | OccupancyWindow] = []
@@ -354,6 +463,7 @@ class PartitionWindows:
         live = {camera: ts for camera, ts in self._camera_time.items() if ts > floor}
         if len(live) < len(self._camera_time):
             self._camera_time = live
+            self._behind = {camera: lag for camera, lag in self._behind.items() if camera in live}
         return Horizon(stream_time=self.stream_time, cameras=dict(live))
 
     def commit_offset(self) -> int | None:

@@ -120,3 +120,17 @@ def test_commit_point_is_the_minimum_over_all_holders(consumer):
     assert set(cons._filter_tps_with_pending_acks()) >= {zones, crossings}
     asyncio.run(cons.on_partitions_revoked({zones}))
     assert cons.commit_point(zones) is None and cons.commit_point(crossings) == 90
+
+
+def test_the_worker_consumer_asks_the_broker_for_short_fetch_waits(consumer):
+    # faust asks for 1,500 ms; Tansu holds a fetch about that long after its first record, which
+    # every window's close would wait for.
+    from processors.consumer import FETCH_MAX_WAIT_MS
+
+    app, cons = consumer
+
+    async def create():
+        return cons._new_consumer_thread()._create_worker_consumer(app.transport)
+
+    aiokafka_consumer = asyncio.run(create())
+    assert aiokafka_consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 100

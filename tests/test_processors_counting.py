@@ -1,6 +1,7 @@
 """Counting on the real broker: windows equal the ground truth computed from the produced
 events — with late events, after a worker is SIGKILLed mid-window and restarted, and with two
-workers sharing the partitions (a rebalance in the middle of the stream)."""
+workers sharing the partitions (a rebalance in the middle of the stream); and a quiet camera's
+window closed by its frames while a camera replaying behind the others is counted in full."""
 
 from __future__ import annotations
 
@@ -209,3 +210,64 @@ def test_a_camera_ten_minutes_ahead_leaves_its_neighbours_counted_in_full(bus, t
     # hundreds of events (nearly all they send): what makes this test able to fail.
     _, naive_late = ground_truth(produced, before=closing[0].ts.replace(second=0, microsecond=0), lone_lead_s=0.0)
     assert naive_late > 500
+
+
+def _cameras_on_one_partition(names: list[str], partitions: int = 4) -> list[str]:
+    """Camera ids (``name-N``) that the producer's key hash puts on one partition, in ``names``' order."""
+    from kafka.partitioner.default import murmur2
+
+    def partition(camera: str) -> int:
+        return (murmur2(camera.encode()) & 0x7FFFFFFF) % partitions
+
+    target = partition(f"{names[0]}-0")
+    return [next(f"{name}-{n}" for n in range(1000) if partition(f"{name}-{n}") == target) for name in names]
+
+
+def test_a_quiet_camera_window_closes_on_its_frames_and_a_lagging_camera_is_counted_in_full(bus, tmp_path: Path):
+    # On one crossing partition: two busy cameras (a crossing every 0.5 s for 100 s), a quiet one
+    # (two crossings in its first minute, then none: its frames go on, one a second) and one
+    # replaying 45 s behind the others on both topics. The worker reads it all as a backlog.
+    from ingest.contract import FrameEvent
+
+    quiet, busy_a, busy_b, slow = _cameras_on_one_partition(["quiet", "busy-a", "busy-b", "slow"])
+    base = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=10)
+
+    def crossing(camera: str, t: float, n: int) -> LineCrossing:
+        return LineCrossing(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, line_id="l", direction="in",
+                            cls="car", track_id=n, speed_kmh=30.0)
+
+    def frame(camera: str, t: float, n: int) -> FrameEvent:
+        return FrameEvent(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, width=1280, height=720)
+
+    events, n = [], 0
+    for step in range(200):
+        t = step * 0.5
+        for camera, shift in ((busy_a, 0.0), (busy_b, 0.0), (slow, 45.0)):
+            events.append(crossing(camera, t - shift, n))
+            if step % 2 == 0:
+                events.append(frame(camera, t - shift, n))
+            n += 1
+        if t in (5.0, 20.0):
+            events.append(crossing(quiet, t, n))
+        if step % 2 == 0:
+            events.append(frame(quiet, t, n))
+    produce(bus, events)
+
+    def key(camera: str, minute: int) -> tuple:
+        return (camera, base + timedelta(minutes=minute))
+
+    wanted = {key(quiet, 0), key(slow, -1), key(busy_a, 0), key(busy_b, 0)}
+    worker = start_worker(bus, log_path=tmp_path / "worker.log", state_dir=tmp_path / "state")
+    try:
+        windows = read_events(bus, bus.topics.counts, timeout_s=60, until=lambda events: wanted <= {
+            (e.camera_id, e.ts) for e in events if isinstance(e, CountWindow)})
+    finally:
+        worker.stop()
+    counts = {(w.camera_id, w.ts): w.count for w in windows if isinstance(w, CountWindow)}
+    # The quiet camera's first minute closed on its frames (its own next crossing never came,
+    # and the partition is far from idle); the lagging camera's minute before is whole, and
+    # its next minute (its frames only reached 55 s) is still open.
+    assert counts.get(key(quiet, 0)) == 2, worker.log()[-3000:]
+    assert counts.get(key(slow, -1)) == 90 and key(slow, 0) not in counts
+    assert counts[key(busy_a, 0)] == counts[key(busy_b, 0)] == 120
+    assert _late_logged(worker.log()) == 0

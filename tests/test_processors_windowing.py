@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 
-from ingest.contract import CountWindow, LineCrossing
+from ingest.contract import CountWindow, FrameEvent, LineCrossing
 from ingest.windowstats import percentile
 from processors.windowing import Admission, Horizon, PartitionWindows, WindowSpec, occupancy_stats
 from processors.workload import as_facts, compare, ground_truth, make_workload, window_key
@@ -297,3 +298,166 @@ def test_the_partition_clock_resumed_from_a_horizon_is_not_moved_by_the_camera_a
     for window in emitted + more:
         assert seen.setdefault(window_key(window), as_facts(window)) == as_facts(window)
     assert seen == _by_key(reference)
+
+
+# -- closing a camera's windows from its other streams ------------------------------------------
+
+STREET = "quiet"  # two crossings in minute 0 (at 5 s and 20 s), the next one at 200 s
+QUIET_CROSSINGS = (5.0, 20.0, 200.0)
+
+
+def _frame(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)) -> FrameEvent:
+    return FrameEvent(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, width=1280, height=720)
+
+
+def _street(*, lag_s: float = 0.0, seconds: int = 300) -> list[tuple[float, str, object]]:
+    """What reaches the bus, as (arrival, topic, event): two busy cameras (a crossing every 0.5 s),
+    the quiet camera, and a camera ``lag_s`` behind (its agent replays a spool), each with a
+    frame event a second, crossings of an instant before its frame."""
+    arrivals: list[tuple[float, int, str, object]] = []
+    n = 0
+    for step in range(seconds * 2):
+        t = step * 0.5
+        for camera in ("busy-1", "busy-2", "slow"):
+            if camera == "slow" and not lag_s:
+                continue
+            shift = lag_s if camera == "slow" else 0.0
+            arrivals.append((t, 0, "crossings", _crossing(camera, t - shift, n)))
+            n += 1
+            if step % 2 == 0:
+                arrivals.append((t, 1, "frames", _frame(camera, t - shift, n)))
+    for t in QUIET_CROSSINGS:
+        arrivals.append((t, 0, "crossings", _crossing(STREET, t, n)))
+        n += 1
+    for second in range(seconds):
+        arrivals.append((float(second), 1, "frames", _frame(STREET, float(second), n)))
+    arrivals.sort(key=lambda a: (a[0], a[1]))
+    return [(t, topic, event) for t, _, topic, event in arrivals]
+
+
+class _Worker:
+    """A worker holding the crossing and the frame partition of these cameras: each read is
+    followed by ``close_due`` on both, with each camera's bound from both (as processors.counting)."""
+
+    def __init__(self, *, crossings: Horizon | None = None, use_bounds: bool = True) -> None:
+        self.lanes = {"crossings": PartitionWindows(SPEC, horizon=crossings), "frames": PartitionWindows(SPEC)}
+        self.use_bounds = use_bounds
+        self.read_to = {"crossings": -math.inf, "frames": -math.inf}  # latest event time read per lane
+        self.counts: list[tuple[dict[str, float], CountWindow]] = []  # (lanes read to, window) as emitted
+
+    def bound(self, camera: str) -> float:
+        return max(lane.camera_clock(camera) for lane in self.lanes.values())
+
+    def read(self, topic: str, offset: int, event) -> None:
+        self.lanes[topic].add(offset, event)
+        self.read_to[topic] = max(self.read_to[topic], event.ts.timestamp() - BASE_TS)
+        for lane in self.lanes.values():
+            for window in lane.close_due(self.bound if self.use_bounds else None):
+                if isinstance(window, CountWindow):
+                    self.counts.append((dict(self.read_to), window))
+
+
+BASE_TS = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc).timestamp()
+
+
+def _with_offsets(arrivals):
+    """(topic, offset, event) in arrival order, offsets numbered per topic like the broker's."""
+    next_offset = {"crossings": 0, "frames": 0}
+    out = []
+    for _, topic, event in arrivals:
+        out.append((topic, next_offset[topic], event))
+        next_offset[topic] += 1
+    return out
+
+
+def _counted(worker: _Worker) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for _, window in worker.counts:
+        counted[window.camera_id] = counted.get(window.camera_id, 0) + window.count
+    return counted
+
+
+@pytest.mark.parametrize("use_bounds, closed_by", [
+    (True, SPEC.window_s + SPEC.grace_s + 1.0),  # its frames pass end + grace: closed within a frame's second
+    (False, 200.0),  # its own clock alone: the window waits for the next crossing
+])
+def test_a_quiet_camera_window_closes_when_its_frames_pass_end_plus_grace(use_bounds, closed_by):
+    worker = _Worker(use_bounds=use_bounds)
+    for topic, offset, event in _with_offsets(_street()):
+        worker.read(topic, offset, event)
+    (read_to, window), = [(r, w) for r, w in worker.counts if w.camera_id == STREET and w.ts.minute == 0]
+    assert window.count == 2
+    assert read_to["crossings"] == pytest.approx(closed_by, abs=1.0)
+    assert worker.lanes["crossings"].late == 0
+
+
+def test_a_lagging_camera_is_not_cut_short_by_its_neighbours_or_its_frames():
+    # "slow" sends what happened 45 s earlier, on both topics (a spool replayed after an outage).
+    arrivals = _street(lag_s=45.0)
+    worker = _Worker()
+    for topic, offset, event in _with_offsets(arrivals):
+        worker.read(topic, offset, event)
+    assert worker.lanes["crossings"].late == 0
+    # Every full minute of every camera is counted in full (the last ones are still open).
+    sent: dict[str, int] = {}
+    for _, topic, event in arrivals:
+        if topic == "crossings" and event.ts.timestamp() - BASE_TS < 180:
+            sent[event.camera_id] = sent.get(event.camera_id, 0) + 1
+    counted: dict[str, int] = {}
+    for _, window in worker.counts:
+        if window.ts.timestamp() - BASE_TS < 180:
+            counted[window.camera_id] = counted.get(window.camera_id, 0) + window.count
+    assert counted == sent and sent["slow"] == (180 + 45) * 2
+
+
+def test_frames_read_far_ahead_of_the_crossings_close_nothing_early():
+    # The worker reads the whole frame partition before the crossing partition (a backlog, one
+    # partition fetched first): the bound is capped by how far the crossings were read.
+    arrivals = _with_offsets(_street(lag_s=45.0))
+    worker = _Worker()
+    for topic, offset, event in [a for a in arrivals if a[0] == "frames"] + [a for a in arrivals if a[0] == "crossings"]:
+        worker.read(topic, offset, event)
+    assert worker.lanes["crossings"].late == 0
+    reference = _Worker()
+    for topic, offset, event in arrivals:
+        reference.read(topic, offset, event)
+    assert _by_key(w for _, w in worker.counts) == _by_key(w for _, w in reference.counts)
+    # Still closed promptly by the crossing partition's own reading, not by its next crossing.
+    (read_to, _), = [(r, w) for r, w in worker.counts if w.camera_id == STREET and w.ts.minute == 0]
+    assert read_to["crossings"] == pytest.approx(SPEC.window_s + SPEC.grace_s, abs=1.0)
+
+
+@pytest.mark.parametrize("crash_at_s", [40.0, 72.0, 75.0, 110.0, 150.0])  # before, at and after minute 0 closes
+def test_replay_with_frames_read_ahead_rebuilds_every_window_exactly(crash_at_s):
+    # The first owner reads the frames 30 s behind the crossings, so at the crash the quiet
+    # camera's minute may be past the partition's clock but still open. The new owner has read
+    # every frame already when it replays the crossings from the committed offset: its bound is
+    # far ahead, and the replay must still rebuild that minute whole, not close it after its
+    # first crossing.
+    arrivals = [(t + (30.0 if topic == "frames" else 0.0), topic, event) for t, topic, event in _street(lag_s=45.0)]
+    arrivals.sort(key=lambda a: a[0])
+    ordered = _with_offsets(arrivals)
+    reference = _Worker()
+    for topic, offset, event in ordered:
+        reference.read(topic, offset, event)
+    first = _Worker()
+    checkpoint = (0, None)
+    for topic, offset, event in ordered:
+        if event.ts.timestamp() - BASE_TS >= crash_at_s and topic == "crossings":
+            break
+        first.read(topic, offset, event)
+        if topic == "crossings" and offset % 7 == 6:
+            crossings = first.lanes["crossings"]
+            checkpoint = (crossings.commit_offset(), crossings.horizon())
+    offset_committed, horizon = checkpoint
+    resumed = _Worker(crossings=horizon)
+    for topic, offset, event in [a for a in ordered if a[0] == "frames"]:
+        resumed.read(topic, offset, event)
+    for topic, offset, event in ordered:
+        if topic == "crossings" and offset >= offset_committed:
+            resumed.read(topic, offset, event)
+    assert resumed.lanes["crossings"].late == 0
+    seen: dict[tuple, dict] = {}
+    for _, window in first.counts + resumed.counts:
+        assert seen.setdefault(window_key(window), as_facts(window)) == as_facts(window), window_key(window)
+    assert seen == _by_key(w for _, w in reference.counts)
