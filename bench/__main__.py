@@ -23,7 +23,6 @@ from pathlib import Path
 
 import bench
 
-
 _FIGURE = re.compile(r"^(?P<metric>[^\s].*?): (?P<value>-?[\d,]+(?:\.\d+)?) (?P<unit>\S+)(?: \(target (?P<target>.*)\))?$")
 
 

@@ -12,7 +12,7 @@ Measured for each load step (1x, 2x, 5x the cameras by default, each for ``--min
   written by the sink;
 * consumer lag of the sink's and the processors' groups over time (sampled every 2 s);
 * latency from an event's timestamp to its row being visible in TimescaleDB (crossings of the
-  probe cameras, every 20th, polled every 0.5 s: figures carry up to 0.5 s of polling), and from
+  probe cameras, every 20th, polled every 0.25 s: figures carry up to 0.25 s of polling), and from
   a one-minute window's end to its row (count windows of the probe cameras, polled alike);
 * CPU seconds and peak memory (VmHWM) of every process (agents, processors, sink, and the
   database backends of the scratch database);
@@ -43,6 +43,7 @@ from pathlib import Path
 from bench.common import figure, local_stack, scratch_database
 
 PROBE_EVERY = 20  # every 20th camera is a probe camera for latency
+POLL_S = 0.25  # how often the probes' rows are looked for: latencies carry up to this much of polling
 GRACE_S = 10.0
 TICK_S = 0.1
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -206,7 +207,7 @@ class _Latency(threading.Thread):
         from ingest.db import connect
 
         with connect(self.db, autocommit=True) as conn:
-            while not self.stop.wait(0.5):
+            while not self.stop.wait(POLL_S):
                 for event_id, ts in conn.execute(
                     "SELECT event_id, ts FROM crossings WHERE camera_id = ANY(%s) AND ts > now() - interval '120 s'", (self.probes,)
                 ):

@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import psycopg
 import yaml
@@ -47,7 +47,7 @@ HISTORY_DB = "ioc_bench_history"
 HISTORY_END = date(2026, 11, 1)  # bench_history's fixed year
 SMALL = BackfillPlan(cameras=20, days=90, end=HISTORY_END, seed=7, window_s=3600)
 LIVE_CAMERAS = 1100
-LIVE_T = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # 10:00 in Vũng Tàu
+LIVE_T = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Vũng Tàu
 
 
 @dataclass(frozen=True)

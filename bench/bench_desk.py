@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.common import figure, fresh_bus, local_stack, scratch_database
 from ingest import contract as c
@@ -27,7 +27,7 @@ TARGET_S = 2.0
 
 
 def _alert(i: int) -> c.Alert:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return c.Alert(camera_id="cam-bench", ts=now, alert_id=f"bench-{i:04d}", group_key=f"cam-bench:crowd{i}", rule="crowd",
                    severity="critical", state="open", opened_at=now, title="crowd",
                    details={"zone_id": "plaza", "count": 30 + i, "limit": 20})

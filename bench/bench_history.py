@@ -25,7 +25,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 import psycopg
@@ -89,7 +89,7 @@ def _history_database(admin_dsn: str, log: Callable[[str], None]) -> tuple[DbSet
     with connect(settings, autocommit=True) as conn:
         conn.execute("ANALYZE")
         record = {"plan": _plan_key(YEAR), "rows": result.rows, "backfill_s": result.seconds,
-                  "refresh_s": refresh.seconds, "built_at": datetime.now(timezone.utc).isoformat()}
+                  "refresh_s": refresh.seconds, "built_at": datetime.now(UTC).isoformat()}
         conn.execute("CREATE TABLE IF NOT EXISTS bench_meta (singleton boolean PRIMARY KEY DEFAULT true, record jsonb)")
         conn.execute("INSERT INTO bench_meta (record) VALUES (%s) ON CONFLICT (singleton) DO UPDATE SET record = EXCLUDED.record",
                      (json.dumps(record),))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.common import figure, local_stack, scratch_database
 from ingest import contract as c
@@ -45,7 +45,7 @@ def _hour(start: datetime, seed: int = 3):
 
 def main() -> None:
     stack = local_stack()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = (now - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     with scratch_database(stack) as db:
         rows = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bench.common import figure, fresh_bus, local_stack, scratch_database
 from ingest import contract as c
@@ -61,7 +61,7 @@ def main() -> None:
 
     logging.getLogger("ingest.sink").setLevel(logging.ERROR)  # one warning per dead-lettered record otherwise
     stack = local_stack()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     good = good_events(cameras=CAMERAS, n=GOOD, now=now)
     clean_rate, clean_cpu, _ = _run(stack, good, now, share=0.0, label="clean")
     flood_rate, flood_cpu, dead = _run(stack, good, now, share=0.01, label="flood")

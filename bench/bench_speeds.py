@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from ingest.warehouse.rollups import refresh_rollups
 from ingest.writer import EventWriter
 
 TZ = "Asia/Ho_Chi_Minh"
-START = datetime(2026, 6, 30, 17, 0, tzinfo=timezone.utc)  # local midnight, 2026-07-01
+START = datetime(2026, 6, 30, 17, 0, tzinfo=UTC)  # local midnight, 2026-07-01
 DAYS = 4
 SEED = 4242
 

@@ -26,7 +26,7 @@ import math
 import os
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from ingest import contract as c
 
@@ -137,7 +137,7 @@ class CameraSim:
         return by_class
 
     def _ts(self, t: float) -> datetime:
-        return datetime.fromtimestamp(t, timezone.utc)
+        return datetime.fromtimestamp(t, UTC)
 
     def advance(self, until: datetime) -> list[c.Event]:
         """Every event with a timestamp in [the last ``until``, ``until``), in time order."""

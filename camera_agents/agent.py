@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Callable
 
 from camera_agents.config import CameraConfig, ConfigError, ConfigIssue, verify_inside_frame
 from camera_agents.metrics import AgentMetrics
@@ -51,6 +51,26 @@ class CameraResult:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    def tally(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, LineCrossing):
+                self.crossings += 1
+                key = f"{event.line_id}/{event.direction}"
+                self.counts[key] = self.counts.get(key, 0) + 1
+        self.events += len(events)
+
+
+def _check_inside_frame(config: CameraConfig, width: int, height: int) -> None:
+    problems = verify_inside_frame(config, width, height)
+    if problems:
+        raise ConfigError([ConfigIssue(config.camera_id, None, ".".join(map(str, loc)), msg) for loc, msg in problems])
+
+
+def _bound_reached(settings: RunSettings, result: CameraResult, deadline: float | None) -> bool:
+    if settings.max_frames is not None and result.frames >= settings.max_frames:
+        return True
+    return deadline is not None and time.monotonic() >= deadline
+
 
 def run_camera(
     config: CameraConfig,
@@ -80,9 +100,7 @@ def run_camera(
     evidence = None
     try:
         info = source.info
-        problems = verify_inside_frame(config, info.width, info.height)
-        if problems:
-            raise ConfigError([ConfigIssue(config.camera_id, None, ".".join(map(str, loc)), msg) for loc, msg in problems])
+        _check_inside_frame(config, info.width, info.height)
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
         if settings.evidence:
@@ -90,11 +108,7 @@ def run_camera(
         meter = metrics.camera(config.camera_id) if metrics is not None else None
         expected = settings.max_frames or getattr(source, "frame_count", None)
         next_index = 0
-        while not stop.is_set():
-            if settings.max_frames is not None and result.frames >= settings.max_frames:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
+        while not stop.is_set() and not _bound_reached(settings, result, deadline):
             item = source.read(picture=pipeline.wants_picture(next_index))
             if item is None:
                 break
@@ -117,11 +131,7 @@ def run_camera(
                 sink.send(event)
                 if meter is not None:
                     meter.event(type(event).__name__)
-                if isinstance(event, LineCrossing):
-                    result.crossings += 1
-                    key = f"{event.line_id}/{event.direction}"
-                    result.counts[key] = result.counts.get(key, 0) + 1
-            result.events += len(events)
+            result.tally(events)
         if progress is not None:
             progress(config.camera_id, result.frames, expected)
     finally:

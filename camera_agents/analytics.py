@@ -15,9 +15,10 @@ agent's memory stays flat), and exposes its counts read-only. Time is passed in 
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Generic, Iterator, Literal, Mapping, TypeVar
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class CountingLine:
     @classmethod
     def from_points(
         cls, line_id: str, points, in_direction, *, allowed_direction: Direction | None = None
-    ) -> "CountingLine":
+    ) -> CountingLine:
         a, b = (tuple(map(float, p)) for p in points)
         arrow = tuple(tuple(map(float, p)) for p in in_direction)
         return cls(line_id, a, b, side_of_arrow(a, b, arrow), allowed_direction)  # type: ignore[arg-type]
@@ -217,7 +218,7 @@ class LineCounter:
             return []
         found: list[Crossing] = []
         class_of = dict(zip(detections.tracker_id.tolist(), detections.class_id.tolist()))  # type: ignore[union-attr]
-        for old_id, old in vanished:
+        for _, old in vanished:
             best, best_gap = None, float("inf")
             for new_id in current:
                 new = self._tracks.get(new_id)

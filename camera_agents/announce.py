@@ -9,7 +9,7 @@ them to the ``cameras`` registry as well. Used by ``ioc db sync-cameras --announ
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from msgspec.structs import replace
@@ -22,7 +22,7 @@ def registry_infos(folder: Path) -> list[CameraInfo]:
     """``CameraInfo`` of origin registry for every camera config in ``folder`` (raises ConfigError)."""
     from camera_agents.config import camera_info, load_cameras
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [replace(camera_info(config, now), origin="registry") for config in load_cameras(folder)]
 
 

@@ -6,8 +6,8 @@ Class ids index the contract's ``OBJECT_CLASSES``, so a class name is never a fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -58,13 +58,13 @@ class Detections:
         object.__setattr__(self, "data", data)
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(xyxy=np.zeros((0, 4), np.float32), confidence=np.zeros(0, np.float32), class_id=np.zeros(0, np.int16))
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: np.ndarray | slice | list[int]) -> "Detections":
+    def __getitem__(self, index: np.ndarray | slice | list[int]) -> Detections:
         """A subset, by boolean mask or integer indices."""
         return Detections(
             xyxy=self.xyxy[index],
@@ -78,13 +78,13 @@ class Detections:
     def class_names(self) -> list[str]:
         return [OBJECT_CLASSES[i] for i in self.class_id]
 
-    def with_tracks(self, tracker_id: np.ndarray, **data: np.ndarray) -> "Detections":
+    def with_tracks(self, tracker_id: np.ndarray, **data: np.ndarray) -> Detections:
         return Detections(
             xyxy=self.xyxy, confidence=self.confidence, class_id=self.class_id, tracker_id=tracker_id, data={**self.data, **data}
         )
 
     @staticmethod
-    def merge(parts: list["Detections"]) -> "Detections":
+    def merge(parts: list[Detections]) -> Detections:
         parts = [p for p in parts if len(p)]
         if not parts:
             return Detections.empty()

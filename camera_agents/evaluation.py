@@ -8,8 +8,9 @@ track counted twice shows up as an extra crossing, never as a hit.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 from ingest.contract import LineCrossing
 
@@ -50,7 +51,7 @@ class CrossingScore:
     def missed(self) -> int:
         return sum(self.true.values()) - sum(self.matched.values())
 
-    def merge(self, other: "CrossingScore") -> "CrossingScore":
+    def merge(self, other: CrossingScore) -> CrossingScore:
         return CrossingScore(
             self.true + other.true, self.counted + other.counted, self.matched + other.matched,
             self.confusion + other.confusion, self.repeated_tracks + other.repeated_tracks,

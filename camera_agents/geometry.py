@@ -93,7 +93,7 @@ class GroundPlane:
     matrix: np.ndarray  # 3x3, image -> ground
 
     @classmethod
-    def from_points(cls, image_points: np.ndarray, ground_points: np.ndarray) -> "GroundPlane":
+    def from_points(cls, image_points: np.ndarray, ground_points: np.ndarray) -> GroundPlane:
         import cv2
 
         src = np.asarray(image_points, dtype=np.float64).reshape(-1, 2)
@@ -110,6 +110,6 @@ class GroundPlane:
         homogeneous = np.hstack([pts, np.ones((len(pts), 1))]) @ self.matrix.T
         return homogeneous[:, :2] / homogeneous[:, 2:3]
 
-    def scaled(self, factor: float) -> "GroundPlane":
+    def scaled(self, factor: float) -> GroundPlane:
         """The same plane for an image resized by ``factor`` (pixels multiplied by it)."""
         return GroundPlane(matrix=self.matrix @ np.diag([1.0 / factor, 1.0 / factor, 1.0]))

@@ -30,7 +30,7 @@ class AgentMetrics:
         self.fps = Gauge("ioc_agent_fps", "Frames analysed per second over the last seconds", ["camera"], registry=r)
         self.spool_bytes = Gauge("ioc_agent_spool_bytes", "Bytes of events waiting in the spool for the broker", ["spool"], registry=r)
 
-    def camera(self, camera_id: str) -> "CameraMeter":
+    def camera(self, camera_id: str) -> CameraMeter:
         return CameraMeter(self, camera_id)
 
     def watch_spool(self, name: str, pending_bytes: Callable[[], int]) -> None:

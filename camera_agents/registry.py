@@ -10,7 +10,7 @@ and place cameras before (or without) their agents.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -23,7 +23,7 @@ from ingest.writer import EventWriter
 def sync_cameras(settings: DbSettings, folder: Path) -> list[str]:
     """Upsert every camera of ``folder`` into the registry; returns their ids. Invalid configs raise
     ``camera_agents.config.ConfigError`` listing every problem, and nothing is written."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     infos = [camera_info(config, now) for config in load_cameras(folder)]
     try:
         with connect(settings) as conn, conn.transaction():

@@ -140,12 +140,9 @@ def _parse_nodes(text: str) -> list[_Node]:
     return nodes
 
 
-def ssd_text_graph(frozen_graph: Path, *, num_classes: int, anchors: SsdAnchors = SsdAnchors()) -> str:
-    """The text graph OpenCV needs next to ``frozen_graph`` (see the module's doc)."""
-    with tempfile.TemporaryDirectory(prefix="ioc-ssd-") as folder:
-        raw = Path(folder) / "raw.pbtxt"
-        cv2.dnn.writeTextGraph(str(frozen_graph), str(raw))
-        nodes = _parse_nodes(raw.read_text())
+def _inference_nodes(nodes: list[_Node]) -> list[_Node]:
+    """The nodes OpenCV runs: identities bypassed, constants (weights stay in the binary graph,
+    where OpenCV finds them) and preprocessing or postprocessing dropped, inputs rewired."""
     identity = {n.name: n.inputs[0] for n in nodes if n.op in ("Identity", "IdentityN") and n.inputs}
 
     def resolve(name: str) -> str:
@@ -159,12 +156,22 @@ def ssd_text_graph(frozen_graph: Path, *, num_classes: int, anchors: SsdAnchors 
         if node.op in ("Identity", "IdentityN"):
             continue
         if node.op == "Const" or node.op not in _KEEP_OPS or node.name.startswith(_DROP_PREFIXES):
-            if node.op != "Const":  # weights stay in the binary graph; OpenCV finds them there
+            if node.op != "Const":
                 removed.add(node.name)
             continue
         kept.append(node)
     for node in kept:
         node.inputs = [i for i in map(resolve, node.inputs) if i.split(":")[0] not in removed]
+    return kept
+
+
+def ssd_text_graph(frozen_graph: Path, *, num_classes: int, anchors: SsdAnchors = SsdAnchors()) -> str:
+    """The text graph OpenCV needs next to ``frozen_graph`` (see the module's doc)."""
+    with tempfile.TemporaryDirectory(prefix="ioc-ssd-") as folder:
+        raw = Path(folder) / "raw.pbtxt"
+        cv2.dnn.writeTextGraph(str(frozen_graph), str(raw))
+        nodes = _parse_nodes(raw.read_text())
+    kept = _inference_nodes(nodes)
     inputs = [n for n in kept if n.op == "Placeholder"]
     if len(inputs) != 1:
         raise ValueError(f"expected one input placeholder in {frozen_graph}, found {len(inputs)}")

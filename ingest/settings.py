@@ -134,7 +134,7 @@ class DbSettings(IocSettings):
         """The DSN with any password masked, for messages."""
         return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", self.conninfo)
 
-    def for_database(self, name: str) -> "DbSettings":
+    def for_database(self, name: str) -> DbSettings:
         """The same server and credentials, another database."""
         import psycopg.conninfo
 

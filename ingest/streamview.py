@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ingest import contract
 from ingest.bus import BusError, make_consumer
@@ -179,4 +179,4 @@ def summary(item: TailedRecord) -> str:
 
 
 def event_time(item: TailedRecord) -> datetime | None:
-    return item.event.ts.astimezone(timezone.utc) if item.event is not None else None
+    return item.event.ts.astimezone(UTC) if item.event is not None else None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ingest import contract as c
 from ingest.db import DbSettings
 
 # Recent, so that events pass the sink's screening for the far past (a year) whenever the tests run.
-BASE_TIME = (datetime.now(timezone.utc) - timedelta(days=30)).replace(hour=7, minute=30, second=0, microsecond=0)
+BASE_TIME = (datetime.now(UTC) - timedelta(days=30)).replace(hour=7, minute=30, second=0, microsecond=0)
 
 
 def _tiny_jpeg() -> bytes:

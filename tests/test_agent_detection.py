@@ -42,7 +42,7 @@ def test_motion_detector_finds_moving_blocks_and_ignores_their_shadows():
         found.append(detector.detect(frame))
     last = found[-1]
     assert len(last) == 2
-    car = last[np.argmax((last.xyxy[:, 2] - last.xyxy[:, 0]))]
+    car = last[np.argmax(last.xyxy[:, 2] - last.xyxy[:, 0])]
     width = car.xyxy[0, 2] - car.xyxy[0, 0]
     assert 95 <= width <= 112, f"the shadow made the car {width} px wide"
     assert set(last.class_names) == {"car", "motorbike"}

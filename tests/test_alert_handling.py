@@ -3,7 +3,7 @@ with a code, reopen, escalate when nobody acknowledges in time; every step carri
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from ingest.contract import AlertAction, CameraHealth, Heartbeat, TrackIncident
 from processors.config import parse_rules
 from processors.rules import AlertEngine
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CAM = "cam-7"
 
 

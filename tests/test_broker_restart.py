@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -34,7 +34,7 @@ def test_agents_spool_while_the_broker_restarts_and_replay_in_order(own_broker, 
     bus = BusSettings(bootstrap=own_broker.bootstrap, namespace=f"t{uuid.uuid4().hex[:10]}")
     ensure_topics(bus)
     agent = KafkaSink(KafkaSinkSettings(bus=bus, spool_dir=tmp_path / "spool", retry_min_s=0.5, retry_max_s=1.0))
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     sent: dict[str, list[LineCrossing]] = defaultdict(list)
     # Marks in the stream: events before `down_at` may be on the broker when it stops; every
     # event from `down_at` on is sent while it is down or after it is back.

@@ -4,7 +4,7 @@ compact arrays, and rows of the JSON layout carried forward by the migration."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -14,7 +14,7 @@ from ingest.db import DbSettings, available_migrations, connect, migrate
 from ingest.framesample import FrameSampler
 from ingest.writer import EventWriter
 
-T0 = datetime(2026, 11, 2, 7, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
 
 
 def _frame(at_s: float, tracks: tuple[int, ...], camera: str = "cam-a") -> c.FrameEvent:

@@ -6,14 +6,22 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ingest.bus import BusSettings, ensure_topics
 from ingest.contract import (
-    Alert, AlertAction, CameraHealth, CameraInfo, CountWindow, Heartbeat, TrackIncident, ZoneInfo, ZoneOccupancy,
+    Alert,
+    AlertAction,
+    CameraHealth,
+    CameraInfo,
+    CountWindow,
+    Heartbeat,
+    TrackIncident,
+    ZoneInfo,
+    ZoneOccupancy,
 )
 from processors.harness import produce, read_events, start_worker
 
@@ -38,7 +46,7 @@ cameras:
 ALL_RULES = ["crowd", "loitering", "stopped_vehicle", "wrong_way", "camera_frozen", "camera_blackout", "camera_blur",
              "camera_source_lost", "flow_high", "flow_low", "incident_signature", "camera_offline"]
 # Event time an hour ago, so the operators' silence (event time) and the cameras agree with now.
-T = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(second=0, microsecond=0)
+T = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
 
 
 def at(s: float) -> datetime:

@@ -4,19 +4,27 @@ updates, silences, operator resolve, the flow baseline and snapshots."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from ingest.contract import (
-    AlertAction, CameraHealth, CameraInfo, CountWindow, Heartbeat, OccupancyWindow, TrackIncident, ZoneInfo, ZoneOccupancy,
+    AlertAction,
+    CameraHealth,
+    CameraInfo,
+    CountWindow,
+    Heartbeat,
+    OccupancyWindow,
+    TrackIncident,
+    ZoneInfo,
+    ZoneOccupancy,
 )
 from processors.baseline import read_snapshot, week_slot, write_atomically
 from processors.config import ConfigError, load_rules, parse_rules
 from processors.rules import AlertEngine
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 CAM = "cam-7"
 
 

@@ -65,7 +65,7 @@ def test_every_grain_adds_up_to_the_raw_total(history: DbSettings, raw: list[tup
         table = queries.volume(conn, VolumeQuery(period=period, grain=grain, by=("camera",)), tz=TZ)
     per_camera = _sum_by([r for r in raw if _in(period, r[0])], lambda r: r[1])
     got: dict = defaultdict(int)
-    for start, camera, volume, *_ in table.rows:
+    for _start, camera, volume, *_ in table.rows:
         got[camera] += volume
     assert dict(got) == per_camera
     starts = sorted({row[0] for row in table.rows})

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -66,7 +66,7 @@ def _expected(events) -> dict[str, tuple[int, int]]:
 
 
 def test_a_one_percent_flood_of_malformed_records_is_dead_lettered_with_reasons_and_the_rest_lands(bus, db):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     _register(db, CAMERAS, now)
     good = good_events(cameras=CAMERAS, n=20_000, now=now)
     records = flood(good, topics=bus.topics, now=now, share=0.01)
@@ -156,7 +156,7 @@ def test_sink_killed_mid_stream_and_database_restarted_store_every_event_exactly
     try:
         db = DbSettings(dsn=postgres_up(pg), connect_timeout_s=1.0)
         migrate(db)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         events = good_events(cameras=CAMERAS, n=24_000, now=now, seed=5)
         records = flood(events, topics=bus.topics, now=now, share=0.0)
         first, second, third = records[:12_000], records[12_000:18_000], records[18_000:]

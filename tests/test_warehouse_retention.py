@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from ingest.warehouse.rollups import refresh_rollups
 from ingest.warehouse.settings import DEFAULT_RETENTION, SettingsError, WarehouseSettings, parse_retention
 from ingest.writer import EventWriter
 
-NOW = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 
 
 def _chunks(conn, table: str) -> dict[str, tuple[datetime, datetime]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -17,7 +17,7 @@ from ingest.warehouse.retention import apply_retention
 from ingest.warehouse.rollups import RollupMode, contiguous_runs, refresh_rollups
 from ingest.writer import EventWriter
 
-T0 = datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
 TZ = "Asia/Ho_Chi_Minh"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -76,7 +76,7 @@ def _stored_windows(db: DbSettings) -> dict[tuple, dict]:
 def _closing(workload):
     """Events that close every window of ``workload`` in the processors, a minute ago: too recent
     for maintenance to call their own windows closed."""
-    return closing_events(workload, after=datetime.now(timezone.utc) - timedelta(minutes=1) - workload.end)
+    return closing_events(workload, after=datetime.now(UTC) - timedelta(minutes=1) - workload.end)
 
 
 def _real(values: list) -> list:
@@ -91,7 +91,7 @@ def _as_stored(facts: dict) -> dict:
 
 def test_windows_of_the_minute_open_when_the_broker_restarted_are_rebuilt_by_maintenance(own_broker, db, tmp_path):
     # Recent history (40 minutes ago): closed for maintenance, well inside every retention.
-    start = (datetime.now(timezone.utc) - timedelta(minutes=40)).replace(second=0, microsecond=0)
+    start = (datetime.now(UTC) - timedelta(minutes=40)).replace(second=0, microsecond=0)
     first = make_workload(cameras=6, minutes=4, crossings_per_s=20, late_within_grace=30, late_beyond_grace=0,
                           seed=41, start=start)
     # The stream stops at 3:30: minutes 0-2 are closed, minute 3 is open in the processors.
@@ -162,7 +162,7 @@ def test_windows_of_the_minute_open_when_the_broker_restarted_are_rebuilt_by_mai
 def test_a_rebuilt_window_carries_exactly_the_numbers_the_processors_emitted(db, bus, tmp_path):
     """Every window the processors wrote, recomputed from its stored rows by the rebuild, is equal
     to the stored one bit for bit (count, mean and p85 of the speeds, peak and mean occupancy)."""
-    start = (datetime.now(timezone.utc) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    start = (datetime.now(UTC) - timedelta(minutes=30)).replace(second=0, microsecond=0)
     workload = make_workload(cameras=6, minutes=3, crossings_per_s=20, late_within_grace=20, late_beyond_grace=0,
                              seed=43, start=start)
     worker = start_worker(bus, log_path=tmp_path / "worker.log", state_dir=tmp_path / "state")
@@ -206,7 +206,7 @@ def test_a_rebuilt_window_carries_exactly_the_numbers_the_processors_emitted(db,
     (timedelta(days=120), False),  # zone samples of that day may already be gone: left as it is
 ])
 def test_maintenance_rebuilds_only_windows_surely_closed_and_within_raw_retention(db, age, rebuilt):
-    minute = (datetime.now(timezone.utc) - age).replace(second=0, microsecond=0)
+    minute = (datetime.now(UTC) - age).replace(second=0, microsecond=0)
     crossings = [LineCrossing(camera_id="cam-1", ts=minute + timedelta(seconds=i), frame_no=i, line_id="l", direction="in",
                               cls="car", track_id=i, speed_kmh=20.0 + i) for i in range(40)]
     with connect(db) as conn:

@@ -128,7 +128,7 @@ class CrowdScene:
         while t < seconds:
             arrivals.append((t, "pass"))
             t += float(rng.exponential(1.6))
-        for k in range(max(1, int(seconds / 12))):
+        for _ in range(max(1, int(seconds / 12))):
             arrivals.append((float(rng.uniform(0, max(seconds - 14.0, 1.0))), "loiter"))
         gather_at = float(rng.uniform(0.2, 0.5) * seconds)
         for k in range(5):

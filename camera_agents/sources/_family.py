@@ -491,6 +491,28 @@ class FamilyScene:
         mask = np.zeros((h, w), np.uint8)
         fill([(-R, lo), (R, lo), (R, hi), (-R, hi)], 255, mask)
         np.copyto(img, road, where=mask[:, :, None] > 127)
+        self._paint_markings(fill)
+        shade = np.zeros((h, w), np.uint8)
+        for _ in range(v.trees):  # tree crowns' shade, from the kerb into the lanes
+            side = rng.choice([-1, 1])
+            x = side * rng.uniform(R - 2.5, R + 1.5)
+            z = rng.uniform(self._range[0], self._range[1])
+            rx, rz = rng.uniform(1.4, 2.6), rng.uniform(1.4, 2.6)
+            fill([(x + rx * math.cos(t), z + rz * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 16, endpoint=False)], int(rng.integers(90, 130)), shade)
+        if v.building_shadow:
+            z0 = rng.uniform(self._range[0], (self._range[0] + self._range[1]) / 2)
+            reach = rng.uniform(0.4, 0.8) * 2 * R
+            fill([(-R - 4, z0), (-R + reach, z0 + 2), (-R + reach, z0 + 25), (-R - 4, z0 + 25)], 115, shade)
+        if shade.any():
+            soft = cv2.GaussianBlur(shade, (0, 0), 2.0).astype(np.float32)[:, :, None] / 255.0
+            img = np.clip(img * (1.0 - soft), 0, 255).astype(np.uint8)
+        return cv2.GaussianBlur(img, (3, 3), 0.6)
+
+    def _paint_markings(self, fill) -> None:
+        """Kerbs, edge and lane lines, the double centre line, stop bars and a zebra (no randomness:
+        the background's draws stay in the same order)."""
+        v, R = self.variant, self.half
+        lo, hi = self._range[0] - 60, self._range[1] + 60
         white, yellow = (215, 220, 222), (40, 175, 210)
         for side in (-1, 1):
             fill([(side * R, lo), (side * (R + 0.2), lo), (side * (R + 0.2), hi), (side * R, hi)], (190, 195, 198))  # kerbs
@@ -516,21 +538,6 @@ class FamilyScene:
             mid = (a + b) / 2
             for x in np.arange(-R + 0.3, R - 0.3, 1.0):
                 fill([(x, mid - 1.5), (x + 0.5, mid - 1.5), (x + 0.5, mid + 1.5), (x, mid + 1.5)], (200, 205, 208))
-        shade = np.zeros((h, w), np.uint8)
-        for _ in range(v.trees):  # tree crowns' shade, from the kerb into the lanes
-            side = rng.choice([-1, 1])
-            x = side * rng.uniform(R - 2.5, R + 1.5)
-            z = rng.uniform(self._range[0], self._range[1])
-            rx, rz = rng.uniform(1.4, 2.6), rng.uniform(1.4, 2.6)
-            fill([(x + rx * math.cos(t), z + rz * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 16, endpoint=False)], int(rng.integers(90, 130)), shade)
-        if v.building_shadow:
-            z0 = rng.uniform(self._range[0], (self._range[0] + self._range[1]) / 2)
-            reach = rng.uniform(0.4, 0.8) * 2 * R
-            fill([(-R - 4, z0), (-R + reach, z0 + 2), (-R + reach, z0 + 25), (-R - 4, z0 + 25)], 115, shade)
-        if shade.any():
-            soft = cv2.GaussianBlur(shade, (0, 0), 2.0).astype(np.float32)[:, :, None] / 255.0
-            img = np.clip(img * (1.0 - soft), 0, 255).astype(np.uint8)
-        return cv2.GaussianBlur(img, (3, 3), 0.6)
 
 
 def with_lamps(shape: Shape, cls: str, width: float, length: float) -> Shape:

@@ -53,7 +53,7 @@ class SceneSpec:
     variant: str | None = None
 
     @classmethod
-    def parse(cls, spec: str) -> "SceneSpec":
+    def parse(cls, spec: str) -> SceneSpec:
         body = spec.removeprefix("synthetic:")
         scene, _, query = body.partition("?")
         if scene not in SCENES:
@@ -152,11 +152,11 @@ class TruthBoxes(Sequence[tuple[TruthBox, ...]]):
         self._offsets = np.searchsorted(self._frame, np.arange(n_frames + 1))
 
     @classmethod
-    def empty(cls) -> "TruthBoxes":
+    def empty(cls) -> TruthBoxes:
         return cls(0, np.zeros(0), np.zeros(0), np.zeros((0, 4)), {})
 
     @classmethod
-    def from_rows(cls, rows: list[list], classes: dict) -> "TruthBoxes":
+    def from_rows(cls, rows: list[list], classes: dict) -> TruthBoxes:
         """From the JSON layout: per frame, a list of [object_id, cls, x1, y1, x2, y2]."""
         flat = [(i, int(r[0]), r[2:6]) for i, frame in enumerate(rows) for r in frame]
         names = {int(k): v for k, v in classes.items()} | {int(r[0]): str(r[1]) for frame in rows for r in frame}
@@ -203,7 +203,7 @@ class SceneTruth:
     loiterers: tuple[TruthDwell, ...]
     stops: tuple[TruthStop, ...]
     objects: dict[int, str] = field(default_factory=dict)  # object id -> class, every object that appears
-    boxes: "TruthBoxes" = field(default_factory=lambda: TruthBoxes.empty())  # per frame, the visible objects
+    boxes: TruthBoxes = field(default_factory=lambda: TruthBoxes.empty())  # per frame, the visible objects
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(line_id, direction) -> number of crossings."""
@@ -235,7 +235,7 @@ class SceneTruth:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "SceneTruth":
+    def from_json(cls, data: dict) -> SceneTruth:
         boxes = TruthBoxes.from_rows(data["boxes"], data.get("objects", {})) if "boxes" in data else TruthBoxes.empty()
         return cls(
             fps=float(data["fps"]),

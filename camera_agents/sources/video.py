@@ -33,7 +33,7 @@ DEFAULT_FPS = 25.0
 _LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
 
 
-def open_video_source(spec: str, *, realtime: bool = False, start_time: datetime | None = None) -> "VideoFileSource | LiveSource":
+def open_video_source(spec: str, *, realtime: bool = False, start_time: datetime | None = None) -> VideoFileSource | LiveSource:
     lowered = spec.lower()
     if lowered.startswith(_LIVE_SCHEMES):
         return LiveSource.for_url(spec)
@@ -188,7 +188,7 @@ class LiveSource:
         self._thread.start()
 
     @classmethod
-    def for_url(cls, url: str, settings: LiveSettings = LiveSettings()) -> "LiveSource":
+    def for_url(cls, url: str, settings: LiveSettings = LiveSettings()) -> LiveSource:
         if url.lower().startswith(("rtsp://", "rtsps://")):
             # RTSP over UDP loses packets on busy city networks and smears frames; TCP does not.
             # OpenCV takes FFmpeg options only from this variable; a value the operator set wins.
@@ -206,7 +206,7 @@ class LiveSource:
         return cls(redact(url), open_capture, settings, diagnose=diagnose)
 
     @classmethod
-    def for_device(cls, spec: str, settings: LiveSettings = LiveSettings()) -> "LiveSource":
+    def for_device(cls, spec: str, settings: LiveSettings = LiveSettings()) -> LiveSource:
         text = spec.lower().removeprefix("device:")
         if not text.isdigit():
             raise SourceError(f"source {spec!r}: a device is a number, like 0 or device:0")

@@ -7,7 +7,7 @@ Done once per chunk, after its time range has ended (see migration 0012).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg import sql
@@ -21,7 +21,7 @@ ROLLUPS = ("traffic_hourly", "traffic_daily", "speed_hourly", "speed_daily")
 def cluster_closed_chunks(settings: DbSettings, *, now: datetime | None = None) -> list[str]:
     """Cluster every rollup chunk whose range ended before ``now`` and that is not clustered yet;
     returns the chunks rewritten."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     done: list[str] = []
     try:
         with connect(settings, autocommit=True) as conn:

@@ -38,7 +38,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -72,7 +72,7 @@ def _epoch(dt: datetime) -> float:
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def check_range(
@@ -198,7 +198,7 @@ def reconcile_windows(
     """Rebuild every closed window that is missing or whose count differs from its raw rows, from
     where the last run stopped (less ``overlap``, for rows that arrived late) or, with ``full``,
     from the start of the raw retention; then remember how far it checked."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         with connect(settings) as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_RECONCILE_LOCK,))

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 import psycopg
 from psycopg import sql
@@ -32,7 +32,7 @@ _REFRESH_LOCK = 0x10C0_0010  # advisory lock: one refresher at a time per databa
 _MAX_RUN = timedelta(days=7)
 
 
-class RollupMode(str, Enum):
+class RollupMode(StrEnum):
     OWN = "own"
     CONTINUOUS = "continuous"
 
