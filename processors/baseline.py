@@ -14,7 +14,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,8 @@ def fixed_offset_minutes(zone: str) -> int | None:
     """The zone's offset from UTC in minutes if it never changes (no daylight saving in the
     years around now), else None: only then can slots move between zones exactly."""
     tz = time_zone(zone)
-    year = datetime.now(timezone.utc).year
-    offsets = {datetime(y, m, 15, tzinfo=timezone.utc).astimezone(tz).utcoffset() for y in (year - 1, year, year + 1)
+    year = datetime.now(UTC).year
+    offsets = {datetime(y, m, 15, tzinfo=UTC).astimezone(tz).utcoffset() for y in (year - 1, year, year + 1)
                for m in range(1, 13)}
     if len(offsets) != 1:
         return None
@@ -119,7 +119,7 @@ class FlowBaseline:
         return [[*key, s.n, s.mean, s.var] for key, s in self._slots.items()]
 
     @classmethod
-    def from_data(cls, rows: list[list[Any]]) -> "FlowBaseline":
+    def from_data(cls, rows: list[list[Any]]) -> FlowBaseline:
         baseline = cls()
         for camera_id, line_id, direction, slot, n, mean, var in rows:
             baseline._slots[(camera_id, line_id, direction, int(slot))] = SlotStats(int(n), float(mean), float(var))

@@ -26,7 +26,8 @@ has set a point for a partition, nothing is committed there. Other topics keep f
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterator, Optional, Set
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Optional
 
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -93,7 +94,7 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
             return self.commit_point(tp)
         return super()._new_offset(tp)
 
-    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         await super().on_partitions_revoked(revoked)
         for tp in revoked:
             self._points.pop(tp, None)
@@ -113,7 +114,7 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
         """False once a rebalance has begun: the rest of a fetched batch must not be delivered."""
         return self.flow_active and not self.suspend_flow.is_set() and generation == self.app.consumer_generation_id
 
-    def split_batch(self, records: dict[TP, list[Any]], active: Optional[Set[TP]]) -> tuple[dict[TP, list[Any]], dict[TP, list[Any]]]:
+    def split_batch(self, records: dict[TP, list[Any]], active: Optional[set[TP]]) -> tuple[dict[TP, list[Any]], dict[TP, list[Any]]]:
         """(bulk, per-message) records of partitions still assigned, bulk ones from the read offset on."""
         bulk_topics = getattr(self.app, "bulk_topics", ())
         bulk: dict[TP, list[Any]] = {}
@@ -134,7 +135,7 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
                 rest[tp] = batch
         return bulk, rest
 
-    async def _drain_messages(self, fetcher: Service) -> None:
+    async def _drain_messages(self, fetcher: Service) -> None:  # noqa: C901 - faust's loop, kept in its shape to compare with it
         # faust.transport.consumer.Consumer._drain_messages (0.15.3) and getmany() in one loop,
         # with delivery changed as the module docstring explains.
         callback = self.callback

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ingest.contract import ContractError, decode, encode, partition_key
@@ -78,7 +78,7 @@ class WindowCounter:
             add = part.windows.add
             # An event from far ahead would move its camera's clock (and maybe the partition's)
             # past every window still to come: refused, like the sink refuses it.
-            latest = datetime.now(timezone.utc) + timedelta(seconds=self._settings.max_future_s)
+            latest = datetime.now(UTC) + timedelta(seconds=self._settings.max_future_s)
             for record in records:
                 try:
                     decoded: object = decode(record.value)

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ingest import alert_text
@@ -47,7 +47,7 @@ Details = dict[str, float | int | str | None]
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def _utc_or_none(ts: float | None) -> datetime | None:
@@ -280,7 +280,7 @@ class _Camera:
         }
 
     @classmethod
-    def from_data(cls, raw: dict[str, Any]) -> "_Camera":
+    def from_data(cls, raw: dict[str, Any]) -> _Camera:
         camera = cls(
             clock=_infinite(raw.get("clock")), last_heartbeat=raw.get("last_heartbeat"),
             expected_since=raw.get("expected_since"), evidence=dict(raw.get("evidence", {})),

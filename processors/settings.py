@@ -48,7 +48,7 @@ class ProcessorSettings(IocSettings):
     metrics_host: str = Field("127.0.0.1", description="Address of the /metrics endpoints (0.0.0.0 in a container).")
 
     @model_validator(mode="after")
-    def _derive(self) -> "ProcessorSettings":
+    def _derive(self) -> ProcessorSettings:
         if not self.app_id:
             object.__setattr__(self, "app_id", f"{self.bus.namespace}-processors")
         return self

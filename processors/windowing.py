@@ -120,7 +120,7 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ingest.contract import CountWindow, FrameEvent, LineCrossing, OccupancyWindow, ZoneOccupancy
 from ingest.windowstats import occupancy_stats, speed_stats
@@ -193,7 +193,7 @@ class Horizon:
     stream_time: float
     cameras: dict[str, float] = field(default_factory=dict)
 
-    def merged(self, other: "Horizon | None", idle_s: float) -> "Horizon":
+    def merged(self, other: Horizon | None, idle_s: float) -> Horizon:
         """The componentwise maximum (the clocks of the longer of two prefixes of one stream)."""
         if other is None:
             return self
@@ -207,7 +207,7 @@ class Horizon:
 
 
 def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 class PartitionWindows:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def make_workload(
     grace_s: float = 10.0,
     zones: bool = True,
     seed: int = 7,
-    start: datetime = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc),
+    start: datetime = datetime(2026, 11, 2, 8, 0, tzinfo=UTC),
     camera_prefix: str = "cam",
     clock_skew_s: float = 0.0,
 ) -> Workload:
@@ -94,7 +94,7 @@ def make_workload(
 
 def make_frames(
     *, cameras: int = 200, frames: int = 200_000, fps: float = 10.0, seed: int = 5,
-    start: datetime = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc),
+    start: datetime = datetime(2026, 11, 2, 8, 0, tzinfo=UTC),
 ) -> Workload:
     """Frame events from ``cameras`` cameras at ``fps`` each, interleaved in time order, with
     0-3 tracked objects (about 300 bytes each, like the agents' frames)."""
@@ -167,7 +167,7 @@ def ground_truth(
         if closes <= camera_time[clock] or closes <= stream_time[lane] - idle_s:
             late += 1
             continue
-        start_dt = datetime.fromtimestamp(start, tz=timezone.utc)
+        start_dt = datetime.fromtimestamp(start, tz=UTC)
         if isinstance(event, LineCrossing):
             counts[("count", event.camera_id, event.line_id, event.direction, event.cls, start_dt)].append(event.speed_kmh)
         elif isinstance(event, FrameEvent):

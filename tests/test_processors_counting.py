@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -186,7 +186,7 @@ def test_a_camera_ten_minutes_ahead_leaves_its_neighbours_counted_in_full(bus, t
     closing = closing_events(Workload(events=events, start=on_time.start, end=on_time.end + timedelta(minutes=10)))
     # And a few events a year ahead of the worker's own clock (a glitch of a neighbour's clock):
     # dead-lettered, else they would close that camera's and its partition's windows for a year.
-    glitches = [msgspec.structs.replace(e, ts=datetime.now(timezone.utc) + timedelta(days=365))
+    glitches = [msgspec.structs.replace(e, ts=datetime.now(UTC) + timedelta(days=365))
                 for e in on_time.events[1000:4000:1000]]
     produced = produce(bus, events[:2000] + glitches + events[2000:] + closing)
     worker = start_worker(bus, log_path=tmp_path / "worker.log", state_dir=tmp_path / "state")
@@ -230,7 +230,7 @@ def test_a_quiet_camera_window_closes_on_its_frames_and_a_lagging_camera_is_coun
     from ingest.contract import FrameEvent
 
     quiet, busy_a, busy_b, slow = _cameras_on_one_partition(["quiet", "busy-a", "busy-b", "slow"])
-    base = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    base = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
 
     def crossing(camera: str, t: float, n: int) -> LineCrossing:
         return LineCrossing(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, line_id="l", direction="in",

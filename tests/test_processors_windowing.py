@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -109,7 +109,7 @@ def test_replay_after_crash_rebuilds_every_window_exactly(spec, skew_s):
 
 def test_duplicate_offsets_are_not_counted_twice():
     windows = PartitionWindows(SPEC)
-    crossing = LineCrossing(camera_id="c", ts=datetime(2026, 1, 1, tzinfo=timezone.utc), frame_no=1, line_id="l",
+    crossing = LineCrossing(camera_id="c", ts=datetime(2026, 1, 1, tzinfo=UTC), frame_no=1, line_id="l",
                             direction="in", cls="car", track_id=1, speed_kmh=10.0)
     assert windows.add(5, crossing) is Admission.COUNTED
     assert windows.add(5, crossing) is Admission.DUPLICATE
@@ -129,7 +129,7 @@ def test_window_spec_rejects_nonsense():
         WindowSpec(lone_lead_s=-1)
 
 
-def _crossing(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)) -> LineCrossing:
+def _crossing(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=UTC)) -> LineCrossing:
     return LineCrossing(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, line_id="l", direction="in",
                         cls="car", track_id=n, speed_kmh=float(10 + n % 50))
 
@@ -145,7 +145,7 @@ def test_a_camera_lagging_beyond_grace_is_counted_not_late():
     offsets = list(enumerate(lane))
     windows, emitted, _ = _run(offsets)
     assert windows.late == 0
-    truth, truth_late = ground_truth([(0, e) for e in lane], before=datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
+    truth, truth_late = ground_truth([(0, e) for e in lane], before=datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     assert truth_late == 0 and compare(truth, _by_key(emitted)) == []
     counted = {cam: sum(w.count for w in emitted if w.camera_id == cam) for cam in ("fast", "slow")}
     assert counted == {"fast": 600, "slow": 600}
@@ -178,7 +178,7 @@ def test_a_silent_camera_window_closes_after_idle_and_releases_the_commit_offset
     closed = windows.close_due()
     # ... and then closes, with all its crossings, and no longer holds the commit offset back.
     (quiet,) = [w for w in closed if w.camera_id == "quiet"]
-    assert quiet.count == 5 and quiet.ts == datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+    assert quiet.count == 5 and quiet.ts == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     assert windows.commit_offset() > 5
     assert "quiet" not in windows.horizon().cameras  # idle beyond idle_s: forgotten
     # Back after the silence: new windows count, an event for the closed window is late.
@@ -265,7 +265,7 @@ def test_a_camera_ten_minutes_ahead_does_not_make_its_neighbours_late():
     # arrive after the camera ahead has closed their windows.
     naive, naive_emitted, _ = _run(list(enumerate(lane)), spec=WindowSpec(lone_lead_s=0.0))
     assert naive.late >= 11 * 500
-    truth, truth_late = ground_truth([(0, e) for e in lane], before=datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
+    truth, truth_late = ground_truth([(0, e) for e in lane], before=datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     assert truth_late == 0 and compare(truth, _by_key(emitted)) == []
 
 
@@ -306,7 +306,7 @@ STREET = "quiet"  # two crossings in minute 0 (at 5 s and 20 s), the next one at
 QUIET_CROSSINGS = (5.0, 20.0, 200.0)
 
 
-def _frame(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)) -> FrameEvent:
+def _frame(camera: str, t: float, n: int, *, base=datetime(2026, 11, 2, 8, 0, tzinfo=UTC)) -> FrameEvent:
     return FrameEvent(camera_id=camera, ts=base + timedelta(seconds=t), frame_no=n, width=1280, height=720)
 
 
@@ -357,7 +357,7 @@ class _Worker:
                     self.counts.append((dict(self.read_to), window))
 
 
-BASE_TS = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc).timestamp()
+BASE_TS = datetime(2026, 11, 2, 8, 0, tzinfo=UTC).timestamp()
 
 
 def _with_offsets(arrivals):
