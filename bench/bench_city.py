@@ -258,7 +258,7 @@ def _ioc(*words: str, log: Path) -> subprocess.Popen:
 
 def main(argv: list[str] | None = None) -> None:
     from bench.citysim import daily_volumes
-    from ingest.bus import BusSettings, ensure_topics
+    from ingest.bus import BusSettings, delete_namespace, ensure_topics
 
     args = _args(argv or [])
     loads = [float(x) for x in args.loads.split(",")]
@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
             bus.close()
+            delete_namespace(bus_settings)  # an in-memory broker slows with every topic it keeps
         figure("city.knee_cameras", knee * args.cameras, "cameras", f">= {args.cameras:,} held in real time")
     busy, total = _machine_cpu()
     used = (busy - machine_before[0]) / max(1e-9, total - machine_before[1])
