@@ -49,9 +49,8 @@ def main() -> None:
     from dashboards.desk.settings import DeskSettings
 
     stack = local_stack()
-    bus = fresh_bus(stack)
-    with scratch_database(stack, prefix="ioc_bench_desk") as db, desk_in_thread(DeskSettings(db=db, bus=bus)) as url, \
-            sync_playwright() as p:
+    with fresh_bus(stack) as bus, scratch_database(stack, prefix="ioc_bench_desk") as db, \
+            desk_in_thread(DeskSettings(db=db, bus=bus)) as url, sync_playwright() as p:
         name, password = _user(db)
         browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                     args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])

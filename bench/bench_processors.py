@@ -165,43 +165,43 @@ def main() -> None:
     from processors.windowing import FRAME_ZONE
     from processors.workload import as_facts, closing_events, compare, ground_truth, make_frames, window_key
 
-    bus = fresh_bus(local_stack())
-    workload = make_frames(frames=FRAMES)
-    closing = [e for e in closing_events(workload) if type(e).__name__ == "FrameEvent"]
-    started = time.monotonic()
-    produced = produce_bulk(bus, workload.events + closing)
-    print(f"# produced {len(produced)} frame events (uncompressed) in {time.monotonic() - started:.1f} s "
-          f"(namespace {bus.namespace})")
-    total = len(produced)
-    truth, _ = ground_truth(produced, before=closing[0].ts.replace(second=0, microsecond=0))
+    with fresh_bus(local_stack()) as bus:
+        workload = make_frames(frames=FRAMES)
+        closing = [e for e in closing_events(workload) if type(e).__name__ == "FrameEvent"]
+        started = time.monotonic()
+        produced = produce_bulk(bus, workload.events + closing)
+        print(f"# produced {len(produced)} frame events (uncompressed) in {time.monotonic() - started:.1f} s "
+              f"(namespace {bus.namespace})")
+        total = len(produced)
+        truth, _ = ground_truth(produced, before=closing[0].ts.replace(second=0, microsecond=0))
 
-    with tempfile.TemporaryDirectory(prefix="bench-processors-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        naive = _run_naive(bus, NAIVE_FRAMES, tmp)
-        figure("processors_stock_faust_per_event_agent", naive, "events/s", "none: baseline")
-        one = _run_ours(bus, 1, total, tmp)
-        figure("processors_frames_1_worker", one, "events/s", f">= {TARGET} on 2 cores")
-        two = _run_ours(bus, 2, total, tmp)
-        figure("processors_frames_2_workers", two, "events/s", f">= {TARGET} on 2 cores")
-        plain = asyncio.run(_plain_aiokafka(bus, total))
-        figure("processors_plain_aiokafka_ceiling", plain, "events/s", "none: ceiling, 1 process")
+        with tempfile.TemporaryDirectory(prefix="bench-processors-") as tmp_dir:
+            tmp = Path(tmp_dir)
+            naive = _run_naive(bus, NAIVE_FRAMES, tmp)
+            figure("processors_stock_faust_per_event_agent", naive, "events/s", "none: baseline")
+            one = _run_ours(bus, 1, total, tmp)
+            figure("processors_frames_1_worker", one, "events/s", f">= {TARGET} on 2 cores")
+            two = _run_ours(bus, 2, total, tmp)
+            figure("processors_frames_2_workers", two, "events/s", f">= {TARGET} on 2 cores")
+            plain = asyncio.run(_plain_aiokafka(bus, total))
+            figure("processors_plain_aiokafka_ceiling", plain, "events/s", "none: ceiling, 1 process")
 
-    def complete(events):
-        keys = {window_key(e) for e in events if isinstance(e, OccupancyWindow) and e.zone_id == FRAME_ZONE}
-        return set(truth) <= keys
+        def complete(events):
+            keys = {window_key(e) for e in events if isinstance(e, OccupancyWindow) and e.zone_id == FRAME_ZONE}
+            return set(truth) <= keys
 
-    emitted: dict[tuple, dict] = {}
-    mismatched = 0
-    for window in read_events(bus, bus.topics.counts, until=complete, timeout_s=30):
-        key, facts = window_key(window), as_facts(window)
-        if emitted.setdefault(key, facts) != facts:
-            mismatched += 1
-    problems = compare(truth, emitted) + [f"{mismatched} window(s) emitted with different numbers"] * bool(mismatched)
-    print(f"# {len(truth)} windows checked against the ground truth computed from the produced frames")
-    for line in problems[:5]:
-        print(f"#   {line}")
-    figure("processors_windows_not_exact", len(problems), "windows", "0")
-    figure("processors_speedup_over_stock_faust", two / naive, "x", "none")
+        emitted: dict[tuple, dict] = {}
+        mismatched = 0
+        for window in read_events(bus, bus.topics.counts, until=complete, timeout_s=30):
+            key, facts = window_key(window), as_facts(window)
+            if emitted.setdefault(key, facts) != facts:
+                mismatched += 1
+        problems = compare(truth, emitted) + [f"{mismatched} window(s) emitted with different numbers"] * bool(mismatched)
+        print(f"# {len(truth)} windows checked against the ground truth computed from the produced frames")
+        for line in problems[:5]:
+            print(f"#   {line}")
+        figure("processors_windows_not_exact", len(problems), "windows", "0")
+        figure("processors_speedup_over_stock_faust", two / naive, "x", "none")
 
 
 if __name__ == "__main__":

@@ -92,41 +92,41 @@ def main() -> None:
     events = _crossings(ROWS)
     with scratch_database(stack) as raw_db:
         raw, raw_client_us, raw_backend_us = _raw_copy_rate(raw_db, events)
-    bus = fresh_bus(stack)
-    producer = make_producer(bus)
-    for event in events:
-        publish(producer, bus, event)
-    producer.flush()
-    producer.close()
-    # The sink runs in this process: it must not carry 200,000 events a sink process never holds
-    # (every collection of the garbage collector would walk them, on the sink's clock).
-    del events
-    figure("sink.raw_binary_copy", raw, "rows/s")
-    figure("sink.raw_binary_copy_client_cpu", raw_client_us, "us/row")
-    figure("sink.raw_binary_copy_backend_cpu", raw_backend_us, "us/row")
-    figure("sink.machine_load_average_1min", _load_average(), "runnable")
-    for workers in (1, 2):
-        with scratch_database(stack) as db:
-            settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{workers}-{bus.namespace}", metrics_port=0)
-            if workers == 1:
-                backends = _BackendCpu(db)
-                backends.start()
-                cpu = time.process_time()
-                results = [Sink(settings).run(count=ROWS, timeout=600)]
-                figure("sink.cpu_1_worker", (time.process_time() - cpu) / ROWS * 1e6, "us/row")
-                figure("sink.backend_cpu_1_worker", backends.total() / ROWS * 1e6, "us/row")
-            else:
-                # Idle timeout: each worker stops a few seconds after its partitions run dry.
-                results = run_workers(settings, workers=workers, timeout=600, idle_timeout=5)
-            with connect(db) as conn:
-                stored = conn.execute("SELECT count(*) FROM crossings").fetchone()[0]
-        assert stored == ROWS, f"{workers} sink worker(s) stored {stored} of {ROWS} rows"
-        # From the first record fetched by any worker to the last batch committed by any worker.
-        span = max(r.last_commit_at for r in results if r.last_commit_at) - min(r.first_record_at for r in results if r.first_record_at)
-        rate = ROWS / span
-        figure(f"sink.throughput_{workers}_worker", rate, "rows/s")
-        figure(f"sink.ratio_to_raw_copy_{workers}_worker", rate / raw, "x", ">= 0.70")
-        figure(f"sink.machine_load_average_1min_after_{workers}_worker", _load_average(), "runnable")
+    with fresh_bus(stack) as bus:
+        producer = make_producer(bus)
+        for event in events:
+            publish(producer, bus, event)
+        producer.flush()
+        producer.close()
+        # The sink runs in this process: it must not carry 200,000 events a sink process never holds
+        # (every collection of the garbage collector would walk them, on the sink's clock).
+        del events
+        figure("sink.raw_binary_copy", raw, "rows/s")
+        figure("sink.raw_binary_copy_client_cpu", raw_client_us, "us/row")
+        figure("sink.raw_binary_copy_backend_cpu", raw_backend_us, "us/row")
+        figure("sink.machine_load_average_1min", _load_average(), "runnable")
+        for workers in (1, 2):
+            with scratch_database(stack) as db:
+                settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{workers}-{bus.namespace}", metrics_port=0)
+                if workers == 1:
+                    backends = _BackendCpu(db)
+                    backends.start()
+                    cpu = time.process_time()
+                    results = [Sink(settings).run(count=ROWS, timeout=600)]
+                    figure("sink.cpu_1_worker", (time.process_time() - cpu) / ROWS * 1e6, "us/row")
+                    figure("sink.backend_cpu_1_worker", backends.total() / ROWS * 1e6, "us/row")
+                else:
+                    # Idle timeout: each worker stops a few seconds after its partitions run dry.
+                    results = run_workers(settings, workers=workers, timeout=600, idle_timeout=5)
+                with connect(db) as conn:
+                    stored = conn.execute("SELECT count(*) FROM crossings").fetchone()[0]
+            assert stored == ROWS, f"{workers} sink worker(s) stored {stored} of {ROWS} rows"
+            # From the first record fetched by any worker to the last batch committed by any worker.
+            span = max(r.last_commit_at for r in results if r.last_commit_at) - min(r.first_record_at for r in results if r.first_record_at)
+            rate = ROWS / span
+            figure(f"sink.throughput_{workers}_worker", rate, "rows/s")
+            figure(f"sink.ratio_to_raw_copy_{workers}_worker", rate / raw, "x", ">= 0.70")
+            figure(f"sink.machine_load_average_1min_after_{workers}_worker", _load_average(), "runnable")
 
 
 if __name__ == "__main__":

@@ -36,24 +36,24 @@ def _send(bus, records) -> None:
 
 def _run(stack, good, now, *, share: float, label: str) -> tuple[float, float, int]:
     """Good events/s (wall clock, first fetch to last commit), CPU seconds of the sink, dead-lettered."""
-    bus = fresh_bus(stack)
-    records = flood(good, topics=bus.topics, now=now, share=share)
-    _send(bus, records)
-    with scratch_database(stack) as db:
-        with connect(db) as conn:
-            EventWriter(conn).write([c.CameraInfo(camera_id=cam, ts=now, name=cam, kind="traffic", origin="registry")
-                                     for cam in CAMERAS])
-            conn.commit()
-        settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{label}-{bus.namespace}", metrics_port=0,
-                                registered_cameras_only=True)
-        cpu = time.process_time()
-        stats = Sink(settings).run(count=len(records), timeout=600)
-        cpu = time.process_time() - cpu
-        with connect(db) as conn:
-            stored = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                         for t in ("crossings", "zone_occupancy", "frame_events"))
-    assert stored == GOOD, f"{label}: {stored} of {GOOD} good events stored"
-    return GOOD / stats.busy_s, cpu, stats.dead_lettered
+    with fresh_bus(stack) as bus:
+        records = flood(good, topics=bus.topics, now=now, share=share)
+        _send(bus, records)
+        with scratch_database(stack) as db:
+            with connect(db) as conn:
+                EventWriter(conn).write([c.CameraInfo(camera_id=cam, ts=now, name=cam, kind="traffic", origin="registry")
+                                         for cam in CAMERAS])
+                conn.commit()
+            settings = SinkSettings(bus=bus, db=db, group_id=f"bench-{label}-{bus.namespace}", metrics_port=0,
+                                    registered_cameras_only=True)
+            cpu = time.process_time()
+            stats = Sink(settings).run(count=len(records), timeout=600)
+            cpu = time.process_time() - cpu
+            with connect(db) as conn:
+                stored = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                             for t in ("crossings", "zone_occupancy", "frame_events"))
+        assert stored == GOOD, f"{label}: {stored} of {GOOD} good events stored"
+        return GOOD / stats.busy_s, cpu, stats.dead_lettered
 
 
 def main() -> None:
