@@ -69,7 +69,12 @@
 
   let hadError = false;
   const source = new EventSource("/events");
-  source.addEventListener("open", () => { setLive(true); if (hadError) window.location.reload(); });
+  source.addEventListener("open", () => {
+    setLive(true);
+    if (hadError) { window.location.reload(); return; }
+    // A change announced between this page's render and its subscription would otherwise be missed.
+    if (page === "alert") refreshPanel(document.body.dataset.alert).catch(() => setLive(false));
+  });
   source.addEventListener("error", () => { hadError = true; setLive(false); });
   source.addEventListener("alert", (event) => onChange(JSON.parse(event.data)));
 
