@@ -117,7 +117,8 @@ def _naive_worker(namespace: str, bootstrap: str, limit: int) -> None:
     bus = BusSettings(bootstrap=bootstrap, namespace=namespace)
     app = faust.App(f"{namespace}-naive", broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
                     broker_session_timeout=6, broker_heartbeat_interval=1, topic_disable_leader=True,
-                    topic_allow_declare=False, consumer_auto_offset_reset="earliest", autodiscover=False)
+                    topic_allow_declare=False, consumer_auto_offset_reset="earliest", autodiscover=False,
+                    datadir=tempfile.mkdtemp(prefix="ioc-bench-naive-"))  # not faust's default, the working directory
     log = logging.getLogger("naive")
     topic = app.topic(bus.topics.frames, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     windows: dict[int, PartitionWindows] = {}
