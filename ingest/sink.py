@@ -207,7 +207,8 @@ class Sink:
         """Records to take in the next batch: a full batch while the database thread has work, an
         eighth of one when it is idle (at the start, after a lull), so that it starts writing
         after a short decode instead of waiting for a whole batch's."""
-        return self.settings.max_batch if self._in_flight else max(1, self.settings.max_batch // 8)
+        busy = any(not task.done() for task in self._in_flight)  # a finished batch stays listed until the next
+        return self.settings.max_batch if busy else max(1, self.settings.max_batch // 8)
 
     def _decode(self, records: list, last_offsets: dict[TopicPartition, int]) -> _Batch:
         decoded: list[tuple[object, contract.Event]] = []
