@@ -111,6 +111,9 @@ class Crossing:
         return OBJECT_CLASSES[self.class_id]
 
 
+_REARM_HEIGHTS, _REARM_PX = 3.0, 60.0  # how far past a line a counted track must go before it may count there again
+
+
 @dataclass(slots=True)
 class _LineTrack:
     side: int  # last side the anchor was clearly on (0: not yet)
@@ -268,6 +271,10 @@ class LineCounter:
             return None
         self._tracks.touch(track_id, now)
         result: Crossing | None = None
+        if state.counted and side != 0 and side == state.side and abs(distance) >= max(_REARM_HEIGHTS * state.height, _REARM_PX):
+            # Counted, then far past the line: coming back over it is another object whose id the
+            # tracker handed on (one leaving the picture where another enters), not this one again.
+            state.counted = False
         if side != 0 and state.side != 0 and side != state.side and not state.counted and state.pending is None:
             if self._crosses_segment(state, anchor, distance):
                 direction: Direction = "in" if side == self.line.in_side else "out"

@@ -134,6 +134,8 @@ class MotionDetector:
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
+        self._shadow_low = self._shadow_high = None  # the band of grey a cast shadow darkens the background to
+        self._dark = False  # the learned road is as dark as at dusk or at night: vehicles' lamps are lit
         self._shadow_floor: np.ndarray | None = None
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
@@ -233,15 +235,20 @@ class MotionDetector:
         if self._classifier.calibrated:
             two_wide = self._classifier.ground_width_m(boxes) >= cfg.split_min_width_m
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
+        # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
+        neck = 0.0 if self._dark else 0.4
         if candidate.any():
             parts: list[tuple[float, ...]] = []
+            solid = self._without_cast_shadows(opened, small) if (two_wide & candidate).any() and not self._dark else opened
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
                 label = int(kept[index])
-                gaps = opened if two_wide[index] else None
-                pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps)
+                gaps = solid if two_wide[index] else None
+                pieces = _split_merged(
+                    labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps, row_neck=neck
+                )
                 if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
-                    pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3)
+                    pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
@@ -249,13 +256,27 @@ class MotionDetector:
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
+    def _without_cast_shadows(self, opened: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """``opened`` without the pixels darkened as a cast shadow darkens the road (to about
+        half): a rider's shadow, darker than the model's shadow band allows here and there,
+        fills the road between riders abreast; their bodies are not that even shade of the road."""
+        if self._background_grey is None:
+            return opened
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low, cv2.CMP_GT), cv2.compare(grey, self._shadow_high, cv2.CMP_LT))
+        return cv2.bitwise_and(opened, cv2.bitwise_not(shade))
+
     def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
         """Whether the pieces of a blob cut at a shallow valley are each one rider wide on the
         ground (the expected size at their spot), as riders side by side are; a car cut at its
         windows is not."""
         p = np.asarray(pieces, dtype=np.float64)
-        widths = self._classifier.ground_width_m(np.stack([p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]], axis=1) * inv)
-        return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m)).all())
+        boxes = np.stack([p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]], axis=1) * inv
+        widths = self._classifier.ground_width_m(boxes)
+        # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
+        # gives two pieces a rider wide, but each as long as the car: riders are short.
+        short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
+        return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m) & short).all())
 
     def _normalise_light(self, small: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
@@ -318,6 +339,9 @@ class MotionDetector:
             self._texture = self._background_grey.astype(np.float32) - cv2.blur(self._background_grey, (5, 5)).astype(np.float32)
             self._texture_energy = cv2.blur(self._texture * self._texture, (5, 5))
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
+            self._dark = cv2.mean(self._background_grey)[0] < _DARK_SCENE
+            self._shadow_low = cv2.convertScaleAbs(self._background_grey, alpha=0.45)
+            self._shadow_high = cv2.convertScaleAbs(self._background_grey, alpha=0.7)
             self._high = cv2.dilate(background, self._kernel_envelope)
             self._low = cv2.erode(background, self._kernel_envelope)
             self._envelope_age = 4  # the background drifts slowly: refresh every few analysed frames
@@ -337,9 +361,12 @@ class MotionDetector:
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 
 
+_DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
+
+
 def _split_merged(
     labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, column_depth: float, row_depth: float = 0.3,
-    depth: int = 2, opened: np.ndarray | None = None,
+    depth: int = 2, opened: np.ndarray | None = None, row_neck: float = 0.0,
 ) -> list[tuple[int, int, int, int, float]]:
     """One blob, or its parts where its column profile (riders side by side) or row profile (a
     vehicle close behind another) falls to a valley of at most ``*_depth`` of the lower peak
@@ -351,6 +378,14 @@ def _split_merged(
     gaps = None if opened is None else mask & (opened[y : y + h, x : x + w] > 0)
     for axis, limit in ((0, column_depth), (1, row_depth)):
         cut = _gap(gaps.sum(axis=0)) if axis == 0 and gaps is not None else None
+        if cut is None and axis == 1 and row_neck > 0:
+            # Neighbours offset along the road in two lanes (oblique riders, a car passing a
+            # rider) touch at a neck a row or two thick, which smoothing the profile would hide.
+            # Only a neck between parts side by side as well: one vehicle's lamps and body, one
+            # above the other, also meet at a neck.
+            cut = _gap(mask.sum(axis=1), limit=row_neck)
+            if cut is not None and not _staggered(mask[:cut].any(axis=0), mask[cut:].any(axis=0)):
+                cut = None
         if cut is None:
             cut = _valley(mask.sum(axis=axis).astype(np.float32), limit)
         if cut is None:
@@ -371,7 +406,8 @@ def _split_merged(
                 parts.extend(
                     (px + a, py + b_, c, d, e)
                     for a, b_, c, d, e in _split_merged(
-                        sub, 1, 0, 0, pw, ph, count, column_depth=column_depth, row_depth=row_depth, depth=depth - 1, opened=sub_opened
+                        sub, 1, 0, 0, pw, ph, count, column_depth=column_depth, row_depth=row_depth, depth=depth - 1, opened=sub_opened,
+                        row_neck=row_neck,
                     )
                 )
             else:
@@ -381,6 +417,16 @@ def _split_merged(
 
 
 _SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once
+
+
+def _staggered(upper: np.ndarray, lower: np.ndarray) -> bool:
+    """Whether two parts' column spans (boolean, one per column) overlap by at most half the
+    narrower one: objects beside each other as well as one behind the other."""
+    a, b = np.flatnonzero(upper), np.flatnonzero(lower)
+    if not len(a) or not len(b):
+        return False
+    overlap = min(a[-1], b[-1]) - max(a[0], b[0]) + 1
+    return overlap <= 0.75 * min(a[-1] - a[0] + 1, b[-1] - b[0] + 1)
 
 
 def _gap(profile: np.ndarray, limit: float = 0.3) -> int | None:

@@ -63,6 +63,19 @@ def test_line_counts_each_direction_and_class_once():
         counter.counts[("in", "car")] = 5  # read-only
 
 
+def test_an_id_handed_on_to_an_object_coming_back_counts_again_but_an_idler_on_the_line_does_not():
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    crossings = []
+    # track 1: a car goes down over the line and far past it, out of the picture; the tracker then
+    # hands its id to a car entering there, which comes back up over the line
+    path = list(range(250, 450, 10)) + list(range(450, 250, -10))
+    # track 2: a car stopped on the line creeps to and fro across it
+    idle = [290, 306, 294, 308, 292, 310, 290] * 6
+    for step, (y, y2) in enumerate(zip(path, idle)):
+        crossings += counter.trigger(tracked([box_at(200, y), box_at(400, y2)], [1, 2]), frame_no=step, now=step / 25)
+    assert [(c.track_id, c.direction) for c in crossings] == [(2, "in"), (1, "in"), (1, "out")]
+
+
 def test_stop_line_jitter_counts_once():
     counter = LineCounter(HORIZONTAL, hysteresis_px=4)
     ys = [280, 290, 296, 299, 301, 298, 302, 299, 301, 303, 297, 301, 299, 302] * 5 + [306, 320, 280, 320, 280, 320]
