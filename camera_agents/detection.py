@@ -131,6 +131,7 @@ class MotionDetector:
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
+        self._textured: np.ndarray | None = None  # where that energy is enough to tell light from objects
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -165,7 +166,8 @@ class MotionDetector:
         # INTER_AREA and the background model's variance absorbs the rest of the sensor noise.
         small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_LINEAR)
         raw = small  # as the camera saw it: texture tests need no light correction
-        small = self._normalise_light(small)
+        grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)  # read by both the light measurement and the texture test
+        small = self._normalise_light(small, grey)
         # After a global change relearn fast, so the new light becomes background within ~1 s.
         # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
         # vehicle waiting at a red light does not melt into the background and leave a ghost.
@@ -207,7 +209,7 @@ class MotionDetector:
         # caught up with yet, unless it hides the road's texture: then it is vehicles merged in a
         # queue or behind their headlights, left for the splitting below. Left out of the objects,
         # light is measured again next frame and divided out.
-        shown = self._texture_shown(raw, labels, stats, keep)  # NaN where the road has no texture to tell
+        shown = self._texture_shown(grey, labels, stats, keep)  # NaN where the road has no texture to tell
         with np.errstate(invalid="ignore"):
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
             if self._classifier.calibrated:
@@ -257,35 +259,38 @@ class MotionDetector:
         widths = self._classifier.ground_width_m(np.stack([p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]], axis=1) * inv)
         return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m)).all())
 
-    def _normalise_light(self, small: np.ndarray) -> np.ndarray:
+    def _normalise_light(self, small: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
         model sees the frame: as a smooth field of gains against the background, measured where no
         tracked object is. A background model may not learn fast enough to follow the light without
         swallowing a vehicle waiting at a red light."""
         if self._background_grey is None:
             return small
-        return self._light.normalise(small, self._background_grey, self._objects)
+        return self._light.normalise(small, self._background_grey, self._objects, grey=grey)
 
-    def _texture_shown(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    def _texture_shown(self, grey: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Per blob of ``stats[1:]`` kept, the share of its textured pixels where the background's
         fine texture shows through, scaled but unchanged (local correlation): the road in other
         light (a cloud's edge, a headlight's pool) shows it; an object hides the texture it covers.
-        NaN where the background is too plain to tell."""
+        NaN where the background is too plain to tell. ``grey``: the frame as the camera saw it."""
         shown = np.full(len(keep), np.nan)
         if self._texture is None:
             return shown
-        grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)
-        a = grey.astype(np.float32) - cv2.blur(grey, (5, 5)).astype(np.float32)
-        b, bb = self._texture, self._texture_energy
-        floor = self._config.light_texture_floor
-        corr = cv2.blur(a * b, (5, 5)) / np.sqrt(np.maximum(cv2.blur(a * a, (5, 5)) * bb, 1e-6))
-        agrees = corr >= self._config.light_texture_correlation
-        textured_anywhere = bb >= floor * floor
         # Per blob label, its textured pixels and those of them where the texture shows.
-        in_blob = textured_anywhere & (labels > 0)
-        textured = np.bincount(labels[in_blob], minlength=len(keep) + 1)[1:]
-        agreeing = np.bincount(labels[in_blob & agrees], minlength=len(keep) + 1)[1:]
+        in_blob = np.flatnonzero(self._textured & (labels > 0))
+        blob_of = labels.reshape(-1)[in_blob]
+        textured = np.bincount(blob_of, minlength=len(keep) + 1)[1:]
         tell = keep & (textured >= 12)  # fewer: a plain surface, its texture cannot tell light from an object
+        if not tell.any():
+            return shown
+        a = cv2.subtract(grey, cv2.blur(grey, (5, 5)), dtype=cv2.CV_32F)
+        b, bb = self._texture, self._texture_energy
+        # The correlation is a local sum over the whole frame, then read where blobs are only.
+        ab = cv2.blur(a * b, (5, 5)).reshape(-1)[in_blob]
+        aa = cv2.blur(a * a, (5, 5)).reshape(-1)[in_blob]
+        corr = ab / np.sqrt(np.maximum(aa * bb.reshape(-1)[in_blob], 1e-6))
+        agrees = corr >= self._config.light_texture_correlation
+        agreeing = np.bincount(blob_of[agrees], minlength=len(keep) + 1)[1:]
         shown[tell] = agreeing[tell] / textured[tell]
         return shown
 
@@ -317,6 +322,8 @@ class MotionDetector:
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
             self._texture = self._background_grey.astype(np.float32) - cv2.blur(self._background_grey, (5, 5)).astype(np.float32)
             self._texture_energy = cv2.blur(self._texture * self._texture, (5, 5))
+            floor = self._config.light_texture_floor
+            self._textured = self._texture_energy >= floor * floor
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             self._high = cv2.dilate(background, self._kernel_envelope)
             self._low = cv2.erode(background, self._kernel_envelope)
