@@ -181,10 +181,11 @@ class MotionDetector:
         outside = self._outside_envelope(small)
         # Only a shaken frame lights up the road's edges everywhere; the envelope test would also
         # cut a vehicle in two where it covers a white stop line, so it applies to shaken frames only.
-        edges_only = cv2.countNonZero(cv2.bitwise_and(foreground, cv2.bitwise_not(outside)))
+        inside = cv2.bitwise_and(foreground, outside)
+        edges_only = cv2.countNonZero(foreground) - cv2.countNonZero(inside)
         self.shaken = edges_only > cfg.shake_fraction * small_w * small_h
         if self.shaken:
-            foreground = cv2.bitwise_and(foreground, outside)
+            foreground = inside
         # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
         # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
         foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
@@ -196,7 +197,7 @@ class MotionDetector:
         if self.global_change:
             self._settling = 12
             return Detections.empty()
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        count, labels, stats = _components(foreground)
         if count <= 1:
             return Detections.empty()
         inv = 1.0 / self._factor
@@ -301,8 +302,7 @@ class MotionDetector:
         to the asphalt's grey, leaving its windows as separate blobs. A cast shadow darkens much
         more (to about 0.6); so a weak darkening right next to an object is the object itself.
         """
-        _, shadow = cv2.threshold(mask, 100, 255, cv2.THRESH_BINARY)
-        shadow = cv2.bitwise_and(shadow, cv2.bitwise_not(foreground))
+        shadow = cv2.inRange(mask, 101, 200)  # a shadow (127), not foreground (``foreground`` is the mask above 200)
         if self._background_grey is None or not cv2.countNonZero(shadow):
             return np.zeros_like(foreground)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
@@ -342,6 +342,23 @@ class MotionDetector:
         gap = cfg.merge_px * self._factor  # in analysis pixels
         size = 2 * int(round(gap / 2)) + 1  # odd, so closing does not shift blobs
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
+
+
+def _components(foreground: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats(foreground, connectivity=8)`` (but for the background's
+    row of stats, left unset), labelled within the foreground's bounding box only: OpenCV's
+    statistics visit every pixel, the empty road as well. The box starts on even coordinates, so
+    the labeller's 2x2 blocks, and with them the order of the labels, are those of the whole frame."""
+    x, y, w, h = cv2.boundingRect(foreground)
+    labels = np.zeros(foreground.shape, np.int32)
+    if w == 0:
+        return 1, labels, np.zeros((1, 5), np.int32)
+    x0, y0 = x & ~1, y & ~1
+    x1, y1 = min((x + w + 1) & ~1, foreground.shape[1]), min((y + h + 1) & ~1, foreground.shape[0])
+    count, labels[y0:y1, x0:x1], stats, _ = cv2.connectedComponentsWithStats(foreground[y0:y1, x0:x1], connectivity=8)
+    stats[:, cv2.CC_STAT_LEFT] += x0
+    stats[:, cv2.CC_STAT_TOP] += y0
+    return count, labels, stats
 
 
 def _split_merged(
