@@ -63,7 +63,7 @@ class LightField:
                 bad |= hidden
         ratio[bad] = np.nan
         blocks = ratio.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
-        blocks = np.sort(blocks, axis=2)  # NaNs sort last
+        blocks.sort(axis=2)  # in place: the reshape above made a copy; NaNs sort last
         valid = b * b - _block_sums(bad, b)  # every ratio but the bad ones is a number
         middle = np.clip(valid // 2, 0, b * b - 1)
         gain = blocks.reshape(-1)[np.arange(0, ny * nx * b * b, b * b).reshape(ny, nx) + middle]
