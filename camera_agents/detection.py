@@ -330,9 +330,9 @@ class MotionDetector:
             self._envelope_age = 4  # the background drifts slowly: refresh every few analysed frames
         self._envelope_age -= 1
         difference = cv2.max(cv2.subtract(small, self._high), cv2.subtract(self._low, small))
-        b, g, r = cv2.split(difference)
-        _, outside = cv2.threshold(cv2.max(cv2.max(b, g), r), self._config.envelope_threshold, 255, cv2.THRESH_BINARY)
-        return outside
+        _, over = cv2.threshold(difference, self._config.envelope_threshold, 255, cv2.THRESH_BINARY)  # per channel
+        # Outside where any channel is over: grey is 0 only where all three are (each weighs > 0).
+        return cv2.compare(cv2.cvtColor(over, cv2.COLOR_BGR2GRAY), 0, cv2.CMP_GT)
 
     def _resize_for(self, width: int, height: int) -> None:
         cfg = self._config
