@@ -131,6 +131,7 @@ class MotionDetector:
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
+        self._textured: np.ndarray | None = None  # where that energy is enough to tell light from objects
         self._kernel_envelope = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
         self._high = self._low = None
         self._background_grey: np.ndarray | None = None
@@ -167,7 +168,8 @@ class MotionDetector:
         # INTER_AREA and the background model's variance absorbs the rest of the sensor noise.
         small = image if (small_w, small_h) == (width, height) else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_LINEAR)
         raw = small  # as the camera saw it: texture tests need no light correction
-        small = self._normalise_light(small)
+        grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)  # read by both the light measurement and the texture test
+        small = self._normalise_light(small, grey)
         # After a global change relearn fast, so the new light becomes background within ~1 s.
         # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
         # vehicle waiting at a red light does not melt into the background and leave a ghost.
@@ -181,10 +183,11 @@ class MotionDetector:
         outside = self._outside_envelope(small)
         # Only a shaken frame lights up the road's edges everywhere; the envelope test would also
         # cut a vehicle in two where it covers a white stop line, so it applies to shaken frames only.
-        edges_only = cv2.countNonZero(cv2.bitwise_and(foreground, cv2.bitwise_not(outside)))
+        inside = cv2.bitwise_and(foreground, outside)
+        edges_only = cv2.countNonZero(foreground) - cv2.countNonZero(inside)
         self.shaken = edges_only > cfg.shake_fraction * small_w * small_h
         if self.shaken:
-            foreground = cv2.bitwise_and(foreground, outside)
+            foreground = inside
         # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
         # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
         foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
@@ -196,7 +199,7 @@ class MotionDetector:
         if self.global_change:
             self._settling = 12
             return Detections.empty()
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        count, labels, stats = _components(foreground)
         if count <= 1:
             return Detections.empty()
         inv = 1.0 / self._factor
@@ -209,7 +212,7 @@ class MotionDetector:
         # caught up with yet, unless it hides the road's texture: then it is vehicles merged in a
         # queue or behind their headlights, left for the splitting below. Left out of the objects,
         # light is measured again next frame and divided out.
-        shown = self._texture_shown(raw, labels, stats, keep)  # NaN where the road has no texture to tell
+        shown = self._texture_shown(grey, labels, stats, keep)  # NaN where the road has no texture to tell
         with np.errstate(invalid="ignore"):
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
             if self._classifier.calibrated:
@@ -278,35 +281,38 @@ class MotionDetector:
         short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
         return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m) & short).all())
 
-    def _normalise_light(self, small: np.ndarray) -> np.ndarray:
+    def _normalise_light(self, small: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
         model sees the frame: as a smooth field of gains against the background, measured where no
         tracked object is. A background model may not learn fast enough to follow the light without
         swallowing a vehicle waiting at a red light."""
         if self._background_grey is None:
             return small
-        return self._light.normalise(small, self._background_grey, self._objects)
+        return self._light.normalise(small, self._background_grey, self._objects, grey=grey)
 
-    def _texture_shown(self, raw: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    def _texture_shown(self, grey: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Per blob of ``stats[1:]`` kept, the share of its textured pixels where the background's
         fine texture shows through, scaled but unchanged (local correlation): the road in other
         light (a cloud's edge, a headlight's pool) shows it; an object hides the texture it covers.
-        NaN where the background is too plain to tell."""
+        NaN where the background is too plain to tell. ``grey``: the frame as the camera saw it."""
         shown = np.full(len(keep), np.nan)
         if self._texture is None:
             return shown
-        grey = cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY)
-        a = grey.astype(np.float32) - cv2.blur(grey, (5, 5)).astype(np.float32)
-        b, bb = self._texture, self._texture_energy
-        floor = self._config.light_texture_floor
-        corr = cv2.blur(a * b, (5, 5)) / np.sqrt(np.maximum(cv2.blur(a * a, (5, 5)) * bb, 1e-6))
-        agrees = corr >= self._config.light_texture_correlation
-        textured_anywhere = bb >= floor * floor
         # Per blob label, its textured pixels and those of them where the texture shows.
-        in_blob = textured_anywhere & (labels > 0)
-        textured = np.bincount(labels[in_blob], minlength=len(keep) + 1)[1:]
-        agreeing = np.bincount(labels[in_blob & agrees], minlength=len(keep) + 1)[1:]
+        in_blob = np.flatnonzero(self._textured & (labels > 0))
+        blob_of = labels.reshape(-1)[in_blob]
+        textured = np.bincount(blob_of, minlength=len(keep) + 1)[1:]
         tell = keep & (textured >= 12)  # fewer: a plain surface, its texture cannot tell light from an object
+        if not tell.any():
+            return shown
+        a = cv2.subtract(grey, cv2.blur(grey, (5, 5)), dtype=cv2.CV_32F)
+        b, bb = self._texture, self._texture_energy
+        # The correlation is a local sum over the whole frame, then read where blobs are only.
+        ab = cv2.blur(a * b, (5, 5)).reshape(-1)[in_blob]
+        aa = cv2.blur(a * a, (5, 5)).reshape(-1)[in_blob]
+        corr = ab / np.sqrt(np.maximum(aa * bb.reshape(-1)[in_blob], 1e-6))
+        agrees = corr >= self._config.light_texture_correlation
+        agreeing = np.bincount(blob_of[agrees], minlength=len(keep) + 1)[1:]
         shown[tell] = agreeing[tell] / textured[tell]
         return shown
 
@@ -317,8 +323,7 @@ class MotionDetector:
         to the asphalt's grey, leaving its windows as separate blobs. A cast shadow darkens much
         more (to about 0.6); so a weak darkening right next to an object is the object itself.
         """
-        _, shadow = cv2.threshold(mask, 100, 255, cv2.THRESH_BINARY)
-        shadow = cv2.bitwise_and(shadow, cv2.bitwise_not(foreground))
+        shadow = cv2.inRange(mask, 101, 200)  # a shadow (127), not foreground (``foreground`` is the mask above 200)
         if self._background_grey is None or not cv2.countNonZero(shadow):
             return np.zeros_like(foreground)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
@@ -338,6 +343,8 @@ class MotionDetector:
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
             self._texture = self._background_grey.astype(np.float32) - cv2.blur(self._background_grey, (5, 5)).astype(np.float32)
             self._texture_energy = cv2.blur(self._texture * self._texture, (5, 5))
+            floor = self._config.light_texture_floor
+            self._textured = self._texture_energy >= floor * floor
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             self._dark = cv2.mean(self._background_grey)[0] < _DARK_SCENE
             self._shadow_low = cv2.convertScaleAbs(self._background_grey, alpha=0.45)
@@ -347,9 +354,9 @@ class MotionDetector:
             self._envelope_age = 4  # the background drifts slowly: refresh every few analysed frames
         self._envelope_age -= 1
         difference = cv2.max(cv2.subtract(small, self._high), cv2.subtract(self._low, small))
-        b, g, r = cv2.split(difference)
-        _, outside = cv2.threshold(cv2.max(cv2.max(b, g), r), self._config.envelope_threshold, 255, cv2.THRESH_BINARY)
-        return outside
+        _, over = cv2.threshold(difference, self._config.envelope_threshold, 255, cv2.THRESH_BINARY)  # per channel
+        # Outside where any channel is over: grey is 0 only where all three are (each weighs > 0).
+        return cv2.compare(cv2.cvtColor(over, cv2.COLOR_BGR2GRAY), 0, cv2.CMP_GT)
 
     def _resize_for(self, width: int, height: int) -> None:
         cfg = self._config
@@ -362,6 +369,23 @@ class MotionDetector:
 
 
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
+
+
+def _components(foreground: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats(foreground, connectivity=8)`` (but for the background's
+    row of stats, left unset), labelled within the foreground's bounding box only: OpenCV's
+    statistics visit every pixel, the empty road as well. The box starts on even coordinates, so
+    the labeller's 2x2 blocks, and with them the order of the labels, are those of the whole frame."""
+    x, y, w, h = cv2.boundingRect(foreground)
+    labels = np.zeros(foreground.shape, np.int32)
+    if w == 0:
+        return 1, labels, np.zeros((1, 5), np.int32)
+    x0, y0 = x & ~1, y & ~1
+    x1, y1 = min((x + w + 1) & ~1, foreground.shape[1]), min((y + h + 1) & ~1, foreground.shape[0])
+    count, labels[y0:y1, x0:x1], stats, _ = cv2.connectedComponentsWithStats(foreground[y0:y1, x0:x1], connectivity=8)
+    stats[:, cv2.CC_STAT_LEFT] += x0
+    stats[:, cv2.CC_STAT_TOP] += y0
+    return count, labels, stats
 
 
 def _split_merged(

@@ -25,37 +25,48 @@ class LightField:
         self._hidden_for: np.ndarray | None = None  # per block, analyses in a row it was under objects
         self._field3: np.ndarray | None = None  # the field per channel, reused
         self._quotient: np.ndarray | None = None  # the frame divided by it, reused
+        # What the measurement needs of the reference, kept while the reference stays the same
+        # (the background is refreshed every few analysed frames, the light measured every frame).
+        self._reference: np.ndarray | None = None
+        self._divisor: np.ndarray | None = None
+        self._unlit: np.ndarray | None = None
 
-    def normalise(self, small: np.ndarray, reference: np.ndarray, objects: np.ndarray | None = None) -> np.ndarray:
+    def normalise(
+        self, small: np.ndarray, reference: np.ndarray, objects: np.ndarray | None = None, *, grey: np.ndarray | None = None
+    ) -> np.ndarray:
         """``small`` (BGR uint8) with the illumination change against ``reference`` (the background,
         grey uint8, same size) divided out. ``objects`` (uint8 mask, same size) marks pixels to leave
-        out of the measurement: where tracked objects are (for a second at most per block)."""
+        out of the measurement: where tracked objects are (for a second at most per block).
+        ``grey``: ``small`` in grey, when the caller has it already."""
         h, w = reference.shape
         b = self._block
         ny, nx = max(h // b, 1), max(w // b, 1)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        g = grey[: ny * b, : nx * b].astype(np.float32)
-        r = reference[: ny * b, : nx * b].astype(np.float32)
-        ratio = g / np.maximum(r, 1.0)
+        if grey is None:
+            grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        grey = grey[: ny * b, : nx * b]
+        divisor, unlit = self._reference_terms(reference[: ny * b, : nx * b])
+        ratio = grey.astype(np.float32) / divisor
         # Saturated, black, and object pixels say nothing about the light.
-        bad = (r < 12) | (r > 240) | (g > 250)
+        bad = unlit | (grey > 250)
         if objects is not None:
             hidden = objects[: ny * b, : nx * b] > 0
             # A block hidden for a second is measured anyway: vehicles move on, and light taken
             # for an object must not shut itself out of the measurement for good.
-            # Per block: hidden pixels counted along the block's rows, then along its columns.
-            covered = hidden.reshape(ny, b, nx * b).sum(axis=1, dtype=np.int32).reshape(ny, nx, b).sum(axis=2) > (b * b) / 2
+            covered = _block_sums(hidden, b) > (b * b) / 2
             if self._hidden_for is None or self._hidden_for.shape != covered.shape:
                 self._hidden_for = np.zeros(covered.shape, np.int32)
             self._hidden_for = np.where(covered, self._hidden_for + 1, 0)
-            stale = (self._hidden_for > 8)[:, None, :, None]  # per block, broadcast over its pixels
-            bad |= (hidden.reshape(ny, b, nx, b) & ~stale).reshape(hidden.shape)
+            stale = self._hidden_for > 8
+            if stale.any():  # per block, broadcast over its pixels
+                bad |= (hidden.reshape(ny, b, nx, b) & ~stale[:, None, :, None]).reshape(hidden.shape)
+            else:
+                bad |= hidden
         ratio[bad] = np.nan
         blocks = ratio.reshape(ny, b, nx, b).transpose(0, 2, 1, 3).reshape(ny, nx, b * b)
-        blocks = np.sort(blocks, axis=2)  # NaNs sort last
-        valid = np.count_nonzero(~np.isnan(blocks), axis=2)
+        blocks.sort(axis=2)  # in place: the reshape above made a copy; NaNs sort last
+        valid = b * b - _block_sums(bad, b)  # every ratio but the bad ones is a number
         middle = np.clip(valid // 2, 0, b * b - 1)
-        gain = np.take_along_axis(blocks, middle[:, :, None], axis=2)[:, :, 0]
+        gain = blocks.reshape(-1)[np.arange(0, ny * nx * b * b, b * b).reshape(ny, nx) + middle]
         gain[valid < (b * b) // 4] = np.nan
         if np.isnan(gain).all():
             self.gain = None
@@ -96,10 +107,28 @@ class LightField:
         if self._field3 is None or self._field3.shape != small.shape:
             self._field3 = np.empty(small.shape, np.float32)
             self._quotient = np.empty(small.shape, np.float32)
-        cv2.merge([field, field, field], dst=self._field3)
+        cv2.cvtColor(field, cv2.COLOR_GRAY2BGR, dst=self._field3)
         np.divide(small, self._field3, out=self._quotient, dtype=np.float32)
-        np.clip(self._quotient, 0, 255, out=self._quotient)
+        # Capped at 255 (a quotient is never negative: the gains are), then truncated to bytes.
+        cv2.threshold(self._quotient, 255, 255, cv2.THRESH_TRUNC, dst=self._quotient)
         return self._quotient.astype(np.uint8)
+
+    def _reference_terms(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The reference as a divisor (at least 1) and where it is too dark or too bright to
+        measure light on; worked out again only when the reference changed."""
+        if self._reference is None or self._reference.shape != reference.shape or not np.array_equal(self._reference, reference):
+            r = reference.astype(np.float32)
+            self._reference = reference.copy()
+            self._divisor = np.maximum(r, 1.0)
+            self._unlit = (reference < 12) | (reference > 240)
+        assert self._divisor is not None and self._unlit is not None
+        return self._divisor, self._unlit
+
+
+def _block_sums(mask: np.ndarray, block: int) -> np.ndarray:
+    """Per ``block`` x ``block`` tile of a boolean mask (whole tiles only), its true pixels."""
+    corners = cv2.integral(mask.view(np.uint8))[::block, ::block]
+    return corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
 
 
 def _median(values: np.ndarray) -> float:

@@ -152,7 +152,8 @@ class Tracker:
         centre_p = (predicted[:, :2] + predicted[:, 2:]) / 2
         centre_d = (boxes[:, :2] + boxes[:, 2:]) / 2
         size = np.sqrt(np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0))
-        distance = np.linalg.norm(centre_p[:, None, :] - centre_d[None, :, :], axis=2) / size[:, None]
+        offset = centre_p[:, None, :] - centre_d[None, :, :]
+        distance = np.sqrt(np.add.reduce(offset * offset, axis=2)) / size[:, None]  # np.linalg.norm's sum, without its checks
         # Overlap ranks first; a distance-only match scores below any real overlap.
         score = np.where(iou >= self._min_iou, 1.0 + iou, np.where(distance <= self._max_distance, 1.0 - distance / (self._max_distance + 1e-9), -1.0))
         # Objects do not double or halve in size between two analysed frames: a lost car must not
@@ -168,6 +169,7 @@ class Tracker:
         # Best score first; the matchable (positive) scores all come before the -1s.
         order = np.argsort(-score, axis=None)[: np.count_nonzero(score > 0)]
         columns = score.shape[1]
+        most = min(score.shape)  # once every track or every detection has its pair, nothing is left to match
         for flat in order.tolist():
             t, d = divmod(flat, columns)
             if t in used_t or d in used_d:
@@ -175,6 +177,8 @@ class Tracker:
             used_t.add(t)
             used_d.add(d)
             pairs.append((t, d))
+            if len(pairs) == most:
+                break
         return pairs
 
     def _observe(self, tracks: list[_Track], boxes: np.ndarray, class_ids: list[int]) -> None:
@@ -217,7 +221,7 @@ def _predicted(tracks: list[_Track]) -> np.ndarray:
 
 def _voted(votes: list[int]) -> int:
     """The class most detections of a track had (the lowest class id of a tie)."""
-    return max(range(len(votes)), key=votes.__getitem__)
+    return votes.index(max(votes))
 
 
 def _fragments(boxes: np.ndarray, claimed: np.ndarray) -> np.ndarray:

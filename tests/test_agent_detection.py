@@ -13,6 +13,7 @@ from camera_agents.detection import (
     HogDetector,
     MotionDetector,
     OnnxDetector,
+    _components,
     _split_merged,
     decode_yolo,
 )
@@ -154,3 +155,21 @@ def test_riders_abreast_are_cut_where_the_road_showed_before_gaps_were_closed():
     riders = _split_merged(labels, label, 5, 4, 15, 12, area, column_depth=0.8, opened=opened)
     # cut at the filled column: each rider whole, the filled column going with the right one
     assert [(x, w) for x, _, w, _, _ in riders] == [(5, 7), (12, 8)]
+
+
+def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():
+    # blobs anywhere, at odd and even offsets, touching the frame's edges or not: the labels,
+    # their order and every blob's statistics are those of labelling the whole frame
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        foreground = np.zeros((135, 240), np.uint8)
+        for _ in range(int(rng.integers(0, 10))):
+            centre = (int(rng.integers(0, 240)), int(rng.integers(0, 135)))
+            axes = (int(rng.integers(1, 25)), int(rng.integers(1, 15)))
+            cv2.ellipse(foreground, centre, axes, int(rng.integers(0, 180)), 0, 360, 255, -1)
+        foreground[rng.random(foreground.shape) > 0.998] = 255
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+        got_count, got_labels, got_stats = _components(foreground)
+        assert got_count == count
+        assert np.array_equal(got_labels, labels)
+        assert np.array_equal(got_stats[1:], stats[1:])
