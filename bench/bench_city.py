@@ -203,6 +203,7 @@ class _Latency(threading.Thread):
         self.rows: dict[str, float] = {}  # event_id -> latency s
         self.windows: dict[tuple, float] = {}  # window key -> seconds after the window's end
         self.late_rows_at: list[float] = []  # wall-clock times at which a row was seen more than 2 s late
+        self.seen_at: dict[object, float] = {}  # event_id or window key -> when it was seen
         self.longest_poll = 0.0  # s: the resolution of the figures, beyond POLL_S
         self.stop = threading.Event()
 
@@ -219,6 +220,7 @@ class _Latency(threading.Thread):
                 ):
                     if event_id not in self.rows:
                         self.rows[event_id] = asked - ts.timestamp()
+                        self.seen_at[event_id] = asked
                         if self.rows[event_id] > 2.0:
                             self.late_rows_at.append(asked)
                 self.longest_poll = max(self.longest_poll, time.time() - asked)
@@ -229,6 +231,7 @@ class _Latency(threading.Thread):
                 ):
                     if key not in self.windows:
                         self.windows[key] = asked - (key[4].timestamp() + 60)
+                        self.seen_at[key] = asked
                 self.longest_poll = max(self.longest_poll, time.time() - asked)
 
 
@@ -433,6 +436,13 @@ def _step(args, load, db, bus, watch, namespace, workdir, raw_topics, window_top
         figure(f"city.{tag}.{name}_p99", _percentile(values, 0.99), "s", target)
         figure(f"city.{tag}.{name}_max", max(values, default=float("nan")), "s")
         figure(f"city.{tag}.{name}_samples", len(values), "rows")
+    # The same by halves of the step: a tail that grows with the run (a broker slowing as it
+    # fills) and one that is there from the start are different faults.
+    middle = wall_started + elapsed / 2
+    for name, measured in (("event_to_row", latency.rows), ("window_end_to_row", latency.windows)):
+        for half, keep in (("first_half", lambda at: at < middle), ("second_half", lambda at: at >= middle)):
+            values = [v for key, v in measured.items() if keep(latency.seen_at[key])]
+            figure(f"city.{tag}.{name}_p99_{half}", _percentile(values, 0.99), "s")
     figure(f"city.{tag}.latency_longest_poll", latency.longest_poll, "s", f"(figures carry up to {POLL_S:g} s + this)")
     # Whether the tail is spread over the run or comes in stalls: the 10-s periods with a late row.
     stalls = sorted({int((at - wall_started) // 10) * 10 for at in latency.late_rows_at})
