@@ -202,7 +202,6 @@ class _Latency(threading.Thread):
         self.db, self.probes = db, probes
         self.rows: dict[str, float] = {}  # event_id -> latency s
         self.windows: dict[tuple, float] = {}  # window key -> seconds after the window's end
-        self.late_rows_at: list[float] = []  # wall-clock times at which a row was seen more than 2 s late
         self.seen_at: dict[object, float] = {}  # event_id or window key -> when it was seen
         self.longest_poll = 0.0  # s: the resolution of the figures, beyond POLL_S
         self.stop = threading.Event()
@@ -221,8 +220,6 @@ class _Latency(threading.Thread):
                     if event_id not in self.rows:
                         self.rows[event_id] = asked - ts.timestamp()
                         self.seen_at[event_id] = asked
-                        if self.rows[event_id] > 2.0:
-                            self.late_rows_at.append(asked)
                 self.longest_poll = max(self.longest_poll, time.time() - asked)
                 asked = time.time()
                 for key in conn.execute(
@@ -242,20 +239,22 @@ def _table_sizes(conn) -> dict[str, int]:
     return out
 
 
-def _scrape(port: int, metric: str) -> float:
+def _metrics(port: int) -> str:
+    """A process's Prometheus exposition; empty while it does not answer."""
     try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
     except OSError:
-        return 0.0
+        return ""
+
+
+def _scrape(port: int, metric: str) -> float:
+    text = _metrics(port)
     return sum(float(m[1]) for m in re.finditer(rf"^{metric}(?:_total)?(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.M))
 
 
 def _histogram_above(port: int, metric: str, bound: float) -> tuple[float, float]:
     """(observations above ``bound``, all observations) of a Prometheus histogram, since its start."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-    except OSError:
-        return 0.0, 0.0
+    text = _metrics(port)
     buckets = {float(m[1]): float(m[2]) for m in re.finditer(rf'^{metric}_bucket{{le="([0-9.e+]+|\+Inf)"}} ([0-9.e+]+)$', text, re.M)
                if m[1] != "+Inf"}
     count = sum(float(m[1]) for m in re.finditer(rf"^{metric}_count ([0-9.e+]+)$", text, re.M))
@@ -440,13 +439,15 @@ def _step(args, load, db, bus, watch, namespace, workdir, raw_topics, window_top
     # fills) and one that is there from the start are different faults.
     middle = wall_started + elapsed / 2
     for name, measured in (("event_to_row", latency.rows), ("window_end_to_row", latency.windows)):
-        for half, keep in (("first_half", lambda at: at < middle), ("second_half", lambda at: at >= middle)):
-            values = [v for key, v in measured.items() if keep(latency.seen_at[key])]
-            figure(f"city.{tag}.{name}_p99_{half}", _percentile(values, 0.99), "s")
+        first = [v for key, v in measured.items() if latency.seen_at[key] < middle]
+        second = [v for key, v in measured.items() if latency.seen_at[key] >= middle]
+        figure(f"city.{tag}.{name}_p99_first_half", _percentile(first, 0.99), "s")
+        figure(f"city.{tag}.{name}_p99_second_half", _percentile(second, 0.99), "s")
     figure(f"city.{tag}.latency_longest_poll", latency.longest_poll, "s", f"(figures carry up to {POLL_S:g} s + this)")
     # Whether the tail is spread over the run or comes in stalls: the 10-s periods with a late row.
-    stalls = sorted({int((at - wall_started) // 10) * 10 for at in latency.late_rows_at})
-    print(f"   rows over 2 s late: {len(latency.late_rows_at)}, in {len(stalls)} 10-s periods, at t="
+    late_at = [latency.seen_at[key] for key, value in latency.rows.items() if value > 2.0]
+    stalls = sorted({int((at - wall_started) // 10) * 10 for at in late_at})
+    print(f"   rows over 2 s late: {len(late_at)}, in {len(stalls)} 10-s periods, at t="
           + ",".join(f"{t}" for t in stalls[:30]), flush=True)
     figure(f"city.{tag}.periods_with_late_rows", len(stalls), "10-s periods")
     slow, batches = _histogram_above(sink_port, "ioc_sink_batch_seconds", 1.0)
