@@ -272,7 +272,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
                         help="cameras one agent process publishes for (one carried ~600 events/s, ~250 cameras, under a load of 10 on 2 cores)")
     parser.add_argument("--sink-workers", type=int, default=1)
     parser.add_argument("--processor-workers", type=int, default=1)
-    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--partitions", type=int, default=None,
+                        help="partitions per topic (default: the workers of the widest stage; the local broker "
+                             "lists every partition a fetch reads, so partitions no worker needs cost it on every fetch)")
     return parser.parse_args(argv)
 
 
@@ -286,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     from ingest.bus import BusSettings, delete_namespace, ensure_topics
 
     args = _args(argv or [])
+    if args.partitions is None:
+        args.partitions = max(args.sink_workers, args.processor_workers)
     loads = [float(x) for x in args.loads.split(",")]
     stack = local_stack()
     namespace = f"city{uuid.uuid4().hex[:8]}"
@@ -300,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     machine_before = _machine_cpu()
     print(f"machine: {os.cpu_count()} cores, load average {' '.join(load_before)} at the start; logs in {workdir}", flush=True)
+    print(f"bus: {args.partitions} partition(s) per topic; {args.processor_workers} processors worker(s), "
+          f"{args.sink_workers} sink worker(s)", flush=True)
     with scratch_database(stack, prefix="ioc_city") as db:
         common = ["--bootstrap", stack.bootstrap, "--namespace", namespace]
         sink_port = 19600 + os.getpid() % 300
