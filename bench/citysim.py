@@ -6,7 +6,7 @@ process around a daily volume, with the day's shape: quiet nights, rush hours at
 tracks it sends what an agent sends (camera_agents/pipeline.py, with its defaults):
 
 * frame events on the analysis grid (25 fps, every 3rd frame analysed), sampled as the agent
-  samples them (ingest/framesample.py: whenever a track appears or ends, else one a second);
+  samples them (ingest/framesample.py: whenever a track appears or ends, else the first of each second);
 * one crossing per object at its line, with class, direction and speed;
 * zone occupancy of the junction box on every change, else every 5 s;
 * a heartbeat every 5 s, the registry entry every 300 s;
@@ -165,7 +165,7 @@ class CameraSim:
                     camera_id=cam, ts=self._ts(crossing_at), frame_no=int(crossing_at * 25), line_id="stop_line",
                     direction=tr.direction, cls=tr.cls, track_id=tr.track_id, speed_kmh=tr.speed_kmh)))  # type: ignore[arg-type]
         # Frames: every change, else one each frame_every_s.
-        for t in _sampled(sorted(set(changes)), self._last_frame, self._now, end, self.frame_every_s):
+        for t in _sampled(sorted(set(changes)), self._last_frame, self._now, end, self.frame_every_s, on_the_clock=True):
             self._last_frame = t
             out.append((t, c.FrameEvent(camera_id=cam, ts=self._ts(t), frame_no=int(round(t * 25)), width=WIDTH, height=HEIGHT,
                                         objects=self._objects(t))))
@@ -207,13 +207,22 @@ class CameraSim:
         return [event for _, event in out]
 
 
-def _sampled(changes: list[float], last: float, now: float, end: float, every_s: float) -> list[float]:
-    """Moments in [now, end) to send at: each change, and fills so no gap exceeds ``every_s``."""
+def _sampled(changes: list[float], last: float, now: float, end: float, every_s: float, *,
+             on_the_clock: bool = False) -> list[float]:
+    """Moments in [now, end) to send at: each change, and fills so no gap exceeds ``every_s``:
+    ``every_s`` after the last one sent, or, ``on_the_clock``, at the first analysed frame of each
+    ``every_s``-second period of the clock (as ingest/framesample.py samples frames)."""
     out = []
     i = bisect.bisect_left(changes, now)
     while True:
-        # every_s = 0: every analysed frame (the full-rate stream)
-        due = CameraSim._grid(max(last + (every_s or 1 / ANALYSIS_HZ), now))
+        if not every_s:  # every analysed frame (the full-rate stream)
+            after = last + 1 / ANALYSIS_HZ
+        elif on_the_clock:
+            # A frame on a whole second may carry it as 20.999999...: the period it opened is 21's.
+            after = (math.floor(last / every_s + 1e-6) + 1) * every_s
+        else:
+            after = last + every_s
+        due = CameraSim._grid(max(after, now))
         nxt = changes[i] if i < len(changes) else math.inf
         t = min(due, nxt)
         if t >= end:

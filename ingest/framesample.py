@@ -6,11 +6,17 @@ further on. A frame is kept when
 * it is the first of its camera seen (or its clock went backwards: the agent restarted), or
 * its set of track ids differs from the previous frame of that camera (a track appeared or
   ended), or
-* ``every_s`` seconds or more have passed since the last frame kept of that camera.
+* it is the camera's first frame in a new ``every_s``-second period of the clock (periods counted
+  from the epoch, so a one-second sample is the first frame of each whole second).
 
 What downstream needs survives: the number of objects in view only changes when the set of
 tracks changes, so the whole-view occupancy (peak and time-weighted mean) computed from kept
-frames equals the one from every frame. Positions are kept at least every ``every_s`` seconds.
+frames equals the one from every frame. Positions are kept at least every ``every_s`` seconds
+(plus one analysed frame). Why periods of the clock rather than ``every_s`` after the last frame
+kept: the processors close a camera's count window once its events pass the window's end plus
+the grace, both whole seconds; the first frame of a second reaches that moment one analysed frame
+after it, where a frame a second after the last one kept came up to a second later, and the
+window with it.
 The rule is the same whether applied once or twice (agent, then sink): a stream already sampled
 at ``every_s`` passes a second sampler at ``every_s`` unchanged. ``every_s = 0`` keeps every frame.
 """
@@ -44,7 +50,7 @@ class FrameSampler:
         now = ts.timestamp()
         tracks = frozenset(track_ids)
         last = self._last.get(camera_id)
-        if last is None or now < last[0] or tracks != last[1] or now - last[0] >= self.every_s:
+        if last is None or now < last[0] or tracks != last[1] or now // self.every_s != last[0] // self.every_s:
             self._last[camera_id] = (now, tracks)
             return True
         self._last[camera_id] = (last[0], tracks)

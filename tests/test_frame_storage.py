@@ -27,8 +27,12 @@ def _frame(at_s: float, tracks: tuple[int, ...], camera: str = "cam-a") -> c.Fra
 SAMPLES = [
     # the same tracks for 2.5 s at 8 frames a second: the first, then one a second
     ([(i / 8, (1, 2)) for i in range(21)], 1.0, [0, 8, 16]),
-    # a track appears at 0.25 s and ends at 0.5 s: both changes kept, and the clock restarts at each
-    ([(0, (1,)), (0.125, (1,)), (0.25, (1, 2)), (0.375, (1, 2)), (0.5, (1,)), (1.375, (1,)), (1.5, (1,))], 1.0, [0, 2, 4, 6]),
+    # a track appears at 0.25 s and ends at 0.5 s: both changes kept, then the first frame of the next second
+    ([(0, (1,)), (0.125, (1,)), (0.25, (1, 2)), (0.375, (1, 2)), (0.5, (1,)), (1.375, (1,)), (1.5, (1,))], 1.0, [0, 2, 4, 5]),
+    # frames off the second: the first of each whole second, not one a second after the last kept
+    ([(0.7 + i / 8, (1,)) for i in range(20)], 1.0, [0, 3, 11, 19]),
+    # a two-second sample: the first frame of each even second
+    ([(i / 2, ()) for i in range(10)], 2.0, [0, 4, 8]),
     # an empty view stays empty: one a second
     ([(i / 4, ()) for i in range(9)], 1.0, [0, 4, 8]),
     # 0 keeps every frame
