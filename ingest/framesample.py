@@ -16,7 +16,9 @@ frames equals the one from every frame. Positions are kept at least every ``ever
 kept: the processors close a camera's count window once its events pass the window's end plus
 the grace, both whole seconds; the first frame of a second reaches that moment one analysed frame
 after it, where a frame a second after the last one kept came up to a second later, and the
-window with it.
+window with it. The price: a change no longer puts off the next second's frame, so a busy
+camera sends more frames (+22 % at a busy hour of the simulated city; 46.5 instead of 38.3 MB a
+typical camera-day stored, see the README's capacity section).
 The rule is the same whether applied once or twice (agent, then sink): a stream already sampled
 at ``every_s`` passes a second sampler at ``every_s`` unchanged. ``every_s = 0`` keeps every frame.
 """
