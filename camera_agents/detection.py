@@ -199,7 +199,7 @@ class MotionDetector:
         if self.global_change:
             self._settling = 12
             return Detections.empty()
-        count, labels, stats = _components(foreground)
+        count, labels, stats, origin = _components(foreground)
         if count <= 1:
             return Detections.empty()
         inv = 1.0 / self._factor
@@ -212,7 +212,7 @@ class MotionDetector:
         # caught up with yet, unless it hides the road's texture: then it is vehicles merged in a
         # queue or behind their headlights, left for the splitting below. Left out of the objects,
         # light is measured again next frame and divided out.
-        shown = self._texture_shown(grey, labels, stats, keep)  # NaN where the road has no texture to tell
+        shown = self._texture_shown(grey, labels, origin, keep)  # NaN where the road has no texture to tell
         with np.errstate(invalid="ignore"):
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
             if self._classifier.calibrated:
@@ -243,15 +243,21 @@ class MotionDetector:
         if candidate.any():
             parts: list[tuple[float, ...]] = []
             solid = self._without_cast_shadows(opened, small) if (two_wide & candidate).any() and not self._dark else opened
+            # Blobs are cut in the labels' box: their coordinates there, their pieces' in the frame.
+            ox, oy = origin
+            solid = solid[oy : oy + labels.shape[0], ox : ox + labels.shape[1]]
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
+                x, y = x - ox, y - oy
                 label = int(kept[index])
                 gaps = solid if two_wide[index] else None
                 pieces = _split_merged(
                     labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps, row_neck=neck
                 )
+                pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
                     pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
+                    pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         xyxy = np.stack([b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]], axis=1) * inv
@@ -290,27 +296,40 @@ class MotionDetector:
             return small
         return self._light.normalise(small, self._background_grey, self._objects, grey=grey)
 
-    def _texture_shown(self, grey: np.ndarray, labels: np.ndarray, stats: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Per blob of ``stats[1:]`` kept, the share of its textured pixels where the background's
-        fine texture shows through, scaled but unchanged (local correlation): the road in other
-        light (a cloud's edge, a headlight's pool) shows it; an object hides the texture it covers.
-        NaN where the background is too plain to tell. ``grey``: the frame as the camera saw it."""
+    def _texture_shown(self, grey: np.ndarray, labels: np.ndarray, origin: tuple[int, int], keep: np.ndarray) -> np.ndarray:
+        """Per blob kept (``labels`` 1.., a box of the frame at ``origin``), the share of its
+        textured pixels where the background's fine texture shows through, scaled but unchanged
+        (local correlation): the road in other light (a cloud's edge, a headlight's pool) shows it;
+        an object hides the texture it covers. NaN where the background is too plain to tell.
+        ``grey``: the frame as the camera saw it."""
         shown = np.full(len(keep), np.nan)
         if self._texture is None:
             return shown
+        ox, oy = origin
+        lh, lw = labels.shape
         # Per blob label, its textured pixels and those of them where the texture shows.
-        in_blob = np.flatnonzero(self._textured & (labels > 0))
+        in_blob = np.flatnonzero(self._textured[oy : oy + lh, ox : ox + lw] & (labels > 0))
         blob_of = labels.reshape(-1)[in_blob]
         textured = np.bincount(blob_of, minlength=len(keep) + 1)[1:]
         tell = keep & (textured >= 12)  # fewer: a plain surface, its texture cannot tell light from an object
         if not tell.any():
             return shown
-        a = cv2.subtract(grey, cv2.blur(grey, (5, 5)), dtype=cv2.CV_32F)
-        b, bb = self._texture, self._texture_energy
-        # The correlation is a local sum over the whole frame, then read where blobs are only.
-        ab = cv2.blur(a * b, (5, 5)).reshape(-1)[in_blob]
-        aa = cv2.blur(a * a, (5, 5)).reshape(-1)[in_blob]
-        corr = ab / np.sqrt(np.maximum(aa * bb.reshape(-1)[in_blob], 1e-6))
+        # The correlation is a local sum (5x5) of the frame's fine texture (grey minus its 5x5
+        # mean), read where blobs are only: worked out on the labels' box and 4 pixels around it,
+        # not the whole frame. Cut at the frame's edges the box sees the border the whole frame
+        # does; within 4 pixels of a cut elsewhere its sums are wrong, and never read. Every
+        # term is a whole number (bytes and differences of bytes), so every sum is exact, and
+        # the same whatever the box.
+        height, width = grey.shape
+        x0, y0, x1, y1 = max(ox - 4, 0), max(oy - 4, 0), min(ox + lw + 4, width), min(oy + lh + 4, height)
+        near = grey[y0:y1, x0:x1]
+        a = cv2.subtract(near, cv2.blur(near, (5, 5)), dtype=cv2.CV_32F)
+        rows, cols = np.divmod(in_blob, lw)
+        at = (rows + (oy - y0)) * (x1 - x0) + cols + (ox - x0)  # the blob pixels in the box around
+        ab = cv2.blur(a * self._texture[y0:y1, x0:x1], (5, 5)).reshape(-1)[at]
+        aa = cv2.blur(a * a, (5, 5)).reshape(-1)[at]
+        bb = self._texture_energy.reshape(-1)[(rows + oy) * width + cols + ox]
+        corr = ab / np.sqrt(np.maximum(aa * bb, 1e-6))
         agrees = corr >= self._config.light_texture_correlation
         agreeing = np.bincount(blob_of[agrees], minlength=len(keep) + 1)[1:]
         shown[tell] = agreeing[tell] / textured[tell]
@@ -371,21 +390,22 @@ class MotionDetector:
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 
 
-def _components(foreground: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def _components(foreground: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[int, int]]:
     """``cv2.connectedComponentsWithStats(foreground, connectivity=8)`` (but for the background's
     row of stats, left unset), labelled within the foreground's bounding box only: OpenCV's
     statistics visit every pixel, the empty road as well. The box starts on even coordinates, so
-    the labeller's 2x2 blocks, and with them the order of the labels, are those of the whole frame."""
+    the labeller's 2x2 blocks, and with them the order of the labels, are those of the whole frame.
+    Returned: the count, the labels of the box only (outside it every label is 0, and nothing
+    looks there), the statistics in frame pixels, and the box's top-left corner in the frame."""
     x, y, w, h = cv2.boundingRect(foreground)
-    labels = np.zeros(foreground.shape, np.int32)
     if w == 0:
-        return 1, labels, np.zeros((1, 5), np.int32)
+        return 1, np.zeros((0, 0), np.int32), np.zeros((1, 5), np.int32), (0, 0)
     x0, y0 = x & ~1, y & ~1
     x1, y1 = min((x + w + 1) & ~1, foreground.shape[1]), min((y + h + 1) & ~1, foreground.shape[0])
-    count, labels[y0:y1, x0:x1], stats, _ = cv2.connectedComponentsWithStats(foreground[y0:y1, x0:x1], connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground[y0:y1, x0:x1], connectivity=8)
     stats[:, cv2.CC_STAT_LEFT] += x0
     stats[:, cv2.CC_STAT_TOP] += y0
-    return count, labels, stats
+    return count, labels, stats, (x0, y0)
 
 
 def _split_merged(
