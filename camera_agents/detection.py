@@ -178,16 +178,7 @@ class MotionDetector:
         mask = self._model.apply(small, learningRate=rate)
         if self._settling:
             self._settling -= 1
-        _, foreground = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)  # 127 = shadow, dropped
-        foreground = cv2.bitwise_or(foreground, self._weak_shadows_near(foreground, mask, small))
-        outside = self._outside_envelope(small)
-        # Only a shaken frame lights up the road's edges everywhere; the envelope test would also
-        # cut a vehicle in two where it covers a white stop line, so it applies to shaken frames only.
-        inside = cv2.bitwise_and(foreground, outside)
-        edges_only = cv2.countNonZero(foreground) - cv2.countNonZero(inside)
-        self.shaken = edges_only > cfg.shake_fraction * small_w * small_h
-        if self.shaken:
-            foreground = inside
+        foreground = self._foreground(mask, small)
         # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
         # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
         foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
@@ -242,10 +233,10 @@ class MotionDetector:
         neck = 0.0 if self._dark else 0.4
         if candidate.any():
             parts: list[tuple[float, ...]] = []
-            solid = self._without_cast_shadows(opened, small) if (two_wide & candidate).any() and not self._dark else opened
             # Blobs are cut in the labels' box: their coordinates there, their pieces' in the frame.
             ox, oy = origin
-            solid = solid[oy : oy + labels.shape[0], ox : ox + labels.shape[1]]
+            labelled = (slice(oy, oy + labels.shape[0]), slice(ox, ox + labels.shape[1]))
+            solid = self._without_cast_shadows(opened, small, labelled) if (two_wide & candidate).any() and not self._dark else opened[labelled]
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
                 x, y = x - ox, y - oy
@@ -265,15 +256,40 @@ class MotionDetector:
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
-    def _without_cast_shadows(self, opened: np.ndarray, small: np.ndarray) -> np.ndarray:
-        """``opened`` without the pixels darkened as a cast shadow darkens the road (to about
-        half): a rider's shadow, darker than the model's shadow band allows here and there,
-        fills the road between riders abreast; their bodies are not that even shade of the road."""
+    def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """The model's foreground with the weak shadows next to it, and without the road's edges
+        on a shaken frame (``shaken`` says whether it was)."""
+        _, foreground = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)  # 127 = shadow, dropped
+        # Every step here works pixel by pixel or reaches 2 pixels (how near a weak shadow must
+        # be): it is worked out on the foreground's box and 2 pixels around it only, outside which
+        # the foreground is empty and stays so (the same masks as on the whole frame, for less).
+        fx, fy, fw, fh = cv2.boundingRect(foreground)
+        box = (slice(max(fy - 2, 0), fy + fh + 2), slice(max(fx - 2, 0), fx + fw + 2))
+        if fw:
+            weak = self._weak_shadows_near(foreground, mask, small, box)
+            if weak is not None:
+                foreground[box] |= weak
+        self._refresh_background()
+        self.shaken = False
+        if fw:
+            # Only a shaken frame lights up the road's edges everywhere; the envelope test would also
+            # cut a vehicle in two where it covers a white stop line, so it applies to shaken frames only.
+            inside = cv2.bitwise_and(foreground[box], self._outside_envelope(small, box))
+            edges_only = cv2.countNonZero(foreground[box]) - cv2.countNonZero(inside)
+            self.shaken = edges_only > self._config.shake_fraction * mask.shape[1] * mask.shape[0]
+            if self.shaken:
+                foreground[box] = inside
+        return foreground
+
+    def _without_cast_shadows(self, opened: np.ndarray, small: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+        """``opened`` within ``box`` without the pixels darkened as a cast shadow darkens the road
+        (to about half): a rider's shadow, darker than the model's shadow band allows here and
+        there, fills the road between riders abreast; their bodies are not that even shade of the road."""
         if self._background_grey is None:
-            return opened
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low, cv2.CMP_GT), cv2.compare(grey, self._shadow_high, cv2.CMP_LT))
-        return cv2.bitwise_and(opened, cv2.bitwise_not(shade))
+            return opened[box]
+        grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
+        shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
+        return cv2.bitwise_and(opened[box], cv2.bitwise_not(shade))
 
     def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
         """Whether the pieces of a blob cut at a shallow valley are each one rider wide on the
@@ -335,28 +351,38 @@ class MotionDetector:
         shown[tell] = agreeing[tell] / textured[tell]
         return shown
 
-    def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
-        """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground.
+    def _weak_shadows_near(self, foreground: np.ndarray, mask: np.ndarray, small: np.ndarray, box: tuple[slice, slice]) -> np.ndarray | None:
+        """"Shadow" pixels that are barely darker than the road, next to foreground, as foreground
+        (within ``box``, which holds the foreground and 2 pixels around it; None: there are none).
 
         MOG2 calls any slightly darker, same-hue pixel a shadow, which erases a car painted close
         to the asphalt's grey, leaving its windows as separate blobs. A cast shadow darkens much
         more (to about 0.6); so a weak darkening right next to an object is the object itself.
         """
-        shadow = cv2.inRange(mask, 101, 200)  # a shadow (127), not foreground (``foreground`` is the mask above 200)
+        shadow = cv2.inRange(mask[box], 101, 200)  # a shadow (127), not foreground (``foreground`` is the mask above 200)
         if self._background_grey is None or not cv2.countNonZero(shadow):
-            return np.zeros_like(foreground)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        weak = cv2.compare(grey, self._shadow_floor, cv2.CMP_GT)
-        near = cv2.dilate(foreground, self._kernel_near)
+            return None
+        grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
+        weak = cv2.compare(grey, self._shadow_floor[box], cv2.CMP_GT)
+        # Dilated within the box: the foreground is all inside it, and nothing outside it lights up.
+        near = cv2.dilate(foreground[box], self._kernel_near)
         return cv2.bitwise_and(cv2.bitwise_and(shadow, weak), near)
 
-    def _outside_envelope(self, small: np.ndarray) -> np.ndarray:
-        """Pixels that differ from every background pixel of their 3x3 neighbourhood.
+    def _outside_envelope(self, small: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+        """Pixels within ``box`` that differ from every background pixel of their 3x3 neighbourhood.
 
         A swaying pole shifts the image by a pixel, which turns every sharp edge of the road
         (lane markings, the stop line, kerbs) into foreground for a per-pixel model; an object
         is darker or brighter than the whole neighbourhood of the background it covers.
         """
+        difference = cv2.max(cv2.subtract(small[box], self._high[box]), cv2.subtract(self._low[box], small[box]))
+        _, over = cv2.threshold(difference, self._config.envelope_threshold, 255, cv2.THRESH_BINARY)  # per channel
+        # Outside where any channel is over: grey is 0 only where all three are (each weighs > 0).
+        return cv2.compare(cv2.cvtColor(over, cv2.COLOR_BGR2GRAY), 0, cv2.CMP_GT)
+
+    def _refresh_background(self) -> None:
+        """The learned background and what the tests read of it (its grey, texture, shadow bands
+        and 3x3 envelope), taken again every few analysed frames."""
         if self._envelope_age <= 0:
             background = self._model.getBackgroundImage()
             self._background_grey = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
@@ -372,10 +398,6 @@ class MotionDetector:
             self._low = cv2.erode(background, self._kernel_envelope)
             self._envelope_age = 4  # the background drifts slowly: refresh every few analysed frames
         self._envelope_age -= 1
-        difference = cv2.max(cv2.subtract(small, self._high), cv2.subtract(self._low, small))
-        _, over = cv2.threshold(difference, self._config.envelope_threshold, 255, cv2.THRESH_BINARY)  # per channel
-        # Outside where any channel is over: grey is 0 only where all three are (each weighs > 0).
-        return cv2.compare(cv2.cvtColor(over, cv2.COLOR_BGR2GRAY), 0, cv2.CMP_GT)
 
     def _resize_for(self, width: int, height: int) -> None:
         cfg = self._config
