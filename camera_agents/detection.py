@@ -217,7 +217,9 @@ class MotionDetector:
             return Detections.empty()
         kept = np.flatnonzero(keep) + 1
         s = stats[kept].astype(np.float32)  # x, y, w, h, area in analysis pixels
-        b = np.column_stack([s[:, :4], s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)])  # x, y, w, h, fill
+        b = np.empty((len(s), 5), np.float32)  # x, y, w, h, fill (np.column_stack's array, without its machinery)
+        b[:, :4] = s[:, :4]
+        b[:, 4] = s[:, 4] / np.maximum(s[:, 2] * s[:, 3], 1)
         # Merged vehicles are split where the blob's column or row profile has a valley. Riders side
         # by side: a blob that, calibrated, is wider on the ground than one rider is at that spot
         # (its expected size there) is cut at a shallower valley (their shadows and the road
@@ -509,7 +511,7 @@ def _gap(profile: np.ndarray, limit: float = 0.3) -> int | None:
     of the lower peak beside it, with at least three columns of three pixels on either side."""
     if len(profile) < 8 or profile[3:-3].min() > limit * profile.max():
         return None  # most blobs: nothing near that deep, decided in two reductions
-    solid = np.cumsum(profile >= 3)
+    solid = (profile >= 3).cumsum()
     left_peak = np.maximum.accumulate(profile)
     right_peak = np.maximum.accumulate(profile[::-1])[::-1]
     inner = np.arange(3, len(profile) - 3)
@@ -518,7 +520,7 @@ def _gap(profile: np.ndarray, limit: float = 0.3) -> int | None:
     if not ok.any():
         return None
     found = inner[ok]
-    return int(found[np.argmin(np.abs(found - (len(profile) - 1) / 2))])
+    return int(found[np.abs(found - (len(profile) - 1) / 2).argmin()])
 
 
 def _valley(profile: np.ndarray, limit: float) -> int | None:
@@ -528,7 +530,7 @@ def _valley(profile: np.ndarray, limit: float) -> int | None:
         return None
     profile = np.convolve(profile, _SMOOTH3, mode="same")
     inner = profile[2:-2]
-    cut = int(np.argmin(inner)) + 2
+    cut = int(inner.argmin()) + 2
     left, right = profile[:cut].max(initial=0), profile[cut + 1 :].max(initial=0)
     if min(left, right) < 3 or profile[cut] > limit * min(left, right):
         return None
