@@ -155,7 +155,8 @@ class MotionDetector:
             self._objects = np.zeros(self._small[::-1], np.uint8)
         self._objects.fill(0)
         pad = 3
-        for x1, y1, x2, y2 in np.round(found.xyxy * self._factor).astype(np.int32):
+        # Python ints (tolist): slicing on numpy scalars costs several times more per box.
+        for x1, y1, x2, y2 in (found.xyxy * self._factor).round().astype(np.int32).tolist():
             self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
 
     def _detect(self, image: np.ndarray) -> Detections:
