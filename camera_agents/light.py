@@ -108,8 +108,8 @@ class LightField:
             self._field3 = np.empty(small.shape, np.float32)
             self._quotient = np.empty(small.shape, np.float32)
         cv2.cvtColor(field, cv2.COLOR_GRAY2BGR, dst=self._field3)
-        # The frame in floats first, then divided in place: measured a third faster than one
-        # division that casts its bytes on the way (the same quotients).
+        # The frame in floats first, then divided in place: as many instructions as one division
+        # that casts its bytes on the way (the same quotients), measured a little faster (43 vs 46 µs).
         np.copyto(self._quotient, small, casting="unsafe")
         np.divide(self._quotient, self._field3, out=self._quotient)
         # Capped at 255 (a quotient is never negative: the gains are), then truncated to bytes.
