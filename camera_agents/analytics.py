@@ -73,7 +73,8 @@ class TrackMemory(Generic[S]):
 def _confirmed(detections: Detections) -> np.ndarray:
     if detections.tracker_id is None:
         raise ValueError("analytics need tracked detections (run the tracker first)")
-    return detections.data.get("confirmed", np.ones(len(detections), bool)).astype(bool)
+    confirmed = detections.data.get("confirmed")  # the default made only when it is wanted
+    return (np.ones(len(detections), bool) if confirmed is None else confirmed).astype(bool)
 
 
 # --- lines ------------------------------------------------------------------------------------

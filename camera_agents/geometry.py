@@ -57,7 +57,8 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     poly = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
     x, y = points[:, 0:1], points[:, 1:2]
     x1, y1 = poly[:, 0], poly[:, 1]
-    nxt = np.r_[1 : len(poly), 0]
+    nxt = np.arange(1, len(poly) + 1)  # each vertex's next, the last's the first (np.r_[1:n, 0] without its machinery)
+    nxt[-1] = 0
     x2, y2 = x1[nxt], y1[nxt]
     straddles = (y1 > y) != (y2 > y)
     dy = np.where(y2 == y1, 1.0, y2 - y1)
@@ -79,7 +80,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
     ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
     iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    inter = np.maximum(ix2 - ix1, 0) * np.maximum(iy2 - iy1, 0)  # np.clip(..., 0, None) is this, after two Python calls
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
@@ -107,7 +108,11 @@ class GroundPlane:
 
     def to_ground(self, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        homogeneous = np.hstack([pts, np.ones((len(pts), 1))]) @ self.matrix.T
+        # The same (N, 3) array np.hstack([pts, np.ones((N, 1))]) makes, put together without its machinery.
+        homogeneous = np.empty((len(pts), 3))
+        homogeneous[:, :2] = pts
+        homogeneous[:, 2] = 1.0
+        homogeneous = homogeneous @ self.matrix.T
         return homogeneous[:, :2] / homogeneous[:, 2:3]
 
     def scaled(self, factor: float) -> GroundPlane:

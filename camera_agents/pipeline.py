@@ -174,15 +174,18 @@ class CameraPipeline:
         ]
 
     def _frame_event(self, tracks: Detections, confirmed: np.ndarray, speeds: np.ndarray, frame_no: int, ts: datetime) -> FrameEvent:
+        # Plain Python values (tolist) once per frame: the same numbers as numpy scalars one by one, for less.
+        ids, classes = tracks.tracker_id.tolist(), tracks.class_id.tolist()  # type: ignore[union-attr]
+        confidences, boxes, speed_list = tracks.confidence.tolist(), tracks.xyxy.tolist(), speeds.tolist()
         objects = tuple(
             TrackedObject(
-                track_id=int(tracks.tracker_id[i]),  # type: ignore[index]
-                cls=OBJECT_CLASSES[tracks.class_id[i]],
-                confidence=round(float(tracks.confidence[i]), 3),
-                bbox=tuple(round(float(v), 1) for v in tracks.xyxy[i]),  # type: ignore[arg-type]
-                speed_kmh=None if math.isnan(speeds[i]) else round(float(speeds[i]), 1),
+                track_id=ids[i],
+                cls=OBJECT_CLASSES[classes[i]],
+                confidence=round(confidences[i], 3),
+                bbox=tuple(round(v, 1) for v in boxes[i]),  # type: ignore[arg-type]
+                speed_kmh=None if math.isnan(speed_list[i]) else round(speed_list[i], 1),
             )
-            for i in np.flatnonzero(confirmed)
+            for i in np.flatnonzero(confirmed).tolist()
         )
         return FrameEvent(
             camera_id=self.config.camera_id, ts=ts, frame_no=frame_no, width=self.width, height=self.height, objects=objects

@@ -100,8 +100,9 @@ class Tracker:
         predicted = predicted[confirmed]
         p_area = np.maximum((predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1]), 1.0)
         boxes = detections.xyxy.astype(np.float64)
-        ix = np.clip(np.minimum(boxes[:, None, 2], predicted[None, :, 2]) - np.maximum(boxes[:, None, 0], predicted[None, :, 0]), 0, None)
-        iy = np.clip(np.minimum(boxes[:, None, 3], predicted[None, :, 3]) - np.maximum(boxes[:, None, 1], predicted[None, :, 1]), 0, None)
+        # np.maximum(..., 0): what np.clip(..., 0, None) calls, without its two Python layers.
+        ix = np.maximum(np.minimum(boxes[:, None, 2], predicted[None, :, 2]) - np.maximum(boxes[:, None, 0], predicted[None, :, 0]), 0)
+        iy = np.maximum(np.minimum(boxes[:, None, 3], predicted[None, :, 3]) - np.maximum(boxes[:, None, 1], predicted[None, :, 1]), 0)
         d_areas = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
         holds = (ix * iy / p_area[None, :] >= 0.7) & (p_area[None, :] <= 0.75 * d_areas[:, None])
         candidates = np.flatnonzero(holds.sum(axis=1) >= 2)
@@ -185,8 +186,8 @@ class Tracker:
         """Each track in ``tracks`` seen again at its row of ``boxes``, all at once."""
         if not tracks:
             return
-        old = np.stack([t.box for t in tracks])
-        velocity = np.stack([t.velocity for t in tracks])
+        old = np.array([t.box for t in tracks])  # np.array, not np.stack: the same rows, measured 3x faster
+        velocity = np.array([t.velocity for t in tracks])
         step = (boxes - old) / np.array([t.lost + 1 for t in tracks], np.float64)[:, None]
         seen_before = np.array([t.hits > 1 for t in tracks], bool)[:, None]
         velocity = np.where(seen_before, 0.5 * velocity + 0.5 * step, step)
@@ -214,9 +215,9 @@ def _predicted(tracks: list[_Track]) -> np.ndarray:
     (a vehicle cut by a white line) inside out."""
     if not tracks:
         return np.zeros((0, 4))
-    velocity = np.stack([t.velocity for t in tracks])
+    velocity = np.array([t.velocity for t in tracks])  # np.array, not np.stack: the same rows, measured 3x faster
     shift = (velocity[:, :2] + velocity[:, 2:]) / 2 * np.array([t.lost + 1 for t in tracks], np.float64)[:, None]
-    return np.stack([t.box for t in tracks]) + np.concatenate([shift, shift], axis=1)
+    return np.array([t.box for t in tracks]) + np.concatenate([shift, shift], axis=1)
 
 
 def _voted(votes: list[int]) -> int:
@@ -228,7 +229,7 @@ def _fragments(boxes: np.ndarray, claimed: np.ndarray) -> np.ndarray:
     """Per box, whether it lies mostly inside one of the already matched ``claimed`` boxes: a piece
     of that object (a blob split by a windscreen the colour of the road), not a new object:
     starting a track would count it twice."""
-    ix = np.clip(np.minimum(boxes[:, None, 2], claimed[None, :, 2]) - np.maximum(boxes[:, None, 0], claimed[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(boxes[:, None, 3], claimed[None, :, 3]) - np.maximum(boxes[:, None, 1], claimed[None, :, 1]), 0, None)
+    ix = np.maximum(np.minimum(boxes[:, None, 2], claimed[None, :, 2]) - np.maximum(boxes[:, None, 0], claimed[None, :, 0]), 0)
+    iy = np.maximum(np.minimum(boxes[:, None, 3], claimed[None, :, 3]) - np.maximum(boxes[:, None, 1], claimed[None, :, 1]), 0)
     area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1.0)
     return ((ix * iy) / area[:, None] > 0.5).any(axis=1)

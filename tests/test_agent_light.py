@@ -261,3 +261,52 @@ def test_light_grid_median_and_border_are_numpys_to_the_bit(rows, cols):
         assert np.array_equal(_pad_odd_reflect(grid), np.pad(grid, 1, mode="reflect", reflect_type="odd"))
         values = grid.ravel()[: rng.integers(1, grid.size + 1)]
         assert _median(values) == float(np.median(values))
+
+
+def test_light_field_measures_against_each_new_background():
+    # the reference's terms are kept while the detector hands the same background; a background
+    # learnt again (a new array, darker here) is measured against, as a fresh field would
+    background = cv2.resize(road(12), (240, 135))
+    frame = (background * soft_shadow(120, 60, 0.7)[::2, ::2, None]).astype(np.uint8)
+    first = cv2.cvtColor(background, cv2.COLOR_BGR2GRAY)
+    second = (first * 0.8).astype(np.uint8)
+    field = LightField()
+    for _ in range(3):
+        field.normalise(frame, first)
+    fresh = LightField()
+    expected = fresh.normalise(frame, second)
+    assert not np.array_equal(expected, field.normalise(frame, first))  # the two backgrounds light it differently
+    assert np.array_equal(field.normalise(frame, second), expected)
+    assert np.array_equal(field.gain, fresh.gain)
+
+
+def test_texture_shown_worked_out_on_the_labels_box_is_the_whole_frames():
+    # blobs anywhere, touching the frame's edges or not: the share of each blob's textured
+    # pixels where the road's texture shows is what the correlation over the whole frame gives
+    from camera_agents.detection import _components
+
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(3))
+    texture, energy, textured = detector._texture, detector._texture_energy, detector._textured
+    rng = np.random.default_rng(8)
+    told = 0
+    for _ in range(40):
+        frame = lit(noisy(road(3), rng), soft_shadow(rng.uniform(0, W), 80, 0.6))
+        grey = cv2.cvtColor(cv2.resize(frame, (W // 2, H // 2)), cv2.COLOR_BGR2GRAY)
+        foreground = np.zeros(grey.shape, np.uint8)
+        for _ in range(int(rng.integers(1, 6))):
+            centre = (int(rng.integers(0, W // 2)), int(rng.integers(0, H // 2)))
+            cv2.ellipse(foreground, centre, (int(rng.integers(3, 30)), int(rng.integers(3, 20))), 0, 0, 360, 255, -1)
+        count, labels, stats, origin = _components(foreground)
+        keep = np.ones(count - 1, bool)
+        _, whole = cv2.connectedComponents(foreground, connectivity=8)
+        in_blob = np.flatnonzero(textured & (whole > 0))
+        blob_of = whole.reshape(-1)[in_blob]
+        a = cv2.subtract(grey, cv2.blur(grey, (5, 5)), dtype=cv2.CV_32F)
+        ab = cv2.blur(a * texture, (5, 5)).reshape(-1)[in_blob]
+        aa = cv2.blur(a * a, (5, 5)).reshape(-1)[in_blob]
+        agrees = ab / np.sqrt(np.maximum(aa * energy.reshape(-1)[in_blob], 1e-6)) >= detector._config.light_texture_correlation
+        counted = np.bincount(blob_of, minlength=count)[1:]
+        expected = np.where(counted >= 12, np.bincount(blob_of[agrees], minlength=count)[1:] / np.maximum(counted, 1), np.nan)
+        assert np.array_equal(detector._texture_shown(grey, labels, origin, keep), expected, equal_nan=True)
+        told += int((~np.isnan(expected)).sum())
+    assert told > 40  # most blobs lie on texture that can tell
