@@ -129,6 +129,7 @@ class MotionDetector:
         self._envelope_age = 0
         self._light = LightField()
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
+        self._mask: np.ndarray | None = None  # the background model's last answer (255 object, 127 shadow)
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
         self._textured: np.ndarray | None = None  # where that energy is enough to tell light from objects
@@ -154,9 +155,23 @@ class MotionDetector:
         if self._objects is None or self._objects.shape[::-1] != self._small:
             self._objects = np.zeros(self._small[::-1], np.uint8)
         self._objects.fill(0)
+        if not len(found):
+            return
         pad = 3
-        for x1, y1, x2, y2 in np.round(found.xyxy * self._factor).astype(np.int32):
+        boxes = np.round(found.xyxy * self._factor).astype(np.int32)
+        for x1, y1, x2, y2 in boxes:
             self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
+        if self._mask is None:
+            return
+        # An object's cast shadow lies beside it, outside its box: it is the object's, not a change
+        # of light. Measured as light, a bus's shadow would darken the field over a few blocks, and
+        # the sunlit road around it, divided by that field, would stand out as a ghost.
+        near = np.zeros_like(self._objects)
+        for x1, y1, x2, y2 in boxes:
+            reach = max(x2 - x1, y2 - y1) // 2 + pad
+            near[max(y1 - reach, 0) : y2 + reach, max(x1 - reach, 0) : x2 + reach] = 255
+        cast = cv2.bitwise_and(cv2.inRange(self._mask, 101, 200), near)
+        cv2.bitwise_or(self._objects, cast, dst=self._objects)
 
     def _detect(self, image: np.ndarray) -> Detections:
         cfg = self._config
@@ -176,6 +191,7 @@ class MotionDetector:
         self._analysed += 1
         rate = 0.2 if self._settling else (-1 if self._analysed < self._warmup else 1.0 / cfg.history)
         mask = self._model.apply(small, learningRate=rate)
+        self._mask = mask
         if self._settling:
             self._settling -= 1
         _, foreground = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)  # 127 = shadow, dropped
