@@ -392,8 +392,10 @@ _DARK_SCENE = 90  # mean grey level of the learned background below which the sc
 def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
     """After dark a vehicle painted as dark as the road shows only its two ends: the front lamps
     and their glow, the rear lamps. Both span the vehicle's width, one right behind the other,
-    a body's length apart at most: two blobs of the same width and columns (or height and rows),
-    closer than their own length, are joined into one. ``b``: rows of x, y, w, h, fill."""
+    a body's length apart at most: two blobs of the same width and columns, one above the other
+    and closer than their own height, are joined into one. Only along the picture's height, as
+    traffic up and down it shows its ends: side by side, two blobs of the same rows are as likely
+    riders abreast. ``b``: rows of x, y, w, h, fill."""
     rows = [list(r) for r in b.tolist()]
     joined = True
     while joined:
@@ -401,25 +403,19 @@ def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
         for i in range(len(rows)):
             for j in range(i + 1, len(rows)):
                 p, q = rows[i], rows[j]
-                for axis in (0, 1):  # 0: one above the other (same columns); 1: side by side (same rows)
-                    a0, a1 = (0, 2) if axis == 0 else (1, 3)  # the axis they share
-                    c0, c1 = (1, 3) if axis == 0 else (0, 2)  # the axis they follow along
-                    lo, hi = max(p[a0], q[a0]), min(p[a0] + p[a1], q[a0] + q[a1])
-                    narrow, wide = min(p[a1], q[a1]), max(p[a1], q[a1])
-                    if narrow < 4 or hi - lo < 0.8 * wide:
-                        continue
-                    gap = max(p[c0], q[c0]) - min(p[c0] + p[c1], q[c0] + q[c1])
-                    if not 0 <= gap <= 0.5 * max(p[c1], q[c1]):
-                        continue
-                    x0, y0 = min(p[0], q[0]), min(p[1], q[1])
-                    x1, y1 = max(p[0] + p[2], q[0] + q[2]), max(p[1] + p[3], q[1] + q[3])
-                    fill = (p[4] * p[2] * p[3] + q[4] * q[2] * q[3]) / max((x1 - x0) * (y1 - y0), 1)
-                    rows[i] = [x0, y0, x1 - x0, y1 - y0, fill]
-                    del rows[j]
-                    joined = True
-                    break
-                if joined:
-                    break
+                lo, hi = max(p[0], q[0]), min(p[0] + p[2], q[0] + q[2])
+                if min(p[2], q[2]) < 4 or hi - lo < 0.8 * max(p[2], q[2]):
+                    continue
+                gap = max(p[1], q[1]) - min(p[1] + p[3], q[1] + q[3])
+                if not 0 <= gap <= 0.5 * max(p[3], q[3]):
+                    continue
+                x0, y0 = min(p[0], q[0]), min(p[1], q[1])
+                x1, y1 = max(p[0] + p[2], q[0] + q[2]), max(p[1] + p[3], q[1] + q[3])
+                fill = (p[4] * p[2] * p[3] + q[4] * q[2] * q[3]) / max((x1 - x0) * (y1 - y0), 1)
+                rows[i] = [x0, y0, x1 - x0, y1 - y0, fill]
+                del rows[j]
+                joined = True
+                break
             if joined:
                 break
     return np.asarray(rows, dtype=np.float32).reshape(-1, 5)
