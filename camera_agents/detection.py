@@ -161,13 +161,15 @@ class MotionDetector:
         boxes = np.round(found.xyxy * self._factor).astype(np.int32)
         for x1, y1, x2, y2 in boxes:
             self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
-        if self._mask is None:
-            return
         # An object's cast shadow lies beside it, outside its box: it is the object's, not a change
         # of light. Measured as light, a bus's shadow would darken the field over a few blocks, and
-        # the sunlit road around it, divided by that field, would stand out as a ghost.
+        # the sunlit road around it, divided by that field, would stand out as a ghost. Only large
+        # objects' shadows span blocks enough to outlast the field's 3x3 median.
+        large = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= 2 * _LIGHT_BLOCK
+        if self._mask is None or not large.any():
+            return
         near = np.zeros_like(self._objects)
-        for x1, y1, x2, y2 in boxes:
+        for x1, y1, x2, y2 in boxes[large]:
             reach = max(x2 - x1, y2 - y1) // 2 + pad
             near[max(y1 - reach, 0) : y2 + reach, max(x1 - reach, 0) : x2 + reach] = 255
         cast = cv2.bitwise_and(cv2.inRange(self._mask, 101, 200), near)
@@ -386,6 +388,7 @@ class MotionDetector:
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 
 
+_LIGHT_BLOCK = 12  # the light field's block, analysis pixels (LightField's default)
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 
 
