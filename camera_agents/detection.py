@@ -129,6 +129,7 @@ class MotionDetector:
         self._envelope_age = 0
         self._light = LightField()
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
+        self._mask: np.ndarray | None = None  # the background model's last answer (255 object, 127 shadow)
         self._texture: np.ndarray | None = None  # the background's fine texture (grey minus its local mean)
         self._texture_energy: np.ndarray | None = None  # its local energy (5x5 mean of its square)
         self._textured: np.ndarray | None = None  # where that energy is enough to tell light from objects
@@ -154,10 +155,26 @@ class MotionDetector:
         if self._objects is None or self._objects.shape[::-1] != self._small:
             self._objects = np.zeros(self._small[::-1], np.uint8)
         self._objects.fill(0)
+        if not len(found):
+            return
         pad = 3
+        boxes = (found.xyxy * self._factor).round().astype(np.int32)
         # Python ints (tolist): slicing on numpy scalars costs several times more per box.
-        for x1, y1, x2, y2 in (found.xyxy * self._factor).round().astype(np.int32).tolist():
+        for x1, y1, x2, y2 in boxes.tolist():
             self._objects[max(y1 - pad, 0) : y2 + pad, max(x1 - pad, 0) : x2 + pad] = 255
+        # An object's cast shadow lies beside it, outside its box: it is the object's, not a change
+        # of light. Measured as light, a bus's shadow would darken the field over a few blocks, and
+        # the sunlit road around it, divided by that field, would stand out as a ghost. Only large
+        # objects' shadows span blocks enough to outlast the field's 3x3 median.
+        large = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= 2 * _LIGHT_BLOCK
+        if self._mask is None or not large.any():
+            return
+        near = np.zeros_like(self._objects)
+        for x1, y1, x2, y2 in boxes[large]:
+            reach = max(x2 - x1, y2 - y1) // 2 + pad
+            near[max(y1 - reach, 0) : y2 + reach, max(x1 - reach, 0) : x2 + reach] = 255
+        cast = cv2.bitwise_and(cv2.inRange(self._mask, 101, 200), near)
+        cv2.bitwise_or(self._objects, cast, dst=self._objects)
 
     def _detect(self, image: np.ndarray) -> Detections:
         cfg = self._config
@@ -177,6 +194,7 @@ class MotionDetector:
         self._analysed += 1
         rate = 0.2 if self._settling else (-1 if self._analysed < self._warmup else 1.0 / cfg.history)
         mask = self._model.apply(small, learningRate=rate)
+        self._mask = mask
         if self._settling:
             self._settling -= 1
         foreground = self._foreground(mask, small)
@@ -254,6 +272,8 @@ class MotionDetector:
                     pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
+        if self._dark and len(b) > 1:
+            b = _join_lamp_ends(b)
         xyxy = _columns(b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]) * inv
         np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
         np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
@@ -421,7 +441,40 @@ def _columns(*columns: np.ndarray) -> np.ndarray:
     return out
 
 
+_LIGHT_BLOCK = 12  # the light field's block, analysis pixels (LightField's default)
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
+
+
+def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
+    """After dark a vehicle painted as dark as the road shows only its two ends: the front lamps
+    and their glow, the rear lamps. Both span the vehicle's width, one right behind the other,
+    a body's length apart at most: two blobs of the same width and columns, one above the other
+    and closer than their own height, are joined into one. Only along the picture's height, as
+    traffic up and down it shows its ends: side by side, two blobs of the same rows are as likely
+    riders abreast. ``b``: rows of x, y, w, h, fill."""
+    rows = [list(r) for r in b.tolist()]
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                p, q = rows[i], rows[j]
+                lo, hi = max(p[0], q[0]), min(p[0] + p[2], q[0] + q[2])
+                if min(p[2], q[2]) < 4 or hi - lo < 0.8 * max(p[2], q[2]):
+                    continue
+                gap = max(p[1], q[1]) - min(p[1] + p[3], q[1] + q[3])
+                if not 0 <= gap <= 0.5 * max(p[3], q[3]):
+                    continue
+                x0, y0 = min(p[0], q[0]), min(p[1], q[1])
+                x1, y1 = max(p[0] + p[2], q[0] + q[2]), max(p[1] + p[3], q[1] + q[3])
+                fill = (p[4] * p[2] * p[3] + q[4] * q[2] * q[3]) / max((x1 - x0) * (y1 - y0), 1)
+                rows[i] = [x0, y0, x1 - x0, y1 - y0, fill]
+                del rows[j]
+                joined = True
+                break
+            if joined:
+                break
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 5)
 
 
 def _components(foreground: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[int, int]]:

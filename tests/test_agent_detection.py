@@ -14,6 +14,7 @@ from camera_agents.detection import (
     MotionDetector,
     OnnxDetector,
     _components,
+    _join_lamp_ends,
     _split_merged,
     decode_yolo,
 )
@@ -175,3 +176,20 @@ def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():
         whole[y : y + got_labels.shape[0], x : x + got_labels.shape[1]] = got_labels
         assert np.array_equal(whole, labels)
         assert np.array_equal(got_stats[1:], stats[1:])
+
+
+def test_after_dark_a_dark_vehicles_two_lit_ends_are_one_object():
+    # rows of x, y, w, h, fill (analysis pixels): a car's rear lamps above its headlights' glow,
+    # the body between them as dark as the road; a rider ahead of it in the next lane; and two
+    # cars a long way apart in one lane
+    blobs = np.array(
+        [
+            [40, 20, 14, 6, 0.6], [40, 30, 15, 8, 0.7],  # one car: same columns, 4 rows between
+            [60, 20, 5, 8, 0.8],  # a rider beside it
+            [90, 10, 14, 6, 0.6], [90, 40, 14, 8, 0.7],  # two cars, a car's length and more apart
+        ],
+        np.float32,
+    )  # fmt: skip
+    joined = _join_lamp_ends(blobs)
+    boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
+    assert boxes == [(40, 20, 15, 18), (60, 20, 5, 8), (90, 10, 14, 6), (90, 40, 14, 8)]

@@ -310,3 +310,27 @@ def test_texture_shown_worked_out_on_the_labels_box_is_the_whole_frames():
         assert np.array_equal(detector._texture_shown(grey, labels, origin, keep), expected, equal_nan=True)
         told += int((~np.isnan(expected)).sum())
     assert told > 40  # most blobs lie on texture that can tell
+
+
+def test_a_buss_cast_shadow_is_not_light_and_leaves_no_ghost_beside_it():
+    # Top-down, a bus drives down its lane with its shadow (0.58 of the light) on the road beside
+    # it. Measured as light, the shadow would darken the field over a few blocks, and the sunlit
+    # road next to it, divided by that field, would stand out as an object of its own.
+    rng = np.random.default_rng(5)
+    background = road(6)
+    detector = MotionDetector(MotionDetectorConfig(scale=0.5))
+    for _ in range(60):
+        detector.detect(noisy(background, rng))
+    haunted = []
+    for step in range(32):
+        frame = background.copy()
+        top = -120 + 12 * step
+        shade = np.zeros((H, W), bool)
+        shade[max(top + 10, 0) : max(top + 130, 0), 250:310] = True
+        frame[shade] = (frame[shade] * 0.58).astype(np.uint8)
+        cv2.rectangle(frame, (200, top), (250, top + 120), (70, 200, 230), -1)
+        found = detector.detect(noisy(frame, rng))
+        if step > 10 and (found.xyxy[:, 0] >= 262).any():  # something that starts in or past the shadow
+            haunted.append(step)
+    # (a frame or two where the bus leaves the picture and its box no longer reaches its shadow)
+    assert len(haunted) <= 3, f"ghosts beside the bus at steps {haunted}"
