@@ -164,7 +164,7 @@ class CameraSim:
                 out.append((crossing_at, c.LineCrossing(
                     camera_id=cam, ts=self._ts(crossing_at), frame_no=int(crossing_at * 25), line_id="stop_line",
                     direction=tr.direction, cls=tr.cls, track_id=tr.track_id, speed_kmh=tr.speed_kmh)))  # type: ignore[arg-type]
-        # Frames: every change, else one each frame_every_s.
+        # Frames: every change, else the first of each frame_every_s period of the clock.
         for t in _sampled(sorted(set(changes)), self._last_frame, self._now, end, self.frame_every_s, on_the_clock=True):
             self._last_frame = t
             out.append((t, c.FrameEvent(camera_id=cam, ts=self._ts(t), frame_no=int(round(t * 25)), width=WIDTH, height=HEIGHT,
