@@ -166,14 +166,14 @@ class MotionDetector:
         # of light. Measured as light, a bus's shadow would darken the field over a few blocks, and
         # the sunlit road around it, divided by that field, would stand out as a ghost. Only large
         # objects' shadows span blocks enough to outlast the field's 3x3 median.
-        large = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= 2 * _LIGHT_BLOCK
+        large = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) >= 2 * self._light.block
         if self._mask is None or not large.any():
             return
         near = np.zeros_like(self._objects)
         for x1, y1, x2, y2 in boxes[large]:
             reach = max(x2 - x1, y2 - y1) // 2 + pad
             near[max(y1 - reach, 0) : y2 + reach, max(x1 - reach, 0) : x2 + reach] = 255
-        cast = cv2.bitwise_and(cv2.inRange(self._mask, 101, 200), near)
+        cast = cv2.bitwise_and(_shadows(self._mask), near)
         cv2.bitwise_or(self._objects, cast, dst=self._objects)
 
     def _detect(self, image: np.ndarray) -> Detections:
@@ -382,7 +382,7 @@ class MotionDetector:
         to the asphalt's grey, leaving its windows as separate blobs. A cast shadow darkens much
         more (to about 0.6); so a weak darkening right next to an object is the object itself.
         """
-        shadow = cv2.inRange(mask[box], 101, 200)  # a shadow (127), not foreground (``foreground`` is the mask above 200)
+        shadow = _shadows(mask[box])
         if self._background_grey is None or not cv2.countNonZero(shadow):
             return None
         grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
@@ -441,7 +441,11 @@ def _columns(*columns: np.ndarray) -> np.ndarray:
     return out
 
 
-_LIGHT_BLOCK = 12  # the light field's block, analysis pixels (LightField's default)
+def _shadows(mask: np.ndarray) -> np.ndarray:
+    """The background model's shadow pixels (127), not its foreground (255, above 200) nor the road (0)."""
+    return cv2.inRange(mask, 101, 200)
+
+
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 
 

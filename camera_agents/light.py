@@ -19,7 +19,7 @@ class LightField:
     """Per-block illumination gain of a frame against its background, and the frame without it."""
 
     def __init__(self, *, block: int = 12, limits: tuple[float, float] = (0.25, 4.0)) -> None:
-        self._block = block
+        self.block = block  # side of a block, in pixels of the frames it is given
         self._limits = limits
         self.gain: np.ndarray | None = None  # read-only: the last measured grid of gains
         self._hidden_for: np.ndarray | None = None  # per block, analyses in a row it was under objects
@@ -39,7 +39,7 @@ class LightField:
         out of the measurement: where tracked objects are (for a second at most per block).
         ``grey``: ``small`` in grey, when the caller has it already."""
         h, w = reference.shape
-        b = self._block
+        b = self.block
         ny, nx = max(h // b, 1), max(w // b, 1)
         if grey is None:
             grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
