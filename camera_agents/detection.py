@@ -275,8 +275,9 @@ class MotionDetector:
         if self._dark and len(b) > 1:
             b = _join_lamp_ends(b)
         xyxy = _columns(b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]) * inv
-        np.clip(xyxy[:, [0, 2]], 0, width, out=xyxy[:, [0, 2]])
-        np.clip(xyxy[:, [1, 3]], 0, height, out=xyxy[:, [1, 3]])
+        # In place (``xyxy[:, [0, 2]]`` would clip a copy): scaled back from the analysis size, a
+        # box at the bottom edge may end a fraction of a pixel below the frame.
+        np.clip(xyxy, 0, np.array([width, height, width, height], np.float32), out=xyxy)
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
@@ -681,8 +682,8 @@ def decode_yolo(
         gain = min(input_size / frame_size[0], input_size / frame_size[1])
     xyxy = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
     xyxy = (xyxy - np.array([pad[0], pad[1], pad[0], pad[1]], np.float32)) / gain
-    np.clip(xyxy[:, [0, 2]], 0, frame_size[0], out=xyxy[:, [0, 2]])
-    np.clip(xyxy[:, [1, 3]], 0, frame_size[1], out=xyxy[:, [1, 3]])
+    frame_w, frame_h = frame_size
+    np.clip(xyxy, 0, np.array([frame_w, frame_h, frame_w, frame_h], np.float32), out=xyxy)
     score, cls = best_score[keep], mapped[keep]
     # Class-aware NMS: offset boxes by class so different classes never suppress each other.
     kept = _nms(xyxy + cls[:, None].astype(np.float32) * 10_000, score, nms_iou)

@@ -98,12 +98,14 @@ def test_decode_yolov8_layout_with_letterbox_and_nms():
     put(2, 100, 600, 40, 80, COCO_NAMES.index("motorcycle"), 0.8)
     put(3, 900, 200, 50, 50, COCO_NAMES.index("dog"), 0.99)  # not an ioc class
     put(4, 700, 400, 30, 90, COCO_NAMES.index("person"), 0.2)  # below the threshold
+    put(5, 1260, 700, 80, 60, COCO_NAMES.index("truck"), 0.7)  # runs off the frame's corner: clipped to it
     d = decode_yolo(out, class_ids=class_ids(), confidence=0.35, nms_iou=0.45, input_size=640, frame_size=(1280, 720),
                     pad=(0, 140), gain=0.5)
     order = np.argsort(-d.confidence)
-    assert [d.class_names[i] for i in order] == ["car", "motorbike"]
+    assert [d.class_names[i] for i in order] == ["car", "motorbike", "bus_truck"]
     np.testing.assert_allclose(d.xyxy[order[0]], [300, 250, 500, 350], atol=0.01)
     np.testing.assert_allclose(d.xyxy[order[1]], [80, 560, 120, 640], atol=0.01)
+    np.testing.assert_allclose(d.xyxy[order[2]], [1220, 670, 1280, 720], atol=0.01)
 
 
 def test_decode_yolov5_layout_uses_objectness():
