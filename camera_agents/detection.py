@@ -43,9 +43,10 @@ class Detector(Protocol):
         ...
 
 
-def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None) -> Detector:
+def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, crosswise: bool = False) -> Detector:
+    """``crosswise``: traffic moves across the picture (its counting lines stand upright)."""
     if isinstance(config, MotionDetectorConfig):
-        return MotionDetector(config, kind=kind, ground=ground)
+        return MotionDetector(config, kind=kind, ground=ground, crosswise=crosswise)
     if isinstance(config, HogDetectorConfig):
         return HogDetector(config)
     if isinstance(config, OnnxDetectorConfig):
@@ -96,6 +97,16 @@ class SizeClassifier:
         right = ground.to_ground(_columns(xyxy[:, 2], xyxy[:, 3]))
         return np.hypot(*(right - left).T)
 
+    def ground_depth_m(self, xyxy: np.ndarray) -> np.ndarray:
+        """How far on the ground each box reaches up the picture, at its middle column, in metres
+        (an object's height seen from a low pole adds to it)."""
+        ground = self._ground
+        assert ground is not None
+        middle = (xyxy[:, 0] + xyxy[:, 2]) / 2
+        near = ground.to_ground(_columns(middle, xyxy[:, 3]))
+        far = ground.to_ground(_columns(middle, xyxy[:, 1]))
+        return np.hypot(*(far - near).T)
+
     def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
         # Width on the ground from the bottom edge; length from the local metres-per-pixel of
         # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
@@ -112,8 +123,14 @@ class SizeClassifier:
 class MotionDetector:
     """Moving objects against a learned background, analysed at ``config.scale`` of the frame."""
 
-    def __init__(self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None) -> None:
+    def __init__(
+        self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, crosswise: bool = False
+    ) -> None:
         self._config = config
+        # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
+        # close behind another is beside it. Merged blobs are then cut as on a picture turned a
+        # quarter, so that the cuts meant for riders abreast fall between them.
+        self._crosswise = crosswise
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground)
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=config.history, varThreshold=config.var_threshold, detectShadows=True
@@ -248,7 +265,7 @@ class MotionDetector:
         boxes = _columns(s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]) * inv
         two_wide = np.zeros(len(s), bool)
         if self._classifier.calibrated:
-            two_wide = self._classifier.ground_width_m(boxes) >= cfg.split_min_width_m
+            two_wide = self._across_m(boxes) >= cfg.split_min_width_m
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
         neck = 0.0 if self._dark else 0.4
@@ -258,17 +275,16 @@ class MotionDetector:
             ox, oy = origin
             labelled = (slice(oy, oy + labels.shape[0]), slice(ox, ox + labels.shape[1]))
             solid = self._without_cast_shadows(opened, small, labelled) if (two_wide & candidate).any() and not self._dark else opened[labelled]
+            split = self._split_turned if self._crosswise else _split_merged
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
                 x, y = x - ox, y - oy
                 label = int(kept[index])
                 gaps = solid if two_wide[index] else None
-                pieces = _split_merged(
-                    labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps, row_neck=neck
-                )
+                pieces = split(labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps, row_neck=neck)
                 pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
-                    pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
+                    pieces = split(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
                     pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
@@ -315,13 +331,26 @@ class MotionDetector:
         shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
         return cv2.bitwise_and(opened[box], cv2.bitwise_not(shade))
 
+    @staticmethod
+    def _split_turned(
+        labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, opened: np.ndarray | None = None, **depths: float
+    ) -> list[tuple[int, int, int, int, float]]:
+        """``_split_merged`` on the picture turned a quarter (transposed views, no copy): its
+        columns across the traffic, its rows along it, as on a camera that looks along the road."""
+        pieces = _split_merged(labels.T, label, y, x, h, w, area, opened=None if opened is None else opened.T, **depths)
+        return [(py, px, ph, pw, fill) for px, py, pw, ph, fill in pieces]
+
+    def _across_m(self, boxes: np.ndarray) -> np.ndarray:
+        """How wide on the ground each box is across the traffic, in metres."""
+        return self._classifier.ground_depth_m(boxes) if self._crosswise else self._classifier.ground_width_m(boxes)
+
     def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
         """Whether the pieces of a blob cut at a shallow valley are each one rider wide on the
         ground (the expected size at their spot), as riders side by side are; a car cut at its
         windows is not."""
         p = np.asarray(pieces, dtype=np.float64)
         boxes = _columns(p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]) * inv
-        widths = self._classifier.ground_width_m(boxes)
+        widths = self._across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
         short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2

@@ -51,7 +51,9 @@ class CameraPipeline:
         ground = None
         if config.calibration is not None:
             ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
-        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground)
+        # Upright counting lines: the traffic they count moves across the picture.
+        crosswise = bool(config.lines) and all(abs(b[1] - a[1]) > abs(b[0] - a[0]) for a, b in (line.points for line in config.lines))
+        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, crosswise=crosswise)
         analysed_fps = max(fps, 1.0) / self._stride
         self.tracker = Tracker(
             min_hits=config.tracking.min_hits,

@@ -160,6 +160,26 @@ def test_riders_abreast_are_cut_where_the_road_showed_before_gaps_were_closed():
     assert [(x, w) for x, _, w, _, _ in riders] == [(5, 7), (12, 8)]
 
 
+def test_riders_abreast_on_traffic_across_the_picture_are_cut_between_their_rows():
+    # Traffic moving left-right: two riders abreast stand one above the other, 7 analysis rows
+    # each, with a row of road between them that the closing filled (but where their shadows touch)
+    opened = np.zeros((30, 20), np.uint8)
+    opened[5:12, 4:16] = 255
+    opened[13:20, 4:16] = 255
+    opened[12, 9:11] = 255
+    closed = opened.copy()
+    closed[12, 4:16] = 255
+    _, labels = cv2.connectedComponents(closed)
+    label = int(labels[8, 8])
+    area = int((labels == label).sum())
+    # cut as on a picture turned a quarter: at the filled row, the row going with the lower rider
+    riders = MotionDetector._split_turned(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)
+    assert [(y, h) for _, y, _, h, _ in riders] == [(5, 7), (12, 8)]
+    assert all((x, w) == (4, 12) for x, _, w, _, _ in riders)
+    # unturned, the same blob has no column to cut at, and its rows no valley deep enough
+    assert len(_split_merged(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)) == 1
+
+
 def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():
     # blobs anywhere, at odd and even offsets, touching the frame's edges or not: the labels,
     # their order and every blob's statistics are those of labelling the whole frame
