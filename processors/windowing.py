@@ -210,6 +210,29 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
+class _LeadingCameras:
+    """The latest event time of any camera and the latest of any other: what the robust clock
+    ``max(second latest, latest - lone_lead)`` reads (see the module docstring)."""
+
+    __slots__ = ("camera", "latest", "second")
+
+    def __init__(self) -> None:
+        self.camera: str | None = None
+        self.latest = self.second = -math.inf
+
+    def advance(self, camera: str, ts: float, lone_lead_s: float) -> float:
+        """Note an event of ``camera`` at ``ts``; returns the robust clock after it."""
+        if camera == self.camera:
+            if ts > self.latest:
+                self.latest = ts
+        elif ts > self.latest:
+            self.second, self.latest, self.camera = self.latest, ts, camera
+        elif ts > self.second:
+            self.second = ts
+        clock = self.latest - lone_lead_s
+        return self.second if self.second > clock else clock
+
+
 class PartitionWindows:
     """Open windows of one input partition: crossings, zone samples, and frames (whose object
     count is the whole view's occupancy, published as zone ``FRAME_ZONE``)."""
@@ -226,18 +249,16 @@ class PartitionWindows:
         self._floor = self.stream_time - self._idle_s
         #: camera -> its own stream time (cameras at or below ``_floor`` may be forgotten)
         self._camera_time: dict[str, float] = {} if horizon is None else dict(horizon.cameras)
-        # The latest camera, its stream time, and the latest stream time of any other camera.
-        # Forgotten cameras are below the floor, so never among these two where it matters.
-        self._latest_camera: str | None = None
-        self._latest = self._second = -math.inf
+        # Over the cameras' stream times. Forgotten cameras are below the floor, so never among
+        # the two latest where it matters.
+        self._leading = _LeadingCameras()
         for camera, ts in self._camera_time.items():
-            self._raise_camera(camera, ts)
+            self._leading.advance(camera, ts, self._lone_lead_s)
         #: the same robust clock over the events read by this owner only (no horizon): how far
         #: its own reading of the partition has got, which caps a camera's bound from its other
         #: streams (see the module docstring)
         self.session_time = -math.inf
-        self._session_latest_camera: str | None = None
-        self._session_latest = self._session_second = -math.inf
+        self._session_leading = _LeadingCameras()
         #: camera -> how far its last event read here was behind ``session_time`` at that read
         self._behind: dict[str, float] = {}
         # The clocks this owner started from: what closed under them closed before it took over.
@@ -271,22 +292,13 @@ class PartitionWindows:
         return Admission.IGNORED
 
     def _admit(self, camera: str, ts: float) -> tuple[Admission, float]:
-        # The hot path: plain locals and dict lookups; one call, for the session clock.
+        # The hot path: plain locals and dict lookups.
         camera_time = self._camera_time
         self._read(camera, ts)
         own = camera_time.get(camera, -math.inf)
         if ts > own:
             camera_time[camera] = own = ts
-            # _raise_camera, inlined (the hot path)
-            if camera == self._latest_camera:
-                self._latest = ts
-            elif ts > self._latest:
-                self._second, self._latest, self._latest_camera = self._latest, ts, camera
-            elif ts > self._second:
-                self._second = ts
-            partition = self._latest - self._lone_lead_s
-            if self._second > partition:
-                partition = self._second
+            partition = self._leading.advance(camera, ts, self._lone_lead_s)
             if partition > self.stream_time:
                 self.stream_time = partition
                 self._floor = partition - self._idle_s
@@ -304,30 +316,11 @@ class PartitionWindows:
     def _read(self, camera: str, ts: float) -> None:
         """Move the session clock (the events read by this owner) and note how far ``camera``'s
         event read now is behind it."""
-        if camera == self._session_latest_camera:
-            if ts > self._session_latest:
-                self._session_latest = ts
-        elif ts > self._session_latest:
-            self._session_second, self._session_latest, self._session_latest_camera = self._session_latest, ts, camera
-        elif ts > self._session_second:
-            self._session_second = ts
-        session = self._session_latest - self._lone_lead_s
-        if self._session_second > session:
-            session = self._session_second
+        session = self._session_leading.advance(camera, ts, self._lone_lead_s)
         if session > self.session_time:
             self.session_time = session
         if session > -math.inf:
             self._behind[camera] = session - ts
-
-    def _raise_camera(self, camera: str, ts: float) -> None:
-        """Keep the two latest cameras' stream times current as ``camera``'s grows to ``ts``."""
-        if camera == self._latest_camera:
-            self._latest = ts
-        elif ts > self._latest:
-            self._second = self._latest
-            self._latest, self._latest_camera = ts, camera
-        elif ts > self._second:
-            self._second = ts
 
     def _opened(self, camera: str, key: tuple, start: float) -> None:
         self._camera_windows.setdefault(camera, []).append(key)
@@ -403,7 +396,7 @@ class PartitionWindows:
                     # As if the camera had sent an event at ``raised`` here: its clock, its
                     # lateness rule and the horizon all move together.
                     camera_time[camera] = raised
-                    self._raise_camera(camera, raised)
+                    self._leading.advance(camera, raised, self._lone_lead_s)  # the partition clock itself moves on events only
         due = [camera for camera, closes in self._camera_closes.items()
                if closes <= floor or closes <= camera_time.get(camera, -math.inf)]
         closed: list[CountWindow | OccupancyWindow] = []
