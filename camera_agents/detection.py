@@ -275,7 +275,7 @@ class MotionDetector:
             ox, oy = origin
             labelled = (slice(oy, oy + labels.shape[0]), slice(ox, ox + labels.shape[1]))
             solid = self._without_cast_shadows(opened, small, labelled) if (two_wide & candidate).any() and not self._dark else opened[labelled]
-            split = self._split_turned if self._crosswise else _split_merged
+            split = _split_turned if self._crosswise else _split_merged
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
                 x, y = x - ox, y - oy
@@ -330,15 +330,6 @@ class MotionDetector:
         grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
         shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
         return cv2.bitwise_and(opened[box], cv2.bitwise_not(shade))
-
-    @staticmethod
-    def _split_turned(
-        labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, opened: np.ndarray | None = None, **depths: float
-    ) -> list[tuple[int, int, int, int, float]]:
-        """``_split_merged`` on the picture turned a quarter (transposed views, no copy): its
-        columns across the traffic, its rows along it, as on a camera that looks along the road."""
-        pieces = _split_merged(labels.T, label, y, x, h, w, area, opened=None if opened is None else opened.T, **depths)
-        return [(py, px, ph, pw, fill) for px, py, pw, ph, fill in pieces]
 
     def _across_m(self, boxes: np.ndarray) -> np.ndarray:
         """How wide on the ground each box is across the traffic, in metres."""
@@ -579,6 +570,15 @@ def _split_merged(
                 parts.append((px, py, pw, ph, count / max(pw * ph, 1)))
         return parts
     return whole
+
+
+def _split_turned(
+    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, opened: np.ndarray | None = None, **depths: float
+) -> list[tuple[int, int, int, int, float]]:
+    """``_split_merged`` on the picture turned a quarter (transposed views, no copy): its columns
+    across the traffic and its rows along it, as on a camera that looks along the road."""
+    pieces = _split_merged(labels.T, label, y, x, h, w, area, opened=None if opened is None else opened.T, **depths)
+    return [(py, px, ph, pw, fill) for px, py, pw, ph, fill in pieces]
 
 
 _SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once

@@ -214,13 +214,14 @@ class _LeadingCameras:
     """The latest event time of any camera and the latest of any other: what the robust clock
     ``max(second latest, latest - lone_lead)`` reads (see the module docstring)."""
 
-    __slots__ = ("camera", "latest", "second")
+    __slots__ = ("camera", "latest", "lone_lead_s", "second")
 
-    def __init__(self) -> None:
+    def __init__(self, lone_lead_s: float) -> None:
+        self.lone_lead_s = lone_lead_s
         self.camera: str | None = None
         self.latest = self.second = -math.inf
 
-    def advance(self, camera: str, ts: float, lone_lead_s: float) -> float:
+    def advance(self, camera: str, ts: float) -> float:
         """Note an event of ``camera`` at ``ts``; returns the robust clock after it."""
         if camera == self.camera:
             if ts > self.latest:
@@ -229,7 +230,7 @@ class _LeadingCameras:
             self.second, self.latest, self.camera = self.latest, ts, camera
         elif ts > self.second:
             self.second = ts
-        clock = self.latest - lone_lead_s
+        clock = self.latest - self.lone_lead_s
         return self.second if self.second > clock else clock
 
 
@@ -251,14 +252,14 @@ class PartitionWindows:
         self._camera_time: dict[str, float] = {} if horizon is None else dict(horizon.cameras)
         # Over the cameras' stream times. Forgotten cameras are below the floor, so never among
         # the two latest where it matters.
-        self._leading = _LeadingCameras()
+        self._leading = _LeadingCameras(self._lone_lead_s)
         for camera, ts in self._camera_time.items():
-            self._leading.advance(camera, ts, self._lone_lead_s)
+            self._leading.advance(camera, ts)
         #: the same robust clock over the events read by this owner only (no horizon): how far
         #: its own reading of the partition has got, which caps a camera's bound from its other
         #: streams (see the module docstring)
         self.session_time = -math.inf
-        self._session_leading = _LeadingCameras()
+        self._session_leading = _LeadingCameras(self._lone_lead_s)
         #: camera -> how far its last event read here was behind ``session_time`` at that read
         self._behind: dict[str, float] = {}
         # The clocks this owner started from: what closed under them closed before it took over.
@@ -298,7 +299,7 @@ class PartitionWindows:
         own = camera_time.get(camera, -math.inf)
         if ts > own:
             camera_time[camera] = own = ts
-            partition = self._leading.advance(camera, ts, self._lone_lead_s)
+            partition = self._leading.advance(camera, ts)
             if partition > self.stream_time:
                 self.stream_time = partition
                 self._floor = partition - self._idle_s
@@ -316,7 +317,7 @@ class PartitionWindows:
     def _read(self, camera: str, ts: float) -> None:
         """Move the session clock (the events read by this owner) and note how far ``camera``'s
         event read now is behind it."""
-        session = self._session_leading.advance(camera, ts, self._lone_lead_s)
+        session = self._session_leading.advance(camera, ts)
         if session > self.session_time:
             self.session_time = session
         if session > -math.inf:
@@ -396,7 +397,7 @@ class PartitionWindows:
                     # As if the camera had sent an event at ``raised`` here: its clock, its
                     # lateness rule and the horizon all move together.
                     camera_time[camera] = raised
-                    self._leading.advance(camera, raised, self._lone_lead_s)  # the partition clock itself moves on events only
+                    self._leading.advance(camera, raised)  # the partition clock itself moves on events only
         due = [camera for camera, closes in self._camera_closes.items()
                if closes <= floor or closes <= camera_time.get(camera, -math.inf)]
         closed: list[CountWindow | OccupancyWindow] = []

@@ -16,6 +16,7 @@ from camera_agents.detection import (
     _components,
     _join_lamp_ends,
     _split_merged,
+    _split_turned,
     decode_yolo,
 )
 from camera_agents.detections import CLASS_ID
@@ -173,7 +174,7 @@ def test_riders_abreast_on_traffic_across_the_picture_are_cut_between_their_rows
     label = int(labels[8, 8])
     area = int((labels == label).sum())
     # cut as on a picture turned a quarter: at the filled row, the row going with the lower rider
-    riders = MotionDetector._split_turned(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)
+    riders = _split_turned(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)
     assert [(y, h) for _, y, _, h, _ in riders] == [(5, 7), (12, 8)]
     assert all((x, w) == (4, 12) for x, _, w, _, _ in riders)
     # unturned, the same blob has no column to cut at, and its rows no valley deep enough
