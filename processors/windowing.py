@@ -243,7 +243,7 @@ class PartitionWindows:
         self._window_s = float(spec.window_s)
         self._grace_s = float(spec.grace_s)
         self._idle_s = float(spec.idle_s)
-        self._lone_lead_s = float(spec.lone_lead_s)
+        lone_lead_s = float(spec.lone_lead_s)
         #: the partition's stream time, and ``stream_time - idle_s``: the least effective time
         #: of any camera (see the module docstring)
         self.stream_time = -math.inf if horizon is None else horizon.stream_time
@@ -252,14 +252,14 @@ class PartitionWindows:
         self._camera_time: dict[str, float] = {} if horizon is None else dict(horizon.cameras)
         # Over the cameras' stream times. Forgotten cameras are below the floor, so never among
         # the two latest where it matters.
-        self._leading = _LeadingCameras(self._lone_lead_s)
+        self._leading = _LeadingCameras(lone_lead_s)
         for camera, ts in self._camera_time.items():
             self._leading.advance(camera, ts)
         #: the same robust clock over the events read by this owner only (no horizon): how far
         #: its own reading of the partition has got, which caps a camera's bound from its other
         #: streams (see the module docstring)
         self.session_time = -math.inf
-        self._session_leading = _LeadingCameras(self._lone_lead_s)
+        self._session_leading = _LeadingCameras(lone_lead_s)
         #: camera -> how far its last event read here was behind ``session_time`` at that read
         self._behind: dict[str, float] = {}
         # The clocks this owner started from: what closed under them closed before it took over.
