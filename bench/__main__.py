@@ -11,6 +11,7 @@ writes every figure printed as a list of {benchmark, metric, value, unit, target
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
 import json
 import pkgutil
@@ -75,6 +76,9 @@ def main(argv: list[str]) -> int:
     unknown = sorted(set(wanted) - set(names))
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(names)}", file=sys.stderr)
+        return 2
+    if options and not inspect.signature(importlib.import_module(f"bench.{wanted[0]}").main).parameters:
+        print(f"{wanted[0].removeprefix('bench_')} takes no options (given: {' '.join(options)})", file=sys.stderr)
         return 2
     failed = []
     for name in wanted:
