@@ -544,6 +544,11 @@ def _split_merged(
                 cut = None
         if cut is None:
             cut = _valley(mask.sum(axis=axis).astype(np.float32), limit)
+        if cut is None and axis == 1 and row_neck > 0 and area < 0.7 * w * h:
+            # Neither profile dips between neighbours in two lanes that overlap at a corner, as an
+            # oblique camera sees them: the far one's bottom hidden by the near one's top. The
+            # blob is then a staircase, cut where its parts above and below stand apart.
+            cut, axis = _stair(mask)
         if cut is None:
             continue
         halves = (mask[:, :cut], mask[:, cut:]) if axis == 0 else (mask[:cut], mask[cut:])
@@ -582,6 +587,39 @@ def _split_turned(
 
 
 _SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once
+
+
+def _stair(mask: np.ndarray) -> tuple[int | None, int]:
+    """Where a blob is two parts, one above the other or one beside the other, whose spans the
+    other way overlap by at most a third of the narrower, each holding a sixth of the blob at
+    least and filling half of its own box: ``(cut, axis)`` as for a profile's cut (axis 1: a row, 0: a column), or
+    ``(None, 1)``. Lines of a single pixel are noise, left out of the spans."""
+    best: tuple[float, int | None, int] = (0.34, None, 1)
+    for axis, m in ((1, mask), (0, mask.T)):
+        length, width = m.shape
+        if length < 6:
+            continue
+        counts = m.sum(axis=1)
+        solid = counts >= 2
+        first = np.where(solid, m.argmax(axis=1), width)
+        last = np.where(solid, width - 1 - m[:, ::-1].argmax(axis=1), -1)
+        cuts = np.arange(3, length - 2)  # three lines on either side at least
+        left_a, right_a = np.minimum.accumulate(first)[cuts - 1], np.maximum.accumulate(last)[cuts - 1]
+        left_b, right_b = np.minimum.accumulate(first[::-1])[::-1][cuts], np.maximum.accumulate(last[::-1])[::-1][cuts]
+        narrower = np.minimum(right_a - left_a, right_b - left_b) + 1
+        overlap = np.minimum(right_a, right_b) - np.maximum(left_a, left_b) + 1
+        above = counts.cumsum()[cuts - 1]
+        below = counts.sum() - above
+        # Each part a body, solid in its own box: a thin slanted stroke (a lane's edge under
+        # shake, a trail) is a staircase too, of steps one pixel high.
+        solid_a = above >= 0.5 * cuts * (right_a - left_a + 1)
+        solid_b = below >= 0.5 * (length - cuts) * (right_b - left_b + 1)
+        balanced = (narrower >= 3) & (np.minimum(above, below) >= 0.15 * counts.sum()) & solid_a & solid_b
+        share = np.where(balanced, overlap / np.maximum(narrower, 1), np.inf)
+        at = int(share.argmin())
+        if share[at] <= best[0]:
+            best = (float(share[at]), int(cuts[at]), axis)
+    return best[1], best[2]
 
 
 def _staggered(upper: np.ndarray, lower: np.ndarray) -> bool:

@@ -26,6 +26,7 @@ class _Track:
     box: np.ndarray  # last observed xyxy
     velocity: np.ndarray  # xyxy change per analysed frame
     class_votes: list[int]  # per class id, the detections of this track that had it
+    start: np.ndarray  # centre where it was first seen: the way it has come, when it stops or vanishes
     hits: int = 1
     lost: int = 0
     confirmed: bool = False
@@ -55,7 +56,7 @@ class Tracker:
         detections = self._split_merged(tracks, predicted, detections)
         boxes = detections.xyxy.astype(np.float64)
         class_ids: list[int] = detections.class_id.tolist()
-        pairs = self._associate(predicted, boxes)
+        pairs = self._associate(tracks, predicted, boxes)
         matched = [tracks[t] for t, _ in pairs]
         out_index = [d for _, d in pairs]
         self._observe(matched, boxes[out_index], [class_ids[d] for d in out_index])
@@ -114,9 +115,11 @@ class Tracker:
         for d in candidates:
             box, d_area = boxes[d], d_areas[d]
             inside = np.flatnonzero(holds[d])
-            # The tracks must cover the detection between them, or it is something else that came
-            # along; and they must be apart, or they are one object's two ids already.
-            if p_area[inside].sum() < 0.75 * d_area:
+            # The tracks must cover much of the detection between them, or it is something else
+            # that came along; not all of it: neighbours in two lanes merged at a corner, one half
+            # a length ahead, leave the merged box's two other corners empty, nearly half of it.
+            # And they must be apart, or they are one object's two ids already.
+            if p_area[inside].sum() < 0.45 * d_area:
                 continue
             overlap = box_iou(predicted[inside], predicted[inside])
             np.fill_diagonal(overlap, 0.0)
@@ -146,7 +149,7 @@ class Tracker:
         parts = Detections(xyxy=np.asarray(extra_boxes), confidence=parts.confidence, class_id=parts.class_id, data=parts.data)
         return Detections.merge([kept, parts])
 
-    def _associate(self, predicted: np.ndarray, boxes: np.ndarray) -> list[tuple[int, int]]:
+    def _associate(self, tracks: list[_Track], predicted: np.ndarray, boxes: np.ndarray) -> list[tuple[int, int]]:
         if not len(predicted) or not len(boxes):
             return []
         iou = box_iou(predicted, boxes)
@@ -163,6 +166,20 @@ class Tracker:
         area_d = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         ratio = np.maximum(area_p[:, None], 1.0) / np.maximum(area_d[None, :], 1.0)
         score = np.where((ratio > 4.0) | (ratio < 0.25), -1.0, score)
+        # A track lost for more than a frame is not found again behind where it was last seen,
+        # against the way it has come: that is another vehicle, coming the other way where it
+        # vanished (at the far end of the road vehicles shrink to a few pixels, slow down in the
+        # picture and merge). One frame lost, a large vehicle's box may jump back as its front
+        # is hidden: it is then found again by its own size and place.
+        coasting = np.array([t.lost > 1 for t in tracks], bool)
+        if coasting.any():
+            last = np.array([(t.box[:2] + t.box[2:]) / 2 for t in tracks])
+            come = last - np.array([t.start for t in tracks])
+            way = np.sqrt(np.add.reduce(come * come, axis=1))
+            along = np.add.reduce((centre_d[None, :, :] - last[:, None, :]) * come[:, None, :], axis=2) / np.maximum(way, 1e-9)[:, None]
+            backwards = along < -0.5 * size[:, None]  # half a box back at least: not the jitter of its box
+            far = way >= size  # a box's size at least: its way is known
+            score = np.where(backwards & (coasting & far)[:, None] & (iou < self._min_iou), -1.0, score)
         score = np.where(score > 0, score, -1.0)
         pairs: list[tuple[int, int]] = []
         used_t: set[int] = set()
@@ -203,7 +220,7 @@ class Tracker:
     def _start(self, box: np.ndarray, class_id: int) -> _Track:
         votes = [0] * len(OBJECT_CLASSES)
         votes[class_id] = 1
-        track = _Track(self._next_id, box.copy(), np.zeros(4), class_votes=votes, confirmed=self._min_hits <= 1)
+        track = _Track(self._next_id, box.copy(), np.zeros(4), class_votes=votes, start=(box[:2] + box[2:]) / 2, confirmed=self._min_hits <= 1)
         self._tracks[track.track_id] = track
         self._next_id += 1
         return track

@@ -181,6 +181,42 @@ def test_riders_abreast_on_traffic_across_the_picture_are_cut_between_their_rows
     assert len(_split_merged(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)) == 1
 
 
+def _drawn_blob(*boxes: tuple[int, int, int, int]) -> tuple[np.ndarray, int, int]:
+    """Labels of one blob drawn as filled boxes (x, y, w, h) on a 40 x 40 picture, its label and area."""
+    picture = np.zeros((40, 40), np.uint8)
+    for x, y, w, h in boxes:
+        picture[y : y + h, x : x + w] = 255
+    _, labels = cv2.connectedComponents(picture)
+    label = int(labels[boxes[0][1], boxes[0][0]])
+    return labels, label, int((labels == label).sum())
+
+
+@pytest.mark.parametrize(
+    "boxes, expected",
+    [
+        # an oblique camera's two neighbours in the next lanes, the near one's top hiding the far
+        # one's bottom: no profile dips, but above and below they stand apart
+        pytest.param(((16, 2, 16, 10), (4, 12, 14, 12)), [(16, 2, 16, 10), (4, 12, 14, 12)], id="neighbours-overlapping-at-a-corner"),
+        # the same, side by side: one's right end beside the other's left end
+        pytest.param(((2, 4, 12, 16), (14, 16, 14, 16)), [(2, 4, 12, 16), (14, 16, 14, 16)], id="neighbours-end-to-end-at-a-corner"),
+        # a bus leaning in perspective: every row shifted a little from the one above
+        pytest.param(tuple((2 + row // 2, 4 + row, 22, 1) for row in range(20)), None, id="bus-leaning-in-perspective"),
+        # a car with its rider-sized shadow tail at a corner: the tail is too small to be an object
+        pytest.param(((4, 4, 20, 14), (20, 18, 5, 3)), None, id="car-with-a-small-tail"),
+    ],
+)
+def test_neighbours_overlapping_at_a_corner_are_cut_apart(boxes, expected):
+    labels, label, area = _drawn_blob(*boxes)
+    x, y, w, h = cv2.boundingRect((labels == label).astype(np.uint8))
+    pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.4)
+    if expected is None:
+        assert len(pieces) == 1
+        return
+    assert sorted((px, py, pw, ph) for px, py, pw, ph, _ in pieces) == sorted(expected)
+    # after dark a vehicle's lit lamps and its body make such shapes too: no cut there
+    assert len(_split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.0)) == 1
+
+
 def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():
     # blobs anywhere, at odd and even offsets, touching the frame's edges or not: the labels,
     # their order and every blob's statistics are those of labelling the whole frame

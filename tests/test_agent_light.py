@@ -178,23 +178,26 @@ def dets(boxes, cls="motorbike") -> Detections:
 
 
 @pytest.mark.parametrize(
-    "lateral",
+    "how",
     [
-        pytest.param(False, id="closing-up-behind"),  # the follower catches up and stays close behind
-        pytest.param(True, id="drawing-level-abreast"),  # a rider drifts across until level with the other
+        pytest.param("behind", id="closing-up-behind"),  # the follower catches up and stays close behind
+        pytest.param("abreast", id="drawing-level-abreast"),  # a rider drifts across until level with the other
+        # in the next lane and half a length ahead: the merged box is half empty, at two corners
+        pytest.param("staggered", id="drawing-near-in-the-next-lane-half-a-length-ahead"),
     ],
 )
-def test_merged_detections_keep_both_tracks(lateral):
+def test_merged_detections_keep_both_tracks(how):
     tracker = Tracker(min_hits=2, max_lost=5)
     ids: set[int] = set()
     for frame in range(14):
         a = np.array([100, 100 + 10 * frame, 130, 160 + 10 * frame], float)
-        if lateral:  # level with the first, 40 px to its right, closing to a 4 px gap
-            gap = max(40 - 6 * frame, 4)
+        gap = max(40 - 6 * frame, 4)  # 40 px apart, closing to 4
+        if how == "abreast":  # level with the first, to its right
             b = a + [30 + gap, 0, 30 + gap, 0]
-        else:  # behind it (above in the picture), 40 px back, closing to a 4 px gap
-            gap = max(40 - 6 * frame, 4)
+        elif how == "behind":  # behind it (above in the picture)
             b = a - [0, 60 + gap, 0, 60 + gap]
+        else:  # to its right and 50 px ahead (below in the picture)
+            b = a + [30 + gap, 50, 30 + gap, 50]
         if gap < 12:  # close enough that the detector sees one blob
             out = tracker.update(dets([[min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]]))
         else:

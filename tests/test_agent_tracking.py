@@ -86,3 +86,24 @@ def test_a_box_that_shrinks_keeps_its_track():
     for box in ([364, 232, 392, 260], [364, 244, 392, 272], [364, 256, 392, 284], [364, 268, 392, 280], [360, 276, 388, 308], [356, 288, 384, 324]):
         ids.append(int(tracker.update(dets([box], cls="motorbike")).tracker_id[0]))
     assert set(ids) == {ids[0]}
+
+
+def test_a_vehicle_coming_the_other_way_where_one_vanished_is_not_that_one():
+    # far down the road a car drives up the picture, slowing in it as it shrinks into the
+    # distance, and vanishes; two analysed frames later another comes down from about where it
+    # vanished, near enough for the car's track to take: a new vehicle all the same
+    def leaving(tracker: Tracker) -> int:
+        for frame in range(16):
+            y = 20 + 180 * 0.7**frame
+            out = tracker.update(dets([[500, y, 524, y + 20]]))
+        tracker.update(dets([]))
+        tracker.update(dets([]))
+        return int(out.tracker_id[0])
+
+    tracker = Tracker(min_hits=2, max_lost=12)
+    car = leaving(tracker)
+    assert int(tracker.update(dets([[480, 40, 492, 52]])).tracker_id[0]) != car
+    # the car itself, seen again a little further on its way, is still itself
+    tracker = Tracker(min_hits=2, max_lost=12)
+    car = leaving(tracker)
+    assert int(tracker.update(dets([[500, 12, 524, 30]])).tracker_id[0]) == car
