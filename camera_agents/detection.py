@@ -594,6 +594,10 @@ def _stair(mask: np.ndarray) -> tuple[int | None, int]:
     other way overlap by at most a third of the narrower, each holding a sixth of the blob at
     least and filling half of its own box: ``(cut, axis)`` as for a profile's cut (axis 1: a row, 0: a column), or
     ``(None, 1)``. Lines of a single pixel are noise, left out of the spans."""
+    h, w = mask.shape
+    a, b = max(h // 3, 1), max(w // 3, 1)
+    if (mask[:a, :b].any() or mask[-a:, -b:].any()) and (mask[:a, -b:].any() or mask[-a:, :b].any()):
+        return None, 1  # two such parts leave two opposite corners of the box empty: most blobs fill one of each
     best: tuple[float, int | None, int] = (0.34, None, 1)
     for axis, m in ((1, mask), (0, mask.T)):
         length, width = m.shape

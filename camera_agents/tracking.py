@@ -171,15 +171,17 @@ class Tracker:
         # vanished (at the far end of the road vehicles shrink to a few pixels, slow down in the
         # picture and merge). One frame lost, a large vehicle's box may jump back as its front
         # is hidden: it is then found again by its own size and place.
-        coasting = np.array([t.lost > 1 for t in tracks], bool)
-        if coasting.any():
-            last = np.array([(t.box[:2] + t.box[2:]) / 2 for t in tracks])
-            come = last - np.array([t.start for t in tracks])
+        lost = [i for i, t in enumerate(tracks) if t.lost > 1]
+        if lost:
+            last = np.array([(tracks[i].box[:2] + tracks[i].box[2:]) / 2 for i in lost])
+            come = last - np.array([tracks[i].start for i in lost])
             way = np.sqrt(np.add.reduce(come * come, axis=1))
-            along = np.add.reduce((centre_d[None, :, :] - last[:, None, :]) * come[:, None, :], axis=2) / np.maximum(way, 1e-9)[:, None]
-            backwards = along < -0.5 * size[:, None]  # half a box back at least: not the jitter of its box
-            far = way >= size  # a box's size at least: its way is known
-            score = np.where(backwards & (coasting & far)[:, None] & (iou < self._min_iou), -1.0, score)
+            known = way >= size[lost]  # a box's size at least: the way it has come is known
+            if known.any():
+                rows = np.asarray(lost)[known]
+                along = np.add.reduce((centre_d[None, :, :] - last[known, None, :]) * come[known, None, :], axis=2) / way[known, None]
+                behind = (along < -0.5 * size[rows, None]) & (iou[rows] < self._min_iou)  # half a box: not its box's jitter
+                score[rows] = np.where(behind, -1.0, score[rows])
         score = np.where(score > 0, score, -1.0)
         pairs: list[tuple[int, int]] = []
         used_t: set[int] = set()
