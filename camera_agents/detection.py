@@ -592,8 +592,8 @@ _SMOOTH3 = np.ones(3, np.float32) / 3  # a 3-tap moving average, made once
 def _stair(mask: np.ndarray) -> tuple[int | None, int]:
     """Where a blob is two parts, one above the other or one beside the other, whose spans the
     other way overlap by at most a third of the narrower, each holding a sixth of the blob at
-    least and filling half of its own box: ``(cut, axis)`` as for a profile's cut (axis 1: a row, 0: a column), or
-    ``(None, 1)``. Lines of a single pixel are noise, left out of the spans."""
+    least and filling half of its own box: ``(cut, axis)`` as for a profile's cut (axis 1: a
+    row, 0: a column), or ``(None, 1)``. Lines of a single pixel are noise, left out of the spans."""
     h, w = mask.shape
     a, b = max(h // 3, 1), max(w // 3, 1)
     if (mask[:a, :b].any() or mask[-a:, -b:].any()) and (mask[:a, -b:].any() or mask[-a:, :b].any()):
@@ -604,9 +604,9 @@ def _stair(mask: np.ndarray) -> tuple[int | None, int]:
         if length < 6:
             continue
         counts = m.sum(axis=1)
-        solid = counts >= 2
-        first = np.where(solid, m.argmax(axis=1), width)
-        last = np.where(solid, width - 1 - m[:, ::-1].argmax(axis=1), -1)
+        spanned = counts >= 2  # the lines whose span counts
+        first = np.where(spanned, m.argmax(axis=1), width)
+        last = np.where(spanned, width - 1 - m[:, ::-1].argmax(axis=1), -1)
         cuts = np.arange(3, length - 2)  # three lines on either side at least
         left_a, right_a = np.minimum.accumulate(first)[cuts - 1], np.maximum.accumulate(last)[cuts - 1]
         left_b, right_b = np.minimum.accumulate(first[::-1])[::-1][cuts], np.maximum.accumulate(last[::-1])[::-1][cuts]
