@@ -547,7 +547,8 @@ def _split_merged(
         if cut is None and axis == 1 and row_neck > 0 and area < 0.7 * w * h:
             # Neither profile dips between neighbours in two lanes that overlap at a corner, as an
             # oblique camera sees them: the far one's bottom hidden by the near one's top. The
-            # blob is then a staircase, cut where its parts above and below stand apart.
+            # blob is then a staircase, cut where its parts above and below stand apart, or
+            # beside each other: the last test, so it may turn the cut (``axis``) to a column.
             cut, axis = _stair(mask)
         if cut is None:
             continue
@@ -599,6 +600,7 @@ def _stair(mask: np.ndarray) -> tuple[int | None, int]:
     if (mask[:a, :b].any() or mask[-a:, -b:].any()) and (mask[:a, -b:].any() or mask[-a:, :b].any()):
         return None, 1  # two such parts leave two opposite corners of the box empty: most blobs fill one of each
     best: tuple[float, int | None, int] = (0.34, None, 1)
+    total = int(mask.sum())
     for axis, m in ((1, mask), (0, mask.T)):
         length, width = m.shape
         if length < 6:
@@ -613,12 +615,12 @@ def _stair(mask: np.ndarray) -> tuple[int | None, int]:
         narrower = np.minimum(right_a - left_a, right_b - left_b) + 1
         overlap = np.minimum(right_a, right_b) - np.maximum(left_a, left_b) + 1
         above = counts.cumsum()[cuts - 1]
-        below = counts.sum() - above
+        below = total - above
         # Each part a body, solid in its own box: a thin slanted stroke (a lane's edge under
         # shake, a trail) is a staircase too, of steps one pixel high.
         solid_a = above >= 0.5 * cuts * (right_a - left_a + 1)
         solid_b = below >= 0.5 * (length - cuts) * (right_b - left_b + 1)
-        balanced = (narrower >= 3) & (np.minimum(above, below) >= 0.15 * counts.sum()) & solid_a & solid_b
+        balanced = (narrower >= 3) & (np.minimum(above, below) >= 0.15 * total) & solid_a & solid_b
         share = np.where(balanced, overlap / np.maximum(narrower, 1), np.inf)
         at = int(share.argmin())
         if share[at] <= best[0]:
