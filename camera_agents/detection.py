@@ -260,8 +260,8 @@ class MotionDetector:
         # by side: a blob that, calibrated, is wider on the ground than one rider is at that spot
         # (its expected size there) is cut at a shallower valley (their shadows and the road
         # between them blur it; their bodies still stand up on either side), or where the road
-        # still showed between them before gaps were closed; the pieces must each be one rider
-        # wide on the ground, or the blob is cut as any other.
+        # still showed between them before gaps were closed; one of the pieces must be a rider
+        # on the ground (after dark: each of them), or the blob is cut as any other.
         boxes = _columns(s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]) * inv
         two_wide = np.zeros(len(s), bool)
         if self._classifier.calibrated:
@@ -283,7 +283,7 @@ class MotionDetector:
                 gaps = solid if two_wide[index] else None
                 pieces = split(labels, label, x, y, w, h, area, column_depth=0.8 if two_wide[index] else 0.3, opened=gaps, row_neck=neck)
                 pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
-                if two_wide[index] and len(pieces) > 1 and not self._rider_sized(pieces, inv):
+                if two_wide[index] and len(pieces) > 1 and not self._holds_a_rider(pieces, inv):
                     pieces = split(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
                     pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 parts.extend(pieces)
@@ -335,17 +335,25 @@ class MotionDetector:
         """How wide on the ground each box is across the traffic, in metres."""
         return self._classifier.ground_depth_m(boxes) if self._crosswise else self._classifier.ground_width_m(boxes)
 
-    def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
-        """Whether the pieces of a blob cut at a shallow valley are each one rider wide on the
-        ground (the expected size at their spot), as riders side by side are; a car cut at its
-        windows is not."""
+    def _holds_a_rider(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
+        """Whether the pieces of a blob cut at a shallow valley hold a rider: one is a rider wide
+        on the ground (the expected size at its spot) and short, as a rider beside others is (the
+        others may be two riders one behind the other, not yet cut apart); a car cut at its
+        windows is not. After dark every piece must be a rider: there a vehicle's lit lamps and
+        its unlit body make rider-sized pieces of one vehicle."""
         p = np.asarray(pieces, dtype=np.float64)
         boxes = _columns(p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]) * inv
         widths = self._across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
         short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
-        return bool(((widths >= 0.35) & (widths < self._config.split_min_width_m) & short).all())
+        rider = (widths >= 0.35) & (widths < self._config.split_min_width_m) & short
+        if self._dark:
+            return bool(rider.all())
+        # A piece three times as long as it is wide is no vehicle: a lane's marking that came
+        # along with a car, cut off from it, would leave the car looking like a rider.
+        slender = np.maximum(p[:, 2], p[:, 3]) > 3 * np.minimum(p[:, 2], p[:, 3])
+        return bool(rider.any() and not slender.any())
 
     def _normalise_light(self, small: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
