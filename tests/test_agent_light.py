@@ -266,6 +266,22 @@ def test_a_rider_beside_two_riders_in_file_is_cut_off_from_them():
     assert 26 <= lone[0, 2] - lone[0, 0] <= 42  # about one rider (28 px) wide, and the gap
 
 
+def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
+    # A rider and, a hand's width beside it, a stroke 0.55 m wide and 3 m long (a lane's marking
+    # that came along with it), joined by the rider's shadow: cut where the road showed, the
+    # rider would be one piece and the stroke an object of its own, counted as a vehicle.
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
+    rng = np.random.default_rng(10)
+    for step in range(6):
+        frame = road(9)
+        y = 60 + step * 12
+        cv2.rectangle(frame, (200, y), (228, y + 76), (30, 30, 160), -1)
+        cv2.rectangle(frame, (232, y - 20), (254, y + 100), (230, 230, 230), -1)
+        cv2.rectangle(frame, (200, y + 70), (254, y + 76), (45, 45, 45), -1)
+        found = detector.detect(noisy(frame, rng))
+    assert len(found) == 1, found.xyxy
+
+
 @pytest.mark.parametrize(
     "rows, cols",
     [
