@@ -351,7 +351,7 @@ class MotionDetector:
         if self._dark:
             return bool(rider.all())
         # A piece three times as long as it is wide is no vehicle: a lane's marking that came
-        # along with a car, cut off from it, would leave the car looking like a rider.
+        # along with a rider or a car, cut off from it, would become an object of its own.
         slender = np.maximum(p[:, 2], p[:, 3]) > 3 * np.minimum(p[:, 2], p[:, 3])
         return bool(rider.any() and not slender.any())
 
