@@ -107,6 +107,12 @@ class SizeClassifier:
         far = ground.to_ground(_columns(middle, xyxy[:, 1]))
         return np.hypot(*(far - near).T)
 
+    def ground_distance_m(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How far apart on the ground the image points ``a`` and ``b`` (rows of x, y) are, in metres."""
+        ground = self._ground
+        assert ground is not None
+        return np.hypot(*(ground.to_ground(a) - ground.to_ground(b)).T)
+
     def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
         # Width on the ground from the bottom edge; length from the local metres-per-pixel of
         # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
@@ -290,11 +296,59 @@ class MotionDetector:
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         if self._dark and len(b) > 1:
             b = _join_lamp_ends(b)
+            if self._classifier.calibrated and len(b) > 3:
+                b = self._join_lamp_pairs(b, raw, inv)
         xyxy = _columns(b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]) * inv
         # In place (``xyxy[:, [0, 2]]`` would clip a copy): scaled back from the analysis size, a
         # box at the bottom edge may end a fraction of a pixel below the frame.
         np.clip(xyxy, 0, np.array([width, height, width, height], np.float32), out=xyxy)
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
+
+    def _join_lamp_pairs(self, b: np.ndarray, raw: np.ndarray, inv: float) -> np.ndarray:
+        """After dark a car as dark as the road whose lamps show apart is four blobs: its two
+        headlamps abreast (white) and its two rear lamps abreast (red), each pair a car's width
+        (0.8 to 2.2 m) across and the two pairs a car's length apart on the ground. Riders abreast
+        show the same four lamps, but a motorbike's length apart (under 2 m): the four are joined
+        only when the pairs stand 2.5 to 12 m apart, one white and the other red, of about the
+        same span and middle. ``b``: rows of x, y, w, h, fill in analysis pixels, ``inv`` frame
+        pixels per analysis pixel; ``raw``: the frame at the analysis scale as the camera saw it."""
+        rows = [list(r) for r in b.tolist()]
+        pairs = self._lamp_pairs(rows, [_lamp_colour(raw, r) for r in rows], inv)
+        used: set[int] = set()
+        cars = []
+        for a, (first, colour, p) in enumerate(pairs):
+            for second, other, q in pairs[a + 1 :]:
+                span = max(p[2], q[2])
+                if colour == other or used & {*first, *second} or min(p[2], q[2]) < 0.5 * span:
+                    continue
+                if abs((p[0] + p[2] / 2) - (q[0] + q[2] / 2)) > 0.25 * span:
+                    continue  # not one behind the other
+                centres = np.array([[p[0] + p[2] / 2, p[1] + p[3] / 2], [q[0] + q[2] / 2, q[1] + q[3] / 2]]) * inv
+                if 2.5 <= self._classifier.ground_distance_m(centres[:1], centres[1:])[0] <= 12.0:
+                    used |= {*first, *second}
+                    cars.append(_joined([rows[n] for n in (*first, *second)]))
+        if not cars:
+            return b
+        return np.asarray([r for n, r in enumerate(rows) if n not in used] + cars, dtype=np.float32).reshape(-1, 5)
+
+    def _lamp_pairs(self, rows: list[list[float]], colours: list[str | None], inv: float) -> list[tuple[tuple[int, int], str, list[float]]]:
+        """Two lamps of one colour abreast (sharing half their rows), apart, a car's width (0.8 to
+        2.2 m) across on the ground: their indices into ``rows``, their colour and the box around both."""
+        pairs = []
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                p, q = rows[i], rows[j]
+                if colours[i] is None or colours[i] != colours[j]:
+                    continue
+                if min(p[1] + p[3], q[1] + q[3]) - max(p[1], q[1]) < 0.5 * min(p[3], q[3]):
+                    continue
+                left, right = (p, q) if p[0] <= q[0] else (q, p)
+                if right[0] < left[0] + left[2]:
+                    continue  # overlapping: pieces of one lamp
+                lamps = np.array([[left[0] + left[2] / 2, left[1] + left[3] / 2], [right[0] + right[2] / 2, right[1] + right[3] / 2]]) * inv
+                if 0.8 <= self._classifier.ground_distance_m(lamps[:1], lamps[1:])[0] <= 2.2:
+                    pairs.append(((i, j), str(colours[i]), _joined([p, q])[:4]))
+        return pairs
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground with the weak shadows next to it, and without the road's edges
@@ -478,6 +532,27 @@ def _shadows(mask: np.ndarray) -> np.ndarray:
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 
 
+def _joined(parts: list[list[float]]) -> list[float]:
+    """The box around blobs (rows of x, y, w, h, fill), its fill their pixels over its area."""
+    x0, y0 = min(r[0] for r in parts), min(r[1] for r in parts)
+    x1, y1 = max(r[0] + r[2] for r in parts), max(r[1] + r[3] for r in parts)
+    return [x0, y0, x1 - x0, y1 - y0, sum(r[4] * r[2] * r[3] for r in parts) / max((x1 - x0) * (y1 - y0), 1)]
+
+
+def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
+    """"red" (a rear lamp), "white" (a headlamp) or None (no lamp) for a small blob ``r`` (x, y,
+    w, h in ``raw``'s pixels): its brightest pixel's colour."""
+    if max(r[2], r[3]) > 12:
+        return None
+    box = raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3).astype(np.int16)
+    if not len(box):
+        return None
+    redness = box[:, 2] - np.maximum(box[:, 0], box[:, 1])
+    if redness.max() >= 60:
+        return "red"
+    return "white" if box.min(axis=1).max() >= 150 else None
+
+
 def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
     """After dark a vehicle painted as dark as the road shows only its two ends: the front lamps
     and their glow, the rear lamps. Both span the vehicle's width, one right behind the other,
@@ -498,10 +573,7 @@ def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
                 gap = max(p[1], q[1]) - min(p[1] + p[3], q[1] + q[3])
                 if not 0 <= gap <= 0.5 * max(p[3], q[3]):
                     continue
-                x0, y0 = min(p[0], q[0]), min(p[1], q[1])
-                x1, y1 = max(p[0] + p[2], q[0] + q[2]), max(p[1] + p[3], q[1] + q[3])
-                fill = (p[4] * p[2] * p[3] + q[4] * q[2] * q[3]) / max((x1 - x0) * (y1 - y0), 1)
-                rows[i] = [x0, y0, x1 - x0, y1 - y0, fill]
+                rows[i] = _joined([p, q])
                 del rows[j]
                 joined = True
                 break

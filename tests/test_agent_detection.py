@@ -20,6 +20,7 @@ from camera_agents.detection import (
     decode_yolo,
 )
 from camera_agents.detections import CLASS_ID
+from camera_agents.geometry import GroundPlane
 
 
 def road(rng: np.random.Generator, brightness: int = 90) -> np.ndarray:
@@ -252,3 +253,26 @@ def test_after_dark_a_dark_vehicles_two_lit_ends_are_one_object():
     joined = _join_lamp_ends(blobs)
     boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
     assert boxes == [(40, 20, 15, 18), (60, 20, 5, 8), (90, 10, 14, 6), (90, 40, 14, 8)]
+
+
+def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_stay_apart():
+    # Looking straight down, 10 px a metre: rows of x, y, w, h, fill (pixels); white headlamps and
+    # red rear lamps drawn on a dark road where the rows are
+    ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
+    detector = MotionDetector(MotionDetectorConfig(), ground=ground)
+    white, red = (220, 230, 230), (20, 20, 200)
+    lamps = [
+        ((40, 20, 3, 3, 1.0), white), ((52, 20, 3, 3, 1.0), white),  # a car: headlamps 1.2 m apart,
+        ((40, 60, 3, 3, 1.0), red), ((52, 60, 3, 3, 1.0), red),  # its rear lamps 4 m behind them
+        ((100, 20, 3, 3, 1.0), white), ((112, 20, 3, 3, 1.0), white),  # riders abreast: lamps 1.9 m
+        ((100, 39, 3, 3, 1.0), red), ((112, 39, 3, 3, 1.0), red),  # apart along the road, not a car
+        ((150, 20, 3, 3, 1.0), white), ((180, 20, 3, 3, 1.0), white),  # two riders 3 m apart across:
+        ((150, 60, 3, 3, 1.0), red), ((180, 60, 3, 3, 1.0), red),  # no car is that wide
+    ]  # fmt: skip
+    raw = np.full((100, 200, 3), 20, np.uint8)
+    for (x, y, w, h, _), colour in lamps:
+        raw[y : y + h, x : x + w] = colour
+    joined = detector._join_lamp_pairs(np.array([row for row, _ in lamps], np.float32), raw, 1.0)
+    boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
+    assert (40, 20, 15, 43) in boxes  # the car, one object
+    assert len(boxes) == 9  # the car and the eight riders' lamps, each as it was
