@@ -246,21 +246,30 @@ def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, exp
     assert len(found) == expected, found.xyxy
 
 
+def moving_down(draw) -> Detections:
+    """What a calibrated detector, its road learnt, finds in the last of six frames in which
+    ``draw(frame, y)`` draws objects 12 px further down the road each frame."""
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
+    rng = np.random.default_rng(10)
+    for step in range(6):
+        frame = road(9)
+        draw(frame, 60 + step * 12)
+        found = detector.detect(noisy(frame, rng))
+    return found
+
+
 def test_a_rider_beside_two_riders_in_file_is_cut_off_from_them():
     # Two riders abreast, a hand's width apart (the closing fills it), their shadows joining
     # them; a third rider half a length ahead of the right one, touching it at the corner. Cut
     # where the road showed, the right piece is two riders long and not one rider's size: the
     # rider on the left is one all the same, and is not left merged into one object of three.
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
-    rng = np.random.default_rng(10)
-    for step in range(6):
-        frame = road(9)
-        y = 60 + step * 12
+    def draw(frame: np.ndarray, y: int) -> None:
         cv2.rectangle(frame, (200, y + 70), (262, y + 76), (45, 45, 45), -1)
         cv2.rectangle(frame, (200, y), (228, y + 76), (30, 30, 160), -1)
         cv2.rectangle(frame, (234, y), (262, y + 76), (160, 40, 30), -1)
         cv2.rectangle(frame, (258, y - 60), (286, y + 16), (40, 160, 160), -1)
-        found = detector.detect(noisy(frame, rng))
+
+    found = moving_down(draw)
     lone = found.xyxy[found.xyxy[:, 0] < 220]
     assert len(found) >= 2 and len(lone) == 1, found.xyxy
     assert 26 <= lone[0, 2] - lone[0, 0] <= 42  # about one rider (28 px) wide, and the gap
@@ -270,15 +279,12 @@ def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
     # A rider and, a hand's width beside it, a stroke 0.55 m wide and 3 m long (a lane's marking
     # that came along with it), joined by the rider's shadow: cut where the road showed, the
     # rider would be one piece and the stroke an object of its own, counted as a vehicle.
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
-    rng = np.random.default_rng(10)
-    for step in range(6):
-        frame = road(9)
-        y = 60 + step * 12
+    def draw(frame: np.ndarray, y: int) -> None:
         cv2.rectangle(frame, (200, y), (228, y + 76), (30, 30, 160), -1)
         cv2.rectangle(frame, (232, y - 20), (254, y + 100), (230, 230, 230), -1)
         cv2.rectangle(frame, (200, y + 70), (254, y + 76), (45, 45, 45), -1)
-        found = detector.detect(noisy(frame, rng))
+
+    found = moving_down(draw)
     assert len(found) == 1, found.xyxy
 
 
