@@ -540,8 +540,9 @@ def _joined(parts: list[list[float]]) -> list[float]:
 
 
 def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
-    """"red" (a rear lamp), "white" (a headlamp) or None (no lamp) for a small blob ``r`` (x, y,
-    w, h in ``raw``'s pixels): its brightest pixel's colour."""
+    """"red" (a rear lamp: a pixel far redder than green and blue), "white" (a headlamp: a pixel
+    bright in all three) or None (no lamp, or too large for one) for a blob ``r`` (x, y, w, h in
+    ``raw``'s pixels)."""
     if max(r[2], r[3]) > 12:
         return None
     box = raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3).astype(np.int16)
