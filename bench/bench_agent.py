@@ -15,8 +15,9 @@ agent at its default settings and compared with the exact ground truth: per came
 line and direction of 1 - |counted - true| / true. Printed: the whole distribution (every camera,
 worst first), its minimum (target >= 0.95) and median (target >= 0.98), and the worst three by
 name. The same for a second draw of every variant (``FRESH``) and a third (``REPORT_ONLY``:
-scored to report, never to choose a change). Then the original avenue scene, seeds 1-4, as before: per line and direction, extra and
-missed crossings, tracks counted twice and the per-class confusion.
+scored to report, never to choose a change). Then the original avenue scene, seeds 1-4, as
+before: per line and direction, extra and missed crossings, tracks counted twice and the
+per-class confusion.
 """
 
 from __future__ import annotations

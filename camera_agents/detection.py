@@ -323,8 +323,7 @@ class MotionDetector:
                     continue
                 if abs((p[0] + p[2] / 2) - (q[0] + q[2] / 2)) > 0.25 * span:
                     continue  # not one behind the other
-                centres = np.array([[p[0] + p[2] / 2, p[1] + p[3] / 2], [q[0] + q[2] / 2, q[1] + q[3] / 2]]) * inv
-                if 2.5 <= self._classifier.ground_distance_m(centres[:1], centres[1:])[0] <= 12.0:
+                if 2.5 <= self._ground_apart_m(p, q, inv) <= 12.0:
                     used |= {*first, *second}
                     cars.append(_joined([rows[n] for n in (*first, *second)]))
         if not cars:
@@ -345,10 +344,15 @@ class MotionDetector:
                 left, right = (p, q) if p[0] <= q[0] else (q, p)
                 if right[0] < left[0] + left[2]:
                     continue  # overlapping: pieces of one lamp
-                lamps = np.array([[left[0] + left[2] / 2, left[1] + left[3] / 2], [right[0] + right[2] / 2, right[1] + right[3] / 2]]) * inv
-                if 0.8 <= self._classifier.ground_distance_m(lamps[:1], lamps[1:])[0] <= 2.2:
+                if 0.8 <= self._ground_apart_m(p, q, inv) <= 2.2:
                     pairs.append(((i, j), str(colours[i]), _joined([p, q])[:4]))
         return pairs
+
+    def _ground_apart_m(self, p: list[float], q: list[float], inv: float) -> float:
+        """How far apart on the ground the middles of boxes ``p`` and ``q`` (x, y, w, h in analysis
+        pixels, ``inv`` frame pixels each) are, in metres."""
+        middles = np.array([[p[0] + p[2] / 2, p[1] + p[3] / 2], [q[0] + q[2] / 2, q[1] + q[3] / 2]]) * inv
+        return float(self._classifier.ground_distance_m(middles[:1], middles[1:])[0])
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground with the weak shadows next to it, and without the road's edges
