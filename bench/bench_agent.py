@@ -122,7 +122,8 @@ def _family_score(pair: tuple[str, int]) -> tuple[str, int, float, str]:
     name, seed = pair
     path = _rendered(spec(name, seed), f"{name}-seed{seed}")
     _, crossings = _agent(path)
-    score = score_crossings(_truth(path).crossings, crossings)
+    truth = _truth(path)
+    score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
     counts = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
     return name, seed, score.min_accuracy, counts
 
@@ -198,7 +199,8 @@ def main() -> None:
     total = CrossingScore()
     for seed, path in videos.items():
         _, crossings = _agent(path)
-        score = score_crossings(_truth(path).crossings, crossings)
+        truth = _truth(path)
+        score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
         total = total.merge(score)
         per = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
         print(f"seed {seed}: counted/true {per}; extra {score.extra}, missed {score.missed}, twice {score.repeated_tracks}")

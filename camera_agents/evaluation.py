@@ -3,6 +3,13 @@
 Used by the accuracy tests and the benchmark. A counted crossing matches a true one on the same
 line and direction within ``tolerance_frames``; each true crossing matches at most once, so a
 track counted twice shows up as an extra crossing, never as a hit.
+
+A clip ends; a camera does not. The agent counts a crossing at the first analysed frame after
+the object is clear of the line, a few frames after it happened, so a crossing in a clip's last
+frames is one the agent never got to see. Given the clip's length, the score leaves out its last
+``tolerance_frames``: the true crossings there, the counted crossings that match them, and the
+unmatched counted crossings there. The agent still watches those frames, so a crossing just
+before them is counted and matched as on a live camera.
 """
 
 from __future__ import annotations
@@ -59,19 +66,22 @@ class CrossingScore:
 
 
 def score_crossings(
-    truth: Sequence[TrueCrossing], counted: Iterable[LineCrossing], *, tolerance_frames: int = 15
+    truth: Sequence[TrueCrossing], counted: Iterable[LineCrossing], *, tolerance_frames: int = 15, clip_frames: int | None = None
 ) -> CrossingScore:
+    """``clip_frames``: the clip's length, when the crossings come from a clip; its last
+    ``tolerance_frames`` are then left out of the score (see the module's docstring)."""
     score = CrossingScore()
     counted = list(counted)
+    end = None if clip_frames is None else clip_frames - tolerance_frames  # the first frame left out
     for t in truth:
-        score.true[(t.line_id, t.direction)] += 1
+        if end is None or t.frame_index < end:
+            score.true[(t.line_id, t.direction)] += 1
     repeats = Counter((c.track_id, c.line_id) for c in counted)
     score.repeated_tracks = sum(1 for n in repeats.values() if n > 1)
     free = sorted(truth, key=lambda t: t.frame_index)
     used = [False] * len(free)
     for crossing in sorted(counted, key=lambda c: c.frame_no):
         key = (crossing.line_id, crossing.direction)
-        score.counted[key] += 1
         best, best_gap = None, tolerance_frames + 1
         for i, t in enumerate(free):
             if used[i] or (t.line_id, t.direction) != key:
@@ -81,6 +91,11 @@ def score_crossings(
                 best, best_gap = i, gap
         if best is not None:
             used[best] = True
+        # Scored by the true crossing it matched, else by its own frame.
+        if end is not None and (free[best].frame_index if best is not None else crossing.frame_no) >= end:
+            continue
+        score.counted[key] += 1
+        if best is not None:
             score.matched[key] += 1
             score.confusion[(free[best].cls, crossing.cls)] += 1
     return score

@@ -38,7 +38,7 @@ def count(seed: int) -> CrossingScore:
         crossings += [e for e in pipeline.process(frame.index, frame.ts, frame.image) if isinstance(e, LineCrossing)]
     source.close()
     assert len(truth.crossings) > 50
-    return score_crossings(truth.crossings, crossings)
+    return score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def count_family(name: str, seed: int) -> CrossingScore:
     _, crossings = count_crossings(config, source)
     source.close()
     assert sum(1 for _ in truth.crossings) >= 40  # enough traffic for a per-direction figure
-    return score_crossings(truth.crossings, crossings)
+    return score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
 
 
 # One evaluation camera per hard axis, seeds never used for tuning (the benchmark runs them all):
