@@ -267,11 +267,12 @@ class MotionDetector:
         # (its expected size there) is cut at a shallower valley (their shadows and the road
         # between them blur it; their bodies still stand up on either side), or where the road
         # still showed between them before gaps were closed; one of the pieces must be a rider
-        # on the ground (after dark: each of them), or the blob is cut as any other.
+        # on the ground (after dark: each of them), or the blob is cut as any other. Traffic
+        # across the picture: a blob too deep across the road for its length along it is two
+        # vehicles in neighbouring lanes, one hiding the other's lower part: no valley shows
+        # between them, and it is cut in two across the lanes all the same.
         boxes = _columns(s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]) * inv
-        two_wide = np.zeros(len(s), bool)
-        if self._classifier.calibrated:
-            two_wide = self._across_m(boxes) >= cfg.split_min_width_m
+        two_wide, stacked = self._merged_by_size(boxes)
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
         neck = 0.0 if self._dark else 0.4
@@ -292,6 +293,8 @@ class MotionDetector:
                 if two_wide[index] and len(pieces) > 1 and not self._holds_a_rider(pieces, inv):
                     pieces = split(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
                     pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
+                if stacked[index] and len(pieces) == 1:
+                    pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in _cut_across_lanes(labels, label, x, y, w, h)]
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         if self._dark and len(b) > 1:
@@ -388,6 +391,18 @@ class MotionDetector:
         grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
         shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
         return cv2.bitwise_and(opened[box], cv2.bitwise_not(shade))
+
+    def _merged_by_size(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per blob (``boxes`` in frame pixels), from its size on the ground (calibrated cameras
+        only): whether it is wide enough to be riders side by side, and whether (traffic across
+        the picture) it is too deep across the lanes for its length to be one vehicle."""
+        two_wide, stacked = np.zeros(len(boxes), bool), np.zeros(len(boxes), bool)
+        if self._classifier.calibrated:
+            across = self._across_m(boxes)
+            two_wide = across >= self._config.split_min_width_m
+            if self._crosswise:
+                stacked = _two_lanes_deep(self._classifier.ground_width_m(boxes), across)
+        return two_wide, stacked
 
     def _across_m(self, boxes: np.ndarray) -> np.ndarray:
         """How wide on the ground each box is across the traffic, in metres."""
@@ -640,15 +655,15 @@ def _split_merged(
         halves = (mask[:, :cut], mask[:, cut:]) if axis == 0 else (mask[:cut], mask[cut:])
         parts: list[tuple[int, int, int, int, float]] = []
         for half, (ox, oy) in zip(halves, ((0, 0), (cut, 0)) if axis == 0 else ((0, 0), (0, cut))):
-            rows, cols = np.flatnonzero(half.any(axis=1)), np.flatnonzero(half.any(axis=0))
-            if len(rows) < 2 or len(cols) < 2:
+            bounds = _bounds(half)
+            if bounds is None:
                 return whole
-            px, py = x + ox + int(cols[0]), y + oy + int(rows[0])
-            pw, ph = int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+            bx, by, pw, ph = bounds
+            px, py = x + ox + bx, y + oy + by
             count = int(half.sum())
             if depth > 1 and max(pw, ph) >= 8:
                 sub = np.zeros_like(labels[py : py + ph, px : px + pw])
-                sub[half[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]] = 1
+                sub[half[by : by + ph, bx : bx + pw]] = 1
                 sub_opened = None if opened is None else opened[py : py + ph, px : px + pw]
                 parts.extend(
                     (px + a, py + b_, c, d, e)
@@ -661,6 +676,53 @@ def _split_merged(
                 parts.append((px, py, pw, ph, count / max(pw * ph, 1)))
         return parts
     return whole
+
+
+def _bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (x, y, w, h) of a mask's pixels, or None when they span under two rows or columns."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) < 2 or len(cols) < 2:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+# On a camera looking across the road, how deep across the lanes (in metres on the ground, a
+# vehicle's height seen from the pole included) one vehicle's blob can be for its length along
+# them: a rider (up to 2.8 m long) 3 m, a car (up to 5.5 m) 4.5 m. On the tuning cameras the
+# deepest single riders and cars reach 2.5 and 4.1 m; two vehicles in neighbouring lanes, the far
+# one's lower part hidden, reach 3.3-7 m. Longer blobs (a bus, or vehicles in file) are not judged.
+_RIDER_LONG_M, _RIDER_DEEP_M = 2.8, 3.0
+_CAR_LONG_M, _CAR_DEEP_M = 5.5, 4.5
+
+
+def _two_lanes_deep(along: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """Per blob, whether it is too deep across the lanes for its length along them to be one
+    vehicle (both in metres on the ground)."""
+    rider = (along <= _RIDER_LONG_M) & (across >= _RIDER_DEEP_M)
+    car = (along > _RIDER_LONG_M) & (along <= _CAR_LONG_M) & (across >= _CAR_DEEP_M)
+    return rider | car
+
+
+def _cut_across_lanes(labels: np.ndarray, label: int, x: int, y: int, w: int, h: int) -> list[tuple[int, int, int, int, float]]:
+    """A blob of traffic across the picture cut in two between the lanes, at its narrowest row in
+    its middle half (the row nearest the middle among the narrowest): two vehicles in neighbouring
+    lanes, the near one hiding the far one's lower part, show no valley to cut at."""
+    mask = labels[y : y + h, x : x + w] == label
+    whole = [(x, y, w, h, float(mask.sum()) / max(w * h, 1))]
+    if h < 6:
+        return whole
+    profile = mask.sum(axis=1)
+    rows = np.arange(h // 4, h - h // 4)
+    narrowest = rows[profile[rows] == profile[rows].min()]
+    cut = int(narrowest[np.abs(narrowest - h / 2).argmin()])
+    pieces = []
+    for half, top in ((mask[:cut], 0), (mask[cut:], cut)):
+        bounds = _bounds(half)
+        if bounds is None:
+            return whole
+        bx, by, bw, bh = bounds
+        pieces.append((x + bx, y + top + by, bw, bh, float(half.sum()) / (bw * bh)))
+    return pieces
 
 
 def _split_turned(

@@ -246,10 +246,11 @@ def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, exp
     assert len(found) == expected, found.xyxy
 
 
-def moving_down(draw) -> Detections:
+def moving(draw, *, crosswise: bool = False) -> Detections:
     """What a calibrated detector, its road learnt, finds in the last of six frames in which
-    ``draw(frame, y)`` draws objects 12 px further down the road each frame."""
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down()), road(9))
+    ``draw(frame, at)`` draws objects 12 px further along the road each frame: down the picture,
+    or (``crosswise``) across it."""
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down(), crosswise=crosswise), road(9))
     rng = np.random.default_rng(10)
     for step in range(6):
         frame = road(9)
@@ -269,7 +270,7 @@ def test_a_rider_beside_two_riders_in_file_is_cut_off_from_them():
         cv2.rectangle(frame, (234, y), (262, y + 76), (160, 40, 30), -1)
         cv2.rectangle(frame, (258, y - 60), (286, y + 16), (40, 160, 160), -1)
 
-    found = moving_down(draw)
+    found = moving(draw)
     lone = found.xyxy[found.xyxy[:, 0] < 220]
     assert len(found) >= 2 and len(lone) == 1, found.xyxy
     assert 26 <= lone[0, 2] - lone[0, 0] <= 42  # about one rider (28 px) wide, and the gap
@@ -284,8 +285,41 @@ def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
         cv2.rectangle(frame, (232, y - 20), (254, y + 100), (230, 230, 230), -1)
         cv2.rectangle(frame, (200, y + 70), (254, y + 76), (45, 45, 45), -1)
 
-    found = moving_down(draw)
+    found = moving(draw)
     assert len(found) == 1, found.xyxy
+
+
+@pytest.mark.parametrize(
+    "near, far, expected",
+    [
+        # (near vehicle, far vehicle above it or None) as (length along the road, depth across it) in metres
+        ((1.9, 1.6), (1.9, 1.6), 2),  # two riders in neighbouring lanes, the far one's lower part hidden: 3.2 m deep
+        ((4.5, 2.2), (4.0, 2.3), 2),  # two cars so: 4.5 m long, 4.5 m deep
+        ((1.9, 2.6), None, 1),  # one rider, tall as a low pole sees it
+        ((4.5, 4.1), None, 1),  # one car as deep as one car gets on the tuning cameras
+        ((8.0, 4.8), None, 1),  # a bus: longer than any car, not judged
+    ],
+)
+def test_vehicles_in_neighbouring_lanes_across_the_picture_are_cut_apart_by_their_depth(near, far, expected):
+    # Traffic moving left to right on a camera looking straight down, 20 px a metre; no valley
+    # in the blob's profile shows where one vehicle ends and the other begins.
+    px = 20
+    ground = GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [24, 0], [24, 13.5], [0, 13.5]], float))
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=ground, crosswise=True), road(9))
+    rng = np.random.default_rng(10)
+    bottom = 220
+    for step in range(6):
+        frame = road(9)
+        x = 60 + step * 12
+        top = bottom - round(near[1] * px)
+        cv2.rectangle(frame, (x, top), (x + round(near[0] * px), bottom), (30, 30, 160), -1)
+        if far is not None:
+            cv2.rectangle(frame, (x, top - round(far[1] * px)), (x + round(far[0] * px), top), (160, 40, 30), -1)
+        found = detector.detect(noisy(frame, rng))
+    assert len(found) == expected, found.xyxy
+    if expected == 2:  # cut where the near vehicle's top hides the far one, within two analysis pixels
+        upper, lower = sorted(found.xyxy.tolist(), key=lambda box: box[1])
+        assert abs(upper[3] - top) <= 8 and abs(lower[1] - top) <= 8, found.xyxy
 
 
 @pytest.mark.parametrize(
