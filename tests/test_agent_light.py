@@ -246,11 +246,12 @@ def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, exp
     assert len(found) == expected, found.xyxy
 
 
-def moving(draw, *, crosswise: bool = False) -> Detections:
-    """What a calibrated detector, its road learnt, finds in the last of six frames in which
-    ``draw(frame, at)`` draws objects 12 px further along the road each frame: down the picture,
-    or (``crosswise``) across it."""
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down(), crosswise=crosswise), road(9))
+def moving(draw, *, crosswise: bool = False, ground: GroundPlane | None = None) -> Detections:
+    """What a calibrated detector (``ground``, else 40 px a metre), its road learnt, finds in the
+    last of six frames in which ``draw(frame, at)`` draws objects 12 px further along the road
+    each frame: down the picture, or (``crosswise``) across it."""
+    calibration = ground or calibrated_top_down()
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibration, crosswise=crosswise), road(9))
     rng = np.random.default_rng(10)
     for step in range(6):
         frame = road(9)
@@ -303,19 +304,16 @@ def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
 def test_vehicles_in_neighbouring_lanes_across_the_picture_are_cut_apart_by_their_depth(near, far, expected):
     # Traffic moving left to right on a camera looking straight down, 20 px a metre; no valley
     # in the blob's profile shows where one vehicle ends and the other begins.
-    px = 20
-    ground = GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [24, 0], [24, 13.5], [0, 13.5]], float))
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=ground, crosswise=True), road(9))
-    rng = np.random.default_rng(10)
-    bottom = 220
-    for step in range(6):
-        frame = road(9)
-        x = 60 + step * 12
-        top = bottom - round(near[1] * px)
+    px, bottom = 20, 220
+    top = bottom - round(near[1] * px)  # where the near vehicle hides the far one
+
+    def draw(frame: np.ndarray, x: int) -> None:
         cv2.rectangle(frame, (x, top), (x + round(near[0] * px), bottom), (30, 30, 160), -1)
         if far is not None:
             cv2.rectangle(frame, (x, top - round(far[1] * px)), (x + round(far[0] * px), top), (160, 40, 30), -1)
-        found = detector.detect(noisy(frame, rng))
+
+    ground = GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [24, 0], [24, 13.5], [0, 13.5]], float))
+    found = moving(draw, crosswise=True, ground=ground)
     assert len(found) == expected, found.xyxy
     if expected == 2:  # cut where the near vehicle's top hides the far one, within two analysis pixels
         upper, lower = sorted(found.xyxy.tolist(), key=lambda box: box[1])
