@@ -216,9 +216,10 @@ def test_a_detection_larger_than_two_tracks_is_not_split_into_them():
     assert len(out) == 1
 
 
-def calibrated_top_down() -> GroundPlane:
-    # 40 px per metre, looking straight down
-    return GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [12, 0], [12, 6.75], [0, 6.75]], float))
+def calibrated_top_down(px_per_m: int = 40) -> GroundPlane:
+    """A camera looking straight down, ``px_per_m`` pixels a metre."""
+    w, h = W / px_per_m, H / px_per_m
+    return GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [w, 0], [w, h], [0, h]], float))
 
 
 @pytest.mark.parametrize(
@@ -291,6 +292,27 @@ def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
 
 
 @pytest.mark.parametrize(
+    "pieces, expected",
+    [
+        # (across, along, how far down the road from the first piece's start) in metres, each piece drawn dark
+        ([(1.5, 0.6, 0.0), (1.4, 0.4, 2.2)], 1),  # a grey car: its windscreen and rear window, its body the road's grey
+        ([(0.7, 1.9, 0.0), (0.7, 1.9, 2.9)], 2),  # two riders in file, a metre apart: neither as wide as a car's windscreen
+        ([(1.8, 4.5, 0.0), (0.7, 1.9, 5.3)], 2),  # a car seen whole, a rider close behind it: together longer than a car
+    ],
+)
+def test_a_grey_vehicles_pieces_one_behind_the_other_are_one_object(pieces, expected):
+    px = 20  # a metre, so that a car and a rider behind it fit in the picture
+
+    def draw(frame: np.ndarray, y: int) -> None:
+        for across, along, down in pieces:
+            top = y + round(down * px)
+            cv2.rectangle(frame, (200, top), (200 + round(across * px), top + round(along * px)), (35, 35, 40), -1)
+
+    found = moving(draw, ground=calibrated_top_down(px))
+    assert len(found) == expected, found.xyxy
+
+
+@pytest.mark.parametrize(
     "near, far, expected",
     [
         # (near vehicle, far vehicle above it or None) as (length along the road, depth across it) in metres
@@ -312,8 +334,7 @@ def test_vehicles_in_neighbouring_lanes_across_the_picture_are_cut_apart_by_thei
         if far is not None:
             cv2.rectangle(frame, (x, top - round(far[1] * px)), (x + round(far[0] * px), top), (160, 40, 30), -1)
 
-    ground = GroundPlane.from_points(np.array([[0, 0], [W, 0], [W, H], [0, H]], float), np.array([[0, 0], [24, 0], [24, 13.5], [0, 13.5]], float))
-    found = moving(draw, crosswise=True, ground=ground)
+    found = moving(draw, crosswise=True, ground=calibrated_top_down(px))
     assert len(found) == expected, found.xyxy
     if expected == 2:  # cut where the near vehicle's top hides the far one, within two analysis pixels
         upper, lower = sorted(found.xyxy.tolist(), key=lambda box: box[1])
