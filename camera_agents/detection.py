@@ -250,7 +250,7 @@ class MotionDetector:
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
             if self._classifier.calibrated:
                 s = stats[1:].astype(np.float64)
-                boxes = _columns(s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]) * inv
+                boxes = _xyxy(s) * inv
                 footprint = self._classifier.footprint_m2(boxes)
                 lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
                 lit |= footprint > 4 * cfg.light_min_m2
@@ -271,7 +271,7 @@ class MotionDetector:
         # across the picture: a blob too deep across the road for its length along it is two
         # vehicles in neighbouring lanes, one hiding the other's lower part: no valley shows
         # between them, and it is cut in two across the lanes all the same.
-        boxes = _columns(s[:, 0], s[:, 1], s[:, 0] + s[:, 2], s[:, 1] + s[:, 3]) * inv
+        boxes = _xyxy(s) * inv
         two_wide, stacked = self._merged_by_size(boxes)
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
@@ -299,7 +299,7 @@ class MotionDetector:
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         if len(b) > 1:
             b = self._join_pieces(b, raw, inv)
-        xyxy = _columns(b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]) * inv
+        xyxy = _xyxy(b) * inv
         # In place (``xyxy[:, [0, 2]]`` would clip a copy): scaled back from the analysis size, a
         # box at the bottom edge may end a fraction of a pixel below the frame.
         np.clip(xyxy, 0, np.array([width, height, width, height], np.float32), out=xyxy)
@@ -325,7 +325,7 @@ class MotionDetector:
         already longer than a car's pieces together may be."""
         rows = [list(r) for r in b.tolist()]
         a = 1 if self._crosswise else 0  # the picture's axis across the traffic
-        across = self._across_m(_columns(b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]) * inv).tolist()
+        across = self._across_m(_xyxy(b) * inv).tolist()
         i = 0
         while i < len(rows):
             j = self._piece_in_lane(rows, i, a, inv) if across[i] >= _PIECE_MIN_WIDE_M else None
@@ -347,7 +347,7 @@ class MotionDetector:
             if min(p[a] + p[2 + a], q[a] + q[2 + a]) - max(p[a], q[a]) < 0.8 * q[2 + a]:
                 continue
             u = _joined([p, q])
-            box = np.array([[u[0], u[1], u[0] + u[2], u[1] + u[3]]]) * inv
+            box = _xyxy(np.array([u])) * inv
             if self._along_m(box)[0] <= _PIECES_MAX_LONG_M and self._across_m(box)[0] <= _PIECES_MAX_WIDE_M:
                 return j
         return None
@@ -464,7 +464,7 @@ class MotionDetector:
         windows is not. After dark every piece must be a rider: there a vehicle's lit lamps and
         its unlit body make rider-sized pieces of one vehicle."""
         p = np.asarray(pieces, dtype=np.float64)
-        boxes = _columns(p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]) * inv
+        boxes = _xyxy(p) * inv
         widths = self._across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
@@ -590,6 +590,11 @@ def _columns(*columns: np.ndarray) -> np.ndarray:
     for index, column in enumerate(columns):
         out[:, index] = column
     return out
+
+
+def _xyxy(rows: np.ndarray) -> np.ndarray:
+    """Boxes as x1, y1, x2, y2 from rows of x, y, w, h (and anything after them)."""
+    return _columns(rows[:, 0], rows[:, 1], rows[:, 0] + rows[:, 2], rows[:, 1] + rows[:, 3])
 
 
 def _shadows(mask: np.ndarray) -> np.ndarray:
