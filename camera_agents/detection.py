@@ -161,6 +161,7 @@ class MotionDetector:
         self._background_grey: np.ndarray | None = None
         self._shadow_low = self._shadow_high = None  # the band of grey a cast shadow darkens the background to
         self._dark = False  # the learned road is as dark as at dusk or at night: vehicles' lamps are lit
+        self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
         self._shadow_floor: np.ndarray | None = None
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
@@ -312,7 +313,7 @@ class MotionDetector:
         if not self._dark:
             return self._join_grey_vehicle(b, inv) if self._classifier.calibrated else b
         b = _join_lamp_ends(b)
-        if self._classifier.calibrated and len(b) > 3:
+        if self._classifier.calibrated and len(b) > 1:
             b = self._join_lamp_pairs(b, raw, inv)
         return b
 
@@ -358,10 +359,15 @@ class MotionDetector:
         (0.8 to 2.2 m) across and the two pairs a car's length apart on the ground. Riders abreast
         show the same four lamps, but a motorbike's length apart (under 2 m): the four are joined
         only when the pairs stand 2.5 to 12 m apart, one white and the other red, of about the
-        same span and middle. ``b``: rows of x, y, w, h, fill in analysis pixels, ``inv`` frame
-        pixels per analysis pixel; ``raw``: the frame at the analysis scale as the camera saw it."""
+        same span and middle. On a road no street light lights, the glow of such a car's
+        headlamps may merge with whatever rides ahead of it, and its two rear lamps abreast are
+        all that is left of it: they are joined too, unless either lamp holds a headlamp's white or
+        has one within 2.5 m (riders abreast, each showing both of its lamps). ``b``: rows of x, y,
+        w, h, fill in analysis pixels, ``inv`` frame pixels per analysis pixel; ``raw``: the frame
+        at the analysis scale as the camera saw it."""
         rows = [list(r) for r in b.tolist()]
-        pairs = self._lamp_pairs(rows, [_lamp_colour(raw, r) for r in rows], inv)
+        colours = [_lamp_colour(raw, r) for r in rows]
+        pairs = self._lamp_pairs(rows, colours, inv)
         used: set[int] = set()
         cars = []
         for a, (first, colour, p) in enumerate(pairs):
@@ -374,6 +380,14 @@ class MotionDetector:
                 if 2.5 <= self._ground_apart_m(p, q, inv) <= 12.0:
                     used |= {*first, *second}
                     cars.append(_joined([rows[n] for n in (*first, *second)]))
+        white = [r for r, colour in zip(rows, colours) if colour == "white"]
+        for pair, colour, _ in pairs:
+            if not self._unlit or colour != "red" or used & set(pair):
+                continue
+            if any(_headlamp_in(raw, rows[n]) or any(self._ground_apart_m(rows[n], w, inv) <= 2.5 for w in white) for n in pair):
+                continue  # riders abreast: each rear lamp has its rider's headlamp in or close by
+            used |= set(pair)
+            cars.append(_joined([rows[n] for n in pair]))
         if not cars:
             return b
         return np.asarray([r for n, r in enumerate(rows) if n not in used] + cars, dtype=np.float32).reshape(-1, 5)
@@ -565,7 +579,8 @@ class MotionDetector:
             floor = self._config.light_texture_floor
             self._textured = self._texture_energy >= floor * floor
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
-            self._dark = cv2.mean(self._background_grey)[0] < _DARK_SCENE
+            level = cv2.mean(self._background_grey)[0]
+            self._dark, self._unlit = level < _DARK_SCENE, level < _UNLIT_SCENE
             self._shadow_low = cv2.convertScaleAbs(self._background_grey, alpha=0.45)
             self._shadow_high = cv2.convertScaleAbs(self._background_grey, alpha=0.7)
             self._high = cv2.dilate(background, self._kernel_envelope)
@@ -608,6 +623,7 @@ def _shadows(mask: np.ndarray) -> np.ndarray:
 _PIECE_MIN_WIDE_M = 1.2
 _PIECES_MAX_LONG_M, _PIECES_MAX_WIDE_M = 5.0, 2.4
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
+_UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 60 and over)
 
 
 def _joined(parts: list[list[float]]) -> list[float]:
@@ -623,13 +639,28 @@ def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
     ``raw``'s pixels)."""
     if max(r[2], r[3]) > 12:
         return None
-    box = raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3).astype(np.int16)
+    box = _pixels(raw, r).astype(np.int16)
     if not len(box):
         return None
     redness = box[:, 2] - np.maximum(box[:, 0], box[:, 1])
     if redness.max() >= 60:
         return "red"
-    return "white" if box.min(axis=1).max() >= 150 else None
+    return "white" if _headlamp_shown(box) else None
+
+
+def _headlamp_in(raw: np.ndarray, r: list[float]) -> bool:
+    """Whether blob ``r`` (x, y, w, h in ``raw``'s pixels), whatever its size, holds a headlamp."""
+    return _headlamp_shown(_pixels(raw, r))
+
+
+def _pixels(raw: np.ndarray, r: list[float]) -> np.ndarray:
+    """The pixels of ``raw`` in box ``r`` (x, y, w, h), one row of B, G, R each."""
+    return raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3)
+
+
+def _headlamp_shown(pixels: np.ndarray) -> bool:
+    """Whether a pixel among ``pixels`` (rows of B, G, R) is bright in all three colours."""
+    return bool(len(pixels)) and int(pixels.min(axis=1).max()) >= 150
 
 
 def _join_lamp_ends(b: np.ndarray) -> np.ndarray:

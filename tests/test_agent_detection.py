@@ -276,3 +276,35 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
     boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
     assert (40, 20, 15, 43) in boxes  # the car, one object
     assert len(boxes) == 9  # the car and the eight riders' lamps, each as it was
+
+
+@pytest.mark.parametrize(
+    ("road_grey", "lamps", "objects"),
+    [
+        # no street light: a car as dark as the road shows its two rear lamps only, 1.2 m apart: one car
+        (20, [((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 1),
+        # a street-lit road shows a car's body with its lamps: two red blobs there are two objects
+        (70, [((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 2),
+        # riders abreast, each a blob with its headlamp and its rear lamp: they stay apart
+        (20, [((40, 50, 3, 9, 1.0), "rider"), ((52, 50, 3, 9, 1.0), "rider")], 2),
+        # riders abreast whose headlamps show apart, a motorbike's length (1.9 m) ahead of their
+        # rear lamps: the rear lamps stay apart
+        (20, [((40, 41, 3, 3, 1.0), "white"), ((52, 41, 3, 3, 1.0), "white"), ((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 4),
+    ],
+)
+def test_on_an_unlit_road_a_dark_cars_two_rear_lamps_are_one_object(road_grey, lamps, objects):
+    # Looking straight down, 10 px a metre; rows of x, y, w, h, fill (pixels) drawn on the road
+    # the detector has learned
+    ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
+    detector = MotionDetector(MotionDetectorConfig(scale=1.0), ground=ground)
+    for _ in range(10):
+        detector.detect(np.full((100, 200, 3), road_grey, np.uint8))
+    raw = np.full((100, 200, 3), road_grey, np.uint8)
+    paint = {"red": (20, 20, 200), "white": (220, 230, 230)}
+    for (x, y, w, h, _), kind in lamps:
+        if kind == "rider":  # headlamp below, rear lamp above: riding down the picture
+            raw[y : y + 3, x : x + w], raw[y + h - 3 : y + h, x : x + w] = paint["red"], paint["white"]
+        else:
+            raw[y : y + h, x : x + w] = paint[kind]
+    joined = detector._join_pieces(np.array([row for row, _ in lamps], np.float32), raw, 1.0)
+    assert len(joined) == objects
