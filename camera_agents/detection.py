@@ -91,39 +91,37 @@ class SizeClassifier:
 
     def ground_width_m(self, xyxy: np.ndarray) -> np.ndarray:
         """How wide on the ground each box's bottom edge is, in metres."""
-        ground = self._ground
-        assert ground is not None
-        left = ground.to_ground(_columns(xyxy[:, 0], xyxy[:, 3]))
-        right = ground.to_ground(_columns(xyxy[:, 2], xyxy[:, 3]))
-        return np.hypot(*(right - left).T)
+        return self._apart_m(xyxy[:, 0], xyxy[:, 3], xyxy[:, 2], xyxy[:, 3])
 
     def ground_depth_m(self, xyxy: np.ndarray) -> np.ndarray:
         """How far on the ground each box reaches up the picture, at its middle column, in metres
         (an object's height seen from a low pole adds to it)."""
-        ground = self._ground
-        assert ground is not None
         middle = (xyxy[:, 0] + xyxy[:, 2]) / 2
-        near = ground.to_ground(_columns(middle, xyxy[:, 3]))
-        far = ground.to_ground(_columns(middle, xyxy[:, 1]))
-        return np.hypot(*(far - near).T)
+        return self._apart_m(middle, xyxy[:, 3], middle, xyxy[:, 1])
 
     def ground_distance_m(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """How far apart on the ground the image points ``a`` and ``b`` (rows of x, y) are, in metres."""
-        ground = self._ground
-        assert ground is not None
-        return np.hypot(*(ground.to_ground(a) - ground.to_ground(b)).T)
+        return self._apart_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
 
     def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray:
         # Width on the ground from the bottom edge; length from the local metres-per-pixel of
         # that edge applied to the box height (a flat-ground approximation, good enough for 3 classes).
-        ground = self._ground
-        assert ground is not None
-        left = ground.to_ground(_columns(xyxy[:, 0], xyxy[:, 3]))
-        right = ground.to_ground(_columns(xyxy[:, 2], xyxy[:, 3]))
-        width_m = np.hypot(*(right - left).T)
+        width_m = self.ground_width_m(xyxy)
         metres_per_px = width_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
         length_m = (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px
         return width_m * length_m
+
+    def _apart_m(self, x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
+        """How far apart on the ground image points (x1, y1) and (x2, y2) are, row by row, in
+        metres. Both ends go to the ground in one projection: a frame's few boxes cost numpy's
+        overhead per call, not arithmetic."""
+        ground = self._ground
+        assert ground is not None
+        n = len(x1)
+        points = np.empty((2 * n, 2))
+        points[:n, 0], points[:n, 1], points[n:, 0], points[n:, 1] = x1, y1, x2, y2
+        on_ground = ground.to_ground(points)
+        return np.hypot(*(on_ground[n:] - on_ground[:n]).T)
 
 
 class MotionDetector:
@@ -342,16 +340,19 @@ class MotionDetector:
         """The first row that lies within row ``i``'s span across the traffic (``a``: the picture's
         axis across it), no wider, and with it fits in one car on the ground; or None."""
         p = rows[i]
-        for j, q in enumerate(rows):
-            if j == i or q[2 + a] > p[2 + a] + 1:
-                continue
-            if min(p[a] + p[2 + a], q[a] + q[2 + a]) - max(p[a], q[a]) < 0.8 * q[2 + a]:
-                continue
-            u = _joined([p, q])
-            box = _xyxy(np.array([u])) * inv
-            if self._along_m(box)[0] <= _PIECES_MAX_LONG_M and self._across_m(box)[0] <= _PIECES_MAX_WIDE_M:
-                return j
-        return None
+        lane = [
+            j for j, q in enumerate(rows)
+            if j != i and q[2 + a] <= p[2 + a] + 1 and min(p[a] + p[2 + a], q[a] + q[2 + a]) - max(p[a], q[a]) >= 0.8 * q[2 + a]
+        ]  # fmt: skip
+        if not lane:
+            return None
+        # The box of row i with each candidate, all measured on the ground at once.
+        ends = _xyxy(np.asarray([rows[j] for j in lane], dtype=np.float64))
+        np.minimum(ends[:, :2], [p[0], p[1]], out=ends[:, :2])
+        np.maximum(ends[:, 2:], [p[0] + p[2], p[1] + p[3]], out=ends[:, 2:])
+        boxes = ends * inv
+        fits = (self._along_m(boxes) <= _PIECES_MAX_LONG_M) & (self._across_m(boxes) <= _PIECES_MAX_WIDE_M)
+        return lane[int(np.argmax(fits))] if fits.any() else None
 
     def _join_lamp_pairs(self, b: np.ndarray, raw: np.ndarray, inv: float) -> np.ndarray:
         """After dark a car as dark as the road whose lamps show apart is four blobs: its two
