@@ -360,12 +360,13 @@ class MotionDetector:
         (0.8 to 2.2 m) across and the two pairs a car's length apart on the ground. Riders abreast
         show the same four lamps, but a motorbike's length apart (under 2 m): the four are joined
         only when the pairs stand 2.5 to 12 m apart, one white and the other red, of about the
-        same span and middle. On a road no street light lights, the glow of such a car's
-        headlamps may merge with whatever rides ahead of it, and its two rear lamps abreast are
-        all that is left of it: they are joined too, unless either lamp holds a headlamp's white or
-        has one within 2.5 m (riders abreast, each showing both of its lamps). ``b``: rows of x, y,
-        w, h, fill in analysis pixels, ``inv`` frame pixels per analysis pixel; ``raw``: the frame
-        at the analysis scale as the camera saw it."""
+        same span and middle. On a road no street light lights, one pair may be all that shows
+        apart of such a car (the glow of its headlamps merged with whatever rides ahead of it, or
+        its rear lamps with what follows): a pair is joined on its own too, unless a lamp of the
+        other colour lies within 2.5 m of either lamp, or a rear lamp's blob holds a headlamp's
+        white (riders abreast, each showing both of its lamps). ``b``: rows of x, y, w, h, fill in
+        analysis pixels, ``inv`` frame pixels per analysis pixel; ``raw``: the frame at the
+        analysis scale as the camera saw it."""
         rows = [list(r) for r in b.tolist()]
         colours = [_lamp_colour(raw, r) for r in rows]
         pairs = self._lamp_pairs(rows, colours, inv)
@@ -382,11 +383,15 @@ class MotionDetector:
                     used |= {*first, *second}
                     cars.append(_joined([rows[n] for n in (*first, *second)]))
         white = [r for r, colour in zip(rows, colours) if colour == "white"]
-        for pair, colour, _ in pairs:
-            if not self._unlit or colour != "red" or used & set(pair):
+        red = [r for r, colour in zip(rows, colours) if colour == "red"]
+        for pair, colour, _ in pairs if self._unlit else ():
+            if used & set(pair):
                 continue
-            if any(_headlamp_in(raw, rows[n]) or any(self._ground_apart_m(rows[n], w, inv) <= 2.5 for w in white) for n in pair):
-                continue  # riders abreast: each rear lamp has its rider's headlamp in or close by
+            if colour == "red" and any(_headlamp_in(raw, rows[n]) for n in pair):
+                continue  # riders abreast, each blob holding both of its lamps
+            others = red if colour == "white" else white
+            if any(self._ground_apart_m(rows[n], other, inv) <= 2.5 for n in pair for other in others):
+                continue  # riders abreast whose lamps show apart: each has its other lamp close by
             used |= set(pair)
             cars.append(_joined([rows[n] for n in pair]))
         if not cars:

@@ -283,16 +283,18 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
     [
         # no street light: a car as dark as the road shows its two rear lamps only, 1.2 m apart: one car
         (20, [((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 1),
+        # no street light, a dark car coming: its two headlamps abreast, nothing red near them: one car
+        (20, [((40, 20, 3, 3, 1.0), "white"), ((52, 20, 3, 3, 1.0), "white")], 1),
         # a street-lit road shows a car's body with its lamps: two red blobs there are two objects
         (70, [((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 2),
         # riders abreast, each a blob with its headlamp and its rear lamp: they stay apart
         (20, [((40, 50, 3, 9, 1.0), "rider"), ((52, 50, 3, 9, 1.0), "rider")], 2),
         # riders abreast whose headlamps show apart, a motorbike's length (1.9 m) ahead of their
-        # rear lamps: the rear lamps stay apart
+        # rear lamps: neither the headlamps nor the rear lamps are joined
         (20, [((40, 41, 3, 3, 1.0), "white"), ((52, 41, 3, 3, 1.0), "white"), ((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 4),
     ],
 )
-def test_on_an_unlit_road_a_dark_cars_two_rear_lamps_are_one_object(road_grey, lamps, objects):
+def test_on_an_unlit_road_a_dark_cars_two_lamps_abreast_are_one_object(road_grey, lamps, objects):
     # Looking straight down, 10 px a metre; rows of x, y, w, h, fill (pixels) drawn on the road
     # the detector has learned
     ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
