@@ -311,7 +311,7 @@ class MotionDetector:
         if not self._dark:
             return self._join_grey_vehicle(b, inv) if self._classifier.calibrated else b
         b = _join_lamp_ends(b)
-        if self._classifier.calibrated and len(b) > 1:
+        if self._classifier.calibrated and len(b) >= (2 if self._unlit else 4):  # a pair of lamps, or two
             b = self._join_lamp_pairs(b, raw, inv)
         return b
 
