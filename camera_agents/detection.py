@@ -382,21 +382,32 @@ class MotionDetector:
                 if 2.5 <= self._ground_apart_m(p, q, inv) <= 12.0:
                     used |= {*first, *second}
                     cars.append(_joined([rows[n] for n in (*first, *second)]))
+        if self._unlit:
+            cars += self._lone_pairs(rows, colours, pairs, used, raw, inv)
+        if not cars:
+            return b
+        return np.asarray([r for n, r in enumerate(rows) if n not in used] + cars, dtype=np.float32).reshape(-1, 5)
+
+    def _lone_pairs(
+        self, rows: list[list[float]], colours: list[str | None], pairs: list[tuple[tuple[int, int], str, list[float]]],
+        used: set[int], raw: np.ndarray, inv: float,
+    ) -> list[list[float]]:  # fmt: skip
+        """On an unlit road, each pair of lamps not yet in ``used`` that is a car's on its own:
+        the box around both, its lamps added to ``used``. Riders abreast are left apart."""
         white = [r for r, colour in zip(rows, colours) if colour == "white"]
         red = [r for r, colour in zip(rows, colours) if colour == "red"]
-        for pair, colour, _ in pairs if self._unlit else ():
+        cars = []
+        for pair, colour, _ in pairs:
             if used & set(pair):
                 continue
-            if colour == "red" and any(_headlamp_in(raw, rows[n]) for n in pair):
+            if colour == "red" and any(_headlamp_shown(_pixels(raw, rows[n])) for n in pair):
                 continue  # riders abreast, each blob holding both of its lamps
             others = red if colour == "white" else white
             if any(self._ground_apart_m(rows[n], other, inv) <= 2.5 for n in pair for other in others):
                 continue  # riders abreast whose lamps show apart: each has its other lamp close by
             used |= set(pair)
             cars.append(_joined([rows[n] for n in pair]))
-        if not cars:
-            return b
-        return np.asarray([r for n, r in enumerate(rows) if n not in used] + cars, dtype=np.float32).reshape(-1, 5)
+        return cars
 
     def _lamp_pairs(self, rows: list[list[float]], colours: list[str | None], inv: float) -> list[tuple[tuple[int, int], str, list[float]]]:
         """Two lamps of one colour abreast (sharing half their rows), apart, a car's width (0.8 to
@@ -652,11 +663,6 @@ def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
     if redness.max() >= 60:
         return "red"
     return "white" if _headlamp_shown(box) else None
-
-
-def _headlamp_in(raw: np.ndarray, r: list[float]) -> bool:
-    """Whether blob ``r`` (x, y, w, h in ``raw``'s pixels), whatever its size, holds a headlamp."""
-    return _headlamp_shown(_pixels(raw, r))
 
 
 def _pixels(raw: np.ndarray, r: list[float]) -> np.ndarray:
