@@ -162,6 +162,7 @@ class MotionDetector:
         self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
         self._shadow_floor: np.ndarray | None = None
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self._kernel_streak = np.ones((1, 4), np.uint8)  # opening with it keeps what is 4 pixels wide or more
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
         self.global_change = False  # read-only: the last frame was a whole-frame change
 
@@ -223,6 +224,8 @@ class MotionDetector:
         # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
         # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
         foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
+        if self._dark and not self._unlit:
+            foreground = self._without_reflections(foreground, grey)
         opened = foreground  # before closing: the road between riders abreast is still empty here
         if self._kernel_close is not None:
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self._kernel_close)
@@ -458,6 +461,18 @@ class MotionDetector:
                 foreground[box] = inside
         return foreground
 
+    def _without_reflections(self, foreground: np.ndarray, grey: np.ndarray) -> np.ndarray:
+        """``foreground`` without the streaks a wet road mirrors of each lamp after dark: straight
+        down the picture from the lamp, brighter than the road and narrower than 4 analysis
+        pixels. Such a streak joins a vehicle to the one ahead of it and lengthens its box.
+        ``grey``: the frame as the camera saw it. Not on an unlit road: a vehicle as dark as the
+        road shows only its lamps there, as thin and bright."""
+        if self._background_grey is None:
+            return foreground
+        thin = cv2.subtract(foreground, cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self._kernel_streak))
+        brighter = cv2.compare(grey, cv2.add(self._background_grey, _REFLECTION_MIN_LIFT), cv2.CMP_GT)
+        return cv2.subtract(foreground, cv2.bitwise_and(thin, brighter))
+
     def _without_cast_shadows(self, opened: np.ndarray, small: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
         """``opened`` within ``box`` without the pixels darkened as a cast shadow darkens the road
         (to about half): a rider's shadow, darker than the model's shadow band allows here and
@@ -641,6 +656,7 @@ _PIECE_MIN_WIDE_M = 1.2
 _PIECES_MAX_LONG_M, _PIECES_MAX_WIDE_M = 5.0, 2.4
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 _UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 60 and over)
+_REFLECTION_MIN_LIFT = 6  # grey levels over the learned road that make a thin streak a lamp's reflection
 
 
 def _joined(parts: list[list[float]]) -> list[float]:

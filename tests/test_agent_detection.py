@@ -310,3 +310,44 @@ def test_on_an_unlit_road_a_dark_cars_two_lamps_abreast_are_one_object(road_grey
             raw[y : y + h, x : x + w] = paint[kind]
     joined = detector._join_pieces(np.array([row for row, _ in lamps], np.float32), raw, 1.0)
     assert len(joined) == objects
+
+
+def _night_scene(road_grey: int, step: int, *, streaks: bool, thin: tuple[int, int, int] | None) -> np.ndarray:
+    """A frame of a car driving down the picture with a rider ahead of it in its lane; with
+    ``streaks``, its headlamps mirrored on a wet road down to the rider (4 px wide, bright);
+    ``thin``: a narrow object of its own (6 px wide) in that colour, in another lane."""
+    frame = road(np.random.default_rng(step), road_grey)
+    top = 20 + 6 * step
+    cv2.rectangle(frame, (200, top), (240, top + 60), (150, 60, 60), -1)  # the car
+    frame[top + 54 : top + 60, 202:208] = frame[top + 54 : top + 60, 232:238] = (230, 235, 235)  # its headlamps
+    cv2.rectangle(frame, (214, top + 110), (226, top + 134), (60, 140, 60), -1)  # the rider ahead
+    if streaks:
+        for x in (203, 233):
+            frame[top + 60 : top + 112, x : x + 4] = np.clip(frame[top + 60 : top + 112, x : x + 4].astype(int) + 70, 0, 255)
+    if thin is not None:
+        frame[top : top + 40, 330:336] = thin
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("road_grey", "streaks", "thin", "objects"),
+    [
+        # a street-lit wet road at night: the lamps' reflections join the car to the rider ahead
+        # unless they are taken out
+        (60, True, None, 2),
+        # the same road dry: the car and the rider
+        (60, False, None, 2),
+        # a narrow object darker than the lit road is no reflection: three objects
+        (60, True, (20, 20, 20), 3),
+        # by day a narrow bright object is a narrow object (a cyclist seen from above)
+        (140, False, (250, 250, 250), 3),
+        # on an unlit road a vehicle as dark as the road shows only its lamps, as narrow: kept
+        (20, False, (230, 235, 235), 3),
+    ],
+)
+def test_after_dark_a_wet_roads_reflections_of_lamps_are_not_objects(road_grey, streaks, thin, objects):
+    detector = MotionDetector(MotionDetectorConfig(scale=0.5))
+    for step in range(60):
+        detector.detect(road(np.random.default_rng(1000 + step), road_grey))
+    found = [detector.detect(_night_scene(road_grey, step, streaks=streaks, thin=thin)) for step in range(8)]
+    assert len(found[-1]) == objects, found[-1].xyxy
