@@ -351,3 +351,40 @@ def test_after_dark_a_wet_roads_reflections_of_lamps_are_not_objects(road_grey, 
         detector.detect(road(np.random.default_rng(1000 + step), road_grey))
     found = [detector.detect(_night_scene(road_grey, step, streaks=streaks, thin=thin)) for step in range(8)]
     assert len(found[-1]) == objects, found[-1].xyxy
+
+
+@pytest.mark.parametrize(
+    ("lamp", "paint", "objects"),
+    [
+        # a dark car's rear lamp come apart from its body, 0.5 m behind it: one car
+        ((44, 85, 3, 3, 1.0), "red", 1),
+        # the same lamp touching the body: one car
+        ((44, 80, 3, 3, 1.0), "red", 1),
+        # 2 m behind the body: something of its own
+        ((44, 100, 3, 3, 1.0), "red", 2),
+        # beside the body, in the next lane: something of its own
+        ((70, 85, 3, 3, 1.0), "red", 2),
+        # a rider following close behind shows its headlamp with its rear lamp: a rider of its own
+        ((44, 85, 3, 9, 1.0), "rider", 2),
+        # a small piece that is no lamp (a rider in dark clothes): left as it is
+        ((44, 85, 3, 3, 1.0), "grey", 2),
+    ],
+)
+def test_after_dark_a_dark_cars_rear_lamp_come_apart_joins_its_body(lamp, paint, objects):
+    # Looking straight down, 10 px a metre, a road at dusk: a car's body (x, y, w, h, fill in
+    # pixels) driving up the picture, its headlamps at its top, and a lamp near it
+    ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 200], [0, 200]], float), np.array([[0, 0], [20, 0], [20, 20], [0, 20]], float))
+    detector = MotionDetector(MotionDetectorConfig(scale=1.0), ground=ground)
+    for _ in range(10):
+        detector.detect(np.full((200, 200, 3), 45, np.uint8))
+    raw = np.full((200, 200, 3), 45, np.uint8)
+    body = (40, 40, 18, 40, 0.9)
+    raw[40:80, 40:58] = 60
+    raw[41:44, 41:44] = raw[41:44, 54:57] = (220, 230, 230)
+    x, y, w, h, _ = lamp
+    if paint == "rider":  # its headlamp above (towards the car), its rear lamp below
+        raw[y : y + 3, x : x + w], raw[y + h - 3 : y + h, x : x + w] = (220, 230, 230), (20, 20, 200)
+    else:
+        raw[y : y + h, x : x + w] = (20, 20, 200) if paint == "red" else 70
+    joined = detector._join_pieces(np.array([body, lamp], np.float32), raw, 1.0)
+    assert len(joined) == objects
