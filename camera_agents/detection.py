@@ -314,48 +314,9 @@ class MotionDetector:
         if not self._dark:
             return self._join_grey_vehicle(b, inv) if self._classifier.calibrated else b
         b = _join_lamp_ends(b)
-        if self._classifier.calibrated:
-            b = self._join_rear_lamps(b, raw, inv)
         if self._classifier.calibrated and len(b) >= (2 if self._unlit else 4):  # a pair of lamps, or two
             b = self._join_lamp_pairs(b, raw, inv)
         return b
-
-    def _join_rear_lamps(self, b: np.ndarray, raw: np.ndarray, inv: float) -> np.ndarray:
-        """After dark a car painted as dark as the road shows its body faintly and its rear lamps
-        brightly: a rear lamp may come apart from the rest of the car, a small red blob of its
-        own, tracked and counted as an object. Such a blob that holds no headlamp's white (a
-        rider's blob holds both its lamps), within the columns of a larger blob and at most 1 m
-        from it on the ground, is joined into it. ``b``: rows of x, y, w, h, fill in analysis
-        pixels, ``inv`` frame pixels each; ``raw``: the frame at the analysis scale as the camera saw it."""
-        rows = [list(r) for r in b.tolist()]
-        lone = [i for i, r in enumerate(rows) if _lamp_colour(raw, r) == "red" and not _headlamp_shown(_pixels(raw, r))]
-        kept = [True] * len(rows)
-        for i in lone:
-            body = self._body_of_lamp(rows, kept, i, inv)
-            if body is not None:
-                rows[body] = _joined([rows[body], rows[i]])
-                kept[i] = False
-        if all(kept):
-            return b
-        return np.asarray([r for r, keep in zip(rows, kept) if keep], dtype=np.float32).reshape(-1, 5)
-
-    def _body_of_lamp(self, rows: list[list[float]], kept: list[bool], i: int, inv: float) -> int | None:
-        """The first row still ``kept``, over twice the size of lamp ``i``, whose columns hold half
-        of the lamp's and whose near edge is within 1 m of the lamp's on the ground; or None."""
-        r = rows[i]
-        for j, q in enumerate(rows):
-            if j == i or not kept[j] or q[2] * q[3] <= 2 * r[2] * r[3]:
-                continue
-            if min(r[0] + r[2], q[0] + q[2]) - max(r[0], q[0]) < 0.5 * r[2]:
-                continue
-            if max(r[1], q[1]) - min(r[1] + r[3], q[1] + q[3]) <= 0:
-                return j  # they touch or overlap
-            below = r[1] > q[1]  # the lamp below the body in the picture, or above it
-            x = r[0] + r[2] / 2
-            edges = np.array([[x, r[1] if below else r[1] + r[3]], [x, q[1] + q[3] if below else q[1]]]) * inv
-            if float(self._classifier.ground_distance_m(edges[:1], edges[1:])[0]) <= _LAMP_TO_BODY_MAX_M:
-                return j
-        return None
 
     def _join_grey_vehicle(self, b: np.ndarray, inv: float) -> np.ndarray:
         """A vehicle painted the road's grey shows only its windows, roof and edges: pieces one
@@ -695,7 +656,6 @@ _PIECE_MIN_WIDE_M = 1.2
 _PIECES_MAX_LONG_M, _PIECES_MAX_WIDE_M = 5.0, 2.4
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 _UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 60 and over)
-_LAMP_TO_BODY_MAX_M = 1.0  # how far on the ground a dark car's rear lamp may show from the rest of it
 _REFLECTION_MIN_LIFT = 6  # grey levels over the learned road that make a thin streak a lamp's reflection
 
 
