@@ -161,6 +161,7 @@ class MotionDetector:
         self._dark = False  # the learned road is as dark as at dusk or at night: vehicles' lamps are lit
         self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
         self._shadow_floor: np.ndarray | None = None
+        self._reflection_floor: np.ndarray | None = None  # the grey a lamp's reflection is brighter than (lit road after dark)
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self._kernel_streak = np.ones((1, 4), np.uint8)  # opening with it keeps what is 4 pixels wide or more
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
@@ -224,8 +225,8 @@ class MotionDetector:
         # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
         # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
         foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
-        if self._dark and not self._unlit:
-            foreground = self._without_reflections(foreground, grey)
+        if self._reflection_floor is not None:
+            foreground = self._without_reflections(foreground, grey, self._reflection_floor)
         opened = foreground  # before closing: the road between riders abreast is still empty here
         if self._kernel_close is not None:
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self._kernel_close)
@@ -461,17 +462,13 @@ class MotionDetector:
                 foreground[box] = inside
         return foreground
 
-    def _without_reflections(self, foreground: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    def _without_reflections(self, foreground: np.ndarray, grey: np.ndarray, floor: np.ndarray) -> np.ndarray:
         """``foreground`` without the streaks a wet road mirrors of each lamp after dark: straight
-        down the picture from the lamp, brighter than the road and narrower than 4 analysis
-        pixels. Such a streak joins a vehicle to the one ahead of it and lengthens its box.
-        ``grey``: the frame as the camera saw it. Not on an unlit road: a vehicle as dark as the
-        road shows only its lamps there, as thin and bright."""
-        if self._background_grey is None:
-            return foreground
+        down the picture from the lamp, brighter than the road (``grey``, the frame as the camera
+        saw it, over ``floor``) and narrower than 4 analysis pixels. Such a streak joins a vehicle
+        to the one ahead of it and lengthens its box."""
         thin = cv2.subtract(foreground, cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self._kernel_streak))
-        brighter = cv2.compare(grey, cv2.add(self._background_grey, _REFLECTION_MIN_LIFT), cv2.CMP_GT)
-        return cv2.subtract(foreground, cv2.bitwise_and(thin, brighter))
+        return cv2.subtract(foreground, cv2.bitwise_and(thin, cv2.compare(grey, floor, cv2.CMP_GT)))
 
     def _without_cast_shadows(self, opened: np.ndarray, small: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
         """``opened`` within ``box`` without the pixels darkened as a cast shadow darkens the road
@@ -613,6 +610,10 @@ class MotionDetector:
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             level = cv2.mean(self._background_grey)[0]
             self._dark, self._unlit = level < _DARK_SCENE, level < _UNLIT_SCENE
+            # Reflections are looked for on a lit road after dark only: on an unlit road a vehicle
+            # as dark as the road shows only its lamps, as thin and bright as a reflection.
+            lit_after_dark = self._dark and not self._unlit
+            self._reflection_floor = cv2.add(self._background_grey, _REFLECTION_MIN_LIFT) if lit_after_dark else None
             self._shadow_low = cv2.convertScaleAbs(self._background_grey, alpha=0.45)
             self._shadow_high = cv2.convertScaleAbs(self._background_grey, alpha=0.7)
             self._high = cv2.dilate(background, self._kernel_envelope)
