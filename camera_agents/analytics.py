@@ -113,6 +113,9 @@ class Crossing:
 
 
 _REARM_HEIGHTS, _REARM_PX = 3.0, 60.0  # how far past a line a counted track must go before it may count there again
+# A line within 30 degrees of upright runs across the lanes of traffic crossing the picture; a
+# crossing just below its lower end counts while the lower half of the box still meets the line.
+_UPRIGHT_SLOPE, _BODY_REACH = 0.58, 0.5
 
 
 @dataclass(slots=True)
@@ -157,6 +160,13 @@ class LineCounter:
         self._last_now: float | None = None
         length = float(np.hypot(line.b[0] - line.a[0], line.b[1] - line.a[1]))
         self._t_tolerance = max(hysteresis_px, 2.0) / length  # crossings just past an end still count
+        # On a line running up the picture, a vehicle in the lane nearest the camera crosses with
+        # its anchor (the bottom of its box, nearest the camera) below the line's lower end while
+        # its body, above the anchor, covers the end. Per pixel up the picture, how far along the
+        # line a point moves (in fractions of its length); 0 on other lines, where moving up
+        # reaches across the line's ends rather than along it.
+        dx, dy = line.b[0] - line.a[0], line.b[1] - line.a[1]
+        self._t_per_px_up = -dy / length**2 if abs(dx) <= _UPRIGHT_SLOPE * abs(dy) else 0.0
 
     @property
     def counts(self) -> Mapping[tuple[str, str], int]:
@@ -306,7 +316,9 @@ class LineCounter:
         y = state.y + (anchor[1] - state.y) * fraction
         (ax, ay), (bx, by) = self.line.a, self.line.b
         t = ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)
-        return -self._t_tolerance <= t <= 1 + self._t_tolerance
+        # The box's lower half, from the anchor up, along the line: it must meet the segment.
+        t_up = t + self._t_per_px_up * _BODY_REACH * state.height
+        return max(t, t_up) >= -self._t_tolerance and min(t, t_up) <= 1 + self._t_tolerance
 
 
 # --- zones ------------------------------------------------------------------------------------

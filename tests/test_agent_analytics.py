@@ -119,6 +119,42 @@ def test_crossing_outside_the_segment_does_not_count_and_wrong_way_is_flagged():
     assert [(c.track_id, c.direction, c.wrong_way) for c in out] == [(2, "out", True)]
 
 
+UPRIGHT = CountingLine.from_points("across", [[300, 100], [300, 400]], [[250, 250], [350, 250]])  # in = rightwards
+DIAGONAL = CountingLine.from_points("diagonal", [[100, 100], [400, 400]], [[300, 200], [200, 300]])
+
+
+@pytest.mark.parametrize(
+    ("line", "crossing", "box_height", "counts"),
+    [
+        # traffic across the picture, the nearest lane: the anchor crosses 10 px below the line's
+        # lower end, the box is 60 px tall, so its lower half covers the end
+        (UPRIGHT, (300, 410), 60, True),
+        # the same vehicle crossing within the line: counts as it always did
+        (UPRIGHT, (300, 390), 60, True),
+        # 40 px below the end: the box's lower half (30 px) does not reach the line
+        (UPRIGHT, (300, 440), 60, False),
+        # 10 px above the upper end: the body reaches further up, away from the line
+        (UPRIGHT, (300, 90), 60, False),
+        # a line across the road, crossed 10 px past its right end: reaching up is not along it
+        (HORIZONTAL, (510, 300), 60, False),
+        # a diagonal line, crossed 10 px past its lower end: its lower half would meet the line,
+        # but on a line that is not upright that says nothing about the vehicle's lane
+        (DIAGONAL, (407, 407), 60, False),
+    ],
+)
+def test_a_vehicle_in_the_nearest_lane_counts_on_an_upright_line_its_body_covers(line, crossing, box_height, counts):
+    counter = LineCounter(line, hysteresis_px=4)
+    (ax, ay), (bx, by) = line.a, line.b
+    # the anchor moves square to the line, through the crossing point
+    length = float(np.hypot(bx - ax, by - ay))
+    nx, ny = -(by - ay) / length, (bx - ax) / length
+    out = []
+    for i, step in enumerate(range(-40, 41, 10)):
+        x, y = crossing[0] + nx * step, crossing[1] + ny * step
+        out += counter.trigger(tracked([box_at(x, y, h=box_height)], [5]), frame_no=i, now=i / 25)
+    assert len(out) == (1 if counts else 0)
+
+
 def test_state_is_pruned_so_memory_stays_flat():
     counter = LineCounter(HORIZONTAL, forget_after_s=2.0)
     zone = ZoneCounter("z", [[0, 0], [600, 0], [600, 600], [0, 600]])
