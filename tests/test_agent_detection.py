@@ -14,9 +14,11 @@ from camera_agents.detection import (
     MotionDetector,
     OnnxDetector,
     _components,
+    _cut_across_lanes,
     _join_lamp_ends,
     _split_merged,
     _split_turned,
+    _two_lanes_deep,
     decode_yolo,
 )
 from camera_agents.detections import CLASS_ID
@@ -216,6 +218,38 @@ def test_neighbours_overlapping_at_a_corner_are_cut_apart(boxes, expected):
     assert sorted((px, py, pw, ph) for px, py, pw, ph, _ in pieces) == sorted(expected)
     # after dark a vehicle's lit lamps and its body make such shapes too: no cut there
     assert len(_split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.0)) == 1
+
+
+@pytest.mark.parametrize(
+    "along_m, across_m, sideways, two_lanes",
+    [
+        # a rider, its height seen from the pole adding to its depth across the lanes
+        (2.0, 2.5, False, False),
+        # a rider's length, as deep as two lanes: a rider with the lower part of another beyond it
+        (2.0, 3.3, False, True),
+        # a car
+        (4.5, 4.0, True, False),
+        # a car's length, deeper than a car: a car with what rides beyond it
+        (4.5, 4.8, True, True),
+        # a bus seen from the side: its roof stands high, so it is deeper than a car, still one vehicle
+        (11.0, 5.5, True, False),
+        # a bus with the upper part of a car showing above its roof, in the lane beyond
+        (11.0, 6.5, True, True),
+        # a bus driving diagonally, its box square in the picture: its depth says nothing of lanes
+        (11.0, 6.5, False, False),
+    ],
+)
+def test_a_blob_too_deep_across_the_lanes_for_its_length_is_two_vehicles(along_m, across_m, sideways, two_lanes):
+    assert _two_lanes_deep(np.array([along_m]), np.array([across_m]), np.array([sideways])).tolist() == [two_lanes]
+
+
+def test_a_bus_and_the_car_above_its_roof_are_cut_apart_between_the_lanes():
+    # traffic across the picture: a bus in the near lane (36 x 14 pixels), and above its roof the
+    # part of a car in the lane beyond that the bus does not hide (14 x 9, its last row on the roof)
+    labels, label, _ = _drawn_blob((8, 4, 14, 9), (2, 12, 36, 14))
+    pieces = _cut_across_lanes(labels, label, 2, 4, 36, 22)
+    # the car above, the bus below with the car's last row left on it
+    assert sorted((px, py, pw, ph) for px, py, pw, ph, _ in pieces) == [(2, 11, 36, 15), (8, 4, 14, 7)]
 
 
 def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():
