@@ -113,8 +113,8 @@ class Crossing:
 
 
 _REARM_HEIGHTS, _REARM_PX = 3.0, 60.0  # how far past a line a counted track must go before it may count there again
-# A line within 30 degrees of upright runs across the lanes of traffic crossing the picture; a
-# crossing just below its lower end counts while the lower half of the box still meets the line.
+# A line within 30 degrees of upright (|dx| <= 0.58 |dy|); the share of a box's height, from its
+# anchor up, that must still meet such a line at a crossing below its lower end.
 _UPRIGHT_SLOPE, _BODY_REACH = 0.58, 0.5
 
 
@@ -158,14 +158,14 @@ class LineCounter:
         self._tracks: TrackMemory[_LineTrack] = TrackMemory(forget_after_s)
         self._counts: Counter[tuple[str, str]] = Counter()
         self._last_now: float | None = None
-        length = float(np.hypot(line.b[0] - line.a[0], line.b[1] - line.a[1]))
+        dx, dy = line.b[0] - line.a[0], line.b[1] - line.a[1]
+        length = float(np.hypot(dx, dy))
         self._t_tolerance = max(hysteresis_px, 2.0) / length  # crossings just past an end still count
         # On a line running up the picture, a vehicle in the lane nearest the camera crosses with
         # its anchor (the bottom of its box, nearest the camera) below the line's lower end while
         # its body, above the anchor, covers the end. Per pixel up the picture, how far along the
         # line a point moves (in fractions of its length); 0 on other lines, where moving up
         # reaches across the line's ends rather than along it.
-        dx, dy = line.b[0] - line.a[0], line.b[1] - line.a[1]
         self._t_per_px_up = -dy / length**2 if abs(dx) <= _UPRIGHT_SLOPE * abs(dy) else 0.0
 
     @property
