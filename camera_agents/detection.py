@@ -27,7 +27,7 @@ from camera_agents.config import (
     TfSsdDetectorConfig,
 )
 from camera_agents.detections import CLASS_ID, Detections
-from camera_agents.geometry import GroundPlane
+from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import LightField
 from ingest.errors import InvalidInput
 
@@ -43,10 +43,10 @@ class Detector(Protocol):
         ...
 
 
-def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, crosswise: bool = False) -> Detector:
-    """``crosswise``: traffic moves across the picture (its counting lines stand upright)."""
+def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, travel: Travel | None = None) -> Detector:
+    """``travel``: how traffic moves through the picture (read from the counting lines), if known."""
     if isinstance(config, MotionDetectorConfig):
-        return MotionDetector(config, kind=kind, ground=ground, crosswise=crosswise)
+        return MotionDetector(config, kind=kind, ground=ground, travel=travel)
     if isinstance(config, HogDetectorConfig):
         return HogDetector(config)
     if isinstance(config, OnnxDetectorConfig):
@@ -128,13 +128,13 @@ class MotionDetector:
     """Moving objects against a learned background, analysed at ``config.scale`` of the frame."""
 
     def __init__(
-        self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, crosswise: bool = False
+        self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, travel: Travel | None = None
     ) -> None:
         self._config = config
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
         # quarter, so that the cuts meant for riders abreast fall between them.
-        self._crosswise = crosswise
+        self._crosswise = travel == "leftright"
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground)
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=config.history, varThreshold=config.var_threshold, detectShadows=True

@@ -5,7 +5,9 @@ Points are ``(N, 2)`` float arrays in pixels of the analysed frame; nothing here
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -48,6 +50,24 @@ def side_of_arrow(a: Point, b: Point, arrow: tuple[Point, Point]) -> int:
     if cross == 0:
         raise ValueError("the direction arrow runs along the line; it must point across it")
     return 1 if cross > 0 else -1
+
+
+# The way traffic moves through the picture, read from the counting lines drawn across it.
+Travel = Literal["updown", "leftright"]
+_LEVEL_SLOPE = 0.18  # within 10 degrees of level
+
+
+def travel_across(lines: Sequence[tuple[Point, Point]]) -> Travel | None:
+    """How the traffic that counting ``lines`` count moves through the picture: up and down it
+    when every line lies within 10 degrees of level, across it when every line stands nearer
+    upright than level; None otherwise (a road seen diagonally, or lines of both kinds)."""
+    if not lines:
+        return None
+    if all(abs(b[1] - a[1]) > abs(b[0] - a[0]) for a, b in lines):
+        return "leftright"
+    if all(abs(b[1] - a[1]) <= _LEVEL_SLOPE * abs(b[0] - a[0]) for a, b in lines):
+        return "updown"
+    return None
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from camera_agents.analytics import (
 from camera_agents.config import CameraConfig, camera_info
 from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
-from camera_agents.geometry import GroundPlane
+from camera_agents.geometry import GroundPlane, travel_across
 from camera_agents.tracking import Tracker
 from ingest.contract import (
     OBJECT_CLASSES,
@@ -51,9 +51,8 @@ class CameraPipeline:
         ground = None
         if config.calibration is not None:
             ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
-        # Upright counting lines: the traffic they count moves across the picture.
-        crosswise = bool(config.lines) and all(abs(b[1] - a[1]) > abs(b[0] - a[0]) for a, b in (line.points for line in config.lines))
-        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, crosswise=crosswise)
+        travel = travel_across([line.points for line in config.lines])
+        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel)
         analysed_fps = max(fps, 1.0) / self._stride
         self.tracker = Tracker(
             min_hits=config.tracking.min_hits,

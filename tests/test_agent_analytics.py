@@ -15,7 +15,7 @@ from camera_agents.analytics import (
     ZoneCounter,
 )
 from camera_agents.detections import CLASS_ID, Detections
-from camera_agents.geometry import GroundPlane, bottom_centre, points_in_polygon, side_of_arrow, signed_distance
+from camera_agents.geometry import GroundPlane, bottom_centre, points_in_polygon, side_of_arrow, signed_distance, travel_across
 
 
 def tracked(boxes, ids, *, cls="car", confirmed=True) -> Detections:
@@ -35,6 +35,22 @@ def box_at(x, y, w=20, h=20):
 
 
 HORIZONTAL = CountingLine.from_points("stop", [[100, 300], [500, 300]], [[300, 250], [300, 350]])  # in = downwards
+
+
+@pytest.mark.parametrize(
+    "lines, travel",
+    [
+        ([((100, 300), (860, 310))], "updown"),  # a level line across a road seen along it
+        ([((100, 300), (860, 406))], "updown"),  # 8 degrees off level: a road seen along it, a little askew
+        ([((100, 300), (860, 504))], None),  # 15 degrees off level: a road seen diagonally, as oblique cameras see it
+        ([((100, 300), (860, 300)), ((480, 50), (500, 500))], None),  # one level line, one upright: no single way
+        ([((480, 50), (500, 500)), ((300, 60), (290, 480))], "leftright"),  # upright lines: traffic across the picture
+        ([((100, 100), (500, 400))], None),  # a diagonal line: a road seen diagonally
+        ([], None),  # no lines: nothing to read the way from
+    ],
+)
+def test_the_way_traffic_moves_is_read_from_the_counting_lines(lines, travel):
+    assert travel_across(lines) == travel
 
 
 def test_geometry_basics():

@@ -9,7 +9,7 @@ import pytest
 from camera_agents.config import MotionDetectorConfig
 from camera_agents.detection import MotionDetector
 from camera_agents.detections import CLASS_ID, Detections
-from camera_agents.geometry import GroundPlane
+from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import LightField
 from camera_agents.tracking import Tracker
 
@@ -247,12 +247,12 @@ def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, exp
     assert len(found) == expected, found.xyxy
 
 
-def moving(draw, *, crosswise: bool = False, ground: GroundPlane | None = None) -> Detections:
+def moving(draw, *, travel: Travel | None = "updown", ground: GroundPlane | None = None) -> Detections:
     """What a calibrated detector (``ground``, else 40 px a metre), its road learnt, finds in the
     last of six frames in which ``draw(frame, at)`` draws objects 12 px further along the road
-    each frame: down the picture, or (``crosswise``) across it."""
+    each frame, as the counting lines' ``travel`` says: down the picture (``updown``) or across it."""
     calibration = ground or calibrated_top_down()
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibration, crosswise=crosswise), road(9))
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibration, travel=travel), road(9))
     rng = np.random.default_rng(10)
     for step in range(6):
         frame = road(9)
@@ -334,7 +334,7 @@ def test_vehicles_in_neighbouring_lanes_across_the_picture_are_cut_apart_by_thei
         if far is not None:
             cv2.rectangle(frame, (x, top - round(far[1] * px)), (x + round(far[0] * px), top), (160, 40, 30), -1)
 
-    found = moving(draw, crosswise=True, ground=calibrated_top_down(px))
+    found = moving(draw, travel="leftright", ground=calibrated_top_down(px))
     assert len(found) == expected, found.xyxy
     if expected == 2:  # cut where the near vehicle's top hides the far one, within two analysis pixels
         upper, lower = sorted(found.xyxy.tolist(), key=lambda box: box[1])
