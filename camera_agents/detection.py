@@ -135,6 +135,9 @@ class MotionDetector:
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
         # quarter, so that the cuts meant for riders abreast fall between them.
         self._crosswise = travel == "leftright"
+        # Traffic up and down the picture: riders abreast stand side by side in it, each the
+        # width of its own columns, and may be told apart by their colours.
+        self._updown = travel == "updown"
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground)
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=config.history, varThreshold=config.var_threshold, detectShadows=True
@@ -273,9 +276,11 @@ class MotionDetector:
         # on the ground (after dark: each of them), or the blob is cut as any other. Traffic
         # across the picture: a blob too deep across the road for its length along it is two
         # vehicles in neighbouring lanes, one hiding the other's lower part: no valley shows
-        # between them, and it is cut in two across the lanes all the same.
+        # between them, and it is cut in two across the lanes all the same. Traffic up and down
+        # the picture, by day: riders abreast still one blob (staggered, or their shadows joining
+        # them) are cut where the colour changes most from one side to the other.
         boxes = _xyxy(s) * inv
-        two_wide, stacked = self._merged_by_size(boxes)
+        two_wide, stacked, by_colour = self._merged_by_size(boxes)
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
         neck = 0.0 if self._dark else 0.4
@@ -296,8 +301,8 @@ class MotionDetector:
                 if two_wide[index] and len(pieces) > 1 and not self._holds_a_rider(pieces, inv):
                     pieces = split(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=neck)
                     pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
-                if stacked[index] and len(pieces) == 1:
-                    pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in _cut_across_lanes(labels, label, x, y, w, h)]
+                if len(pieces) == 1 and (stacked[index] or by_colour[index]):
+                    pieces = self._cut_without_a_valley(labels, label, (x, y, w, h), origin, raw[labelled], solid, inv) or pieces
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         if len(b) > 1:
@@ -480,11 +485,13 @@ class MotionDetector:
         shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
         return cv2.bitwise_and(opened[box], cv2.bitwise_not(shade))
 
-    def _merged_by_size(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _merged_by_size(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per blob (``boxes`` in frame pixels), from its size on the ground (calibrated cameras
-        only): whether it is wide enough to be riders side by side, and whether (traffic across
-        the picture) it is too deep across the lanes for its length to be one vehicle."""
-        two_wide, stacked = np.zeros(len(boxes), bool), np.zeros(len(boxes), bool)
+        only): whether it is wide enough to be riders side by side; whether (traffic across the
+        picture) it is too deep across the lanes for its length to be one vehicle; and whether
+        (traffic up and down the picture, by day) it is riders wide and no longer than a car, to
+        be cut by colour. After dark a vehicle's lamps and body differ in colour too."""
+        two_wide, stacked, by_colour = (np.zeros(len(boxes), bool) for _ in range(3))
         if self._classifier.calibrated:
             across = self._across_m(boxes)
             two_wide = across >= self._config.split_min_width_m
@@ -493,7 +500,9 @@ class MotionDetector:
                 # twice as wide as tall in the picture; a bus driving diagonally is squarer.
                 sideways = boxes[:, 2] - boxes[:, 0] >= 2 * (boxes[:, 3] - boxes[:, 1])
                 stacked = _two_lanes_deep(self._along_m(boxes), across, sideways)
-        return two_wide, stacked
+            elif self._updown and not self._dark and two_wide.any():
+                by_colour = two_wide & (self._along_m(boxes) <= _CAR_LONG_M)
+        return two_wide, stacked, by_colour
 
     def _across_m(self, boxes: np.ndarray) -> np.ndarray:
         """How wide on the ground each box is across the traffic, in metres."""
@@ -509,19 +518,46 @@ class MotionDetector:
         others may be two riders one behind the other, not yet cut apart); a car cut at its
         windows is not. After dark every piece must be a rider: there a vehicle's lit lamps and
         its unlit body make rider-sized pieces of one vehicle."""
-        p = np.asarray(pieces, dtype=np.float64)
-        boxes = _xyxy(p) * inv
-        widths = self._across_m(boxes)
-        # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
-        # gives two pieces a rider wide, but each as long as the car: riders are short.
-        short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
-        rider = (widths >= 0.35) & (widths < self._config.split_min_width_m) & short
+        p, rider = self._rider_sized(pieces, inv)
         if self._dark:
             return bool(rider.all())
         # A piece three times as long as it is wide is no vehicle: a lane's marking that came
         # along with a rider or a car, cut off from it, would become an object of its own.
         slender = np.maximum(p[:, 2], p[:, 3]) > 3 * np.minimum(p[:, 2], p[:, 3])
         return bool(rider.any() and not slender.any())
+
+    def _cut_without_a_valley(
+        self, labels: np.ndarray, label: int, box: tuple[int, int, int, int], origin: tuple[int, int], colours: np.ndarray,
+        solid: np.ndarray, inv: float,
+    ) -> list[tuple[int, int, int, int, float]] | None:
+        """The pieces of a blob that no profile cut but that its size says is two vehicles, or None
+        to keep it whole (``box`` in the labels' coordinates, the pieces in the frame's). Traffic
+        across the picture: two lanes deep, it is cut between the lanes. Up and down the picture:
+        riders wide, it is cut where its colour changes, if each piece is then a rider."""
+        x, y, w, h = box
+        ox, oy = origin
+        if self._crosswise:
+            return [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in _cut_across_lanes(labels, label, x, y, w, h)]
+        pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in _cut_by_colour(labels, label, x, y, w, h, colours, solid)]
+        return pieces if len(pieces) > 1 and self._riders_each(pieces, inv) else None
+
+    def _riders_each(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
+        """Whether every piece of a blob cut by colour is a rider, filling its box as a rider's
+        body does: a rider cut from its own shadow, or from a lane's marking, leaves a piece
+        that is a stroke or an outline."""
+        p, rider = self._rider_sized(pieces, inv)
+        return bool((rider & (p[:, 4] >= 0.5)).all())
+
+    def _rider_sized(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> tuple[np.ndarray, np.ndarray]:
+        """The pieces (rows of x, y, w, h, fill in analysis pixels) as an array, and per piece
+        whether it is a rider wide on the ground (the expected size at its spot) and short."""
+        p = np.asarray(pieces, dtype=np.float64)
+        boxes = _xyxy(p) * inv
+        widths = self._across_m(boxes)
+        # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
+        # gives two pieces a rider wide, but each as long as the car: riders are short.
+        short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
+        return p, (widths >= 0.35) & (widths < self._config.split_min_width_m) & short
 
     def _normalise_light(self, small: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Undo changes of light (a cloud's shadow, the sun behind haze, auto exposure) before the
@@ -850,6 +886,58 @@ def _cut_across_lanes(labels: np.ndarray, label: int, x: int, y: int, w: int, h:
             return whole
         bx, by, bw, bh = bounds
         pieces.append((x + bx, y + top + by, bw, bh, float(half.sum()) / (bw * bh)))
+    return pieces
+
+
+# Riders abreast told apart by colour (traffic up and down the picture, by day): the two sides
+# of the cut differ in mean colour by at least this much (BGR distance, grey levels), and each
+# side shows a colour on at least this share of its pixels, a colour being a spread of at least
+# this much between the pixel's strongest and weakest channel. A rider's black shadow, the grey
+# road a low bitrate smears around a rider, and the white of a lane's marking show none: cut
+# from a rider, each would be an object of its own. Chosen on the tuning cameras; riders abreast
+# in grey, black or white are not told apart this way.
+_COLOUR_APART = 50.0
+_COLOURED_SHARE = 0.4
+_COLOUR_SPREAD = 40
+
+
+def _cut_by_colour(
+    labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, colours: np.ndarray, solid: np.ndarray
+) -> list[tuple[int, int, int, int, float]]:
+    """One blob of traffic up and down the picture, or its two parts left and right of the
+    column where the mean colour of its solid pixels (``solid``: the foreground without cast
+    shadows; ``colours``: the frame at the analysis scale; both the size of ``labels``) changes
+    most, in the blob's middle half, when both sides are coloured and far apart in colour:
+    riders abreast, of two colours, that no profile tells apart."""
+    mask = (labels[y : y + h, x : x + w] == label) & (solid[y : y + h, x : x + w] > 0)
+    whole = [(x, y, w, h, float(mask.sum()) / max(w * h, 1))]
+    if w < 4:
+        return whole
+    pixels = colours[y : y + h, x : x + w].astype(np.float32)
+    counts = mask.sum(axis=0).cumsum().astype(np.float32)  # solid pixels left of each column's right edge
+    sums = (pixels * mask[..., None]).sum(axis=0).cumsum(axis=0)  # and their colours' sums
+    cuts = np.arange(max(w // 4, 1), w - w // 4)  # a cut before this column
+    left_n, right_n = counts[cuts - 1], counts[-1] - counts[cuts - 1]
+    enough = (left_n >= 4) & (right_n >= 4)
+    if not enough.any():
+        return whole
+    with np.errstate(invalid="ignore", divide="ignore"):
+        apart = np.linalg.norm(sums[cuts - 1] / left_n[:, None] - (sums[-1] - sums[cuts - 1]) / right_n[:, None], axis=1)
+    apart = np.where(enough, apart, 0.0)
+    best = int(apart.argmax())
+    if apart[best] < _COLOUR_APART:
+        return whole
+    cut = int(cuts[best])
+    spread = pixels.max(axis=2) - pixels.min(axis=2) >= _COLOUR_SPREAD
+    pieces = []
+    for left in (0, cut):
+        half = mask[:, left : cut if left == 0 else w]
+        coloured = spread[:, left : cut if left == 0 else w] & half
+        bounds = _bounds(half)
+        if bounds is None or coloured.sum() < _COLOURED_SHARE * half.sum():
+            return whole
+        bx, by, bw, bh = bounds
+        pieces.append((x + left + bx, y + by, bw, bh, float(half.sum()) / (bw * bh)))
     return pieces
 
 

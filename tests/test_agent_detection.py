@@ -15,6 +15,7 @@ from camera_agents.detection import (
     OnnxDetector,
     _components,
     _cut_across_lanes,
+    _cut_by_colour,
     _join_lamp_ends,
     _split_merged,
     _split_turned,
@@ -250,6 +251,45 @@ def test_a_bus_and_the_car_above_its_roof_are_cut_apart_between_the_lanes():
     pieces = _cut_across_lanes(labels, label, 2, 4, 36, 22)
     # the car above, the bus below with the car's last row left on it
     assert sorted((px, py, pw, ph) for px, py, pw, ph, _ in pieces) == [(2, 11, 36, 15), (8, 4, 14, 7)]
+
+
+# Colours (BGR) as the analysis frame shows them
+RED, GREEN, PURPLE = (40, 40, 190), (50, 180, 60), (150, 30, 110)
+ROAD, SHADOW, MARKING = (105, 105, 105), (30, 30, 32), (230, 230, 230)
+
+
+@pytest.mark.parametrize(
+    "parts, cut_at",
+    [
+        # two riders abreast, 6 x 10 analysis pixels each, their bodies touching: cut between them
+        pytest.param([(4, 4, 6, 10, RED), (10, 4, 6, 10, GREEN)], 10, id="riders-abreast-touching"),
+        # the same riders, the right one half a length behind: no profile dips, the colour changes
+        pytest.param([(4, 4, 6, 8, PURPLE), (10, 8, 6, 8, GREEN)], 10, id="riders-abreast-staggered"),
+        # a car: one colour across its width
+        pytest.param([(4, 4, 12, 20, RED)], None, id="one-car"),
+        # two riders abreast of one colour: nothing tells them apart here
+        pytest.param([(4, 4, 6, 10, RED), (10, 4, 6, 10, RED)], None, id="riders-of-one-colour"),
+        # a rider and its black shadow beside it: the shadow shows no colour
+        pytest.param([(4, 4, 6, 10, SHADOW), (10, 4, 6, 10, GREEN)], None, id="rider-and-its-shadow"),
+        # a rider and the grey road a low bitrate smeared beside it
+        pytest.param([(4, 4, 6, 10, GREEN), (10, 4, 6, 10, ROAD)], None, id="rider-and-smeared-road"),
+        # a rider and a lane's white marking beside it
+        pytest.param([(4, 4, 6, 10, RED), (10, 2, 3, 14, MARKING)], None, id="rider-and-a-marking"),
+    ],
+)
+def test_riders_abreast_are_cut_apart_where_their_colour_changes(parts, cut_at):
+    colours = np.full((24, 24, 3), ROAD, np.uint8)
+    for x, y, w, h, colour in parts:
+        colours[y : y + h, x : x + w] = colour
+    labels, label, _ = _drawn_blob(*((x, y, w, h) for x, y, w, h, _ in parts))
+    solid = (labels == label).astype(np.uint8) * 255
+    x, y, w, h = cv2.boundingRect(solid)
+    pieces = _cut_by_colour(labels, label, x, y, w, h, colours, solid)
+    if cut_at is None:
+        assert pieces == [(x, y, w, h, pytest.approx(float(solid.sum()) / 255 / (w * h)))]
+        return
+    assert [px for px, *_ in pieces] == [x, cut_at]
+    assert [px + pw for px, _, pw, _, _ in pieces] == [cut_at, x + w]
 
 
 def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():

@@ -278,6 +278,26 @@ def test_a_rider_beside_two_riders_in_file_is_cut_off_from_them():
     assert 26 <= lone[0, 2] - lone[0, 0] <= 42  # about one rider (28 px) wide, and the gap
 
 
+@pytest.mark.parametrize(
+    "travel, expected",
+    [
+        ("updown", 2),  # level counting lines: traffic down the picture, riders abreast side by side in it
+        (None, 1),  # lines drawn diagonally: a rider seen along its length differs in colour from front to back
+    ],
+)
+def test_staggered_riders_abreast_of_two_colours_are_two_objects(travel, expected):
+    # Two riders abreast, 0.7 m wide and 1.9 m long, the right one 0.9 m behind the left, their
+    # bodies touching: no profile dips and the two parts overlap too much to stand apart.
+    def draw(frame: np.ndarray, y: int) -> None:
+        cv2.rectangle(frame, (200, y), (227, y + 75), (150, 30, 110), -1)
+        cv2.rectangle(frame, (228, y + 36), (255, y + 111), (50, 180, 60), -1)
+
+    found = moving(draw, travel=travel)
+    assert len(found) == expected, found.xyxy
+    if expected == 2:  # each about one rider wide
+        assert all(24 <= w <= 36 for w in (found.xyxy[:, 2] - found.xyxy[:, 0]).tolist()), found.xyxy
+
+
 def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
     # A rider and, a hand's width beside it, a stroke 0.55 m wide and 3 m long (a lane's marking
     # that came along with it), joined by the rider's shadow: cut where the road showed, the
