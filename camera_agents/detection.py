@@ -879,13 +879,20 @@ def _cut_across_lanes(labels: np.ndarray, label: int, x: int, y: int, w: int, h:
     rows = np.arange(h // 4, h - h // 4)
     narrowest = rows[profile[rows] == profile[rows].min()]
     cut = int(narrowest[np.abs(narrowest - h / 2).argmin()])
+    return _halves(mask, x, y, cut, rows=True) or whole
+
+
+def _halves(mask: np.ndarray, x: int, y: int, cut: int, *, rows: bool) -> list[tuple[int, int, int, int, float]] | None:
+    """A blob's mask (its box at ``x``, ``y``) cut before row (``rows``) or column ``cut``: the two
+    pieces (x, y, w, h, fill), or None when either spans under two rows or columns."""
     pieces = []
-    for half, top in ((mask[:cut], 0), (mask[cut:], cut)):
+    for start, half in ((0, mask[:cut] if rows else mask[:, :cut]), (cut, mask[cut:] if rows else mask[:, cut:])):
         bounds = _bounds(half)
         if bounds is None:
-            return whole
+            return None
         bx, by, bw, bh = bounds
-        pieces.append((x + bx, y + top + by, bw, bh, float(half.sum()) / (bw * bh)))
+        px, py = (x + bx, y + start + by) if rows else (x + start + bx, y + by)
+        pieces.append((px, py, bw, bh, float(half.sum()) / (bw * bh)))
     return pieces
 
 
@@ -928,17 +935,11 @@ def _cut_by_colour(
     if apart[best] < _COLOUR_APART:
         return whole
     cut = int(cuts[best])
-    spread = pixels.max(axis=2) - pixels.min(axis=2) >= _COLOUR_SPREAD
-    pieces = []
-    for left in (0, cut):
-        half = mask[:, left : cut if left == 0 else w]
-        coloured = spread[:, left : cut if left == 0 else w] & half
-        bounds = _bounds(half)
-        if bounds is None or coloured.sum() < _COLOURED_SHARE * half.sum():
+    coloured = (pixels.max(axis=2) - pixels.min(axis=2) >= _COLOUR_SPREAD) & mask
+    for side in (slice(0, cut), slice(cut, w)):
+        if coloured[:, side].sum() < _COLOURED_SHARE * mask[:, side].sum():
             return whole
-        bx, by, bw, bh = bounds
-        pieces.append((x + left + bx, y + by, bw, bh, float(half.sum()) / (bw * bh)))
-    return pieces
+    return _halves(mask, x, y, cut, rows=False) or whole
 
 
 def _split_turned(
