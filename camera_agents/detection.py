@@ -320,7 +320,7 @@ class MotionDetector:
         if not self._dark:
             return self._join_grey_vehicle(b, inv) if self._classifier.calibrated else b
         b = _join_lamp_ends(b)
-        if self._classifier.calibrated and len(b) >= (2 if self._unlit else 4):  # a pair of lamps, or two
+        if self._classifier.calibrated:
             b = self._join_lamp_pairs(b, raw, inv)
         return b
 
@@ -364,21 +364,21 @@ class MotionDetector:
         return lane[int(np.argmax(fits))] if fits.any() else None
 
     def _join_lamp_pairs(self, b: np.ndarray, raw: np.ndarray, inv: float) -> np.ndarray:
-        """After dark a car as dark as the road whose lamps show apart is four blobs: its two
-        headlamps abreast (white) and its two rear lamps abreast (red), each pair a car's width
-        (0.8 to 2.2 m) across and the two pairs a car's length apart on the ground. Riders abreast
-        show the same four lamps, but a motorbike's length apart (under 2 m): the four are joined
-        only when the pairs stand 2.5 to 12 m apart, one white and the other red, of about the
-        same span and middle. On a road no street light lights, one pair may be all that shows
-        apart of such a car (the glow of its headlamps merged with whatever rides ahead of it, or
-        its rear lamps with what follows): a pair is joined on its own too, unless a lamp of the
-        other colour lies within 2.5 m of either lamp, or a rear lamp's blob holds a headlamp's
-        white (riders abreast, each showing both of its lamps). ``b``: rows of x, y, w, h, fill in
-        analysis pixels, ``inv`` frame pixels per analysis pixel; ``raw``: the frame at the
-        analysis scale as the camera saw it."""
+        """After dark a car as dark as the road shows its two ends apart: its two headlamps abreast
+        (white) and its two rear lamps abreast (red), each pair two blobs a car's width (0.8 to
+        2.2 m) apart or one blob (the lamps' glow joining them), and the two ends a car's length
+        apart on the ground. Riders abreast show the same lamps, but a motorbike's length
+        apart (under 2 m): two ends are joined only when they stand 2.5 to 12 m apart, one white
+        and the other red, of about the same span and middle. On a road no street light lights,
+        a pair of lamp blobs may be all that shows apart of such a car (the glow of its headlamps
+        merged with whatever rides ahead of it, or its rear lamps with what follows): it is
+        joined on its own too, unless a lamp of the other colour lies within 2.5 m of either
+        lamp, or a rear lamp's blob holds a headlamp's white (riders abreast, each showing both
+        of its lamps). ``b``: rows of x, y, w, h, fill in analysis pixels, ``inv`` frame pixels
+        per analysis pixel; ``raw``: the frame at the analysis scale as the camera saw it."""
         rows = [list(r) for r in b.tolist()]
         colours = [_lamp_colour(raw, r) for r in rows]
-        pairs = self._lamp_pairs(rows, colours, inv)
+        pairs = self._lamp_pairs(rows, colours, inv) + self._ends_in_one_blob(rows, raw, inv)
         used: set[int] = set()
         cars = []
         for a, (first, colour, p) in enumerate(pairs):
@@ -407,8 +407,8 @@ class MotionDetector:
         red = [r for r, colour in zip(rows, colours) if colour == "red"]
         cars = []
         for pair, colour, _ in pairs:
-            if used & set(pair):
-                continue
+            if len(pair) == 1 or used & set(pair):
+                continue  # an end in one blob is a vehicle's box already
             if colour == "red" and any(_headlamp_shown(_pixels(raw, rows[n])) for n in pair):
                 continue  # riders abreast, each blob holding both of its lamps
             others = red if colour == "white" else white
@@ -435,6 +435,24 @@ class MotionDetector:
                 if 0.8 <= self._ground_apart_m(p, q, inv) <= 2.2:
                     pairs.append(((i, j), str(colours[i]), _joined([p, q])[:4]))
         return pairs
+
+    def _ends_in_one_blob(self, rows: list[list[float]], raw: np.ndarray, inv: float) -> list[tuple[tuple[int, ...], str, list[float]]]:
+        """Blobs that hold both lamps of a vehicle's end, their glows joined: a car's width or more
+        across on the ground (a rider's lamp is narrower) and of one lamp colour only, a
+        headlamp's white without a rear lamp's red or the other way about (a vehicle seen whole
+        shows both). Their index into ``rows`` (alone), their colour and their box."""
+        if not rows:
+            return []
+        across = self._across_m(_xyxy(np.asarray(rows, dtype=np.float64)) * inv).tolist()
+        ends = []
+        for i, r in enumerate(rows):
+            if across[i] < 0.8:
+                continue
+            pixels = _pixels(raw, r).astype(np.int16)
+            red, white = _rear_lamp_shown(pixels), _headlamp_shown(pixels)
+            if red != white:
+                ends.append(((i,), "red" if red else "white", r[:4]))
+        return ends
 
     def _ground_apart_m(self, p: list[float], q: list[float], inv: float) -> float:
         """How far apart on the ground the middles of boxes ``p`` and ``q`` (x, y, w, h in analysis
@@ -713,10 +731,7 @@ def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
     if max(r[2], r[3]) > 12:
         return None
     box = _pixels(raw, r).astype(np.int16)
-    if not len(box):
-        return None
-    redness = box[:, 2] - np.maximum(box[:, 0], box[:, 1])
-    if redness.max() >= 60:
+    if _rear_lamp_shown(box):
         return "red"
     return "white" if _headlamp_shown(box) else None
 
@@ -724,6 +739,11 @@ def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
 def _pixels(raw: np.ndarray, r: list[float]) -> np.ndarray:
     """The pixels of ``raw`` in box ``r`` (x, y, w, h), one row of B, G, R each."""
     return raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3)
+
+
+def _rear_lamp_shown(pixels: np.ndarray) -> bool:
+    """Whether a pixel among ``pixels`` (rows of B, G, R, signed) is far redder than green and blue."""
+    return bool(len(pixels)) and int((pixels[:, 2] - np.maximum(pixels[:, 0], pixels[:, 1])).max()) >= 60
 
 
 def _headlamp_shown(pixels: np.ndarray) -> bool:

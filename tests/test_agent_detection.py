@@ -366,9 +366,21 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
         # riders abreast whose headlamps show apart, a motorbike's length (1.9 m) ahead of their
         # rear lamps: neither the headlamps nor the rear lamps are joined
         (20, [((40, 41, 3, 3, 1.0), "white"), ((52, 41, 3, 3, 1.0), "white"), ((40, 60, 3, 3, 1.0), "red"), ((52, 60, 3, 3, 1.0), "red")], 4),
+        # a dark car whose headlamps' glows join into one blob 1.5 m wide, its rear lamps into
+        # another 4 m behind: one car
+        (20, [((40, 20, 15, 4, 1.0), "white"), ((40, 60, 15, 3, 1.0), "red")], 1),
+        # the same on a street-lit road, where the car's body may be as dark as the road too
+        (70, [((40, 20, 15, 4, 1.0), "white"), ((40, 60, 15, 3, 1.0), "red")], 1),
+        # riders abreast whose lamps' glows join the same way, a motorbike's length apart: two
+        (20, [((40, 41, 15, 3, 1.0), "white"), ((40, 60, 15, 3, 1.0), "red")], 2),
+        # a rider's headlamp and another's rear lamp 4 m on, each narrower than a car: two
+        (20, [((40, 20, 7, 4, 1.0), "white"), ((40, 60, 7, 3, 1.0), "red")], 2),
+        # a vehicle seen whole (its rear and head lamps in one blob) and the headlamps of the one
+        # behind it: two
+        (20, [((40, 20, 15, 20, 1.0), "rider"), ((40, 60, 15, 4, 1.0), "white")], 2),
     ],
 )
-def test_on_an_unlit_road_a_dark_cars_two_lamps_abreast_are_one_object(road_grey, lamps, objects):
+def test_after_dark_what_shows_of_a_dark_car_is_one_object_and_riders_abreast_stay_apart(road_grey, lamps, objects):
     # Looking straight down, 10 px a metre; rows of x, y, w, h, fill (pixels) drawn on the road
     # the detector has learned
     ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
