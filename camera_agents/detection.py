@@ -320,7 +320,7 @@ class MotionDetector:
         if not self._dark:
             return self._join_grey_vehicle(b, inv) if self._classifier.calibrated else b
         b = _join_lamp_ends(b)
-        if self._classifier.calibrated:
+        if self._classifier.calibrated and len(b) >= 2:  # two lamps, or two ends
             b = self._join_lamp_pairs(b, raw, inv)
         return b
 
