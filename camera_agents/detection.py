@@ -377,8 +377,9 @@ class MotionDetector:
         of its lamps). ``b``: rows of x, y, w, h, fill in analysis pixels, ``inv`` frame pixels
         per analysis pixel; ``raw``: the frame at the analysis scale as the camera saw it."""
         rows = [list(r) for r in b.tolist()]
-        colours = [_lamp_colour(raw, r) for r in rows]
-        pairs = self._lamp_pairs(rows, colours, inv) + self._ends_in_one_blob(rows, raw, inv)
+        shown = [_lamps_shown(raw, r) for r in rows]  # per blob: (rear lamp's red, headlamp's white)
+        colours = [_lamp_colour(r, lit) for r, lit in zip(rows, shown)]
+        pairs = self._lamp_pairs(rows, colours, inv) + self._ends_in_one_blob(rows, shown, inv)
         used: set[int] = set()
         cars = []
         for a, (first, colour, p) in enumerate(pairs):
@@ -392,14 +393,14 @@ class MotionDetector:
                     used |= {*first, *second}
                     cars.append(_joined([rows[n] for n in (*first, *second)]))
         if self._unlit:
-            cars += self._lone_pairs(rows, colours, pairs, used, raw, inv)
+            cars += self._lone_pairs(rows, colours, pairs, used, shown, inv)
         if not cars:
             return b
         return np.asarray([r for n, r in enumerate(rows) if n not in used] + cars, dtype=np.float32).reshape(-1, 5)
 
     def _lone_pairs(
         self, rows: list[list[float]], colours: list[str | None], pairs: list[tuple[tuple[int, int], str, list[float]]],
-        used: set[int], raw: np.ndarray, inv: float,
+        used: set[int], shown: list[tuple[bool, bool]], inv: float,
     ) -> list[list[float]]:  # fmt: skip
         """On an unlit road, each pair of lamps not yet in ``used`` that is a car's on its own:
         the box around both, its lamps added to ``used``. Riders abreast are left apart."""
@@ -409,7 +410,7 @@ class MotionDetector:
         for pair, colour, _ in pairs:
             if len(pair) == 1 or used & set(pair):
                 continue  # an end in one blob is a vehicle's box already
-            if colour == "red" and any(_headlamp_shown(_pixels(raw, rows[n])) for n in pair):
+            if colour == "red" and any(shown[n][1] for n in pair):
                 continue  # riders abreast, each blob holding both of its lamps
             others = red if colour == "white" else white
             if any(self._ground_apart_m(rows[n], other, inv) <= 2.5 for n in pair for other in others):
@@ -436,21 +437,20 @@ class MotionDetector:
                     pairs.append(((i, j), str(colours[i]), _joined([p, q])[:4]))
         return pairs
 
-    def _ends_in_one_blob(self, rows: list[list[float]], raw: np.ndarray, inv: float) -> list[tuple[tuple[int, ...], str, list[float]]]:
+    def _ends_in_one_blob(
+        self, rows: list[list[float]], shown: list[tuple[bool, bool]], inv: float
+    ) -> list[tuple[tuple[int, ...], str, list[float]]]:
         """Blobs that hold both lamps of a vehicle's end, their glows joined: a car's width or more
         across on the ground (a rider's lamp is narrower) and of one lamp colour only, a
         headlamp's white without a rear lamp's red or the other way about (a vehicle seen whole
-        shows both). Their index into ``rows`` (alone), their colour and their box."""
+        shows both). ``shown``: per row, whether it shows a rear lamp's red and a headlamp's
+        white. Their index into ``rows`` (alone), their colour and their box."""
         if not rows:
             return []
         across = self._across_m(_xyxy(np.asarray(rows, dtype=np.float64)) * inv).tolist()
         ends = []
-        for i, r in enumerate(rows):
-            if across[i] < 0.8:
-                continue
-            pixels = _pixels(raw, r).astype(np.int16)
-            red, white = _rear_lamp_shown(pixels), _headlamp_shown(pixels)
-            if red != white:
+        for i, (r, (red, white)) in enumerate(zip(rows, shown)):
+            if across[i] >= 0.8 and red != white:
                 ends.append(((i,), "red" if red else "white", r[:4]))
         return ends
 
@@ -724,16 +724,20 @@ def _joined(parts: list[list[float]]) -> list[float]:
     return [x0, y0, x1 - x0, y1 - y0, sum(r[4] * r[2] * r[3] for r in parts) / max((x1 - x0) * (y1 - y0), 1)]
 
 
-def _lamp_colour(raw: np.ndarray, r: list[float]) -> str | None:
-    """"red" (a rear lamp: a pixel far redder than green and blue), "white" (a headlamp: a pixel
-    bright in all three) or None (no lamp, or too large for one) for a blob ``r`` (x, y, w, h in
-    ``raw``'s pixels)."""
+def _lamps_shown(raw: np.ndarray, r: list[float]) -> tuple[bool, bool]:
+    """Whether blob ``r`` (x, y, w, h in ``raw``'s pixels) shows a rear lamp (a pixel far redder
+    than green and blue) and a headlamp (a pixel bright in all three)."""
+    pixels = _pixels(raw, r).astype(np.int16)
+    return _rear_lamp_shown(pixels), _headlamp_shown(pixels)
+
+
+def _lamp_colour(r: list[float], shown: tuple[bool, bool]) -> str | None:
+    """"red" (a rear lamp), "white" (a headlamp) or None (no lamp, or too large for one) for a
+    blob ``r`` (x, y, w, h) that shows a rear lamp's red and a headlamp's white as ``shown`` says."""
     if max(r[2], r[3]) > 12:
         return None
-    box = _pixels(raw, r).astype(np.int16)
-    if _rear_lamp_shown(box):
-        return "red"
-    return "white" if _headlamp_shown(box) else None
+    red, white = shown
+    return "red" if red else "white" if white else None
 
 
 def _pixels(raw: np.ndarray, r: list[float]) -> np.ndarray:
