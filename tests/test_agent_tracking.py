@@ -107,3 +107,24 @@ def test_a_vehicle_coming_the_other_way_where_one_vanished_is_not_that_one():
     tracker = Tracker(min_hits=2, max_lost=12)
     car = leaving(tracker)
     assert int(tracker.update(dets([[500, 12, 524, 30]])).tracker_id[0]) == car
+
+
+@pytest.mark.parametrize(
+    ("seen", "same"),
+    [
+        # at dusk a dark car seen whole (72 x 104 px) breaks up into its lamps' glows the next
+        # analysed frame: the nearest, a box 4.7 times smaller, is still the car
+        ([304, 416, 344, 456], True),
+        # the car seen whole a step further on: the same car
+        ([276, 348, 348, 452], True),
+        # a motorbike where the car was, 7 times smaller: not the car
+        ([316, 400, 340, 444], False),
+        # a blob 6 times the car's area (light, or a queue merged): not the car
+        ([200, 300, 440, 490], False),
+    ],
+)
+def test_a_track_takes_a_box_at_most_five_times_larger_or_smaller(seen, same):
+    tracker = Tracker(min_hits=2, max_lost=5)
+    for y in (268, 288, 308, 328):
+        car = int(tracker.update(dets([[276, y, 348, y + 104]])).tracker_id[0])
+    assert (int(tracker.update(dets([seen])).tracker_id[0]) == car) is same
