@@ -161,10 +161,10 @@ class Tracker:
         distance = np.sqrt(np.add.reduce(offset * offset, axis=2)) / size[:, None]  # np.linalg.norm's sum, without its checks
         # Overlap ranks first; a distance-only match scores below any real overlap.
         score = np.where(iou >= self._min_iou, 1.0 + iou, np.where(distance <= self._max_distance, 1.0 - distance / (self._max_distance + 1e-9), -1.0))
-        # A box changes its area at most five-fold between two analysed frames: a lost car must not
-        # grab a passing motorbike (or a ghost its own size would not be). A blob does change more
-        # than four-fold: at dusk a dark car seen whole breaks up, the next analysed frame, into
-        # its lamps' glows, each a box up to 4.7 times smaller (dusk seed 4).
+        # A track takes a box at most five times larger or smaller than its own: a lost car must not
+        # grab a passing motorbike (or a ghost its own size would not be). Less would not do: at
+        # dusk a dark car seen whole breaks up, the next analysed frame, into its lamps' glows,
+        # each a box up to 4.7 times smaller (dusk seed 4).
         area_p = (predicted[:, 2] - predicted[:, 0]) * (predicted[:, 3] - predicted[:, 1])
         area_d = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         ratio = np.maximum(area_p[:, None], 1.0) / np.maximum(area_d[None, :], 1.0)
