@@ -727,8 +727,12 @@ def _joined(parts: list[list[float]]) -> list[float]:
 def _lamps_shown(raw: np.ndarray, r: list[float]) -> tuple[bool, bool]:
     """Whether blob ``r`` (x, y, w, h in ``raw``'s pixels) shows a rear lamp (a pixel far redder
     than green and blue) and a headlamp (a pixel bright in all three)."""
-    pixels = _pixels(raw, r).astype(np.int16)
-    return _rear_lamp_shown(pixels), _headlamp_shown(pixels)
+    pixels = raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3).astype(np.int16)
+    if not len(pixels):
+        return False, False
+    red = int((pixels[:, 2] - np.maximum(pixels[:, 0], pixels[:, 1])).max()) >= 60
+    white = int(pixels.min(axis=1).max()) >= 150
+    return red, white
 
 
 def _lamp_colour(r: list[float], shown: tuple[bool, bool]) -> str | None:
@@ -738,21 +742,6 @@ def _lamp_colour(r: list[float], shown: tuple[bool, bool]) -> str | None:
         return None
     red, white = shown
     return "red" if red else "white" if white else None
-
-
-def _pixels(raw: np.ndarray, r: list[float]) -> np.ndarray:
-    """The pixels of ``raw`` in box ``r`` (x, y, w, h), one row of B, G, R each."""
-    return raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3)
-
-
-def _rear_lamp_shown(pixels: np.ndarray) -> bool:
-    """Whether a pixel among ``pixels`` (rows of B, G, R, signed) is far redder than green and blue."""
-    return bool(len(pixels)) and int((pixels[:, 2] - np.maximum(pixels[:, 0], pixels[:, 1])).max()) >= 60
-
-
-def _headlamp_shown(pixels: np.ndarray) -> bool:
-    """Whether a pixel among ``pixels`` (rows of B, G, R) is bright in all three colours."""
-    return bool(len(pixels)) and int(pixels.min(axis=1).max()) >= 150
 
 
 def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
