@@ -1,4 +1,4 @@
-"""Plane geometry for the analytics, as pure numpy functions on arrays of points.
+"""Plane geometry for the analytics, as pure functions on numpy arrays of points.
 
 Points are ``(N, 2)`` float arrays in pixels of the analysed frame; nothing here keeps state.
 """
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 Point = tuple[float, float]
@@ -115,8 +116,6 @@ class GroundPlane:
 
     @classmethod
     def from_points(cls, image_points: np.ndarray, ground_points: np.ndarray) -> GroundPlane:
-        import cv2
-
         src = np.asarray(image_points, dtype=np.float64).reshape(-1, 2)
         dst = np.asarray(ground_points, dtype=np.float64).reshape(-1, 2)
         if len(src) != len(dst) or len(src) < 4:
@@ -127,13 +126,12 @@ class GroundPlane:
         return cls(matrix=matrix)
 
     def to_ground(self, points: np.ndarray) -> np.ndarray:
-        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        # The same (N, 3) array np.hstack([pts, np.ones((N, 1))]) makes, put together without its machinery.
-        homogeneous = np.empty((len(pts), 3))
-        homogeneous[:, :2] = pts
-        homogeneous[:, 2] = 1.0
-        homogeneous = homogeneous @ self.matrix.T
-        return homogeneous[:, :2] / homogeneous[:, 2:3]
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 1, 2)
+        if not len(pts):
+            return np.zeros((0, 2))
+        # One OpenCV call, a third of the time of numpy's matrix product on a frame's few points;
+        # and that product wakes the BLAS library's threads, which then spin on the agent's core.
+        return cv2.perspectiveTransform(pts, self.matrix).reshape(-1, 2)
 
     def scaled(self, factor: float) -> GroundPlane:
         """The same plane for an image resized by ``factor`` (pixels multiplied by it)."""

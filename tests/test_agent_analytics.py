@@ -242,6 +242,25 @@ def test_speed_from_homography():
         GroundPlane.from_points([[0, 0], [1, 1], [2, 2], [3, 3]], [[0, 0], [1, 0], [1, 1], [0, 1]])
 
 
+# A road seen in perspective: its near edge 400 px wide at the bottom row, its far edge 100 px
+# wide 300 px up the picture, for a stretch 10 m wide and 40 m long.
+_ROAD = GroundPlane.from_points([[0, 400], [400, 400], [250, 100], [150, 100]], [[0, 0], [10, 0], [10, 40], [0, 40]])
+
+
+@pytest.mark.parametrize(
+    ("points", "expected"),
+    [
+        ([[0, 400], [400, 400]], [[0, 0], [10, 0]]),  # the calibration's own near corners
+        ([[250, 100], [150, 100]], [[10, 40], [0, 40]]),  # and its far ones
+        ([[200, 400]], [[5, 0]]),  # half way along the near edge is half way across the road
+        ([[200, 160]], [[5, 20]]),  # four fifths of the way up the picture is half way along: far off, a pixel covers more road
+        (np.zeros((0, 2)), np.zeros((0, 2))),  # a frame with nothing on it
+    ],
+)
+def test_image_points_go_to_the_ground_in_metres(points, expected):
+    assert _ROAD.to_ground(np.asarray(points, float)) == pytest.approx(np.asarray(expected, float).reshape(-1, 2), abs=1e-6)
+
+
 def test_an_id_change_at_the_line_still_counts_once():
     counter = LineCounter(HORIZONTAL, hysteresis_px=4)
     out = []
