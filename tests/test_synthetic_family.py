@@ -10,7 +10,7 @@ from camera_agents.config import CameraConfig, verify_inside_frame
 from camera_agents.sources import SourceError, open_source
 from camera_agents.sources._variants import VARIANTS
 from camera_agents.sources.synthetic import SceneSpec, SyntheticSource
-from tests.scene_sets import EVALUATION, HELD_OUT, TUNING
+from tests.scene_sets import EVALUATION, FRESH, HELD_OUT, REPORT_ONLY, TUNING, VALIDATION
 
 
 def family(name: str, seed: int = 5, frames: int = 300) -> SyntheticSource:
@@ -123,3 +123,6 @@ def test_tuning_and_evaluation_cameras_are_apart() -> None:
     assert not {seed for _, seed in TUNING} & {seed for _, seed in EVALUATION}
     assert len(EVALUATION) >= 24 and {name for name, _ in EVALUATION} == set(VARIANTS)
     assert not {name for name, _ in TUNING} & set(HELD_OUT)
+    # The tuning's check draws other seeds of the same variants, seeds no other set uses.
+    assert {name for name, _ in VALIDATION} == {name for name, _ in TUNING}
+    assert not {seed for _, seed in VALIDATION} & {seed for pairs in (TUNING, EVALUATION, FRESH, REPORT_ONLY) for _, seed in pairs}
