@@ -129,8 +129,7 @@ class GroundPlane:
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 1, 2)
         if not len(pts):
             return np.zeros((0, 2))
-        # One OpenCV call, a third of the time of numpy's matrix product on a frame's few points;
-        # and that product wakes the BLAS library's threads, which then spin on the agent's core.
+        # One OpenCV call: a third of the time of numpy's matrix product on a frame's few points.
         return cv2.perspectiveTransform(pts, self.matrix).reshape(-1, 2)
 
     def scaled(self, factor: float) -> GroundPlane:
