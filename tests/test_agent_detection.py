@@ -6,24 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
+from camera_agents.blobs import components, cut_across_lanes, cut_by_colour, split_merged, split_turned, two_lanes_deep
 from camera_agents.config import HogDetectorConfig, MotionDetectorConfig, OnnxDetectorConfig
-from camera_agents.detection import (
-    COCO_NAMES,
-    DetectorError,
-    HogDetector,
-    MotionDetector,
-    OnnxDetector,
-    _components,
-    _cut_across_lanes,
-    _cut_by_colour,
-    _join_lamp_ends,
-    _split_merged,
-    _split_turned,
-    _two_lanes_deep,
-    decode_yolo,
-)
+from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID
 from camera_agents.geometry import GroundPlane
+from camera_agents.learned import COCO_NAMES, HogDetector, OnnxDetector, decode_yolo
+from camera_agents.motion import MotionDetector, _join_lamp_ends
 
 
 def road(rng: np.random.Generator, brightness: int = 90) -> np.ndarray:
@@ -86,9 +75,9 @@ def test_onnx_detector_without_model_is_a_clear_error(tmp_path):
 
 
 def class_ids():
-    from camera_agents.detection import _MODEL_CLASS_TO_IOC
+    from camera_agents.learned import MODEL_CLASS_TO_IOC
 
-    return [CLASS_ID[_MODEL_CLASS_TO_IOC[n]] if n in _MODEL_CLASS_TO_IOC else None for n in COCO_NAMES]
+    return [CLASS_ID[MODEL_CLASS_TO_IOC[n]] if n in MODEL_CLASS_TO_IOC else None for n in COCO_NAMES]
 
 
 def test_decode_yolov8_layout_with_letterbox_and_nms():
@@ -158,9 +147,9 @@ def test_riders_abreast_are_cut_where_the_road_showed_before_gaps_were_closed():
     _, labels = cv2.connectedComponents(closed)
     label = int(labels[8, 8])
     area = int((labels == label).sum())
-    whole = _split_merged(labels, label, 5, 4, 15, 12, area, column_depth=0.8)
+    whole = split_merged(labels, label, 5, 4, 15, 12, area, column_depth=0.8)
     assert len(whole) == 1
-    riders = _split_merged(labels, label, 5, 4, 15, 12, area, column_depth=0.8, opened=opened)
+    riders = split_merged(labels, label, 5, 4, 15, 12, area, column_depth=0.8, opened=opened)
     # cut at the filled column: each rider whole, the filled column going with the right one
     assert [(x, w) for x, _, w, _, _ in riders] == [(5, 7), (12, 8)]
 
@@ -178,11 +167,11 @@ def test_riders_abreast_on_traffic_across_the_picture_are_cut_between_their_rows
     label = int(labels[8, 8])
     area = int((labels == label).sum())
     # cut as on a picture turned a quarter: at the filled row, the row going with the lower rider
-    riders = _split_turned(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)
+    riders = split_turned(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)
     assert [(y, h) for _, y, _, h, _ in riders] == [(5, 7), (12, 8)]
     assert all((x, w) == (4, 12) for x, _, w, _, _ in riders)
     # unturned, the same blob has no column to cut at, and its rows no valley deep enough
-    assert len(_split_merged(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)) == 1
+    assert len(split_merged(labels, label, 4, 5, 12, 15, area, column_depth=0.8, opened=opened)) == 1
 
 
 def _drawn_blob(*boxes: tuple[int, int, int, int]) -> tuple[np.ndarray, int, int]:
@@ -212,13 +201,13 @@ def _drawn_blob(*boxes: tuple[int, int, int, int]) -> tuple[np.ndarray, int, int
 def test_neighbours_overlapping_at_a_corner_are_cut_apart(boxes, expected):
     labels, label, area = _drawn_blob(*boxes)
     x, y, w, h = cv2.boundingRect((labels == label).astype(np.uint8))
-    pieces = _split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.4)
+    pieces = split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.4)
     if expected is None:
         assert len(pieces) == 1
         return
     assert sorted((px, py, pw, ph) for px, py, pw, ph, _ in pieces) == sorted(expected)
     # after dark a vehicle's lit lamps and its body make such shapes too: no cut there
-    assert len(_split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.0)) == 1
+    assert len(split_merged(labels, label, x, y, w, h, area, column_depth=0.3, row_neck=0.0)) == 1
 
 
 @pytest.mark.parametrize(
@@ -241,14 +230,14 @@ def test_neighbours_overlapping_at_a_corner_are_cut_apart(boxes, expected):
     ],
 )
 def test_a_blob_too_deep_across_the_lanes_for_its_length_is_two_vehicles(along_m, across_m, sideways, two_lanes):
-    assert _two_lanes_deep(np.array([along_m]), np.array([across_m]), np.array([sideways])).tolist() == [two_lanes]
+    assert two_lanes_deep(np.array([along_m]), np.array([across_m]), np.array([sideways])).tolist() == [two_lanes]
 
 
 def test_a_bus_and_the_car_above_its_roof_are_cut_apart_between_the_lanes():
     # traffic across the picture: a bus in the near lane (36 x 14 pixels), and above its roof the
     # part of a car in the lane beyond that the bus does not hide (14 x 9, its last row on the roof)
     labels, label, _ = _drawn_blob((8, 4, 14, 9), (2, 12, 36, 14))
-    pieces = _cut_across_lanes(labels, label, 2, 4, 36, 22)
+    pieces = cut_across_lanes(labels, label, 2, 4, 36, 22)
     # the car above, the bus below with the car's last row left on it
     assert sorted((px, py, pw, ph) for px, py, pw, ph, _ in pieces) == [(2, 11, 36, 15), (8, 4, 14, 7)]
 
@@ -284,7 +273,7 @@ def test_riders_abreast_are_cut_apart_where_their_colour_changes(parts, cut_at):
     labels, label, _ = _drawn_blob(*((x, y, w, h) for x, y, w, h, _ in parts))
     solid = (labels == label).astype(np.uint8) * 255
     x, y, w, h = cv2.boundingRect(solid)
-    pieces = _cut_by_colour(labels, label, x, y, w, h, colours, solid)
+    pieces = cut_by_colour(labels, label, x, y, w, h, colours, solid)
     if cut_at is None:
         assert pieces == [(x, y, w, h, pytest.approx(float(solid.sum()) / 255 / (w * h)))]
         return
@@ -304,7 +293,7 @@ def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():
             cv2.ellipse(foreground, centre, axes, int(rng.integers(0, 180)), 0, 360, 255, -1)
         foreground[rng.random(foreground.shape) > 0.998] = 255
         count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
-        got_count, got_labels, got_stats, (x, y) = _components(foreground)
+        got_count, got_labels, got_stats, (x, y) = components(foreground)
         assert got_count == count
         whole = np.zeros_like(labels)  # the box's labels in place; outside the box every label is 0
         whole[y : y + got_labels.shape[0], x : x + got_labels.shape[1]] = got_labels

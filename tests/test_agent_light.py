@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from camera_agents.config import MotionDetectorConfig
-from camera_agents.detection import MotionDetector
 from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import LightField
+from camera_agents.motion import MotionDetector
 from camera_agents.tracking import Tracker
 
 W, H = 480, 270
@@ -401,7 +401,7 @@ def test_light_field_measures_against_each_new_background():
 def test_texture_shown_worked_out_on_the_labels_box_is_the_whole_frames():
     # blobs anywhere, touching the frame's edges or not: the share of each blob's textured
     # pixels where the road's texture shows is what the correlation over the whole frame gives
-    from camera_agents.detection import _components
+    from camera_agents.blobs import components
 
     detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(3))
     texture, energy, textured = detector._texture, detector._texture_energy, detector._textured
@@ -414,7 +414,7 @@ def test_texture_shown_worked_out_on_the_labels_box_is_the_whole_frames():
         for _ in range(int(rng.integers(1, 6))):
             centre = (int(rng.integers(0, W // 2)), int(rng.integers(0, H // 2)))
             cv2.ellipse(foreground, centre, (int(rng.integers(3, 30)), int(rng.integers(3, 20))), 0, 0, 360, 255, -1)
-        count, labels, stats, origin = _components(foreground)
+        count, labels, stats, origin = components(foreground)
         keep = np.ones(count - 1, bool)
         _, whole = cv2.connectedComponents(foreground, connectivity=8)
         in_blob = np.flatnonzero(textured & (whole > 0))

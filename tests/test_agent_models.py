@@ -18,8 +18,9 @@ from camera_agents.config import (
     load_camera,
     parse_camera,
 )
-from camera_agents.detection import COCO_NAMES, DetectorError, decode_ssd
+from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID
+from camera_agents.learned import COCO_NAMES, decode_ssd
 from camera_agents.people_counts import (
     HandCount,
     answer_at,

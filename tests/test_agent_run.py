@@ -101,7 +101,7 @@ def test_hog_detector_finds_people_in_vtest():
     import cv2
 
     from camera_agents.config import HogDetectorConfig
-    from camera_agents.detection import HogDetector
+    from camera_agents.learned import HogDetector
 
     capture = cv2.VideoCapture(str(vtest_path()))
     detector = HogDetector(HogDetectorConfig(scale=1.6))
