@@ -17,10 +17,11 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import Any, Optional, TextIO, TypeVar
 
 import typer
 from pydantic import Field
@@ -187,15 +188,28 @@ class WorkerSettings(IocSettings):
     workers: int = Field(1, ge=1, le=64)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is when the record is logged, not as it was when
+    logging was configured: a command run in-process (a test's CLI runner, an embedding program)
+    swaps stderr for a buffer it closes afterwards, and a thread still logging then would write to
+    a closed file."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # StreamHandler's constructor assigns one; stderr is read afresh for every record
+
+
 def configure_logging(level: str, fmt: str) -> None:
     """One configuration for every command: Rich on a terminal, plain lines in log files, or JSON."""
-    import sys
-
     handler: logging.Handler
     if fmt == "json":
         from ingest.jsonlog import JsonFormatter
 
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
     elif sys.stderr.isatty():
         from rich.console import Console
@@ -204,7 +218,7 @@ def configure_logging(level: str, fmt: str) -> None:
         handler = RichHandler(console=Console(stderr=True), show_path=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:  # services and log files: one plain line per record, never wrapped
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.captureWarnings(True)

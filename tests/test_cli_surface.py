@@ -168,6 +168,37 @@ def test_a_traceback_only_at_debug_and_json_logs_for_shippers():
     assert failure and "Traceback" in failure[0]["exception"]
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_logs_follow_stderr_after_a_command_run_in_process(log_format, monkeypatch):
+    """A command run in-process (a test's runner, a program embedding ``ioc``) configures logging
+    while stderr is the runner's buffer, closed when the command returns; a thread that logs
+    afterwards writes to stderr as it is then, and no record is lost to a closed file."""
+    import io
+    import logging
+    import threading
+
+    from ingest.options import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        during = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", during)
+        configure_logging("INFO", log_format)
+        logging.getLogger("ioc.test").info("while the command runs")
+        during.close()
+        after = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", after)
+        worker = threading.Thread(target=logging.getLogger("ioc.test").warning, args=("after it returned",))
+        worker.start()
+        worker.join()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "after it returned" in after.getvalue()
+    assert "Logging error" not in after.getvalue()
+
+
 def test_flags_and_variables_set_the_same_setting(stack):
     by_flag = _run("stack", "status", "--json", "--state-dir", str(stack.state_dir))
     by_variable = _run("stack", "status", "--json", env={"IOC_STATE_DIR": str(stack.state_dir)})
