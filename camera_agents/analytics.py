@@ -132,6 +132,7 @@ class _LineTrack:
     last_y: float = 0.0
     height: float = 0.0
     confirmed: bool = False
+    heir_of: int | None = None  # the vanished track whose crossing ``pending`` carries (see _hand_over)
 
 
 class LineCounter:
@@ -232,7 +233,7 @@ class LineCounter:
             return []
         found: list[Crossing] = []
         class_of = dict(zip(detections.tracker_id.tolist(), detections.class_id.tolist()))  # type: ignore[union-attr]
-        for _, old in vanished:
+        for old_id, old in vanished:
             best, best_gap = None, float("inf")
             for new_id in current:
                 new = self._tracks.get(new_id)
@@ -255,12 +256,15 @@ class LineCounter:
                 self.line.line_id, best, direction, int(class_of[best]), frame_no, now,
                 wrong_way=allowed is not None and direction != allowed,
             )  # fmt: skip
-            old.counted = True
             if new.confirmed:
-                new.counted = True
+                old.counted = new.counted = True
                 found.append(crossing)
             else:
-                new.pending = crossing
+                # Counted once the heir is confirmed. Until then the old id may still come back
+                # and cross itself (the new one was a piece of it, born as it blurred past the
+                # line): then it counts and the heir's claim lapses, so a piece that never
+                # confirms takes no crossing with it.
+                new.pending, new.heir_of = crossing, old_id
         return found
 
     def _thresholds(self, anchors: np.ndarray) -> np.ndarray:
@@ -297,6 +301,7 @@ class LineCounter:
                 if confirmed:
                     state.counted = True
                     result = crossing
+                    self._revoke_heirs(track_id)
                 else:
                     state.pending = crossing
         if confirmed and state.pending is not None and not state.counted:
@@ -305,9 +310,20 @@ class LineCounter:
             result = Crossing(pending.line_id, track_id, pending.direction, class_id, pending.frame_no, pending.now, pending.wrong_way)
             state.counted = True
             state.pending = None
+            if state.heir_of is not None:  # the crossing was the vanished track's: it and any other heir are done
+                ancestor = self._tracks.get(state.heir_of)
+                if ancestor is not None:
+                    ancestor.counted = True
+                self._revoke_heirs(state.heir_of)
         if side != 0:
             state.side, state.x, state.y, state.distance = side, anchor[0], anchor[1], distance
         return result
+
+    def _revoke_heirs(self, track_id: int) -> None:
+        """The crossing of ``track_id``, counted, is no longer pending on any track it was handed to."""
+        for _, state in self._tracks.items():
+            if state.heir_of == track_id and state.pending is not None:
+                state.pending, state.heir_of = None, None
 
     def _crosses_segment(self, state: _LineTrack, anchor: list[float], distance: float) -> bool:
         # Where the motion from the last clear position to now meets the line, along the segment.

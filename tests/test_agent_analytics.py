@@ -276,6 +276,39 @@ def test_an_id_change_at_the_line_still_counts_once():
     assert len(out) == 1 and counter.in_count == 1
 
 
+def _lost_at_the_line(counter: LineCounter) -> list:
+    """Track 5 drives down to the line and is missing the next frame, when track 6 is born just
+    past the line where it was heading: 6 is handed its crossing, to count once confirmed."""
+    out = []
+    for i, y in enumerate([240, 255, 270, 285]):
+        out += counter.trigger(tracked([box_at(300, y, h=30)], [5]), frame_no=i * 3, now=i * 0.12)
+    out += counter.trigger(tracked([box_at(302, 305, h=30)], [6], confirmed=False), frame_no=12, now=0.48)
+    return out
+
+
+def test_a_piece_that_never_confirms_leaves_the_crossing_to_the_vehicle():
+    # Track 6 was a piece of the vehicle, born as it blurred past the line: it is gone the next
+    # frame, and track 5 is back, past the line. The vehicle counts, once.
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    out = _lost_at_the_line(counter)
+    for i, y in enumerate([320, 335]):
+        out += counter.trigger(tracked([box_at(303, y, h=30)], [5]), frame_no=15 + 3 * i, now=0.60 + 0.12 * i)
+    assert [(c.track_id, c.direction) for c in out] == [(5, "in")]
+    # the piece seen again and confirmed after all takes nothing more
+    out += counter.trigger(tracked([box_at(303, 350, h=30), box_at(360, 340, h=30)], [5, 6]), frame_no=21, now=0.84)
+    assert len(out) == 1 and counter.in_count == 1
+
+
+def test_an_heir_that_confirms_counts_and_the_old_id_back_past_the_line_does_not():
+    counter = LineCounter(HORIZONTAL, hysteresis_px=4)
+    out = _lost_at_the_line(counter)
+    out += counter.trigger(tracked([box_at(303, 320, h=30)], [6]), frame_no=15, now=0.60)
+    assert [(c.track_id, c.direction) for c in out] == [(6, "in")]
+    # the old id turns up again beside it, past the line (the tracker picked it up on a piece)
+    out += counter.trigger(tracked([box_at(303, 335, h=30), box_at(330, 330, h=30)], [6, 5]), frame_no=18, now=0.72)
+    assert len(out) == 1 and counter.in_count == 1
+
+
 def test_a_new_track_far_from_a_vanished_one_inherits_nothing():
     counter = LineCounter(HORIZONTAL, hysteresis_px=4)
     out = []
