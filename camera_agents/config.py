@@ -207,7 +207,11 @@ DetectorConfig = Annotated[
 
 
 class TrackingConfig(_Model):
-    min_hits: int = Field(default=3, ge=1, le=50, description="Analysed frames a track needs before it is confirmed and counted.")
+    min_hits: int | None = Field(
+        default=None, ge=1, le=50,
+        description="Analysed frames a track needs before it is confirmed and counted; by default 4 on a traffic camera "
+        "with the motion detector (a piece of a vehicle's blob seldom lives that long), else 3.",
+    )
     max_lost_s: float = Field(default=1.0, gt=0, le=30, description="Seconds a track survives unseen (occlusion) before it ends.")
     min_iou: float = Field(default=0.1, ge=0, lt=1, description="Least overlap of a predicted box and a detection to match.")
     max_distance: float = Field(
@@ -252,6 +256,17 @@ class CameraConfig(_Model):
     lines: list[LineConfig] = Field(default_factory=list, max_length=64, description="Counting lines.")
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=64, description="Zones (occupancy, dwell).")
     calibration: Calibration | None = Field(default=None, description="Image-to-ground mapping, for speed and sizes.")
+
+    def confirmation_hits(self) -> int:
+        """``tracking.min_hits`` as set, or its default for this camera. On a traffic camera the motion
+        detector leaves pieces of vehicles that the road's grey, a low bitrate or the dark breaks up,
+        living an analysed frame or three; four (half a second at the default stride) counted 6 %
+        fewer wrong crossings than three on the tuning cameras. People, and whole objects from a
+        model, count sooner with three: on the example security camera's tuning frames its people
+        were off by 0.62 a frame with three against 0.75 with four (2.00 against 2.12 by motion)."""
+        if self.tracking.min_hits is not None:
+            return self.tracking.min_hits
+        return 4 if self.kind == "traffic" and isinstance(self.detector, MotionDetectorConfig) else 3
 
 
 # --- cross-section checks -------------------------------------------------------------------

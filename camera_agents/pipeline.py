@@ -55,7 +55,7 @@ class CameraPipeline:
         self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel)
         analysed_fps = max(fps, 1.0) / self._stride
         self.tracker = Tracker(
-            min_hits=config.tracking.min_hits,
+            min_hits=config.confirmation_hits(),
             max_lost=max(1, math.ceil(config.tracking.max_lost_s * analysed_fps)),
             min_iou=config.tracking.min_iou,
             max_distance=config.tracking.max_distance,

@@ -106,3 +106,24 @@ def test_frame_check_against_the_real_source_size(tmp_path):
     assert verify_inside_frame(config) == []
     problems = verify_inside_frame(config, 640, 360)
     assert (("lines", 0, "points", 0), "point [100.0, 400.0] lies outside the 640x360 frame") in problems
+
+
+@pytest.mark.parametrize(
+    "kind, detector, tracking, hits",
+    [
+        # the motion detector's blobs of vehicles break into pieces that live a few analysed frames: four
+        ("traffic", "detector:\n  type: motion\n  scale: 0.25\n", "", 4),
+        # people, even by motion, count sooner with three
+        ("security", "detector:\n  type: motion\n  scale: 0.25\n", "", 3),
+        # a model sees whole objects: three
+        ("traffic", "detector:\n  type: hog\n", "", 3),
+        ("security", "detector:\n  type: hog\n", "", 3),
+        # set in the file, it is what the installer chose
+        ("traffic", "detector:\n  type: motion\n  scale: 0.25\n", "tracking:\n  min_hits: 2\n", 2),
+        ("security", "detector:\n  type: hog\n", "tracking:\n  min_hits: 5\n", 5),
+    ],
+)
+def test_hits_to_confirm_a_track_follow_the_camera_unless_set(tmp_path, kind, detector, tracking, hits):
+    text = GOOD.replace("detector:\n  type: motion\n  scale: 0.25\n", detector).replace("kind: traffic", f"kind: {kind}") + tracking
+    config = load_camera(write(tmp_path, text))
+    assert config.confirmation_hits() == hits

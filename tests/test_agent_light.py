@@ -121,7 +121,7 @@ def test_light_taken_for_an_object_is_measured_again_within_a_second():
 )
 def test_a_cloud_shadow_sweeping_the_road_never_becomes_an_object(factor, seconds):
     detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(3))
-    tracker = Tracker(min_hits=3, max_lost=8)  # the agent's defaults: an object is a confirmed track
+    tracker = Tracker(min_hits=4, max_lost=8)  # a traffic camera's defaults: an object is a confirmed track
     rng = np.random.default_rng(4)
     analysed = int(seconds * 25 / 3)  # every third frame of a 25 fps camera
     found, confirmed = [], []
