@@ -315,6 +315,7 @@ class LineCounter:
                 if ancestor is not None:
                     ancestor.counted = True
                 self._revoke_heirs(state.heir_of)
+                state.heir_of = None
         if side != 0:
             state.side, state.x, state.y, state.distance = side, anchor[0], anchor[1], distance
         return result

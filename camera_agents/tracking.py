@@ -34,7 +34,7 @@ class _Track:
 
 
 class Tracker:
-    def __init__(self, *, min_hits: int = 3, max_lost: int = 12, min_iou: float = 0.1, max_distance: float = 1.5) -> None:
+    def __init__(self, *, min_hits: int, max_lost: int = 12, min_iou: float = 0.1, max_distance: float = 1.5) -> None:
         if min_hits < 1 or max_lost < 0:
             raise ValueError("min_hits must be >= 1 and max_lost >= 0")
         self._min_hits = min_hits
