@@ -219,10 +219,20 @@ class TrackingConfig(_Model):
     )
 
 
+# The motion detector's background model, the tracker's confirmation and the light field's memory
+# count in analysed frames; they were tuned at 8.3 analyses a second (every third frame of a 25 fps
+# camera). The tuning cameras rendered at other frame rates count as well at 7.5 to 10 analyses a
+# second and lose counts below: 5 a second (every third frame at 15 fps, every second at 10) missed
+# or doubled about twice as many crossings, and 3.3 (every third at 10 fps) ten times as many, a
+# motorbike across the picture moving too far between analyses for its track to follow it.
+MIN_ANALYSES_PER_S = 7.5
+
+
 class AnalyticsConfig(_Model):
-    stride: int = Field(
-        default=3, ge=1, le=25,
-        description="Analyse every k-th frame: 3 on a 25 fps camera is 8.3 analyses a second, enough to track a motorbike at 60 km/h.",
+    stride: int | None = Field(
+        default=None, ge=1, le=25,
+        description="Analyse every k-th frame. By default k follows the camera's frame rate: the largest k that still "
+                    f"analyses {MIN_ANALYSES_PER_S} frames a second or more (3 at 25 fps, 4 at 30, 2 at 15, 1 at 12.5 or less).",
     )
     line_hysteresis_px: float = Field(
         default=4.0, ge=0, le=100, description="A track must move this far past a line before it counts (stop-line jitter)."
@@ -237,6 +247,13 @@ class AnalyticsConfig(_Model):
         description="Publish a frame event at least this often and whenever a track appears or ends (0: every analysed "
                     "frame, for a camera whose live view needs full-rate positions).",
     )
+
+    def stride_at(self, fps: float) -> int:
+        """``stride`` as set, or the default for a camera sending ``fps`` frames a second. A camera's
+        rate is often a hair under its nominal one (29.97 for 30): it is taken as nominal within 1 %."""
+        if self.stride is not None:
+            return self.stride
+        return max(1, math.floor(fps / MIN_ANALYSES_PER_S + 0.01))
 
 
 class CameraConfig(_Model):
@@ -260,7 +277,7 @@ class CameraConfig(_Model):
     def confirmation_hits(self) -> int:
         """``tracking.min_hits`` as set, or its default for this camera. On a traffic camera the motion
         detector leaves pieces of vehicles that the road's grey, a low bitrate or the dark breaks up,
-        living an analysed frame or three; four (half a second at the default stride) counted 6 %
+        living an analysed frame or three; four (half a second at 8 analyses a second) counted 6 %
         fewer wrong crossings than three on the tuning cameras. People, and whole objects from a
         model, count sooner with three: on the example security camera's tuning frames its people
         were off by 0.62 a frame with three against 0.75 with four (2.00 against 2.12 by motion)."""

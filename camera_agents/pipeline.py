@@ -47,7 +47,7 @@ class CameraPipeline:
         self.config = config
         self.width, self.height = width, height
         analytics = config.analytics
-        self._stride = analytics.stride
+        self._stride = analytics.stride_at(fps)
         ground = None
         if config.calibration is not None:
             ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_agents.config import CameraConfig
+from camera_agents.config import MIN_ANALYSES_PER_S, CameraConfig
 from ingest.errors import InvalidInput
 
 # Thresholds of the warnings (why each one: see the message it produces).
@@ -55,6 +55,7 @@ class TuneReport:
     frames: int
     analysed: int
     source_fps: float
+    stride: int  # every stride-th frame analysed
     agent_fps: float  # frames the agent handled per second of wall clock
     counts: dict[str, int]  # "line/direction" -> crossings
     zone_peaks: dict[str, int]  # zone -> most objects at once
@@ -171,6 +172,14 @@ def rate_warnings(source_fps: float, agent_fps: float, *, live: bool, stride: in
         warnings.append(
             TuneWarning("frame_rate", f"the camera sends {source_fps:.1f} frames a second; fast objects need {MIN_SOURCE_FPS:.0f} or more")
         )
+    elif source_fps / stride < MIN_ANALYSES_PER_S * 0.99:
+        warnings.append(
+            TuneWarning(
+                "stride",
+                f"analytics.stride {stride} analyses {source_fps / stride:.1f} of the camera's {source_fps:.1f} frames a second; "
+                f"counting needs {MIN_ANALYSES_PER_S} or more: lower it, or leave it out to follow the camera's rate",
+            )
+        )
     if live and agent_fps < 0.9 * source_fps:
         warnings.append(
             TuneWarning(
@@ -199,7 +208,10 @@ def report_text(report: TuneReport) -> str:
     lines = [
         f"camera {report.camera_id} ({report.source}), {report.width}x{report.height}",
         f"looked at {report.seconds:.1f} s of video: {report.frames} frames, {report.analysed} analysed",
-        f"frame rate: camera {report.source_fps:.1f} fps, agent {report.agent_fps:.1f} fps",
+        (
+            f"frame rate: camera {report.source_fps:.1f} fps, every {report.stride} frame(s) analysed "
+            f"({report.source_fps / report.stride:.1f} a second), agent {report.agent_fps:.1f} fps"
+        ),
         "counts: " + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "none"),
         "zone peaks: " + (", ".join(f"{k} {v}" for k, v in sorted(report.zone_peaks.items())) or "no zones"),
         f"objects tracked: {report.objects}"
@@ -258,6 +270,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     source = open_source(config.source, realtime=realtime)
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+    stride = config.analytics.stride_at(info.fps)
     counts: dict[str, int] = {}
     zone_peaks = {zone.id: 0 for zone in config.zones}
     heights: list[float] = []
@@ -320,13 +333,13 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         *size_warnings(heights),
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),
-        *rate_warnings(info.fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=config.analytics.stride),
+        *rate_warnings(info.fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=stride),
         *idle_line_warnings(config, counts, len(seen), looked),
     ]
     report = TuneReport(
         camera_id=config.camera_id, source=_redacted(config.source),
         width=info.width, height=info.height, seconds=round(looked, 2), frames=frames, analysed=analysed,
-        source_fps=round(info.fps, 2), agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
+        source_fps=round(info.fps, 2), stride=stride, agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
         counts=counts, zone_peaks=zone_peaks, objects=len(seen),
         object_height_px=round(float(np.median(heights)), 1) if heights else None,
         shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),

@@ -127,3 +127,31 @@ def test_hits_to_confirm_a_track_follow_the_camera_unless_set(tmp_path, kind, de
     text = GOOD.replace("detector:\n  type: motion\n  scale: 0.25\n", detector).replace("kind: traffic", f"kind: {kind}") + tracking
     config = load_camera(write(tmp_path, text))
     assert config.confirmation_hits() == hits
+
+
+@pytest.mark.parametrize(
+    "analytics, fps, stride",
+    [
+        # the rate the agent was tuned at: every third frame of a 25 fps camera, 8.3 a second
+        ("", 25.0, 3),
+        # a 30 fps camera: every fourth, 7.5 a second
+        ("", 30.0, 4),
+        # 29.97 is a 30 fps camera too
+        ("", 29.97, 4),
+        # a camera saving bandwidth at 15 fps: every second frame
+        ("", 15.0, 2),
+        # 12.5 and 10 fps: every frame (every second would be 5-6 a second, too few to follow a motorbike)
+        ("", 12.5, 1),
+        ("", 10.0, 1),
+        # a camera slower than the analysis rate: every frame it sends
+        ("", 5.0, 1),
+        # 60 fps: every eighth
+        ("", 60.0, 8),
+        # set in the file, it is what the installer chose, whatever the camera's rate
+        ("analytics:\n  stride: 3\n", 10.0, 3),
+        ("analytics:\n  stride: 1\n", 25.0, 1),
+    ],
+)
+def test_frames_analysed_follow_the_cameras_rate_unless_set(tmp_path, analytics, fps, stride):
+    config = load_camera(write(tmp_path, GOOD + analytics))
+    assert config.analytics.stride_at(fps) == stride

@@ -197,7 +197,7 @@ def test_agent_run_on_vtest_reports_people_per_frame_and_in_the_scene_zone(tmp_p
     frames = people_in_frames(events, config.camera_id)
     zone = people_in_zone(events, config.camera_id, "campus")
     # The published sample (every change of tracks, else one a second) answers the hand counts.
-    assert 0 < len(frames) <= len(range(0, 180, config.analytics.stride))
+    assert 0 < len(frames) <= len(range(0, 180, config.analytics.stride_at(10.0)))
     for reported in (frames, zone):
         score = score_counts(truth, reported)
         assert all(abs(e) <= 2 for e in score.errors.values()), score.errors

@@ -39,7 +39,7 @@ def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
     assert crossing.camera_id == "synthetic-traffic-1" and crossing.direction in ("in", "out") and crossing.track_id > 0
     assert crossing.ts.isoformat().startswith("2026-03-01T07:0") and crossing.frame_no >= 0
     frames = [e for e in events if isinstance(e, FrameEvent)]
-    stride = AnalyticsConfig().stride
+    stride = AnalyticsConfig().stride_at(25.0)  # the synthetic scene runs at 25 fps
     assert all(f.frame_no % stride == 0 for f in frames) and frames[0].frame_no == 0  # analysed frames only
     # A sample: every change of the tracks, else the first frame of each second (never a longer gap
     # than a second plus one analysis).
@@ -129,7 +129,7 @@ def test_many_cameras_one_broken_does_not_stop_the_others(tmp_path):
     assert result.exit_code == 1  # one camera failed ...
     assert "synthetic-traffic-1: 120 frames" in result.output and "broken-cam: 0 frames" in result.output
     events = events_of(out)
-    analysed = len(range(0, 120, AnalyticsConfig().stride))
+    analysed = len(range(0, 120, AnalyticsConfig().stride_at(25.0)))
     sent = sum(isinstance(e, FrameEvent) and e.camera_id == "synthetic-traffic-1" for e in events)
     assert 120 // 25 <= sent <= analysed  # ... the other ran its 4.8 s: at least a frame a second
     lost = [e for e in events if isinstance(e, CameraHealth) and e.camera_id == "broken-cam"]
@@ -158,7 +158,7 @@ def test_run_vtest_to_kafka(bus: BusSettings, tmp_path):
          "--bootstrap", bus.bootstrap, "--namespace", bus.namespace, "--spool-dir", str(tmp_path / "spool"), "--no-progress"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    analysed = len(range(0, 60, load_camera(EXAMPLES / "vtest.yaml").analytics.stride))
+    analysed = len(range(0, 60, load_camera(EXAMPLES / "vtest.yaml").analytics.stride_at(10.0)))
     frames = [decode(r.value) for r in read_topic(bus, bus.topics.frames, expect=analysed)]
     assert len(frames) == analysed and {f.camera_id for f in frames} == {"vtest-campus"}
     assert sum(len(f.objects) for f in frames) > analysed  # people on the path, a few per frame

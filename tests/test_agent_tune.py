@@ -98,6 +98,9 @@ def test_frame_rates():
     assert rate_warnings(25, 24.5, live=True, stride=3) == []
     assert [w.kind for w in rate_warnings(5, 3, live=True, stride=3)] == ["frame_rate", "slow_agent"]
     assert rate_warnings(25, 3, live=False, stride=3) == []  # a file is read as fast as the agent goes
+    # a stride set for a 25 fps camera on one that sends 10: 3.3 analyses a second, too few to count
+    assert [w.kind for w in rate_warnings(10, 10, live=True, stride=3)] == ["stride"]
+    assert rate_warnings(10, 10, live=True, stride=1) == [] and rate_warnings(29.97, 30, live=True, stride=4) == []
 
 
 def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
