@@ -177,7 +177,7 @@ def main() -> None:
 
     videos = {seed: _video(seed) for seed in SEEDS}
     detector, analytics = MotionDetectorConfig(), AnalyticsConfig()
-    print(f"settings: motion detector at scale {detector.scale:.2f}, every {analytics.stride_at(25.0)} frame(s) analysed, mp4v 960x540 25 fps")
+    print(f"settings: motion detector at scale {detector.scale_at(960):.2f}, every {analytics.stride_at(25.0)} frame(s) analysed, mp4v 960x540 25 fps")
 
     cpus = os.sched_getaffinity(0)
     threads = cv2.getNumThreads()

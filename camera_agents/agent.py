@@ -100,8 +100,9 @@ def run_camera(
     evidence = None
     try:
         info = source.info
-        _check_inside_frame(config, info.width, info.height)
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+        config = pipeline.config  # in the source's pixels
+        _check_inside_frame(config, info.width, info.height)
         health = HealthMonitor(config.camera_id, expected_fps=info.fps)
         if settings.evidence:
             evidence = EvidenceWorker(EvidenceRecorder(config), sink.send)

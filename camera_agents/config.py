@@ -109,9 +109,27 @@ class SizeClasses(_Model):
     )
 
 
+# The motion detector's kernels, blob shapes and light blocks count in analysis pixels, and its
+# settings in the picture's pixels were chosen on 960-pixel-wide pictures analysed 240 wide. A
+# picture of another size is analysed 240 wide too, and those settings' defaults scale with its
+# width: the same views at 640x360 and 1920x1080, analysed at a quarter of their size with the
+# settings of 960, missed or doubled four times as many crossings.
+ANALYSIS_WIDTH = 240
+REFERENCE_WIDTH = 960
+
+
+def scaled_to(width: int, at_reference: float, *, power: int = 1) -> float:
+    """A length (``power`` 1) or an area (2) chosen on a 960-pixel-wide picture, on one ``width`` wide."""
+    return at_reference * (width / REFERENCE_WIDTH) ** power
+
+
 class MotionDetectorConfig(_Model):
     type: Literal["motion"] = "motion"
-    scale: float = Field(default=0.25, gt=0.05, le=1.0, description="Internal analysis scale of the background model.")
+    scale: float | None = Field(
+        default=None, gt=0.05, le=1.0,
+        description=f"Analysis scale of the background model. By default the picture is analysed {ANALYSIS_WIDTH} pixels "
+                    "wide (0.25 of a 960-pixel-wide picture, 0.125 of 1920, 0.375 of 640), the size the detector was tuned at.",
+    )
     history: int = Field(default=1000, ge=10, le=10_000, description="Analysed frames of background history (MOG2).")
     background_ratio: float = Field(
         default=0.7, gt=0.1, lt=1.0,
@@ -131,7 +149,11 @@ class MotionDetectorConfig(_Model):
         default=0.8, gt=0, lt=1,
         description="A shadow darkens the road below this ratio; a weaker darkening next to an object is part of it (grey cars).",
     )
-    min_area_px: float = Field(default=120, ge=1, description="Smallest blob kept, in full-frame square pixels.")
+    min_area_px: float | None = Field(
+        default=None, ge=1,
+        description="Smallest blob kept, in square pixels of the picture. By default 120 on a 960-pixel-wide picture, "
+                    "scaled with its area (53 at 640, 480 at 1920).",
+    )
     max_area_fraction: float = Field(default=0.25, gt=0, le=1, description="Largest blob kept, as a fraction of the frame.")
     global_change_fraction: float = Field(
         default=0.35, gt=0, le=1, description="Foreground share above which the frame is a global change (cloud, rain, lights)."
@@ -151,8 +173,24 @@ class MotionDetectorConfig(_Model):
         default=1.3, gt=0, le=20,
         description="Calibrated cameras: a blob at least this wide on the ground may be riders side by side, split at a gap.",
     )
-    merge_px: int = Field(default=6, ge=0, le=64, description="Gaps up to this many full-frame pixels are closed inside one object.")
+    merge_px: float | None = Field(
+        default=None, ge=0, le=256,
+        description="Gaps up to this many pixels of the picture are closed inside one object. By default 6 on a "
+                    "960-pixel-wide picture, scaled with its width.",
+    )
     classes: SizeClasses = Field(default_factory=SizeClasses, description="Size thresholds of the classes.")
+
+    def scale_at(self, width: int) -> float:
+        """``scale`` as set, or the default for a picture ``width`` pixels wide."""
+        return self.scale if self.scale is not None else min(1.0, ANALYSIS_WIDTH / width)
+
+    def min_area_at(self, width: int) -> float:
+        """``min_area_px`` as set, or the default for a picture ``width`` pixels wide."""
+        return self.min_area_px if self.min_area_px is not None else scaled_to(width, 120.0, power=2)
+
+    def merge_at(self, width: int) -> float:
+        """``merge_px`` as set, or the default for a picture ``width`` pixels wide."""
+        return self.merge_px if self.merge_px is not None else scaled_to(width, 6.0)
 
 
 class HogDetectorConfig(_Model):
@@ -234,11 +272,17 @@ class AnalyticsConfig(_Model):
         description="Analyse every k-th frame. By default k follows the camera's frame rate: the largest k that still "
                     f"analyses {MIN_ANALYSES_PER_S} frames a second or more (3 at 25 fps, 4 at 30, 2 at 15, 1 at 12.5 or less).",
     )
-    line_hysteresis_px: float = Field(
-        default=4.0, ge=0, le=100, description="A track must move this far past a line before it counts (stop-line jitter)."
+    line_hysteresis_px: float | None = Field(
+        default=None, ge=0, le=400,
+        description="A track must move this far past a line before it counts (stop-line jitter), in pixels of the "
+                    "picture. By default 4 on a 960-pixel-wide picture, scaled with its width.",
     )
     stopped_seconds: float = Field(default=20.0, gt=0, le=3600, description="A vehicle still for this long is a stopped vehicle.")
-    stopped_max_px: float = Field(default=6.0, gt=0, le=200, description="Largest drift, in pixels, of a vehicle counted as still.")
+    stopped_max_px: float | None = Field(
+        default=None, gt=0, le=800,
+        description="Largest drift, in pixels of the picture, of a vehicle counted as still. By default 6 on a "
+                    "960-pixel-wide picture, scaled with its width.",
+    )
     occupancy_every_s: float = Field(default=5.0, gt=0, le=600, description="Zone occupancy is re-sent at least this often.")
     camera_info_every_s: float = Field(default=300.0, gt=0, le=86_400, description="The camera's registry entry is re-sent this often.")
     frame_events: bool = Field(default=True, description="Publish frame events (the tracked objects of a frame).")
@@ -247,6 +291,14 @@ class AnalyticsConfig(_Model):
         description="Publish a frame event at least this often and whenever a track appears or ends (0: every analysed "
                     "frame, for a camera whose live view needs full-rate positions).",
     )
+
+    def hysteresis_at(self, width: int) -> float:
+        """``line_hysteresis_px`` as set, or the default for a picture ``width`` pixels wide."""
+        return self.line_hysteresis_px if self.line_hysteresis_px is not None else scaled_to(width, 4.0)
+
+    def stopped_px_at(self, width: int) -> float:
+        """``stopped_max_px`` as set, or the default for a picture ``width`` pixels wide."""
+        return self.stopped_max_px if self.stopped_max_px is not None else scaled_to(width, 6.0)
 
     def stride_at(self, fps: float) -> int:
         """``stride`` as set, or the default for a camera sending ``fps`` frames a second. A camera's
@@ -274,6 +326,41 @@ class CameraConfig(_Model):
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=64, description="Zones (occupancy, dwell).")
     calibration: Calibration | None = Field(default=None, description="Image-to-ground mapping, for speed and sizes.")
 
+    def for_picture(self, width: int, height: int) -> CameraConfig:
+        """This camera for the pictures its source sends. Everything in pixels (lines, arrows, zones,
+        calibration points, pixel settings set in the file) is in pixels of ``resolution`` when it
+        is given: a source sending another size of the same shape (a camera's substream, lines drawn
+        on its main stream's snapshot) gets it all scaled to its size. A source of another shape
+        raises ``ConfigError``: lines drawn on one picture cannot be placed on another."""
+        if self.resolution is None or (self.resolution.width, self.resolution.height) == (width, height):
+            return self
+        fx, fy = width / self.resolution.width, height / self.resolution.height
+        if abs(fx / fy - 1.0) > 0.01:
+            raise ConfigError([ConfigIssue(
+                self.camera_id, None, "resolution",
+                f"lines, zones and calibration are drawn on a {self.resolution.width}x{self.resolution.height} picture but "
+                f"the source sends {width}x{height}, another shape: draw them again on a snapshot of this source",
+            )])  # fmt: skip
+        data = self.model_dump()
+
+        def moved(points: list) -> list:
+            return [(x * fx, y * fy) for x, y in points]
+
+        for line in data["lines"]:
+            line["points"], line["in_direction"] = moved(line["points"]), moved(line["in_direction"])
+        for zone in data["zones"]:
+            zone["polygon"] = moved(zone["polygon"])
+        if data["calibration"] is not None:
+            data["calibration"]["image_points"] = moved(data["calibration"]["image_points"])
+        detector, analytics = data["detector"], data["analytics"]
+        if detector["type"] == "motion":
+            _scale_set(detector, ("min_area_px",), fx * fy)
+            _scale_set(detector["classes"], ("motorbike_max_px", "car_max_px"), fx * fy)
+            _scale_set(detector, ("merge_px",), fx)
+        _scale_set(analytics, ("line_hysteresis_px", "stopped_max_px"), fx)
+        data["resolution"] = {"width": width, "height": height}
+        return CameraConfig.model_validate(data)
+
     def confirmation_hits(self) -> int:
         """``tracking.min_hits`` as set, or its default for this camera. On a traffic camera the motion
         detector leaves pieces of vehicles that the road's grey, a low bitrate or the dark breaks up,
@@ -284,6 +371,13 @@ class CameraConfig(_Model):
         if self.tracking.min_hits is not None:
             return self.tracking.min_hits
         return 4 if self.kind == "traffic" and isinstance(self.detector, MotionDetectorConfig) else 3
+
+
+def _scale_set(section: dict[str, Any], keys: tuple[str, ...], factor: float) -> None:
+    """Settings in pixels (``factor``: of a length or an area) that the file sets, scaled in place."""
+    for key in keys:
+        if section[key] is not None:
+            section[key] = section[key] * factor
 
 
 # --- cross-section checks -------------------------------------------------------------------

@@ -29,7 +29,7 @@ from camera_agents.sizes import SizeClassifier
 
 
 class MotionDetector:
-    """Moving objects against a learned background, analysed at ``config.scale`` of the frame."""
+    """Moving objects against a learned background, analysed at ``config.scale_at(width)`` of the frame."""
 
     def __init__(
         self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, travel: Travel | None = None
@@ -147,7 +147,7 @@ class MotionDetector:
             return Detections.empty()
         inv = 1.0 / self._factor
         area_full = stats[1:, cv2.CC_STAT_AREA] * inv * inv
-        keep = (area_full >= cfg.min_area_px) & (area_full <= cfg.max_area_fraction * width * height)
+        keep = (area_full >= self._min_area) & (area_full <= cfg.max_area_fraction * width * height)
         if not keep.any():
             return Detections.empty()
         # Light is not traffic: a blob through which the road's texture shows is the road in other
@@ -585,9 +585,11 @@ class MotionDetector:
     def _resize_for(self, width: int, height: int) -> None:
         cfg = self._config
         self._size = (width, height)
-        self._small = (max(16, round(width * cfg.scale)), max(16, round(height * cfg.scale)))
+        scale = cfg.scale_at(width)
+        self._small = (max(16, round(width * scale)), max(16, round(height * scale)))
         self._factor = self._small[0] / width
-        gap = cfg.merge_px * self._factor  # in analysis pixels
+        self._min_area = cfg.min_area_at(width)  # in square pixels of the picture
+        gap = cfg.merge_at(width) * self._factor  # in analysis pixels
         size = 2 * int(round(gap / 2)) + 1  # odd, so closing does not shift blobs
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 

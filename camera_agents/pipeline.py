@@ -44,6 +44,7 @@ class CameraPipeline:
     def __init__(
         self, config: CameraConfig, *, width: int, height: int, fps: float, detector: Detector | None = None
     ) -> None:
+        config = config.for_picture(width, height)  # lines drawn on the main stream, pictures from a substream
         self.config = config
         self.width, self.height = width, height
         analytics = config.analytics
@@ -64,7 +65,7 @@ class CameraPipeline:
         self.lines = [
             LineCounter(
                 CountingLine.from_points(line.id, line.points, line.in_direction, allowed_direction=line.allowed_direction),
-                hysteresis_px=analytics.line_hysteresis_px,
+                hysteresis_px=analytics.hysteresis_at(width),
                 frame_size=(width, height),
                 forget_after_s=forget_s,
             )
@@ -77,7 +78,7 @@ class CameraPipeline:
             if zone.dwell_seconds is not None
         }
         self.stopped = (
-            StoppedMonitor(stopped_s=analytics.stopped_seconds, max_px=analytics.stopped_max_px, forget_after_s=forget_s)
+            StoppedMonitor(stopped_s=analytics.stopped_seconds, max_px=analytics.stopped_px_at(width), forget_after_s=forget_s)
             if config.kind == "traffic"
             else None
         )

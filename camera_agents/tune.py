@@ -270,6 +270,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     source = open_source(config.source, realtime=realtime)
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+    config = pipeline.config  # in the source's pixels
     stride = config.analytics.stride_at(info.fps)
     counts: dict[str, int] = {}
     zone_peaks = {zone.id: 0 for zone in config.zones}

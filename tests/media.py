@@ -105,3 +105,31 @@ def synthetic_video(spec: str, codec: str = "mp4v") -> Path:
             Path(f"{partial}.camera.json").unlink()
             partial.replace(path)
     return path
+
+
+def resized_video(video: Path, width: int, height: int) -> Path:
+    """``video`` (from ``synthetic_video``) at another picture size, as a camera's substream or
+    full-HD stream of the same view sends it; its truth and camera config (lines still drawn on
+    the original's pictures, ``resolution`` saying so) next to it. Cached."""
+    import cv2
+
+    path = video.with_name(video.name.replace(".mp4", f".{width}x{height}.mp4"))
+    with _locked(path.name):
+        if not (path.exists() and Path(f"{path}.camera.json").exists()):
+            partial = path.with_name(f"partial-{path.name}")
+            capture = cv2.VideoCapture(str(video))
+            fps = capture.get(cv2.CAP_PROP_FPS)
+            writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+            try:
+                while (read := capture.read())[0]:
+                    shrink = width < read[1].shape[1]
+                    writer.write(cv2.resize(read[1], (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+            finally:
+                capture.release()
+                writer.release()
+            shutil.copyfile(f"{video}.truth.json", f"{path}.truth.json")
+            config = json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8"))
+            config["source"] = str(path)
+            Path(f"{path}.camera.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+            partial.replace(path)
+    return path

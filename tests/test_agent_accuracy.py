@@ -20,7 +20,7 @@ from camera_agents.pipeline import CameraPipeline
 from camera_agents.sources import open_source
 from camera_agents.sources.synthetic import SceneTruth
 from ingest.contract import LineCrossing
-from tests.media import synthetic_video
+from tests.media import resized_video, synthetic_video
 from tests.scene_sets import EVALUATION, HELD_EVERY, TEST_FRAMES, TEST_SUBSET, TUNING
 from tests.scene_sets import spec as family_spec
 
@@ -67,8 +67,10 @@ def test_line_counts_per_direction_over_the_scenes(scores):
 # --- cameras the agent was never tuned on -----------------------------------------------------
 
 
-def count_family(name: str, seed: int, fps: float = 25.0) -> CrossingScore:
+def count_family(name: str, seed: int, fps: float = 25.0, size: tuple[int, int] | None = None) -> CrossingScore:
     video = synthetic_video(family_spec(name, seed, TEST_FRAMES, fps=fps))
+    if size is not None:
+        video = resized_video(video, *size)
     config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
     truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
     source = open_source(str(video))
@@ -116,5 +118,24 @@ def test_counts_on_a_camera_never_tuned_on(name: str, seed: int) -> None:
 def test_counts_on_cameras_at_other_frame_rates(name: str, seed: int, fps: float) -> None:
     assert (name, seed) in EVALUATION
     score = count_family(name, seed, fps)
+    accuracy = {f"{line}/{d}": round(score.accuracy((line, d)), 3) for line, d in score.keys}
+    assert min(accuracy.values()) >= HELD_EVERY, accuracy
+
+
+# The same cameras' pictures at another size, the lines drawn on their 960x540 pictures: the agent
+# scales the lines to the pictures it gets, analyses them 240 pixels wide whatever their size,
+# and reads its settings in pixels at their size.
+@pytest.mark.parametrize(
+    "name, seed, width, height",
+    [
+        # left-right traffic across the picture, from a 640x360 substream
+        ("crosswise-trees", 101, 640, 360),
+        # a two-pixel sway on the lane markings, in full HD
+        ("shake", 262, 1920, 1080),
+    ],
+)
+def test_counts_on_pictures_of_other_sizes(name: str, seed: int, width: int, height: int) -> None:
+    assert (name, seed) in EVALUATION
+    score = count_family(name, seed, size=(width, height))
     accuracy = {f"{line}/{d}": round(score.accuracy((line, d)), 3) for line, d in score.keys}
     assert min(accuracy.values()) >= HELD_EVERY, accuracy

@@ -155,3 +155,56 @@ def test_hits_to_confirm_a_track_follow_the_camera_unless_set(tmp_path, kind, de
 def test_frames_analysed_follow_the_cameras_rate_unless_set(tmp_path, analytics, fps, stride):
     config = load_camera(write(tmp_path, GOOD + analytics))
     assert config.analytics.stride_at(fps) == stride
+
+
+@pytest.mark.parametrize(
+    "width, scale, min_area, merge, hysteresis, stopped",
+    [
+        # the picture the detector was tuned on: analysed at a quarter, 240 pixels wide
+        (960, 0.25, 120.0, 6.0, 4.0, 6.0),
+        # a camera's substream: analysed 240 wide too, its settings in its own (larger) pixels
+        (640, 0.375, 53.333, 4.0, 2.667, 4.0),
+        # full HD: analysed 240 wide, no dearer than 960, its settings in its own (smaller) pixels
+        (1920, 0.125, 480.0, 12.0, 8.0, 12.0),
+        # a picture narrower than the analysis: analysed as it is
+        (160, 1.0, 3.333, 1.0, 0.667, 1.0),
+    ],
+)
+def test_pixel_settings_follow_the_pictures_width_unless_set(tmp_path, width, scale, min_area, merge, hysteresis, stopped):
+    config = load_camera(write(tmp_path, GOOD.replace("  scale: 0.25\n", "")))
+    detector, analytics = config.detector, config.analytics
+    assert detector.type == "motion"
+    got = (detector.scale_at(width), detector.min_area_at(width), detector.merge_at(width), analytics.hysteresis_at(width), analytics.stopped_px_at(width))
+    assert got == pytest.approx((scale, min_area, merge, hysteresis, stopped), abs=1e-3)
+    # set in the file, each is what the installer chose, whatever the picture
+    chosen = GOOD.replace("  scale: 0.25\n", "  scale: 0.5\n  min_area_px: 200\n  merge_px: 3\n") + "analytics:\n  line_hysteresis_px: 5\n  stopped_max_px: 9\n"
+    config = load_camera(write(tmp_path, chosen))
+    detector, analytics = config.detector, config.analytics
+    assert detector.type == "motion"
+    got = (detector.scale_at(width), detector.min_area_at(width), detector.merge_at(width), analytics.hysteresis_at(width), analytics.stopped_px_at(width))
+    assert got == (0.5, 200, 3, 5, 9)
+
+
+def test_a_substream_of_the_same_shape_gets_the_lines_scaled_to_its_pictures(tmp_path):
+    # lines drawn on the 960x540 main stream's snapshot, pictures from a 640x360 substream
+    config = load_camera(write(tmp_path, GOOD.replace("  scale: 0.25\n", "  min_area_px: 90\n") + "analytics:\n  line_hysteresis_px: 6\n"))
+    sub = config.for_picture(640, 360)
+    assert sub.resolution is not None and (sub.resolution.width, sub.resolution.height) == (640, 360)
+    assert [*sub.lines[0].points[0], *sub.lines[0].points[1]] == pytest.approx([100 * 2 / 3, 400 * 2 / 3, 860 * 2 / 3, 400 * 2 / 3])
+    assert sub.lines[0].in_direction[1] == pytest.approx((320, 300))
+    assert sub.zones[0].polygon[2] == pytest.approx((400 * 2 / 3, 390 * 2 / 3))
+    assert sub.calibration is not None and sub.calibration.image_points[0] == pytest.approx((200, 500 * 2 / 3))
+    assert sub.calibration.ground_points == config.calibration.ground_points  # metres stay metres
+    assert sub.detector.type == "motion" and sub.detector.min_area_px == pytest.approx(40)  # an area: by (2/3)²
+    assert sub.analytics.line_hysteresis_px == pytest.approx(4)  # a length: by 2/3
+    assert sub.detector.merge_px is None and sub.analytics.stopped_max_px is None  # defaults follow the picture anyway
+    assert config.for_picture(960, 540) is config  # the pictures the lines were drawn on
+
+
+def test_a_source_of_another_shape_is_refused_with_what_to_do(tmp_path):
+    config = load_camera(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match=r"resolution: .*drawn on a 960x540 picture but the source sends 640x480, another shape"):
+        config.for_picture(640, 480)
+    # without a resolution the lines are in the source's pixels, whatever it sends
+    bare = load_camera(write(tmp_path, GOOD.replace("resolution: {width: 960, height: 540}\n", "")))
+    assert bare.for_picture(640, 480) is bare

@@ -146,6 +146,26 @@ def test_bad_config_exits_with_the_problem(tmp_path):
     assert checked.exit_code == 0 and "vtest-campus: ok" in checked.output
 
 
+def test_a_substream_counts_on_lines_drawn_on_the_main_stream_and_another_shape_is_refused(tmp_path):
+    # The example camera's lines are drawn on 960x540; a source sending 640x360 pictures (a substream) gets them scaled.
+    config = EXAMPLES / "synthetic_traffic.yaml"
+    out = tmp_path / "sub.jsonl"
+    sub = "synthetic:traffic?seed=1&frames=200&width=640&height=360"
+    result = runner.invoke(app, ["run", "--config", str(config), "--source", sub, "--sink", f"jsonl:{out}", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    events = events_of(out)
+    frames = [e for e in events if isinstance(e, FrameEvent)]
+    assert frames and {(f.width, f.height) for f in frames} == {(640, 360)}
+    announced = [e for e in events if isinstance(e, CameraInfo)]
+    # announced again on the first frame in the pictures' pixels, so the wall draws the lines where the boxes are
+    assert max(x for line in announced[-1].lines for x, _ in line.points) <= 640
+    # 640x480 is another shape: the lines cannot be placed on it
+    other = "synthetic:traffic?seed=1&frames=50&width=640&height=480"
+    result = runner.invoke(app, ["run", "--config", str(config), "--source", other, "--sink", f"jsonl:{tmp_path / 'x.jsonl'}", "--no-progress"])
+    assert result.exit_code == 1  # the camera failed, saying why
+    assert "resolution: lines, zones and calibration are drawn on a 960x540 picture but the source sends 640x480, another shape" in result.output
+
+
 def test_run_vtest_to_kafka(bus: BusSettings, tmp_path):
     # Full-rate frames (a camera whose live view needs every analysed frame's positions).
     config = yaml.safe_load((EXAMPLES / "vtest.yaml").read_text(encoding="utf-8"))
