@@ -17,7 +17,8 @@ worst first), its minimum (target >= 0.95) and median (target >= 0.98), and the 
 name. The same for a second draw of every variant (``FRESH``) and a third (``REPORT_ONLY``:
 scored to report, never to choose a change), and every variant once more from a camera at 10,
 12.5, 15 or 30 fps (``OTHER_RATES``: the agent analyses as many frames a second whatever the
-camera's rate). Then the original avenue scene, seeds 1-4, as
+camera's rate) and once more from a camera whose pictures are 640x360, 1280x720 or 1920x1080
+while its lines were drawn on 960x540 (``OTHER_SIZES``). Then the original avenue scene, seeds 1-4, as
 before: per line and direction, extra and missed crossings, tracks counted twice and the
 per-class confusion.
 """
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure
+from tests.scene_sets import Camera
 
 SEEDS = (1, 2, 3, 4)
 FRAMES = 750  # 30 s of video per scene
@@ -113,27 +115,24 @@ def _agent(path: Path) -> tuple[float, list]:
     return frames / elapsed, crossings
 
 
-def _family_score(camera: tuple[str, int] | tuple[str, int, float]) -> tuple[str, float, str]:
-    """One evaluation camera (a variant, a seed, and a frame rate when not 25 fps): its name, its
-    worst line-and-direction accuracy and the counts behind it."""
+def _family_score(camera: Camera) -> tuple[str, float, str]:
+    """One evaluation camera: its name, its worst line-and-direction accuracy and the counts behind it."""
     import cv2
 
     from camera_agents.evaluation import score_crossings
+    from tests.media import resized_video
     from tests.scene_sets import spec
 
     cv2.setNumThreads(1)
-    name, seed, *rate = camera
-    fps = rate[0] if rate else 25.0
-    label = f"{name} seed {seed}" + (f" at {fps:g} fps" if rate else "")
-    path = _rendered(spec(name, seed, fps=fps), f"{name}-seed{seed}" + (f"-{fps:g}fps" if rate else ""))
+    rate = "" if camera.fps == 25.0 else f"-{camera.fps:g}fps"
+    path = _rendered(spec(camera.name, camera.seed, fps=camera.fps), f"{camera.name}-seed{camera.seed}{rate}")
+    if camera.size is not None:
+        path = resized_video(path, *camera.size)
     _, crossings = _agent(path)
     truth = _truth(path)
     score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
     counts = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
-    return label, score.min_accuracy, counts
-
-
-Camera = tuple[str, int] | tuple[str, int, float]
+    return str(camera), score.min_accuracy, counts
 
 
 def _family(cameras: tuple[Camera, ...], parallel: int) -> list[tuple[str, float, str]]:
@@ -145,14 +144,14 @@ def _family(cameras: tuple[Camera, ...], parallel: int) -> list[tuple[str, float
         return list(pool.map(_family_score, cameras))
 
 
-def _distribution(title: str, label: str, cameras: tuple[Camera, ...], parallel: int) -> None:
+def _distribution(title: str, label: str, cameras: tuple[Camera, ...] | tuple[tuple[str, int], ...], parallel: int) -> None:
     """One set of cameras counted side by side (accuracy only, no timing): every camera worst
     first, then the minimum, the median, the worst three and how many are under target."""
     import statistics
 
     from tests.scene_sets import TARGET_EVERY, TARGET_MEDIAN
 
-    family = sorted(_family(cameras, parallel), key=lambda r: r[1])
+    family = sorted(_family(tuple(c if isinstance(c, Camera) else Camera(*c) for c in cameras), parallel), key=lambda r: r[1])
     print(f"{title} ({len(family)}), worst line and direction each, worst first:")
     for name, accuracy, counts in family:
         mark = "" if accuracy >= TARGET_EVERY else "  << below target"
@@ -197,12 +196,16 @@ def main() -> None:
     figure("agent rate / decode-only rate, median of 3 back-to-back pairs", statistics.median(rate / decode for decode, rate in pairs), "ratio", ">= 0.45")
     figure("agent real-time 25 fps cameras per core", agent / 25.0, "cameras")
 
-    from tests.scene_sets import EVALUATION, FRESH, OTHER_RATES, REPORT_ONLY
+    from tests.scene_sets import EVALUATION, FRESH, OTHER_RATES, OTHER_SIZES, REPORT_ONLY
 
     _distribution("evaluation cameras, never tuned on", "evaluation cameras", EVALUATION, len(cpus))
     _distribution("a second draw of every variant, never tuned on", "second-draw cameras", FRESH, len(cpus))
     _distribution("a third draw, scored to report and never to choose a change", "third-draw cameras", REPORT_ONLY, len(cpus))
     _distribution("every variant from a camera at 10, 12.5, 15 or 30 fps, never tuned on", "other-frame-rate cameras", OTHER_RATES, len(cpus))
+    _distribution(
+        "every variant from a camera sending 640x360, 1280x720 or 1920x1080 pictures, its lines drawn on 960x540, never tuned on",
+        "other-picture-size cameras", OTHER_SIZES, len(cpus),
+    )
 
     total = CrossingScore()
     for seed, path in videos.items():

@@ -7,6 +7,8 @@ combinations at the end of the catalogue) have no seed in ``TUNING`` at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from camera_agents.sources._variants import VARIANTS
 
 FRAMES = 1000  # 40 s at 25 fps: 20 to 60 true crossings per line and direction
@@ -31,12 +33,33 @@ FRESH: tuple[tuple[str, int], ...] = tuple((name, 7001 + 13 * index) for index, 
 # has leant on. First scored on 2026-12-03, after that day's changes were chosen.
 REPORT_ONLY: tuple[tuple[str, int], ...] = tuple((name, 9001 + 17 * index) for index, name in enumerate(VARIANTS))
 
+@dataclass(frozen=True)
+class Camera:
+    """A synthetic camera: a variant and a seed, sending ``fps`` frames a second, its pictures
+    resized to ``size`` (the lines still drawn on the 960x540 ones) when given."""
+
+    name: str
+    seed: int
+    fps: float = 25.0
+    size: tuple[int, int] | None = None
+
+    def __str__(self) -> str:
+        at = [f"{self.fps:g} fps"] if self.fps != 25.0 else []
+        at += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
+        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "")
+
+
 # Every variant again from a camera set to another frame rate: a city's cameras often send 10 to
 # 15 frames a second to save bandwidth, some send 30. The same 40 s each; never tuned on (the
 # agent's analysis rate was chosen on tuning and validation seeds rendered at 10, 15 and 30 fps,
 # never at 12.5), scored to report.
-OTHER_RATES: tuple[tuple[str, int, float], ...] = tuple(
-    (name, 5001 + 11 * index, (10.0, 12.5, 15.0, 30.0)[index % 4]) for index, name in enumerate(VARIANTS)
+OTHER_RATES: tuple[Camera, ...] = tuple(
+    Camera(name, 5001 + 11 * index, fps=(10.0, 12.5, 15.0, 30.0)[index % 4]) for index, name in enumerate(VARIANTS)
+)
+# And every variant from a camera whose pictures are another size than the 960x540 its lines were
+# drawn on: an NVR's 640x360 substream, 1280x720, full HD. Never tuned on, scored to report.
+OTHER_SIZES: tuple[Camera, ...] = tuple(
+    Camera(name, 6001 + 11 * index, size=((640, 360), (1280, 720), (1920, 1080))[index % 3]) for index, name in enumerate(VARIANTS)
 )
 
 # A subset of the evaluation cameras for the test suite, one per axis, on shorter clips.
@@ -64,5 +87,6 @@ def spec(name: str, seed: int, frames: int = FRAMES, *, fps: float = 25.0) -> st
 assert not set(TUNING) & set(EVALUATION) and not set(FRESH) & (set(TUNING) | set(EVALUATION))
 assert not set(REPORT_ONLY) & (set(TUNING) | set(EVALUATION) | set(FRESH))
 assert not set(VALIDATION) & (set(TUNING) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY))
-assert not {(name, seed) for name, seed, _ in OTHER_RATES} & (set(TUNING) | set(VALIDATION) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY))
+_ELSEWHERE = set(TUNING) | set(VALIDATION) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY)
+assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES} & _ELSEWHERE
 assert len(EVALUATION) >= 24
