@@ -6,13 +6,27 @@ second. ``LightField`` measures that factor on a coarse grid of blocks, as the m
 frame to the learned background over the pixels no tracked object covers (a block hidden for
 more than a second is measured anyway), cleans the grid of blocks that a vehicle nobody tracks yet
 fills (a vehicle is a block or two; light is smooth over many), and divides the frame by the
-smooth field. What is left for the background model is the objects.
+smooth field. What is left for the background model is the objects. ``colour_share`` tells a picture
+in colour from a grey one (a camera in night or infrared mode).
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+# A pixel is in colour when its channels differ by this many grey levels; compression leaves a grey
+# picture's channels within a few levels of each other. A picture with under this share of its
+# pixels in colour is monochrome (a camera in night or infrared mode; a daylight street in colour
+# has several per cent at least, the synthetic night scenes a third).
+COLOUR_SPREAD = 12
+MONOCHROME_SHARE = 0.002
+
+
+def colour_share(image: np.ndarray) -> float:
+    """Share of a BGR picture's pixels whose channels differ by ``COLOUR_SPREAD`` grey levels or more."""
+    spread = image.max(axis=2).astype(np.int16) - image.min(axis=2)
+    return float(np.count_nonzero(spread >= COLOUR_SPREAD)) / spread.size
 
 
 class LightField:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from camera_agents.config import MIN_ANALYSES_PER_S, CameraConfig
+from camera_agents.light import MONOCHROME_SHARE, colour_share
 from ingest.errors import InvalidInput
 
 # Thresholds of the warnings (why each one: see the message it produces).
@@ -64,6 +65,7 @@ class TuneReport:
     shake_px: tuple[float, float]  # 95th percentile and largest frame-to-frame shift
     brightness: tuple[float, float, float]  # min, mean, max of the mean grey level
     light_step_per_s: float  # largest brightness change within a second, as a share of the mean
+    colour_share: float  # the most of an analysed frame's pixels in colour (0: a monochrome picture)
     warnings: tuple[TuneWarning, ...] = field(default_factory=tuple)
 
 
@@ -86,6 +88,28 @@ def small_grey(image: np.ndarray, width: int = 320) -> np.ndarray:
     scale = width / image.shape[1]
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     return cv2.resize(grey, (width, max(8, round(image.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+
+
+def reduced_colour_share(image: np.ndarray, width: int = 160) -> float:
+    """``colour_share`` of a reduced copy (the measure is global: detail does not help)."""
+    import cv2
+
+    small = cv2.resize(image, (width, max(8, round(image.shape[0] * width / image.shape[1]))), interpolation=cv2.INTER_AREA)
+    return colour_share(small)
+
+
+def colour_warnings(shares: Sequence[float]) -> list[TuneWarning]:
+    """A picture without colour (a camera in its night or infrared mode sends grey)."""
+    if not len(shares) or max(shares) >= MONOCHROME_SHARE:
+        return []
+    return [
+        TuneWarning(
+            "monochrome",
+            "the picture has no colour (night or infrared mode, or an infrared filter stuck): the agent tells vehicles "
+            "from the road and their shadows, and after dark headlamps from rear lamps, partly by colour, and miscounts "
+            "several times as often without it; keep the camera in colour wherever the light allows",
+        )
+    ]
 
 
 def line_edge_warnings(config: CameraConfig, width: int, height: int, *, share: float = EDGE_SHARE) -> list[TuneWarning]:
@@ -221,6 +245,7 @@ def report_text(report: TuneReport) -> str:
             f"light: mean grey {report.brightness[1]:.0f} (from {report.brightness[0]:.0f} to {report.brightness[2]:.0f}), "
             f"largest change within a second {report.light_step_per_s:.0%}"
         ),
+        f"colour: up to {report.colour_share:.1%} of the picture in colour",
     ]
     lines.append(f"{len(report.warnings)} warning(s)" + (":" if report.warnings else ": nothing found that will hurt counting"))
     lines += [f"  - [{w.kind}] {w.message}" for w in report.warnings]
@@ -279,6 +304,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     seen: set[int] = set()
     shifts: list[float] = []
     levels: list[float] = []
+    colour: list[float] = []  # per analysed frame, the share of its pixels in colour
     previous = last_image = None
     frames = analysed = next_index = 0
     first_ts = last_ts = None
@@ -319,6 +345,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
                     seen.add(int(tracks.tracker_id[i]))
             grey = small_grey(item.image)
             levels.append(float(grey.mean()))
+            colour.append(reduced_colour_share(item.image))
             if previous is not None:
                 shifts.append(frame_shift(previous, grey))
             previous = grey
@@ -334,6 +361,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         *size_warnings(heights),
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),
+        *colour_warnings(colour),
         *rate_warnings(info.fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=stride),
         *idle_line_warnings(config, counts, len(seen), looked),
     ]
@@ -345,7 +373,8 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         object_height_px=round(float(np.median(heights)), 1) if heights else None,
         shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),
         brightness=(round(min(levels), 1), round(float(np.mean(levels)), 1), round(max(levels), 1)),
-        light_step_per_s=round(light_step(levels, analysed_fps), 3), warnings=tuple(warnings),
+        light_step_per_s=round(light_step(levels, analysed_fps), 3), colour_share=round(max(colour, default=0.0), 4),
+        warnings=tuple(warnings),
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out_dir / "annotated.png"), annotate(last_image, config, pipeline.last_tracks, trails)):

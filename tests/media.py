@@ -107,23 +107,31 @@ def synthetic_video(spec: str, codec: str = "mp4v") -> Path:
     return path
 
 
-def resized_video(video: Path, width: int, height: int) -> Path:
-    """``video`` (from ``synthetic_video``) at another picture size, as a camera's substream or
-    full-HD stream of the same view sends it; its truth and camera config (lines still drawn on
-    the original's pictures, ``resolution`` saying so) next to it. Cached."""
+def copied_video(video: Path, *, size: tuple[int, int] | None = None, grey: bool = False) -> Path:
+    """``video`` (from ``synthetic_video`` or the benchmark's renders) as another camera of the same
+    view sends it: its pictures resized to ``size`` (a substream, full HD), or in grey (a camera in
+    night or infrared mode); its truth and camera config (lines still drawn on the original's
+    pictures, ``resolution`` saying so) next to it. Cached."""
     import cv2
 
-    path = video.with_name(video.name.replace(".mp4", f".{width}x{height}.mp4"))
+    tag = (f".{size[0]}x{size[1]}" if size else "") + (".grey" if grey else "")
+    path = video.with_suffix(f"{tag}{video.suffix}")
     with _locked(path.name):
         if not (path.exists() and Path(f"{path}.camera.json").exists()):
             partial = path.with_name(f"partial-{path.name}")
             capture = cv2.VideoCapture(str(video))
             fps = capture.get(cv2.CAP_PROP_FPS)
+            width, height = size or (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
             writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
             try:
                 while (read := capture.read())[0]:
-                    shrink = width < read[1].shape[1]
-                    writer.write(cv2.resize(read[1], (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR))
+                    picture = read[1]
+                    if size:
+                        shrink = width < picture.shape[1]
+                        picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+                    if grey:
+                        picture = cv2.cvtColor(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+                    writer.write(picture)
             finally:
                 capture.release()
                 writer.release()

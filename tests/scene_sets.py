@@ -36,16 +36,19 @@ REPORT_ONLY: tuple[tuple[str, int], ...] = tuple((name, 9001 + 17 * index) for i
 @dataclass(frozen=True)
 class Camera:
     """A synthetic camera: a variant and a seed, sending ``fps`` frames a second, its pictures
-    resized to ``size`` (the lines still drawn on the 960x540 ones) when given."""
+    resized to ``size`` (the lines still drawn on the 960x540 ones) when given, in grey when
+    ``grey``."""
 
     name: str
     seed: int
     fps: float = 25.0
     size: tuple[int, int] | None = None
+    grey: bool = False
 
     def __str__(self) -> str:
         at = [f"{self.fps:g} fps"] if self.fps != 25.0 else []
         at += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
+        at += ["in grey"] if self.grey else []
         return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "")
 
 
@@ -61,6 +64,10 @@ OTHER_RATES: tuple[Camera, ...] = tuple(
 OTHER_SIZES: tuple[Camera, ...] = tuple(
     Camera(name, 6001 + 11 * index, size=((640, 360), (1280, 720), (1920, 1080))[index % 3]) for index, name in enumerate(VARIANTS)
 )
+# And every variant from a camera sending grey pictures: in night or infrared mode, or with its
+# infrared filter stuck by day. Never tuned on (the one change for grey pictures was chosen on
+# grey copies of tuning seed 1), scored to report.
+MONOCHROME: tuple[Camera, ...] = tuple(Camera(name, 8001 + 11 * index, grey=True) for index, name in enumerate(VARIANTS))
 
 # A subset of the evaluation cameras for the test suite, one per axis, on shorter clips.
 TEST_SUBSET: tuple[tuple[str, int], ...] = tuple(
@@ -88,5 +95,5 @@ assert not set(TUNING) & set(EVALUATION) and not set(FRESH) & (set(TUNING) | set
 assert not set(REPORT_ONLY) & (set(TUNING) | set(EVALUATION) | set(FRESH))
 assert not set(VALIDATION) & (set(TUNING) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY))
 _ELSEWHERE = set(TUNING) | set(VALIDATION) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY)
-assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES} & _ELSEWHERE
+assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME} & _ELSEWHERE
 assert len(EVALUATION) >= 24

@@ -20,7 +20,7 @@ from camera_agents.pipeline import CameraPipeline
 from camera_agents.sources import open_source
 from camera_agents.sources.synthetic import SceneTruth
 from ingest.contract import LineCrossing
-from tests.media import resized_video, synthetic_video
+from tests.media import copied_video, synthetic_video
 from tests.scene_sets import EVALUATION, HELD_EVERY, TEST_FRAMES, TEST_SUBSET, TUNING
 from tests.scene_sets import spec as family_spec
 
@@ -70,7 +70,7 @@ def test_line_counts_per_direction_over_the_scenes(scores):
 def count_family(name: str, seed: int, fps: float = 25.0, size: tuple[int, int] | None = None) -> CrossingScore:
     video = synthetic_video(family_spec(name, seed, TEST_FRAMES, fps=fps))
     if size is not None:
-        video = resized_video(video, *size)
+        video = copied_video(video, size=size)
     config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
     truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
     source = open_source(str(video))

@@ -154,6 +154,29 @@ def test_a_car_is_still_found_under_a_cloud_shadow():
     assert abs(last[0, 0] - (60 + 19 * 15)) <= 6 and abs(last[0, 2] - (60 + 19 * 15 + 70)) <= 6
 
 
+@pytest.mark.parametrize(
+    "colour",
+    [
+        (60, 60, 170),  # a red car on a camera in colour
+        (62, 62, 62),  # a dark car on a camera sending grey (night or infrared mode): darker road, no colour to tell
+    ],
+)
+def test_a_car_darker_than_the_road_is_not_taken_for_its_shadow(colour):
+    # The road is grey (95) in both: on the grey camera the car is two thirds as bright as the road
+    # and keeps its colour (none), which is what a shadow looks like to MOG2.
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(5))
+    rng = np.random.default_rng(6)
+    found = []
+    for step in range(12):
+        frame = road(5)
+        x = 60 + step * 15
+        cv2.rectangle(frame, (x, 110), (x + 70, 145), colour, -1)
+        found.append(detector.detect(noisy(frame, rng)).xyxy)
+    last = found[-1]
+    assert len(last) == 1, last
+    assert abs(last[0, 0] - (60 + 11 * 15)) <= 6 and abs(last[0, 2] - (60 + 11 * 15 + 70)) <= 6
+
+
 def test_thin_markings_under_shake_are_not_objects():
     background = road(7)
     for x in (150, 158, 320):  # a double centre line and a lane line, bright and thin

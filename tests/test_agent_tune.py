@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 from camera_agents.cli import app
 from camera_agents.config import CameraConfig, load_camera
 from camera_agents.tune import (
+    colour_warnings,
     frame_shift,
     light_warnings,
     line_edge_warnings,
     rate_warnings,
+    reduced_colour_share,
     shake_warnings,
     size_warnings,
 )
@@ -103,6 +105,21 @@ def test_frame_rates():
     assert rate_warnings(10, 10, live=True, stride=1) == [] and rate_warnings(29.97, 30, live=True, stride=4) == []
 
 
+def test_a_picture_without_colour_is_said_so():
+    from camera_agents.sources import Frame, open_source
+
+    source = open_source("synthetic:traffic?seed=2&frames=5")
+    frames = [item.image for item in iter(source.read, None) if isinstance(item, Frame)]
+    grey = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in frames]
+    # a grey picture through a JPEG encoder: compression leaves its channels within a few levels
+    compressed = [cv2.imdecode(cv2.imencode(".jpg", g, [cv2.IMWRITE_JPEG_QUALITY, 50])[1], cv2.IMREAD_COLOR) for g in grey]
+    assert all(reduced_colour_share(f) > 0.05 for f in frames)  # a daylight street
+    assert max(reduced_colour_share(f) for f in compressed) < 0.002
+    assert colour_warnings([reduced_colour_share(f) for f in frames]) == []
+    assert [w.kind for w in colour_warnings([reduced_colour_share(f) for f in compressed])] == ["monochrome"]
+    assert colour_warnings([]) == []  # nothing analysed, nothing to say
+
+
 def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     out = tmp_path / "report"
     result = runner.invoke(app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--seconds", "12", "--out", str(out)])
@@ -111,6 +128,7 @@ def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     assert report["frames"] == 300 and report["analysed"] == 100 and report["source_fps"] == 25.0
     assert set(report["counts"]) <= {"stop_line/in", "stop_line/out", "near_edge/in", "near_edge/out"} and sum(report["counts"].values()) >= 5
     assert report["objects"] >= 10 and report["object_height_px"] > 16
+    assert report["colour_share"] > 0.05
     assert report["warnings"] == [], report["warnings"]  # the example camera is set up well
     picture = cv2.imread(str(out / "annotated.png"))
     assert picture.shape == (540, 960, 3)
