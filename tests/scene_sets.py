@@ -48,8 +48,7 @@ class Camera:
     def __str__(self) -> str:
         at = [f"{self.fps:g} fps"] if self.fps != 25.0 else []
         at += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
-        at += ["in grey"] if self.grey else []
-        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "")
+        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "") + (" in grey" if self.grey else "")
 
 
 # Every variant again from a camera set to another frame rate: a city's cameras often send 10 to
