@@ -339,7 +339,7 @@ class CameraConfig(_Model):
             raise ConfigError([ConfigIssue(
                 self.camera_id, None, "resolution",
                 f"lines, zones and calibration are drawn on a {self.resolution.width}x{self.resolution.height} picture but "
-                f"the source sends {width}x{height}, another shape: draw them again on a snapshot of this source",
+                f"the source sends {width}x{height}, another shape: draw them again on its picture (ioc agent snapshot)",
             )])  # fmt: skip
         data = self.model_dump()
 
