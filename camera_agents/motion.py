@@ -68,6 +68,7 @@ class MotionDetector:
         self._dark = False  # the learned road is as dark as at dusk or at night: vehicles' lamps are lit
         self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
         self._monochrome = False  # the camera sends grey (night or infrared mode): colour tells no shadow from a vehicle
+        self._colourless = 0  # colour checks in a row that found none
         self._shadow_floor: np.ndarray | None = None
         self._reflection_floor: np.ndarray | None = None  # the grey a lamp's reflection is brighter than (lit road after dark)
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -124,6 +125,7 @@ class MotionDetector:
         # Warm up quickly (OpenCV's automatic 1/frames), then learn at a fixed 1/history, so a
         # vehicle waiting at a red light does not melt into the background and leave a ghost.
         self._analysed += 1
+        self._follow_colour(raw)
         rate = 0.2 if self._settling else (-1 if self._analysed < self._warmup else 1.0 / cfg.history)
         mask = self._model.apply(small, learningRate=rate)
         self._mask = mask
@@ -559,6 +561,22 @@ class MotionDetector:
         # Outside where any channel is over: grey is 0 only where all three are (each weighs > 0).
         return cv2.compare(cv2.cvtColor(over, cv2.COLOR_BGR2GRAY), 0, cv2.CMP_GT)
 
+    def _follow_colour(self, raw: np.ndarray) -> None:
+        """Whether the camera sends grey (night or infrared mode), from the frames it sends: a
+        camera in colour shows some, in its vehicles, markings and noise, where the road may show
+        none. MOG2 takes for shadow what keeps the background's colour, darker; on a grey picture
+        every vehicle darker than the road keeps it. There, only a darkening by a tenth at most is
+        shadow, what is left at a cloud's soft edge once the light field has divided the cloud out
+        (grey copies of the tuning cameras: 303 -> 162 wrong counts; 159 with none at all). Looked
+        at every few analysed frames."""
+        if self._analysed % _COLOUR_EVERY != 1:
+            return
+        self._colourless = self._colourless + 1 if colour_share(raw) < MONOCHROME_SHARE else 0
+        monochrome = self._colourless >= _MONOCHROME_AFTER
+        if monochrome != self._monochrome:
+            self._monochrome = monochrome
+            self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if monochrome else self._config.shadow_tau)
+
     def _refresh_background(self) -> None:
         """The learned background and what the tests read of it (its grey, texture, shadow bands
         and 3x3 envelope), taken again every few analysed frames."""
@@ -572,14 +590,6 @@ class MotionDetector:
             self._shadow_floor = cv2.convertScaleAbs(self._background_grey, alpha=self._config.shadow_max_ratio)
             level = cv2.mean(self._background_grey)[0]
             self._dark, self._unlit = level < _DARK_SCENE, level < _UNLIT_SCENE
-            # MOG2 takes for shadow what keeps the background's colour, darker. On a grey picture every
-            # vehicle darker than the road keeps it: there, only a darkening by a tenth at most is
-            # shadow, what is left at a cloud's soft edge once the light field has divided the cloud
-            # out (grey copies of the tuning cameras: 303 -> 162 wrong counts; 159 with none at all).
-            monochrome = colour_share(background) < MONOCHROME_SHARE
-            if monochrome != self._monochrome:
-                self._monochrome = monochrome
-                self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if monochrome else self._config.shadow_tau)
             # Reflections are looked for on a lit road after dark only: on an unlit road a vehicle
             # as dark as the road shows only its lamps, as thin and bright as a reflection.
             lit_after_dark = self._dark and not self._unlit
@@ -630,6 +640,8 @@ _PIECES_MAX_LONG_M, _PIECES_MAX_WIDE_M = 5.0, 2.4
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 _UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 60 and over)
 _MONOCHROME_SHADOW_TAU = 0.9  # on a grey picture, the darkening ratio above which a pixel may be a shadow
+_COLOUR_EVERY = 4  # analysed frames between two looks at the picture's colour
+_MONOCHROME_AFTER = 3  # looks in a row without colour (about 1.5 s) before the picture is taken for grey
 _REFLECTION_MIN_LIFT = 6  # grey levels over the learned road that make a thin streak a lamp's reflection
 
 
