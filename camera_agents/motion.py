@@ -67,8 +67,7 @@ class MotionDetector:
         self._shadow_low = self._shadow_high = None  # the band of grey a cast shadow darkens the background to
         self._dark = False  # the learned road is as dark as at dusk or at night: vehicles' lamps are lit
         self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
-        self._monochrome = False  # the camera sends grey (night or infrared mode): colour tells no shadow from a vehicle
-        self._colourless = 0  # colour checks in a row that found none
+        self._colourless = 0  # looks in a row that found no colour: the camera sends grey (night or infrared mode)
         self._shadow_floor: np.ndarray | None = None
         self._reflection_floor: np.ndarray | None = None  # the grey a lamp's reflection is brighter than (lit road after dark)
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -573,9 +572,7 @@ class MotionDetector:
             return
         self._colourless = self._colourless + 1 if colour_share(raw) < MONOCHROME_SHARE else 0
         monochrome = self._colourless >= _MONOCHROME_AFTER
-        if monochrome != self._monochrome:
-            self._monochrome = monochrome
-            self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if monochrome else self._config.shadow_tau)
+        self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if monochrome else self._config.shadow_tau)
 
     def _refresh_background(self) -> None:
         """The learned background and what the tests read of it (its grey, texture, shadow bands

@@ -48,13 +48,13 @@ class CameraPipeline:
         self.config = config
         self.width, self.height = width, height
         analytics = config.analytics
-        self._stride = analytics.stride_at(fps)
+        self.stride = analytics.stride_at(fps)  # read-only: every stride-th frame is analysed
         ground = None
         if config.calibration is not None:
             ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
         travel = travel_across([line.points for line in config.lines])
         self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel)
-        analysed_fps = max(fps, 1.0) / self._stride
+        analysed_fps = max(fps, 1.0) / self.stride
         self.tracker = Tracker(
             min_hits=config.confirmation_hits(),
             max_lost=max(1, math.ceil(config.tracking.max_lost_s * analysed_fps)),
@@ -91,7 +91,7 @@ class CameraPipeline:
 
     def wants_picture(self, frame_no: int) -> bool:
         """Whether ``process`` will look at this frame's pixels (only every stride-th frame)."""
-        return frame_no % self._stride == 0
+        return frame_no % self.stride == 0
 
     def process(self, frame_no: int, ts: datetime, image: np.ndarray | None) -> list[Event]:
         if self._start is None:

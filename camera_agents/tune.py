@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_agents.config import MIN_ANALYSES_PER_S, CameraConfig
+from camera_agents.config import MIN_ANALYSES_PER_S, AnalyticsConfig, CameraConfig
 from camera_agents.light import MONOCHROME_SHARE, colour_share
 from ingest.errors import InvalidInput
 
@@ -196,7 +196,7 @@ def rate_warnings(source_fps: float, agent_fps: float, *, live: bool, stride: in
         warnings.append(
             TuneWarning("frame_rate", f"the camera sends {source_fps:.1f} frames a second; fast objects need {MIN_SOURCE_FPS:.0f} or more")
         )
-    elif source_fps / stride < MIN_ANALYSES_PER_S * 0.99:
+    elif stride > AnalyticsConfig().stride_at(source_fps):  # coarser than the default for this rate
         warnings.append(
             TuneWarning(
                 "stride",
@@ -296,7 +296,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
     config = pipeline.config  # in the source's pixels
-    stride = config.analytics.stride_at(info.fps)
+    stride = pipeline.stride
     counts: dict[str, int] = {}
     zone_peaks = {zone.id: 0 for zone in config.zones}
     heights: list[float] = []
