@@ -3,11 +3,19 @@
 ``CameraPipeline`` wires detector -> tracker -> analytics and turns their results into contract
 events. It does no I/O: the runner (``camera_agents.agent``) reads the source and sends the
 events, so the whole chain can be driven frame by frame in tests.
+
+The frame rate a source reports is where the analysis starts; the rate its frames really come at,
+measured from their capture times, is what it follows. A live stream may send another rate than it
+reports (a camera set to save bandwidth, one that halves its rate in the dark for longer exposures,
+one that reports none and is taken as 25), and the frames analysed a second decide whether a
+motorbike stays one track from one analysis to the next.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections import deque
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -37,6 +45,42 @@ from ingest.contract import (
 )
 from ingest.framesample import FrameSampler
 
+log = logging.getLogger(__name__)
+
+# A measured rate this far from the one followed is followed instead (a 25 fps camera losing a frame
+# now and then is still a 25 fps camera).
+RATE_TOLERANCE = 0.15
+
+
+class SentRate:
+    """The rate frames come at, from their capture times (seconds) over the last ``window_s``.
+
+    A stream's first ``settle_s``, and the first after an outage (no frame for ``gap_s``: the source
+    reports one after a second), deliver in a burst what the camera sent while the connection was
+    probed (a 10 fps stream delivered 37 frames in its first second from GStreamer's RTSP server):
+    they are left out. A camera sending under a frame a second is never measured. Frames the agent was too slow
+    for are not seen; that is right for the analysis, whose rate is of the frames it gets (a frame
+    it skips costs it nothing on a live stream, whose reader decoded it already)."""
+
+    def __init__(self, *, window_s: float = 10.0, min_span_s: float = 3.0, settle_s: float = 1.5, gap_s: float = 1.2) -> None:
+        self._window_s, self._min_span_s, self._settle_s, self._gap_s = window_s, min_span_s, settle_s, gap_s
+        self._times: deque[float] = deque()
+        self._settled_at: float | None = None  # when frames start to count, after a start or an outage
+
+    def observe(self, t: float) -> float | None:
+        """Frames a second up to ``t``, once frames over ``min_span_s`` are measured; else None."""
+        times = self._times
+        if self._settled_at is None or (times and not 0.0 <= t - times[-1] <= self._gap_s):
+            times.clear()
+            self._settled_at = t + self._settle_s
+        if t < self._settled_at:
+            return None
+        times.append(t)
+        while t - times[0] > self._window_s:
+            times.popleft()
+        span = t - times[0]
+        return (len(times) - 1) / span if span >= self._min_span_s else None
+
 
 class CameraPipeline:
     """Detect, track and count on one camera's frames; ``process`` returns the events to publish."""
@@ -48,16 +92,16 @@ class CameraPipeline:
         self.config = config
         self.width, self.height = width, height
         analytics = config.analytics
+        self.fps = fps  # read-only: the rate followed, as reported until it is measured
         self.stride = analytics.stride_at(fps)  # read-only: every stride-th frame is analysed
         ground = None
         if config.calibration is not None:
             ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
         travel = travel_across([line.points for line in config.lines])
         self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel)
-        analysed_fps = max(fps, 1.0) / self.stride
         self.tracker = Tracker(
             min_hits=config.confirmation_hits(),
-            max_lost=max(1, math.ceil(config.tracking.max_lost_s * analysed_fps)),
+            max_lost=self._max_lost(),
             min_iou=config.tracking.min_iou,
             max_distance=config.tracking.max_distance,
         )
@@ -88,6 +132,24 @@ class CameraPipeline:
         self._frames_sent = FrameSampler(config.analytics.frame_every_s)
         self._info_sent_at = -math.inf
         self.last_tracks: Detections = Detections.empty()
+        self._sent_rate = SentRate()
+
+    def _max_lost(self) -> int:
+        """Analysed frames in ``tracking.max_lost_s``."""
+        return max(1, math.ceil(self.config.tracking.max_lost_s * max(self.fps, 1.0) / self.stride))
+
+    def _follow_rate(self, now: float) -> None:
+        """The rate the frames come at, followed from the next frame on when it is not the one followed."""
+        sent = self._sent_rate.observe(now)
+        if sent is None or abs(sent - self.fps) <= RATE_TOLERANCE * self.fps:
+            return
+        log.warning(
+            "camera %s sends %.1f frames a second, not %.1f: every %d frame(s) analysed from now on",
+            self.config.camera_id, sent, self.fps, self.config.analytics.stride_at(sent),
+        )  # fmt: skip
+        self.fps = sent
+        self.stride = self.config.analytics.stride_at(sent)
+        self.tracker.max_lost = self._max_lost()
 
     def wants_picture(self, frame_no: int) -> bool:
         """Whether ``process`` will look at this frame's pixels (only every stride-th frame)."""
@@ -102,7 +164,9 @@ class CameraPipeline:
         if now - self._info_sent_at >= self.config.analytics.camera_info_every_s:
             self._info_sent_at = now
             events.append(camera_info(self.config, ts))
-        if not self.wants_picture(frame_no):
+        analyse = self.wants_picture(frame_no)
+        self._follow_rate(now)  # from the next frame on: this one's picture was read, or not, for the stride before
+        if not analyse:
             return events  # a frame the stride skips: no detector looks at it
         detections = self.detector.detect(image)
         tracks = self.tracker.update(detections)

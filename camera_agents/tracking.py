@@ -45,6 +45,17 @@ class Tracker:
         self._next_id = 1
 
     @property
+    def max_lost(self) -> int:
+        """Analysed frames a confirmed track survives unseen; set again when the analysis rate changes."""
+        return self._max_lost
+
+    @max_lost.setter
+    def max_lost(self, value: int) -> None:
+        if value < 0:
+            raise ValueError("max_lost must be >= 0")
+        self._max_lost = value
+
+    @property
     def active_tracks(self) -> int:
         """Tracks held in memory (matched or coasting); bounded by the scene, not by uptime."""
         return len(self._tracks)

@@ -27,6 +27,7 @@ import numpy as np
 
 from camera_agents.config import MIN_ANALYSES_PER_S, AnalyticsConfig, CameraConfig
 from camera_agents.light import MONOCHROME_SHARE, colour_share
+from camera_agents.pipeline import RATE_TOLERANCE
 from ingest.errors import InvalidInput
 
 # Thresholds of the warnings (why each one: see the message it produces).
@@ -55,8 +56,9 @@ class TuneReport:
     seconds: float  # of video looked at
     frames: int
     analysed: int
-    source_fps: float
-    stride: int  # every stride-th frame analysed
+    source_fps: float  # the rate the frames came at, as the agent measured and followed it
+    reported_fps: float  # the rate the source reported of itself
+    stride: int  # every stride-th frame analysed, at the end
     agent_fps: float  # frames the agent handled per second of wall clock
     counts: dict[str, int]  # "line/direction" -> crossings
     zone_peaks: dict[str, int]  # zone -> most objects at once
@@ -190,8 +192,17 @@ def light_warnings(levels: Sequence[float], analysed_fps: float) -> list[TuneWar
     return warnings
 
 
-def rate_warnings(source_fps: float, agent_fps: float, *, live: bool, stride: int) -> list[TuneWarning]:
+def rate_warnings(source_fps: float, agent_fps: float, *, live: bool, stride: int, reported_fps: float | None = None) -> list[TuneWarning]:
+    """``source_fps``: the rate the frames came at; ``reported_fps``: the one the stream reported."""
     warnings = []
+    if reported_fps is not None and abs(source_fps - reported_fps) > RATE_TOLERANCE * reported_fps:
+        warnings.append(
+            TuneWarning(
+                "reported_rate",
+                f"the stream reports {reported_fps:.1f} frames a second but sends {source_fps:.1f}: the agent follows what it "
+                "sends once it has measured it, a few seconds after each start; set the camera's encoder to the rate it sends",
+            )
+        )
     if source_fps < MIN_SOURCE_FPS:
         warnings.append(
             TuneWarning("frame_rate", f"the camera sends {source_fps:.1f} frames a second; fast objects need {MIN_SOURCE_FPS:.0f} or more")
@@ -233,7 +244,9 @@ def report_text(report: TuneReport) -> str:
         f"camera {report.camera_id} ({report.source}), {report.width}x{report.height}",
         f"looked at {report.seconds:.1f} s of video: {report.frames} frames, {report.analysed} analysed",
         (
-            f"frame rate: camera {report.source_fps:.1f} fps, every {report.stride} frame(s) analysed "
+            f"frame rate: camera {report.source_fps:.1f} fps"
+            + (f" (it reports {report.reported_fps:.1f})" if report.reported_fps != report.source_fps else "")
+            + f", every {report.stride} frame(s) analysed "
             f"({report.source_fps / report.stride:.1f} a second), agent {report.agent_fps:.1f} fps"
         ),
         "counts: " + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "none"),
@@ -296,7 +309,6 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
     config = pipeline.config  # in the source's pixels
-    stride = pipeline.stride
     counts: dict[str, int] = {}
     zone_peaks = {zone.id: 0 for zone in config.zones}
     heights: list[float] = []
@@ -354,7 +366,8 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     wall = time.monotonic() - started
     if last_image is None:
         raise InvalidInput(f"camera {config.camera_id}: its source gave no picture to look at")
-    looked = (last_ts - first_ts).total_seconds() + 1 / info.fps if first_ts and last_ts else 0.0
+    fps, stride = pipeline.fps, pipeline.stride  # as measured from the frames, when they came at another rate
+    looked = (last_ts - first_ts).total_seconds() + 1 / fps if first_ts and last_ts else 0.0
     analysed_fps = analysed / looked if looked > 0 else 0.0
     warnings = [
         *line_edge_warnings(config, info.width, info.height),
@@ -362,13 +375,13 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),
         *colour_warnings(colour),
-        *rate_warnings(info.fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=stride),
+        *rate_warnings(fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=stride, reported_fps=info.fps),
         *idle_line_warnings(config, counts, len(seen), looked),
     ]
     report = TuneReport(
         camera_id=config.camera_id, source=_redacted(config.source),
         width=info.width, height=info.height, seconds=round(looked, 2), frames=frames, analysed=analysed,
-        source_fps=round(info.fps, 2), stride=stride, agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
+        source_fps=round(fps, 2), reported_fps=round(info.fps, 2), stride=stride, agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
         counts=counts, zone_peaks=zone_peaks, objects=len(seen),
         object_height_px=round(float(np.median(heights)), 1) if heights else None,
         shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),

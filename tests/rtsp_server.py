@@ -7,7 +7,9 @@ Runs under Debian's system Python (``/usr/bin/python3``, which has ``python3-gi`
 serves ``rtsp://127.0.0.1:8554/cam`` and prints ``ready`` on stdout once it listens. Every client
 session plays the file from its start in real time, once (x264, a key frame every 10 frames, so a
 client has a picture within half a second). With ``--user`` and ``--password`` the stream needs
-basic authentication.
+basic authentication. With ``--report-fps N`` the stream's H.264 headers announce N frames a second
+while the frames still come at the file's own rate, as from a camera that reports another rate than
+it sends.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402 - after require_version, as PyGObject requires
 
 
-def pipeline(path: str) -> str:
+def pipeline(path: str, report_fps: int | None = None) -> str:
     # Any container and codec decodebin reads (the tests render MJPEG, which needs no extra plugin set).
+    # capssetter changes the rate the caps, and so the encoder's timing headers, announce; the
+    # buffers keep their timestamps, so the server still sends them at the file's rate.
+    announce = f'! capssetter caps="video/x-raw,framerate={report_fps}/1" ' if report_fps else ""
     return (
-        f'( filesrc location="{path}" ! decodebin ! videoconvert ! video/x-raw,format=I420 '
+        f'( filesrc location="{path}" ! decodebin ! videoconvert ! video/x-raw,format=I420 {announce}'
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 bitrate=3000 "
         "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )
@@ -39,6 +44,7 @@ def main() -> int:
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--user")
     parser.add_argument("--password")
+    parser.add_argument("--report-fps", type=int, help="the frame rate the stream announces, whatever it sends")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -46,7 +52,7 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(pipeline(args.file))
+    factory.set_launch(pipeline(args.file, args.report_fps))
     factory.set_shared(False)  # each session from the file's start
     factory.set_eos_shutdown(True)
     if args.user:

@@ -139,3 +139,27 @@ def test_counts_on_pictures_of_other_sizes(name: str, seed: int, width: int, hei
     score = count_family(name, seed, size=(width, height))
     accuracy = {f"{line}/{d}": round(score.accuracy((line, d)), 3) for line, d in score.keys}
     assert min(accuracy.values()) >= HELD_EVERY, accuracy
+
+
+# A stream that reports 25 frames a second and sends 10 (a camera set to save bandwidth, or one
+# that reports no rate and is taken as 25): the agent measures the rate its frames come at and
+# analyses every frame a few seconds in. Analysing every third, as the reported rate asks,
+# counted 0.40 of this camera's traffic over a minute.
+def test_counts_on_a_camera_sending_fewer_frames_than_it_reports() -> None:
+    name, seed, sent, reported = "crosswise-trees", 101, 10.0, 25.0
+    assert (name, seed) in EVALUATION
+    video = synthetic_video(family_spec(name, seed, 1500, fps=sent))  # a minute
+    config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
+    truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
+    source = open_source(str(video))
+    assert source.info.fps == sent  # the file's frames are stamped at the rate they were sent
+    pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=reported)
+    crossings, next_index = [], 0
+    while (frame := source.read(picture=pipeline.wants_picture(next_index))) is not None:
+        next_index = frame.index + 1
+        crossings += [e for e in pipeline.process(frame.index, frame.ts, frame.image) if isinstance(e, LineCrossing)]
+    source.close()
+    assert pipeline.stride == 1
+    score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
+    accuracy = {f"{line}/{d}": round(score.accuracy((line, d)), 3) for line, d in score.keys}
+    assert min(accuracy.values()) >= HELD_EVERY, accuracy

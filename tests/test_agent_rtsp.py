@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -38,8 +39,8 @@ def free_port() -> int:
 class RtspServer:
     """One gst-rtsp-server process serving ``video`` at rtsp://127.0.0.1:<port>/cam."""
 
-    def __init__(self, video: Path, port: int, *, user: str | None = None) -> None:
-        self.video, self.port, self.user = video, port, user
+    def __init__(self, video: Path, port: int, *, user: str | None = None, report_fps: int | None = None) -> None:
+        self.video, self.port, self.user, self.report_fps = video, port, user, report_fps
         self.process: subprocess.Popen | None = None
 
     def url(self, credentials: str = "") -> str:
@@ -49,6 +50,8 @@ class RtspServer:
         command = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--file", str(self.video)]
         if self.user:
             command += ["--user", self.user, "--password", PASSWORD]
+        if self.report_fps:
+            command += ["--report-fps", str(self.report_fps)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.process.stdout], [], [], 15)
         line = self.process.stdout.readline() if ready else ""
@@ -76,8 +79,8 @@ class RtspServer:
 def servers():
     started: list[RtspServer] = []
 
-    def start(video: Path, port: int | None = None, *, user: str | None = None) -> RtspServer:
-        server = RtspServer(video, port or free_port(), user=user).start()
+    def start(video: Path, port: int | None = None, *, user: str | None = None, report_fps: int | None = None) -> RtspServer:
+        server = RtspServer(video, port or free_port(), user=user, report_fps=report_fps).start()
         started.append(server)
         return server
 
@@ -170,6 +173,42 @@ def test_agent_counts_from_rtsp_and_carries_on_after_the_server_restarts(servers
     surely = sum(1 for c in truth.crossings if c.frame_index / truth.fps < played_s - 1.0)
     at_most = sum(1 for c in truth.crossings if c.frame_index / truth.fps < played_s + 3.0)
     assert surely >= 5 and 0.9 * surely <= counted <= at_most + 1, (counted, surely, at_most, played_s)
+
+
+def test_agent_follows_the_rate_a_stream_sends_not_the_one_it_reports(servers, tmp_path):
+    video = synthetic_video("synthetic:traffic?seed=4&frames=200&fps=10", codec="MJPG")  # 20 s at 10 fps
+    server = servers(video, report_fps=25)
+    source = LiveSource.for_url(server.url())
+    source.close()
+    assert source.info.fps == 25.0  # what the stream says of itself
+    out = tmp_path / "events.jsonl"
+    process = agent(camera_file(tmp_path, video, server.url()), out, timeout_s=14)
+    try:
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    said = re.search(r"sends ([\d.]+) frames a second, not 25\.0: every 1 frame\(s\) analysed", output)
+    assert said and 9.0 <= float(said.group(1)) <= 11.0, output
+    # Every third frame analysed at first, as for 25 fps; every frame once the rate is measured.
+    numbers = [e.frame_no for e in events_in(out) if isinstance(e, FrameEvent)]
+    steps = [b - a for a, b in zip(numbers, numbers[1:])]
+    assert steps[:5] == [3] * 5 and len(steps) > 60 and set(steps[-40:]) == {1}, numbers
+
+
+def test_tune_says_what_rate_a_stream_sends_and_what_it_reports(servers, tmp_path):
+    video = synthetic_video("synthetic:traffic?seed=4&frames=200&fps=10", codec="MJPG")
+    server = servers(video, report_fps=25)
+    out = tmp_path / "report"
+    code = "from camera_agents.cli import app; app()"
+    command = [sys.executable, "-c", code, "tune", "--config", str(camera_file(tmp_path, video, server.url())), "--seconds", "8", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["reported_fps"] == 25.0 and 9.0 <= report["source_fps"] <= 11.0 and report["stride"] == 1, report
+    assert "reported_rate" in [w["kind"] for w in report["warnings"]], report["warnings"]
+    assert "(it reports 25.0)" in (out / "report.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

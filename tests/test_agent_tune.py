@@ -103,6 +103,10 @@ def test_frame_rates():
     # a stride set for a 25 fps camera on one that sends 10: 3.3 analyses a second, too few to count
     assert [w.kind for w in rate_warnings(10, 10, live=True, stride=3)] == ["stride"]
     assert rate_warnings(10, 10, live=True, stride=1) == [] and rate_warnings(29.97, 30, live=True, stride=4) == []
+    # a stream reporting 25 frames a second that sends 10: said, with the rate it sends
+    [reported] = rate_warnings(10, 10, live=True, stride=1, reported_fps=25)
+    assert reported.kind == "reported_rate" and "reports 25.0 frames a second but sends 10.0" in reported.message
+    assert rate_warnings(24, 24, live=True, stride=3, reported_fps=25) == []  # a frame lost now and then
 
 
 def test_a_picture_without_colour_is_said_so():
@@ -125,7 +129,7 @@ def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     result = runner.invoke(app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--seconds", "12", "--out", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["frames"] == 300 and report["analysed"] == 100 and report["source_fps"] == 25.0
+    assert report["frames"] == 300 and report["analysed"] == 100 and report["source_fps"] == report["reported_fps"] == 25.0
     assert set(report["counts"]) <= {"stop_line/in", "stop_line/out", "near_edge/in", "near_edge/out"} and sum(report["counts"].values()) >= 5
     assert report["objects"] >= 10 and report["object_height_px"] > 16
     assert report["colour_share"] > 0.05
