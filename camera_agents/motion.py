@@ -3,7 +3,7 @@
 Background subtraction (MOG2 with shadow detection) on a reduced copy of the frame after the
 light field (``camera_agents.light``) has divided out changes of illumination; morphology;
 connected components; blobs of light left out; merged vehicles cut apart (``camera_agents.blobs``)
-and the pieces of one vehicle joined; each object named by its size (``camera_agents.sizes``).
+and the pieces of one vehicle joined (``camera_agents.pieces``); each object named by its size (``camera_agents.sizes``).
 Cheap enough for several cameras a core, and it needs no weights.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from camera_agents.blobs import (
     CAR_LONG_M,
+    box_corners,
     components,
     cut_across_lanes,
     cut_by_colour,
@@ -25,6 +26,7 @@ from camera_agents.config import MotionDetectorConfig
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import MONOCHROME_SHARE, LightField, colour_share
+from camera_agents.pieces import PieceJoiner
 from camera_agents.sizes import SizeClassifier
 
 
@@ -42,7 +44,8 @@ class MotionDetector:
         # Traffic up and down the picture: riders abreast stand side by side in it, each the
         # width of its own columns, and may be told apart by their colours.
         self._updown = travel == "updown"
-        self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground)
+        self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=self._crosswise)
+        self._pieces = PieceJoiner(self._classifier, crosswise=self._crosswise)
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=config.history, varThreshold=config.var_threshold, detectShadows=True
         )
@@ -162,7 +165,7 @@ class MotionDetector:
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
             if self._classifier.calibrated:
                 s = stats[1:].astype(np.float64)
-                boxes = _xyxy(s) * inv
+                boxes = box_corners(s) * inv
                 footprint = self._classifier.footprint_m2(boxes)
                 lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
                 lit |= footprint > 4 * cfg.light_min_m2
@@ -185,7 +188,7 @@ class MotionDetector:
         # between them, and it is cut in two across the lanes all the same. Traffic up and down
         # the picture, by day: riders abreast still one blob (staggered, or their shadows joining
         # them) are cut where the colour changes most from one side to the other.
-        boxes = _xyxy(s) * inv
+        boxes = box_corners(s) * inv
         two_wide, stacked, by_colour = self._merged_by_size(boxes)
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
@@ -212,159 +215,12 @@ class MotionDetector:
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         if len(b) > 1:
-            b = self._join_pieces(b, raw, inv)
-        xyxy = _xyxy(b) * inv
+            b = self._pieces.join(b, raw, inv, dark=self._dark, unlit=self._unlit)
+        xyxy = box_corners(b) * inv
         # In place (``xyxy[:, [0, 2]]`` would clip a copy): scaled back from the analysis size, a
         # box at the bottom edge may end a fraction of a pixel below the frame.
         np.clip(xyxy, 0, np.array([width, height, width, height], np.float32), out=xyxy)
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
-
-    def _join_pieces(self, b: np.ndarray, raw: np.ndarray, inv: float) -> np.ndarray:
-        """Blobs that are pieces of one vehicle, joined: after dark its lamps, in daylight (on a
-        calibrated camera) a vehicle the road's grey broke up. ``b``: rows of x, y, w, h, fill in
-        analysis pixels; ``raw``: the frame at the analysis scale as the camera saw it."""
-        if not self._dark:
-            return self._join_grey_vehicle(b, inv) if self._classifier.calibrated else b
-        b = _join_lamp_ends(b)
-        if self._classifier.calibrated and len(b) >= 2:  # two lamps, or two ends
-            b = self._join_lamp_pairs(b, raw, inv)
-        return b
-
-    def _join_grey_vehicle(self, b: np.ndarray, inv: float) -> np.ndarray:
-        """A vehicle painted the road's grey shows only its windows, roof and edges: pieces one
-        behind the other along the road. A piece wider on the ground than any rider (a windscreen
-        spans most of a car's width) takes in the pieces in its lane behind or ahead of it, no
-        wider than itself, as long as all of them together fit in one car on the ground. Riders in
-        file are each narrower than that; a car with a rider close behind it, seen whole, is
-        already longer than a car's pieces together may be."""
-        rows = [list(r) for r in b.tolist()]
-        a = 1 if self._crosswise else 0  # the picture's axis across the traffic
-        across = self._across_m(_xyxy(b) * inv).tolist()
-        i = 0
-        while i < len(rows):
-            j = self._piece_in_lane(rows, i, a, inv) if across[i] >= _PIECE_MIN_WIDE_M else None
-            if j is None:
-                i += 1
-                continue
-            rows[i] = _joined([rows[i], rows[j]])
-            del rows[j], across[j]
-            i -= j < i  # the row joined into moved up one place
-        return np.asarray(rows, dtype=np.float32).reshape(-1, 5)
-
-    def _piece_in_lane(self, rows: list[list[float]], i: int, a: int, inv: float) -> int | None:
-        """The first row that lies within row ``i``'s span across the traffic (``a``: the picture's
-        axis across it), no wider, and with it fits in one car on the ground; or None."""
-        p = rows[i]
-        lane = [
-            j for j, q in enumerate(rows)
-            if j != i and q[2 + a] <= p[2 + a] + 1 and min(p[a] + p[2 + a], q[a] + q[2 + a]) - max(p[a], q[a]) >= 0.8 * q[2 + a]
-        ]  # fmt: skip
-        if not lane:
-            return None
-        # The box of row i with each candidate, all measured on the ground at once.
-        ends = _xyxy(np.asarray([rows[j] for j in lane], dtype=np.float64))
-        np.minimum(ends[:, :2], [p[0], p[1]], out=ends[:, :2])
-        np.maximum(ends[:, 2:], [p[0] + p[2], p[1] + p[3]], out=ends[:, 2:])
-        boxes = ends * inv
-        fits = (self._along_m(boxes) <= _PIECES_MAX_LONG_M) & (self._across_m(boxes) <= _PIECES_MAX_WIDE_M)
-        return lane[int(np.argmax(fits))] if fits.any() else None
-
-    def _join_lamp_pairs(self, b: np.ndarray, raw: np.ndarray, inv: float) -> np.ndarray:
-        """After dark a car as dark as the road shows its two ends apart: its two headlamps abreast
-        (white) and its two rear lamps abreast (red), each pair two blobs a car's width (0.8 to
-        2.2 m) apart or one blob (the lamps' glow joining them), and the two ends a car's length
-        apart on the ground. Riders abreast show the same lamps, but a motorbike's length
-        apart (under 2 m): two ends are joined only when they stand 2.5 to 12 m apart, one white
-        and the other red, of about the same span and middle. On a road no street light lights,
-        a pair of lamp blobs may be all that shows apart of such a car (the glow of its headlamps
-        merged with whatever rides ahead of it, or its rear lamps with what follows): it is
-        joined on its own too, unless a lamp of the other colour lies within 2.5 m of either
-        lamp, or a rear lamp's blob holds a headlamp's white (riders abreast, each showing both
-        of its lamps). ``b``: rows of x, y, w, h, fill in analysis pixels, ``inv`` frame pixels
-        per analysis pixel; ``raw``: the frame at the analysis scale as the camera saw it."""
-        rows = [list(r) for r in b.tolist()]
-        shown = [_lamps_shown(raw, r) for r in rows]  # per blob: (rear lamp's red, headlamp's white)
-        colours = [_lamp_colour(r, lit) for r, lit in zip(rows, shown)]
-        pairs = self._lamp_pairs(rows, colours, inv) + self._ends_in_one_blob(rows, shown, inv)
-        used: set[int] = set()
-        cars = []
-        for a, (first, colour, p) in enumerate(pairs):
-            for second, other, q in pairs[a + 1 :]:
-                span = max(p[2], q[2])
-                if colour == other or used & {*first, *second} or min(p[2], q[2]) < 0.5 * span:
-                    continue
-                if abs((p[0] + p[2] / 2) - (q[0] + q[2] / 2)) > 0.25 * span:
-                    continue  # not one behind the other
-                if 2.5 <= self._ground_apart_m(p, q, inv) <= 12.0:
-                    used |= {*first, *second}
-                    cars.append(_joined([rows[n] for n in (*first, *second)]))
-        if self._unlit:
-            cars += self._lone_pairs(rows, colours, pairs, used, shown, inv)
-        if not cars:
-            return b
-        return np.asarray([r for n, r in enumerate(rows) if n not in used] + cars, dtype=np.float32).reshape(-1, 5)
-
-    def _lone_pairs(
-        self, rows: list[list[float]], colours: list[str | None], pairs: list[tuple[tuple[int, int], str, list[float]]],
-        used: set[int], shown: list[tuple[bool, bool]], inv: float,
-    ) -> list[list[float]]:  # fmt: skip
-        """On an unlit road, each pair of lamps not yet in ``used`` that is a car's on its own:
-        the box around both, its lamps added to ``used``. Riders abreast are left apart."""
-        white = [r for r, colour in zip(rows, colours) if colour == "white"]
-        red = [r for r, colour in zip(rows, colours) if colour == "red"]
-        cars = []
-        for pair, colour, _ in pairs:
-            if len(pair) == 1 or used & set(pair):
-                continue  # an end in one blob is a vehicle's box already
-            if colour == "red" and any(shown[n][1] for n in pair):
-                continue  # riders abreast, each blob holding both of its lamps
-            others = red if colour == "white" else white
-            if any(self._ground_apart_m(rows[n], other, inv) <= 2.5 for n in pair for other in others):
-                continue  # riders abreast whose lamps show apart: each has its other lamp close by
-            used |= set(pair)
-            cars.append(_joined([rows[n] for n in pair]))
-        return cars
-
-    def _lamp_pairs(self, rows: list[list[float]], colours: list[str | None], inv: float) -> list[tuple[tuple[int, int], str, list[float]]]:
-        """Two lamps of one colour abreast (sharing half their rows), apart, a car's width (0.8 to
-        2.2 m) across on the ground: their indices into ``rows``, their colour and the box around both."""
-        pairs = []
-        for i in range(len(rows)):
-            for j in range(i + 1, len(rows)):
-                p, q = rows[i], rows[j]
-                if colours[i] is None or colours[i] != colours[j]:
-                    continue
-                if min(p[1] + p[3], q[1] + q[3]) - max(p[1], q[1]) < 0.5 * min(p[3], q[3]):
-                    continue
-                left, right = (p, q) if p[0] <= q[0] else (q, p)
-                if right[0] < left[0] + left[2]:
-                    continue  # overlapping: pieces of one lamp
-                if 0.8 <= self._ground_apart_m(p, q, inv) <= 2.2:
-                    pairs.append(((i, j), str(colours[i]), _joined([p, q])[:4]))
-        return pairs
-
-    def _ends_in_one_blob(
-        self, rows: list[list[float]], shown: list[tuple[bool, bool]], inv: float
-    ) -> list[tuple[tuple[int, ...], str, list[float]]]:
-        """Blobs that hold both lamps of a vehicle's end, their glows joined: a car's width or more
-        across on the ground (a rider's lamp is narrower) and of one lamp colour only, a
-        headlamp's white without a rear lamp's red or the other way about (a vehicle seen whole
-        shows both). ``shown``: per row, whether it shows a rear lamp's red and a headlamp's
-        white. Their index into ``rows`` (alone), their colour and their box."""
-        if not rows:
-            return []
-        across = self._across_m(_xyxy(np.asarray(rows, dtype=np.float64)) * inv).tolist()
-        ends = []
-        for i, (r, (red, white)) in enumerate(zip(rows, shown)):
-            if across[i] >= 0.8 and red != white:
-                ends.append(((i,), "red" if red else "white", r[:4]))
-        return ends
-
-    def _ground_apart_m(self, p: list[float], q: list[float], inv: float) -> float:
-        """How far apart on the ground the middles of boxes ``p`` and ``q`` (x, y, w, h in analysis
-        pixels, ``inv`` frame pixels each) are, in metres."""
-        middles = np.array([[p[0] + p[2] / 2, p[1] + p[3] / 2], [q[0] + q[2] / 2, q[1] + q[3] / 2]]) * inv
-        return float(self._classifier.ground_distance_m(middles[:1], middles[1:])[0])
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground with the weak shadows next to it, and without the road's edges
@@ -417,24 +273,16 @@ class MotionDetector:
         be cut by colour. After dark a vehicle's lamps and body differ in colour too."""
         two_wide, stacked, by_colour = (np.zeros(len(boxes), bool) for _ in range(3))
         if self._classifier.calibrated:
-            across = self._across_m(boxes)
+            across = self._classifier.across_m(boxes)
             two_wide = across >= self._config.split_min_width_m
             if self._crosswise:
                 # Seen from the side, as traffic across the picture is, a long blob is at least
                 # twice as wide as tall in the picture; a bus driving diagonally is squarer.
                 sideways = boxes[:, 2] - boxes[:, 0] >= 2 * (boxes[:, 3] - boxes[:, 1])
-                stacked = two_lanes_deep(self._along_m(boxes), across, sideways)
+                stacked = two_lanes_deep(self._classifier.along_m(boxes), across, sideways)
             elif self._updown and not self._dark and two_wide.any():
-                by_colour = two_wide & (self._along_m(boxes) <= CAR_LONG_M)
+                by_colour = two_wide & (self._classifier.along_m(boxes) <= CAR_LONG_M)
         return two_wide, stacked, by_colour
-
-    def _across_m(self, boxes: np.ndarray) -> np.ndarray:
-        """How wide on the ground each box is across the traffic, in metres."""
-        return self._classifier.ground_depth_m(boxes) if self._crosswise else self._classifier.ground_width_m(boxes)
-
-    def _along_m(self, boxes: np.ndarray) -> np.ndarray:
-        """How long on the ground each box is along the traffic, in metres."""
-        return self._classifier.ground_width_m(boxes) if self._crosswise else self._classifier.ground_depth_m(boxes)
 
     def _holds_a_rider(self, pieces: list[tuple[int, int, int, int, float]], inv: float) -> bool:
         """Whether the pieces of a blob cut at a shallow valley hold a rider: one is a rider wide
@@ -476,8 +324,8 @@ class MotionDetector:
         """The pieces (rows of x, y, w, h, fill in analysis pixels) as an array, and per piece
         whether it is a rider wide on the ground (the expected size at its spot) and short."""
         p = np.asarray(pieces, dtype=np.float64)
-        boxes = _xyxy(p) * inv
-        widths = self._across_m(boxes)
+        boxes = box_corners(p) * inv
+        widths = self._classifier.across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
         short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
@@ -610,89 +458,14 @@ class MotionDetector:
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 
 
-def _columns(*columns: np.ndarray) -> np.ndarray:
-    """``np.stack(columns, axis=1)`` for 1-D arrays of one length and dtype, filled column by
-    column: the same array, without np.stack's generic path (measured 2x faster on a frame's blobs)."""
-    out = np.empty((len(columns[0]), len(columns)), columns[0].dtype)
-    for index, column in enumerate(columns):
-        out[:, index] = column
-    return out
-
-
-def _xyxy(rows: np.ndarray) -> np.ndarray:
-    """Boxes as x1, y1, x2, y2 from rows of x, y, w, h (and anything after them)."""
-    return _columns(rows[:, 0], rows[:, 1], rows[:, 0] + rows[:, 2], rows[:, 1] + rows[:, 3])
-
-
 def _shadows(mask: np.ndarray) -> np.ndarray:
     """The background model's shadow pixels (127), not its foreground (255, above 200) nor the road (0)."""
     return cv2.inRange(mask, 101, 200)
 
 
-# A grey vehicle's pieces: the widest is wider on the ground than a rider ever is, and all of
-# them together fit in one car, as long along the road as a car's box reaches (its height seen
-# from the pole included: 5.3 m at the median on the tuning cameras) and as wide.
-_PIECE_MIN_WIDE_M = 1.2
-_PIECES_MAX_LONG_M, _PIECES_MAX_WIDE_M = 5.0, 2.4
 _DARK_SCENE = 90  # mean grey level of the learned background below which the scene is after dark
 _UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 60 and over)
 _MONOCHROME_SHADOW_TAU = 0.9  # on a grey picture, the darkening ratio above which a pixel may be a shadow
 _COLOUR_EVERY = 4  # analysed frames between two looks at the picture's colour
 _MONOCHROME_AFTER = 3  # looks in a row without colour (about 1.5 s) before the picture is taken for grey
 _REFLECTION_MIN_LIFT = 6  # grey levels over the learned road that make a thin streak a lamp's reflection
-
-
-def _joined(parts: list[list[float]]) -> list[float]:
-    """The box around blobs (rows of x, y, w, h, fill), its fill their pixels over its area."""
-    x0, y0 = min(r[0] for r in parts), min(r[1] for r in parts)
-    x1, y1 = max(r[0] + r[2] for r in parts), max(r[1] + r[3] for r in parts)
-    return [x0, y0, x1 - x0, y1 - y0, sum(r[4] * r[2] * r[3] for r in parts) / max((x1 - x0) * (y1 - y0), 1)]
-
-
-def _lamps_shown(raw: np.ndarray, r: list[float]) -> tuple[bool, bool]:
-    """Whether blob ``r`` (x, y, w, h in ``raw``'s pixels) shows a rear lamp (a pixel far redder
-    than green and blue) and a headlamp (a pixel bright in all three)."""
-    pixels = raw[int(r[1]) : int(r[1] + r[3]), int(r[0]) : int(r[0] + r[2])].reshape(-1, 3).astype(np.int16)
-    if not len(pixels):
-        return False, False
-    red = int((pixels[:, 2] - np.maximum(pixels[:, 0], pixels[:, 1])).max()) >= 60
-    white = int(pixels.min(axis=1).max()) >= 150
-    return red, white
-
-
-def _lamp_colour(r: list[float], shown: tuple[bool, bool]) -> str | None:
-    """"red" (a rear lamp), "white" (a headlamp) or None (no lamp, or too large for one) for a
-    blob ``r`` (x, y, w, h) that shows a rear lamp's red and a headlamp's white as ``shown`` says."""
-    if max(r[2], r[3]) > 12:
-        return None
-    red, white = shown
-    return "red" if red else "white" if white else None
-
-
-def _join_lamp_ends(b: np.ndarray) -> np.ndarray:
-    """After dark a vehicle painted as dark as the road shows only its two ends: the front lamps
-    and their glow, the rear lamps. Both span the vehicle's width, one right behind the other,
-    a body's length apart at most: two blobs of the same width and columns, one above the other
-    and closer than their own height, are joined into one. Only along the picture's height, as
-    traffic up and down it shows its ends: side by side, two blobs of the same rows are as likely
-    riders abreast. ``b``: rows of x, y, w, h, fill."""
-    rows = [list(r) for r in b.tolist()]
-    joined = True
-    while joined:
-        joined = False
-        for i in range(len(rows)):
-            for j in range(i + 1, len(rows)):
-                p, q = rows[i], rows[j]
-                lo, hi = max(p[0], q[0]), min(p[0] + p[2], q[0] + q[2])
-                if min(p[2], q[2]) < 4 or hi - lo < 0.8 * max(p[2], q[2]):
-                    continue
-                gap = max(p[1], q[1]) - min(p[1] + p[3], q[1] + q[3])
-                if not 0 <= gap <= 0.5 * max(p[3], q[3]):
-                    continue
-                rows[i] = _joined([p, q])
-                del rows[j]
-                joined = True
-                break
-            if joined:
-                break
-    return np.asarray(rows, dtype=np.float32).reshape(-1, 5)

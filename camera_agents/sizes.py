@@ -14,8 +14,9 @@ from camera_agents.geometry import GroundPlane
 class SizeClassifier:
     """Names a blob by its footprint: on the ground in m² when calibrated, else in px²."""
 
-    def __init__(self, classes: SizeClasses, *, kind: str, ground: GroundPlane | None) -> None:
+    def __init__(self, classes: SizeClasses, *, kind: str, ground: GroundPlane | None, crosswise: bool = False) -> None:
         self._classes = classes
+        self._crosswise = crosswise  # traffic across the picture: across it is up the picture
         self._kind = kind
         self._ground = ground
 
@@ -48,6 +49,14 @@ class SizeClassifier:
         (an object's height seen from a low pole adds to it)."""
         middle = (xyxy[:, 0] + xyxy[:, 2]) / 2
         return self._apart_m(middle, xyxy[:, 3], middle, xyxy[:, 1])
+
+    def across_m(self, xyxy: np.ndarray) -> np.ndarray:
+        """How wide on the ground each box is across the traffic, in metres."""
+        return self.ground_depth_m(xyxy) if self._crosswise else self.ground_width_m(xyxy)
+
+    def along_m(self, xyxy: np.ndarray) -> np.ndarray:
+        """How long on the ground each box is along the traffic, in metres."""
+        return self.ground_width_m(xyxy) if self._crosswise else self.ground_depth_m(xyxy)
 
     def ground_distance_m(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """How far apart on the ground the image points ``a`` and ``b`` (rows of x, y) are, in metres."""

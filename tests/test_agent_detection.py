@@ -12,7 +12,9 @@ from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID
 from camera_agents.geometry import GroundPlane
 from camera_agents.learned import COCO_NAMES, HogDetector, OnnxDetector, decode_yolo
-from camera_agents.motion import MotionDetector, _join_lamp_ends
+from camera_agents.motion import MotionDetector
+from camera_agents.pieces import PieceJoiner, join_lamp_ends
+from camera_agents.sizes import SizeClassifier
 
 
 def road(rng: np.random.Generator, brightness: int = 90) -> np.ndarray:
@@ -313,7 +315,7 @@ def test_after_dark_a_dark_vehicles_two_lit_ends_are_one_object():
         ],
         np.float32,
     )  # fmt: skip
-    joined = _join_lamp_ends(blobs)
+    joined = join_lamp_ends(blobs)
     boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
     assert boxes == [(40, 20, 15, 18), (60, 20, 5, 8), (90, 10, 14, 6), (90, 40, 14, 8)]
 
@@ -322,7 +324,7 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
     # Looking straight down, 10 px a metre: rows of x, y, w, h, fill (pixels); white headlamps and
     # red rear lamps drawn on a dark road where the rows are
     ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
-    detector = MotionDetector(MotionDetectorConfig(), ground=ground)
+    joiner = PieceJoiner(SizeClassifier(MotionDetectorConfig().classes, kind="traffic", ground=ground), crosswise=False)
     white, red = (220, 230, 230), (20, 20, 200)
     lamps = [
         ((40, 20, 3, 3, 1.0), white), ((52, 20, 3, 3, 1.0), white),  # a car: headlamps 1.2 m apart,
@@ -335,7 +337,7 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
     raw = np.full((100, 200, 3), 20, np.uint8)
     for (x, y, w, h, _), colour in lamps:
         raw[y : y + h, x : x + w] = colour
-    joined = detector._join_lamp_pairs(np.array([row for row, _ in lamps], np.float32), raw, 1.0)
+    joined = joiner.join(np.array([row for row, _ in lamps], np.float32), raw, 1.0, dark=True, unlit=False)
     boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
     assert (40, 20, 15, 43) in boxes  # the car, one object
     assert len(boxes) == 9  # the car and the eight riders' lamps, each as it was
@@ -383,7 +385,7 @@ def test_after_dark_what_shows_of_a_dark_car_is_one_object_and_riders_abreast_st
             raw[y : y + 3, x : x + w], raw[y + h - 3 : y + h, x : x + w] = paint["red"], paint["white"]
         else:
             raw[y : y + h, x : x + w] = paint[kind]
-    joined = detector._join_pieces(np.array([row for row, _ in lamps], np.float32), raw, 1.0)
+    joined = detector._pieces.join(np.array([row for row, _ in lamps], np.float32), raw, 1.0, dark=detector._dark, unlit=detector._unlit)
     assert len(joined) == objects
 
 
