@@ -18,8 +18,9 @@ name. The same for a second draw of every variant (``FRESH``) and a third (``REP
 scored to report, never to choose a change), and every variant once more from a camera at 10,
 12.5, 15 or 30 fps (``OTHER_RATES``: the agent analyses as many frames a second whatever the
 camera's rate) and once more from a camera whose pictures are 640x360, 1280x720 or 1920x1080
-while its lines were drawn on 960x540 (``OTHER_SIZES``), and once more in grey, as a camera in
-night or infrared mode sends it (``MONOCHROME``). Then the original avenue scene, seeds 1-4, as
+while its lines were drawn on 960x540 (``OTHER_SIZES``), once more in grey, as a camera in
+night or infrared mode sends it (``MONOCHROME``), and once more from a camera whose 1280x720 or
+1920x1080 picture shows a wider view, its vehicles as large as on a 960x540 one (``WIDE_VIEWS``). Then the original avenue scene, seeds 1-4, as
 before: per line and direction, extra and missed crossings, tracks counted twice and the
 per-class confusion.
 """
@@ -126,7 +127,8 @@ def _family_score(camera: Camera) -> tuple[str, float, str]:
 
     cv2.setNumThreads(1)
     rate = "" if camera.fps == 25.0 else f"-{camera.fps:g}fps"
-    path = _rendered(spec(camera.name, camera.seed, fps=camera.fps), f"{camera.name}-seed{camera.seed}{rate}")
+    view = "" if camera.view is None else f"-{camera.view[0]}x{camera.view[1]}"
+    path = _rendered(spec(camera.name, camera.seed, fps=camera.fps, view=camera.view), f"{camera.name}-seed{camera.seed}{rate}{view}")
     if camera.size is not None or camera.grey:
         path = copied_video(path, size=camera.size, grey=camera.grey)
     _, crossings = _agent(path)
@@ -197,7 +199,7 @@ def main() -> None:
     figure("agent rate / decode-only rate, median of 3 back-to-back pairs", statistics.median(rate / decode for decode, rate in pairs), "ratio", ">= 0.45")
     figure("agent real-time 25 fps cameras per core", agent / 25.0, "cameras")
 
-    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, REPORT_ONLY
+    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, REPORT_ONLY, WIDE_VIEWS
 
     _distribution("evaluation cameras, never tuned on", "evaluation cameras", EVALUATION, len(cpus))
     _distribution("a second draw of every variant, never tuned on", "second-draw cameras", FRESH, len(cpus))
@@ -208,6 +210,10 @@ def main() -> None:
         "other-picture-size cameras", OTHER_SIZES, len(cpus),
     )
     _distribution("every variant from a camera sending grey pictures (night or infrared mode), never tuned on", "grey-picture cameras", MONOCHROME, len(cpus))
+    _distribution(
+        "every variant from a camera whose 1280x720 or 1920x1080 picture shows a wider view, never tuned on",
+        "wide-view cameras", WIDE_VIEWS, len(cpus),
+    )
 
     total = CrossingScore()
     for seed, path in videos.items():

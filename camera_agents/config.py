@@ -113,14 +113,37 @@ class SizeClasses(_Model):
 # settings in the picture's pixels were chosen on 960-pixel-wide pictures analysed 240 wide. A
 # picture of another size is analysed 240 wide too, and those settings' defaults scale with its
 # width: the same views at 640x360 and 1920x1080, analysed at a quarter of their size with the
-# settings of 960, missed or doubled four times as many crossings.
+# settings of 960, missed or doubled four times as many crossings. A larger picture may show a wider
+# view instead, its vehicles no larger than on a 960-pixel-wide one: analysed 240 wide they would be
+# too small to see. So on a calibrated camera whose picture is wider than 960, the settings are read
+# for the width at which its vehicles at the counting lines look as large as on a typical tuning
+# camera (``seen_width``), but never for a narrower one than 960: a wide view whose vehicles look as
+# on a 960-pixel-wide picture gets the settings of one, and an analysis twice as fine.
 ANALYSIS_WIDTH = 240
 REFERENCE_WIDTH = 960
+# Analysis pixels per metre of ground at the counting lines (the geometric mean of the two ground
+# axes; of the line where they look smallest) on the median tuning camera: 16.3 pixels of its
+# 960-pixel-wide picture a metre.
+TYPICAL_ANALYSIS_PX_PER_M = 4.1
 
 
-def scaled_to(width: int, at_reference: float, *, power: int = 1) -> float:
+def scaled_to(width: float, at_reference: float, *, power: int = 1) -> float:
     """A length (``power`` 1) or an area (2) chosen on a 960-pixel-wide picture, on one ``width`` wide."""
     return at_reference * (width / REFERENCE_WIDTH) ** power
+
+
+def seen_width(width: int, px_per_m: float | None) -> float:
+    """The width whose settings suit a picture ``width`` pixels wide whose vehicles at its counting
+    lines look ``px_per_m`` pixels a metre (None: not calibrated, so not known): its own, unless it
+    is wider than the tuning cameras' pictures and its vehicles would look smaller analysed 240
+    wide than on a typical one; then the width at which they would look as there, down to 960 and
+    to half its own width (an analysis at most twice as fine, four times the work). Views 1920x1080
+    wide whose vehicles look as large as on 960x540 ones: 525 wrong counts on the 28 tuning variants
+    analysed 240 wide."""
+    if px_per_m is None:
+        return float(width)
+    wanted = ANALYSIS_WIDTH * px_per_m / TYPICAL_ANALYSIS_PX_PER_M  # the width analysed 240 wide at that size
+    return float(min(width, max(REFERENCE_WIDTH, width / 2, wanted)))
 
 
 class MotionDetectorConfig(_Model):
@@ -128,7 +151,9 @@ class MotionDetectorConfig(_Model):
     scale: float | None = Field(
         default=None, gt=0.05, le=1.0,
         description=f"Analysis scale of the background model. By default the picture is analysed {ANALYSIS_WIDTH} pixels "
-                    "wide (0.25 of a 960-pixel-wide picture, 0.125 of 1920, 0.375 of 640), the size the detector was tuned at.",
+                    "wide (0.25 of a 960-pixel-wide picture, 0.125 of 1920, 0.375 of 640), the size the detector was tuned at; "
+                    "finer, up to twice, on a calibrated camera with a larger picture whose vehicles would look smaller there than on a "
+                    "typical tuning camera (a wide view).",
     )
     history: int = Field(default=1000, ge=10, le=10_000, description="Analysed frames of background history (MOG2).")
     background_ratio: float = Field(
@@ -180,16 +205,17 @@ class MotionDetectorConfig(_Model):
     )
     classes: SizeClasses = Field(default_factory=SizeClasses, description="Size thresholds of the classes.")
 
-    def scale_at(self, width: int) -> float:
-        """``scale`` as set, or the default for a picture ``width`` pixels wide."""
+    # The defaults below are for a picture whose settings are read ``width`` wide (``seen_width``).
+    def scale_at(self, width: float) -> float:
+        """``scale`` as set, or the default for a picture read ``width`` pixels wide."""
         return self.scale if self.scale is not None else min(1.0, ANALYSIS_WIDTH / width)
 
-    def min_area_at(self, width: int) -> float:
-        """``min_area_px`` as set, or the default for a picture ``width`` pixels wide."""
+    def min_area_at(self, width: float) -> float:
+        """``min_area_px`` as set, or the default for a picture read ``width`` pixels wide."""
         return self.min_area_px if self.min_area_px is not None else scaled_to(width, 120.0, power=2)
 
-    def merge_at(self, width: int) -> float:
-        """``merge_px`` as set, or the default for a picture ``width`` pixels wide."""
+    def merge_at(self, width: float) -> float:
+        """``merge_px`` as set, or the default for a picture read ``width`` pixels wide."""
         return self.merge_px if self.merge_px is not None else scaled_to(width, 6.0)
 
 
@@ -292,12 +318,12 @@ class AnalyticsConfig(_Model):
                     "frame, for a camera whose live view needs full-rate positions).",
     )
 
-    def hysteresis_at(self, width: int) -> float:
-        """``line_hysteresis_px`` as set, or the default for a picture ``width`` pixels wide."""
+    def hysteresis_at(self, width: float) -> float:
+        """``line_hysteresis_px`` as set, or the default for a picture read ``width`` pixels wide (``seen_width``)."""
         return self.line_hysteresis_px if self.line_hysteresis_px is not None else scaled_to(width, 4.0)
 
-    def stopped_px_at(self, width: int) -> float:
-        """``stopped_max_px`` as set, or the default for a picture ``width`` pixels wide."""
+    def stopped_px_at(self, width: float) -> float:
+        """``stopped_max_px`` as set, or the default for a picture read ``width`` pixels wide (``seen_width``)."""
         return self.stopped_max_px if self.stopped_max_px is not None else scaled_to(width, 6.0)
 
     def stride_at(self, fps: float) -> int:

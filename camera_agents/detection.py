@@ -44,10 +44,13 @@ class Detector(Protocol):
         ...
 
 
-def make_detector(config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, travel: Travel | None = None) -> Detector:
-    """``travel``: how traffic moves through the picture (read from the counting lines), if known."""
+def make_detector(
+    config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, travel: Travel | None = None, seen_width: float | None = None
+) -> Detector:
+    """``travel``: how traffic moves through the picture (read from the counting lines), if known;
+    ``seen_width``: the width whose settings suit the pictures (``camera_agents.config.seen_width``)."""
     if isinstance(config, MotionDetectorConfig):
-        return MotionDetector(config, kind=kind, ground=ground, travel=travel)
+        return MotionDetector(config, kind=kind, ground=ground, travel=travel, seen_width=seen_width)
     if isinstance(config, HogDetectorConfig):
         from camera_agents.learned import HogDetector
 

@@ -31,12 +31,15 @@ from camera_agents.sizes import SizeClassifier
 
 
 class MotionDetector:
-    """Moving objects against a learned background, analysed at ``config.scale_at(width)`` of the frame."""
+    """Moving objects against a learned background, analysed at ``config.scale_at(seen_width)`` of
+    the frame; ``seen_width`` (by default the frame's width) is the width whose settings suit it."""
 
     def __init__(
-        self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, travel: Travel | None = None
-    ) -> None:
+        self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, travel: Travel | None = None,
+        seen_width: float | None = None,
+    ) -> None:  # fmt: skip
         self._config = config
+        self._seen_width = seen_width
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
         # quarter, so that the cuts meant for riders abreast fall between them.
@@ -449,11 +452,12 @@ class MotionDetector:
     def _resize_for(self, width: int, height: int) -> None:
         cfg = self._config
         self._size = (width, height)
-        scale = cfg.scale_at(width)
+        seen = self._seen_width or width
+        scale = cfg.scale_at(seen)
         self._small = (max(16, round(width * scale)), max(16, round(height * scale)))
         self._factor = self._small[0] / width
-        self._min_area = cfg.min_area_at(width)  # in square pixels of the picture
-        gap = cfg.merge_at(width) * self._factor  # in analysis pixels
+        self._min_area = cfg.min_area_at(seen)  # in square pixels of the picture
+        gap = cfg.merge_at(seen) * self._factor  # in analysis pixels
         size = 2 * int(round(gap / 2)) + 1  # odd, so closing does not shift blobs
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
 

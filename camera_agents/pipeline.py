@@ -29,7 +29,7 @@ from camera_agents.analytics import (
     StoppedMonitor,
     ZoneCounter,
 )
-from camera_agents.config import CameraConfig, camera_info
+from camera_agents.config import CameraConfig, camera_info, seen_width
 from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, travel_across
@@ -95,10 +95,14 @@ class CameraPipeline:
         self.fps = fps  # read-only: the rate followed, as reported until it is measured
         self.stride = analytics.stride_at(fps)  # read-only: every stride-th frame is analysed
         ground = None
+        px_per_m = None  # how large vehicles look at the counting lines, when calibrated
         if config.calibration is not None:
             ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
+            if config.lines:
+                px_per_m = float(ground.pixels_per_metre([np.mean(line.points, axis=0) for line in config.lines]).min())
+        seen = seen_width(width, px_per_m)  # the settings in pixels are those of a picture this wide
         travel = travel_across([line.points for line in config.lines])
-        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel)
+        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel, seen_width=seen)
         self.tracker = Tracker(
             min_hits=config.confirmation_hits(),
             max_lost=self._max_lost(),
@@ -109,7 +113,7 @@ class CameraPipeline:
         self.lines = [
             LineCounter(
                 CountingLine.from_points(line.id, line.points, line.in_direction, allowed_direction=line.allowed_direction),
-                hysteresis_px=analytics.hysteresis_at(width),
+                hysteresis_px=analytics.hysteresis_at(seen),
                 frame_size=(width, height),
                 forget_after_s=forget_s,
             )
@@ -122,7 +126,7 @@ class CameraPipeline:
             if zone.dwell_seconds is not None
         }
         self.stopped = (
-            StoppedMonitor(stopped_s=analytics.stopped_seconds, max_px=analytics.stopped_px_at(width), forget_after_s=forget_s)
+            StoppedMonitor(stopped_s=analytics.stopped_seconds, max_px=analytics.stopped_px_at(seen), forget_after_s=forget_s)
             if config.kind == "traffic"
             else None
         )

@@ -37,17 +37,20 @@ REPORT_ONLY: tuple[tuple[str, int], ...] = tuple((name, 9001 + 17 * index) for i
 class Camera:
     """A synthetic camera: a variant and a seed, sending ``fps`` frames a second, its pictures
     resized to ``size`` (the lines still drawn on the 960x540 ones) when given, in grey when
-    ``grey``."""
+    ``grey``; with ``view``, rendered at that size: a wider view, its vehicles as large in its
+    pixels as on a 960x540 camera, its lines drawn on its own pictures."""
 
     name: str
     seed: int
     fps: float = 25.0
     size: tuple[int, int] | None = None
     grey: bool = False
+    view: tuple[int, int] | None = None
 
     def __str__(self) -> str:
         at = [f"{self.fps:g} fps"] if self.fps != 25.0 else []
         at += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
+        at += [f"a {self.view[0]}x{self.view[1]} wide view"] if self.view else []
         return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "") + (" in grey" if self.grey else "")
 
 
@@ -67,6 +70,12 @@ OTHER_SIZES: tuple[Camera, ...] = tuple(
 # infrared filter stuck by day. Never tuned on (the one change for grey pictures was chosen on
 # grey copies of tuning seed 1), scored to report.
 MONOCHROME: tuple[Camera, ...] = tuple(Camera(name, 8001 + 11 * index, grey=True) for index, name in enumerate(VARIANTS))
+# And every variant from a camera with a larger picture that shows a wider view, its vehicles no
+# larger in its pixels than on a 960x540 camera: 1280x720 and full HD. Never tuned on (the settings'
+# rule for such pictures was chosen on tuning seed 1 at 1920x1080), scored to report.
+WIDE_VIEWS: tuple[Camera, ...] = tuple(
+    Camera(name, 10001 + 11 * index, view=((1280, 720), (1920, 1080))[index % 2]) for index, name in enumerate(VARIANTS)
+)
 
 # A subset of the evaluation cameras for the test suite, one per axis, on shorter clips.
 TEST_SUBSET: tuple[tuple[str, int], ...] = tuple(
@@ -83,16 +92,17 @@ TARGET_MEDIAN = 0.98
 HELD_EVERY = 0.85
 
 
-def spec(name: str, seed: int, frames: int = FRAMES, *, fps: float = 25.0) -> str:
-    """The camera's synthetic source: ``frames`` frames at 25 fps, or as many seconds at ``fps``."""
-    if fps == 25.0:
-        return f"synthetic:traffic?variant={name}&seed={seed}&frames={frames}"
-    return f"synthetic:traffic?variant={name}&seed={seed}&frames={round(frames * fps / 25.0)}&fps={fps:g}"
+def spec(name: str, seed: int, frames: int = FRAMES, *, fps: float = 25.0, view: tuple[int, int] | None = None) -> str:
+    """The camera's synthetic source: ``frames`` frames at 25 fps, or as many seconds at ``fps``;
+    rendered at ``view`` (width, height) when given, else 960x540."""
+    source = f"synthetic:traffic?variant={name}&seed={seed}"
+    source += f"&frames={frames}" if fps == 25.0 else f"&frames={round(frames * fps / 25.0)}&fps={fps:g}"
+    return source + (f"&width={view[0]}&height={view[1]}" if view else "")
 
 
 assert not set(TUNING) & set(EVALUATION) and not set(FRESH) & (set(TUNING) | set(EVALUATION))
 assert not set(REPORT_ONLY) & (set(TUNING) | set(EVALUATION) | set(FRESH))
 assert not set(VALIDATION) & (set(TUNING) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY))
 _ELSEWHERE = set(TUNING) | set(VALIDATION) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY)
-assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME} & _ELSEWHERE
+assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME + WIDE_VIEWS} & _ELSEWHERE
 assert len(EVALUATION) >= 24

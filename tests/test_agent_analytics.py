@@ -261,6 +261,17 @@ def test_image_points_go_to_the_ground_in_metres(points, expected):
     assert _ROAD.to_ground(np.asarray(points, float)) == pytest.approx(np.asarray(expected, float).reshape(-1, 2), abs=1e-6)
 
 
+def test_how_large_a_metre_of_ground_looks_where_it_is():
+    # straight down at 10 px a metre: 10 everywhere
+    flat = GroundPlane.from_points([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [10, 0], [10, 10], [0, 10]])
+    assert flat.pixels_per_metre([[5, 5], [90, 40]]) == pytest.approx([10, 10], rel=1e-6)
+    # in perspective a metre looks smaller further up the road, and is foreshortened along it: at
+    # the near edge 40 px across and fewer along, so under 40 as a square's side; far off, a few
+    near, middle, far = _ROAD.pixels_per_metre([[200, 399], [200, 250], [200, 101]])
+    assert 30 < near < 40 and near > middle > far and far < 6
+    assert flat.pixels_per_metre(np.zeros((0, 2))).shape == (0,)
+
+
 def test_an_id_change_at_the_line_still_counts_once():
     counter = LineCounter(HORIZONTAL, hysteresis_px=4)
     out = []

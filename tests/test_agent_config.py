@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from camera_agents.config import ConfigError, load_camera, load_cameras, parse_camera, verify_inside_frame
+from camera_agents.config import ConfigError, load_camera, load_cameras, parse_camera, seen_width, verify_inside_frame
 
 GOOD = textwrap.dedent(
     """\
@@ -183,6 +183,29 @@ def test_pixel_settings_follow_the_pictures_width_unless_set(tmp_path, width, sc
     assert detector.type == "motion"
     got = (detector.scale_at(width), detector.min_area_at(width), detector.merge_at(width), analytics.hysteresis_at(width), analytics.stopped_px_at(width))
     assert got == (0.5, 200, 3, 5, 9)
+
+
+@pytest.mark.parametrize(
+    "width, px_per_m, seen",
+    [
+        # not calibrated: how large vehicles look is not known, the picture's width decides
+        (1920, None, 1920),
+        # a 960-wide picture: its own width, however small its vehicles look (the tuning cameras')
+        (960, 11.7, 960),
+        # full HD, vehicles twice as large as on the typical tuning camera's 960 picture (the same view, twice the detail)
+        (1920, 32.6, 1908.3),
+        # full HD showing a wider view, vehicles as large as on a 960 picture: read as one, analysed 480 wide
+        (1920, 16.3, 960),
+        # ... and as large as on a tuning camera's near line: between the two
+        (1920, 24.0, 1404.9),
+        # a wide view of 4K, its vehicles small: down to half its width at most (an analysis twice as fine)
+        (3840, 10.0, 1920),
+        # a substream smaller than the tuning pictures: its own width
+        (640, 16.3, 640),
+    ],
+)
+def test_the_width_whose_settings_suit_a_picture_follows_how_large_its_vehicles_look(width, px_per_m, seen):
+    assert seen_width(width, px_per_m) == pytest.approx(seen, abs=0.1)
 
 
 def test_a_substream_of_the_same_shape_gets_the_lines_scaled_to_its_pictures(tmp_path):
