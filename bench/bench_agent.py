@@ -19,8 +19,9 @@ scored to report, never to choose a change), and every variant once more from a 
 12.5, 15 or 30 fps (``OTHER_RATES``: the agent analyses as many frames a second whatever the
 camera's rate) and once more from a camera whose pictures are 640x360, 1280x720 or 1920x1080
 while its lines were drawn on 960x540 (``OTHER_SIZES``), once more in grey, as a camera in
-night or infrared mode sends it (``MONOCHROME``), and once more from a camera whose 1280x720 or
-1920x1080 picture shows a wider view, its vehicles as large as on a 960x540 one (``WIDE_VIEWS``). Then the original avenue scene, seeds 1-4, as
+night or infrared mode sends it (``MONOCHROME``), and once more from a camera whose 1280x720,
+1920x1080, 640x480 or 704x576 picture shows another view, its vehicles as large as on a 960x540 one
+(``OTHER_VIEWS``). Then the original avenue scene, seeds 1-4, as
 before: per line and direction, extra and missed crossings, tracks counted twice and the
 per-class confusion.
 """
@@ -199,7 +200,7 @@ def main() -> None:
     figure("agent rate / decode-only rate, median of 3 back-to-back pairs", statistics.median(rate / decode for decode, rate in pairs), "ratio", ">= 0.45")
     figure("agent real-time 25 fps cameras per core", agent / 25.0, "cameras")
 
-    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, REPORT_ONLY, WIDE_VIEWS
+    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, OTHER_VIEWS, REPORT_ONLY
 
     _distribution("evaluation cameras, never tuned on", "evaluation cameras", EVALUATION, len(cpus))
     _distribution("a second draw of every variant, never tuned on", "second-draw cameras", FRESH, len(cpus))
@@ -211,8 +212,8 @@ def main() -> None:
     )
     _distribution("every variant from a camera sending grey pictures (night or infrared mode), never tuned on", "grey-picture cameras", MONOCHROME, len(cpus))
     _distribution(
-        "every variant from a camera whose 1280x720 or 1920x1080 picture shows a wider view, never tuned on",
-        "wide-view cameras", WIDE_VIEWS, len(cpus),
+        "every variant from a camera whose 1280x720, 1920x1080, 640x480 or 704x576 picture shows another view, never tuned on",
+        "other-view cameras", OTHER_VIEWS, len(cpus),
     )
 
     total = CrossingScore()

@@ -113,12 +113,13 @@ class SizeClasses(_Model):
 # settings in the picture's pixels were chosen on 960-pixel-wide pictures analysed 240 wide. A
 # picture of another size is analysed 240 wide too, and those settings' defaults scale with its
 # width: the same views at 640x360 and 1920x1080, analysed at a quarter of their size with the
-# settings of 960, missed or doubled four times as many crossings. A larger picture may show a wider
-# view instead, its vehicles no larger than on a 960-pixel-wide one: analysed 240 wide they would be
-# too small to see. So on a calibrated camera whose picture is wider than 960, the settings are read
-# for the width at which its vehicles at the counting lines look as large as on a typical tuning
-# camera (``seen_width``), but never for a narrower one than 960: a wide view whose vehicles look as
-# on a 960-pixel-wide picture gets the settings of one, and an analysis twice as fine.
+# settings of 960, missed or doubled four times as many crossings. But a picture of another size may
+# show another view instead, its vehicles as large in its pixels as on a 960-pixel-wide one: a full-HD
+# wide view analysed 240 wide shows a motorbike at its far line two analysis pixels wide. So on a
+# calibrated camera the settings are those of the width at which its vehicles at the counting lines
+# look as on a typical tuning camera (``seen_width``), between its own width and 960: a wide view
+# whose vehicles look as on a 960-pixel-wide picture gets the settings of one, and an analysis twice
+# as fine; a 640x480 view of the same kind one a third coarser.
 ANALYSIS_WIDTH = 240
 REFERENCE_WIDTH = 960
 # Analysis pixels per metre of ground at the counting lines (the geometric mean of the two ground
@@ -134,16 +135,15 @@ def scaled_to(width: float, at_reference: float, *, power: int = 1) -> float:
 
 def seen_width(width: int, px_per_m: float | None) -> float:
     """The width whose settings suit a picture ``width`` pixels wide whose vehicles at its counting
-    lines look ``px_per_m`` pixels a metre (None: not calibrated, so not known): its own, unless it
-    is wider than the tuning cameras' pictures and its vehicles would look smaller analysed 240
-    wide than on a typical one; then the width at which they would look as there, down to 960 and
-    to half its own width (an analysis at most twice as fine, four times the work). Views 1920x1080
-    wide whose vehicles look as large as on 960x540 ones: 525 wrong counts on the 28 tuning variants
-    analysed 240 wide."""
+    lines look ``px_per_m`` pixels a metre (None: not calibrated, so not known): the width at which
+    they would look as on a typical tuning camera, kept between the picture's own width and the
+    tuning pictures' 960, and never under half its own (an analysis at most twice as fine as 240
+    pixels wide, four times the work). A 960-pixel-wide picture keeps its own."""
     if px_per_m is None:
         return float(width)
     wanted = ANALYSIS_WIDTH * px_per_m / TYPICAL_ANALYSIS_PX_PER_M  # the width analysed 240 wide at that size
-    return float(min(width, max(REFERENCE_WIDTH, width / 2, wanted)))
+    low, high = min(width, REFERENCE_WIDTH), max(width, REFERENCE_WIDTH)
+    return float(max(width / 2, min(high, max(low, wanted))))
 
 
 class MotionDetectorConfig(_Model):
@@ -152,8 +152,8 @@ class MotionDetectorConfig(_Model):
         default=None, gt=0.05, le=1.0,
         description=f"Analysis scale of the background model. By default the picture is analysed {ANALYSIS_WIDTH} pixels "
                     "wide (0.25 of a 960-pixel-wide picture, 0.125 of 1920, 0.375 of 640), the size the detector was tuned at; "
-                    "finer, up to twice, on a calibrated camera with a larger picture whose vehicles would look smaller there than on a "
-                    "typical tuning camera (a wide view).",
+                    "on a calibrated camera, finer (up to twice) or coarser as its vehicles at the lines look smaller or larger there "
+                    "than on a typical tuning camera, between the scale of its own width and that of a 960-pixel-wide picture.",
     )
     history: int = Field(default=1000, ge=10, le=10_000, description="Analysed frames of background history (MOG2).")
     background_ratio: float = Field(

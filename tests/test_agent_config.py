@@ -200,8 +200,12 @@ def test_pixel_settings_follow_the_pictures_width_unless_set(tmp_path, width, sc
         (1920, 24.0, 1404.9),
         # a wide view of 4K, its vehicles small: down to half its width at most (an analysis twice as fine)
         (3840, 10.0, 1920),
-        # a substream smaller than the tuning pictures: its own width
-        (640, 16.3, 640),
+        # a 640x480 view whose vehicles look as on a 960 picture: read as one, analysed 160 wide
+        (640, 16.3, 954.1),
+        # a substream of a 960 picture, its vehicles two thirds as large: its own width
+        (640, 10.9, 640),
+        # ... and however small they look, no finer than 240 wide
+        (640, 5.0, 640),
     ],
 )
 def test_the_width_whose_settings_suit_a_picture_follows_how_large_its_vehicles_look(width, px_per_m, seen):
