@@ -81,6 +81,11 @@ class MotionDetector:
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
         self.global_change = False  # read-only: the last frame was a whole-frame change
 
+    @property
+    def analysis_size(self) -> tuple[int, int] | None:
+        """Width and height of the picture the background model sees; None before the first frame."""
+        return self._small if self._size is not None else None
+
     def detect(self, image: np.ndarray | None, *, analyse: bool = True) -> Detections:
         if not analyse:
             return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate

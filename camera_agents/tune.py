@@ -68,6 +68,7 @@ class TuneReport:
     brightness: tuple[float, float, float]  # min, mean, max of the mean grey level
     light_step_per_s: float  # largest brightness change within a second, as a share of the mean
     colour_share: float  # the most of an analysed frame's pixels in colour (0: a monochrome picture)
+    analysis_size: tuple[int, int] | None  # the picture the motion detector's background model sees
     warnings: tuple[TuneWarning, ...] = field(default_factory=tuple)
 
 
@@ -260,6 +261,8 @@ def report_text(report: TuneReport) -> str:
         ),
         f"colour: up to {report.colour_share:.1%} of the picture in colour",
     ]
+    if report.analysis_size is not None:
+        lines.append(f"analysis: the motion detector sees the picture {report.analysis_size[0]}x{report.analysis_size[1]}")
     lines.append(f"{len(report.warnings)} warning(s)" + (":" if report.warnings else ": nothing found that will hurt counting"))
     lines += [f"  - [{w.kind}] {w.message}" for w in report.warnings]
     return "\n".join(lines) + "\n"
@@ -387,7 +390,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),
         brightness=(round(min(levels), 1), round(float(np.mean(levels)), 1), round(max(levels), 1)),
         light_step_per_s=round(light_step(levels, analysed_fps), 3), colour_share=round(max(colour, default=0.0), 4),
-        warnings=tuple(warnings),
+        analysis_size=getattr(pipeline.detector, "analysis_size", None), warnings=tuple(warnings),
     )  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(out_dir / "annotated.png"), annotate(last_image, config, pipeline.last_tracks, trails)):

@@ -133,6 +133,7 @@ def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     assert set(report["counts"]) <= {"stop_line/in", "stop_line/out", "near_edge/in", "near_edge/out"} and sum(report["counts"].values()) >= 5
     assert report["objects"] >= 10 and report["object_height_px"] > 16
     assert report["colour_share"] > 0.05
+    assert report["analysis_size"] == [240, 135]  # a 960x540 picture, analysed at a quarter
     assert report["warnings"] == [], report["warnings"]  # the example camera is set up well
     picture = cv2.imread(str(out / "annotated.png"))
     assert picture.shape == (540, 960, 3)
@@ -178,3 +179,23 @@ def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
     )
     assert result.exit_code == 2 and "missing.mp4 does not exist" in result.output  # bad input
     assert not (tmp_path / "r").exists()
+
+
+def test_tune_says_how_finely_a_full_hd_wide_view_is_analysed(tmp_path):
+    from tests.media import synthetic_video
+    from tests.scene_sets import TEST_FRAMES, spec
+
+    # a full-HD camera showing a wide view, its vehicles at the lines as large as on a 960x540 one
+    video = synthetic_video(spec("asphalt-grey", 10144, TEST_FRAMES, view=(1920, 1080)))
+    camera = json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8"))
+    camera["source"] = str(video)
+    path = tmp_path / "camera.yaml"
+    path.write_text(yaml.safe_dump(camera, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["tune", "--config", str(path), "--seconds", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    # finer than the 240 pixels its width alone would give, at most twice as fine
+    width, height = report["analysis_size"]
+    assert 240 < width <= 480 and abs(height - 1080 * width / 1920) <= 1, report["analysis_size"]
+    assert f"the motion detector sees the picture {width}x{height}" in result.output
