@@ -48,7 +48,7 @@ class MotionDetector:
         # width of its own columns, and may be told apart by their colours.
         self._updown = travel == "updown"
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=self._crosswise)
-        self._pieces = PieceJoiner(self._classifier, crosswise=self._crosswise)
+        self._pieces = PieceJoiner(self._classifier)
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=config.history, varThreshold=config.var_threshold, detectShadows=True
         )

@@ -25,9 +25,8 @@ _PIECES_MAX_LONG_M, _PIECES_MAX_WIDE_M = 5.0, 2.4
 class PieceJoiner:
     """Joins blobs (rows of x, y, w, h, fill in analysis pixels) that are pieces of one vehicle."""
 
-    def __init__(self, classifier: SizeClassifier, *, crosswise: bool) -> None:
-        self._classifier = classifier
-        self._crosswise = crosswise  # traffic across the picture: its axis across the traffic is the picture's height
+    def __init__(self, classifier: SizeClassifier) -> None:
+        self._classifier = classifier  # sizes on the ground, across and along the traffic
 
     def join(self, b: np.ndarray, raw: np.ndarray, inv: float, *, dark: bool, unlit: bool) -> np.ndarray:
         """Blobs that are pieces of one vehicle, joined: after dark its lamps, in daylight (on a
@@ -48,7 +47,7 @@ class PieceJoiner:
         file are each narrower than that; a car with a rider close behind it, seen whole, is
         already longer than a car's pieces together may be."""
         rows = [list(r) for r in b.tolist()]
-        a = 1 if self._crosswise else 0  # the picture's axis across the traffic
+        a = 1 if self._classifier.crosswise else 0  # the picture's axis across the traffic
         across = self._classifier.across_m(box_corners(b) * inv).tolist()
         i = 0
         while i < len(rows):

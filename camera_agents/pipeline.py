@@ -147,12 +147,12 @@ class CameraPipeline:
         sent = self._sent_rate.observe(now)
         if sent is None or abs(sent - self.fps) <= RATE_TOLERANCE * self.fps:
             return
+        stride = self.config.analytics.stride_at(sent)
         log.warning(
             "camera %s sends %.1f frames a second, not %.1f: every %d frame(s) analysed from now on",
-            self.config.camera_id, sent, self.fps, self.config.analytics.stride_at(sent),
+            self.config.camera_id, sent, self.fps, stride,
         )  # fmt: skip
-        self.fps = sent
-        self.stride = self.config.analytics.stride_at(sent)
+        self.fps, self.stride = sent, stride
         self.tracker.max_lost = self._max_lost()
 
     def wants_picture(self, frame_no: int) -> bool:

@@ -37,6 +37,11 @@ class SizeClassifier:
         return np.where(small, CLASS_ID["motorbike"], np.where(medium, CLASS_ID["car"], CLASS_ID["bus_truck"])).astype(np.int16)
 
     @property
+    def crosswise(self) -> bool:
+        """Traffic moves across the picture: across it is up the picture, along it across."""
+        return self._crosswise
+
+    @property
     def calibrated(self) -> bool:
         return self._ground is not None
 

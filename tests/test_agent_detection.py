@@ -324,7 +324,7 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
     # Looking straight down, 10 px a metre: rows of x, y, w, h, fill (pixels); white headlamps and
     # red rear lamps drawn on a dark road where the rows are
     ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
-    joiner = PieceJoiner(SizeClassifier(MotionDetectorConfig().classes, kind="traffic", ground=ground), crosswise=False)
+    joiner = PieceJoiner(SizeClassifier(MotionDetectorConfig().classes, kind="traffic", ground=ground))
     white, red = (220, 230, 230), (20, 20, 200)
     lamps = [
         ((40, 20, 3, 3, 1.0), white), ((52, 20, 3, 3, 1.0), white),  # a car: headlamps 1.2 m apart,
