@@ -39,8 +39,8 @@ def free_port() -> int:
 class RtspServer:
     """One gst-rtsp-server process serving ``video`` at rtsp://127.0.0.1:<port>/cam."""
 
-    def __init__(self, video: Path, port: int, *, user: str | None = None, report_fps: int | None = None) -> None:
-        self.video, self.port, self.user, self.report_fps = video, port, user, report_fps
+    def __init__(self, video: Path, port: int, *, user: str | None = None, report_fps: int | None = None, codec: str = "h264") -> None:
+        self.video, self.port, self.user, self.report_fps, self.codec = video, port, user, report_fps, codec
         self.process: subprocess.Popen | None = None
 
     def url(self, credentials: str = "") -> str:
@@ -52,6 +52,7 @@ class RtspServer:
             command += ["--user", self.user, "--password", PASSWORD]
         if self.report_fps:
             command += ["--report-fps", str(self.report_fps)]
+        command += ["--codec", self.codec]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready, _, _ = select.select([self.process.stdout], [], [], 15)
         line = self.process.stdout.readline() if ready else ""
@@ -79,8 +80,10 @@ class RtspServer:
 def servers():
     started: list[RtspServer] = []
 
-    def start(video: Path, port: int | None = None, *, user: str | None = None, report_fps: int | None = None) -> RtspServer:
-        server = RtspServer(video, port or free_port(), user=user, report_fps=report_fps).start()
+    def start(
+        video: Path, port: int | None = None, *, user: str | None = None, report_fps: int | None = None, codec: str = "h264"
+    ) -> RtspServer:
+        server = RtspServer(video, port or free_port(), user=user, report_fps=report_fps, codec=codec).start()
         started.append(server)
         return server
 
@@ -116,8 +119,17 @@ def events_in(path: Path) -> list:
     return [decode(line) for line in path.read_bytes().splitlines()] if path.exists() else []
 
 
-def test_opencv_reads_the_rtsp_stream(servers, scene_video):
-    server = servers(scene_video)
+@pytest.mark.parametrize(
+    "codec",
+    [
+        # what most cameras still send by default
+        "h264",
+        # what many newer ones send to halve the bandwidth
+        "h265",
+    ],
+)
+def test_opencv_reads_the_rtsp_stream(servers, scene_video, codec):
+    server = servers(scene_video, codec=codec)
     source = LiveSource.for_url(server.url())
     try:
         frames = []
