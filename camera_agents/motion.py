@@ -42,12 +42,12 @@ class MotionDetector:
         self._seen_width = seen_width
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
-        # quarter, so that the cuts meant for riders abreast fall between them.
-        self._crosswise = travel == "leftright"
+        # quarter, so that the cuts meant for riders abreast fall between them. The size classifier
+        # keeps it: it also turns sizes across and along the traffic.
+        self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=travel == "leftright")
         # Traffic up and down the picture: riders abreast stand side by side in it, each the
         # width of its own columns, and may be told apart by their colours.
         self._updown = travel == "updown"
-        self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=self._crosswise)
         self._pieces = PieceJoiner(self._classifier)
         self._model = cv2.createBackgroundSubtractorMOG2(
             history=config.history, varThreshold=config.var_threshold, detectShadows=True
@@ -207,7 +207,7 @@ class MotionDetector:
             ox, oy = origin
             labelled = (slice(oy, oy + labels.shape[0]), slice(ox, ox + labels.shape[1]))
             solid = self._without_cast_shadows(opened, small, labelled) if (two_wide & candidate).any() and not self._dark else opened[labelled]
-            split = split_turned if self._crosswise else split_merged
+            split = split_turned if self._classifier.crosswise else split_merged
             for index in np.flatnonzero(candidate):
                 x, y, w, h, area = (int(v) for v in stats[kept[index]])
                 x, y = x - ox, y - oy
@@ -283,7 +283,7 @@ class MotionDetector:
         if self._classifier.calibrated:
             across = self._classifier.across_m(boxes)
             two_wide = across >= self._config.split_min_width_m
-            if self._crosswise:
+            if self._classifier.crosswise:
                 # Seen from the side, as traffic across the picture is, a long blob is at least
                 # twice as wide as tall in the picture; a bus driving diagonally is squarer.
                 sideways = boxes[:, 2] - boxes[:, 0] >= 2 * (boxes[:, 3] - boxes[:, 1])
@@ -316,7 +316,7 @@ class MotionDetector:
         riders wide, it is cut where its colour changes, if each piece is then a rider."""
         x, y, w, h = box
         ox, oy = origin
-        if self._crosswise:
+        if self._classifier.crosswise:
             return [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in cut_across_lanes(labels, label, x, y, w, h)]
         pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in cut_by_colour(labels, label, x, y, w, h, colours, solid)]
         return pieces if len(pieces) > 1 and self._riders_each(pieces, inv) else None

@@ -58,9 +58,9 @@ class SentRate:
     A stream's first ``settle_s``, and the first after an outage (no frame for ``gap_s``: the source
     reports one after a second), deliver in a burst what the camera sent while the connection was
     probed (a 10 fps stream delivered 37 frames in its first second from GStreamer's RTSP server):
-    they are left out. A camera sending under a frame a second is never measured. Frames the agent was too slow
-    for are not seen; that is right for the analysis, whose rate is of the frames it gets (a frame
-    it skips costs it nothing on a live stream, whose reader decoded it already)."""
+    they are left out. A camera sending under a frame a second is never measured. Frames the agent
+    was too slow for are not seen; that is right for the analysis, whose rate is of the frames it
+    gets (a frame it skips costs it nothing on a live stream, whose reader decoded it already)."""
 
     def __init__(self, *, window_s: float = 10.0, min_span_s: float = 3.0, settle_s: float = 1.5, gap_s: float = 1.2) -> None:
         self._window_s, self._min_span_s, self._settle_s, self._gap_s = window_s, min_span_s, settle_s, gap_s
