@@ -419,15 +419,26 @@ class DwellMonitor:
 
 @dataclass(slots=True)
 class _Still:
-    x: float
+    x: float  # the spot the anchor stays near, and since when
     y: float
     since: float
+    start: tuple[float, float]  # where the track was first seen
+    box: tuple[float, float, float, float]  # where it was last seen (xyxy)
+    arrived: bool = False  # it drove there from where it was first seen
     reported: bool = False
 
 
 class StoppedMonitor:
-    """Vehicles whose anchor stays within ``max_px`` of one spot for ``stopped_s`` seconds;
-    reported once per stop, re-armed when the vehicle moves on."""
+    """Vehicles that drove to a spot and whose anchor stays within ``max_px`` of it for
+    ``stopped_s`` seconds; reported once per stop, re-armed when the vehicle moves on.
+
+    What appears in place and never moves is not a vehicle that stopped: an advertising screen
+    beside the road, whose changing picture the background never learns, or a patch of the verge a
+    low bitrate keeps smearing, lives as one track for minutes. A track has arrived once its anchor
+    is further from where it was first seen than the track's box is long (a box's own jitter stays
+    within it). A stopped vehicle hidden for a while (a bus passing in front of it) comes back as
+    a new track where it stood: that track is the same vehicle, its stop neither restarted nor
+    reported again."""
 
     def __init__(self, *, stopped_s: float, max_px: float, forget_after_s: float = 10.0) -> None:
         self._stopped_s = stopped_s
@@ -442,24 +453,42 @@ class StoppedMonitor:
         found: list[Dwell] = []
         if len(detections):
             confirmed = _confirmed(detections)
-            rows = zip(
-                detections.class_id[confirmed].tolist(),
-                detections.tracker_id[confirmed].tolist(),  # type: ignore[index]
-                bottom_centre(detections.xyxy[confirmed]).tolist(),
-            )
-            for class_id, track_id, (x, y) in rows:
+            ids = detections.tracker_id[confirmed].tolist()  # type: ignore[index]
+            boxes = detections.xyxy[confirmed]
+            rows = zip(detections.class_id[confirmed].tolist(), ids, bottom_centre(boxes).tolist(), boxes.tolist())
+            for class_id, track_id, (x, y), box in rows:
                 if class_id not in _VEHICLES:
                     continue
                 still = self._still.get(track_id)
-                if still is None or np.hypot(x - still.x, y - still.y) > self._max_px:
-                    self._still.put(track_id, _Still(x, y, now), now)
-                    continue
+                if still is None:
+                    still = self._stood_here(x, y, set(ids))
+                    self._still.put(track_id, still or _Still(x, y, now, start=(x, y), box=tuple(box)), now)
+                    if still is None:
+                        continue
                 self._still.touch(track_id, now)
-                if not still.reported and now - still.since >= self._stopped_s:
+                still.box = tuple(box)
+                if not still.arrived:
+                    still.arrived = np.hypot(x - still.start[0], y - still.start[1]) > max(box[2] - box[0], box[3] - box[1])
+                if np.hypot(x - still.x, y - still.y) > self._max_px:
+                    still.x, still.y, still.since, still.reported = x, y, now, False
+                    continue
+                if still.arrived and not still.reported and now - still.since >= self._stopped_s:
                     still.reported = True
                     found.append(Dwell(track_id, class_id, None, now - still.since, frame_no))
         self._still.prune(now)
         return found
+
+    def _stood_here(self, x: float, y: float, seen: set[int]) -> _Still | None:
+        """The stop of a vehicle that drove in and stood where a new track's anchor (``x``, ``y``)
+        is, its own track not among those ``seen`` now: handed to the new track, the anchor moved
+        to where the new track sees it."""
+        for track_id, still in self._still.items():
+            x1, y1, x2, y2 = still.box
+            if still.arrived and track_id not in seen and x1 <= x <= x2 and y1 <= y <= y2:
+                self._still.pop(track_id)
+                still.x, still.y = x, y
+                return still
+        return None
 
 
 class SpeedEstimator:

@@ -303,7 +303,9 @@ class AnalyticsConfig(_Model):
         description="A track must move this far past a line before it counts (stop-line jitter), in pixels of the "
                     "picture. By default 4 on a 960-pixel-wide picture, scaled with its width.",
     )
-    stopped_seconds: float = Field(default=20.0, gt=0, le=3600, description="A vehicle still for this long is a stopped vehicle.")
+    stopped_seconds: float = Field(
+        default=20.0, gt=0, le=3600, description="A vehicle that drove to a spot and stands there this long is a stopped vehicle."
+    )
     stopped_max_px: float | None = Field(
         default=None, gt=0, le=800,
         description="Largest drift, in pixels of the picture, of a vehicle counted as still. By default 6 on a "

@@ -221,13 +221,57 @@ def test_dwell_reports_once_per_stay():
     assert len(found) == 1 and found[0].duration_s == pytest.approx(3.0, abs=0.05)
 
 
-def test_stopped_vehicle_and_moving_vehicle():
-    monitor = StoppedMonitor(stopped_s=2.0, max_px=4)
+def drive_and_stop(track_id, *, frames, stop_at, y=200):
+    """A car driving right 5 px a frame from x=0 and standing at x=``stop_at`` once there: per frame, its box or None."""
+    return [box_at(min(5 * f, stop_at), y, 40, 20) for f in range(frames)], [track_id] * frames
+
+
+def appear_in_place(track_id, *, frames):
+    """What an advertising screen's changing picture gives: a box that never leaves its spot, its edges jittering."""
+    return [box_at(100 + (f % 3) * 4, 60 + (f % 2) * 6, 60, 30) for f in range(frames)], [track_id] * frames
+
+
+def hidden_and_back(*, frames, hidden, new_id, stop_at=150):
+    """A car that drives in and stops; from frame ``hidden[0]`` to ``hidden[1]`` something hides it, and
+    it comes back where it stood as track ``new_id`` (the tracker lost it)."""
+    boxes, ids = drive_and_stop(1, frames=frames, stop_at=stop_at)
+    return [None if hidden[0] <= f < hidden[1] else b for f, b in enumerate(boxes)], [1 if f < hidden[0] else new_id for f in range(frames)]
+
+
+def moves_on_and_stops_again(*, frames):
+    """A car that stops at x=150 for 3 s, drives on and stops again at x=300."""
+    boxes = []
+    for f in range(frames):
+        x = 5 * f if f < 30 else 150 if f < 105 else min(150 + 5 * (f - 105), 300)
+        boxes.append(box_at(x, 200, 40, 20))
+    return boxes, [1] * frames
+
+
+@pytest.mark.parametrize(
+    ("scene", "expected"),
+    [
+        # a car that drove in and stands for 2 s: reported once, 2 s after it stopped (frame 30 + 50)
+        (drive_and_stop(1, frames=150, stop_at=150), [(1, 2.0, 80)]),
+        # a car that drives through without stopping: nothing
+        (drive_and_stop(1, frames=150, stop_at=10_000), []),
+        # an advertising screen beside the road, one track for minutes, its box jittering: never a stopped vehicle
+        (appear_in_place(7, frames=400), []),
+        # a stopped car hidden for 1.5 s (a bus passing) and found again under a new id: its stop counts from
+        # when it stopped, reported when it is seen again
+        (hidden_and_back(frames=150, hidden=(45, 83), new_id=9), [(9, 2.1, 83)]),
+        # hidden after it was reported: not reported again under its new id
+        (hidden_and_back(frames=250, hidden=(100, 138), new_id=9), [(1, 2.0, 80)]),
+        # a car that moves on and stops again further on: each stop reported
+        (moves_on_and_stops_again(frames=250), [(1, 2.0, 80), (1, 2.0, 185)]),
+    ],
+)
+def test_stopped_vehicles(scene, expected):
+    monitor = StoppedMonitor(stopped_s=2.0, max_px=4, forget_after_s=3.0)
     found = []
-    for frame in range(150):
-        dets = tracked([box_at(100, 200 + (frame % 2)), box_at(300, 100 + frame * 2)], [1, 2])
+    for frame, (box, track_id) in enumerate(zip(*scene)):
+        dets = tracked([box], [track_id]) if box is not None else tracked([], [])
         found += monitor.trigger(dets, frame_no=frame, now=frame / 25)
-    assert [(d.track_id, round(d.duration_s)) for d in found] == [(1, 2)]
+    assert [(d.track_id, round(d.duration_s, 1), d.frame_no) for d in found] == expected
 
 
 def test_speed_from_homography():
