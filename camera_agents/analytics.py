@@ -14,8 +14,9 @@ agent's memory stays flat), and exposes its counts read-only. Time is passed in 
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, Literal, TypeVar
@@ -417,6 +418,14 @@ class DwellMonitor:
         return found
 
 
+def has_arrived(start: tuple[float, float], anchor: tuple[float, float], box: Sequence[float]) -> bool:
+    """Whether a track whose anchor was first seen at ``start`` and is now at ``anchor``, its box
+    ``box`` (xyxy), came from somewhere: its anchor moved further than the box is long. What
+    appears in place and never moves (an advertising screen, a tree in the wind) jitters within
+    its own box; a vehicle that drove in has come many of its lengths."""
+    return math.hypot(anchor[0] - start[0], anchor[1] - start[1]) > max(box[2] - box[0], box[3] - box[1])
+
+
 @dataclass(slots=True)
 class _Still:
     x: float  # the spot the anchor stays near, and since when
@@ -434,11 +443,10 @@ class StoppedMonitor:
 
     What appears in place and never moves is not a vehicle that stopped: an advertising screen
     beside the road, whose changing picture the background never learns, or a patch of the verge a
-    low bitrate keeps smearing, lives as one track for minutes. A track has arrived once its anchor
-    is further from where it was first seen than the track's box is long (a box's own jitter stays
-    within it). A stopped vehicle hidden for a while (a bus passing in front of it) comes back as
-    a new track where it stood: that track is the same vehicle, its stop neither restarted nor
-    reported again."""
+    low bitrate keeps smearing, lives as one track for minutes. A track counts once it has arrived
+    (``has_arrived``). A stopped vehicle hidden for a while (a bus passing in front of it) comes
+    back as a new track where it stood: that track is the same vehicle, its stop neither restarted
+    nor reported again."""
 
     def __init__(self, *, stopped_s: float, max_px: float, forget_after_s: float = 10.0) -> None:
         self._stopped_s = stopped_s
@@ -468,7 +476,7 @@ class StoppedMonitor:
                 self._still.touch(track_id, now)
                 still.box = tuple(box)
                 if not still.arrived:
-                    still.arrived = np.hypot(x - still.start[0], y - still.start[1]) > max(box[2] - box[0], box[3] - box[1])
+                    still.arrived = has_arrived(still.start, (x, y), box)
                 if np.hypot(x - still.x, y - still.y) > self._max_px:
                     still.x, still.y, still.since, still.reported = x, y, now, False
                     continue

@@ -163,14 +163,16 @@ def check(
     """Validate camera configs; print every problem with file, line and key path."""
     configs = _load_configs(*_config_paths(config, config_dir, old_camera, old_cameras))
     for config in configs:
-        typer.echo(f"{config.camera_id}: ok ({config.kind}, {len(config.lines)} lines, {len(config.zones)} zones, detector {config.detector.type})")
+        typer.echo(
+            f"{config.camera_id}: ok ({config.kind}, {len(config.lines)} lines, {len(config.zones)} zones, {len(config.masks)} masks, detector {config.detector.type})"
+        )
 
 
 @app.command()
 @shared()
 def snapshot(
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the picture (PNG or JPEG)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A camera config (YAML): its lines and zones are drawn."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="A camera config (YAML): its lines, zones and masks are drawn."),
     source: Optional[str] = typer.Option(None, "--source", help="The source to grab from (default: the camera's)."),
     frame: int = typer.Option(50, "--frame", min=0, help="Which frame to grab (with --tracks: how many frames to analyse first)."),
     grid: bool = typer.Option(True, "--grid/--no-grid", help="Overlay a labelled pixel grid to read coordinates off."),

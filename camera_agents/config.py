@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -88,6 +89,15 @@ class ZoneConfig(_Model):
     dwell_seconds: float | None = Field(
         default=None, gt=0, le=86_400, description="A track staying longer than this is loitering (security) or stopped."
     )
+
+
+class MaskConfig(_Model):
+    id: Identifier = Field(description="Mask id, unique in this camera.")
+    polygon: list[Point] = Field(
+        min_length=3, max_length=64,
+        description="Polygon corners [[x, y], ...] in frame pixels, over motion that is not traffic and never carries "
+                    "any: an advertising screen, trees or flags in the wind, water, the camera's clock.",
+    )  # fmt: skip
 
 
 class Calibration(_Model):
@@ -352,6 +362,10 @@ class CameraConfig(_Model):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig, description="Analytics and event cadence.")
     lines: list[LineConfig] = Field(default_factory=list, max_length=64, description="Counting lines.")
     zones: list[ZoneConfig] = Field(default_factory=list, max_length=64, description="Zones (occupancy, dwell).")
+    masks: list[MaskConfig] = Field(
+        default_factory=list, max_length=64,
+        description="Areas where nothing is detected: motion there is ignored, and an object standing there is dropped.",
+    )  # fmt: skip
     calibration: Calibration | None = Field(default=None, description="Image-to-ground mapping, for speed and sizes.")
 
     def for_picture(self, width: int, height: int) -> CameraConfig:
@@ -376,8 +390,8 @@ class CameraConfig(_Model):
 
         for line in data["lines"]:
             line["points"], line["in_direction"] = moved(line["points"]), moved(line["in_direction"])
-        for zone in data["zones"]:
-            zone["polygon"] = moved(zone["polygon"])
+        for polygon_of in (*data["zones"], *data["masks"]):
+            polygon_of["polygon"] = moved(polygon_of["polygon"])
         if data["calibration"] is not None:
             data["calibration"]["image_points"] = moved(data["calibration"]["image_points"])
         detector, analytics = data["detector"], data["analytics"]
@@ -438,7 +452,7 @@ Finding = tuple[Loc, str]
 
 def verify_unique_ids(config: CameraConfig) -> list[Finding]:
     found: list[Finding] = []
-    for section, items in (("lines", config.lines), ("zones", config.zones)):
+    for section, items in (("lines", config.lines), ("zones", config.zones), ("masks", config.masks)):
         seen: set[str] = set()
         for index, item in enumerate(items):
             if item.id in seen:
@@ -462,9 +476,10 @@ def verify_inside_frame(config: CameraConfig, width: int | None = None, height: 
     for i, line in enumerate(config.lines):
         for j, p in enumerate(line.points):
             check(("lines", i, "points", j), p)
-    for i, zone in enumerate(config.zones):
-        for j, p in enumerate(zone.polygon):
-            check(("zones", i, "polygon", j), p)
+    for section, items in (("zones", config.zones), ("masks", config.masks)):
+        for i, item in enumerate(items):
+            for j, p in enumerate(item.polygon):
+                check((section, i, "polygon", j), p)
     if config.calibration:
         for j, p in enumerate(config.calibration.image_points):
             check(("calibration", "image_points", j), p)
@@ -489,14 +504,46 @@ def verify_calibration(config: CameraConfig) -> list[Finding]:
     return found
 
 
-def verify_zone_polygons(config: CameraConfig) -> list[Finding]:
+def verify_polygons(config: CameraConfig) -> list[Finding]:
     from camera_agents.geometry import polygon_area
 
     return [
-        (("zones", i, "polygon"), "the polygon has no area (its corners are on one line)")
-        for i, zone in enumerate(config.zones)
-        if polygon_area(zone.polygon) < 1.0
+        ((section, i, "polygon"), "the polygon has no area (its corners are on one line)")
+        for section, items in (("zones", config.zones), ("masks", config.masks))
+        for i, item in enumerate(items)
+        if polygon_area(item.polygon) < 1.0
     ]
+
+
+def verify_nothing_counted_under_a_mask(config: CameraConfig) -> list[Finding]:
+    """No counting line or zone lies wholly under the masks: nothing is detected there, so it
+    would count nothing, silently. Part of one may (a screen beside the road reaching a line's end)."""
+    if not config.masks:
+        return []
+    from camera_agents.masks import Masks
+
+    masks = Masks([mask.polygon for mask in config.masks])
+    found: list[Finding] = []
+    for i, line in enumerate(config.lines):
+        (x1, y1), (x2, y2) = line.points
+        along = np.linspace(0.0, 1.0, 33)[:, None]
+        if masks.covers(np.hstack([x1 + along * (x2 - x1), y1 + along * (y2 - y1)])).all():
+            found.append((("lines", i, "points"), f"line {line.id!r} lies under the masks: nothing is detected there, so it would count nothing"))
+    for i, zone in enumerate(config.zones):
+        if masks.covers(_points_within(zone.polygon)).all():
+            found.append((("zones", i, "polygon"), f"zone {zone.id!r} lies under the masks: nothing is detected there, so it would count nothing"))
+    return found
+
+
+def _points_within(polygon: list[Point]) -> np.ndarray:
+    """A polygon's corners and a 24 x 24 grid of points over its box, those inside it."""
+    from camera_agents.geometry import points_in_polygon
+
+    corners = np.asarray(polygon, dtype=np.float64)
+    (x1, y1), (x2, y2) = corners.min(axis=0), corners.max(axis=0)
+    xs, ys = np.meshgrid(np.linspace(x1, x2, 24), np.linspace(y1, y2, 24))
+    grid = np.column_stack([xs.ravel(), ys.ravel()])
+    return np.vstack([corners, grid[points_in_polygon(grid, corners)]])
 
 
 def verify_detector_exists(config: CameraConfig) -> list[Finding]:
@@ -516,7 +563,8 @@ VERIFY_CHECKS: tuple[Callable[[CameraConfig], list[Finding]], ...] = (
     verify_unique_ids,
     verify_inside_frame,
     verify_calibration,
-    verify_zone_polygons,
+    verify_polygons,
+    verify_nothing_counted_under_a_mask,
     verify_detector_exists,
 )
 

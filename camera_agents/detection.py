@@ -29,6 +29,7 @@ from camera_agents.config import (
 )
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, Travel
+from camera_agents.masks import Masks
 from camera_agents.motion import MotionDetector
 from ingest.errors import InvalidInput
 
@@ -45,12 +46,15 @@ class Detector(Protocol):
 
 
 def make_detector(
-    config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, travel: Travel | None = None, seen_width: float | None = None
-) -> Detector:
+    config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, travel: Travel | None = None, seen_width: float | None = None,
+    masks: Masks | None = None,
+) -> Detector:  # fmt: skip
     """``travel``: how traffic moves through the picture (read from the counting lines), if known;
-    ``seen_width``: the width whose settings suit the pictures (``camera_agents.config.seen_width``)."""
+    ``seen_width``: the width whose settings suit the pictures (``camera_agents.config.seen_width``);
+    ``masks``: where the motion detector ignores what moves (the pipeline drops what any detector
+    finds standing there)."""
     if isinstance(config, MotionDetectorConfig):
-        return MotionDetector(config, kind=kind, ground=ground, travel=travel, seen_width=seen_width)
+        return MotionDetector(config, kind=kind, ground=ground, travel=travel, seen_width=seen_width, masks=masks)
     if isinstance(config, HogDetectorConfig):
         from camera_agents.learned import HogDetector
 

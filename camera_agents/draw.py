@@ -17,6 +17,7 @@ _ARROW = (60, 220, 60)
 _ZONE = (255, 160, 0)
 _TRACK = (0, 0, 255)
 _TENTATIVE = (160, 160, 160)
+_MASK = (40, 40, 40)
 
 
 def _pt(p) -> tuple[int, int]:
@@ -39,11 +40,18 @@ def draw_grid(image: np.ndarray, step: int = 50) -> np.ndarray:
 
 
 def draw_config(image: np.ndarray, config: CameraConfig) -> np.ndarray:
-    """Lines (with their `in` arrow and id) and zones (with id) over a copy of ``image``.
+    """Masks (darkened), zones and lines (with their `in` arrow), each with its id, over a copy of ``image``.
 
     Text is ASCII (ids and in/out): OpenCV's fonts cannot draw Vietnamese display names.
     """
     out = image.copy()
+    for mask in config.masks:  # darkened: nothing is detected there
+        polygon = np.array([_pt(p) for p in mask.polygon], np.int32)
+        overlay = out.copy()
+        cv2.fillPoly(overlay, [polygon], _MASK)
+        out = cv2.addWeighted(overlay, 0.6, out, 0.4, 0)
+        cv2.polylines(out, [polygon], True, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(out, f"mask {mask.id}", _pt(polygon.min(axis=0) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     for zone in config.zones:
         polygon = np.array([_pt(p) for p in zone.polygon], np.int32)
         overlay = out.copy()

@@ -26,6 +26,7 @@ from camera_agents.config import MotionDetectorConfig
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import MONOCHROME_SHARE, LightField, colour_share
+from camera_agents.masks import Masks
 from camera_agents.pieces import PieceJoiner
 from camera_agents.sizes import SizeClassifier
 
@@ -36,10 +37,13 @@ class MotionDetector:
 
     def __init__(
         self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, travel: Travel | None = None,
-        seen_width: float | None = None,
+        seen_width: float | None = None, masks: Masks | None = None,
     ) -> None:  # fmt: skip
         self._config = config
         self._seen_width = seen_width
+        self._masks = masks or Masks()
+        self._masked: np.ndarray | None = None  # analysis-scale: 255 under a mask, where motion is ignored
+        self._unmasked: np.ndarray | None = None  # its inverse
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
         # quarter, so that the cuts meant for riders abreast fall between them. The size classifier
@@ -97,7 +101,10 @@ class MotionDetector:
         """Where the objects are, so the next light measurement leaves them out."""
         if self._objects is None or self._objects.shape[::-1] != self._small:
             self._objects = np.zeros(self._small[::-1], np.uint8)
-        self._objects.fill(0)
+        if self._masked is None:
+            self._objects.fill(0)
+        else:
+            np.copyto(self._objects, self._masked)  # what moves under a mask says nothing of the light either
         if not len(found):
             return
         pad = 3
@@ -231,9 +238,11 @@ class MotionDetector:
         return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
-        """The model's foreground with the weak shadows next to it, and without the road's edges
-        on a shaken frame (``shaken`` says whether it was)."""
+        """The model's foreground outside the masks, with the weak shadows next to it, and without
+        the road's edges on a shaken frame (``shaken`` says whether it was)."""
         _, foreground = cv2.threshold(mask, 200, 255, cv2.THRESH_BINARY)  # 127 = shadow, dropped
+        if self._unmasked is not None:
+            cv2.bitwise_and(foreground, self._unmasked, dst=foreground)  # under the installer's masks nothing moves
         # Every step here works pixel by pixel or reaches 2 pixels (how near a weak shadow must
         # be): it is worked out on the foreground's box and 2 pixels around it only, outside which
         # the foreground is empty and stays so (the same masks as on the whole frame, for less).
@@ -465,6 +474,8 @@ class MotionDetector:
         gap = cfg.merge_at(seen) * self._factor  # in analysis pixels
         size = 2 * int(round(gap / 2)) + 1  # odd, so closing does not shift blobs
         self._kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)) if gap >= 1 else None
+        self._masked = self._masks.raster(self._small, self._factor)
+        self._unmasked = None if self._masked is None else cv2.bitwise_not(self._masked)
 
 
 def _shadows(mask: np.ndarray) -> np.ndarray:

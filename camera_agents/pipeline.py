@@ -33,6 +33,7 @@ from camera_agents.config import CameraConfig, camera_info, seen_width
 from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, travel_across
+from camera_agents.masks import Masks
 from camera_agents.tracking import Tracker
 from ingest.contract import (
     OBJECT_CLASSES,
@@ -102,7 +103,10 @@ class CameraPipeline:
                 px_per_m = float(ground.pixels_per_metre([np.mean(line.points, axis=0) for line in config.lines]).min())
         seen = seen_width(width, px_per_m)  # the settings in pixels are those of a picture this wide
         travel = travel_across([line.points for line in config.lines])
-        self.detector = detector or make_detector(config.detector, kind=config.kind, ground=ground, travel=travel, seen_width=seen)
+        self.masks = Masks([mask.polygon for mask in config.masks])
+        self.detector = detector or make_detector(
+            config.detector, kind=config.kind, ground=ground, travel=travel, seen_width=seen, masks=self.masks
+        )
         self.tracker = Tracker(
             min_hits=config.confirmation_hits(),
             max_lost=self._max_lost(),
@@ -172,7 +176,7 @@ class CameraPipeline:
         self._follow_rate(now)  # from the next frame on: this one's picture was read, or not, for the stride before
         if not analyse:
             return events  # a frame the stride skips: no detector looks at it
-        detections = self.detector.detect(image)
+        detections = self.masks.without_masked(self.detector.detect(image))
         tracks = self.tracker.update(detections)
         self.last_tracks = tracks
         speeds = self.speed.trigger(tracks, now=now, frame_size=(self.width, self.height)) if self.speed is not None else np.full(len(tracks), np.nan)

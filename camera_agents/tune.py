@@ -10,7 +10,8 @@ frame rates, and warnings. Everything else is a pure measuring or formatting fun
 * objects too small to detect and classify reliably;
 * shake, as the global frame-to-frame shift (phase correlation);
 * light changes, as the drift and the fastest change of the picture's mean brightness;
-* a source slower than analysis needs, an agent slower than its source, lines that count nothing.
+* a source slower than analysis needs, an agent slower than its source, lines that count nothing;
+* motion that stays in place (an advertising screen, trees in the wind), with a mask to paste.
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ SHAKE_PX = 1.0  # 95th percentile of the frame-to-frame shift: the motion detect
 LIGHT_DRIFT = 0.25  # brightness range over the run, as a share of its mean
 LIGHT_STEP_PER_S = 0.10  # largest brightness change within a second, as a share of the mean
 MIN_SOURCE_FPS = 8.0
+IN_PLACE_S = 10.0  # an object seen this long without coming from anywhere is motion that is not traffic
 OUTAGE_GRACE_S = 10.0  # how long past the run's end to wait for a live camera that went down
 
 
 @dataclass(frozen=True)
 class TuneWarning:
-    kind: str  # line_edge | small_objects | shake | light | frame_rate | slow_agent | idle_line | nothing_seen
+    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | idle_line | nothing_seen
     message: str
 
 
@@ -227,6 +229,65 @@ def rate_warnings(source_fps: float, agent_fps: float, *, live: bool, stride: in
     return warnings
 
 
+@dataclass
+class Presence:
+    """One confirmed object over a tune run: where it was first seen, when, its boxes, and whether
+    it came from anywhere (``camera_agents.analytics.has_arrived``)."""
+
+    start: tuple[float, float]
+    first_s: float
+    last_s: float
+    boxes: list[list[float]]
+    arrived: bool = False
+
+    def saw(self, anchor: tuple[float, float], box: list[float], at_s: float) -> None:
+        from camera_agents.analytics import has_arrived
+
+        self.last_s = at_s
+        self.boxes.append(box)
+        self.arrived = self.arrived or has_arrived(self.start, anchor, box)
+
+    @property
+    def usual_box(self) -> tuple[float, ...]:
+        """Where it usually was: the median of each side of its boxes (now and then it merges with
+        something passing, and its box grows for a frame or two)."""
+        return tuple(float(v) for v in np.median(np.asarray(self.boxes), axis=0))
+
+
+def in_place_warnings(presences: Sequence[Presence], width: int, height: int, *, to_file: float = 1.0) -> list[TuneWarning]:
+    """Motion that stays where it is (an advertising screen, trees or a flag in the wind, water, a
+    clock burnt into the picture): objects seen ``IN_PLACE_S`` or longer that never came from
+    anywhere, those overlapping taken as one place, each with a mask to paste into the camera's
+    file (``to_file``: the file's pixels per picture pixel, when its lines were drawn on another size)."""
+    places: list[list[float]] = []  # x1, y1, x2, y2, seconds
+    for p in presences:
+        if p.arrived or p.last_s - p.first_s < IN_PLACE_S:
+            continue
+        box, seconds = p.usual_box, p.last_s - p.first_s
+        for place in places:
+            if box[0] <= place[2] and place[0] <= box[2] and box[1] <= place[3] and place[1] <= box[3]:
+                place[:4] = [min(place[0], box[0]), min(place[1], box[1]), max(place[2], box[2]), max(place[3], box[3])]
+                place[4] = max(place[4], seconds)
+                break
+        else:
+            places.append([*box, seconds])
+    warnings = []
+    for n, (x1, y1, x2, y2, seconds) in enumerate(places, start=1):
+        # a margin of a tenth of its size (the blob's edges come and go with what it shows), within the picture
+        mx, my = 0.1 * (x2 - x1) + 2, 0.1 * (y2 - y1) + 2
+        x1, y1, x2, y2 = (round(v * to_file) for v in (max(x1 - mx, 0), max(y1 - my, 0), min(x2 + mx, width), min(y2 + my, height)))
+        warnings.append(
+            TuneWarning(
+                "motion_in_place",
+                f"something moved at x {x1}-{x2}, y {y1}-{y2} for {seconds:.0f} s without coming from anywhere (an advertising "
+                "screen, trees or a flag in the wind, water?): it is tracked and may count as an object in a zone; if it never "
+                f"carries traffic, mask it in the camera's file: masks: [{{id: still_{n}, polygon: [[{x1}, {y1}], [{x2}, {y1}], "
+                f"[{x2}, {y2}], [{x1}, {y2}]]}}]",
+            )
+        )
+    return warnings
+
+
 def idle_line_warnings(config: CameraConfig, counts: dict[str, int], objects: int, seconds: float) -> list[TuneWarning]:
     if objects == 0:
         return [TuneWarning("nothing_seen", f"no object was tracked in {seconds:.0f} s: an empty scene, or the detector misses them")]
@@ -311,12 +372,13 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     source = open_source(config.source, realtime=realtime)
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+    to_file = config.resolution.width / info.width if config.resolution is not None else 1.0  # the file's pixels a picture pixel
     config = pipeline.config  # in the source's pixels
     counts: dict[str, int] = {}
     zone_peaks = {zone.id: 0 for zone in config.zones}
     heights: list[float] = []
     trails: list[tuple[float, float]] = []
-    seen: set[int] = set()
+    presences: dict[int, Presence] = {}  # per confirmed track
     shifts: list[float] = []
     levels: list[float] = []
     colour: list[float] = []  # per analysed frame, the share of its pixels in colour
@@ -350,14 +412,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
                 continue
             analysed += 1
             last_image = item.image
-            tracks = pipeline.last_tracks
-            confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
-            for i in np.flatnonzero(confirmed):
-                x1, y1, x2, y2 = tracks.xyxy[i]
-                heights.append(float(y2 - y1))
-                trails.append(((x1 + x2) / 2, y2))
-                if tracks.tracker_id is not None:
-                    seen.add(int(tracks.tracker_id[i]))
+            _note_objects(pipeline.last_tracks, (item.ts - first_ts).total_seconds(), presences, heights, trails)
             grey = small_grey(item.image)
             levels.append(float(grey.mean()))
             colour.append(reduced_colour_share(item.image))
@@ -379,13 +434,14 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         *light_warnings(levels, analysed_fps),
         *colour_warnings(colour),
         *rate_warnings(fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=stride, reported_fps=info.fps),
-        *idle_line_warnings(config, counts, len(seen), looked),
+        *in_place_warnings(list(presences.values()), info.width, info.height, to_file=to_file),
+        *idle_line_warnings(config, counts, len(presences), looked),
     ]
     report = TuneReport(
         camera_id=config.camera_id, source=_redacted(config.source),
         width=info.width, height=info.height, seconds=round(looked, 2), frames=frames, analysed=analysed,
         source_fps=round(fps, 2), reported_fps=round(info.fps, 2), stride=stride, agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
-        counts=counts, zone_peaks=zone_peaks, objects=len(seen),
+        counts=counts, zone_peaks=zone_peaks, objects=len(presences),
         object_height_px=round(float(np.median(heights)), 1) if heights else None,
         shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),
         brightness=(round(min(levels), 1), round(float(np.mean(levels)), 1), round(max(levels), 1)),
@@ -399,6 +455,23 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     (out_dir / "report.json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
     (out_dir / "report.html").write_text(report_html(report, "annotated.png"), encoding="utf-8")
     return report
+
+
+def _note_objects(tracks, at_s: float, presences: dict[int, Presence], heights: list[float], trails: list[tuple[float, float]]) -> None:
+    """An analysed frame's confirmed objects, noted: their heights, their counted points, their presence."""
+    confirmed = tracks.data.get("confirmed", np.ones(len(tracks), bool))
+    for i in np.flatnonzero(confirmed):
+        box = tracks.xyxy[i].tolist()
+        heights.append(box[3] - box[1])
+        anchor = ((box[0] + box[2]) / 2, box[3])
+        trails.append(anchor)
+        if tracks.tracker_id is None:
+            continue
+        track_id = int(tracks.tracker_id[i])
+        if track_id in presences:
+            presences[track_id].saw(anchor, box, at_s)
+        else:
+            presences[track_id] = Presence(start=anchor, first_s=at_s, last_s=at_s, boxes=[box])
 
 
 def _redacted(source: str) -> str:

@@ -33,6 +33,9 @@ GOOD = textwrap.dedent(
     calibration:
       image_points: [[300, 500], [660, 500], [600, 200], [360, 200]]
       ground_points: [[-3.5, 5], [3.5, 5], [3.5, 30], [-3.5, 30]]
+    masks:
+      - id: led_screen
+        polygon: [[700, 20], [940, 20], [940, 120], [700, 120]]
     """
 )
 
@@ -65,6 +68,13 @@ def test_good_config_loads_with_vietnamese_names(tmp_path):
         ("[3.5, 30], [-3.5, 30]]", "[3.5, 30]]", 23, "calibration.ground_points", "exactly 4 points"),
         ("type: motion\n  scale: 0.25", "type: onnx\n  model: /nowhere/yolov8n.onnx", 9, "detector.model", "does not exist"),
         ("camera_id: vt-thuy-van-01", "camera_id: vt thuy van", 1, "camera_id", "should match pattern"),
+        # masks: ids unique, inside the picture, with an area, and never over all of a line or a zone
+        ("id: led_screen", "id: m0\n    polygon: [[0, 0], [5, 0], [5, 5]]\n  - id: m0", 27, "masks[1].id", "duplicate mask id"),
+        ("[940, 120], [700, 120]]", "[1940, 120], [700, 120]]", 26, "masks[0].polygon[2]", "outside the 960x540 frame"),
+        ("[[700, 20], [940, 20], [940, 120], [700, 120]]", "[[700, 20], [800, 20], [900, 20]]", 26, "masks[0].polygon", "no area"),
+        ("[[700, 20], [940, 20], [940, 120], [700, 120]]", "[[50, 380], [900, 380], [900, 420], [50, 420]]", 12, "lines[0].points", "count nothing"),
+        ("[[700, 20], [940, 20], [940, 120], [700, 120]]", "[[50, 150], [450, 150], [450, 395], [50, 395]]", 18, "zones[0].polygon", "count nothing"),
+        ("id: led_screen", "id: led_screen\n    motion_only: true", 26, "masks[0].motion_only", "unknown key"),
     ],
 )
 def test_bad_config_names_file_line_path_and_value(tmp_path, old, new, line, path, words):
@@ -76,6 +86,12 @@ def test_bad_config_names_file_line_path_and_value(tmp_path, old, new, line, pat
     assert (issue.file, issue.line, issue.path) == (str(file), line, path), str(caught.value)
     assert words in issue.message
     assert f"{file}:{line}: {path}:" in str(caught.value)
+
+
+def test_a_mask_may_reach_over_part_of_a_line_or_zone(tmp_path):
+    # a screen beside the road, its mask over the line's left end and the zone's corner
+    config = load_camera(write(tmp_path, GOOD.replace("[[700, 20], [940, 20], [940, 120], [700, 120]]", "[[20, 180], [160, 180], [160, 420], [20, 420]]")))
+    assert config.masks[0].polygon[2] == (160, 420)
 
 
 def test_yaml_errors_and_duplicate_keys_are_reported_with_lines(tmp_path):
@@ -220,6 +236,7 @@ def test_a_substream_of_the_same_shape_gets_the_lines_scaled_to_its_pictures(tmp
     assert [*sub.lines[0].points[0], *sub.lines[0].points[1]] == pytest.approx([100 * 2 / 3, 400 * 2 / 3, 860 * 2 / 3, 400 * 2 / 3])
     assert sub.lines[0].in_direction[1] == pytest.approx((320, 300))
     assert sub.zones[0].polygon[2] == pytest.approx((400 * 2 / 3, 390 * 2 / 3))
+    assert sub.masks[0].polygon[1] == pytest.approx((940 * 2 / 3, 20 * 2 / 3))
     assert sub.calibration is not None and sub.calibration.image_points[0] == pytest.approx((200, 500 * 2 / 3))
     assert sub.calibration.ground_points == config.calibration.ground_points  # metres stay metres
     assert sub.detector.type == "motion" and sub.detector.min_area_px == pytest.approx(40)  # an area: by (2/3)²

@@ -12,6 +12,7 @@ from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID
 from camera_agents.geometry import GroundPlane
 from camera_agents.learned import COCO_NAMES, HogDetector, OnnxDetector, decode_yolo
+from camera_agents.masks import Masks
 from camera_agents.motion import MotionDetector
 from camera_agents.pieces import PieceJoiner, join_lamp_ends
 from camera_agents.sizes import SizeClassifier
@@ -60,6 +61,34 @@ def test_motion_detector_ignores_global_light_changes():
     for _ in range(20):
         frame = np.clip(road(rng, 90) * light, 0, 255).astype(np.uint8)
         assert len(detector.detect(frame)) == 0
+
+
+@pytest.mark.parametrize(
+    ("masks", "screen_seen", "car_top"),
+    [
+        # no mask: the screen is an object, and the car passing under it joins it into one blob
+        ((), True, 40),
+        # the screen masked: nothing of it, and the car keeps its own box
+        (([[296, 36], [404, 36], [404, 100], [296, 100]],), False, 102),
+    ],
+)
+def test_motion_under_a_mask_is_ignored(masks, screen_seen, car_top):
+    rng = np.random.default_rng(4)
+    detector = MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60), masks=Masks(masks))
+    for _ in range(60):
+        detector.detect(road(rng))
+    found = []
+    for step in range(14):
+        frame = road(rng)
+        # an LED screen (300-400 x 40-100) showing another picture each frame, and a car coming to
+        # pass right under it, touching its lower edge
+        frame[40:100, 300:400] = np.repeat(np.repeat(rng.integers(0, 256, (3, 5, 3), dtype=np.uint8), 20, 0), 20, 1)
+        x = 100 + 20 * step
+        cv2.rectangle(frame, (x, 102), (x + 60, 130), (40, 40, 160), -1)
+        found.append(detector.detect(frame))
+    assert any(((d.xyxy[:, 3] <= 101) & (d.xyxy[:, 2] > 300)).any() for d in found) == screen_seen
+    car = [d.xyxy[np.argmax(d.xyxy[:, 3])] for d in found[-4:]]  # the car passing under the screen
+    assert [round(box[1]) for box in car] == pytest.approx([car_top] * 4, abs=3)
 
 
 def test_hog_detector_runs_on_an_empty_scene():

@@ -173,6 +173,44 @@ def test_tune_measures_shake_and_light_of_a_troubled_recording_and_a_line_at_the
     assert "near_edge lies 10 px from the bottom edge" in result.output
 
 
+def test_tune_finds_an_advertising_screen_and_gives_the_mask_that_silences_it(tmp_path):
+    from camera_agents.sources import open_source
+
+    # A recording of the synthetic camera with an LED screen on the building right of the road,
+    # showing another advert every second.
+    source = open_source("synthetic:traffic?seed=3&frames=500")
+    video = tmp_path / "screen.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (960, 540))
+    while (frame := source.read()) is not None:
+        blocks = np.random.default_rng(frame.index // 25).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+        frame.image[150:230, 820:940] = np.repeat(np.repeat(blocks, 20, axis=0), 20, axis=1)
+        writer.write(frame.image)
+    writer.release()
+    source.close()
+    camera = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "camera.yaml"
+    path.write_text(yaml.safe_dump(camera, allow_unicode=True), encoding="utf-8")
+
+    def tune() -> list[dict]:
+        out = tmp_path / "report"
+        result = runner.invoke(app, ["tune", "--config", str(path), "--source", str(video), "--seconds", "20", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        return json.loads((out / "report.json").read_text(encoding="utf-8"))["warnings"]
+
+    found = [w for w in tune() if w["kind"] == "motion_in_place"]
+    assert len(found) == 1, found
+    # The mask it gives pastes into the camera's file as it stands, and covers the screen.
+    camera |= yaml.safe_load(found[0]["message"].split("in the camera's file: ")[1])
+    (x1, y1), _, (x2, y2), _ = camera["masks"][0]["polygon"]
+    assert x1 <= 820 and y1 <= 150 and x2 >= 940 and y2 >= 230 and (x2 - x1) * (y2 - y1) <= 1.7 * 120 * 80  # a tenth more a side
+    path.write_text(yaml.safe_dump(camera, allow_unicode=True), encoding="utf-8")
+    load_camera(path)
+    assert not [w for w in tune() if w["kind"] == "motion_in_place"]
+    # The report's picture shows the mask, darkened over the screen's bright blocks.
+    picture = cv2.imread(str(tmp_path / "report" / "annotated.png"))
+    assert picture[160:220, 830:930].max() <= 0.6 * 40 + 0.4 * 255 + 1
+
+
 def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
     result = runner.invoke(
         app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "r")]
