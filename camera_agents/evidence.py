@@ -6,7 +6,7 @@ the moments an operator will want to *see* it returns a ``Snapshot`` event of th
 - a ``TrackIncident`` (loitering, stopped, wrong way): once per track and kind, the track's box drawn;
 - a ``ZoneOccupancy`` over the zone's ``max_occupancy``: once each time the zone goes over, the
   zone and the boxes of the tracks standing in it drawn;
-- a ``CameraHealth`` raised (frozen, black, blurred, lost): the last picture the camera gave.
+- a ``CameraHealth`` raised (frozen, black, blurred, lost, moved): the last picture the camera gave.
 
 The processors decide which of these become alerts; the snapshot names the event it shows
 (``trigger_event_id``) and the alert carries the same id (``evidence_id``), see

@@ -9,7 +9,9 @@ a ``Heartbeat`` every few seconds with the measured frame rate. Conditions:
 - ``blackout``: dark and flat (a covered lens, a dead sensor, a lost video signal);
 - ``blur``: much less detail than this camera normally has (fog, a fogged or knocked lens). The
   camera's own normal is learned, so a naturally soft camera is not flagged;
-- ``source_lost``: no frames; cleared ("source back") when frames flow again.
+- ``source_lost``: no frames; cleared ("source back") when frames flow again;
+- ``moved``: the camera shows another view than when it started (a PTZ camera off its preset, a
+  camera knocked or turned): its lines and zones lie on other ground (``View``).
 
 Each condition must hold for ``raise_after_s`` before it is raised and be absent for
 ``clear_after_s`` before it is cleared, so one odd frame never becomes an alert. Frames are
@@ -20,6 +22,7 @@ the measured frame rate use the wall clock, since they speak for the agent itsel
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections import deque
@@ -53,10 +56,21 @@ class HealthSettings:
     blur_learn_s: float = 8.0  # video seconds of sharpness samples before blur can be judged
     blur_adapt_s: float = 600.0  # time constant with which the normal follows slow changes (dusk)
     source_lost_after_s: float = 2.0
+    # The view: the picture's still structure (its edges, averaged over a few seconds so traffic
+    # fades out) against the one it showed in its first seconds, which follows slow changes.
+    moved_learn_s: float = 10.0  # video seconds of pictures before the reference view is taken
+    moved_average_s: float = 6.0  # time constant of the average compared with it (at night, light trails fade out)
+    moved_after_s: float = 10.0
+    moved_min_similarity: float = 0.65  # correlation of the edges below which it is another view
+    moved_max_shift: float = 0.0125  # a shift of the whole picture by this share of its width
+    moved_adapt_s: float = 600.0  # time constant with which the reference follows slow changes (dusk)
     clear_after_s: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s", "blur_adapt_s"):
+        for name in (
+            "heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s",
+            "blur_adapt_s", "moved_learn_s", "moved_average_s", "moved_after_s", "moved_adapt_s",
+        ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"HealthSettings.{name} must be positive")
         if not 0 < self.blur_ratio < 1:
@@ -83,6 +97,59 @@ def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int
     sharpness = float(laplacian.var())
     change = None if previous is None or previous.shape != grey.shape else float(cv2.absdiff(grey, previous).mean())
     return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change), grey
+
+
+class View:
+    """Whether a camera still shows the view it showed when it started: a PTZ camera sent off its
+    preset, or back to its home position after a reboot; a camera knocked, turned or zoomed. Its
+    lines and zones then lie on other ground, and its counts mean nothing.
+
+    The picture's edges, averaged over a few seconds (traffic passes, the road stays), are
+    correlated with the reference's; and the shift of the whole picture against it is measured
+    (phase correlation). Light changes the edges' strength, not where they lie. The reference is
+    the average of the first ``learn_s`` and then follows slow changes (dusk), never a moved view."""
+
+    def __init__(self, settings: HealthSettings) -> None:
+        self._s = settings
+        self._average: np.ndarray | None = None
+        self._reference: np.ndarray | None = None
+        self._since: float | None = None
+        self._window: np.ndarray | None = None
+
+    def judge(self, image: np.ndarray, t: float, *, raised: bool) -> tuple[bool, float, tuple[float, float] | None] | None:
+        """Whether ``image`` shows another view, the edges' correlation, and the shift of the
+        whole picture (share of the width, x and y) when that is what moved it (the picture moved
+        back by it matches); None while the reference is learnt. ``raised``: the condition is
+        raised now (the reference then stays as it was)."""
+        s = self._s
+        small = cv2.cvtColor(cv2.resize(image, s.thumbnail, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        weight = min(1.0, s.measure_every_s / s.moved_average_s)
+        self._average = small if self._average is None else self._average + weight * (small - self._average)
+        if self._reference is None:
+            self._since = t if self._since is None else self._since
+            if t - self._since >= s.moved_learn_s:
+                self._reference = self._average.copy()
+                self._window = cv2.createHanningWindow(s.thumbnail, cv2.CV_32F)
+            return None
+        reference = _edges(self._reference)
+        similarity = float((_edges(self._average) * reference).mean())
+        (dx, dy), _ = cv2.phaseCorrelate(self._reference.copy(), self._average.copy(), self._window)
+        shifted = math.hypot(dx, dy) >= s.moved_max_shift * s.thumbnail[0]
+        moved = similarity < s.moved_min_similarity or shifted
+        if not moved and not raised:
+            self._reference += min(1.0, s.measure_every_s / s.moved_adapt_s) * (self._average - self._reference)
+        if shifted:
+            back = cv2.warpAffine(self._average, np.float32([[1, 0, -dx], [0, 1, -dy]]), s.thumbnail, borderMode=cv2.BORDER_REFLECT)
+            shifted = float((_edges(back) * reference).mean()) >= s.moved_min_similarity
+        return moved, similarity, (dx / s.thumbnail[0], dy / s.thumbnail[0]) if shifted else None
+
+
+def _edges(grey: np.ndarray) -> np.ndarray:
+    """The strength of a picture's edges, standardised (zero mean, unit spread)."""
+    blurred = cv2.GaussianBlur(grey, (0, 0), 1.0)
+    strength = cv2.magnitude(cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3))
+    spread = float(strength.std())
+    return (strength - strength.mean()) / spread if spread > 1e-6 else strength * 0.0
 
 
 class Debounced:
@@ -132,7 +199,9 @@ class HealthMonitor:
             "blackout": Debounced(s.blackout_after_s, s.clear_after_s),
             "blur": Debounced(s.blur_after_s, s.clear_after_s),
             "source_lost": Debounced(s.source_lost_after_s, s.clear_after_s),
+            "moved": Debounced(s.moved_after_s, s.clear_after_s),
         }
+        self._view = View(settings)
         self._previous: np.ndarray | None = None
         self._last_measured: float | None = None
         self._learning: list[float] = []
@@ -208,7 +277,22 @@ class HealthMonitor:
         if dark:  # a black picture has no detail; that is the blackout, not blur
             blurred = self._conditions["blur"].raised
         events += self._change("blur", blurred, t, frame.ts, f"sharpness {share:.0%} of this camera's normal")
+        if not dark and not frozen and not blurred:  # a black, stuck or fogged picture shows no view to judge
+            events += self._judge_view(frame, t)
         return events
+
+    def _judge_view(self, frame: Frame, t: float) -> list[Event]:
+        judged = self._view.judge(frame.image, t, raised=self._conditions["moved"].raised)
+        if judged is None:
+            return []
+        moved, similarity, shift = judged
+        width = frame.image.shape[1]
+        detail = (
+            f"the view moved: the picture shifted by {shift[0] * width:+.0f} px across and {shift[1] * width:+.0f} px down"
+            if shift is not None
+            else f"the view is not the one it showed at start (its edges {similarity:.0%} alike): turned, zoomed or pointed elsewhere"
+        )
+        return self._change("moved", moved, t, frame.ts, detail + "; lines and zones lie on other ground")
 
     def _learn_sharpness(self, sharpness: float, t: float) -> bool:
         """Whether ``sharpness`` is blur for this camera; learns the camera's normal meanwhile."""
@@ -239,6 +323,7 @@ class HealthMonitor:
                 "blackout": "picture visible again",
                 "blur": "picture sharp again",
                 "source_lost": "source back: frames arrive again",
+                "moved": "the view is back where it was",
             }[condition]
         return [CameraHealth(camera_id=self.camera_id, ts=ts, condition=condition, state=state, detail=detail)]  # type: ignore[arg-type]
 
@@ -260,4 +345,4 @@ class HealthMonitor:
         return [Heartbeat(camera_id=self.camera_id, ts=ts, fps=round(fps, 2), frames=self._frames, uptime_s=round(now - self._started, 3))]
 
 
-__all__ = ["Debounced", "HealthMonitor", "HealthSettings", "Measurement", "measure"]
+__all__ = ["Debounced", "HealthMonitor", "HealthSettings", "Measurement", "View", "measure"]

@@ -30,6 +30,7 @@ EVIDENCE_KIND_OF_RULE: dict[str, str] = {
     "camera_blackout": "health",
     "camera_blur": "health",
     "camera_source_lost": "health",
+    "camera_moved": "health",
 }
 #: how far from the alert's opening a snapshot may be to illustrate it without an exact id
 NEARBY = timedelta(minutes=10)

@@ -30,6 +30,7 @@ RULE_NAMES: Mapping[str, Mapping[str, str]] = {
     "camera_blackout": {"vi": "Hình camera bị đen (bị che?)", "en": "Camera picture black (covered?)"},
     "camera_blur": {"vi": "Hình camera bị mờ", "en": "Camera picture blurred"},
     "camera_source_lost": {"vi": "Mất tín hiệu video", "en": "Video source lost"},
+    "camera_moved": {"vi": "Camera bị lệch hướng (vạch đếm sai chỗ)", "en": "Camera view moved (lines misplaced)"},
     "flow_high": {"vi": "Lưu lượng cao bất thường", "en": "Flow far above normal"},
     "flow_low": {"vi": "Lưu lượng thấp bất thường", "en": "Flow far below normal"},
     "incident_signature": {"vi": "Nghi có sự cố giao thông", "en": "Possible traffic incident"},
@@ -152,7 +153,7 @@ def alert_title(rule: str, details: Mapping[str, Any], lang: str, *, fallback: s
             return (f"Camera mất kết nối: chưa từng gửi tín hiệu ({silent} giây từ khi đăng ký)" if vi
                     else f"Camera offline: never sent a heartbeat ({silent} s since it was registered)")
         return f"Camera mất kết nối: không có tín hiệu {silent} giây" if vi else f"Camera offline: no heartbeat for {silent} s"
-    if rule in ("camera_frozen", "camera_blackout", "camera_blur", "camera_source_lost"):
+    if rule in ("camera_frozen", "camera_blackout", "camera_blur", "camera_source_lost", "camera_moved"):
         return rule_name(rule, lang)
     if rule in ("flow_high", "flow_low"):
         where = f"{d.get('line_id') or '?'} {direction_name(d.get('line_id'), d.get('direction'), lang, lines)}".strip()

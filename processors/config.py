@@ -70,7 +70,7 @@ class OfflineRule(_Section):
 class HealthRule(_Section):
     enabled: bool = True
     #: conditions reported by the agent that raise an alert
-    conditions: tuple[str, ...] = ("frozen", "blackout", "blur", "source_lost")
+    conditions: tuple[str, ...] = ("frozen", "blackout", "blur", "source_lost", "moved")
 
 
 class FlowRule(_Section):

@@ -8,7 +8,7 @@ after it cleared reopens the same alert), throttled updates and operators' silen
 Time: every rule runs on event time (the camera's own clock, advanced by any event it sends)
 except ``camera_offline``, which by nature has no events: it runs on processing time, checked
 by a timer. Rule names: crowd, loitering, stopped_vehicle, wrong_way, camera_offline,
-camera_frozen, camera_blackout, camera_blur, camera_source_lost, flow_high, flow_low,
+camera_frozen, camera_blackout, camera_blur, camera_source_lost, camera_moved, flow_high, flow_low,
 incident_signature. See processors/README.md for each.
 """
 
@@ -39,9 +39,9 @@ from processors.config import CameraRules, RulesConfig
 log = logging.getLogger(__name__)
 
 HEALTH_RULES = {"frozen": "camera_frozen", "blackout": "camera_blackout", "blur": "camera_blur",
-                "source_lost": "camera_source_lost"}
+                "source_lost": "camera_source_lost", "moved": "camera_moved"}
 HEALTH_TITLES = {"frozen": "picture frozen", "blackout": "picture black (covered?)", "blur": "picture blurred",
-                 "source_lost": "video source lost"}
+                 "source_lost": "video source lost", "moved": "view moved (lines on other ground)"}
 
 Details = dict[str, float | int | str | None]
 

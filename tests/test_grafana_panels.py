@@ -281,7 +281,7 @@ def check_open_alerts(r: Result, lang: Lang) -> None:
 def check_camera_health(r: Result, lang: Lang) -> None:
     assert {"time", "metric", "value"} <= set(r.columns)
     assert [(t, m, v) for t, m, v in r.rows] == [
-        (T - 60 * MIN, NAMES["cam-d"], 4),  # offline since before the range
+        (T - 60 * MIN, NAMES["cam-d"], 5),  # offline since before the range
         (T - 50 * MIN, NAMES["cam-c"], 2),  # blurred
         (T - 30 * MIN, NAMES["cam-c"], 0),  # clear again
         (T - 20 * MIN, NAMES["cam-b"], 1),  # frozen

@@ -3,6 +3,7 @@ one-frame glitch; heartbeats with the measured frame rate. Pure logic, frames ma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -119,6 +120,45 @@ def test_a_lasting_condition_raises_once_and_clears_once(condition: str) -> None
     after = _run(monitor, camera.frames(5))
     assert _health(events) == [] and _health(after) == [(condition, "cleared")]
     assert monitor.raised == set()
+
+
+def _moved(picture: np.ndarray, *, dx: float = 0.0, zoom: float = 1.0) -> np.ndarray:
+    """The picture of the camera turned by ``dx`` of its width, or zoomed by ``zoom``."""
+    h, w = picture.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, zoom)
+    matrix[0, 2] -= dx * w
+    return cv2.warpAffine(picture, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize(
+    ("view", "said"),
+    [
+        # turned a little: the whole picture shifted by 3 % of its width
+        (dict(dx=0.03), r"shifted by -1[3-6] px across and [+-][0-2] px down"),
+        # zoomed in by a fifth: another view
+        (dict(zoom=1.2), "not the one it showed at start"),
+    ],
+)
+def test_a_camera_whose_view_moved_is_said_so_until_it_is_back(view: dict, said: str) -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(15))  # its view learnt
+    moved = _run(monitor, camera.frames(22, _moved(camera.picture, **view)))
+    assert _health(events) == [] and _health(moved) == [("moved", "raised")]
+    raised = next(e for e in moved if isinstance(e, CameraHealth))
+    assert re.search(said, raised.detail), raised.detail
+    assert _health(_run(monitor, camera.frames(12))) == [("moved", "cleared")]
+
+
+def test_light_is_not_a_moved_view() -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(15))
+    # the sun behind a cloud for 15 s, then the light falling by 40 % within 20 s: the same view in less light
+    events += _run(monitor, camera.frames(15, cv2.convertScaleAbs(camera.picture, alpha=0.6)))
+    for gain in np.linspace(0.9, 0.6, 20):
+        events += _run(monitor, camera.frames(1, cv2.convertScaleAbs(camera.picture, alpha=float(gain))))
+    assert _health(events) == []
 
 
 def test_one_frame_glitches_raise_nothing() -> None:

@@ -104,6 +104,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "health_ok": ("Bình thường", "OK"),
     "health_frozen": ("Đóng băng", "Frozen"),
     "health_blurred": ("Mờ", "Blurred"),
+    "health_moved": ("Lệch hướng", "Moved"),
     "health_covered": ("Bị che", "Covered"),
     "health_offline": ("Mất tín hiệu", "Offline"),
     "critical": ("Nghiêm trọng", "Critical"),
@@ -120,6 +121,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "rule_camera_blackout": ("Camera bị che", "Camera covered"),
     "rule_camera_blur": ("Hình bị mờ", "Picture blurred"),
     "rule_camera_source_lost": ("Mất tín hiệu video", "Video source lost"),
+    "rule_camera_moved": ("Camera lệch hướng", "Camera view moved"),
     "rule_flow_high": ("Lưu lượng cao bất thường", "Flow unusually high"),
     "rule_flow_low": ("Lưu lượng thấp bất thường", "Flow unusually low"),
     "rule_incident_signature": ("Dấu hiệu sự cố", "Incident signature"),
@@ -152,7 +154,7 @@ VEHICLE_CLASSES = ("bicycle", "motorbike", "car", "bus_truck")
 DIRECTIONS = ("in", "out")
 #: the processors' alert rules (processors/rules.py), named for operators
 RULES = ("crowd", "loitering", "stopped_vehicle", "wrong_way", "camera_offline", "camera_frozen", "camera_blackout",
-         "camera_blur", "camera_source_lost", "flow_high", "flow_low", "incident_signature")
+         "camera_blur", "camera_source_lost", "camera_moved", "flow_high", "flow_low", "incident_signature")
 
 
 def text(key: str, lang: Lang) -> str:

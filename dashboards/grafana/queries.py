@@ -7,7 +7,7 @@ incident). The relations read here are exactly those granted to the read-only ro
 
 State codes (mapped to words and colours by the dashboards):
   camera on the map: 0 ok, 1 degraded health, 2 alert open, 3 offline (worst wins);
-  camera health timeline: 0 ok, 1 frozen, 2 blurred, 3 covered, 4 offline.
+  camera health timeline: 0 ok, 1 frozen, 2 blurred, 3 moved, 4 covered, 5 offline.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ NOW = "$__timeTo()::timestamptz"
 #: a camera without a heartbeat for this long is offline (agents beat every 5 s)
 OFFLINE_AFTER = "interval '60 seconds'"
 VEHICLES = "(" + ", ".join(sql_literal(c) for c in VEHICLE_CLASSES) + ")"
-#: health conditions of the contract -> timeline code (frozen, blur, blackout = covered, source_lost = offline)
-HEALTH_CODES = {"frozen": 1, "blur": 2, "blackout": 3, "source_lost": 4}
+#: health conditions of the contract -> timeline code (frozen, blur, moved, blackout = covered, source_lost = offline)
+HEALTH_CODES = {"frozen": 1, "blur": 2, "moved": 3, "blackout": 4, "source_lost": 5}
 SEVERITY_RANK = "CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END"
 
 # Cameras that beat in the last minute: one range scan of the newest heartbeats for the whole

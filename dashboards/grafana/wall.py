@@ -179,8 +179,9 @@ def city_live(options: WallOptions) -> dash.Dashboard:
         "0": (text("health_ok", lang), GREEN),
         "1": (text("health_frozen", lang), "purple"),
         "2": (text("health_blurred", lang), "yellow"),
-        "3": (text("health_covered", lang), ORANGE),
-        "4": (text("health_offline", lang), RED),
+        "3": (text("health_moved", lang), "yellow"),
+        "4": (text("health_covered", lang), ORANGE),
+        "5": (text("health_offline", lang), RED),
     })
     cameras_layer = (
         common_b.MapLayerOptions().type("markers").name(text("camera", lang)).tooltip(True)
