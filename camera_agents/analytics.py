@@ -433,6 +433,7 @@ class _Still:
     since: float
     start: tuple[float, float]  # where the track was first seen
     box: tuple[float, float, float, float]  # where it was last seen (xyxy)
+    seen: float  # when it was last seen
     arrived: bool = False  # it drove there from where it was first seen
     reported: bool = False
 
@@ -470,11 +471,11 @@ class StoppedMonitor:
                 still = self._still.get(track_id)
                 if still is None:
                     still = self._stood_here(x, y, set(ids))
-                    self._still.put(track_id, still or _Still(x, y, now, start=(x, y), box=tuple(box)), now)
+                    self._still.put(track_id, still or _Still(x, y, now, start=(x, y), box=tuple(box), seen=now), now)
                     if still is None:
                         continue
                 self._still.touch(track_id, now)
-                still.box = tuple(box)
+                still.box, still.seen = tuple(box), now
                 if not still.arrived:
                     still.arrived = has_arrived(still.start, (x, y), box)
                 if np.hypot(x - still.x, y - still.y) > self._max_px:
@@ -487,12 +488,14 @@ class StoppedMonitor:
         return found
 
     def _stood_here(self, x: float, y: float, seen: set[int]) -> _Still | None:
-        """The stop of a vehicle that drove in and stood where a new track's anchor (``x``, ``y``)
-        is, its own track not among those ``seen`` now: handed to the new track, the anchor moved
-        to where the new track sees it."""
+        """The stop of a vehicle that drove in and stood (a second or more) where a new track's
+        anchor (``x``, ``y``) is, its own track not among those ``seen`` now: handed to the new
+        track, the anchor moved to where the new track sees it. A vehicle lost while it drove on
+        hands nothing to what appears where it was."""
         for track_id, still in self._still.items():
             x1, y1, x2, y2 = still.box
-            if still.arrived and track_id not in seen and x1 <= x <= x2 and y1 <= y <= y2:
+            stood = still.arrived and still.seen - still.since >= 1.0
+            if stood and track_id not in seen and x1 <= x <= x2 and y1 <= y <= y2:
                 self._still.pop(track_id)
                 still.x, still.y = x, y
                 return still

@@ -107,7 +107,7 @@ class View:
     The picture's edges, averaged over a few seconds (traffic passes, the road stays), are
     correlated with the reference's; and the shift of the whole picture against it is measured
     (phase correlation). Light changes the edges' strength, not where they lie. The reference is
-    the average of the first ``learn_s`` and then follows slow changes (dusk), never a moved view."""
+    the average of the first ``moved_learn_s`` and then follows slow changes (dusk), never a moved view."""
 
     def __init__(self, settings: HealthSettings) -> None:
         self._s = settings

@@ -27,9 +27,6 @@ class Masks:
     def __init__(self, polygons: Sequence[Sequence[tuple[float, float]]] = ()) -> None:
         self._polygons = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polygons]
 
-    def __bool__(self) -> bool:
-        return bool(self._polygons)
-
     def covers(self, points: np.ndarray) -> np.ndarray:
         """Per point (``(N, 2)``), whether it lies in a mask."""
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)

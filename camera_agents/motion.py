@@ -41,7 +41,7 @@ class MotionDetector:
     ) -> None:  # fmt: skip
         self._config = config
         self._seen_width = seen_width
-        self._masks = masks or Masks()
+        self._masks = masks if masks is not None else Masks()
         self._masked: np.ndarray | None = None  # analysis-scale: 255 under a mask, where motion is ignored
         self._unmasked: np.ndarray | None = None  # its inverse
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle

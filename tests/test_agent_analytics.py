@@ -228,7 +228,7 @@ def drive_and_stop(track_id, *, frames, stop_at, y=200):
 
 def appear_in_place(track_id, *, frames):
     """What an advertising screen's changing picture gives: a box that never leaves its spot, its edges jittering."""
-    return [box_at(100 + (f % 3) * 4, 60 + (f % 2) * 6, 60, 30) for f in range(frames)], [track_id] * frames
+    return [box_at(100 + (f % 3), 60 + (f % 2) * 2, 60, 30) for f in range(frames)], [track_id] * frames
 
 
 def hidden_and_back(*, frames, hidden, new_id, stop_at=150):
@@ -236,6 +236,13 @@ def hidden_and_back(*, frames, hidden, new_id, stop_at=150):
     it comes back where it stood as track ``new_id`` (the tracker lost it)."""
     boxes, ids = drive_and_stop(1, frames=frames, stop_at=stop_at)
     return [None if hidden[0] <= f < hidden[1] else b for f, b in enumerate(boxes)], [1 if f < hidden[0] else new_id for f in range(frames)]
+
+
+def lost_then_in_place(*, frames):
+    """A car driving right, lost at x=150 (frame 30); from frame 33, a box jittering in place there."""
+    boxes, ids = drive_and_stop(1, frames=30, stop_at=10_000)
+    screen, _ = appear_in_place(5, frames=frames - 30)
+    return boxes + [None] * 3 + [box_at(150 + b[0] - 70, 200, 40, 20) for b in screen[3:]], ids + [5] * (frames - 30)  # x 150-152
 
 
 def moves_on_and_stops_again(*, frames):
@@ -256,11 +263,13 @@ def moves_on_and_stops_again(*, frames):
         (drive_and_stop(1, frames=150, stop_at=10_000), []),
         # an advertising screen beside the road, one track for minutes, its box jittering: never a stopped vehicle
         (appear_in_place(7, frames=400), []),
-        # a stopped car hidden for 1.5 s (a bus passing) and found again under a new id: its stop counts from
-        # when it stopped, reported when it is seen again
-        (hidden_and_back(frames=150, hidden=(45, 83), new_id=9), [(9, 2.1, 83)]),
+        # a car stopped 1.2 s, hidden for 1.5 s (a bus passing) and found again under a new id: its stop
+        # counts from when it stopped, reported when it is seen again
+        (hidden_and_back(frames=150, hidden=(60, 98), new_id=9), [(9, 2.7, 98)]),
         # hidden after it was reported: not reported again under its new id
         (hidden_and_back(frames=250, hidden=(100, 138), new_id=9), [(1, 2.0, 80)]),
+        # a car lost while it drove on, and a screen's picture appearing where it was lost: nothing
+        (lost_then_in_place(frames=250), []),
         # a car that moves on and stops again further on: each stop reported
         (moves_on_and_stops_again(frames=250), [(1, 2.0, 80), (1, 2.0, 185)]),
     ],
