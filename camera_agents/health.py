@@ -59,6 +59,7 @@ class HealthSettings:
     # The view: the picture's still structure (its edges, averaged over a few seconds so traffic
     # fades out) against the one it showed in its first seconds, which follows slow changes.
     moved_learn_s: float = 10.0  # video seconds of pictures before the reference view is taken
+    moved_every_s: float = 1.0  # the view is judged this often (the average follows every measured frame)
     moved_average_s: float = 6.0  # time constant of the average compared with it (at night, light trails fade out)
     moved_after_s: float = 10.0
     moved_min_similarity: float = 0.65  # correlation of the edges below which it is another view
@@ -69,7 +70,7 @@ class HealthSettings:
     def __post_init__(self) -> None:
         for name in (
             "heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s",
-            "blur_adapt_s", "moved_learn_s", "moved_average_s", "moved_after_s", "moved_adapt_s",
+            "blur_adapt_s", "moved_learn_s", "moved_every_s", "moved_average_s", "moved_after_s", "moved_adapt_s",
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"HealthSettings.{name} must be positive")
@@ -114,15 +115,17 @@ class View:
         self._average: np.ndarray | None = None
         self._reference: np.ndarray | None = None
         self._since: float | None = None
+        self._judged_at = -math.inf
         self._window: np.ndarray | None = None
 
-    def judge(self, image: np.ndarray, t: float, *, raised: bool) -> tuple[bool, float, tuple[float, float] | None] | None:
-        """Whether ``image`` shows another view, the edges' correlation, and the shift of the
-        whole picture (share of the width, x and y) when that is what moved it (the picture moved
-        back by it matches); None while the reference is learnt. ``raised``: the condition is
-        raised now (the reference then stays as it was)."""
+    def judge(self, thumbnail: np.ndarray, t: float, *, raised: bool) -> tuple[bool, float, tuple[float, float] | None] | None:
+        """Whether the picture (``thumbnail``: its grey thumbnail) shows another view, the edges'
+        correlation, and the shift of the whole picture (share of the width, x and y) when that is
+        what moved it (the picture moved back by it matches); None while the reference is learnt
+        and between judgements. ``raised``: the condition is raised now (the reference then stays
+        as it was). The thumbnail's point samples are noisy; their average over seconds is not."""
         s = self._s
-        small = cv2.cvtColor(cv2.resize(image, s.thumbnail, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        small = thumbnail.astype(np.float32)
         weight = min(1.0, s.measure_every_s / s.moved_average_s)
         self._average = small if self._average is None else self._average + weight * (small - self._average)
         if self._reference is None:
@@ -131,13 +134,16 @@ class View:
                 self._reference = self._average.copy()
                 self._window = cv2.createHanningWindow(s.thumbnail, cv2.CV_32F)
             return None
+        if t - self._judged_at < s.moved_every_s - 1e-6:
+            return None
+        self._judged_at = t
         reference = _edges(self._reference)
         similarity = float((_edges(self._average) * reference).mean())
         (dx, dy), _ = cv2.phaseCorrelate(self._reference.copy(), self._average.copy(), self._window)
         shifted = math.hypot(dx, dy) >= s.moved_max_shift * s.thumbnail[0]
         moved = similarity < s.moved_min_similarity or shifted
         if not moved and not raised:
-            self._reference += min(1.0, s.measure_every_s / s.moved_adapt_s) * (self._average - self._reference)
+            self._reference += min(1.0, s.moved_every_s / s.moved_adapt_s) * (self._average - self._reference)
         if shifted:
             back = cv2.warpAffine(self._average, np.float32([[1, 0, -dx], [0, 1, -dy]]), s.thumbnail, borderMode=cv2.BORDER_REFLECT)
             shifted = float((_edges(back) * reference).mean()) >= s.moved_min_similarity
@@ -282,7 +288,8 @@ class HealthMonitor:
         return events
 
     def _judge_view(self, frame: Frame, t: float) -> list[Event]:
-        judged = self._view.judge(frame.image, t, raised=self._conditions["moved"].raised)
+        assert self._previous is not None  # the thumbnail just measured
+        judged = self._view.judge(self._previous, t, raised=self._conditions["moved"].raised)
         if judged is None:
             return []
         moved, similarity, shift = judged
