@@ -463,6 +463,7 @@ class StoppedMonitor:
         if len(detections):
             confirmed = _confirmed(detections)
             ids = detections.tracker_id[confirmed].tolist()  # type: ignore[index]
+            seen = set(ids)
             boxes = detections.xyxy[confirmed]
             rows = zip(detections.class_id[confirmed].tolist(), ids, bottom_centre(boxes).tolist(), boxes.tolist())
             for class_id, track_id, (x, y), box in rows:
@@ -470,7 +471,7 @@ class StoppedMonitor:
                     continue
                 still = self._still.get(track_id)
                 if still is None:
-                    still = self._stood_here(x, y, set(ids))
+                    still = self._stood_here(x, y, seen)
                     self._still.put(track_id, still or _Still(x, y, now, start=(x, y), box=tuple(box), seen=now), now)
                     if still is None:
                         continue

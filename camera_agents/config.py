@@ -524,9 +524,9 @@ def verify_nothing_counted_under_a_mask(config: CameraConfig) -> list[Finding]:
 
     masks = Masks([mask.polygon for mask in config.masks])
     found: list[Finding] = []
+    along = np.linspace(0.0, 1.0, 33)[:, None]  # points along each line, its ends included
     for i, line in enumerate(config.lines):
         (x1, y1), (x2, y2) = line.points
-        along = np.linspace(0.0, 1.0, 33)[:, None]
         if masks.covers(np.hstack([x1 + along * (x2 - x1), y1 + along * (y2 - y1)])).all():
             found.append((("lines", i, "points"), f"line {line.id!r} lies under the masks: nothing is detected there, so it would count nothing"))
     for i, zone in enumerate(config.zones):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camera_agents.analytics import has_arrived
 from camera_agents.config import MIN_ANALYSES_PER_S, AnalyticsConfig, CameraConfig
 from camera_agents.light import MONOCHROME_SHARE, colour_share
 from camera_agents.pipeline import RATE_TOLERANCE
@@ -241,8 +242,6 @@ class Presence:
     arrived: bool = False
 
     def saw(self, anchor: tuple[float, float], box: list[float], at_s: float) -> None:
-        from camera_agents.analytics import has_arrived
-
         self.last_s = at_s
         self.boxes.append(box)
         self.arrived = self.arrived or has_arrived(self.start, anchor, box)
