@@ -78,6 +78,7 @@ class MotionDetector:
         self._dark = False  # the learned road is as dark as at dusk or at night: vehicles' lamps are lit
         self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
         self._colourless = 0  # looks in a row that found no colour: the camera sends grey (night or infrared mode)
+        self._monochrome = False  # those looks say it does
         self._shadow_floor: np.ndarray | None = None
         self._reflection_floor: np.ndarray | None = None  # the grey a lamp's reflection is brighter than (lit road after dark)
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -230,7 +231,7 @@ class MotionDetector:
                 parts.extend(pieces)
             b = np.concatenate([b[~candidate], np.asarray(parts, dtype=np.float32).reshape(-1, 5)])
         if len(b) > 1:
-            b = self._pieces.join(b, raw, inv, dark=self._dark, unlit=self._unlit)
+            b = self._pieces.join(b, raw, inv, dark=self._dark, unlit=self._unlit, monochrome=self._monochrome)
         xyxy = box_corners(b) * inv
         # In place (``xyxy[:, [0, 2]]`` would clip a copy): scaled back from the analysis size, a
         # box at the bottom edge may end a fraction of a pixel below the frame.
@@ -436,8 +437,8 @@ class MotionDetector:
         if self._analysed % _COLOUR_EVERY != 1:
             return
         self._colourless = self._colourless + 1 if colour_share(raw) < MONOCHROME_SHARE else 0
-        monochrome = self._colourless >= _MONOCHROME_AFTER
-        self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if monochrome else self._config.shadow_tau)
+        self._monochrome = self._colourless >= _MONOCHROME_AFTER
+        self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if self._monochrome else self._config.shadow_tau)
 
     def _refresh_background(self) -> None:
         """The learned background and what the tests read of it (its grey, texture, shadow bands

@@ -349,7 +349,14 @@ def test_after_dark_a_dark_vehicles_two_lit_ends_are_one_object():
     assert boxes == [(40, 20, 15, 18), (60, 20, 5, 8), (90, 10, 14, 6), (90, 40, 14, 8)]
 
 
-def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_stay_apart():
+@pytest.mark.parametrize(
+    "monochrome",
+    [
+        False,  # a camera in colour: the rear lamps are red
+        True,  # a camera sending grey (night or infrared mode): the rear lamps a middling grey
+    ],
+)
+def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_stay_apart(monochrome):
     # Looking straight down, 10 px a metre: rows of x, y, w, h, fill (pixels); white headlamps and
     # red rear lamps drawn on a dark road where the rows are
     ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
@@ -366,7 +373,9 @@ def test_after_dark_a_dark_cars_four_lamps_are_one_object_and_riders_abreast_sta
     raw = np.full((100, 200, 3), 20, np.uint8)
     for (x, y, w, h, _), colour in lamps:
         raw[y : y + h, x : x + w] = colour
-    joined = joiner.join(np.array([row for row, _ in lamps], np.float32), raw, 1.0, dark=True, unlit=False)
+    if monochrome:
+        raw = cv2.cvtColor(cv2.cvtColor(raw, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    joined = joiner.join(np.array([row for row, _ in lamps], np.float32), raw, 1.0, dark=True, unlit=False, monochrome=monochrome)
     boxes = sorted(tuple(int(v) for v in row[:4]) for row in joined)
     assert (40, 20, 15, 43) in boxes  # the car, one object
     assert len(boxes) == 9  # the car and the eight riders' lamps, each as it was
