@@ -112,8 +112,8 @@ def colour_warnings(shares: Sequence[float]) -> list[TuneWarning]:
         TuneWarning(
             "monochrome",
             "the picture has no colour (night or infrared mode, or an infrared filter stuck): the agent tells vehicles "
-            "from the road and their shadows, and after dark headlamps from rear lamps, partly by colour, and miscounts "
-            "several times as often without it; keep the camera in colour wherever the light allows",
+            "from the road and their shadows partly by colour, and miscounts several times as often without it, by "
+            "day most of all; keep the camera in colour wherever the light allows",
         )
     ]
 
