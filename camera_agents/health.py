@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
+from camera_agents.light import MONOCHROME_SHARE, colour_share
 from camera_agents.sources import Frame, SourceOutage
 from ingest.contract import CameraHealth, Event, HealthCondition, Heartbeat
 
@@ -65,12 +66,16 @@ class HealthSettings:
     moved_min_similarity: float = 0.65  # correlation of the edges below which it is another view
     moved_max_shift: float = 0.0125  # a shift of the whole picture by this share of its width
     moved_adapt_s: float = 600.0  # time constant with which the reference follows slow changes (dusk)
+    # A camera switching to its night or infrared mode sends grey pictures of the same view in
+    # another light: the view is then judged against a reference of its own, taken in that mode.
+    mode_switch_after_s: float = 3.0  # seconds of pictures in the other mode before the switch is taken
     clear_after_s: float = 2.0
 
     def __post_init__(self) -> None:
         for name in (
             "heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s",
             "blur_adapt_s", "moved_learn_s", "moved_every_s", "moved_average_s", "moved_after_s", "moved_adapt_s",
+            "mode_switch_after_s",
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"HealthSettings.{name} must be positive")
@@ -86,18 +91,20 @@ class Measurement:
     contrast: float
     sharpness: float  # variance of the Laplacian
     change: float | None  # mean absolute change from the previous measured frame
+    colour: float  # share of the pixels in colour: none in a camera's night or infrared mode
 
 
 def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int] = (160, 90)) -> tuple[Measurement, np.ndarray]:
     """Measure a BGR frame; returns the measurement and its grey thumbnail (for the next change)."""
     # Point samples, not averages: ten times cheaper, and the sensor noise they keep is what tells
     # a live static scene from a frozen feed (averaging smooths a compressed static scene to ~0.1).
-    grey = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2GRAY)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     mean, std = cv2.meanStdDev(grey)
     laplacian = cv2.Laplacian(grey, cv2.CV_32F)
     sharpness = float(laplacian.var())
     change = None if previous is None or previous.shape != grey.shape else float(cv2.absdiff(grey, previous).mean())
-    return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change), grey
+    return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change, colour_share(small)), grey
 
 
 class View:
@@ -108,42 +115,53 @@ class View:
     The picture's edges, averaged over a few seconds (traffic passes, the road stays), are
     correlated with the reference's; and the shift of the whole picture against it is measured
     (phase correlation). Light changes the edges' strength, not where they lie. The reference is
-    the average of the first ``moved_learn_s`` and then follows slow changes (dusk), never a moved view."""
+    the average of the first ``moved_learn_s`` and then follows slow changes (dusk), never a moved
+    view. A camera's night or infrared mode lights the same view otherwise (its own illuminator
+    lights the near road, street lights bloom): the view in that mode has a reference of its own,
+    taken in its first ``moved_learn_s`` in that mode and kept for the next time."""
 
     def __init__(self, settings: HealthSettings) -> None:
         self._s = settings
         self._average: np.ndarray | None = None
-        self._reference: np.ndarray | None = None
-        self._since: float | None = None
+        self._references: dict[bool, np.ndarray] = {}  # by mode: False in colour, True in grey
+        self._grey: bool | None = None  # the mode of the pictures averaged
+        self._since: float | None = None  # when the average began
         self._judged_at = -math.inf
-        self._window: np.ndarray | None = None
+        self._window = cv2.createHanningWindow(settings.thumbnail, cv2.CV_32F)
 
-    def judge(self, thumbnail: np.ndarray, t: float, *, raised: bool) -> tuple[bool, float, tuple[float, float] | None] | None:
+    def judge(
+        self, thumbnail: np.ndarray, t: float, *, raised: bool, grey: bool
+    ) -> tuple[bool, float, tuple[float, float] | None] | None:
         """Whether the picture (``thumbnail``: its grey thumbnail) shows another view, the edges'
         correlation, and the shift of the whole picture (share of the width, x and y) when that is
-        what moved it (the picture moved back by it matches); None while the reference is learnt
-        and between judgements. ``raised``: the condition is raised now (the reference then stays
-        as it was). The thumbnail's point samples are noisy; their average over seconds is not."""
+        what moved it (the picture moved back by it matches); None while the reference is learnt,
+        while the average settles after a switch of mode, and between judgements. ``raised``: the
+        condition is raised now (the reference then stays as it was); ``grey``: the camera is in
+        its night or infrared mode. The thumbnail's point samples are noisy; their average over
+        seconds is not."""
         s = self._s
+        if grey != self._grey:  # another picture of the view: averaged afresh, judged against its own reference
+            self._grey, self._average, self._since = grey, None, t
         small = thumbnail.astype(np.float32)
         weight = min(1.0, s.measure_every_s / s.moved_average_s)
         self._average = small if self._average is None else self._average + weight * (small - self._average)
-        if self._reference is None:
-            self._since = t if self._since is None else self._since
-            if t - self._since >= s.moved_learn_s:
-                self._reference = self._average.copy()
-                self._window = cv2.createHanningWindow(s.thumbnail, cv2.CV_32F)
+        if self._since is not None and t - self._since < s.moved_learn_s:
+            return None
+        self._since = None
+        if grey not in self._references:
+            self._references[grey] = self._average.copy()
             return None
         if t - self._judged_at < s.moved_every_s - 1e-6:
             return None
         self._judged_at = t
-        reference = _edges(self._reference)
+        held = self._references[grey]
+        reference = _edges(held)
         similarity = float((_edges(self._average) * reference).mean())
-        (dx, dy), _ = cv2.phaseCorrelate(self._reference.copy(), self._average.copy(), self._window)
+        (dx, dy), _ = cv2.phaseCorrelate(held.copy(), self._average.copy(), self._window)
         shifted = math.hypot(dx, dy) >= s.moved_max_shift * s.thumbnail[0]
         moved = similarity < s.moved_min_similarity or shifted
         if not moved and not raised:
-            self._reference += min(1.0, s.moved_every_s / s.moved_adapt_s) * (self._average - self._reference)
+            held += min(1.0, s.moved_every_s / s.moved_adapt_s) * (self._average - held)
         if shifted:
             back = cv2.warpAffine(self._average, np.float32([[1, 0, -dx], [0, 1, -dy]]), s.thumbnail, borderMode=cv2.BORDER_REFLECT)
             shifted = float((_edges(back) * reference).mean()) >= s.moved_min_similarity
@@ -208,6 +226,7 @@ class HealthMonitor:
             "moved": Debounced(s.moved_after_s, s.clear_after_s),
         }
         self._view = View(settings)
+        self._grey = Debounced(s.mode_switch_after_s, s.mode_switch_after_s)  # the camera sends grey: night or infrared mode
         self._previous: np.ndarray | None = None
         self._last_measured: float | None = None
         self._learning: list[float] = []
@@ -284,12 +303,13 @@ class HealthMonitor:
             blurred = self._conditions["blur"].raised
         events += self._change("blur", blurred, t, frame.ts, f"sharpness {share:.0%} of this camera's normal")
         if not dark and not frozen and not blurred:  # a black, stuck or fogged picture shows no view to judge
+            self._grey.update(m.colour < MONOCHROME_SHARE, t)
             events += self._judge_view(frame, t)
         return events
 
     def _judge_view(self, frame: Frame, t: float) -> list[Event]:
         assert self._previous is not None  # the thumbnail just measured
-        judged = self._view.judge(self._previous, t, raised=self._conditions["moved"].raised)
+        judged = self._view.judge(self._previous, t, raised=self._conditions["moved"].raised, grey=self._grey.raised)
         if judged is None:
             return []
         moved, similarity, shift = judged

@@ -52,7 +52,8 @@ class Camera:
 
     def frames(self, seconds: float, picture: np.ndarray | None = None, *, noise: bool = True) -> Iterator[Frame]:
         base = self.picture if picture is None else picture
-        noisy = [np.clip(base + n, 0, 255).astype(np.uint8) for n in self._noise] if noise else [base]
+        grey = bool((base[..., :1] == base).all())  # a camera's infrared mode sends no colour, not even in its noise
+        noisy = [np.clip(base + (n[..., :1] if grey else n), 0, 255).astype(np.uint8) for n in self._noise] if noise else [base]
         for _ in range(int(round(seconds * FPS))):
             image = noisy[self.index % len(noisy)]
             yield Frame(index=self.index, ts=T0 + timedelta(seconds=self.index / FPS), image=image)
@@ -159,6 +160,46 @@ def test_light_is_not_a_moved_view() -> None:
     for gain in np.linspace(0.9, 0.6, 20):
         events += _run(monitor, camera.frames(1, cv2.convertScaleAbs(camera.picture, alpha=float(gain))))
     assert _health(events) == []
+
+
+def _infrared(picture: np.ndarray) -> np.ndarray:
+    """The picture as the camera sends it in its infrared mode: grey, each surface as bright as
+    it reflects infrared, not as its colour looks (here: as blue as it is), the near road (the
+    picture's bottom middle) lit by the camera's own illuminator and the rest darker."""
+    h, w = picture.shape[:2]
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    lit = 0.5 * (1 + 6.0 * np.exp(-(((x - w / 2) / (0.3 * w)) ** 2 + ((y - h) / (0.3 * h)) ** 2) / 2))
+    grey = picture[:, :, 0].astype(np.float32) * lit
+    return cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+def test_a_camera_switching_to_infrared_at_night_has_not_moved() -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(15))
+    # night: the camera sends its infrared picture for a minute, then colour again in the morning
+    events += _run(monitor, camera.frames(60, _infrared(camera.picture)))
+    events += _run(monitor, camera.frames(30))
+    assert _health(events) == []
+    # without telling the modes apart, the infrared picture is another view
+    blind = _monitor(Camera(camera.picture), mode_switch_after_s=1e9)
+    _run(blind, camera.frames(15))
+    assert ("moved", "raised") in _health(_run(blind, camera.frames(30, _infrared(camera.picture))))
+
+
+def test_a_camera_moved_in_either_mode_is_said_so() -> None:
+    camera = Camera(_scene())
+    monitor = _monitor(camera)
+    events = _run(monitor, camera.frames(15))  # its view in colour learnt
+    events += _run(monitor, camera.frames(20, _infrared(camera.picture)))  # and in infrared
+    turned = _moved(camera.picture, dx=0.03)
+    at_night = _run(monitor, camera.frames(22, _infrared(turned)))
+    back = _run(monitor, camera.frames(12, _infrared(camera.picture)))  # turned back to its preset
+    # in colour again in the morning, and then turned
+    by_day = _run(monitor, camera.frames(15)) + _run(monitor, camera.frames(25, turned))
+    assert _health(events) == []
+    assert _health(at_night) == [("moved", "raised")] and _health(back) == [("moved", "cleared")]
+    assert _health(by_day) == [("moved", "raised")]
 
 
 def test_one_frame_glitches_raise_nothing() -> None:
