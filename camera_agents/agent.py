@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from camera_agents.config import CameraConfig, ConfigError, ConfigIssue, verify_inside_frame
 from camera_agents.metrics import AgentMetrics
@@ -35,6 +36,8 @@ class RunSettings:
     retry_max_s: float = 60.0
     #: evidence snapshots (blurred JPEGs) of incidents, crowds and health conditions
     evidence: bool = True
+    #: where each camera's view is kept between runs (None: learnt afresh every run)
+    views_dir: Path | None = None
 
 
 @dataclass
@@ -87,6 +90,7 @@ def run_camera(
     from camera_agents.health import HealthMonitor
     from camera_agents.pipeline import CameraPipeline, camera_info
     from camera_agents.sources import Frame, SourceOutage, open_source
+    from camera_agents.view_memory import ViewKeeper
 
     stop = stop or threading.Event()
     if deadline is None and settings.timeout_s is not None:
@@ -103,7 +107,8 @@ def run_camera(
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
         config = pipeline.config  # in the source's pixels
         _check_inside_frame(config, info.width, info.height)
-        health = HealthMonitor(config.camera_id, expected_fps=info.fps)
+        view = ViewKeeper(settings.views_dir, config)
+        health = HealthMonitor(config.camera_id, expected_fps=info.fps, remembered=view.load())
         if settings.evidence:
             evidence = EvidenceWorker(EvidenceRecorder(config), sink.send)
         meter = metrics.camera(config.camera_id) if metrics is not None else None
@@ -133,8 +138,10 @@ def run_camera(
                 if meter is not None:
                     meter.event(type(event).__name__)
             result.tally(events)
+            view.tick(health)
         if progress is not None:
             progress(config.camera_id, result.frames, expected)
+        view.keep(health)
     finally:
         source.close()
         if evidence is not None:

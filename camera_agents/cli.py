@@ -96,7 +96,7 @@ def run(
                                   metrics_port=metrics_port, metrics_host=metrics_host)
     name = configs[0].camera_id if len(configs) == 1 else (folder.name if folder else "agent")
     out = _open_sink(sink, settings, name=name)
-    run_settings = RunSettings(realtime=realtime, max_frames=frames, timeout_s=timeout)
+    run_settings = RunSettings(realtime=realtime, max_frames=frames, timeout_s=timeout, views_dir=settings.views_dir)
     metrics, server = _serve_metrics(out, name, settings)
     try:
         results = (_run_with_progress(configs, out, run_settings, metrics) if progress and sys.stderr.isatty()

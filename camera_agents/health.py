@@ -69,13 +69,17 @@ class HealthSettings:
     # A camera switching to its night or infrared mode sends grey pictures of the same view in
     # another light: the view is then judged against a reference of its own, taken in that mode.
     mode_switch_after_s: float = 3.0  # seconds of pictures in the other mode before the switch is taken
+    # An agent restarted (an update, a crash, a power cut that also sent a PTZ camera back to its
+    # home position) judges the view against the references it kept, if it kept them this recently;
+    # older ones are learnt afresh, as the light may have changed as much as a view (dusk, night).
+    moved_memory_s: float = 900.0
     clear_after_s: float = 2.0
 
     def __post_init__(self) -> None:
         for name in (
             "heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s",
             "blur_adapt_s", "moved_learn_s", "moved_every_s", "moved_average_s", "moved_after_s", "moved_adapt_s",
-            "mode_switch_after_s",
+            "mode_switch_after_s", "moved_memory_s",
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"HealthSettings.{name} must be positive")
@@ -107,6 +111,16 @@ def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int
     return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change, colour_share(small)), grey
 
 
+@dataclass(frozen=True)
+class RememberedView:
+    """What an agent keeps of a camera's view across restarts: its references by mode (False: in
+    colour, True: in grey, its night or infrared mode; each a grey thumbnail averaged over seconds)
+    and the time of the last picture they were judged with."""
+
+    references: dict[bool, np.ndarray]
+    seen_at: datetime
+
+
 class View:
     """Whether a camera still shows the view it showed when it started: a PTZ camera sent off its
     preset, or back to its home position after a reboot; a camera knocked, turned or zoomed. Its
@@ -128,6 +142,17 @@ class View:
         self._since: float | None = None  # when the average began
         self._judged_at = -math.inf
         self._window = cv2.createHanningWindow(settings.thumbnail, cv2.CV_32F)
+
+    @property
+    def references(self) -> dict[bool, np.ndarray]:
+        """The references taken so far, by mode (copies)."""
+        return {grey: reference.copy() for grey, reference in self._references.items()}
+
+    def remember(self, references: dict[bool, np.ndarray]) -> None:
+        """Judge against ``references`` (by mode, as ``references`` gives them) instead of taking new ones."""
+        for grey, reference in references.items():
+            if reference.shape == self._window.shape:
+                self._references[grey] = reference.astype(np.float32)
 
     def judge(
         self, thumbnail: np.ndarray, t: float, *, raised: bool, grey: bool
@@ -212,7 +237,9 @@ class HealthMonitor:
         settings: HealthSettings = HealthSettings(),
         clock: Callable[[], float] = time.monotonic,
         utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        remembered: RememberedView | None = None,
     ) -> None:
+        """``remembered``: the view as an earlier run of the agent left it (``remembered_view``)."""
         self.camera_id = camera_id
         self.expected_fps = expected_fps  # informational: the source's nominal rate
         self.settings = settings
@@ -226,6 +253,7 @@ class HealthMonitor:
             "moved": Debounced(s.moved_after_s, s.clear_after_s),
         }
         self._view = View(settings)
+        self._remembered = remembered  # until the first picture tells whether it is recent enough
         self._grey = Debounced(s.mode_switch_after_s, s.mode_switch_after_s)  # the camera sends grey: night or infrared mode
         self._previous: np.ndarray | None = None
         self._last_measured: float | None = None
@@ -249,9 +277,21 @@ class HealthMonitor:
     def normal_sharpness(self) -> float | None:
         return self._normal_sharpness
 
+    def remembered_view(self) -> RememberedView | None:
+        """The view's references and the time of the last picture, for the next run of the agent;
+        None before any reference is taken."""
+        references = self._view.references
+        if not references or self._last_ts is None:
+            return None
+        return RememberedView(references, self._last_ts)
+
     def observe(self, item: Frame | SourceOutage) -> list[Event]:
         events: list[Event] = []
         if isinstance(item, Frame):
+            if self._remembered is not None:
+                if 0 <= (item.ts - self._remembered.seen_at).total_seconds() <= self.settings.moved_memory_s:
+                    self._view.remember(self._remembered.references)
+                self._remembered = None
             self._frames += 1
             self._last_ts = item.ts
             t = item.ts.timestamp()
