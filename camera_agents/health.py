@@ -70,8 +70,8 @@ class HealthSettings:
     # another light: the view is then judged against a reference of its own, taken in that mode.
     mode_switch_after_s: float = 3.0  # seconds of pictures in the other mode before the switch is taken
     # An agent restarted (an update, a crash, a power cut that also sent a PTZ camera back to its
-    # home position) judges the view against the references it kept, if it kept them this recently;
-    # older ones are learnt afresh, as the light may have changed as much as a view (dusk, night).
+    # home position) judges the view and the sharpness against what it kept, if it kept them this
+    # recently; older ones are learnt afresh, as the light may have changed as much as a view.
     moved_memory_s: float = 900.0
     clear_after_s: float = 2.0
 
@@ -114,10 +114,11 @@ def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int
 @dataclass(frozen=True)
 class RememberedView:
     """What an agent keeps of a camera's view across restarts: its references by mode (False: in
-    colour, True: in grey, its night or infrared mode; each a grey thumbnail averaged over seconds)
-    and the time of the last picture they were judged with."""
+    colour, True: in grey, its night or infrared mode; each a grey thumbnail averaged over seconds),
+    its normal sharpness (None: not learnt yet) and the time of the last picture they were judged with."""
 
     references: dict[bool, np.ndarray]
+    sharpness: float | None
     seen_at: datetime
 
 
@@ -283,7 +284,7 @@ class HealthMonitor:
         references = self._view.references
         if not references or self._last_ts is None:
             return None
-        return RememberedView(references, self._last_ts)
+        return RememberedView(references, self._normal_sharpness, self._last_ts)
 
     def observe(self, item: Frame | SourceOutage) -> list[Event]:
         events: list[Event] = []
@@ -291,6 +292,7 @@ class HealthMonitor:
             if self._remembered is not None:
                 if 0 <= (item.ts - self._remembered.seen_at).total_seconds() <= self.settings.moved_memory_s:
                     self._view.remember(self._remembered.references)
+                    self._normal_sharpness = self._remembered.sharpness  # a lens fogged meanwhile is blur, not its normal
                 self._remembered = None
             self._frames += 1
             self._last_ts = item.ts

@@ -72,6 +72,7 @@ def _load(folder: Path, camera_id: str, config: str) -> RememberedView | None:
             references = {grey: data[key].astype(np.float32) for grey, key in _MODES if key in data}
             seen_at = datetime.fromisoformat(str(data["seen_at"]))
             kept_under = str(data["config"])
+            sharpness = float(data["sharpness"]) if "sharpness" in data else None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("camera %s: its kept view %s cannot be read (%s); the view is learnt afresh", camera_id, path, exc)
         return None
@@ -81,7 +82,7 @@ def _load(folder: Path, camera_id: str, config: str) -> RememberedView | None:
     if seen_at.tzinfo is None:
         log.warning("camera %s: its kept view %s has no time zone; the view is learnt afresh", camera_id, path)
         return None
-    return RememberedView(references, seen_at)
+    return RememberedView(references, sharpness, seen_at)
 
 
 def _save(folder: Path, camera_id: str, config: str, view: RememberedView) -> None:
@@ -90,6 +91,8 @@ def _save(folder: Path, camera_id: str, config: str, view: RememberedView) -> No
     path = folder / f"{camera_id}.npz"
     partial = path.with_name(path.name + ".partial")
     arrays = {key: view.references[grey] for grey, key in _MODES if grey in view.references}
+    if view.sharpness is not None:
+        arrays["sharpness"] = np.array(view.sharpness)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(partial, "wb") as file:

@@ -202,6 +202,30 @@ def test_a_camera_moved_in_either_mode_is_said_so() -> None:
     assert _health(by_day) == [("moved", "raised")]
 
 
+@pytest.mark.parametrize(
+    ("meanwhile", "kept", "raised"),
+    [
+        # restarted within minutes, judged against what the last run kept: the view turned by
+        # 3 % of its width is a moved one, a lens fogged meanwhile is blur
+        ("turned", True, {"moved"}),
+        ("fogged", True, {"blur"}),
+        # a first start takes whatever the camera shows for its view and its normal sharpness
+        ("turned", False, set()),
+        ("fogged", False, set()),
+    ],
+)
+def test_a_camera_changed_while_the_agent_was_down_is_said_so(meanwhile: str, kept: bool, raised: set[str]) -> None:
+    camera = Camera(_scene())
+    first = _monitor(camera)
+    _run(first, camera.frames(15))
+    camera.index += int(120 * FPS)  # the agent is down for two minutes
+    monitor = HealthMonitor("cam-1", settings=HealthSettings(), clock=camera.clock, utc_now=camera.utc_now,
+                            remembered=first.remembered_view() if kept else None)  # fmt: skip
+    picture = _moved(camera.picture, dx=0.03) if meanwhile == "turned" else cv2.GaussianBlur(camera.picture, (0, 0), 4.0)
+    _run(monitor, camera.frames(25, picture))
+    assert monitor.raised == raised
+
+
 def test_one_frame_glitches_raise_nothing() -> None:
     camera = Camera(_scene())
     monitor = _monitor(camera, measure_every_s=0.04)  # measure every frame: the glitch is seen
