@@ -115,6 +115,8 @@ def test_migrate_is_a_job_after_the_database():
         ("processors", _option(SERVICES["processors"]["command"], "--state-dir")),
         # the agents' spool while Kafka is away
         ("agents", _option(SERVICES["agents"]["command"], "--spool-dir")),
+        # the agents' cameras' kept views (STATE_DIR/views), so a camera turned while they were down is told
+        ("agents", SERVICES["agents"]["environment"]["IOC_STATE_DIR"] + "/views"),
         ("timescaledb", "/var/lib/postgresql/data"),
         ("prometheus", "/prometheus"),
         ("grafana", "/var/lib/grafana"),
