@@ -72,14 +72,14 @@ class HealthSettings:
     # An agent restarted (an update, a crash, a power cut that also sent a PTZ camera back to its
     # home position) judges the view and the sharpness against what it kept, if it kept them this
     # recently; older ones are learnt afresh, as the light may have changed as much as a view.
-    moved_memory_s: float = 900.0
+    kept_view_max_age_s: float = 900.0
     clear_after_s: float = 2.0
 
     def __post_init__(self) -> None:
         for name in (
             "heartbeat_every_s", "measure_every_s", "frozen_after_s", "blackout_after_s", "blur_after_s", "blur_learn_s",
             "blur_adapt_s", "moved_learn_s", "moved_every_s", "moved_average_s", "moved_after_s", "moved_adapt_s",
-            "mode_switch_after_s", "moved_memory_s",
+            "mode_switch_after_s", "kept_view_max_age_s",
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"HealthSettings.{name} must be positive")
@@ -279,8 +279,8 @@ class HealthMonitor:
         return self._normal_sharpness
 
     def remembered_view(self) -> RememberedView | None:
-        """The view's references and the time of the last picture, for the next run of the agent;
-        None before any reference is taken."""
+        """The view's references, the normal sharpness and the time of the last picture, for the
+        next run of the agent; None before any reference is taken."""
         references = self._view.references
         if not references or self._last_ts is None:
             return None
@@ -290,7 +290,7 @@ class HealthMonitor:
         events: list[Event] = []
         if isinstance(item, Frame):
             if self._remembered is not None:
-                if 0 <= (item.ts - self._remembered.seen_at).total_seconds() <= self.settings.moved_memory_s:
+                if 0 <= (item.ts - self._remembered.seen_at).total_seconds() <= self.settings.kept_view_max_age_s:
                     self._view.remember(self._remembered.references)
                     self._normal_sharpness = self._remembered.sharpness  # a lens fogged meanwhile is blur, not its normal
                 self._remembered = None
