@@ -359,7 +359,7 @@ class HealthMonitor:
         detail = (
             f"the view moved: the picture shifted by {shift[0] * width:+.0f} px across and {shift[1] * width:+.0f} px down"
             if shift is not None
-            else f"the view is not the one it showed at start (its edges {similarity:.0%} alike): turned, zoomed or pointed elsewhere"
+            else f"the view is not the one it showed before (its edges {similarity:.0%} alike): turned, zoomed or pointed elsewhere"
         )
         return self._change("moved", moved, t, frame.ts, detail + "; lines and zones lie on other ground")
 

@@ -137,7 +137,7 @@ def _moved(picture: np.ndarray, *, dx: float = 0.0, zoom: float = 1.0) -> np.nda
         # turned a little: the whole picture shifted by 3 % of its width
         (dict(dx=0.03), r"shifted by -1[3-6] px across and [+-][0-2] px down"),
         # zoomed in by a fifth: another view
-        (dict(zoom=1.2), "not the one it showed at start"),
+        (dict(zoom=1.2), "not the one it showed before"),
     ],
 )
 def test_a_camera_whose_view_moved_is_said_so_until_it_is_back(view: dict, said: str) -> None:
