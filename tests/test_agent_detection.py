@@ -91,6 +91,44 @@ def test_motion_under_a_mask_is_ignored(masks, screen_seen, car_top):
     assert [round(box[1]) for box in car] == pytest.approx([car_top] * 4, abs=3)
 
 
+def _roadside(rng: np.random.Generator, colour: bool) -> np.ndarray:
+    """The road with coloured buildings beside it, as a camera in colour or in its night or
+    infrared mode (grey) sends it."""
+    frame = road(rng)
+    for i, paint in enumerate([(40, 140, 40), (160, 60, 160), (30, 60, 170), (150, 150, 40)]):
+        frame[20 + 60 * i : 60 + 60 * i, 10:120] = paint
+    return frame if colour else cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+@pytest.mark.parametrize(
+    ("pictures", "switched_at"),
+    [
+        # a camera in colour switching to its infrared mode at night, and back in the morning: the
+        # background is learnt afresh at the first look at the picture's colour after each switch
+        ([(True, 120), (False, 120), (True, 120)], [121, 241]),
+        # a camera sending grey from the start: nothing switches
+        ([(False, 360)], []),
+        # a switch while the background is still being learnt (the first 50 analysed frames): it is learnt anyway
+        ([(True, 20), (False, 100)], []),
+        # one grey picture that a look falls on: the background learnt afresh once, not again when
+        # the colour is back at the next look (grey had not settled)
+        ([(True, 120), (False, 1), (True, 120)], [121]),
+        # one grey picture between two looks: unseen
+        ([(True, 121), (False, 1), (True, 120)], []),
+    ],
+)
+def test_a_camera_switching_between_colour_and_grey_has_its_background_learnt_afresh(pictures, switched_at):
+    rng = np.random.default_rng(3)
+    detector = MotionDetector(MotionDetectorConfig())
+    frames = [colour for colour, count in pictures for _ in range(count)]
+    switched = []
+    for index, colour in enumerate(frames, start=1):  # the colour is looked at every 4th analysed frame: 1, 5, 9...
+        detector.detect(_roadside(rng, colour))
+        if detector.switched:
+            switched.append(index)
+    assert switched == switched_at
+
+
 def test_hog_detector_runs_on_an_empty_scene():
     out = HogDetector(HogDetectorConfig()).detect(np.full((256, 256, 3), 128, np.uint8))
     assert len(out) == 0
