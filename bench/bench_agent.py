@@ -19,7 +19,8 @@ scored to report, never to choose a change), and every variant once more from a 
 12.5, 15 or 30 fps (``OTHER_RATES``: the agent analyses as many frames a second whatever the
 camera's rate) and once more from a camera whose pictures are 640x360, 1280x720 or 1920x1080
 while its lines were drawn on 960x540 (``OTHER_SIZES``), once more in grey, as a camera in
-night or infrared mode sends it (``MONOCHROME``), and once more from a camera whose 1280x720,
+night or infrared mode sends it (``MONOCHROME``), the variants after dark and at dusk from a camera
+switching to grey or back to colour 40 % into the clip (``SWITCHING``), and once more from a camera whose 1280x720,
 1920x1080, 640x480 or 704x576 picture shows another view, its vehicles as large as on a 960x540 one
 (``OTHER_VIEWS``). Then the original avenue scene, seeds 1-4, as
 before: per line and direction, extra and missed crossings, tracks counted twice and the
@@ -130,8 +131,8 @@ def _family_score(camera: Camera) -> tuple[str, float, str]:
     rate = "" if camera.fps == 25.0 else f"-{camera.fps:g}fps"
     view = "" if camera.view is None else f"-{camera.view[0]}x{camera.view[1]}"
     path = _rendered(spec(camera.name, camera.seed, fps=camera.fps, view=camera.view), f"{camera.name}-seed{camera.seed}{rate}{view}")
-    if camera.size is not None or camera.grey:
-        path = copied_video(path, size=camera.size, grey=camera.grey)
+    if camera.size is not None or camera.grey or camera.switch:
+        path = copied_video(path, size=camera.size, grey=camera.grey, switch=camera.switch)
     _, crossings = _agent(path)
     truth = _truth(path)
     score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
@@ -200,7 +201,7 @@ def main() -> None:
     figure("agent rate / decode-only rate, median of 3 back-to-back pairs", statistics.median(rate / decode for decode, rate in pairs), "ratio", ">= 0.45")
     figure("agent real-time 25 fps cameras per core", agent / 25.0, "cameras")
 
-    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, OTHER_VIEWS, REPORT_ONLY
+    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, OTHER_VIEWS, REPORT_ONLY, SWITCHING
 
     _distribution("evaluation cameras, never tuned on", "evaluation cameras", EVALUATION, len(cpus))
     _distribution("a second draw of every variant, never tuned on", "second-draw cameras", FRESH, len(cpus))
@@ -211,6 +212,10 @@ def main() -> None:
         "other-picture-size cameras", OTHER_SIZES, len(cpus),
     )
     _distribution("every variant from a camera sending grey pictures (night or infrared mode), never tuned on", "grey-picture cameras", MONOCHROME, len(cpus))
+    _distribution(
+        "the variants after dark and at dusk from a camera switching to grey (night or infrared mode) or back to colour 40 % into the clip, never tuned on",
+        "mode-switching cameras", SWITCHING, len(cpus),
+    )
     _distribution(
         "every variant from a camera whose 1280x720, 1920x1080, 640x480 or 704x576 picture shows another view, never tuned on",
         "other-view cameras", OTHER_VIEWS, len(cpus),

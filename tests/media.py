@@ -107,14 +107,17 @@ def synthetic_video(spec: str, codec: str = "mp4v") -> Path:
     return path
 
 
-def copied_video(video: Path, *, size: tuple[int, int] | None = None, grey: bool = False) -> Path:
+def copied_video(video: Path, *, size: tuple[int, int] | None = None, grey: bool = False, switch: str | None = None) -> Path:
     """``video`` (from ``synthetic_video`` or the benchmark's renders) as another camera of the same
     view sends it: its pictures resized to ``size`` (a substream, full HD), or in grey (a camera in
-    night or infrared mode); its truth and camera config (lines still drawn on the original's
-    pictures, ``resolution`` saying so) next to it. Cached."""
+    night or infrared mode), or switching ``"to grey"`` or ``"to colour"`` 40 % into the clip; its
+    truth and camera config (lines still drawn on the original's pictures, ``resolution`` saying
+    so) next to it. Cached."""
     import cv2
 
-    tag = (f".{size[0]}x{size[1]}" if size else "") + (".grey" if grey else "")
+    if switch not in (None, "to grey", "to colour"):
+        raise ValueError(f"switch {switch!r}: 'to grey' or 'to colour'")
+    tag = (f".{size[0]}x{size[1]}" if size else "") + (".grey" if grey else "") + (f".{switch.replace(' ', '-')}" if switch else "")
     path = video.with_suffix(f"{tag}{video.suffix}")
     with _locked(path.name):
         if not (path.exists() and Path(f"{path}.camera.json").exists()):
@@ -123,13 +126,17 @@ def copied_video(video: Path, *, size: tuple[int, int] | None = None, grey: bool
             fps = capture.get(cv2.CAP_PROP_FPS)
             width, height = size or (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
             writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+            switch_at = 0.4 * capture.get(cv2.CAP_PROP_FRAME_COUNT)
+            index = 0
             try:
                 while (read := capture.read())[0]:
                     picture = read[1]
+                    in_grey = (index >= switch_at) == (switch == "to grey") if switch else grey
+                    index += 1
                     if size:
                         shrink = width < picture.shape[1]
                         picture = cv2.resize(picture, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-                    if grey:
+                    if in_grey:
                         picture = cv2.cvtColor(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
                     writer.write(picture)
             finally:

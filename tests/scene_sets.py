@@ -38,7 +38,8 @@ class Camera:
     """A synthetic camera: a variant and a seed, sending ``fps`` frames a second, its pictures
     resized to ``size`` (the lines still drawn on the 960x540 ones) when given, in grey when
     ``grey``; with ``view``, rendered at that size: another view, its vehicles as large in its
-    pixels as on a 960x540 camera, its lines drawn on its own pictures."""
+    pixels as on a 960x540 camera, its lines drawn on its own pictures; with ``switch`` ("to grey"
+    or "to colour"), switching between colour and its night or infrared mode 40 % into the clip."""
 
     name: str
     seed: int
@@ -46,12 +47,14 @@ class Camera:
     size: tuple[int, int] | None = None
     grey: bool = False
     view: tuple[int, int] | None = None
+    switch: str | None = None
 
     def __str__(self) -> str:
         at = [f"{self.fps:g} fps"] if self.fps != 25.0 else []
         at += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
         at += [f"a {self.view[0]}x{self.view[1]} view"] if self.view else []
-        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "") + (" in grey" if self.grey else "")
+        switched = f" switching {self.switch}" if self.switch else ""
+        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "") + (" in grey" if self.grey else "") + switched
 
 
 # Every variant again from a camera set to another frame rate: a city's cameras often send 10 to
@@ -70,6 +73,16 @@ OTHER_SIZES: tuple[Camera, ...] = tuple(
 # infrared filter stuck by day. Never tuned on (the one change for grey pictures was chosen on
 # grey copies of tuning seed 1), scored to report.
 MONOCHROME: tuple[Camera, ...] = tuple(Camera(name, 8001 + 11 * index, grey=True) for index, name in enumerate(VARIANTS))
+# And the variants after dark and at dusk from a camera switching between colour and its night or
+# infrared mode 40 % into the clip, to grey (evening) or back to colour (morning), two seeds each.
+# Never tuned on (how the detector follows a switch was chosen on tuning and validation seeds of
+# these variants switched the same way), scored to report.
+SWITCHING: tuple[Camera, ...] = tuple(
+    Camera(name, 11001 + 100 * index + 10 * turn + draw, switch=switch)
+    for index, name in enumerate(("dusk", "night-wet", "night-dark", "night-rain-shake"))
+    for turn, switch in enumerate(("to grey", "to colour"))
+    for draw in (0, 1)
+)
 # And every variant from a camera whose picture shows another view, its vehicles as large in its
 # pixels as on a 960x540 camera: wider at 1280x720 and full HD, narrower at 640x480 and 704x576
 # (4:3 and PAL's D1, shapes the family had never rendered). Never tuned on (the settings' rule for
@@ -106,5 +119,6 @@ assert not set(TUNING) & set(EVALUATION) and not set(FRESH) & (set(TUNING) | set
 assert not set(REPORT_ONLY) & (set(TUNING) | set(EVALUATION) | set(FRESH))
 assert not set(VALIDATION) & (set(TUNING) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY))
 _ELSEWHERE = set(TUNING) | set(VALIDATION) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY)
-assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME + OTHER_VIEWS} & _ELSEWHERE
+assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME + OTHER_VIEWS + SWITCHING} & _ELSEWHERE
+assert len({(c.name, c.seed) for c in SWITCHING}) == len(SWITCHING)
 assert len(EVALUATION) >= 24
