@@ -23,6 +23,20 @@ COLOUR_SPREAD = 12
 MONOCHROME_SHARE = 0.002
 
 
+def chroma_spread(image: np.ndarray) -> float:
+    """How much a BGR picture's colour varies: the larger standard deviation of blue minus green
+    and of red minus green, in grey levels. A camera's night or infrared mode sends none (its
+    channels differ, if at all, by one offset everywhere: 0.0-0.02 on grey copies of the synthetic
+    cameras after their codec); a camera in colour shows its sensor's noise even on a grey street
+    (a 3-level noise per channel: 2.2 at the analysis scale) and its scene's colours (7.5-40)."""
+    b, g, r = cv2.split(image)
+    spread = 0.0
+    for other in (b, r):
+        _, deviation = cv2.meanStdDev(cv2.subtract(other, g, dtype=cv2.CV_16S))
+        spread = max(spread, float(deviation[0, 0]))
+    return spread
+
+
 def colour_share(image: np.ndarray) -> float:
     """Share of a BGR picture's pixels whose channels differ by ``COLOUR_SPREAD`` grey levels or more.
     The largest difference of two channels is the spread; OpenCV's per-plane steps measured 50x

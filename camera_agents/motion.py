@@ -25,7 +25,7 @@ from camera_agents.blobs import (
 from camera_agents.config import MotionDetectorConfig
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, Travel
-from camera_agents.light import MONOCHROME_SHARE, LightField, colour_share
+from camera_agents.light import MONOCHROME_SHARE, LightField, chroma_spread, colour_share
 from camera_agents.masks import Masks
 from camera_agents.pieces import PieceJoiner
 from camera_agents.sizes import SizeClassifier
@@ -75,7 +75,7 @@ class MotionDetector:
         self._unlit = False  # night without street lights: of a vehicle as dark as the road only its lamps show
         self._colourless = 0  # looks in a row that found no colour: the camera sends grey (night or infrared mode)
         self._monochrome = False  # those looks say it does
-        self._looks = (False, 0)  # the last look's answer (no colour) and how many looks in a row gave it
+        self._looks: tuple[str | None, int] = (None, 0)  # the last looks' answer ("grey", "colour" or None) and how many in a row gave it
         self._shadow_floor: np.ndarray | None = None
         self._reflection_floor: np.ndarray | None = None  # the grey a lamp's reflection is brighter than (lit road after dark)
         self._kernel_near = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
@@ -436,11 +436,16 @@ class MotionDetector:
         if self._analysed % _COLOUR_EVERY != 1:
             return
         colourless = colour_share(raw) < MONOCHROME_SHARE
+        # A camera's night or infrared mode sends no colour at all; a camera in colour shows some
+        # even of a grey street, in its sensor's noise (the share of coloured pixels, above, may
+        # come and go there with a coloured vehicle).
+        spread = chroma_spread(raw)
+        seen = "grey" if spread < _GREY_CHROMA_MAX else "colour" if spread >= _COLOUR_CHROMA_MIN else None
         answer, times = self._looks
-        if colourless != answer and times >= _MONOCHROME_AFTER and self._analysed > self._warmup:
+        if {seen, answer} == {"grey", "colour"} and times >= _MONOCHROME_AFTER and self._analysed > self._warmup:
             self._start_afresh()
             self.switched = True
-        self._looks = (colourless, times + 1 if colourless == answer else 1)
+        self._looks = (seen, times + 1 if seen == answer else 1)
         self._colourless = self._colourless + 1 if colourless else 0
         self._monochrome = self._colourless >= _MONOCHROME_AFTER
         self._model.setShadowThreshold(_MONOCHROME_SHADOW_TAU if self._monochrome else self._config.shadow_tau)
@@ -454,7 +459,8 @@ class MotionDetector:
 
     def _start_afresh(self) -> None:
         """The background learnt anew, as at start, when the camera switches between colour and
-        its night or infrared mode (its colour, a settled answer, gone or back at the next look):
+        its night or infrared mode (after three looks that agreed, no colour at all where there was
+        some, or colour where there was none):
         the same road in other pixels everywhere, which neither a fast relearning (as after a
         global change of light) nor the slow one forgets cleanly. A simulated switch to grey 16 s
         into the tuning cameras after dark (seeds 1-3): 124 wrong counts as before, 102 relearning
@@ -515,4 +521,5 @@ _UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 
 _MONOCHROME_SHADOW_TAU = 0.9  # on a grey picture, the darkening ratio above which a pixel may be a shadow
 _COLOUR_EVERY = 4  # analysed frames between two looks at the picture's colour
 _MONOCHROME_AFTER = 3  # looks in a row without colour (about 1.5 s) before the picture is taken for grey
+_GREY_CHROMA_MAX, _COLOUR_CHROMA_MIN = 0.25, 1.0  # a picture's chroma spread in grey and in colour (``chroma_spread``)
 _REFLECTION_MIN_LIFT = 6  # grey levels over the learned road that make a thin streak a lamp's reflection
