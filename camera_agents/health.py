@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 import cv2
 import numpy as np
 
-from camera_agents.light import MONOCHROME_SHARE, colour_share
+from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, chroma_spread
 from camera_agents.sources import Frame, SourceOutage
 from ingest.contract import CameraHealth, Event, HealthCondition, Heartbeat
 
@@ -95,7 +95,7 @@ class Measurement:
     contrast: float
     sharpness: float  # variance of the Laplacian
     change: float | None  # mean absolute change from the previous measured frame
-    colour: float  # share of the pixels in colour: none in a camera's night or infrared mode
+    colour: float  # how much the colour varies (``chroma_spread``): not at all in a camera's night or infrared mode
 
 
 def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int] = (160, 90)) -> tuple[Measurement, np.ndarray]:
@@ -108,7 +108,7 @@ def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int
     laplacian = cv2.Laplacian(grey, cv2.CV_32F)
     sharpness = float(laplacian.var())
     change = None if previous is None or previous.shape != grey.shape else float(cv2.absdiff(grey, previous).mean())
-    return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change, colour_share(small)), grey
+    return Measurement(float(mean[0, 0]), float(std[0, 0]), sharpness, change, chroma_spread(small)), grey
 
 
 @dataclass(frozen=True)
@@ -345,7 +345,8 @@ class HealthMonitor:
             blurred = self._conditions["blur"].raised
         events += self._change("blur", blurred, t, frame.ts, f"sharpness {share:.0%} of this camera's normal")
         if not dark and not frozen and not blurred:  # a black, stuck or fogged picture shows no view to judge
-            self._grey.update(m.colour < MONOCHROME_SHARE, t)
+            # Grey until the colour is clearly back: a colour camera's noise keeps it above the band between.
+            self._grey.update(m.colour < (COLOUR_CHROMA_MIN if self._grey.raised else GREY_CHROMA_MAX), t)
             events += self._judge_view(frame, t)
         return events
 

@@ -23,6 +23,10 @@ COLOUR_SPREAD = 12
 MONOCHROME_SHARE = 0.002
 
 
+# A picture's chroma spread (``chroma_spread``) at most in grey, at least in colour; between, undecided.
+GREY_CHROMA_MAX, COLOUR_CHROMA_MIN = 0.25, 1.0
+
+
 def chroma_spread(image: np.ndarray) -> float:
     """How much a BGR picture's colour varies: the larger standard deviation of blue minus green
     and of red minus green, in grey levels. A camera's night or infrared mode sends none (its

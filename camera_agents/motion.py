@@ -25,7 +25,7 @@ from camera_agents.blobs import (
 from camera_agents.config import MotionDetectorConfig
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, Travel
-from camera_agents.light import MONOCHROME_SHARE, LightField, chroma_spread, colour_share
+from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_SHARE, LightField, chroma_spread, colour_share
 from camera_agents.masks import Masks
 from camera_agents.pieces import PieceJoiner
 from camera_agents.sizes import SizeClassifier
@@ -440,7 +440,7 @@ class MotionDetector:
         # even of a grey street, in its sensor's noise (the share of coloured pixels, above, may
         # come and go there with a coloured vehicle).
         spread = chroma_spread(raw)
-        seen = "grey" if spread < _GREY_CHROMA_MAX else "colour" if spread >= _COLOUR_CHROMA_MIN else None
+        seen = "grey" if spread < GREY_CHROMA_MAX else "colour" if spread >= COLOUR_CHROMA_MIN else None
         answer, times = self._looks
         if {seen, answer} == {"grey", "colour"} and times >= _MONOCHROME_AFTER and self._analysed > self._warmup:
             self._start_afresh()
@@ -521,5 +521,4 @@ _UNLIT_SCENE = 35  # below which no street light lights the road (lit at night: 
 _MONOCHROME_SHADOW_TAU = 0.9  # on a grey picture, the darkening ratio above which a pixel may be a shadow
 _COLOUR_EVERY = 4  # analysed frames between two looks at the picture's colour
 _MONOCHROME_AFTER = 3  # looks in a row without colour (about 1.5 s) before the picture is taken for grey
-_GREY_CHROMA_MAX, _COLOUR_CHROMA_MIN = 0.25, 1.0  # a picture's chroma spread in grey and in colour (``chroma_spread``)
 _REFLECTION_MIN_LIFT = 6  # grey levels over the learned road that make a thin streak a lamp's reflection
