@@ -436,9 +436,9 @@ class MotionDetector:
         if self._analysed % _COLOUR_EVERY != 1:
             return
         colourless = colour_share(raw) < MONOCHROME_SHARE
-        # A camera's night or infrared mode sends no colour at all; a camera in colour shows some
-        # even of a grey street, in its sensor's noise (the share of coloured pixels, above, may
-        # come and go there with a coloured vehicle).
+        # A switch is read from how much the colour varies: a camera's night or infrared mode
+        # sends none at all, a camera in colour some even of a grey street, in its sensor's noise;
+        # there the share of coloured pixels comes and goes with each coloured vehicle.
         spread = chroma_spread(raw)
         seen = "grey" if spread < GREY_CHROMA_MAX else "colour" if spread >= COLOUR_CHROMA_MIN else None
         answer, times = self._looks
@@ -460,9 +460,9 @@ class MotionDetector:
     def _start_afresh(self) -> None:
         """The background learnt anew, as at start, when the camera switches between colour and
         its night or infrared mode (after three looks that agreed, no colour at all where there was
-        some, or colour where there was none):
-        the same road in other pixels everywhere, which neither a fast relearning (as after a
-        global change of light) nor the slow one forgets cleanly. A simulated switch to grey 16 s
+        some, or colour where there was none): the same road in other pixels everywhere, which
+        neither a fast relearning (as after a global change of light) nor the slow one forgets
+        cleanly. A simulated switch to grey 16 s
         into the tuning cameras after dark (seeds 1-3): 124 wrong counts as before, 102 relearning
         fast for 12 frames, 82 learnt anew at the first look without colour, 104 only once the
         picture is taken for grey (1.5 s later); back to colour: 104 -> 66."""
