@@ -10,8 +10,9 @@ a ``Heartbeat`` every few seconds with the measured frame rate. Conditions:
 - ``blur``: much less detail than this camera normally has (fog, a fogged or knocked lens). The
   camera's own normal is learned, so a naturally soft camera is not flagged;
 - ``source_lost``: no frames; cleared ("source back") when frames flow again;
-- ``moved``: the camera shows another view than when it started (a PTZ camera off its preset, a
-  camera knocked or turned): its lines and zones lie on other ground (``View``).
+- ``moved``: the camera shows another view than before, when the agent started or as its last run
+  kept it (a PTZ camera off its preset, a camera knocked or turned): its lines and zones lie on
+  other ground (``View``; a reference per colour and night or infrared mode).
 
 Each condition must hold for ``raise_after_s`` before it is raised and be absent for
 ``clear_after_s`` before it is cleared, so one odd frame never becomes an alert. Frames are

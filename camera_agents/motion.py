@@ -462,10 +462,10 @@ class MotionDetector:
         its night or infrared mode (after three looks that agreed, no colour at all where there was
         some, or colour where there was none): the same road in other pixels everywhere, which
         neither a fast relearning (as after a global change of light) nor the slow one forgets
-        cleanly. A simulated switch to grey 16 s
-        into the tuning cameras after dark (seeds 1-3): 124 wrong counts as before, 102 relearning
-        fast for 12 frames, 82 learnt anew at the first look without colour, 104 only once the
-        picture is taken for grey (1.5 s later); back to colour: 104 -> 66."""
+        cleanly. A simulated switch to grey 16 s into the tuning cameras after dark (seeds 1-3):
+        124 wrong counts as before, 102 relearning fast for 12 frames, 82 learnt anew at the first
+        look without colour, 104 only once the picture is taken for grey (1.5 s later); back to
+        colour: 104 -> 66."""
         self._model = self._new_model()
         self._analysed = 1  # warms up again
         self._settling = 0
