@@ -489,18 +489,26 @@ class StoppedMonitor:
         return found
 
     def _stood_here(self, x: float, y: float, seen: set[int]) -> _Still | None:
-        """The stop of a vehicle that drove in and stood (a second or more) where a new track's
-        anchor (``x``, ``y``) is, its own track not among those ``seen`` now: handed to the new
-        track, the anchor moved to where the new track sees it. A vehicle lost while it drove on
+        """The stop of a vehicle that drove in and stood (``_STOOD_S`` or more) where a new
+        track's anchor (``x``, ``y``) is, its own track not among those ``seen`` now: handed to the
+        new track, the anchor moved to where the new track sees it. A vehicle lost while it drove on
         hands nothing to what appears where it was."""
         for track_id, still in self._still.items():
             x1, y1, x2, y2 = still.box
-            stood = still.arrived and still.seen - still.since >= 1.0
+            stood = still.arrived and still.seen - still.since >= _STOOD_S
             if stood and track_id not in seen and x1 <= x <= x2 and y1 <= y <= y2:
                 self._still.pop(track_id)
                 still.x, still.y = x, y
                 return still
         return None
+
+
+# How long a vehicle must have stood at its spot before a track found there after it was lost is
+# taken for it: two or three analysed frames at the usual rates. A vehicle still driving moves off
+# its spot within one (and a vehicle lost then hands nothing on); one that has just stopped is
+# often hidden within a second (the bus behind it pulling out past it), and with a second's wait
+# its stop went to a track that had not driven in, so it was never reported.
+_STOOD_S = 0.25
 
 
 class SpeedEstimator:

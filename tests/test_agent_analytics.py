@@ -266,6 +266,9 @@ def moves_on_and_stops_again(*, frames):
         # a car stopped 1.2 s, hidden for 1.5 s (a bus passing) and found again under a new id: its stop
         # counts from when it stopped, reported when it is seen again
         (hidden_and_back(frames=150, hidden=(60, 98), new_id=9), [(9, 2.7, 98)]),
+        # a car hidden a quarter of a second after it stopped (the bus behind it pulling out past it)
+        # and found again under a new id 1.5 s later: its stop still counts from when it stopped
+        (hidden_and_back(frames=150, hidden=(38, 75), new_id=9), [(9, 2.0, 80)]),
         # hidden after it was reported: not reported again under its new id
         (hidden_and_back(frames=250, hidden=(100, 138), new_id=9), [(1, 2.0, 80)]),
         # a car lost while it drove on, and a screen's picture appearing where it was lost: nothing
