@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, Literal, TypeVar
@@ -379,20 +379,30 @@ class Dwell:
 
 @dataclass(slots=True)
 class _Stay:
-    since: float
-    last_inside: float
+    start: tuple[float, float]  # where the track was first seen, in the zone or not
+    box: tuple[float, float, float, float]  # where it was last seen (xyxy)
+    since: float | None = None  # when its stay in the zone began (None: it is not staying)
+    last_inside: float = -math.inf
+    arrived: bool = False  # it came there from where it was first seen
     reported: bool = False
 
 
 class DwellMonitor:
     """Reports each confirmed track once per stay when it stays in the zone over ``dwell_s``.
-    Leaving for less than ``grace_s`` (an occlusion, a jittery anchor at the edge) keeps the stay."""
+    Leaving for less than ``grace_s`` (an occlusion, a jittery anchor at the edge) keeps the stay.
 
-    def __init__(self, zone: ZoneCounter, *, dwell_s: float, grace_s: float = 2.0) -> None:
+    As for stopped vehicles (``StoppedMonitor``), only a track that came from somewhere
+    (``has_arrived``) is reported: a tree in the wind, a flag or an advertising screen in the zone
+    lives as one track that never moves, and would be reported loitering or stopped over and over.
+    A track lost while it stayed (someone walking past in front) and found again where it stood
+    under a new id keeps its stay."""
+
+    def __init__(self, zone: ZoneCounter, *, dwell_s: float, grace_s: float = 2.0, forget_after_s: float = 10.0) -> None:
         self.zone = zone
         self._dwell_s = dwell_s
         self._grace_s = grace_s
-        self._stays: TrackMemory[_Stay] = TrackMemory(forget_after_s=grace_s)
+        # Every confirmed track, in the zone or not: where it was first seen tells whether it arrived.
+        self._stays: TrackMemory[_Stay] = TrackMemory(max(forget_after_s, grace_s))
 
     @property
     def tracks_held(self) -> int:
@@ -403,17 +413,32 @@ class DwellMonitor:
         found: list[Dwell] = []
         if len(detections):
             confirmed = _confirmed(detections)
-            for i in np.flatnonzero(inside & confirmed):
-                track_id = int(detections.tracker_id[i])  # type: ignore[index]
+            ids = detections.tracker_id[confirmed].tolist()  # type: ignore[index]
+            seen = set(ids)
+            boxes = detections.xyxy[confirmed]
+            rows = zip(ids, bottom_centre(boxes).tolist(), boxes.tolist(), inside[confirmed].tolist(), detections.class_id[confirmed].tolist())
+            for track_id, (x, y), box, is_inside, class_id in rows:
                 stay = self._stays.get(track_id)
                 if stay is None:
-                    self._stays.put(track_id, _Stay(since=now, last_inside=now), now)
-                    continue
-                stay.last_inside = now
+                    lost = _left_at(self._stays, x, y, seen, lambda st: st.arrived and st.since is not None) if is_inside else None
+                    if lost is not None:
+                        self._stays.pop(lost[0])
+                    stay = lost[1] if lost is not None else _Stay(start=(x, y), box=tuple(box))
+                    self._stays.put(track_id, stay, now)
                 self._stays.touch(track_id, now)
-                if not stay.reported and now - stay.since >= self._dwell_s:
+                stay.box = tuple(box)
+                if not stay.arrived:
+                    stay.arrived = has_arrived(stay.start, (x, y), box)
+                if not is_inside:
+                    if stay.since is not None and now - stay.last_inside > self._grace_s:
+                        stay.since, stay.reported = None, False  # it left: a later stay is another one
+                    continue
+                if stay.since is None:
+                    stay.since = now
+                stay.last_inside = now
+                if stay.arrived and not stay.reported and now - stay.since >= self._dwell_s:
                     stay.reported = True
-                    found.append(Dwell(track_id, int(detections.class_id[i]), self.zone.zone_id, now - stay.since, frame_no))
+                    found.append(Dwell(track_id, class_id, self.zone.zone_id, now - stay.since, frame_no))
         self._stays.prune(now)
         return found
 
@@ -436,6 +461,20 @@ class _Still:
     seen: float  # when it was last seen
     arrived: bool = False  # it drove there from where it was first seen
     reported: bool = False
+
+
+P = TypeVar("P", _Stay, _Still)
+
+
+def _left_at(memory: TrackMemory[P], x: float, y: float, seen: set[int], stayed: Callable[[P], bool]) -> tuple[int, P] | None:
+    """The state of a track not ``seen`` now that ``stayed`` and whose last box holds the point
+    (``x``, ``y``) where a new track appeared: the same object, lost while it stood there (hidden
+    by something passing in front) and found again under a new id."""
+    for track_id, state in memory.items():
+        x1, y1, x2, y2 = state.box
+        if track_id not in seen and stayed(state) and x1 <= x <= x2 and y1 <= y <= y2:
+            return track_id, state
+    return None
 
 
 class StoppedMonitor:
@@ -493,14 +532,13 @@ class StoppedMonitor:
         track's anchor (``x``, ``y``) is, its own track not among those ``seen`` now: handed to the
         new track, the anchor moved to where the new track sees it. A vehicle lost while it drove on
         hands nothing to what appears where it was."""
-        for track_id, still in self._still.items():
-            x1, y1, x2, y2 = still.box
-            stood = still.arrived and still.seen - still.since >= _STOOD_S
-            if stood and track_id not in seen and x1 <= x <= x2 and y1 <= y <= y2:
-                self._still.pop(track_id)
-                still.x, still.y = x, y
-                return still
-        return None
+        lost = _left_at(self._still, x, y, seen, lambda still: still.arrived and still.seen - still.since >= _STOOD_S)
+        if lost is None:
+            return None
+        track_id, still = lost
+        self._still.pop(track_id)
+        still.x, still.y = x, y
+        return still
 
 
 # How long a vehicle must have stood at its spot before a track found there after it was lost is

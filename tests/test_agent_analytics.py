@@ -211,24 +211,14 @@ def test_zone_occupancy_by_class_counts_confirmed_only():
     assert zone.count == 1 and dict(zone.by_class) == {"person": 1}
 
 
-def test_dwell_reports_once_per_stay():
-    zone = ZoneCounter("door", [[0, 0], [100, 0], [100, 100], [0, 100]])
-    dwell = DwellMonitor(zone, dwell_s=3.0)
-    found = []
-    for frame in range(200):
-        dets = tracked([box_at(50, 50)], [11], cls="person")
-        found += dwell.trigger(dets, zone.trigger(dets), frame_no=frame, now=frame / 25)
-    assert len(found) == 1 and found[0].duration_s == pytest.approx(3.0, abs=0.05)
-
-
 def drive_and_stop(track_id, *, frames, stop_at, y=200):
     """A car driving right 5 px a frame from x=0 and standing at x=``stop_at`` once there: per frame, its box or None."""
     return [box_at(min(5 * f, stop_at), y, 40, 20) for f in range(frames)], [track_id] * frames
 
 
-def appear_in_place(track_id, *, frames):
+def appear_in_place(track_id, *, frames, x=100):
     """What an advertising screen's changing picture gives: a box that never leaves its spot, its edges jittering."""
-    return [box_at(100 + (f % 3), 60 + (f % 2) * 2, 60, 30) for f in range(frames)], [track_id] * frames
+    return [box_at(x + (f % 3), 60 + (f % 2) * 2, 60, 30) for f in range(frames)], [track_id] * frames
 
 
 def hidden_and_back(*, frames, hidden, new_id, stop_at=150):
@@ -283,6 +273,54 @@ def test_stopped_vehicles(scene, expected):
     for frame, (box, track_id) in enumerate(zip(*scene)):
         dets = tracked([box], [track_id]) if box is not None else tracked([], [])
         found += monitor.trigger(dets, frame_no=frame, now=frame / 25)
+    assert [(d.track_id, round(d.duration_s, 1), d.frame_no) for d in found] == expected
+
+
+def walk_in_and_stay(track_id, *, frames, stay_at=50, step=4):
+    """A person walking right ``step`` px a frame from x=-100 (outside the door's zone, 0-100) and
+    standing at x=``stay_at`` once there: per frame, their box (40 px tall) and track id."""
+    return [box_at(min(-100 + step * f, stay_at), 60, 16, 40) for f in range(frames)], [track_id] * frames
+
+
+def walk_in_leave_and_return(*, frames, away):
+    """A person who walks in (at x=50 from frame 38), steps out of the zone to x=130 for frames
+    ``away[0]`` to ``away[1]``, and comes back to stand at x=50."""
+    boxes, ids = walk_in_and_stay(11, frames=frames)
+    return [box_at(130, 60, 16, 40) if away[0] <= f < away[1] else b for f, b in enumerate(boxes)], ids
+
+
+def hidden_in_the_zone(*, frames, hidden, new_id):
+    """A person who walks in and stands; from frame ``hidden[0]`` to ``hidden[1]`` someone passing
+    in front hides them, and they are found again where they stood as track ``new_id``."""
+    boxes, _ = walk_in_and_stay(11, frames=frames)
+    return [None if hidden[0] <= f < hidden[1] else b for f, b in enumerate(boxes)], [11 if f < hidden[0] else new_id for f in range(frames)]
+
+
+@pytest.mark.parametrize(
+    ("scene", "expected"),
+    [
+        # walks in (inside from frame 25, standing from frame 38) and stays: reported once, 3 s after it came in
+        (walk_in_and_stay(11, frames=200), [(11, 3.0, 100)]),
+        # a flag or a screen in the zone, one track that never came from anywhere: never reported
+        (appear_in_place(7, frames=400, x=50), []),
+        # steps out for a second (under the 2 s grace) and back: the same stay, reported once
+        (walk_in_leave_and_return(frames=200, away=(50, 75)), [(11, 3.0, 100)]),
+        # reported, out for 3 s, back: another stay, reported again 3 s after it came back
+        (walk_in_leave_and_return(frames=400, away=(110, 185)), [(11, 3.0, 100), (11, 3.0, 260)]),
+        # hidden for 1.5 s by someone passing in front and found again under a new id: its stay goes
+        # on from when it came in
+        (hidden_in_the_zone(frames=200, hidden=(45, 83), new_id=12), [(12, 3.0, 100)]),
+        # walks through the zone without stopping: nothing
+        (walk_in_and_stay(11, frames=200, stay_at=1_000), []),
+    ],
+)
+def test_dwell_reports_once_per_stay(scene, expected):
+    zone = ZoneCounter("door", [[0, 0], [100, 0], [100, 100], [0, 100]])
+    dwell = DwellMonitor(zone, dwell_s=3.0)
+    found = []
+    for frame, (box, track_id) in enumerate(zip(*scene)):
+        dets = tracked([box], [track_id], cls="person") if box is not None else tracked([], [], cls="person")
+        found += dwell.trigger(dets, zone.trigger(dets), frame_no=frame, now=frame / 25)
     assert [(d.track_id, round(d.duration_s, 1), d.frame_no) for d in found] == expected
 
 

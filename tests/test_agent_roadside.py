@@ -114,3 +114,16 @@ def test_under_a_mask_the_screen_is_nothing_and_the_car_is_still_seen():
     assert not any(on_screen(box) for box in boxes)
     assert max(e.count for e in occupancy) == 0
     assert_the_car_was_reported_stopped(stopped)
+
+
+def test_in_a_zone_with_a_dwell_time_the_screen_is_never_reported():
+    # The zone over the building holds the screen all along; a zone over the road gets the car.
+    across = {"id": "across", "polygon": [[600, 0], [960, 0], [960, 200], [600, 200]], "dwell_seconds": 10}
+    road = {"id": "road", "polygon": [[0, 250], [960, 250], [960, 400], [0, 400]], "dwell_seconds": 10}
+    stopped, _, boxes = run_camera(street(zones=[across, road]), 48.0)
+    assert sum(on_screen(box) for box in boxes) > 300
+    assert [incident.zone_id for incident, _ in stopped] == ["road", None]
+    in_road, (x1, _, x2, _) = stopped[0]
+    assert abs(x2 - CAR_STOPS_AT) <= 8 and x2 - x1 >= 60  # the car, where it stood
+    assert abs(in_road.duration_s - 10.0) <= 0.3  # 10 s after it came into the zone
+    assert_the_car_was_reported_stopped(stopped[1:])
