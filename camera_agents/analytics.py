@@ -394,8 +394,8 @@ class DwellMonitor:
     As for stopped vehicles (``StoppedMonitor``), only a track that came from somewhere
     (``has_arrived``) is reported: a tree in the wind, a flag or an advertising screen in the zone
     lives as one track that never moves, and would be reported loitering or stopped over and over.
-    A track lost while it stayed (someone walking past in front) and found again where it stood
-    under a new id keeps its stay."""
+    A track found where tracks staying in the zone were lost a moment ago takes their stay over
+    (``_inherited``)."""
 
     def __init__(self, zone: ZoneCounter, *, dwell_s: float, grace_s: float = 2.0, forget_after_s: float = 10.0) -> None:
         self.zone = zone
@@ -414,16 +414,14 @@ class DwellMonitor:
         if len(detections):
             confirmed = _confirmed(detections)
             ids = detections.tracker_id[confirmed].tolist()  # type: ignore[index]
-            seen = set(ids)
             boxes = detections.xyxy[confirmed]
             rows = zip(ids, bottom_centre(boxes).tolist(), boxes.tolist(), inside[confirmed].tolist(), detections.class_id[confirmed].tolist())
+            staying = [stay for _, stay in self._stays.items() if stay.since is not None and stay.arrived and now - stay.last_inside <= _HANDOVER_S]
+            before = [(stay, stay.box) for stay in staying]  # where they were last frame, before this one moves them
             for track_id, (x, y), box, is_inside, class_id in rows:
                 stay = self._stays.get(track_id)
                 if stay is None:
-                    lost = _left_at(self._stays, x, y, seen, lambda st: st.arrived and st.since is not None) if is_inside else None
-                    if lost is not None:
-                        self._stays.pop(lost[0])
-                    stay = lost[1] if lost is not None else _Stay(start=(x, y), box=tuple(box))
+                    stay = _Stay(start=(x, y), box=tuple(box))
                     self._stays.put(track_id, stay, now)
                 self._stays.touch(track_id, now)
                 stay.box = tuple(box)
@@ -434,13 +432,45 @@ class DwellMonitor:
                         stay.since, stay.reported = None, False  # it left: a later stay is another one
                     continue
                 if stay.since is None:
-                    stay.since = now
+                    heir_of = None if stay.arrived else _inherited(box, before)
+                    stay.since = now if heir_of is None else heir_of.since
+                    if heir_of is not None:
+                        stay.arrived, stay.reported = True, heir_of.reported
                 stay.last_inside = now
                 if stay.arrived and not stay.reported and now - stay.since >= self._dwell_s:
                     stay.reported = True
                     found.append(Dwell(track_id, class_id, self.zone.zone_id, now - stay.since, frame_no))
         self._stays.prune(now)
         return found
+
+
+def _inherited(box: list[float], staying: list[tuple[_Stay, tuple[float, float, float, float]]]) -> _Stay | None:
+    """The stay that a track come into the zone without having come from anywhere takes over:
+    of the tracks staying there a moment ago (``staying``, each with the box it was last seen at),
+    the one of longest stay that its ``box`` overlaps by half the smaller of the two. People
+    standing together are one blob, then two, then one again, each time under new ids, and
+    someone hidden by a passer-by comes back under a new id: the spot has been occupied all along.
+    Its start is taken over, and whether it was reported (a group reported once is not reported
+    again piece by piece). None: nothing was staying there."""
+    best: _Stay | None = None
+    for stay, last_box in staying:
+        if _shared(box, last_box) >= 0.5 and (best is None or stay.since < best.since):  # type: ignore[operator]
+            best = stay
+    return best
+
+
+# How recently a track must have been staying in the zone for a new track where it was to take its
+# stay over: a merge or a split is seen at the next analysed frame; someone hidden by a passer-by is
+# back within a second or two.
+_HANDOVER_S = 2.0
+
+
+def _shared(a: Sequence[float], b: Sequence[float]) -> float:
+    """How much of the smaller of boxes ``a`` and ``b`` (xyxy) the other covers."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = max(min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])), 1e-6)
+    return ix * iy / smaller
 
 
 def has_arrived(start: tuple[float, float], anchor: tuple[float, float], box: Sequence[float]) -> bool:

@@ -324,6 +324,31 @@ def test_dwell_reports_once_per_stay(scene, expected):
     assert [(d.track_id, round(d.duration_s, 1), d.frame_no) for d in found] == expected
 
 
+@pytest.mark.parametrize(
+    ("reported_before_split", "expected"),
+    [
+        # two people who walked in together as one blob and stand: the blob splits at frame 60 and the
+        # one found beside it (born in place) stays from when they came in, so both are reported at frame 100
+        (False, [(11, 3.0, 100), (12, 3.0, 100)]),
+        # the blob was reported before it split: the piece born in place is not reported again
+        (True, [(11, 3.0, 100)]),
+    ],
+)
+def test_a_group_that_splits_keeps_its_stay(reported_before_split, expected):
+    zone = ZoneCounter("door", [[0, 0], [100, 0], [100, 100], [0, 100]])
+    dwell = DwellMonitor(zone, dwell_s=3.0)
+    split_at = 110 if reported_before_split else 60
+    found = []
+    for frame in range(200):
+        if frame < split_at:
+            boxes, ids = [box_at(min(-100 + 4 * frame, 50), 60, 32, 40)], [11]
+        else:
+            boxes, ids = [box_at(42, 60, 16, 40), box_at(58, 60, 16, 40)], [11, 12]
+        dets = tracked(boxes, ids, cls="person")
+        found += dwell.trigger(dets, zone.trigger(dets), frame_no=frame, now=frame / 25)
+    assert [(d.track_id, round(d.duration_s, 1), d.frame_no) for d in found] == expected
+
+
 def test_speed_from_homography():
     # 10 px per metre; the object moves 5 px per frame at 25 fps = 12.5 m/s = 45 km/h
     ground = GroundPlane.from_points([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [10, 0], [10, 10], [0, 10]])
