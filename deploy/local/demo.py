@@ -102,9 +102,6 @@ def write_demo_cameras(directory: Path, *, traffic_cameras: int) -> list[Path]:
         written.append(_dump(directory / f"traffic-{seed:02d}.yaml", config))
     crowd = yaml.safe_load((EXAMPLES / "synthetic_crowd.yaml").read_text(encoding="utf-8"))
     crowd["source"] = f"synthetic:crowd?seed=1&frames={_SCENE_FRAMES}"
-    # HOG at full scale manages a few frames per second on a shared demo machine; in real time the
-    # camera would fall behind. The motion detector keeps up and finds the walkers as well.
-    crowd["detector"] = {"type": "motion"}
     written.append(_dump(directory / "crowd-01.yaml", crowd))
     if VTEST.exists():
         written.append(_dump(directory / "vtest.yaml", yaml.safe_load((EXAMPLES / "vtest.yaml").read_text(encoding="utf-8"))))
