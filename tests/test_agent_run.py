@@ -13,7 +13,7 @@ from camera_agents.config import AnalyticsConfig, load_camera
 from camera_agents.evaluation import score_crossings
 from camera_agents.sources import open_source
 from ingest.bus import BusSettings
-from ingest.contract import CameraHealth, CameraInfo, FrameEvent, LineCrossing, ZoneOccupancy, decode
+from ingest.contract import CameraHealth, CameraInfo, FrameEvent, LineCrossing, TrackIncident, ZoneOccupancy, decode
 from tests.busutil import read_topic
 from tests.media import vtest_path
 
@@ -54,6 +54,36 @@ def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
     score = score_crossings(truth, [e for e in events if isinstance(e, LineCrossing)])
     assert score.repeated_tracks == 0
     assert sum(score.matched.values()) >= 0.85 * len(truth), score  # the accuracy bar is tested over whole scenes
+
+
+def test_the_example_crowd_camera_sees_its_zone_crowded_and_someone_loitering(tmp_path):
+    spec = "synthetic:crowd?seed=1&frames=750"
+    out = tmp_path / "events.jsonl"
+    result = runner.invoke(
+        app, ["run", "--config", str(EXAMPLES / "synthetic_crowd.yaml"), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    events = events_of(out)
+    truth = open_source(spec).truth
+    limit = load_camera(EXAMPLES / "synthetic_crowd.yaml").zones[0].max_occupancy
+    # Occupancy of the entrance as sent (on change, and every few seconds) held from frame to frame,
+    # against the people there, once the background is learnt (frame 150 on).
+    sent = [e for e in events if isinstance(e, ZoneOccupancy) and e.zone_id == "entrance"]
+    held = {e.frame_no: e.count for e in sent}
+    count, errors = 0, []
+    for frame in range(750):
+        count = held.get(frame, count)
+        if frame >= 150:
+            errors.append(abs(count - truth.occupancy["entrance"][frame]))
+    assert sum(errors) / len(errors) <= 2.5  # 2.3 people off a frame: people standing together merge
+    assert any(e.count > limit for e in sent)  # crowded, as it is for several seconds
+    # Loitering reported on someone who stayed in the entrance, and on nobody else.
+    loiterers = {d.object_id: d for d in truth.loiterers}
+    reports = [e for e in events if isinstance(e, TrackIncident) and e.kind == "loitering"]
+    assert reports
+    for report in reports:
+        staying = [d for d in loiterers.values() if d.first_frame <= report.frame_no <= d.last_frame + 25]
+        assert staying and report.zone_id == "entrance" and report.duration_s >= 10.0, report
 
 
 def test_run_to_kafka_and_read_the_crossings_back(bus: BusSettings, tmp_path):
