@@ -391,14 +391,19 @@ class DwellMonitor:
     """Reports each confirmed track once per stay when it stays in the zone over ``dwell_s``.
     Leaving for less than ``grace_s`` (an occlusion, a jittery anchor at the edge) keeps the stay.
 
-    As for stopped vehicles (``StoppedMonitor``), only a track that came from somewhere
-    (``has_arrived``) is reported: a tree in the wind, a flag or an advertising screen in the zone
-    lives as one track that never moves, and would be reported loitering or stopped over and over.
-    A track found where tracks staying in the zone were lost a moment ago takes their stay over
-    (``_inherited``)."""
+    With ``must_arrive`` (vehicles), as for stopped vehicles (``StoppedMonitor``), only a track
+    that came from somewhere (``has_arrived``) is reported: an advertising screen or a tree in the
+    zone lives as one track that never moves, and would be reported stopped over and over. People
+    standing together merge and split under new ids, each piece born in place: there (loitering)
+    every track is reported, and what never moves is masked (``ioc agent tune`` shows it). A
+    track come into the zone without having come from anywhere takes over the stay of those
+    staying where it appeared (``_inherited``)."""
 
-    def __init__(self, zone: ZoneCounter, *, dwell_s: float, grace_s: float = 2.0, forget_after_s: float = 10.0) -> None:
+    def __init__(
+        self, zone: ZoneCounter, *, dwell_s: float, grace_s: float = 2.0, forget_after_s: float = 10.0, must_arrive: bool = True
+    ) -> None:
         self.zone = zone
+        self._must_arrive = must_arrive
         self._dwell_s = dwell_s
         self._grace_s = grace_s
         # Every confirmed track, in the zone or not: where it was first seen tells whether it arrived.
@@ -437,7 +442,7 @@ class DwellMonitor:
                     if heir_of is not None:
                         stay.arrived, stay.reported = True, heir_of.reported
                 stay.last_inside = now
-                if stay.arrived and not stay.reported and now - stay.since >= self._dwell_s:
+                if (stay.arrived or not self._must_arrive) and not stay.reported and now - stay.since >= self._dwell_s:
                     stay.reported = True
                     found.append(Dwell(track_id, class_id, self.zone.zone_id, now - stay.since, frame_no))
         self._stays.prune(now)

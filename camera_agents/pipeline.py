@@ -125,7 +125,7 @@ class CameraPipeline:
         ]
         self.zones = [ZoneCounter(zone.id, zone.polygon) for zone in config.zones]
         self.dwell = {
-            zone.id: DwellMonitor(counter, dwell_s=zone.dwell_seconds, forget_after_s=forget_s)
+            zone.id: DwellMonitor(counter, dwell_s=zone.dwell_seconds, forget_after_s=forget_s, must_arrive=config.kind == "traffic")
             for zone, counter in zip(config.zones, self.zones)
             if zone.dwell_seconds is not None
         }
