@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, Literal, TypeVar
@@ -498,20 +498,6 @@ class _Still:
     reported: bool = False
 
 
-P = TypeVar("P", _Stay, _Still)
-
-
-def _left_at(memory: TrackMemory[P], x: float, y: float, seen: set[int], stayed: Callable[[P], bool]) -> tuple[int, P] | None:
-    """The state of a track not ``seen`` now that ``stayed`` and whose last box holds the point
-    (``x``, ``y``) where a new track appeared: the same object, lost while it stood there (hidden
-    by something passing in front) and found again under a new id."""
-    for track_id, state in memory.items():
-        x1, y1, x2, y2 = state.box
-        if track_id not in seen and stayed(state) and x1 <= x <= x2 and y1 <= y <= y2:
-            return track_id, state
-    return None
-
-
 class StoppedMonitor:
     """Vehicles that drove to a spot and whose anchor stays within ``max_px`` of it for
     ``stopped_s`` seconds; reported once per stop, re-armed when the vehicle moves on.
@@ -567,13 +553,14 @@ class StoppedMonitor:
         track's anchor (``x``, ``y``) is, its own track not among those ``seen`` now: handed to the
         new track, the anchor moved to where the new track sees it. A vehicle lost while it drove on
         hands nothing to what appears where it was."""
-        lost = _left_at(self._still, x, y, seen, lambda still: still.arrived and still.seen - still.since >= _STOOD_S)
-        if lost is None:
-            return None
-        track_id, still = lost
-        self._still.pop(track_id)
-        still.x, still.y = x, y
-        return still
+        for track_id, still in self._still.items():
+            x1, y1, x2, y2 = still.box
+            stood = still.arrived and still.seen - still.since >= _STOOD_S
+            if stood and track_id not in seen and x1 <= x <= x2 and y1 <= y <= y2:
+                self._still.pop(track_id)
+                still.x, still.y = x, y
+                return still
+        return None
 
 
 # How long a vehicle must have stood at its spot before a track found there after it was lost is

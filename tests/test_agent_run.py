@@ -25,14 +25,17 @@ def events_of(path: Path) -> list:
     return [decode(line) for line in path.read_bytes().splitlines()]
 
 
+def run_example(example: str, spec: str, folder: Path) -> list:
+    """The events ``ioc agent run`` sends for an example camera on the scene ``spec``, through a JSON-lines sink."""
+    out = folder / "events.jsonl"
+    result = runner.invoke(app, ["run", "--config", str(EXAMPLES / example), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return events_of(out)
+
+
 def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
     spec = "synthetic:traffic?seed=4&frames=500&start=2026-03-01T07:00:00Z"
-    out = tmp_path / "events.jsonl"
-    result = runner.invoke(
-        app, ["run", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"]
-    )
-    assert result.exit_code == 0, result.output
-    events = events_of(out)
+    events = run_example("synthetic_traffic.yaml", spec, tmp_path)
     kinds = {type(e) for e in events}
     assert {CameraInfo, FrameEvent, LineCrossing, ZoneOccupancy} <= kinds
     crossing = next(e for e in events if isinstance(e, LineCrossing))
@@ -58,12 +61,7 @@ def test_run_synthetic_scene_to_jsonl_counts_like_the_ground_truth(tmp_path):
 
 def test_the_example_crowd_camera_sees_its_zone_crowded_and_someone_loitering(tmp_path):
     spec = "synthetic:crowd?seed=1&frames=750"
-    out = tmp_path / "events.jsonl"
-    result = runner.invoke(
-        app, ["run", "--config", str(EXAMPLES / "synthetic_crowd.yaml"), "--source", spec, "--sink", f"jsonl:{out}", "--no-progress"]
-    )
-    assert result.exit_code == 0, result.output
-    events = events_of(out)
+    events = run_example("synthetic_crowd.yaml", spec, tmp_path)
     truth = open_source(spec).truth
     limit = load_camera(EXAMPLES / "synthetic_crowd.yaml").zones[0].max_occupancy
     # Occupancy of the entrance as sent (on change, and every few seconds) held from frame to frame,
