@@ -116,6 +116,7 @@ def _plazas() -> None:
 
     from camera_agents.config import load_camera
     from camera_agents.sources import open_source
+    from ingest.contract import TrackIncident
 
     errors, loiterers, reported, unfounded = [], 0, 0, 0
     for seed in PLAZA_SEEDS:
@@ -126,7 +127,7 @@ def _plazas() -> None:
         truth = open_source(spec).truth
         errors.append(_occupancy_error(events, zone.id, truth.occupancy[zone.id]))
         stays = [d for d in truth.loiterers if d.zone_id == zone.id]
-        reports = [e.frame_no for e in events if getattr(e, "kind", None) == "loitering" and e.zone_id == zone.id]
+        reports = [e.frame_no for e in events if isinstance(e, TrackIncident) and e.kind == "loitering" and e.zone_id == zone.id]
         due = zone.dwell_seconds * truth.fps
         long_stays = [d for d in stays if d.seconds >= zone.dwell_seconds + 0.5]
         loiterers += len(long_stays)
@@ -141,7 +142,9 @@ def _plazas() -> None:
 
 def _occupancy_error(events: list, zone_id: str, truth: tuple[int, ...]) -> float:
     """Mean absolute error of a zone's occupancy as sent (on change), held from frame to frame."""
-    sent = {e.frame_no: e.count for e in events if getattr(e, "zone_id", None) == zone_id and hasattr(e, "count")}
+    from ingest.contract import ZoneOccupancy
+
+    sent = {e.frame_no: e.count for e in events if isinstance(e, ZoneOccupancy) and e.zone_id == zone_id}
     count, errors = 0, []
     for frame, true in enumerate(truth):
         count = sent.get(frame, count)
