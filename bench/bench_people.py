@@ -105,7 +105,7 @@ def main() -> None:
 
 
 CROWD_EXAMPLE = ROOT / "camera_agents" / "examples" / "synthetic_crowd.yaml"
-PLAZA_SEEDS = range(201, 214)  # never looked into: seeds 1-13 and 101-113 were scored while the loitering rules were chosen
+PLAZA_SEEDS = range(201, 214)  # never looked into: seeds 1-13 and 101-113 were scored while the loitering rules and the counting of groups were chosen
 PLAZA_FRAMES = 1500  # 60 s at 25 fps
 LEARNING_FRAMES = 150  # the motion detector's background is learnt by then
 

@@ -23,6 +23,7 @@ from camera_agents.blobs import (
     two_lanes_deep,
 )
 from camera_agents.config import MotionDetectorConfig
+from camera_agents.crowds import PersonSize, cut_into_people
 from camera_agents.detections import Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_SHARE, LightField, chroma_spread, colour_share
@@ -53,6 +54,9 @@ class MotionDetector:
         # width of its own columns, and may be told apart by their colours.
         self._updown = travel == "updown"
         self._pieces = PieceJoiner(self._classifier)
+        # A security camera's groups of people are one blob each: counted by their area, where
+        # the ground's scale says how large one person is at each spot.
+        self._person = PersonSize() if kind == "security" and ground is not None else None
         self._model = self._new_model()
         self._size: tuple[int, int] | None = None
         self._kernel_open = np.ones((2, 2), np.uint8)
@@ -234,7 +238,24 @@ class MotionDetector:
         # In place (``xyxy[:, [0, 2]]`` would clip a copy): scaled back from the analysis size, a
         # box at the bottom edge may end a fraction of a pixel below the frame.
         np.clip(xyxy, 0, np.array([width, height, width, height], np.float32), out=xyxy)
-        return Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
+        found = Detections(xyxy=xyxy, confidence=np.clip(0.5 + b[:, 4] / 2, 0, 1), class_id=self._classifier.classify(xyxy))
+        return found if self._person is None else self._cut_into_people(found, b[:, 4] * b[:, 2] * b[:, 3] * (inv * inv))
+
+    def _cut_into_people(self, found: Detections, area: np.ndarray) -> Detections:
+        """``found`` with each blob cut into the people it holds, by its area (``area``: its pixels
+        in the frame's) against one person's at its spot."""
+        person = self._person
+        assert person is not None
+        xyxy = found.xyxy
+        wide_m = self._classifier.ground_width_m(xyxy)
+        metres_per_px = wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+        scaled = area * metres_per_px**2
+        person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px, wide_m)
+        people = person.people(scaled)
+        if person.height is None or (people == 1).all():
+            return found
+        cut, source = cut_into_people(xyxy, people, person.height / np.maximum(metres_per_px, 1e-6))
+        return Detections(xyxy=cut, confidence=found.confidence[source], class_id=self._classifier.classify(cut))
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground outside the masks, with the weak shadows next to it, and without

@@ -68,13 +68,17 @@ def test_the_example_crowd_camera_sees_its_zone_crowded_and_someone_loitering(tm
     # against the people there, once the background is learnt (frame 150 on).
     sent = [e for e in events if isinstance(e, ZoneOccupancy) and e.zone_id == "entrance"]
     held = {e.frame_no: e.count for e in sent}
-    count, errors = 0, []
+    count, errors, crowded = 0, [], []
     for frame in range(750):
         count = held.get(frame, count)
         if frame >= 150:
             errors.append(abs(count - truth.occupancy["entrance"][frame]))
-    assert sum(errors) / len(errors) <= 2.5  # 2.3 people off a frame: people standing together merge
-    assert any(e.count > limit for e in sent)  # crowded, as it is for several seconds
+            if truth.occupancy["entrance"][frame] > limit:
+                crowded.append(count > limit)
+    # Measured 0.84 people off a frame: groups are counted by their blobs' area (2.3 when a group
+    # was one person), and seen crowded on 0.91 of the frames it was (0.06).
+    assert sum(errors) / len(errors) <= 1.2
+    assert len(crowded) >= 100 and sum(crowded) >= 0.7 * len(crowded)
     # Loitering reported on someone who stayed in the entrance, and on nobody else.
     loiterers = {d.object_id: d for d in truth.loiterers}
     reports = [e for e in events if isinstance(e, TrackIncident) and e.kind == "loitering"]

@@ -1,0 +1,118 @@
+"""How many people one moving blob holds, and where they stand, on a calibrated security camera.
+
+People standing or walking together are one blob to background subtraction: a group of five in a
+plaza is one object, and a zone's occupancy and its crowding alert read one person. A blob's area,
+scaled by the square of the ground's metres per pixel at its feet, is about the same for every
+single person wherever they stand, and grows with each person a group holds. One person's scaled
+area and height are learned from what the camera sees (``PersonSize``): most blobs in a plaza are
+one person, so they are the most common ones. A blob holding several people's area is cut into
+that many people (``cut_into_people``), their feet spread from its bottom up to one person's
+height below its top: a group one behind the other in view stands at several depths.
+
+On synthetic plazas (seeds 1-6, 11,000 blobs) the scaled area of a blob went up evenly with the
+people in it: 0.34 m² for one person (median), 0.66 for two, 0.94 three, 1.27 four, 1.63 five.
+The most common area was 0.35-0.36 on every seed; their median or a low quantile wandered from 0.30
+to 0.42 with how many groups a clip held. A blob's box alone says less: people one behind the
+other in view make it taller, not wider.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# More people's area than this in one blob is no crowd the area can count: light the detector has
+# not caught up with, or a vehicle. It is left one object. A crowd of 8-11 gathered in a plaza's
+# zone made one blob of up to 11 people's area (seed 110): a limit of 8 read it as one person.
+MAX_PEOPLE = 30
+# How wide on the ground a blob of one person is, in metres: shoulders to arms swinging, and the
+# error of a box's edge at the analysis scale. Only such blobs teach one person's size.
+ONE_WIDE_M = (0.35, 0.8)
+
+
+class _MostCommon:
+    """The most common of positive values seen lately (of their logarithm, smoothed)."""
+
+    _REMEMBERED = 4096  # about a minute of a busy plaza at the analysis rate
+    _LEARNT_FROM = 300  # fewer seen: no answer yet
+    _RELEARN_EVERY = 200
+    # A bandwidth of 0.15 (15 %) is about the spread of one walker's size from stride to stride.
+    _BANDWIDTH = 0.15
+    _EDGES = np.linspace(np.log(0.01), np.log(20.0), 401)
+    _STEP = float(_EDGES[1] - _EDGES[0])
+    _KERNEL = np.exp(-0.5 * (np.arange(-40, 41) * _STEP / _BANDWIDTH) ** 2)
+
+    def __init__(self) -> None:
+        self._logs = np.zeros(self._REMEMBERED)
+        self._seen = 0
+        self.value: float | None = None
+
+    def observe(self, values: np.ndarray) -> None:
+        logs = np.log(values[values > 0][-self._REMEMBERED :])
+        before = self._seen
+        self._logs[(before + np.arange(len(logs))) % self._REMEMBERED] = logs
+        self._seen += len(logs)
+        if self._seen >= self._LEARNT_FROM and (
+            self.value is None or self._seen // self._RELEARN_EVERY != before // self._RELEARN_EVERY
+        ):
+            counts, _ = np.histogram(
+                self._logs[: min(self._seen, self._REMEMBERED)],
+                bins=len(self._EDGES) - 1,
+                range=(self._EDGES[0], self._EDGES[-1]),
+            )
+            peak = int(np.argmax(np.convolve(counts, self._KERNEL, mode="same")))
+            self.value = float(np.exp(self._EDGES[0] + (peak + 0.5) * self._STEP))
+
+
+class PersonSize:
+    """One person's blob, its area and height scaled by the ground's metres per pixel at its
+    feet, learned from the blobs seen (``observe``); ``people`` reads how many people each blob
+    holds."""
+
+    def __init__(self) -> None:
+        self._area = _MostCommon()
+        self._height = _MostCommon()
+
+    @property
+    def area(self) -> float | None:
+        """One person's scaled area (m²); None until enough blobs were seen."""
+        return self._area.value
+
+    @property
+    def height(self) -> float | None:
+        """One person's scaled height (m); None until enough blobs were seen."""
+        return self._height.value
+
+    def observe(self, area: np.ndarray, height: np.ndarray, wide: np.ndarray) -> None:
+        """Remember the scaled areas and heights of one frame's blobs one person wide (``wide``:
+        their widths on the ground, in metres). Narrower, a blob is a piece of someone (a head
+        over a parked car) or something small; wider, a group side by side or a vehicle."""
+        one_wide = (wide >= ONE_WIDE_M[0]) & (wide <= ONE_WIDE_M[1])
+        self._area.observe(area[one_wide])
+        self._height.observe(height[one_wide])
+
+    def people(self, area: np.ndarray) -> np.ndarray:
+        """How many people each blob of scaled area ``area`` holds: 1 until learned, and 1 for a
+        blob beyond ``MAX_PEOPLE`` people's area."""
+        one = self._area.value
+        if one is None or self._height.value is None:
+            return np.ones(len(area), np.int64)
+        n = np.maximum(np.floor(area / one + 0.5), 1).astype(np.int64)
+        n[n > MAX_PEOPLE] = 1
+        return n
+
+
+def cut_into_people(xyxy: np.ndarray, people: np.ndarray, person_height: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each box cut into ``people`` boxes of equal width side by side, their bottoms spread evenly
+    from the box's bottom up to ``person_height`` (in pixels, per box) below its top, each that
+    tall and within the box. Returns the boxes and, per new box, the index of the box it came from."""
+    source = np.repeat(np.arange(len(xyxy)), people)
+    share = np.concatenate([np.arange(n) for n in people.tolist()]) if len(people) else np.zeros(0, np.int64)
+    n = people[source].astype(np.float64)
+    x1, y1, x2, y2 = (xyxy[source, k].astype(np.float64) for k in range(4))
+    tall = np.clip(person_height[source], 1.0, y2 - y1)
+    # The front person (the first column) at the box's bottom, the hindmost at the top's reach.
+    depth = np.divide(share, n - 1, out=np.zeros_like(n), where=n > 1)
+    bottom = y2 - depth * (y2 - y1 - tall)
+    width = (x2 - x1) / n
+    cut = np.column_stack([x1 + share * width, bottom - tall, x1 + (share + 1) * width, bottom]).astype(xyxy.dtype)
+    return cut, source
