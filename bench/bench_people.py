@@ -116,9 +116,9 @@ def _plazas() -> None:
 
     from camera_agents.config import load_camera
     from camera_agents.sources import open_source
-    from ingest.contract import TrackIncident
+    from ingest.contract import LineCrossing, TrackIncident
 
-    errors, loiterers, reported, unfounded = [], 0, 0, 0
+    errors, in_view, loiterers, reported, unfounded, crossings, miscounted = [], [], 0, 0, 0, 0, 0
     for seed in PLAZA_SEEDS:
         spec = f"synthetic:crowd?seed={seed}&frames={PLAZA_FRAMES}"
         config = load_camera(CROWD_EXAMPLE).model_copy(update={"source": spec})
@@ -126,6 +126,11 @@ def _plazas() -> None:
         events, _, _ = _run(config, evidence=False)  # faster than real time: snapshots would queue up
         truth = open_source(spec).truth
         errors.append(_occupancy_error(events, zone.id, truth.occupancy[zone.id]))
+        in_view.append(_in_view_error(events, truth))
+        for direction in ("in", "out"):
+            true = sum(c.direction == direction for c in truth.crossings)
+            crossings += true
+            miscounted += abs(sum(isinstance(e, LineCrossing) and e.direction == direction for e in events) - true)
         stays = [d for d in truth.loiterers if d.zone_id == zone.id]
         reports = [e.frame_no for e in events if isinstance(e, TrackIncident) and e.kind == "loitering" and e.zone_id == zone.id]
         due = zone.dwell_seconds * truth.fps
@@ -138,6 +143,22 @@ def _plazas() -> None:
     figure("synthetic plaza entrance occupancy MAE, median seed", statistics.median(errors), "people/frame")
     figure(f"synthetic plaza loiterers while whom the zone was reported loitering ({loiterers} stayed)", reported / max(loiterers, 1), "ratio")
     figure("synthetic plaza loitering reports while nobody had stayed", unfounded, "reports")
+    figure("synthetic plaza people in view MAE (frame events' people), worst seed", max(in_view), "people/frame")
+    figure("synthetic plaza people in view MAE, median seed", statistics.median(in_view), "people/frame")
+    figure(f"synthetic plaza gate crossings miscounted, by direction ({crossings} crossed)", miscounted, "crossings")
+
+
+def _in_view_error(events: list, truth) -> float:
+    """Mean absolute error of the people the frame events name against those the scene shows
+    (more than a sliver: 150 px² of them), once the background is learnt."""
+    from ingest.contract import FrameEvent
+
+    errors = [
+        abs(sum(o.cls == "person" for o in e.objects) - sum((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]) > 150 for b in truth.boxes[e.frame_no]))
+        for e in events
+        if isinstance(e, FrameEvent) and e.frame_no >= LEARNING_FRAMES
+    ]
+    return sum(errors) / max(len(errors), 1)
 
 
 def _occupancy_error(events: list, zone_id: str, truth: tuple[int, ...]) -> float:

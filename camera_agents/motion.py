@@ -24,7 +24,7 @@ from camera_agents.blobs import (
 )
 from camera_agents.config import MotionDetectorConfig
 from camera_agents.crowds import PersonSize, cut_into_people
-from camera_agents.detections import Detections
+from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_SHARE, LightField, chroma_spread, colour_share
 from camera_agents.masks import Masks
@@ -243,7 +243,9 @@ class MotionDetector:
 
     def _cut_into_people(self, found: Detections, area: np.ndarray) -> Detections:
         """``found`` with each blob cut into the people it holds, by its area (``area``: its pixels
-        in the frame's) against one person's at its spot."""
+        in the frame's) against one person's at its spot; what holds nobody (a piece of someone,
+        something small, a vehicle) is ``unknown``. Before one person's size is learned, blobs are
+        named by their shape."""
         person = self._person
         assert person is not None
         xyxy = found.xyxy
@@ -251,11 +253,12 @@ class MotionDetector:
         metres_per_px = wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
         scaled = area * metres_per_px**2
         person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px, wide_m)
-        people = person.people(scaled)
-        if person.height is None or (people == 1).all():
+        if not person.learned:
             return found
-        cut, source = cut_into_people(xyxy, people, person.height / np.maximum(metres_per_px, 1e-6))
-        return Detections(xyxy=cut, confidence=found.confidence[source], class_id=self._classifier.classify(cut))
+        people = person.people(scaled)
+        cut, source = cut_into_people(xyxy, np.maximum(people, 1), person.height / np.maximum(metres_per_px, 1e-6))
+        named = np.where(people[source] > 0, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
+        return Detections(xyxy=cut, confidence=found.confidence[source], class_id=named)
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground outside the masks, with the weak shadows next to it, and without

@@ -32,12 +32,13 @@ def test_one_persons_size_is_that_of_the_most_common_blob_one_person_wide():
     assert person.height == pytest.approx(0.8, rel=0.05)
 
 
-def test_nothing_is_counted_as_a_group_before_one_persons_size_is_learnt():
+def test_nothing_is_counted_by_its_area_before_one_persons_size_is_learnt():
     person = PersonSize()
     area, height, wide = _plaza_blobs(np.random.default_rng(4), 200)  # fewer blobs than it learns from
     person.observe(area, height, wide)
-    assert person.area is None
-    assert person.people(np.array([0.35, 0.7, 1.4])).tolist() == [1, 1, 1]
+    assert not person.learned and person.area is None
+    person.observe(*_plaza_blobs(np.random.default_rng(5), 200))
+    assert person.learned
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,8 @@ def test_nothing_is_counted_as_a_group_before_one_persons_size_is_learnt():
         (1.05, 3),  # three
         (1.4, 4),  # four, one partly hiding another
         (0.35 * MAX_PEOPLE, MAX_PEOPLE),  # the largest group counted
-        (0.35 * (MAX_PEOPLE + 2), 1),  # beyond: light or a vehicle, left one object
+        (0.05, 0),  # a piece of someone (a leg apart from its body) or something small: nobody
+        (0.35 * (MAX_PEOPLE + 2), 0),  # beyond the largest group: light or a vehicle, nobody
     ],
 )
 def test_a_blob_holds_as_many_people_as_one_persons_areas(scaled, expected):

@@ -505,3 +505,19 @@ def test_after_dark_a_wet_roads_reflections_of_lamps_are_not_objects(road_grey, 
     for step in range(8):  # the objects move on, as the background model needs them to
         found = detector.detect(_night_scene(road_grey, step, streaks=streaks, thin=thin))
     assert len(found) == objects, found.xyxy
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "expected"),
+    [
+        (30, 80, "person"),  # someone walking, seen from the side
+        (50, 55, "person"),  # two walking side by side: about as tall as wide
+        (40, 40, "person"),  # someone seen from a high pole: as wide as tall
+        (90, 45, "unknown"),  # a car seen from the pole: wider than tall
+        (60, 30, "unknown"),  # a dog or a pushed cart
+    ],
+)
+def test_an_uncalibrated_security_camera_names_a_blob_a_person_when_it_is_not_wider_than_tall(width, height, expected):
+    classifier = SizeClassifier(MotionDetectorConfig().classes, kind="security", ground=None)
+    named = classifier.classify(np.array([[100.0, 100.0, 100.0 + width, 100.0 + height]]))
+    assert [k for k, v in CLASS_ID.items() if v == named[0]] == [expected]
