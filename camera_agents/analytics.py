@@ -513,10 +513,17 @@ class StoppedMonitor:
         self._stopped_s = stopped_s
         self._max_px = max_px
         self._still: TrackMemory[_Still] = TrackMemory(forget_after_s)
+        self._longest_wait = 0.0
 
     @property
     def tracks_held(self) -> int:
         return len(self._still)
+
+    @property
+    def longest_wait_s(self) -> float:
+        """The longest a vehicle stood on one spot and then drove on, so far: a wait at a red
+        light or in a queue, which ``stopped_s`` must outlast or every wait that long is reported."""
+        return self._longest_wait
 
     def trigger(self, detections: Detections, *, frame_no: int, now: float) -> list[Dwell]:
         found: list[Dwell] = []
@@ -540,6 +547,8 @@ class StoppedMonitor:
                 if not still.arrived:
                     still.arrived = has_arrived(still.start, (x, y), box)
                 if np.hypot(x - still.x, y - still.y) > self._max_px:
+                    if still.arrived:
+                        self._longest_wait = max(self._longest_wait, now - still.since)
                     still.x, still.y, still.since, still.reported = x, y, now, False
                     continue
                 if still.arrived and not still.reported and now - still.since >= self._stopped_s:

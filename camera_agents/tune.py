@@ -11,7 +11,8 @@ frame rates, and warnings. Everything else is a pure measuring or formatting fun
 * shake, as the global frame-to-frame shift (phase correlation);
 * light changes, as the drift and the fastest change of the picture's mean brightness;
 * a source slower than analysis needs, an agent slower than its source, lines that count nothing;
-* motion that stays in place (an advertising screen, trees in the wind), with a mask to paste.
+* motion that stays in place (an advertising screen, trees in the wind), with a mask to paste;
+* vehicles waiting (a red light, a queue) about as long as a stop takes to be reported.
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ LIGHT_DRIFT = 0.25  # brightness range over the run, as a share of its mean
 LIGHT_STEP_PER_S = 0.10  # largest brightness change within a second, as a share of the mean
 MIN_SOURCE_FPS = 8.0
 IN_PLACE_S = 10.0  # an object seen this long without coming from anywhere is motion that is not traffic
+WAIT_SHARE = 0.75  # warn when vehicles waited this share of the stopped time or more, and drove on
 OUTAGE_GRACE_S = 10.0  # how long past the run's end to wait for a live camera that went down
 
 
 @dataclass(frozen=True)
 class TuneWarning:
-    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | idle_line | nothing_seen
+    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | idle_line | nothing_seen
     message: str
 
 
@@ -287,6 +289,25 @@ def in_place_warnings(presences: Sequence[Presence], width: int, height: int, *,
     return warnings
 
 
+def wait_warnings(longest_wait_s: float, stopped_seconds: float) -> list[TuneWarning]:
+    """Vehicles that stood and drove on (at a red light, in a queue) for as long as, or nearly as
+    long as, a stop takes to be reported: each such wait raises a ``stopped`` incident on the wall."""
+    if longest_wait_s < WAIT_SHARE * stopped_seconds:
+        return []
+    waited = f"vehicles stood up to {longest_wait_s:.0f} s at a red light or in a queue and drove on"
+    rule = f"a vehicle standing analytics.stopped_seconds ({stopped_seconds:g} s) is reported stopped"
+    said = f"{rule}, so these waits were" if longest_wait_s >= stopped_seconds else f"nearly as long as {rule}: a longer red phase would be"
+    advice = math.ceil(1.5 * max(longest_wait_s, stopped_seconds))
+    return [
+        TuneWarning(
+            "waiting",
+            f"{waited}; {said}. Set stopped_seconds well above the longest red phase (here {advice} at least: "
+            f"analytics: {{stopped_seconds: {advice}}}), "
+            "or watch the stretch of road where a vehicle must not stop with a zone's dwell_seconds",
+        )
+    ]
+
+
 def idle_line_warnings(config: CameraConfig, counts: dict[str, int], objects: int, seconds: float) -> list[TuneWarning]:
     if objects == 0:
         return [TuneWarning("nothing_seen", f"no object was tracked in {seconds:.0f} s: an empty scene, or the detector misses them")]
@@ -435,6 +456,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         *rate_warnings(fps, frames / wall if wall > 0 else 0.0, live=info.live, stride=stride, reported_fps=info.fps),
         *in_place_warnings(list(presences.values()), info.width, info.height, to_file=to_file),
         *idle_line_warnings(config, counts, len(presences), looked),
+        *(wait_warnings(pipeline.stopped.longest_wait_s, config.analytics.stopped_seconds) if pipeline.stopped is not None else []),
     ]
     report = TuneReport(
         camera_id=config.camera_id, source=_redacted(config.source),

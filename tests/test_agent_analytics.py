@@ -276,6 +276,26 @@ def test_stopped_vehicles(scene, expected):
     assert [(d.track_id, round(d.duration_s, 1), d.frame_no) for d in found] == expected
 
 
+@pytest.mark.parametrize(
+    ("scene", "expected"),
+    [
+        # stood 3 s (frames 30 to 106) and drove on, as at a red light, then stopped again for good
+        (moves_on_and_stops_again(frames=250), 3.0),
+        # stood until the end of the clip: a stop, not yet a wait
+        (drive_and_stop(1, frames=150, stop_at=150), 0.0),
+        # drove through: no wait
+        (drive_and_stop(1, frames=150, stop_at=10_000), 0.0),
+        # an advertising screen, never arrived from anywhere: no vehicle's wait
+        (appear_in_place(7, frames=400), 0.0),
+    ],
+)
+def test_the_longest_wait_is_a_stand_that_ended_in_driving_on(scene, expected):
+    monitor = StoppedMonitor(stopped_s=2.0, max_px=4, forget_after_s=3.0)
+    for frame, (box, track_id) in enumerate(zip(*scene)):
+        monitor.trigger(tracked([box], [track_id]) if box is not None else tracked([], []), frame_no=frame, now=frame / 25)
+    assert round(monitor.longest_wait_s, 1) == expected
+
+
 def walk_in_and_stay(track_id, *, frames, stay_at=50, step=4):
     """A person walking right ``step`` px a frame from x=-100 (outside the door's zone, 0-100) and
     standing at x=``stay_at`` once there: per frame, their box (40 px tall) and track id."""

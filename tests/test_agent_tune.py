@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -20,8 +21,10 @@ from camera_agents.tune import (
     line_edge_warnings,
     rate_warnings,
     reduced_colour_share,
+    run_tune,
     shake_warnings,
     size_warnings,
+    wait_warnings,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
@@ -237,3 +240,38 @@ def test_tune_says_how_finely_a_full_hd_wide_view_is_analysed(tmp_path):
     width, height = report["analysis_size"]
     assert 240 < width <= 480 and abs(height - 1080 * width / 1920) <= 1, report["analysis_size"]
     assert f"the motion detector sees the picture {width}x{height}" in result.output
+
+
+@pytest.mark.parametrize(
+    ("longest_wait_s", "stopped_seconds", "said"),
+    [
+        (6.0, 5.0, "so these waits were"),  # waits at the light outlasted the stop time: reported stopped
+        (6.0, 8.0, "nearly as long"),  # three quarters of it or more: a longer red phase would be
+        (14.9, 20.0, None),  # under three quarters of the stop time
+        (3.0, 20.0, None),  # a short red phase
+        (0.0, 20.0, None),  # nobody waited
+    ],
+)
+def test_waits_at_a_light_about_as_long_as_a_stop_are_named(longest_wait_s, stopped_seconds, said):
+    warnings = wait_warnings(longest_wait_s, stopped_seconds)
+    assert [w.kind for w in warnings] == (["waiting"] if said else [])
+    if said:
+        assert said in warnings[0].message and f"stopped_seconds: {math.ceil(1.5 * max(longest_wait_s, stopped_seconds))}" in warnings[0].message
+
+
+@pytest.mark.parametrize(
+    ("stopped_seconds", "warned"),
+    [
+        (5.0, True),  # the queue at the light waits longer than a stop takes
+        (20.0, False),  # the default: its red phases are shorter
+    ],
+)
+def test_tune_says_when_vehicles_waiting_at_a_light_would_be_reported_stopped(tmp_path, stopped_seconds, warned):
+    from camera_agents.sources import open_source
+
+    source = open_source("synthetic:traffic?variant=queue&seed=9")
+    data = source.camera_config()
+    source.close()
+    data["analytics"] = {**data.get("analytics", {}), "stopped_seconds": stopped_seconds}
+    report = run_tune(CameraConfig.model_validate(data), tmp_path / "report", seconds=40)
+    assert ("waiting" in {w.kind for w in report.warnings}) is warned
