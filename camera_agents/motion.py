@@ -23,7 +23,7 @@ from camera_agents.blobs import (
     two_lanes_deep,
 )
 from camera_agents.config import MotionDetectorConfig
-from camera_agents.crowds import PersonSize, cut_into_people
+from camera_agents.crowds import LIGHT_PEOPLE, PersonSize, cut_into_people
 from camera_agents.detections import CLASS_ID, Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_SHARE, LightField, chroma_spread, colour_share
@@ -179,15 +179,7 @@ class MotionDetector:
         # queue or behind their headlights, left for the splitting below. Left out of the objects,
         # light is measured again next frame and divided out.
         shown = self._texture_shown(grey, labels, origin, keep)  # NaN where the road has no texture to tell
-        with np.errstate(invalid="ignore"):
-            lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
-            if self._classifier.calibrated:
-                s = stats[1:].astype(np.float64)
-                boxes = box_corners(s) * inv
-                footprint = self._classifier.footprint_m2(boxes)
-                lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
-                lit |= footprint > 4 * cfg.light_min_m2
-        keep &= ~lit
+        keep &= ~self._lit(shown, stats, inv)
         if not keep.any():
             return Detections.empty()
         kept = np.flatnonzero(keep) + 1
@@ -259,6 +251,32 @@ class MotionDetector:
         cut, source = cut_into_people(xyxy, np.maximum(people, 1), person.height / np.maximum(metres_per_px, 1e-6))
         named = np.where(people[source] > 0, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
         return Detections(xyxy=cut, confidence=found.confidence[source], class_id=named)
+
+    def _lit(self, shown: np.ndarray, stats: np.ndarray, inv: float) -> np.ndarray:
+        """Per blob (``stats`` of the labels, ``shown``: the share of it where the background's
+        texture shows, NaN where it cannot tell), whether it is light, not an object."""
+        cfg = self._config
+        with np.errstate(invalid="ignore"):
+            lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
+            if not self._classifier.calibrated:
+                return lit
+            s = stats[1:].astype(np.float64)
+            boxes = box_corners(s) * inv
+            footprint = self._classifier.footprint_m2(boxes)
+            lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
+            lit |= footprint > 4 * cfg.light_min_m2
+            if self._person is not None and self._person.area is not None:
+                # People hide the ground they stand on: a blob of several people's size through
+                # which the paving shows is light (a cloud's edge), not a crowd.
+                several = self._scaled_area(boxes, s[:, 4] * (inv * inv)) >= LIGHT_PEOPLE * self._person.area
+                lit |= several & (shown >= 0.3)
+        return lit
+
+    def _scaled_area(self, xyxy: np.ndarray, area: np.ndarray) -> np.ndarray:
+        """Blobs' areas (``area``, in the frame's pixels; boxes ``xyxy``) scaled by the square of
+        the ground's metres per pixel at their feet: about the same for each person wherever they stand."""
+        metres_per_px = self._classifier.ground_width_m(xyxy) / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+        return area * metres_per_px**2
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground outside the masks, with the weak shadows next to it, and without

@@ -82,12 +82,27 @@ def test_the_example_crowd_camera_sees_its_zone_crowded_and_someone_loitering(tm
     # The people in view, as the frame events name them, against those the scene shows (more
     # than a sliver: 150 px² of them): 1.35 off a frame, 10.7 when people seen from this pole,
     # squatter than tall and narrow, were named unknown.
-    in_view = [
-        sum(o.cls == "person" for o in e.objects) - sum((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]) > 150 for b in truth.boxes[e.frame_no])
+    in_view = people_in_view_errors(events, truth)
+    assert len(in_view) >= 100 and sum(map(abs, in_view.values())) / len(in_view) <= 2.5
+
+
+def test_a_clouds_edge_sweeping_the_plaza_is_not_counted_as_people(tmp_path):
+    spec = "synthetic:crowd?seed=307&frames=1500"  # a cloud's shadow crosses the plaza 35-43 s in
+    events = run_example("synthetic_crowd.yaml", spec, tmp_path)
+    too_many = people_in_view_errors(events, open_source(spec).truth)
+    # At most 2 people too many on any frame; 13 when its edge, through which the paving shows,
+    # was cut into people by its area.
+    assert len(too_many) >= 150 and max(too_many.values()) <= 2
+
+
+def people_in_view_errors(events: list, truth) -> dict[int, int]:
+    """Per frame event after the background is learnt (frame 150 on), the people it names less
+    those the scene shows (more than a sliver: 150 px² of them)."""
+    return {
+        e.frame_no: sum(o.cls == "person" for o in e.objects) - sum((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]) > 150 for b in truth.boxes[e.frame_no])
         for e in events
         if isinstance(e, FrameEvent) and e.frame_no >= 150
-    ]
-    assert len(in_view) >= 100 and sum(map(abs, in_view)) / len(in_view) <= 2.5
+    }
     # Loitering reported on someone who stayed in the entrance, and on nobody else.
     loiterers = {d.object_id: d for d in truth.loiterers}
     reports = [e for e in events if isinstance(e, TrackIncident) and e.kind == "loitering"]
