@@ -12,7 +12,8 @@ frame rates, and warnings. Everything else is a pure measuring or formatting fun
 * light changes, as the drift and the fastest change of the picture's mean brightness;
 * a source slower than analysis needs, an agent slower than its source, lines that count nothing;
 * motion that stays in place (an advertising screen, trees in the wind), with a mask to paste;
-* vehicles waiting (a red light, a queue) about as long as a stop takes to be reported.
+* vehicles waiting (a red light, a queue) about as long as a stop takes to be reported;
+* a security camera that cannot count people in groups (no calibration).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ OUTAGE_GRACE_S = 10.0  # how long past the run's end to wait for a live camera t
 
 @dataclass(frozen=True)
 class TuneWarning:
-    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | idle_line | nothing_seen
+    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | groups | idle_line | nothing_seen
     message: str
 
 
@@ -153,6 +154,21 @@ def size_warnings(heights: Sequence[float], *, min_px: float = MIN_OBJECT_PX) ->
             )
         ]
     return []
+
+
+def group_warnings(config: CameraConfig) -> list[TuneWarning]:
+    """A security camera whose motion detector cannot count people in groups: without a
+    calibration it has no ground scale to read one person's size by."""
+    if config.kind != "security" or config.detector.type != "motion" or config.calibration is not None:
+        return []
+    return [
+        TuneWarning(
+            "groups",
+            "people walking or standing together are one blob to the motion detector, and without a calibration they are "
+            "counted as one person: give the camera a calibration (four points on the ground, where they are in the picture "
+            "and in metres) and it counts a group by its area against one person's",
+        )
+    ]
 
 
 def shake_warnings(shifts: Sequence[float], *, max_px: float = SHAKE_PX) -> list[TuneWarning]:
@@ -450,6 +466,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     warnings = [
         *line_edge_warnings(config, info.width, info.height),
         *size_warnings(heights),
+        *group_warnings(config),
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),
         *colour_warnings(colour),

@@ -17,6 +17,7 @@ from camera_agents.config import CameraConfig, load_camera
 from camera_agents.tune import (
     colour_warnings,
     frame_shift,
+    group_warnings,
     light_warnings,
     line_edge_warnings,
     rate_warnings,
@@ -275,3 +276,18 @@ def test_tune_says_when_vehicles_waiting_at_a_light_would_be_reported_stopped(tm
     data["analytics"] = {**data.get("analytics", {}), "stopped_seconds": stopped_seconds}
     report = run_tune(CameraConfig.model_validate(data), tmp_path / "report", seconds=40)
     assert ("waiting" in {w.kind for w in report.warnings}) is warned
+
+
+@pytest.mark.parametrize(
+    ("example", "changes", "warned"),
+    [
+        ("vtest.yaml", {"detector": {"type": "motion"}}, True),  # motion, no calibration: groups count as one
+        ("vtest.yaml", {}, False),  # the learned pedestrian detector separates people itself
+        ("synthetic_crowd.yaml", {}, False),  # calibrated: groups are counted by their area
+        ("synthetic_traffic.yaml", {}, False),  # a traffic camera counts vehicles
+    ],
+)
+def test_a_security_camera_that_cannot_count_people_in_groups_is_named(example, changes, warned):
+    data = {**yaml.safe_load((EXAMPLES / example).read_text(encoding="utf-8")), **changes}
+    warnings = group_warnings(CameraConfig.model_validate(data))
+    assert [w.kind for w in warnings] == (["groups"] if warned else [])
