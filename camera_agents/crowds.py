@@ -34,7 +34,7 @@ MAX_PEOPLE = 30
 PIECE = 0.25
 # A blob of this many people's area or more through which the ground's texture shows (a third of
 # it) is light, not a crowd: people hide the paving they stand on. A cloud's edge sweeping a plaza
-# (seed 307) was otherwise cut into fifteen people, who crossed its gate line both ways.
+# (seed 307) was otherwise cut into people: 13 too many on one frame, crossing its gate line both ways.
 LIGHT_PEOPLE = 2.0
 # How wide on the ground a blob of one person is, in metres: shoulders to arms swinging, and the
 # error of a box's edge at the analysis scale. Only such blobs teach one person's size.

@@ -241,8 +241,7 @@ class MotionDetector:
         person = self._person
         assert person is not None
         xyxy = found.xyxy
-        wide_m = self._classifier.ground_width_m(xyxy)
-        metres_per_px = wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+        wide_m, metres_per_px = self._ground_scale(xyxy)
         scaled = area * metres_per_px**2
         person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px, wide_m)
         if not person.learned:
@@ -268,15 +267,17 @@ class MotionDetector:
             if self._person is not None and self._person.area is not None:
                 # People hide the ground they stand on: a blob of several people's size through
                 # which the paving shows is light (a cloud's edge), not a crowd.
-                several = self._scaled_area(boxes, s[:, 4] * (inv * inv)) >= LIGHT_PEOPLE * self._person.area
+                _, metres_per_px = self._ground_scale(boxes)
+                several = s[:, 4] * (inv * inv) * metres_per_px**2 >= LIGHT_PEOPLE * self._person.area
                 lit |= several & (shown >= 0.3)
         return lit
 
-    def _scaled_area(self, xyxy: np.ndarray, area: np.ndarray) -> np.ndarray:
-        """Blobs' areas (``area``, in the frame's pixels; boxes ``xyxy``) scaled by the square of
-        the ground's metres per pixel at their feet: about the same for each person wherever they stand."""
-        metres_per_px = self._classifier.ground_width_m(xyxy) / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
-        return area * metres_per_px**2
+    def _ground_scale(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per box (in the frame's pixels), how wide its bottom edge is on the ground (m), and the
+        ground's metres per pixel there: a blob's area scaled by its square is about the same for
+        each person wherever they stand."""
+        wide_m = self._classifier.ground_width_m(xyxy)
+        return wide_m, wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground outside the masks, with the weak shadows next to it, and without
