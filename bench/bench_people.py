@@ -115,6 +115,7 @@ def _plazas() -> None:
     import statistics
 
     from camera_agents.config import load_camera
+    from camera_agents.people_counts import people_in_view_errors
     from camera_agents.sources import open_source
     from ingest.contract import LineCrossing, TrackIncident
 
@@ -126,7 +127,8 @@ def _plazas() -> None:
         events, _, _ = _run(config, evidence=False)  # faster than real time: snapshots would queue up
         truth = open_source(spec).truth
         errors.append(_occupancy_error(events, zone.id, truth.occupancy[zone.id]))
-        in_view.append(_in_view_error(events, truth))
+        too_many = people_in_view_errors(events, truth.boxes, from_frame=LEARNING_FRAMES)
+        in_view.append(sum(map(abs, too_many.values())) / max(len(too_many), 1))
         for direction in ("in", "out"):
             true = sum(c.direction == direction for c in truth.crossings)
             crossings += true
@@ -146,19 +148,6 @@ def _plazas() -> None:
     figure("synthetic plaza people in view MAE (frame events' people), worst seed", max(in_view), "people/frame")
     figure("synthetic plaza people in view MAE, median seed", statistics.median(in_view), "people/frame")
     figure(f"synthetic plaza gate crossings miscounted, by direction ({crossings} crossed)", miscounted, "crossings")
-
-
-def _in_view_error(events: list, truth) -> float:
-    """Mean absolute error of the people the frame events name against those the scene shows
-    (more than a sliver: 150 px² of them), once the background is learnt."""
-    from ingest.contract import FrameEvent
-
-    errors = [
-        abs(sum(o.cls == "person" for o in e.objects) - sum((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]) > 150 for b in truth.boxes[e.frame_no]))
-        for e in events
-        if isinstance(e, FrameEvent) and e.frame_no >= LEARNING_FRAMES
-    ]
-    return sum(errors) / max(len(errors), 1)
 
 
 def _occupancy_error(events: list, zone_id: str, truth: tuple[int, ...]) -> float:

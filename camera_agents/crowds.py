@@ -122,7 +122,7 @@ def cut_into_people(xyxy: np.ndarray, people: np.ndarray, person_height: np.ndar
     from the box's bottom up to ``person_height`` (in pixels, per box) below its top, each that
     tall and within the box. Returns the boxes and, per new box, the index of the box it came from."""
     source = np.repeat(np.arange(len(xyxy)), people)
-    share = np.concatenate([np.arange(n) for n in people.tolist()]) if len(people) else np.zeros(0, np.int64)
+    share = np.arange(len(source)) - np.repeat(np.cumsum(people) - people, people)  # each piece's place in its blob
     n = people[source].astype(np.float64)
     x1, y1, x2, y2 = (xyxy[source, k].astype(np.float64) for k in range(4))
     tall = np.clip(person_height[source], 1.0, y2 - y1)

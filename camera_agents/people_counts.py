@@ -1,6 +1,7 @@
 """People counts of an agent's events scored against counts made by eye on chosen frames.
 
-A hand count says how many people a person looking at frame N saw. The agent answers with the
+A hand count says how many people a person looking at frame N saw. On a synthetic scene the truth
+is exact: ``people_in_view_errors`` scores the frame events against the people the scene shows. The agent answers with the
 events it published: the ``person`` objects of its frame event, and the ``person`` occupancy of a
 zone covering the picture. Frames the agent skipped (``analytics.stride``) are answered by the last
 analysed frame before them, which is what the wall shows at that moment.
@@ -9,7 +10,7 @@ analysed frame before them, which is what the wall shows at that moment.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,22 @@ def people_in_zone(events: Iterable[Event], camera_id: str, zone_id: str) -> dic
         e.frame_no: e.by_class.get("person", 0)
         for e in events
         if isinstance(e, ZoneOccupancy) and e.camera_id == camera_id and e.zone_id == zone_id
+    }
+
+
+# A person showing less of themselves than this (px²) is a sliver at the frame's edge or behind
+# someone: nobody counts it.
+SLIVER_PX2 = 150
+
+
+def people_in_view_errors(events: Iterable[Event], boxes: Sequence[Sequence], *, from_frame: int = 0) -> dict[int, int]:
+    """Per frame event from ``from_frame`` on, the ``person`` objects it names less the people a
+    synthetic scene shows then (``boxes[frame]``: their visible boxes, ``bbox`` xyxy), slivers left out."""
+    return {
+        e.frame_no: sum(o.cls == "person" for o in e.objects)
+        - sum((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]) > SLIVER_PX2 for b in boxes[e.frame_no])
+        for e in events
+        if isinstance(e, FrameEvent) and e.frame_no >= from_frame
     }
 
 
