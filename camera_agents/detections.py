@@ -14,6 +14,9 @@ import numpy as np
 from ingest.contract import OBJECT_CLASSES
 
 CLASS_ID: dict[str, int] = {name: index for index, name in enumerate(OBJECT_CLASSES)}
+# ``data`` key: per object cut from a blob of several people, the blob's index in its frame (the
+# people of one group share it).
+GROUP = "group"
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,7 +24,7 @@ from camera_agents.blobs import (
 )
 from camera_agents.config import MotionDetectorConfig
 from camera_agents.crowds import LIGHT_PEOPLE, PersonSize, cut_into_people
-from camera_agents.detections import CLASS_ID, Detections
+from camera_agents.detections import CLASS_ID, GROUP, Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_SHARE, LightField, chroma_spread, colour_share
 from camera_agents.masks import Masks
@@ -249,7 +249,9 @@ class MotionDetector:
         people = person.people(scaled)
         cut, source = cut_into_people(xyxy, np.maximum(people, 1), person.height / np.maximum(metres_per_px, 1e-6))
         named = np.where(people[source] > 0, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
-        return Detections(xyxy=cut, confidence=found.confidence[source], class_id=named)
+        # Which blob each person came from: the tracker keeps the people it follows in a group
+        # where they were heading (``Tracker``), as the cut alone lays them out anew each frame.
+        return Detections(xyxy=cut, confidence=found.confidence[source], class_id=named, data={GROUP: source})
 
     def _lit(self, shown: np.ndarray, stats: np.ndarray, inv: float) -> np.ndarray:
         """Per blob (``stats`` of the labels, ``shown``: the share of it where the background's

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from camera_agents.detections import Detections
+from camera_agents.detections import GROUP, Detections
 from camera_agents.geometry import box_iou
 from ingest.contract import OBJECT_CLASSES
 
@@ -65,6 +65,7 @@ class Tracker:
         ``tracker_id``, ``data['confirmed']`` (bool) and the track's voted class as ``class_id``."""
         tracks = list(self._tracks.values())
         predicted = _predicted(tracks)
+        detections = self._follow_groups(tracks, predicted, detections)
         detections = self._split_merged(tracks, predicted, detections)
         boxes = detections.xyxy.astype(np.float64)
         class_ids: list[int] = detections.class_id.tolist()
@@ -101,6 +102,48 @@ class Tracker:
             class_id=np.asarray(out_class, np.int16),
             tracker_id=np.asarray(out_ids, np.int64),
             data={**{key: values[picked] for key, values in detections.data.items()}, "confirmed": np.asarray(out_confirmed, bool)},
+        )
+
+    def _follow_groups(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
+        """The people of a group's blob (``data[GROUP]``) that confirmed tracks follow stay where
+        those tracks were heading, moved inside the blob; the rest of its people are the pieces it
+        was cut into that lie furthest from them. A cut by the blob's area lays a group out anew
+        each frame: as the count it reads changes, a person's feet jump by a body's height, across
+        a counting line, and ids pass from one to another."""
+        group = detections.data.get(GROUP)
+        if group is None or not len(detections):
+            return detections
+        followed = np.flatnonzero([t.confirmed and t.lost <= 1 for t in tracks])
+        blobs, first, people = np.unique(group, return_index=True, return_counts=True)
+        if not len(followed) or (people < 2).all():
+            return detections
+        xyxy = detections.xyxy.astype(np.float64)
+        feet = np.column_stack([(predicted[followed, 0] + predicted[followed, 2]) / 2, predicted[followed, 3]])
+        boxes = xyxy.copy()
+        taken = np.zeros(len(followed), bool)
+        for blob, n in zip(blobs[people >= 2].tolist(), people[people >= 2].tolist()):
+            pieces = np.flatnonzero(group == blob)
+            box = np.concatenate([xyxy[pieces, :2].min(axis=0), xyxy[pieces, 2:].max(axis=0)])
+            inside = np.flatnonzero(~taken & (feet[:, 0] >= box[0]) & (feet[:, 0] <= box[2]) & (feet[:, 1] >= box[1]) & (feet[:, 1] <= box[3]))
+            if not len(inside):
+                continue
+            # More tracks than the area reads people: those nearest the blob's bottom, in front.
+            inside = inside[np.argsort(box[3] - feet[inside, 1], kind="stable")[:n]]
+            taken[inside] = True
+            free = list(pieces)
+            for k in inside:
+                part = predicted[followed[k]].copy()
+                size = np.minimum(part[2:] - part[:2], box[2:] - box[:2])
+                part[:2] = np.clip(part[:2], box[:2], box[2:] - size)
+                part[2:] = part[:2] + size
+                # The track takes the piece whose feet are nearest its own; the pieces left are
+                # the people no track follows yet.
+                piece_feet = np.column_stack([(xyxy[free, 0] + xyxy[free, 2]) / 2, xyxy[free, 3]])
+                nearest = free.pop(int(np.argmin(np.hypot(*(piece_feet - feet[k]).T))))
+                boxes[nearest] = part
+        return Detections(
+            xyxy=boxes.astype(np.float32), confidence=detections.confidence, class_id=detections.class_id,
+            tracker_id=detections.tracker_id, data=detections.data,
         )
 
     def _split_merged(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
