@@ -1,4 +1,4 @@
-"""How many people one moving blob holds, and where they stand, on a calibrated security camera.
+"""How many people one moving blob holds, and where they stand, on a security camera.
 
 People standing or walking together are one blob to background subtraction: a group of five in a
 plaza is one object, and a zone's occupancy and its crowding alert read one person. A blob's area,
@@ -16,6 +16,9 @@ people in it: 0.34 m² for one person (median), 0.66 for two, 0.94 three, 1.27 f
 The most common area was 0.35-0.36 on every seed; their median or a low quantile wandered from 0.30
 to 0.42 with how many groups a clip held. A blob's box alone says less: people one behind the
 other in view make it taller, not wider.
+
+Without a calibration the ground's scale at a blob's feet is one person's height at that row of
+the picture (``RowScale``), learned from what the camera sees before anything is counted by area.
 """
 
 from __future__ import annotations
@@ -39,23 +42,28 @@ LIGHT_PEOPLE = 2.0
 # How wide on the ground a blob of one person is, in metres: shoulders to arms swinging, and the
 # error of a box's edge at the analysis scale. Only such blobs teach one person's size.
 ONE_WIDE_M = (0.35, 0.8)
+# Without a calibration the ground's scale is one person's height at that row (``RowScale``), and
+# a person is 0.15-1.0 of it wide: slim walkers seen level (vtest.avi, 0.3-0.4), squat ones seen
+# from a high pole (the synthetic plazas, about 0.4-0.95).
+ONE_WIDE_HEIGHTS = (0.15, 1.0)
 
 
 class _MostCommon:
-    """The most common of positive values seen lately (of their logarithm, smoothed)."""
+    """The most common of positive values seen lately (of their logarithm, smoothed): no answer
+    until ``learnt_from`` were seen, then worked out again each ``relearn_every``."""
 
     _REMEMBERED = 4096  # about a minute of a busy plaza at the analysis rate
-    _LEARNT_FROM = 300  # fewer seen: no answer yet
-    _RELEARN_EVERY = 200
     # A bandwidth of 0.15 (15 %) is about the spread of one walker's size from stride to stride.
     _BANDWIDTH = 0.15
     _EDGES = np.linspace(np.log(0.01), np.log(20.0), 401)
     _STEP = float(_EDGES[1] - _EDGES[0])
     _KERNEL = np.exp(-0.5 * (np.arange(-40, 41) * _STEP / _BANDWIDTH) ** 2)
 
-    def __init__(self) -> None:
+    def __init__(self, *, learnt_from: int = 300, relearn_every: int = 200) -> None:
         self._logs = np.zeros(self._REMEMBERED)
         self._seen = 0
+        self._learnt_from = learnt_from
+        self._relearn_every = relearn_every
         self.value: float | None = None
 
     def observe(self, values: np.ndarray) -> None:
@@ -63,8 +71,8 @@ class _MostCommon:
         before = self._seen
         self._logs[(before + np.arange(len(logs))) % self._REMEMBERED] = logs
         self._seen += len(logs)
-        if self._seen >= self._LEARNT_FROM and (
-            self.value is None or self._seen // self._RELEARN_EVERY != before // self._RELEARN_EVERY
+        if self._seen >= self._learnt_from and (
+            self.value is None or self._seen // self._relearn_every != before // self._relearn_every
         ):
             counts, _ = np.histogram(
                 self._logs[: min(self._seen, self._REMEMBERED)],
@@ -80,9 +88,10 @@ class PersonSize:
     feet, learned from the blobs seen (``observe``); ``people`` reads how many people each blob
     holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, one_wide: tuple[float, float] = ONE_WIDE_M) -> None:
         self._area = _MostCommon()
         self._height = _MostCommon()
+        self._one_wide = one_wide
 
     @property
     def area(self) -> float | None:
@@ -96,9 +105,9 @@ class PersonSize:
 
     def observe(self, area: np.ndarray, height: np.ndarray, wide: np.ndarray) -> None:
         """Remember the scaled areas and heights of one frame's blobs one person wide (``wide``:
-        their widths on the ground, in metres). Narrower, a blob is a piece of someone (a head
-        over a parked car) or something small; wider, a group side by side or a vehicle."""
-        one_wide = (wide >= ONE_WIDE_M[0]) & (wide <= ONE_WIDE_M[1])
+        their widths on the ground, in its scale's unit). Narrower, a blob is a piece of someone
+        (a head over a parked car) or something small; wider, a group side by side or a vehicle."""
+        one_wide = (wide >= self._one_wide[0]) & (wide <= self._one_wide[1])
         self._area.observe(area[one_wide])
         self._height.observe(height[one_wide])
 
@@ -115,6 +124,58 @@ class PersonSize:
         n = np.maximum(np.floor(area / one + 0.5), 1).astype(np.int64)
         n[(area < PIECE * one) | (n > MAX_PEOPLE)] = 0
         return n
+
+
+class RowScale:
+    """How tall one person stands at each row of an uncalibrated camera's picture, learned from
+    what it sees: over flat ground people further away stand higher in the picture and look
+    smaller, their height in pixels about a straight line of the row their feet are on. In each
+    of ``BANDS`` bands of rows the most common height of blobs not wider than tall (most of them
+    one person) is learned; a line through the bands learned gives every row's."""
+
+    BANDS = 8
+    LEARNT_FROM = 60  # blobs in a band before it says how tall people stand there
+    _LEAST_PX = 6.0  # shorter blobs are specks and pieces at any row
+
+    def __init__(self) -> None:
+        self._bands = [_MostCommon(learnt_from=self.LEARNT_FROM, relearn_every=self.LEARNT_FROM // 2) for _ in range(self.BANDS)]
+        self._line: tuple[float, float] | None = None
+
+    def observe(self, xyxy: np.ndarray, frame_height: int) -> None:
+        """Remember one frame's blobs (boxes in the frame's pixels)."""
+        width, height = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+        upright = (height >= width) & (height >= self._LEAST_PX)
+        band = np.minimum((xyxy[:, 3] / frame_height * self.BANDS).astype(np.int64), self.BANDS - 1)
+        learned = 0
+        for k, memory in enumerate(self._bands):
+            here = upright & (band == k)
+            if here.any():
+                memory.observe(height[here] / frame_height)  # fractions of the picture, the range _MostCommon reads
+            learned += memory.value is not None
+        if learned >= 2:
+            self._line = self._fit(frame_height)
+
+    def _fit(self, frame_height: int) -> tuple[float, float]:
+        """Height in pixels = slope * row + offset through the learned bands. A line that would
+        have people shrink towards the camera (a camera looking straight down, or too few bands
+        apart) is flat at the bands' median height."""
+        rows = np.array([(k + 0.5) / self.BANDS * frame_height for k, m in enumerate(self._bands) if m.value is not None])
+        tall = np.array([m.value * frame_height for m in self._bands if m.value is not None])
+        slope, offset = np.polyfit(rows, tall, 1)
+        if slope <= 0:
+            return 0.0, float(np.median(tall))
+        return float(slope), float(offset)
+
+    @property
+    def learned(self) -> bool:
+        return self._line is not None
+
+    def person_px(self, row: np.ndarray) -> np.ndarray:
+        """One person's height in pixels with their feet on ``row`` (once ``learned``), never
+        under a speck's."""
+        assert self._line is not None, "the rows' scale is not learned yet"
+        slope, offset = self._line
+        return np.maximum(slope * row + offset, self._LEAST_PX)
 
 
 def cut_into_people(xyxy: np.ndarray, people: np.ndarray, person_height: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

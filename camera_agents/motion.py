@@ -23,7 +23,7 @@ from camera_agents.blobs import (
     two_lanes_deep,
 )
 from camera_agents.config import MotionDetectorConfig
-from camera_agents.crowds import LIGHT_PEOPLE, PersonSize, cut_into_people
+from camera_agents.crowds import LIGHT_PEOPLE, ONE_WIDE_HEIGHTS, PersonSize, RowScale, cut_into_people
 from camera_agents.detections import CLASS_ID, GROUP, Detections
 from camera_agents.geometry import GroundPlane, Travel
 from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_SHARE, LightField, chroma_spread, colour_share
@@ -55,8 +55,13 @@ class MotionDetector:
         self._updown = travel == "updown"
         self._pieces = PieceJoiner(self._classifier)
         # A security camera's groups of people are one blob each: counted by their area, where
-        # the ground's scale says how large one person is at each spot.
-        self._person = PersonSize() if kind == "security" and ground is not None else None
+        # the ground's scale says how large one person is at each spot. Without a calibration,
+        # the scale is one person's height at each row, learned from what the camera sees.
+        self._person: PersonSize | None = None
+        self._rows: RowScale | None = None
+        if kind == "security":
+            self._person = PersonSize() if ground is not None else PersonSize(one_wide=ONE_WIDE_HEIGHTS)
+            self._rows = None if ground is not None else RowScale()
         self._model = self._new_model()
         self._size: tuple[int, int] | None = None
         self._kernel_open = np.ones((2, 2), np.uint8)
@@ -87,6 +92,13 @@ class MotionDetector:
         self.shaken = False  # read-only: the last frame was shaken (the pole swayed)
         self.global_change = False  # read-only: the last frame was a whole-frame change
         self.switched = False  # read-only: at the last frame the camera switched between colour and grey
+
+    @property
+    def counts_groups(self) -> bool:
+        """Whether a group's blob is counted as the people it holds: on a security camera, once
+        one person's size was learned from what it saw (before, and on other cameras, a blob is
+        one object)."""
+        return self._person is not None and self._person.learned
 
     @property
     def analysis_size(self) -> tuple[int, int] | None:
@@ -239,9 +251,14 @@ class MotionDetector:
         something small, a vehicle) is ``unknown``. Before one person's size is learned, blobs are
         named by their shape."""
         person = self._person
-        assert person is not None
+        assert person is not None and self._size is not None
         xyxy = found.xyxy
-        wide_m, metres_per_px = self._ground_scale(xyxy)
+        if self._rows is not None:
+            self._rows.observe(xyxy, self._size[1])
+        scale = self._people_scale(xyxy)
+        if scale is None:
+            return found
+        wide_m, metres_per_px = scale
         scaled = area * metres_per_px**2
         person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px, wide_m)
         if not person.learned:
@@ -259,27 +276,36 @@ class MotionDetector:
         cfg = self._config
         with np.errstate(invalid="ignore"):
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
-            if not self._classifier.calibrated:
+            counts_people = self._person is not None and self._person.area is not None
+            if not self._classifier.calibrated and not counts_people:
                 return lit
             s = stats[1:].astype(np.float64)
             boxes = box_corners(s) * inv
-            footprint = self._classifier.footprint_m2(boxes)
-            lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
-            lit |= footprint > 4 * cfg.light_min_m2
-            if self._person is not None and self._person.area is not None:
+            if self._classifier.calibrated:
+                footprint = self._classifier.footprint_m2(boxes)
+                lit |= (footprint > cfg.light_min_m2) & (shown >= 0.3)
+                lit |= footprint > 4 * cfg.light_min_m2
+            scale = self._people_scale(boxes) if counts_people else None
+            if scale is not None:
                 # People hide the ground they stand on: a blob of several people's size through
                 # which the paving shows is light (a cloud's edge), not a crowd.
-                _, metres_per_px = self._ground_scale(boxes)
-                several = s[:, 4] * (inv * inv) * metres_per_px**2 >= LIGHT_PEOPLE * self._person.area
+                assert self._person is not None and self._person.area is not None
+                several = s[:, 4] * (inv * inv) * scale[1] ** 2 >= LIGHT_PEOPLE * self._person.area
                 lit |= several & (shown >= 0.3)
         return lit
 
-    def _ground_scale(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per box (in the frame's pixels), how wide its bottom edge is on the ground (m), and the
-        ground's metres per pixel there: a blob's area scaled by its square is about the same for
-        each person wherever they stand."""
-        wide_m = self._classifier.ground_width_m(xyxy)
-        return wide_m, wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+    def _people_scale(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per box (in the frame's pixels), how wide its bottom edge is on the ground, and the
+        ground's scale per pixel there: a blob's area scaled by its square is about the same for
+        each person wherever they stand. Calibrated, in metres; else in one person's height at
+        that row, once the rows' scale is learned (None before)."""
+        if self._rows is None:
+            wide_m = self._classifier.ground_width_m(xyxy)
+            return wide_m, wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+        if not self._rows.learned:
+            return None
+        per_px = 1.0 / self._rows.person_px(xyxy[:, 3])
+        return (xyxy[:, 2] - xyxy[:, 0]) * per_px, per_px
 
     def _foreground(self, mask: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The model's foreground outside the masks, with the weak shadows next to it, and without

@@ -13,7 +13,7 @@ frame rates, and warnings. Everything else is a pure measuring or formatting fun
 * a source slower than analysis needs, an agent slower than its source, lines that count nothing;
 * motion that stays in place (an advertising screen, trees in the wind), with a mask to paste;
 * vehicles waiting (a red light, a queue) about as long as a stop takes to be reported;
-* a security camera that cannot count people in groups (no calibration).
+* a security camera that did not learn how large one person is, and so counts a group as one.
 """
 
 from __future__ import annotations
@@ -156,17 +156,19 @@ def size_warnings(heights: Sequence[float], *, min_px: float = MIN_OBJECT_PX) ->
     return []
 
 
-def group_warnings(config: CameraConfig) -> list[TuneWarning]:
-    """A security camera whose motion detector cannot count people in groups: without a
-    calibration it has no ground scale to read one person's size by."""
-    if config.kind != "security" or config.detector.type != "motion" or config.calibration is not None:
+def group_warnings(config: CameraConfig, *, learned: bool) -> list[TuneWarning]:
+    """A security camera whose motion detector did not learn in the run how large one person is
+    (``learned``), so it still counts a group's blob as one person."""
+    if config.kind != "security" or config.detector.type != "motion" or learned:
         return []
+    where = "on the ground" if config.calibration is not None else "at each row of the picture"
     return [
         TuneWarning(
             "groups",
-            "people walking or standing together are one blob to the motion detector, and without a calibration they are "
-            "counted as one person: give the camera a calibration (four points on the ground, where they are in the picture "
-            "and in metres) and it counts a group by its area against one person's",
+            "people walking or standing together are one blob to the motion detector; it counts a group by its area once it "
+            f"has learned how large one person is {where}, from a few hundred people seen alone, and it did not in this run "
+            "(too few people, or seen too small): run tune longer or at a busier hour"
+            + ("" if config.calibration is not None else ", or give the camera a calibration"),
         )
     ]
 
@@ -401,6 +403,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     """Play ``seconds`` of the camera's source through its pipeline; write the report folder."""
     import cv2
 
+    from camera_agents.motion import MotionDetector
     from camera_agents.pipeline import CameraPipeline
     from camera_agents.sources import Frame, SourceOutage, open_source
     from ingest.contract import LineCrossing, ZoneOccupancy
@@ -466,7 +469,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     warnings = [
         *line_edge_warnings(config, info.width, info.height),
         *size_warnings(heights),
-        *group_warnings(config),
+        *group_warnings(config, learned=isinstance(pipeline.detector, MotionDetector) and pipeline.detector.counts_groups),
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),
         *colour_warnings(colour),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camera_agents.crowds import MAX_PEOPLE, PersonSize, cut_into_people
+from camera_agents.crowds import MAX_PEOPLE, PersonSize, RowScale, cut_into_people
 
 
 def _plaza_blobs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,3 +88,45 @@ def test_each_piece_says_which_blob_it_came_from():
     cut, source = cut_into_people(boxes, np.array([1, 3, 1]), np.full(3, 40.0))
     assert source.tolist() == [0, 1, 1, 1, 2]
     assert cut[:, 0].tolist() == [0.0, 100.0, 120.0, 140.0, 200.0]
+
+
+def _walkers(rng: np.random.Generator, n: int, *, slope: float, offset: float) -> np.ndarray:
+    """Boxes (x1, y1, x2, y2) on a 540-row picture as an uncalibrated plaza camera shows them:
+    single walkers ``slope * row + offset`` tall and 0.4 of that wide, pairs side by side
+    (twice as wide), pairs one behind the other (half as tall again), and specks."""
+    feet = rng.uniform(60, 540, size=n)
+    tall = (slope * feet + offset) * rng.lognormal(0.0, 0.08, size=n)
+    kind = rng.choice(4, size=n, p=[0.55, 0.15, 0.15, 0.15])
+    wide = np.choose(kind, [0.4, 0.8, 0.45, 0.1]) * tall
+    tall = np.choose(kind, [1.0, 1.0, 1.5, 0.1]) * tall
+    x1 = rng.uniform(0, 800, size=n)
+    return np.column_stack([x1, feet - tall, x1 + wide, feet])
+
+
+@pytest.mark.parametrize(
+    ("slope", "offset"),
+    [
+        (0.1, 10.0),  # a pole camera: people at the bottom row six times as tall as at the top
+        (0.02, 40.0),  # a long lens far away: nearly the same size everywhere
+    ],
+)
+def test_one_persons_height_at_each_row_is_learnt_without_a_calibration(slope, offset):
+    rows = RowScale()
+    boxes = _walkers(np.random.default_rng(7), 3000, slope=slope, offset=offset)
+    for start in range(0, 3000, 10):
+        rows.observe(boxes[start : start + 10], 540)
+    assert rows.learned
+    at = np.array([120.0, 300.0, 500.0])
+    assert rows.person_px(at) == pytest.approx(slope * at + offset, rel=0.1)
+
+
+def test_the_rows_scale_waits_for_enough_walkers_and_never_shrinks_people_towards_the_camera():
+    rows = RowScale()
+    rows.observe(_walkers(np.random.default_rng(8), 50, slope=0.1, offset=10), 540)
+    assert not rows.learned
+    # Seen from straight above, everyone is about as tall wherever they stand (noise may tilt
+    # the line either way): never a scale that grows with distance.
+    flat = RowScale()
+    flat.observe(_walkers(np.random.default_rng(9), 3000, slope=0.0, offset=30), 540)
+    heights = flat.person_px(np.array([60.0, 540.0]))
+    assert heights[0] <= heights[1] and heights == pytest.approx(30, rel=0.1)

@@ -279,15 +279,33 @@ def test_tune_says_when_vehicles_waiting_at_a_light_would_be_reported_stopped(tm
 
 
 @pytest.mark.parametrize(
-    ("example", "changes", "warned"),
+    ("example", "changes", "learned", "warned"),
     [
-        ("vtest.yaml", {"detector": {"type": "motion"}}, True),  # motion, no calibration: groups count as one
-        ("vtest.yaml", {}, False),  # the learned pedestrian detector separates people itself
-        ("synthetic_crowd.yaml", {}, False),  # calibrated: groups are counted by their area
-        ("synthetic_traffic.yaml", {}, False),  # a traffic camera counts vehicles
+        ("vtest.yaml", {"detector": {"type": "motion"}}, False, True),  # motion: groups count as one until a person's size is learned
+        ("vtest.yaml", {"detector": {"type": "motion"}}, True, False),  # learned at each row, without a calibration
+        ("vtest.yaml", {}, False, False),  # the learned pedestrian detector separates people itself
+        ("synthetic_crowd.yaml", {}, False, True),  # calibrated, but too few people seen alone in the run
+        ("synthetic_crowd.yaml", {}, True, False),  # calibrated and learned: groups are counted by their area
+        ("synthetic_traffic.yaml", {}, False, False),  # a traffic camera counts vehicles
     ],
 )
-def test_a_security_camera_that_cannot_count_people_in_groups_is_named(example, changes, warned):
+def test_a_security_camera_that_did_not_learn_a_persons_size_is_named(example, changes, learned, warned):
     data = {**yaml.safe_load((EXAMPLES / example).read_text(encoding="utf-8")), **changes}
-    warnings = group_warnings(CameraConfig.model_validate(data))
+    warnings = group_warnings(CameraConfig.model_validate(data), learned=learned)
     assert [w.kind for w in warnings] == (["groups"] if warned else [])
+    # Without a calibration the installer is also told that one would do it.
+    assert all(("calibration" in w.message) == ("calibration" not in data) for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "warned"),
+    [
+        (4, True),  # a few people in four seconds: too few to learn a person's size from
+        (30, False),  # half a minute of the plaza: learned at each row, groups counted
+    ],
+)
+def test_tune_says_whether_an_uncalibrated_crowd_camera_learned_how_large_one_person_is(tmp_path, seconds, warned):
+    data = yaml.safe_load((EXAMPLES / "synthetic_crowd.yaml").read_text(encoding="utf-8"))
+    del data["calibration"]
+    report = run_tune(CameraConfig.model_validate(data), tmp_path / "report", seconds=seconds)
+    assert ("groups" in {w.kind for w in report.warnings}) is warned
