@@ -13,7 +13,8 @@ frame rates, and warnings. Everything else is a pure measuring or formatting fun
 * a source slower than analysis needs, an agent slower than its source, lines that count nothing;
 * motion that stays in place (an advertising screen, trees in the wind), with a mask to paste;
 * vehicles waiting (a red light, a queue) about as long as a stop takes to be reported;
-* a security camera that did not learn how large one person is, and so counts a group as one.
+* a security camera that did not learn how large one person is, and so counts a group as one;
+* a security camera's calibration by which the people it follows are not as wide as people.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from camera_agents.analytics import has_arrived
 from camera_agents.config import MIN_ANALYSES_PER_S, AnalyticsConfig, CameraConfig
+from camera_agents.geometry import GroundPlane
 from camera_agents.light import MONOCHROME_SHARE, colour_share
 from camera_agents.pipeline import RATE_TOLERANCE
 from ingest.errors import InvalidInput
@@ -45,11 +47,17 @@ MIN_SOURCE_FPS = 8.0
 IN_PLACE_S = 10.0  # an object seen this long without coming from anywhere is motion that is not traffic
 WAIT_SHARE = 0.75  # warn when vehicles waited this share of the stopped time or more, and drove on
 OUTAGE_GRACE_S = 10.0  # how long past the run's end to wait for a live camera that went down
+# How wide on the ground the people a security camera follows are (the median of their medians),
+# in metres: one person 0.35-0.8 with swinging arms at the analysis scale, more for pairs side by
+# side. Outside this the calibration is wrong, not the people: ground points in feet read 0.5 m as
+# 1.6; a vehicle in view as often as people reads 1.8 or more (and should be masked).
+PEOPLE_WIDE_M = (0.25, 1.2)
+PEOPLE_MEASURED = 10  # fewer people followed in the run say nothing of the calibration
 
 
 @dataclass(frozen=True)
 class TuneWarning:
-    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | groups | idle_line | nothing_seen
+    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | groups | calibration | idle_line | nothing_seen
     message: str
 
 
@@ -154,6 +162,31 @@ def size_warnings(heights: Sequence[float], *, min_px: float = MIN_OBJECT_PX) ->
             )
         ]
     return []
+
+
+def calibration_warnings(config: CameraConfig, presences: Sequence[Presence]) -> list[TuneWarning]:
+    """On a calibrated security camera, whether the objects it followed (``presences``) measure
+    on its ground as wide as people do: a calibration off in scale (ground points in feet or
+    centimetres, points in another order) makes every size, speed and group count wrong."""
+    if config.kind != "security" or config.calibration is None or len(presences) < PEOPLE_MEASURED:
+        return []
+    ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
+    widths = []
+    for presence in presences:
+        boxes = np.asarray(presence.boxes, np.float64)
+        ends = ground.to_ground(np.concatenate([boxes[:, [0, 3]], boxes[:, [2, 3]]]))
+        widths.append(float(np.median(np.hypot(*(ends[len(boxes) :] - ends[: len(boxes)]).T))))
+    wide = float(np.median(widths))
+    if PEOPLE_WIDE_M[0] <= wide <= PEOPLE_WIDE_M[1]:
+        return []
+    return [
+        TuneWarning(
+            "calibration",
+            f"the {len(widths)} objects followed measure {wide:.2f} m across on the ground (median) by this camera's calibration, "
+            f"where people measure {PEOPLE_WIDE_M[0]:g}-{PEOPLE_WIDE_M[1]:g} m: are its ground points in metres, and in the order "
+            "of its image points? Sizes, speeds and the people in groups are read by it",
+        )
+    ]
 
 
 def group_warnings(config: CameraConfig, *, learned: bool) -> list[TuneWarning]:
@@ -328,7 +361,8 @@ def wait_warnings(longest_wait_s: float, stopped_seconds: float) -> list[TuneWar
 
 def idle_line_warnings(config: CameraConfig, counts: dict[str, int], objects: int, seconds: float) -> list[TuneWarning]:
     if objects == 0:
-        return [TuneWarning("nothing_seen", f"no object was tracked in {seconds:.0f} s: an empty scene, or the detector misses them")]
+        wrong_scale = ", or a calibration that makes everything too large to be an object" if config.calibration is not None else ""
+        return [TuneWarning("nothing_seen", f"no object was tracked in {seconds:.0f} s: an empty scene, or the detector misses them{wrong_scale}")]
     return [
         TuneWarning("idle_line", f"line {line.id} counted nothing in {seconds:.0f} s although {objects} objects were tracked: does it cross their path?")
         for line in config.lines
@@ -469,6 +503,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     warnings = [
         *line_edge_warnings(config, info.width, info.height),
         *size_warnings(heights),
+        *calibration_warnings(config, list(presences.values())),
         *group_warnings(config, learned=isinstance(pipeline.detector, MotionDetector) and pipeline.detector.counts_groups),
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),

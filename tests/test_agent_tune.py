@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from camera_agents.cli import app
 from camera_agents.config import CameraConfig, load_camera
 from camera_agents.tune import (
+    Presence,
+    calibration_warnings,
     colour_warnings,
     frame_shift,
     group_warnings,
@@ -309,3 +311,28 @@ def test_tune_says_whether_an_uncalibrated_crowd_camera_learned_how_large_one_pe
     del data["calibration"]
     report = run_tune(CameraConfig.model_validate(data), tmp_path / "report", seconds=seconds)
     assert ("groups" in {w.kind for w in report.warnings}) is warned
+
+
+@pytest.mark.parametrize(
+    ("unit", "metres", "warned"),
+    [
+        ("m", 1.0, False),  # the people measure 0.51-0.54 m across (three plazas)
+        ("ft", 0.3048, True),  # the installer measured the plaza in feet: people 1.86 m across
+        ("yd", 0.9144, False),  # yards: a tenth off, within what people measure
+    ],
+)
+def test_tune_says_when_a_security_cameras_calibration_makes_people_too_wide_or_narrow(tmp_path, unit, metres, warned):
+    data = yaml.safe_load((EXAMPLES / "synthetic_crowd.yaml").read_text(encoding="utf-8"))
+    data["calibration"]["ground_points"] = [[x / metres, y / metres] for x, y in data["calibration"]["ground_points"]]
+    report = run_tune(CameraConfig.model_validate(data), tmp_path / "report", seconds=30)
+    assert ("calibration" in {w.kind for w in report.warnings}) is warned
+
+
+def test_a_calibration_is_judged_on_enough_people_only():
+    data = yaml.safe_load((EXAMPLES / "synthetic_crowd.yaml").read_text(encoding="utf-8"))
+    camera = CameraConfig.model_validate(data)
+    giant = Presence(start=(480, 500), first_s=0, last_s=5, boxes=[[300, 300, 700, 500]])  # 400 px across near the camera
+    assert [w.kind for w in calibration_warnings(camera, [giant] * 10)] == ["calibration"]
+    assert calibration_warnings(camera, [giant] * 9) == []  # too few followed to tell
+    traffic = CameraConfig.model_validate(yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8")))
+    assert calibration_warnings(traffic, [giant] * 10) == []  # vehicles are as wide as they are
