@@ -146,14 +146,13 @@ class RowScale:
         width, height = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
         upright = (height >= width) & (height >= self._LEAST_PX)
         band = np.minimum((xyxy[:, 3] / frame_height * self.BANDS).astype(np.int64), self.BANDS - 1)
-        learned = 0
-        for k, memory in enumerate(self._bands):
-            here = upright & (band == k)
-            if here.any():
-                memory.observe(height[here] / frame_height)  # fractions of the picture, the range _MostCommon reads
-            learned += memory.value is not None
-        if learned >= 2:
-            self._line = self._fit(frame_height)
+        before = [memory.value for memory in self._bands]
+        for k in np.unique(band[upright]).tolist():
+            # Fractions of the picture's height: the range _MostCommon reads.
+            self._bands[k].observe(height[upright & (band == k)] / frame_height)
+        after = [memory.value for memory in self._bands]
+        if after != before and sum(value is not None for value in after) >= 2:
+            self._line = self._fit(frame_height)  # only when a band learned anew: most frames change none
 
     def _fit(self, frame_height: int) -> tuple[float, float]:
         """Height in pixels = slope * row + offset through the learned bands. A line that would

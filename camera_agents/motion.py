@@ -276,7 +276,7 @@ class MotionDetector:
         cfg = self._config
         with np.errstate(invalid="ignore"):
             lit = shown >= 0.8  # nearly all of it: a vehicle's blob shows some at its shadow and edges
-            counts_people = self._person is not None and self._person.area is not None
+            counts_people = self.counts_groups
             if not self._classifier.calibrated and not counts_people:
                 return lit
             s = stats[1:].astype(np.float64)
