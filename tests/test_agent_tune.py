@@ -334,5 +334,23 @@ def test_a_calibration_is_judged_on_enough_people_only():
     giant = Presence(start=(480, 500), first_s=0, last_s=5, boxes=[[300, 300, 700, 500]])  # 400 px across near the camera
     assert [w.kind for w in calibration_warnings(camera, [giant] * 10)] == ["calibration"]
     assert calibration_warnings(camera, [giant] * 9) == []  # too few followed to tell
-    traffic = CameraConfig.model_validate(yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8")))
-    assert calibration_warnings(traffic, [giant] * 10) == []  # vehicles are as wide as they are
+    uncalibrated = camera.model_copy(update={"calibration": None})
+    assert calibration_warnings(uncalibrated, [giant] * 10) == []  # nothing to judge
+
+
+@pytest.mark.parametrize(
+    ("metres", "warned"),
+    [
+        (1.0, False),  # vehicles measure 0.78-1.73 m across the traffic on the tuning cameras
+        (0.3048, True),  # ground points in feet: 2.52-5.69 m
+    ],
+)
+def test_tune_says_when_a_traffic_cameras_calibration_makes_vehicles_too_wide(tmp_path, metres, warned):
+    from camera_agents.sources import open_source
+
+    source = open_source("synthetic:traffic?variant=topdown-updown&seed=9")
+    data = source.camera_config()
+    source.close()
+    data["calibration"]["ground_points"] = [[x / metres, y / metres] for x, y in data["calibration"]["ground_points"]]
+    report = run_tune(CameraConfig.model_validate(data), tmp_path / "report", seconds=30)
+    assert ("calibration" in {w.kind for w in report.warnings}) is warned
