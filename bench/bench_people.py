@@ -16,7 +16,9 @@ second at least): the share of them while whom the zone was reported, and the re
 nobody had stayed that long; the share of the frames with more people in the zone than its limit
 that it was seen crowded on; the people in view as its frame events name them; and its gate
 line's crossings by direction. The same camera without its calibration next to it (it learns
-one person's height at each row of the picture instead).
+one person's height at each row of the picture instead). And a crowd waiting at the entrance for
+minutes (``variant=waiting``, seeds 201-203, 3 minutes each): the people counted in each clip's
+last 30 s against those there (worst seed), and its crowded frames seen crowded.
 
 Cost: CPU time of the whole run (decoding included) per analysed frame, with OpenCV limited to
 one thread and the process pinned to one core, so other work on a shared machine does not bend it.
@@ -127,6 +129,31 @@ def _plazas() -> None:
     example = load_camera(CROWD_EXAMPLE)
     _plaza_figures(example, "")
     _plaza_figures(example.model_copy(update={"calibration": None}), ", without calibration")
+    _waiting_figures(example)
+
+
+WAITING_SEEDS = range(201, 204)
+WAITING_FRAMES = 4500  # 3 minutes: the group stands from 36-90 s in to the end
+
+
+def _waiting_figures(camera) -> None:
+    """A crowd waiting at the entrance for minutes (``variant=waiting``): in each clip's last 30 s,
+    the people counted in the zone against those there, and the crowded frames seen crowded."""
+    from camera_agents.sources import open_source
+
+    shares, crowded = [], []
+    for seed in WAITING_SEEDS:
+        spec = f"synthetic:crowd?variant=waiting&seed={seed}&frames={WAITING_FRAMES}"
+        config = camera.model_copy(update={"source": spec})
+        zone = config.zones[0]
+        events, _, _ = _run(config, evidence=False)
+        truth = open_source(spec).truth.occupancy[zone.id]
+        counted = _held_occupancy(events, zone.id, len(truth))
+        last = slice(len(truth) - 30 * 25, None)
+        shares.append(sum(counted[last]) / max(sum(truth[last]), 1))
+        crowded += [c > zone.max_occupancy for c, t in zip(counted[last], truth[last]) if t > zone.max_occupancy]
+    figure(f"synthetic plaza, a crowd waiting minutes: people counted in the last 30 s, worst of seeds {WAITING_SEEDS.start}-{WAITING_SEEDS.stop - 1}", min(shares), "ratio")
+    figure(f"synthetic plaza, a crowd waiting minutes: last 30 s seen crowded, share of the {len(crowded)} crowded frames", sum(crowded) / max(len(crowded), 1), "ratio")
 
 
 def _plaza_figures(camera, label: str) -> None:
@@ -170,15 +197,24 @@ def _plaza_figures(camera, label: str) -> None:
     figure(f"synthetic plaza gate crossings miscounted{label}, by direction ({crossings} crossed)", miscounted, "crossings")
 
 
-def _occupancy_error(events: list, zone_id: str, truth: tuple[int, ...], limit: int | None) -> tuple[float, list[bool]]:
-    """Mean absolute error of a zone's occupancy as sent (on change), held from frame to frame;
-    and per frame with more people than ``limit``, whether it was seen crowded."""
+def _held_occupancy(events: list, zone_id: str, frames: int) -> list[int]:
+    """A zone's occupancy as sent (on change) and held from frame to frame over ``frames``."""
     from ingest.contract import ZoneOccupancy
 
     sent = {e.frame_no: e.count for e in events if isinstance(e, ZoneOccupancy) and e.zone_id == zone_id}
-    count, errors, crowded = 0, [], []
-    for frame, true in enumerate(truth):
+    count, held = 0, []
+    for frame in range(frames):
         count = sent.get(frame, count)
+        held.append(count)
+    return held
+
+
+def _occupancy_error(events: list, zone_id: str, truth: tuple[int, ...], limit: int | None) -> tuple[float, list[bool]]:
+    """Mean absolute error of a zone's occupancy as sent (on change), held from frame to frame;
+    and per frame with more people than ``limit``, whether it was seen crowded."""
+    held = _held_occupancy(events, zone_id, len(truth))
+    errors, crowded = [], []
+    for frame, (count, true) in enumerate(zip(held, truth)):
         if frame >= LEARNING_FRAMES:
             errors.append(abs(count - true))
             if limit is not None and true > limit:

@@ -160,6 +160,10 @@ def seen_width(width: int, px_per_m: float | None) -> float:
     return float(max(width / 2, min(high, max(low, wanted))))
 
 
+TRAFFIC_HISTORY = 1000  # analysed frames: a vehicle waiting at a red light stays foreground 36 s
+SECURITY_HISTORY = 4000  # people standing in a crowd stay foreground two and a half minutes
+
+
 class MotionDetectorConfig(_Model):
     type: Literal["motion"] = "motion"
     scale: float | None = Field(
@@ -169,7 +173,12 @@ class MotionDetectorConfig(_Model):
                     "on a calibrated camera, finer (up to twice) or coarser as its vehicles at the lines look smaller or larger there "
                     "than on a typical tuning camera, between the scale of its own width and that of a 960-pixel-wide picture.",
     )
-    history: int = Field(default=1000, ge=10, le=10_000, description="Analysed frames of background history (MOG2).")
+    history: int | None = Field(
+        default=None, ge=10, le=10_000,
+        description="Analysed frames of background history (MOG2). By default 1000 on a traffic camera and 4000 on a security "
+                    "camera: a still object melts into the background after (1 - background_ratio) times as many analysed frames, "
+                    "36 s at 8 a second for a vehicle waiting at a red light, two and a half minutes for people standing in a crowd.",
+    )
     background_ratio: float = Field(
         default=0.7, gt=0.1, lt=1.0,
         description="MOG2 background ratio: a still object melts into the background after about (1 - ratio) * history analysed frames, so a vehicle waiting at a red light stays visible.",
@@ -220,6 +229,14 @@ class MotionDetectorConfig(_Model):
     classes: SizeClasses = Field(default_factory=SizeClasses, description="Size thresholds of the classes.")
 
     # The defaults below are for a picture whose settings are read ``width`` wide (``seen_width``).
+    def history_for(self, kind: str) -> int:
+        """``history`` as set, or the default for a camera of this ``kind``. People wait in one spot
+        for minutes (a crowd at an entrance): with a traffic camera's 1000 a standing crowd of 15
+        melted to 3 in two minutes on a synthetic plaza; with 4000 it stayed 12-14."""
+        if self.history is not None:
+            return self.history
+        return SECURITY_HISTORY if kind == "security" else TRAFFIC_HISTORY
+
     def scale_at(self, width: float) -> float:
         """``scale`` as set, or the default for a picture read ``width`` pixels wide."""
         return self.scale if self.scale is not None else min(1.0, ANALYSIS_WIDTH / width)

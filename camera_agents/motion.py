@@ -41,6 +41,7 @@ class MotionDetector:
         seen_width: float | None = None, masks: Masks | None = None,
     ) -> None:  # fmt: skip
         self._config = config
+        self._history = config.history_for(kind)  # analysed frames of background history
         self._seen_width = seen_width
         self._masks = masks if masks is not None else Masks()
         self._masked: np.ndarray | None = None  # analysis-scale: 255 under a mask, where motion is ignored
@@ -68,7 +69,7 @@ class MotionDetector:
         self._kernel_close: np.ndarray | None = None
         self._settling = 0
         self._analysed = 0
-        self._warmup = min(config.history, 50)
+        self._warmup = min(self._history, 50)
         self._envelope_age = 0
         self._light = LightField()
         self._objects: np.ndarray | None = None  # analysis-scale mask of the last frame's objects
@@ -158,7 +159,7 @@ class MotionDetector:
         # vehicle waiting at a red light does not melt into the background and leave a ghost.
         self._analysed += 1
         self._follow_colour(raw)
-        rate = 0.2 if self._settling else (-1 if self._analysed < self._warmup else 1.0 / cfg.history)
+        rate = 0.2 if self._settling else (-1 if self._analysed < self._warmup else 1.0 / self._history)
         mask = self._model.apply(small, learningRate=rate)
         self._mask = mask
         if self._settling:
@@ -523,7 +524,7 @@ class MotionDetector:
 
     def _new_model(self) -> cv2.BackgroundSubtractorMOG2:
         cfg = self._config
-        model = cv2.createBackgroundSubtractorMOG2(history=cfg.history, varThreshold=cfg.var_threshold, detectShadows=True)
+        model = cv2.createBackgroundSubtractorMOG2(history=self._history, varThreshold=cfg.var_threshold, detectShadows=True)
         model.setShadowThreshold(cfg.shadow_tau)
         model.setBackgroundRatio(cfg.background_ratio)
         return model

@@ -6,7 +6,15 @@ import textwrap
 
 import pytest
 
-from camera_agents.config import ConfigError, load_camera, load_cameras, parse_camera, seen_width, verify_inside_frame
+from camera_agents.config import (
+    ConfigError,
+    MotionDetectorConfig,
+    load_camera,
+    load_cameras,
+    parse_camera,
+    seen_width,
+    verify_inside_frame,
+)
 
 GOOD = textwrap.dedent(
     """\
@@ -252,3 +260,16 @@ def test_a_source_of_another_shape_is_refused_with_what_to_do(tmp_path):
     # without a resolution the lines are in the source's pixels, whatever it sends
     bare = load_camera(write(tmp_path, GOOD.replace("resolution: {width: 960, height: 540}\n", "")))
     assert bare.for_picture(640, 480) is bare
+
+
+@pytest.mark.parametrize(
+    ("history", "kind", "expected"),
+    [
+        (None, "traffic", 1000),  # a vehicle at a red light stays foreground 36 s
+        (None, "security", 4000),  # people waiting in a crowd stay two and a half minutes
+        (10_000, "security", 10_000),  # set in the camera's file: as set, whatever the kind
+        (500, "traffic", 500),
+    ],
+)
+def test_the_background_remembers_longer_on_a_security_camera(history, kind, expected):
+    assert MotionDetectorConfig(history=history).history_for(kind) == expected

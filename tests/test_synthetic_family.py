@@ -45,7 +45,7 @@ def test_same_name_and_seed_same_camera_other_seed_other_camera() -> None:
     "spec, message",
     [
         ("synthetic:traffic?variant=foggy", "unknown variant"),  # not in the catalogue
-        ("synthetic:crowd?variant=night-wet", "only traffic scenes have variants"),  # crowds have none
+        ("synthetic:crowd?variant=night-wet", "unknown variant"),  # a traffic variant: crowds have only `waiting`
     ],
 )
 def test_bad_variants_are_clear_errors(spec: str, message: str) -> None:

@@ -3,8 +3,9 @@ security camera with a watched zone by the entrance.
 
 Most people walk through from one edge to another. A few loiter: they walk into the zone and
 wander there for longer than its ``dwell_seconds``. Once per clip a small group gathers in the
-zone, so its occupancy goes above ``max_occupancy`` for a while. People keep a little personal
-space on the ground, but in view they may partly hide each other, as people do.
+zone, so its occupancy goes above ``max_occupancy`` for a while (18 s; in the ``waiting`` variant,
+``synthetic:crowd?variant=waiting``, two and a half minutes: a crowd waiting at an entrance). People
+keep a little personal space on the ground, but in view they may partly hide each other, as people do.
 """
 
 from __future__ import annotations
@@ -57,11 +58,17 @@ def build_camera(width: int, height: int, roll_degrees: float) -> GroundCamera:
     return GroundCamera(ground, image)
 
 
+# variant -> how long the gathering group stands in the zone, in seconds.
+CROWD_VARIANTS: dict[str, float] = {"waiting": 150.0}
+GATHERING_S = 18.0
+
+
 class CrowdScene:
     kind = "crowd"
 
-    def __init__(self, *, seed: int, n_frames: int, fps: float, width: int, height: int) -> None:
+    def __init__(self, *, seed: int, n_frames: int, fps: float, width: int, height: int, variant: str | None = None) -> None:
         rng = np.random.default_rng(seed + 7_000_003)
+        self._gathering_s = CROWD_VARIANTS[variant] if variant else GATHERING_S
         self.width, self.height, self.fps, self.n_frames = width, height, fps, n_frames
         self.camera = build_camera(width, height, roll_degrees=float(rng.uniform(-2.0, 2.0)))
         self._inverse = np.linalg.inv(self.camera.homography)
@@ -180,7 +187,7 @@ class CrowdScene:
             angle = 2 * math.pi * int(role.split(":")[1]) / 5 + float(rng.uniform(-0.2, 0.2))
             spot = (ZONE_CENTRE[0] + 1.0 * math.cos(angle), ZONE_CENTRE[1] + 1.0 * math.sin(angle))
             plan.append((*spot, 1))
-            linger_until = int((gather_at + 18.0) * self.fps)
+            linger_until = int((gather_at + self._gathering_s) * self.fps)
         plan.append((*end, 0))
         rec = TrackRecorder(object_id, "person", shape, frame)
         return Walker(rec, start[0], start[1], float(rng.uniform(1.0, 1.5)), plan, linger_until=linger_until)

@@ -75,11 +75,12 @@ class SceneSpec:
         except ValueError as exc:
             raise SourceError(f"source {spec!r}: bad option value: {exc}") from None
         if "variant" in options:
+            from camera_agents.sources._crowd import CROWD_VARIANTS
             from camera_agents.sources._variants import VARIANTS
 
-            if scene != "traffic" or options["variant"] not in VARIANTS:
-                known = ", ".join(VARIANTS) if scene == "traffic" else "none (only traffic scenes have variants)"
-                raise SourceError(f"source {spec!r}: unknown variant {options['variant']!r}; known: {known}")
+            known_variants = VARIANTS if scene == "traffic" else CROWD_VARIANTS
+            if options["variant"] not in known_variants:
+                raise SourceError(f"source {spec!r}: unknown variant {options['variant']!r}; known: {', '.join(known_variants)}")
             values["variant"] = options["variant"]
         parsed = cls(scene=scene, **values)  # type: ignore[arg-type]
         if not 1 <= parsed.frames <= MAX_FRAMES or not 1.0 <= parsed.fps <= 240.0:
@@ -279,7 +280,9 @@ class SyntheticScene:
         else:
             from camera_agents.sources._crowd import CrowdScene
 
-            self._scene = CrowdScene(seed=spec.seed, n_frames=spec.frames, fps=spec.fps, width=spec.width, height=spec.height)
+            self._scene = CrowdScene(
+                seed=spec.seed, n_frames=spec.frames, fps=spec.fps, width=spec.width, height=spec.height, variant=spec.variant
+            )
         self.renderer: Renderer = self._scene.renderer
         self._shakes = [self.renderer.shake(i, spec.seed) for i in range(spec.frames)]
         self._placed = [self._place(track) for track in self._scene.tracks]
