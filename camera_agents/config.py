@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import numpy as np
 import yaml
@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from ingest.contract import CameraInfo, LineInfo, ZoneInfo
 from ingest.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from camera_agents.geometry import GroundPlane, Travel
 
 Coordinate = Annotated[float, Field(ge=0, le=20_000, allow_inf_nan=False)]
 Point = tuple[Coordinate, Coordinate]
@@ -389,6 +392,21 @@ class CameraConfig(_Model):
     )  # fmt: skip
     calibration: Calibration | None = Field(default=None, description="Image-to-ground mapping, for speed and sizes.")
 
+    def ground_plane(self) -> GroundPlane | None:
+        """The calibration's mapping from the picture to the ground (metres); None without one.
+        Raises ``ValueError`` for points that map nothing (``verify_calibration`` says which)."""
+        if self.calibration is None:
+            return None
+        from camera_agents.geometry import GroundPlane
+
+        return GroundPlane.from_points(self.calibration.image_points, self.calibration.ground_points)
+
+    def travel(self) -> Travel | None:
+        """Which way the traffic crosses the picture, as the counting lines lie (None: no lines)."""
+        from camera_agents.geometry import travel_across
+
+        return travel_across([line.points for line in self.lines])
+
     def for_picture(self, width: int, height: int) -> CameraConfig:
         """This camera for the pictures its source sends. Everything in pixels (lines, arrows, zones,
         calibration points, pixel settings set in the file) is in pixels of ``resolution`` when it
@@ -516,10 +534,8 @@ def verify_calibration(config: CameraConfig) -> list[Finding]:
         if n != 4:
             found.append((("calibration", key), f"needs exactly 4 points, got {n}"))
     if not found:
-        from camera_agents.geometry import GroundPlane
-
         try:
-            GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
+            config.ground_plane()
         except ValueError as exc:
             found.append((("calibration",), str(exc)))
     return found

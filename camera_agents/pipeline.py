@@ -32,7 +32,6 @@ from camera_agents.analytics import (
 from camera_agents.config import CameraConfig, camera_info, seen_width
 from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
-from camera_agents.geometry import GroundPlane, travel_across
 from camera_agents.masks import Masks
 from camera_agents.tracking import Tracker
 from ingest.contract import (
@@ -95,14 +94,12 @@ class CameraPipeline:
         analytics = config.analytics
         self.fps = fps  # read-only: the rate followed, as reported until it is measured
         self.stride = analytics.stride_at(fps)  # read-only: every stride-th frame is analysed
-        ground = None
+        ground = config.ground_plane()
         px_per_m = None  # how large vehicles look at the counting lines, when calibrated
-        if config.calibration is not None:
-            ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
-            if config.lines:
-                px_per_m = float(ground.pixels_per_metre([np.mean(line.points, axis=0) for line in config.lines]).min())
+        if ground is not None and config.lines:
+            px_per_m = float(ground.pixels_per_metre([np.mean(line.points, axis=0) for line in config.lines]).min())
         seen = seen_width(width, px_per_m)  # the settings in pixels are those of a picture this wide
-        travel = travel_across([line.points for line in config.lines])
+        travel = config.travel()
         self.masks = Masks([mask.polygon for mask in config.masks])
         self.detector = detector or make_detector(
             config.detector, kind=config.kind, ground=ground, travel=travel, seen_width=seen, masks=self.masks

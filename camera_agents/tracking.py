@@ -106,15 +106,15 @@ class Tracker:
 
     def _follow_groups(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
         """The people of a group's blob (``data[GROUP]``) that confirmed tracks follow stay where
-        those tracks were heading, moved inside the blob; the rest of its people are the pieces it
-        was cut into that lie furthest from them. A cut by the blob's area lays a group out anew
+        those tracks were heading, moved inside the blob, each in place of the piece of the cut
+        nearest it; the pieces left are the people no track follows yet. A cut by the blob's area lays a group out anew
         each frame: as the count it reads changes, a person's feet jump by a body's height, across
         a counting line, and ids pass from one to another."""
         group = detections.data.get(GROUP)
         if group is None or not len(detections):
             return detections
         followed = np.flatnonzero([t.confirmed and t.lost <= 1 for t in tracks])
-        blobs, first, people = np.unique(group, return_index=True, return_counts=True)
+        blobs, people = np.unique(group, return_counts=True)
         if not len(followed) or (people < 2).all():
             return detections
         xyxy = detections.xyxy.astype(np.float64)

@@ -31,7 +31,6 @@ import numpy as np
 
 from camera_agents.analytics import has_arrived
 from camera_agents.config import MIN_ANALYSES_PER_S, AnalyticsConfig, CameraConfig, SizeClasses
-from camera_agents.geometry import GroundPlane, travel_across
 from camera_agents.light import MONOCHROME_SHARE, colour_share
 from camera_agents.pipeline import RATE_TOLERANCE
 from camera_agents.sizes import SizeClassifier
@@ -170,11 +169,10 @@ def calibration_warnings(config: CameraConfig, presences: Sequence[Presence]) ->
     """On a calibrated camera, whether the objects it followed (``presences``) measure on its
     ground as wide as people (security) or vehicles across the traffic do: a calibration off in
     scale (ground points in feet or centimetres) makes every size, speed and group count wrong."""
-    if config.calibration is None or len(presences) < MEASURED:
+    ground = config.ground_plane()
+    if ground is None or len(presences) < MEASURED:
         return []
-    ground = GroundPlane.from_points(config.calibration.image_points, config.calibration.ground_points)
-    travel = travel_across([line.points for line in config.lines])
-    sizes = SizeClassifier(SizeClasses(), kind=config.kind, ground=ground, crosswise=travel == "leftright")
+    sizes = SizeClassifier(SizeClasses(), kind=config.kind, ground=ground, crosswise=config.travel() == "leftright")
     measure = sizes.ground_width_m if config.kind == "security" else sizes.across_m
     wide = float(np.median([np.median(measure(np.asarray(presence.boxes, np.float64))) for presence in presences]))
     low, high = WIDE_M[config.kind]
