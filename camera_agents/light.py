@@ -58,6 +58,7 @@ class LightField:
         self.block = block  # side of a block, in pixels of the frames it is given
         self._limits = limits
         self.gain: np.ndarray | None = None  # read-only: the last measured grid of gains
+        self.field: np.ndarray | None = None  # read-only: the per-pixel gain last divided out (None: none was)
         self._hidden_for: np.ndarray | None = None  # per block, analyses in a row it was under objects
         self._field3: np.ndarray | None = None  # the field per channel, reused
         self._quotient: np.ndarray | None = None  # the frame divided by it, reused
@@ -104,6 +105,7 @@ class LightField:
         middle = valid // 2  # 0 to b * b / 2: always inside the block
         gain = blocks.reshape(-1)[np.arange(0, ny * nx * b * b, b * b).reshape(ny, nx) + middle]
         gain[valid < (b * b) // 4] = np.nan
+        self.field = None
         if np.isnan(gain).all():
             self.gain = None
             return small
@@ -138,6 +140,7 @@ class LightField:
         field = full[b : b + h, b : b + w]
         if field.shape != (h, w):  # the frame's last partial block: carry the edge on
             field = cv2.copyMakeBorder(field, 0, h - field.shape[0], 0, w - field.shape[1], cv2.BORDER_REPLICATE)
+        self.field = field
         # The field repeated per channel: a contiguous divisor divides ~6x faster than a broadcast
         # one. Both frame-sized float buffers are kept from frame to frame, not made afresh each time.
         if self._field3 is None or self._field3.shape != small.shape:

@@ -25,6 +25,15 @@ def road(seed: int = 0, level: int = 95) -> np.ndarray:
     return cv2.merge([grey, grey, grey])
 
 
+def street(seed: int = 0) -> np.ndarray:
+    """``road`` between a green verge and a brick pavement: a camera in colour, by day (a road
+    lighter than the detector's dusk)."""
+    frame = road(seed, level=125)
+    frame[:30] = np.clip(frame[:30].astype(np.int16) + np.array([-40, 25, -40], np.int16), 0, 255).astype(np.uint8)
+    frame[-30:] = np.clip(frame[-30:].astype(np.int16) + np.array([-35, -10, 45], np.int16), 0, 255).astype(np.uint8)
+    return frame
+
+
 def noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(frame.astype(np.int16) + rng.normal(0, 2.5, frame.shape).astype(np.int16), 0, 255).astype(np.uint8)
 
@@ -34,6 +43,14 @@ def soft_shadow(centre_x: float, radius: float, factor: float) -> np.ndarray:
     mask = np.zeros((H, W), np.float32)
     cv2.circle(mask, (int(centre_x), H // 2), int(radius), 1.0, -1)
     mask = cv2.GaussianBlur(mask, (0, 0), radius / 4)
+    return 1.0 - (1.0 - factor) * mask
+
+
+def sharp_shadow(edge_x: float, factor: float) -> np.ndarray:
+    """The shadow of a cloud or a building's edge with a sharp straight border: ``factor`` left of
+    ``edge_x``, 1 right of it, the border blurred over a pixel or two."""
+    mask = (np.arange(W, dtype=np.float32) < edge_x).astype(np.float32)
+    mask = cv2.GaussianBlur(np.tile(mask, (H, 1)), (0, 0), 1.5)
     return 1.0 - (1.0 - factor) * mask
 
 
@@ -136,6 +153,57 @@ def test_a_cloud_shadow_sweeping_the_road_never_becomes_an_object(factor, second
     assert max(confirmed) == 0, found
     assert sum(found) <= 4, found  # at most a blip where the shadow's edge crosses a corner
     assert sum(found[-20:]) == 0, found  # and nothing is left once it has passed
+
+
+@pytest.mark.parametrize(
+    "factor, seconds",
+    [
+        pytest.param(0.5, 10.0, id="dark-edge-ten-seconds"),  # the edge moves ~5 pixels an analysed frame
+        pytest.param(0.6, 25.0, id="lighter-slow-edge"),  # a slow cloud: the edge lingers on each block
+        pytest.param(0.4, 4.0, id="darkest-fast-edge"),  # beyond MOG2's shadow band, 12 pixels a frame
+    ],
+)
+def test_a_sharp_edge_of_shadow_sweeping_the_road_never_becomes_an_object(factor, seconds):
+    # Sharper than the light field's blocks: the field smears it over a block either side, and
+    # what it leaves there is light, not an object. The shadow's edge is in the picture from the
+    # start (as a building's would be) and sweeps on across it. Light new to a block that the
+    # field has not measured yet is taken for an object at first, and the field measures such a
+    # block anyway after a second: from then on nothing, until the edge is within a block of the
+    # picture's far side (a block the light fills less than half of is measured as unlit).
+    start = 0.15 * W
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), lit(street(3), sharp_shadow(start, factor)))
+    tracker = Tracker(min_hits=4, max_lost=8)
+    rng = np.random.default_rng(4)
+    analysed = int(seconds * 25 / 3)
+    confirmed = []
+    for step in range(analysed):
+        frame = lit(street(3), sharp_shadow(start + step / analysed * (W - 24 - start), factor))
+        confirmed.append(int(tracker.update(detector.detect(noisy(frame, rng))).data["confirmed"].sum()))
+    assert max(confirmed[17:]) == 0, confirmed  # after the first 2 s
+
+
+@pytest.mark.parametrize(
+    "colour",
+    [
+        (60, 60, 170),  # red
+        (170, 90, 40),  # blue
+        (40, 150, 60),  # green
+    ],
+)
+def test_a_coloured_car_at_a_sharp_edge_of_shadow_is_still_found(colour):
+    # The car crosses the edge as the edge sweeps on: its colour is not the road's in other light.
+    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), street(5))
+    rng = np.random.default_rng(6)
+    found = []
+    for step in range(24):
+        frame = street(5)
+        x = 40 + step * 12
+        cv2.rectangle(frame, (x, 110), (x + 70, 145), colour, -1)
+        found.append(detector.detect(noisy(lit(frame, sharp_shadow(x + 35 + (step % 3 - 1) * 20, 0.5)), rng)).xyxy)
+    for step, boxes in enumerate(found[6:], start=6):
+        x = 40 + step * 12
+        assert len(boxes) == 1, (step, boxes)
+        assert abs(boxes[0, 0] - x) <= 8 and abs(boxes[0, 2] - (x + 70)) <= 8, (step, boxes)
 
 
 def test_a_car_is_still_found_under_a_cloud_shadow():
