@@ -343,8 +343,8 @@ class MotionDetector:
         return foreground
 
     def _without_light_edges(self, foreground: np.ndarray, small: np.ndarray) -> np.ndarray:
-        """``foreground`` without what the light field left of a sharp edge of light: by day, in
-        colour, where the field's gain changes steeply between neighbouring blocks (a cloud's
+        """``foreground`` without what the light field left of a sharp edge of light: on a traffic
+        camera by day, in colour, where the field's gain changes steeply between neighbouring blocks (a cloud's
         shadow sweeping in or out, its edge sharper than a block), a pixel whose colour is the
         background's times one factor in all three channels, within the light change around it, is
         light the field smeared over its blocks, not an object."""
@@ -375,8 +375,9 @@ class MotionDetector:
         # The road's own colour in that light, each channel within the sensor's and the codec's noise.
         off = np.abs(seen - learnt * level[:, None]).max(axis=1)
         light = within & (off <= np.maximum(_LIGHT_NOISE, (_LIGHT_CHROMA - 1.0) * seen.max(axis=1)))
-        foreground = foreground.copy()
-        foreground[ys[light], xs[light]] = 0
+        if light.any():
+            foreground = foreground.copy()
+            foreground[ys[light], xs[light]] = 0
         return foreground
 
     def _without_reflections(self, foreground: np.ndarray, grey: np.ndarray, floor: np.ndarray) -> np.ndarray:

@@ -163,7 +163,7 @@ def test_a_cloud_shadow_sweeping_the_road_never_becomes_an_object(factor, second
         pytest.param(0.4, 4.0, id="darkest-fast-edge"),  # beyond MOG2's shadow band, 12 pixels a frame
     ],
 )
-def test_a_sharp_edge_of_shadow_sweeping_the_road_never_becomes_an_object(factor, seconds):
+def test_a_sharp_edge_of_shadow_sweeping_the_road_leaves_no_object_once_the_light_is_measured(factor, seconds):
     # Sharper than the light field's blocks: the field smears it over a block either side, and
     # what it leaves there is light, not an object. The shadow's edge is in the picture from the
     # start (as a building's would be) and sweeps on across it. Light new to a block that the
