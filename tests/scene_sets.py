@@ -100,9 +100,11 @@ TEST_FRAMES = 600
 
 TARGET_EVERY = 0.95  # per line and direction, on every evaluation camera
 TARGET_MEDIAN = 0.98
-# What the agent holds today on every evaluation camera, its worst line and direction (night-dark
-# seed 248: 0.893 on the benchmark's full clips; the tests' subset, on shorter clips, 0.90 at
-# worst): the tests keep it from slipping back. The target above is not met yet; `python -m bench
+# A floor under what the agent holds on every held-out camera the tests count, its worst line and
+# direction (EVALUATION's worst on the benchmark's full clips 0.926, diagonal-cloud-grey seed 304
+# and night-dark seed 248; the tests' cameras, on shorter clips and at other rates and sizes,
+# 0.909 at worst, oblique-crosswise seed 129 at 15 fps: one count more on a line of 22 would be
+# 0.86): the tests keep it from slipping back. The target above is not met yet; `python -m bench
 # agent` prints the whole distribution against it.
 HELD_EVERY = 0.85
 
