@@ -68,6 +68,20 @@ def learnt(detector: MotionDetector, background: np.ndarray, frames: int = 60, s
     return detector
 
 
+def driven(detector: MotionDetector, background: np.ndarray, colour, steps: int, *, start: int, speed: int, light=None) -> list[np.ndarray]:
+    """Per step, the boxes ``detector`` finds as a 70x35 car of ``colour`` drives across
+    ``background`` from ``start``, ``speed`` pixels a step, in the light ``light(step, x)`` gives
+    (the car's left edge at ``x``; none: the light the background was learnt in)."""
+    rng = np.random.default_rng(6)
+    found = []
+    for step in range(steps):
+        frame = background.copy()
+        x = start + step * speed
+        cv2.rectangle(frame, (x, 110), (x + 70, 145), colour, -1)
+        found.append(detector.detect(noisy(frame if light is None else lit(frame, light(step, x)), rng)).xyxy)
+    return found
+
+
 # --- the light field ---------------------------------------------------------------------------
 
 
@@ -193,13 +207,7 @@ def test_a_sharp_edge_of_shadow_sweeping_the_road_leaves_no_object_once_the_ligh
 def test_a_coloured_car_at_a_sharp_edge_of_shadow_is_still_found(colour):
     # The car crosses the edge as the edge sweeps on: its colour is not the road's in other light.
     detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), street(5))
-    rng = np.random.default_rng(6)
-    found = []
-    for step in range(24):
-        frame = street(5)
-        x = 40 + step * 12
-        cv2.rectangle(frame, (x, 110), (x + 70, 145), colour, -1)
-        found.append(detector.detect(noisy(lit(frame, sharp_shadow(x + 35 + (step % 3 - 1) * 20, 0.5)), rng)).xyxy)
+    found = driven(detector, street(5), colour, 24, start=40, speed=12, light=lambda step, x: sharp_shadow(x + 35 + (step % 3 - 1) * 20, 0.5))
     for step, boxes in enumerate(found[6:], start=6):
         x = 40 + step * 12
         assert len(boxes) == 1, (step, boxes)
@@ -208,16 +216,8 @@ def test_a_coloured_car_at_a_sharp_edge_of_shadow_is_still_found(colour):
 
 def test_a_car_is_still_found_under_a_cloud_shadow():
     detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(5))
-    rng = np.random.default_rng(6)
     shadow = soft_shadow(W * 0.5, 260, 0.45)
-    boxes = []
-    for step in range(20):
-        frame = road(5)
-        x = 60 + step * 15
-        cv2.rectangle(frame, (x, 110), (x + 70, 145), (60, 60, 170), -1)
-        found = detector.detect(noisy(lit(frame, shadow if step >= 5 else 1.0), rng))
-        boxes.append(found.xyxy)
-    last = boxes[-1]
+    last = driven(detector, road(5), (60, 60, 170), 20, start=60, speed=15, light=lambda step, x: shadow if step >= 5 else 1.0)[-1]
     assert len(last) == 1, last
     assert abs(last[0, 0] - (60 + 19 * 15)) <= 6 and abs(last[0, 2] - (60 + 19 * 15 + 70)) <= 6
 
@@ -233,14 +233,7 @@ def test_a_car_darker_than_the_road_is_not_taken_for_its_shadow(colour):
     # The road is grey (95) in both: on the grey camera the car is two thirds as bright as the road
     # and keeps its colour (none), which is what a shadow looks like to MOG2.
     detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(5))
-    rng = np.random.default_rng(6)
-    found = []
-    for step in range(12):
-        frame = road(5)
-        x = 60 + step * 15
-        cv2.rectangle(frame, (x, 110), (x + 70, 145), colour, -1)
-        found.append(detector.detect(noisy(frame, rng)).xyxy)
-    last = found[-1]
+    last = driven(detector, road(5), colour, 12, start=60, speed=15)[-1]
     assert len(last) == 1, last
     assert abs(last[0, 0] - (60 + 11 * 15)) <= 6 and abs(last[0, 2] - (60 + 11 * 15 + 70)) <= 6
 
