@@ -266,13 +266,13 @@ class MotionDetector:
         scale = self._people_scale(xyxy)
         if scale is None:
             return found
-        wide_m, metres_per_px = scale
-        scaled = area * metres_per_px**2
-        person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * metres_per_px, wide_m)
+        wide, per_px = scale  # in metres, or in one person's height at the row without a calibration
+        scaled = area * per_px**2
+        person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * per_px, wide)
         if not person.learned:
             return found
         people = person.people(scaled)
-        cut, source = cut_into_people(xyxy, np.maximum(people, 1), person.height / np.maximum(metres_per_px, 1e-6))
+        cut, source = cut_into_people(xyxy, np.maximum(people, 1), person.height / np.maximum(per_px, 1e-6))
         named = np.where(people[source] > 0, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
         # Which blob each person came from: the tracker keeps the people it follows in a group
         # where they were heading (``Tracker``), as the cut alone lays them out anew each frame.
@@ -344,24 +344,23 @@ class MotionDetector:
 
     def _without_light_edges(self, foreground: np.ndarray, small: np.ndarray) -> np.ndarray:
         """``foreground`` without what the light field left of a sharp edge of light: on a traffic
-        camera by day, in colour, where the field's gain changes steeply between neighbouring blocks (a cloud's
-        shadow sweeping in or out, its edge sharper than a block), a pixel whose colour is the
-        background's times one factor in all three channels, within the light change around it, is
-        light the field smeared over its blocks, not an object."""
+        camera by day, in colour, where the field's gain changes steeply between neighbouring
+        blocks (a cloud's shadow sweeping in or out, its edge sharper than a block), a pixel whose
+        colour is the background's times one factor in all three channels, within the light
+        change around it, is light the field smeared over its blocks, not an object."""
         gain, field = self._light.gain, self._light.field
         if not self._light_edges or gain is None or field is None or self._background is None or self._dark or self._monochrome or min(gain.shape) < 3:
             return foreground
         high = cv2.dilate(gain, self._kernel_envelope)
         low = cv2.erode(gain, self._kernel_envelope)
-        steep = (high > _LIGHT_EDGE * low).astype(np.uint8)
+        steep = high > _LIGHT_EDGE * low
         if not steep.any():
             return foreground
+        ys, xs = np.nonzero(foreground)
         b = self._light.block
-        ny, nx = gain.shape
-        height, width = foreground.shape
-        zone = cv2.resize(steep, (nx * b, ny * b), interpolation=cv2.INTER_NEAREST)
-        zone = cv2.copyMakeBorder(zone, 0, max(height - ny * b, 0), 0, max(width - nx * b, 0), cv2.BORDER_REPLICATE)[:height, :width]
-        ys, xs = np.nonzero(cv2.bitwise_and(foreground, foreground, mask=zone))
+        by, bx = np.minimum(ys // b, steep.shape[0] - 1), np.minimum(xs // b, steep.shape[1] - 1)  # the frame's last partial block: its last whole one's
+        near_edge = steep[by, bx]
+        ys, xs, by, bx = ys[near_edge], xs[near_edge], by[near_edge], bx[near_edge]
         if not len(ys):
             return foreground
         seen = small[ys, xs].astype(np.float32)
@@ -369,7 +368,6 @@ class MotionDetector:
         level = (seen.sum(axis=1) + 3.0) / (learnt.sum(axis=1) + 3.0)  # how much lighter or darker than the road
         # The light here lies between the lowest and the highest gain of the blocks around; the
         # field divided out one value between them, or beyond them past the outer blocks.
-        by, bx = np.minimum(ys // b, ny - 1), np.minimum(xs // b, nx - 1)
         divided = field[ys, xs]
         within = (level * divided >= low[by, bx] / _LIGHT_MARGIN) & (level * divided <= high[by, bx] * _LIGHT_MARGIN)
         # The road's own colour in that light, each channel within the sensor's and the codec's noise.

@@ -107,9 +107,9 @@ class Tracker:
     def _follow_groups(self, tracks: list[_Track], predicted: np.ndarray, detections: Detections) -> Detections:
         """The people of a group's blob (``data[GROUP]``) that confirmed tracks follow stay where
         those tracks were heading, moved inside the blob, each in place of the piece of the cut
-        nearest it; the pieces left are the people no track follows yet. A cut by the blob's area lays a group out anew
-        each frame: as the count it reads changes, a person's feet jump by a body's height, across
-        a counting line, and ids pass from one to another."""
+        nearest it; the pieces left are the people no track follows yet. A cut by the blob's area
+        lays a group out anew each frame: as the count it reads changes, a person's feet jump by a
+        body's height, across a counting line, and ids pass from one to another."""
         group = detections.data.get(GROUP)
         if group is None or not len(detections):
             return detections
