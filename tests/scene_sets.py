@@ -70,8 +70,8 @@ OTHER_SIZES: tuple[Camera, ...] = tuple(
     Camera(name, 6001 + 11 * index, size=((640, 360), (1280, 720), (1920, 1080))[index % 3]) for index, name in enumerate(VARIANTS)
 )
 # And every variant from a camera sending grey pictures: in night or infrared mode, or with its
-# infrared filter stuck by day. Never tuned on (the one change for grey pictures was chosen on
-# grey copies of tuning seed 1), scored to report.
+# infrared filter stuck by day. Never tuned on (the changes for grey pictures were chosen on grey
+# copies of tuning and validation seeds), scored to report.
 MONOCHROME: tuple[Camera, ...] = tuple(Camera(name, 8001 + 11 * index, grey=True) for index, name in enumerate(VARIANTS))
 # And the variants after dark and at dusk from a camera switching between colour and its night or
 # infrared mode 40 % into the clip, to grey (evening) or back to colour (morning), two seeds each.

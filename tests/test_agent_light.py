@@ -395,6 +395,53 @@ def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
     assert len(found) == 1, found.xyxy
 
 
+def grey_picture(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``frame`` as a camera in night or infrared mode sends it: grey, its sensor's noise the same
+    in its three channels."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.int16) + rng.normal(0, 2.5, frame.shape[:2]).astype(np.int16)
+    return cv2.merge([np.clip(grey, 0, 255).astype(np.uint8)] * 3)
+
+
+def rider_from_above(frame: np.ndarray, x: int, y: int, body: int = 70) -> None:
+    """A rider 0.7 m wide and 1.9 m long at 40 px a metre, dressed darker than the road, and a light helmet."""
+    cv2.rectangle(frame, (x, y), (x + 27, y + 76), (body, body, body), -1)
+    cv2.rectangle(frame, (x + 6, y + 4), (x + 22, y + 18), (200, 200, 200), -1)
+
+
+def shaded(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+    """The road in ``frame`` between the corners darkened as a cast shadow darkens it."""
+    frame[y0:y1, x0:x1] = (frame[y0:y1, x0:x1] * 0.6).astype(np.uint8)
+
+
+@pytest.mark.parametrize(
+    "beside, expected",
+    [
+        ("shadow", 1),  # the rider's cast shadow 9 px to its right, joined to it at the wheels: the rider alone
+        ("rider", 2),  # another rider dressed as dark, as close, their shadows joined: two riders
+    ],
+)
+def test_on_a_grey_picture_by_day_a_riders_cast_shadow_is_not_an_object_of_its_own(beside, expected):
+    # A grey picture has no colour to tell a shadow by: the background model keeps it as
+    # foreground, and a valley between it and the rider would cut it off into a track of its own.
+    background = road(9, level=125)
+    detector = MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down(), travel="updown")
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        detector.detect(grey_picture(background, rng))
+    for step in range(6):
+        frame = background.copy()
+        y = 60 + step * 12
+        if beside == "shadow":
+            shaded(frame, 236, y + 16, 264, y + 80)
+        else:
+            rider_from_above(frame, 236, y, body=72)
+        shaded(frame, 227, y + 74, 236, y + 80)
+        rider_from_above(frame, 200, y)
+        found = detector.detect(grey_picture(frame, rng))
+    assert len(found) == expected, found.xyxy
+    assert found.xyxy[:, 0].min() <= 202 and (found.xyxy[:, 2] - found.xyxy[:, 0]).max() <= 36, found.xyxy  # each about one rider wide
+
+
 @pytest.mark.parametrize(
     "pieces, expected",
     [
