@@ -392,9 +392,13 @@ class MotionDetector:
         there, fills the road between riders abreast; their bodies are not that even shade of the road."""
         if self._background_grey is None:
             return opened[box]
-        grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
-        shade = cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
+        shade = self._shaded(cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY), box)
         return cv2.bitwise_and(opened[box], cv2.bitwise_not(shade))
+
+    def _shaded(self, grey: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+        """255 where ``grey`` (the frame's grey within ``box``) is the road darkened as a cast
+        shadow darkens it, to 0.45-0.7 of the learnt road; 0 elsewhere."""
+        return cv2.bitwise_and(cv2.compare(grey, self._shadow_low[box], cv2.CMP_GT), cv2.compare(grey, self._shadow_high[box], cv2.CMP_LT))
 
     def _without_shadow_pieces(
         self, pieces: list[tuple[float, ...]], labels: np.ndarray, label: int, origin: tuple[int, int], small: np.ndarray
@@ -416,8 +420,9 @@ class MotionDetector:
             x, y, w, h = (int(v) for v in piece[:4])
             own = labels[y - oy : y - oy + h, x - ox : x - ox + w] == label
             box = (slice(y, y + h), slice(x, x + w))
-            grey = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)[own]
-            shaded = np.count_nonzero((grey > self._shadow_low[box][own]) & (grey < self._shadow_high[box][own]))
+            seen = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
+            grey = seen[own]
+            shaded = np.count_nonzero(self._shaded(seen, box)[own])
             darkening = grey / np.maximum(self._background_grey[box][own], 1).astype(np.float32)
             shadow = len(grey) > 0 and shaded >= _SHADOW_PIECE_SHARE * len(grey) and float(darkening.std()) <= _SHADOW_PIECE_SPREAD
             if not shadow:
