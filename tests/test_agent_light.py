@@ -38,6 +38,13 @@ def noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(frame.astype(np.int16) + rng.normal(0, 2.5, frame.shape).astype(np.int16), 0, 255).astype(np.uint8)
 
 
+def grey_picture(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``frame`` as a camera in night or infrared mode sends it: grey, its sensor's noise the same
+    in its three channels."""
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.int16) + rng.normal(0, 2.5, frame.shape[:2]).astype(np.int16)
+    return cv2.merge([np.clip(grey, 0, 255).astype(np.uint8)] * 3)
+
+
 def soft_shadow(centre_x: float, radius: float, factor: float) -> np.ndarray:
     """A cloud's shadow: a light multiplier, 1 outside, ``factor`` inside, with a soft edge."""
     mask = np.zeros((H, W), np.float32)
@@ -61,10 +68,11 @@ def lit(frame: np.ndarray, gain: np.ndarray | float) -> np.ndarray:
     return np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
-def learnt(detector: MotionDetector, background: np.ndarray, frames: int = 60, seed: int = 0) -> MotionDetector:
+def learnt(detector: MotionDetector, background: np.ndarray, frames: int = 60, seed: int = 0, *, picture=noisy) -> MotionDetector:
+    """``detector`` with ``background`` learnt, as the camera sends it (``picture``: its noise, in colour or grey)."""
     rng = np.random.default_rng(seed)
     for _ in range(frames):
-        detector.detect(noisy(background, rng))
+        detector.detect(picture(background, rng))
     return detector
 
 
@@ -331,17 +339,21 @@ def test_riders_side_by_side_are_split_by_expected_width_and_profile(gap_px, exp
     assert len(found) == expected, found.xyxy
 
 
-def moving(draw, *, travel: Travel | None = "updown", ground: GroundPlane | None = None) -> Detections:
+def moving(
+    draw, *, travel: Travel | None = "updown", ground: GroundPlane | None = None, background: np.ndarray | None = None, picture=noisy
+) -> Detections:
     """What a calibrated detector (``ground``, else 40 px a metre), its road learnt, finds in the
     last of six frames in which ``draw(frame, at)`` draws objects 12 px further along the road
-    each frame, as the counting lines' ``travel`` says: down the picture (``updown``) or across it."""
+    each frame, as the counting lines' ``travel`` says: down the picture (``updown``) or across it.
+    ``background``: the road (else ``road(9)``); ``picture``: what the camera sends of a frame."""
     calibration = ground or calibrated_top_down()
-    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibration, travel=travel), road(9))
+    road_seen = road(9) if background is None else background
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibration, travel=travel), road_seen, picture=picture)
     rng = np.random.default_rng(10)
     for step in range(6):
-        frame = road(9)
+        frame = road_seen.copy()
         draw(frame, 60 + step * 12)
-        found = detector.detect(noisy(frame, rng))
+        found = detector.detect(picture(frame, rng))
     return found
 
 
@@ -395,13 +407,6 @@ def test_a_slender_stroke_beside_a_rider_is_not_cut_off_as_an_object():
     assert len(found) == 1, found.xyxy
 
 
-def grey_picture(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``frame`` as a camera in night or infrared mode sends it: grey, its sensor's noise the same
-    in its three channels."""
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.int16) + rng.normal(0, 2.5, frame.shape[:2]).astype(np.int16)
-    return cv2.merge([np.clip(grey, 0, 255).astype(np.uint8)] * 3)
-
-
 def rider_from_above(frame: np.ndarray, x: int, y: int, body: int = 70) -> None:
     """A rider 0.7 m wide and 1.9 m long at 40 px a metre, dressed darker than the road, and a light helmet."""
     cv2.rectangle(frame, (x, y), (x + 27, y + 76), (body, body, body), -1)
@@ -423,21 +428,15 @@ def shaded(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
 def test_on_a_grey_picture_by_day_a_riders_cast_shadow_is_not_an_object_of_its_own(beside, expected):
     # A grey picture has no colour to tell a shadow by: the background model keeps it as
     # foreground, and a valley between it and the rider would cut it off into a track of its own.
-    background = road(9, level=125)
-    detector = MotionDetector(MotionDetectorConfig(min_area_px=60), ground=calibrated_top_down(), travel="updown")
-    rng = np.random.default_rng(11)
-    for _ in range(60):
-        detector.detect(grey_picture(background, rng))
-    for step in range(6):
-        frame = background.copy()
-        y = 60 + step * 12
+    def draw(frame: np.ndarray, y: int) -> None:
         if beside == "shadow":
             shaded(frame, 236, y + 16, 264, y + 80)
         else:
             rider_from_above(frame, 236, y, body=72)
         shaded(frame, 227, y + 74, 236, y + 80)
         rider_from_above(frame, 200, y)
-        found = detector.detect(grey_picture(frame, rng))
+
+    found = moving(draw, background=road(9, level=125), picture=grey_picture)
     assert len(found) == expected, found.xyxy
     assert found.xyxy[:, 0].min() <= 202 and (found.xyxy[:, 2] - found.xyxy[:, 0]).max() <= 36, found.xyxy  # each about one rider wide
 
