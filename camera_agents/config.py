@@ -111,10 +111,18 @@ class Calibration(_Model):
 class SizeClasses(_Model):
     """How the motion detector names a blob by its size (footprint area and shape)."""
 
-    # The footprint is estimated from the box's bottom width and height at the ground's scale
-    # there, which sees less than the true length from a pole: thresholds are in that estimate.
-    motorbike_max_m2: float = Field(default=1.6, gt=0, le=100, description="Largest estimated footprint of a motorbike (calibrated), m².")
-    car_max_m2: float = Field(default=7.0, gt=0, le=200, description="Largest estimated footprint of a car (calibrated), m²; above is bus/truck.")
+    # On a calibrated camera a vehicle is named by how long its box reaches on the ground along
+    # the traffic (its height seen from the pole included, as the box shows it): a motorbike or
+    # a bicycle 2-3 m, a car 4.5-5.5 m, a bus or a truck 8 m and more; after dark a car's box takes
+    # in its headlamps' glow, 6-8 m. Its length holds from every view, where its footprint from the
+    # box's width and height does not: a box around a vehicle driving diagonally across the
+    # picture is as wide as it is long.
+    motorbike_max_long_m: float = Field(
+        default=4.0, gt=0, le=100, description="Longest a motorbike's box reaches on the ground along the traffic (calibrated), m."
+    )
+    car_max_long_m: float = Field(
+        default=8.0, gt=0, le=200, description="Longest a car's box reaches on the ground along the traffic (calibrated), m; longer is bus/truck."
+    )
     motorbike_max_px: float = Field(default=2600, gt=0, description="Largest box of a motorbike (uncalibrated), px².")
     car_max_px: float = Field(default=15000, gt=0, description="Largest box of a car (uncalibrated), px²; above is bus/truck.")
     # Taller than wide: people walking in pairs are, and vehicles seen from a pole are not. At 1.6

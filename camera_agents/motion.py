@@ -492,7 +492,7 @@ class MotionDetector:
         widths = self._classifier.across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
-        short = self._classifier.footprint_m2(boxes) <= 1.5 * self._config.classes.motorbike_max_m2
+        short = self._classifier.footprint_m2(boxes) <= _RIDER_MAX_FOOTPRINT_M2
         return p, (widths >= 0.35) & (widths < self._config.split_min_width_m) & short
 
     def _normalise_light(self, small: np.ndarray, grey: np.ndarray) -> np.ndarray:
@@ -667,6 +667,7 @@ def _shadows(mask: np.ndarray) -> np.ndarray:
 
 _SHADOW_PIECE_SHARE = 0.5  # of a piece's pixels in a cast shadow's shade, on a grey picture by day...
 _SHADOW_PIECE_SPREAD = 0.25  # ...darkened evenly: the spread of their darkening (grey over the road's) at most this
+_RIDER_MAX_FOOTPRINT_M2 = 2.4  # a rider's box at most, its width on the ground times its height at that scale
 _LIGHT_EDGE = 1.3  # gain ratio between neighbouring blocks of the light field that marks an edge of light
 _LIGHT_MARGIN = 1.1  # how far beyond the gains of the blocks around a pixel its light may be
 _LIGHT_CHROMA = 1.06  # a pixel is the road in other light when each channel is within this factor of the road's times its lightness

@@ -109,6 +109,8 @@ class CameraPipeline:
             max_lost=self._max_lost(),
             min_iou=config.tracking.min_iou,
             max_distance=config.tracking.max_distance,
+            # Vehicles are named by their length, which a box the picture's edge cuts does not show.
+            frame_size=(width, height) if config.kind == "traffic" else None,
         )
         forget_s = config.tracking.max_lost_s + 2.0
         self.lines = [

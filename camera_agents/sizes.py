@@ -29,8 +29,8 @@ class SizeClassifier:
             person = aspect >= c.person_min_aspect
             return np.where(person, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
         if self._ground is not None:
-            area = self.footprint_m2(xyxy)
-            small, medium = area <= c.motorbike_max_m2, area <= c.car_max_m2
+            long_m = self.along_m(xyxy)
+            small, medium = long_m <= c.motorbike_max_long_m, long_m <= c.car_max_long_m
         else:
             area = width * height
             small, medium = area <= c.motorbike_max_px, area <= c.car_max_px

@@ -19,6 +19,12 @@ from ingest.contract import OBJECT_CLASSES
 
 _TENTATIVE_MAX_LOST = 2  # an unconfirmed track may miss this many frames before it is dropped
 _MOST_AREA_CHANGE = 5.0  # the largest factor by which a track's box may grow or shrink between analysed frames
+# What a box cut by the picture's edge says of its object's class, against a whole one's: a car
+# coming into the picture shows its front first, a rider's length, for several frames, and
+# where a counting line lies near that edge the track counts before whole views outvote them.
+# Not nothing: an object that never shows whole is named by what it showed.
+_EDGE_VOTE = 0.01
+_EDGE_PX = 2.0  # a box within this of the picture's edge is cut by it
 
 
 @dataclass(slots=True)
@@ -26,7 +32,7 @@ class _Track:
     track_id: int
     box: np.ndarray  # last observed xyxy
     velocity: np.ndarray  # xyxy change per analysed frame
-    class_votes: list[int]  # per class id, the detections of this track that had it
+    class_votes: list[float]  # per class id, the detections of this track that had it (weighed: ``_EDGE_VOTE``)
     start: np.ndarray  # centre where it was first seen: the way it has come, when it stops or vanishes
     hits: int = 1
     lost: int = 0
@@ -34,13 +40,18 @@ class _Track:
 
 
 class Tracker:
-    def __init__(self, *, min_hits: int, max_lost: int = 12, min_iou: float = 0.1, max_distance: float = 1.5) -> None:
+    def __init__(
+        self, *, min_hits: int, max_lost: int = 12, min_iou: float = 0.1, max_distance: float = 1.5, frame_size: tuple[int, int] | None = None
+    ) -> None:
+        """``frame_size`` (width, height): the picture's, so that a box its edge cuts weighs little
+        in its track's class (None: every box weighs the same)."""
         if min_hits < 1 or max_lost < 0:
             raise ValueError("min_hits must be >= 1 and max_lost >= 0")
         self._min_hits = min_hits
         self._max_lost = max_lost
         self._min_iou = min_iou
         self._max_distance = max_distance
+        self._frame_size = frame_size
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
 
@@ -267,18 +278,27 @@ class Tracker:
         step = (boxes - old) / np.array([t.lost + 1 for t in tracks], np.float64)[:, None]
         seen_before = np.array([t.hits > 1 for t in tracks], bool)[:, None]
         velocity = np.where(seen_before, 0.5 * velocity + 0.5 * step, step)
-        for track, box, v, class_id in zip(tracks, boxes, velocity, class_ids):
+        weights = self._vote_weights(boxes)
+        for track, box, v, class_id, weight in zip(tracks, boxes, velocity, class_ids, weights):
             track.velocity = v
             track.box = box
             track.hits += 1
             track.lost = 0
-            track.class_votes[class_id] += 1
+            track.class_votes[class_id] += weight
             if track.hits >= self._min_hits:
                 track.confirmed = True
 
+    def _vote_weights(self, boxes: np.ndarray) -> list[float]:
+        """Per box (rows of xyxy), how much its class counts in its track's vote."""
+        if self._frame_size is None:
+            return [1.0] * len(boxes)
+        width, height = self._frame_size
+        cut = (boxes[:, 0] <= _EDGE_PX) | (boxes[:, 1] <= _EDGE_PX) | (boxes[:, 2] >= width - _EDGE_PX) | (boxes[:, 3] >= height - _EDGE_PX)
+        return np.where(cut, _EDGE_VOTE, 1.0).tolist()
+
     def _start(self, box: np.ndarray, class_id: int) -> _Track:
-        votes = [0] * len(OBJECT_CLASSES)
-        votes[class_id] = 1
+        votes = [0.0] * len(OBJECT_CLASSES)
+        votes[class_id] = self._vote_weights(box[None])[0]
         track = _Track(self._next_id, box.copy(), np.zeros(4), class_votes=votes, start=(box[:2] + box[2:]) / 2, confirmed=self._min_hits <= 1)
         self._tracks[track.track_id] = track
         self._next_id += 1
@@ -296,7 +316,7 @@ def _predicted(tracks: list[_Track]) -> np.ndarray:
     return np.array([t.box for t in tracks]) + np.concatenate([shift, shift], axis=1)
 
 
-def _voted(votes: list[int]) -> int:
+def _voted(votes: list[float]) -> int:
     """The class most detections of a track had (the lowest class id of a tie)."""
     return votes.index(max(votes))
 

@@ -507,6 +507,35 @@ def test_after_dark_a_wet_roads_reflections_of_lamps_are_not_objects(road_grey, 
     assert len(found) == objects, found.xyxy
 
 
+# A camera looking straight down at 20 px a metre: a box's size on the ground is its size in pixels over 20.
+_TOP_DOWN = GroundPlane.from_points(np.array([[0, 0], [960, 0], [960, 540], [0, 540]], float), np.array([[0, 0], [48, 0], [48, 27], [0, 27]], float))
+
+
+@pytest.mark.parametrize(
+    ("travel", "width_m", "height_m", "expected"),
+    [
+        # traffic up the picture: a rider 0.9 m wide, 2.2 m long; its footprint (2 m²) is a small car's estimate
+        ("updown", 0.9, 2.2, "motorbike"),
+        ("updown", 1.9, 4.6, "car"),
+        ("updown", 2.6, 10.0, "bus_truck"),
+        # traffic across the picture: its length is the box's width
+        ("leftright", 2.3, 0.9, "motorbike"),
+        ("leftright", 4.8, 1.9, "car"),
+        ("leftright", 11.0, 2.6, "bus_truck"),
+        # traffic diagonally across the picture: a rider's box is 2 m by 2 m, a car's 4.5 by 4.5,
+        # as large as a bus seen from above (20 m²); named by how far each reaches along the road
+        ("updown", 2.0, 2.0, "motorbike"),
+        ("updown", 4.5, 4.5, "car"),
+        # after dark a car's box takes in the glow of its headlamps ahead of it
+        ("updown", 2.1, 7.2, "car"),
+    ],
+)
+def test_a_calibrated_traffic_camera_names_a_vehicle_by_how_long_it_is_along_the_road(travel, width_m, height_m, expected):
+    classifier = SizeClassifier(MotionDetectorConfig().classes, kind="traffic", ground=_TOP_DOWN, crosswise=travel == "leftright")
+    box = np.array([[300.0, 100.0, 300.0 + 20 * width_m, 100.0 + 20 * height_m]])
+    assert [k for k, v in CLASS_ID.items() if v == classifier.classify(box)[0]] == [expected]
+
+
 @pytest.mark.parametrize(
     ("width", "height", "expected"),
     [

@@ -165,3 +165,20 @@ def test_a_group_no_track_follows_is_left_as_cut():
     found = group([100, 100, 160, 200], people=3, person_h=60)
     out = tracker.update(found)
     assert np.array_equal(np.sort(out.xyxy, axis=0), np.sort(found.xyxy, axis=0))
+
+
+@pytest.mark.parametrize(
+    ("frame_size", "expected"),
+    [
+        # the picture's size known: the boxes its edge cut say little, the first whole one names the car
+        ((960, 540), "car"),
+        # not known: four boxes as short as a rider's outvote the whole one
+        (None, "motorbike"),
+    ],
+)
+def test_a_vehicle_coming_in_at_the_pictures_edge_is_named_by_its_whole_box(frame_size, expected):
+    tracker = Tracker(min_hits=3, max_lost=5, frame_size=frame_size)
+    for bottom in (30, 60, 90, 120):  # a car's front coming in at the top, named by the rider's length it shows
+        tracker.update(dets([[300, 0, 360, bottom]], cls="motorbike"))
+    out = tracker.update(dets([[300, 20, 360, 160]], cls="car"))  # whole: a car's length
+    assert out.class_names == [expected]
