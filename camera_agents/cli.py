@@ -233,7 +233,7 @@ def tune(
     source: Optional[str] = typer.Option(None, "--source", help="Override the camera's source (a recording of it, say)."),
 ) -> None:
     """Watch a camera for a while and write a report folder: the picture with lines, zones, objects
-    and their trails, counts per line, frame rates, and warnings about what will hurt counting."""
+    and their trails, counts per line and class, frame rates, and warnings about what will hurt counting."""
     from camera_agents.tune import report_text, run_tune
 
     camera = _load_configs([config], None)[0]

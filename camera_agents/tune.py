@@ -3,7 +3,8 @@
 ``run_tune`` (the one function here that does I/O) plays a camera's source for some seconds through
 its real pipeline and writes a folder an installer can read: ``annotated.png`` (the last analysed
 picture with the lines, zones, tracked objects and the trails where objects went), and the same
-summary as ``report.txt``, ``report.json`` and ``report.html``: counts per line and direction, the
+summary as ``report.txt``, ``report.json`` and ``report.html``: counts per line and direction (and
+per class, as planners will read them), the
 frame rates, and warnings. Everything else is a pure measuring or formatting function:
 
 * lines too close to the frame's edge (objects there are cut by the edge and not yet confirmed);
@@ -76,6 +77,7 @@ class TuneReport:
     stride: int  # every stride-th frame analysed, at the end
     agent_fps: float  # frames the agent handled per second of wall clock
     counts: dict[str, int]  # "line/direction" -> crossings
+    classes: dict[str, dict[str, int]]  # "line/direction" -> class -> crossings
     zone_peaks: dict[str, int]  # zone -> most objects at once
     objects: int  # confirmed tracks seen
     object_height_px: float | None  # median box height of confirmed objects
@@ -383,7 +385,7 @@ def report_text(report: TuneReport) -> str:
             + f", every {report.stride} frame(s) analysed "
             f"({report.source_fps / report.stride:.1f} a second), agent {report.agent_fps:.1f} fps"
         ),
-        "counts: " + (", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())) or "none"),
+        "counts: " + (", ".join(f"{k} {v} ({_by_class(report.classes.get(k, {}))})" for k, v in sorted(report.counts.items())) or "none"),
         "zone peaks: " + (", ".join(f"{k} {v}" for k, v in sorted(report.zone_peaks.items())) or "no zones"),
         f"objects tracked: {report.objects}"
         + (f", median height {report.object_height_px:.0f} px" if report.object_height_px is not None else ""),
@@ -401,8 +403,16 @@ def report_text(report: TuneReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _by_class(counts: dict[str, int]) -> str:
+    """Crossings per class, most first: "motorbike 9, car 3"."""
+    return ", ".join(f"{cls} {n}" for cls, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def report_html(report: TuneReport, picture: str) -> str:
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in sorted(report.counts.items()))
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{v}</td><td>{html.escape(_by_class(report.classes.get(k, {})))}</td></tr>"
+        for k, v in sorted(report.counts.items())
+    )
     warnings = "".join(f"<li><b>{html.escape(w.kind)}</b>: {html.escape(w.message)}</li>" for w in report.warnings)
     summary = html.escape(report_text(report))
     return (
@@ -413,7 +423,7 @@ def report_html(report: TuneReport, picture: str) -> str:
         f"<h1>Camera {html.escape(report.camera_id)}</h1>"
         f"<h2>Warnings ({len(report.warnings)})</h2>" + (f"<ul>{warnings}</ul>" if warnings else "<p>Nothing found that will hurt counting.</p>")
         + f"<h2>Picture</h2><img src='{html.escape(picture)}' alt='last analysed frame with lines, zones, objects and their trails'>"
-        + f"<h2>Counts per line</h2><table>{rows or '<tr><td>no crossings</td></tr>'}</table>"
+        + f"<h2>Counts per line and class</h2><table>{rows or '<tr><td>no crossings</td></tr>'}</table>"
         + f"<h2>Summary</h2><pre>{summary}</pre></html>\n"
     )
 
@@ -448,6 +458,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     to_file = config.resolution.width / info.width if config.resolution is not None else 1.0  # the file's pixels a picture pixel
     config = pipeline.config  # in the source's pixels
     counts: dict[str, int] = {}
+    classes: dict[str, dict[str, int]] = {}
     zone_peaks = {zone.id: 0 for zone in config.zones}
     heights: list[float] = []
     trails: list[tuple[float, float]] = []
@@ -479,6 +490,8 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
                 if isinstance(event, LineCrossing):
                     key = f"{event.line_id}/{event.direction}"
                     counts[key] = counts.get(key, 0) + 1
+                    by_class = classes.setdefault(key, {})
+                    by_class[event.cls] = by_class.get(event.cls, 0) + 1
                 elif isinstance(event, ZoneOccupancy):
                     zone_peaks[event.zone_id] = max(zone_peaks.get(event.zone_id, 0), event.count)
             if item.image is None or not pipeline.wants_picture(item.index):
@@ -517,7 +530,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         camera_id=config.camera_id, source=_redacted(config.source),
         width=info.width, height=info.height, seconds=round(looked, 2), frames=frames, analysed=analysed,
         source_fps=round(fps, 2), reported_fps=round(info.fps, 2), stride=stride, agent_fps=round(frames / wall, 1) if wall > 0 else 0.0,
-        counts=counts, zone_peaks=zone_peaks, objects=len(presences),
+        counts=counts, classes=classes, zone_peaks=zone_peaks, objects=len(presences),
         object_height_px=round(float(np.median(heights)), 1) if heights else None,
         shake_px=(round(float(np.percentile(shifts, 95)), 2), round(float(np.max(shifts)), 2)) if shifts else (0.0, 0.0),
         brightness=(round(min(levels), 1), round(float(np.mean(levels)), 1), round(max(levels), 1)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import math
 from pathlib import Path
@@ -138,6 +140,10 @@ def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     assert report["frames"] == 300 and report["analysed"] == 100 and report["source_fps"] == report["reported_fps"] == 25.0
     assert set(report["counts"]) <= {"stop_line/in", "stop_line/out", "near_edge/in", "near_edge/out"} and sum(report["counts"].values()) >= 5
     assert report["objects"] >= 10 and report["object_height_px"] > 16
+    # per class as planners will read them: every crossing once, and the avenue's riders the most counted
+    assert {key: sum(by_class.values()) for key, by_class in report["classes"].items()} == report["counts"]
+    overall = sum((Counter(by_class) for by_class in report["classes"].values()), Counter())
+    assert overall.most_common(1)[0][0] == "motorbike" and set(overall) <= {"motorbike", "car", "bus_truck"}
     assert report["colour_share"] > 0.05
     assert report["analysis_size"] == [240, 135]  # a 960x540 picture, analysed at a quarter
     assert report["warnings"] == [], report["warnings"]  # the example camera is set up well
@@ -146,6 +152,7 @@ def test_tune_writes_a_report_folder_for_a_synthetic_camera(tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<img src='annotated.png'" in page and "stop_line/out" in page
     assert "counts:" in (out / "report.txt").read_text(encoding="utf-8") and "counts:" in result.output
+    assert "motorbike" in (out / "report.txt").read_text(encoding="utf-8") and "motorbike" in page
 
 
 def test_tune_measures_shake_and_light_of_a_troubled_recording_and_a_line_at_the_edge(tmp_path):
