@@ -109,7 +109,7 @@ class Calibration(_Model):
 
 
 class SizeClasses(_Model):
-    """How the motion detector names a blob by its size (footprint area and shape)."""
+    """How the motion detector names a blob by its size (calibrated: its length along the road; else its area and shape)."""
 
     # On a calibrated camera a vehicle is named by how long its box reaches on the ground along
     # the traffic (its height seen from the pole included, as the box shows it): a motorbike or
