@@ -687,8 +687,17 @@ def _issue(source_name: str, root: yaml.Node | None, loc: Loc, message: str, val
     if value is not _MISSING and kind not in ("missing", "extra_forbidden") and not isinstance(value, (dict, list)):
         message = f"{message} (got {value!r})"
     if kind == "extra_forbidden":
-        message = f"unknown key (allowed keys are listed in camera_agents/README.md): {message}"
+        replaced = _REPLACED.get(str(loc[-1])) if loc else None
+        message = replaced or f"unknown key (allowed keys are listed in camera_agents/README.md): {message}"
     return ConfigIssue(source_name, line, path, message)
+
+
+# Settings that a camera file could hold before and that now have another name and unit: the file
+# is refused (a number in m² read as metres would name every vehicle wrongly), saying what to write.
+_REPLACED = {
+    "motorbike_max_m2": "replaced by motorbike_max_long_m: vehicles are named by how far their box reaches along the road, in metres (4 by default), not by a footprint in m²",
+    "car_max_m2": "replaced by car_max_long_m: vehicles are named by how far their box reaches along the road, in metres (8 by default), not by a footprint in m²",
+}
 
 
 def _locate(root: yaml.Node | None, loc: Loc) -> tuple[int | None, str]:

@@ -83,6 +83,8 @@ def test_good_config_loads_with_vietnamese_names(tmp_path):
         ("[[700, 20], [940, 20], [940, 120], [700, 120]]", "[[50, 380], [900, 380], [900, 420], [50, 420]]", 12, "lines[0].points", "count nothing"),
         ("[[700, 20], [940, 20], [940, 120], [700, 120]]", "[[50, 150], [450, 150], [450, 395], [50, 395]]", 18, "zones[0].polygon", "count nothing"),
         ("id: led_screen", "id: led_screen\n    motion_only: true", 26, "masks[0].motion_only", "unknown key"),
+        # a setting renamed with its unit: the file says what to write instead
+        ("scale: 0.25", "scale: 0.25\n  classes: {motorbike_max_m2: 1.6}", 10, "detector.classes.motorbike_max_m2", "replaced by motorbike_max_long_m"),
     ],
 )
 def test_bad_config_names_file_line_path_and_value(tmp_path, old, new, line, path, words):
