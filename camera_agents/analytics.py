@@ -253,10 +253,12 @@ class LineCounter:
                 continue
             direction: Direction = "in" if new.side == self.line.in_side else "out"
             allowed = self.line.allowed_direction
-            crossing = Crossing(
-                self.line.line_id, best, direction, int(class_of[best]), frame_no, now,
-                wrong_way=allowed is not None and direction != allowed,
-            )  # fmt: skip
+            if allowed is not None and direction != allowed:
+                # A wrong way is an incident the police are called to: only a track seen crossing
+                # itself reports one, not a crossing read from an id that changed at the line (a
+                # vehicle broken into pieces hands its side to a piece behind it).
+                continue
+            crossing = Crossing(self.line.line_id, best, direction, int(class_of[best]), frame_no, now, wrong_way=False)
             if new.confirmed:
                 old.counted = new.counted = True
                 found.append(crossing)

@@ -463,6 +463,24 @@ def test_an_heir_that_confirms_counts_and_the_old_id_back_past_the_line_does_not
     assert len(out) == 1 and counter.in_count == 1
 
 
+@pytest.mark.parametrize(
+    ("allowed", "counted"),
+    [
+        (None, [(6, "in", False)]),  # a two-way road: the crossing read from the id change counts
+        ("in", [(6, "in", False)]),  # the way the road allows: counts
+        # against it: a wrong way is an incident the police are called to, and an id that changed
+        # at the line (a vehicle broken into pieces, handing its side to a piece) is no evidence of one
+        ("out", []),
+    ],
+)
+def test_a_wrong_way_is_never_read_from_an_id_changed_at_the_line(allowed, counted):
+    line = CountingLine.from_points("stop", [[100, 300], [500, 300]], [[300, 250], [300, 350]], allowed_direction=allowed)
+    counter = LineCounter(line, hysteresis_px=4)
+    out = _lost_at_the_line(counter)
+    out += counter.trigger(tracked([box_at(303, 320, h=30)], [6]), frame_no=15, now=0.60)
+    assert [(c.track_id, c.direction, c.wrong_way) for c in out] == counted
+
+
 def test_a_new_track_far_from_a_vanished_one_inherits_nothing():
     counter = LineCounter(HORIZONTAL, hysteresis_px=4)
     out = []
