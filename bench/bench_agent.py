@@ -173,8 +173,9 @@ def _distribution(title: str, label: str, cameras: tuple[Camera, ...] | tuple[tu
     # as long as a motorbike, is named one: counted wrong here).
     classed = [(right / matched, name) for name, _, _, (right, matched) in family if matched]
     figure(f"agent class agreement of matched crossings over {label}", sum(r[3][0] for r in family) / max(sum(r[3][1] for r in family), 1), "ratio")
-    worst_class, worst_name = min(classed)
-    figure(f"agent class agreement over {label}, worst camera ({worst_name})", worst_class, "ratio")
+    if classed:
+        worst_class, worst_name = min(classed)
+        figure(f"agent class agreement over {label}, worst camera ({worst_name})", worst_class, "ratio")
 
 
 def main() -> None:

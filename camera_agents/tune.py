@@ -4,8 +4,8 @@
 its real pipeline and writes a folder an installer can read: ``annotated.png`` (the last analysed
 picture with the lines, zones, tracked objects and the trails where objects went), and the same
 summary as ``report.txt``, ``report.json`` and ``report.html``: counts per line and direction (and
-per class, as planners will read them), the
-frame rates, and warnings. Everything else is a pure measuring or formatting function:
+per class, as planners will read them), the frame rates, and warnings. Everything else is a pure
+measuring or formatting function:
 
 * lines too close to the frame's edge (objects there are cut by the edge and not yet confirmed);
 * objects too small to detect and classify reliably;
