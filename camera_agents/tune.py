@@ -457,8 +457,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
     to_file = config.resolution.width / info.width if config.resolution is not None else 1.0  # the file's pixels a picture pixel
     config = pipeline.config  # in the source's pixels
-    counts: dict[str, int] = {}
-    classes: dict[str, dict[str, int]] = {}
+    classes: dict[str, dict[str, int]] = {}  # "line/direction" -> class -> crossings
     zone_peaks = {zone.id: 0 for zone in config.zones}
     heights: list[float] = []
     trails: list[tuple[float, float]] = []
@@ -488,9 +487,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
             next_index = item.index + 1
             for event in pipeline.process(item.index, item.ts, item.image):
                 if isinstance(event, LineCrossing):
-                    key = f"{event.line_id}/{event.direction}"
-                    counts[key] = counts.get(key, 0) + 1
-                    by_class = classes.setdefault(key, {})
+                    by_class = classes.setdefault(f"{event.line_id}/{event.direction}", {})
                     by_class[event.cls] = by_class.get(event.cls, 0) + 1
                 elif isinstance(event, ZoneOccupancy):
                     zone_peaks[event.zone_id] = max(zone_peaks.get(event.zone_id, 0), event.count)
@@ -513,6 +510,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
     fps, stride = pipeline.fps, pipeline.stride  # as measured from the frames, when they came at another rate
     looked = (last_ts - first_ts).total_seconds() + 1 / fps if first_ts and last_ts else 0.0
     analysed_fps = analysed / looked if looked > 0 else 0.0
+    counts = {key: sum(by_class.values()) for key, by_class in classes.items()}  # "line/direction" -> crossings
     warnings = [
         *line_edge_warnings(config, info.width, info.height),
         *size_warnings(heights),
