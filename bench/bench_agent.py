@@ -34,6 +34,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.common import figure
 from tests.scene_sets import Camera
@@ -119,9 +120,16 @@ def _agent(path: Path) -> tuple[float, list]:
     return frames / elapsed, crossings
 
 
-def _family_score(camera: Camera) -> tuple[str, float, str, tuple[int, int]]:
-    """One evaluation camera: its name, its worst line-and-direction accuracy, the counts behind
-    it, and of its crossings matched to true ones, how many were counted as their true class."""
+class _CameraScore(NamedTuple):
+    name: str
+    accuracy: float  # its worst line and direction
+    counts: str  # counted/true per line and direction, for the reader
+    classes_right: int  # of its crossings matched to true ones, those counted as their true class
+    matched: int
+
+
+def _family_score(camera: Camera) -> _CameraScore:
+    """One evaluation camera's counts and classes against its truth."""
     import cv2
 
     from camera_agents.evaluation import score_crossings
@@ -139,10 +147,10 @@ def _family_score(camera: Camera) -> tuple[str, float, str, tuple[int, int]]:
     score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
     counts = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
     right = sum(n for (true_cls, counted_cls), n in score.confusion.items() if true_cls == counted_cls)
-    return str(camera), score.min_accuracy, counts, (right, sum(score.confusion.values()))
+    return _CameraScore(str(camera), score.min_accuracy, counts, right, sum(score.confusion.values()))
 
 
-def _family(cameras: tuple[Camera, ...], parallel: int) -> list[tuple[str, float, str, tuple[int, int]]]:
+def _family(cameras: tuple[Camera, ...], parallel: int) -> list[_CameraScore]:
     from concurrent.futures import ProcessPoolExecutor
 
     if parallel <= 1:
@@ -158,21 +166,22 @@ def _distribution(title: str, label: str, cameras: tuple[Camera, ...] | tuple[tu
 
     from tests.scene_sets import TARGET_EVERY, TARGET_MEDIAN
 
-    family = sorted(_family(tuple(c if isinstance(c, Camera) else Camera(*c) for c in cameras), parallel), key=lambda r: r[1])
+    family = sorted(_family(tuple(c if isinstance(c, Camera) else Camera(*c) for c in cameras), parallel), key=lambda r: r.accuracy)
     print(f"{title} ({len(family)}), worst line and direction each, worst first:")
-    for name, accuracy, counts, (right, matched) in family:
+    for name, accuracy, counts, right, matched in family:
         mark = "" if accuracy >= TARGET_EVERY else "  << below target"
         print(f"  {accuracy:6.3f}  {name}: counted/true {counts}; class right {right}/{matched}{mark}")
-    accuracies = [r[1] for r in family]
+    accuracies = [r.accuracy for r in family]
     figure(f"agent count accuracy over {label}, minimum", min(accuracies), "ratio", f">= {TARGET_EVERY}")
     figure(f"agent count accuracy over {label}, median", statistics.median(accuracies), "ratio", f">= {TARGET_MEDIAN}")
-    for rank, (name, accuracy, _, _) in enumerate(family[:3], start=1):
+    for rank, (name, accuracy, *_) in enumerate(family[:3], start=1):
         figure(f"agent count accuracy over {label}, worst camera #{rank} ({name})", accuracy, "ratio", f">= {TARGET_EVERY}")
     figure(f"agent {label} below target", sum(a < TARGET_EVERY for a in accuracies), "cameras", "0")
     # The class a counted vehicle is given, which planners' counts by class rest on (a bicycle,
     # as long as a motorbike, is named one: counted wrong here).
-    classed = [(right / matched, name) for name, _, _, (right, matched) in family if matched]
-    figure(f"agent class agreement of matched crossings over {label}", sum(r[3][0] for r in family) / max(sum(r[3][1] for r in family), 1), "ratio")
+    classed = [(r.classes_right / r.matched, r.name) for r in family if r.matched]
+    right, matched = sum(r.classes_right for r in family), sum(r.matched for r in family)
+    figure(f"agent class agreement of matched crossings over {label}", right / max(matched, 1), "ratio")
     if classed:
         worst_class, worst_name = min(classed)
         figure(f"agent class agreement over {label}, worst camera ({worst_name})", worst_class, "ratio")

@@ -422,11 +422,11 @@ class MotionDetector:
             box = (slice(y, y + h), slice(x, x + w))
             seen = cv2.cvtColor(small[box], cv2.COLOR_BGR2GRAY)
             grey = seen[own]
-            shaded = np.count_nonzero(self._shaded(seen, box)[own])
-            darkening = grey / np.maximum(self._background_grey[box][own], 1).astype(np.float32)
-            shadow = len(grey) > 0 and shaded >= _SHADOW_PIECE_SHARE * len(grey) and float(darkening.std()) <= _SHADOW_PIECE_SPREAD
-            if not shadow:
-                kept.append(piece)
+            if len(grey) and np.count_nonzero(self._shaded(seen, box)[own]) >= _SHADOW_PIECE_SHARE * len(grey):
+                darkening = grey / np.maximum(self._background_grey[box][own], 1).astype(np.float32)
+                if float(darkening.std()) <= _SHADOW_PIECE_SPREAD:
+                    continue  # a cast shadow
+            kept.append(piece)
         return kept or pieces
 
     def _merged_by_size(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
