@@ -13,8 +13,8 @@ of synthetic cameras: geometry, traffic, light and camera faults, with seeds nev
 tuning) rendered to mp4v video (what a real camera delivers is compressed too), counted by the
 agent at its default settings and compared with the exact ground truth: per camera, the worst
 line and direction of 1 - |counted - true| / true. Printed: the whole distribution (every camera,
-worst first), its minimum (target >= 0.95) and median (target >= 0.98), and the worst three by
-name. The same for a second draw of every variant (``FRESH``) and a third (``REPORT_ONLY``:
+worst first), its minimum (target >= 0.95) and median (target >= 0.98), the worst three by name,
+and the missed and extra crossings by cause (``camera_agents.evaluation.error_causes``). The same for a second draw of every variant (``FRESH``) and a third (``REPORT_ONLY``:
 scored to report, never to choose a change), and every variant once more from a camera at 10,
 12.5, 15 or 30 fps (``OTHER_RATES``: the agent analyses as many frames a second whatever the
 camera's rate) and once more from a camera whose pictures are 640x360, 1280x720 or 1920x1080
@@ -33,6 +33,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -107,14 +108,15 @@ def _decode_only(path: Path) -> float:
     return frames / elapsed
 
 
-def _agent(path: Path) -> tuple[float, list]:
-    """Frames per second of the whole per-camera chain, and the crossings it counted."""
+def _agent(path: Path, *, tracks: dict | None = None) -> tuple[float, list]:
+    """Frames per second of the whole per-camera chain, and the crossings it counted.
+    ``tracks``: filled with each analysed frame's tracks when given (``count_crossings``)."""
     from camera_agents.evaluation import count_crossings
     from camera_agents.sources import open_source
 
     source = open_source(str(path))
     started = time.process_time()
-    frames, crossings = count_crossings(_config(path), source)
+    frames, crossings = count_crossings(_config(path), source, tracks=tracks)
     elapsed = time.process_time() - started
     source.close()
     return frames / elapsed, crossings
@@ -126,13 +128,14 @@ class _CameraScore(NamedTuple):
     counts: str  # counted/true per line and direction, for the reader
     classes_right: int  # of its crossings matched to true ones, those counted as their true class
     matched: int
+    causes: Counter  # its missed and extra crossings by cause (``error_causes``)
 
 
 def _family_score(camera: Camera) -> _CameraScore:
     """One evaluation camera's counts and classes against its truth."""
     import cv2
 
-    from camera_agents.evaluation import score_crossings
+    from camera_agents.evaluation import error_causes, score_crossings
     from tests.media import copied_video
     from tests.scene_sets import spec
 
@@ -142,12 +145,14 @@ def _family_score(camera: Camera) -> _CameraScore:
     path = _rendered(spec(camera.name, camera.seed, fps=camera.fps, view=camera.view), f"{camera.name}-seed{camera.seed}{rate}{view}")
     if camera.size is not None or camera.grey or camera.switch:
         path = copied_video(path, size=camera.size, grey=camera.grey, switch=camera.switch)
-    _, crossings = _agent(path)
+    tracks: dict = {}
+    _, crossings = _agent(path, tracks=tracks)
     truth = _truth(path)
     score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
     counts = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
     right = sum(n for (true_cls, counted_cls), n in score.confusion.items() if true_cls == counted_cls)
-    return _CameraScore(str(camera), score.min_accuracy, counts, right, sum(score.confusion.values()))
+    causes = error_causes(score, crossings, tracks, truth.boxes)
+    return _CameraScore(str(camera), score.min_accuracy, counts, right, sum(score.confusion.values()), causes)
 
 
 def _family(cameras: tuple[Camera, ...], parallel: int) -> list[_CameraScore]:
@@ -168,7 +173,7 @@ def _distribution(title: str, label: str, cameras: tuple[Camera, ...] | tuple[tu
 
     family = sorted(_family(tuple(c if isinstance(c, Camera) else Camera(*c) for c in cameras), parallel), key=lambda r: r.accuracy)
     print(f"{title} ({len(family)}), worst line and direction each, worst first:")
-    for name, accuracy, counts, right, matched in family:
+    for name, accuracy, counts, right, matched, _ in family:
         mark = "" if accuracy >= TARGET_EVERY else "  << below target"
         print(f"  {accuracy:6.3f}  {name}: counted/true {counts}; class right {right}/{matched}{mark}")
     accuracies = [r.accuracy for r in family]
@@ -185,6 +190,10 @@ def _distribution(title: str, label: str, cameras: tuple[Camera, ...] | tuple[tu
     if classed:
         worst_class, worst_name = min(classed)
         figure(f"agent class agreement over {label}, worst camera ({worst_name})", worst_class, "ratio")
+    causes = sum((r.causes for r in family), Counter())
+    print(f"why counts went wrong over {label}, from the tracks of the analysed frame nearest each crossing:")
+    for cause, n in sorted(causes.items()):
+        print(f"  {n:5d}  {cause}")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from ingest.contract import LineCrossing
 
 class TrueCrossing(Protocol):
     frame_index: int
+    object_id: int
     cls: str
     line_id: str
     direction: str
@@ -36,6 +37,8 @@ class CrossingScore:
     matched: Counter = field(default_factory=Counter)  # (line, direction) -> counted that match a true one
     confusion: Counter = field(default_factory=Counter)  # (true class, counted class) -> matches
     repeated_tracks: int = 0  # (track, line) pairs counted more than once
+    missed_crossings: list = field(default_factory=list)  # the scored true crossings nothing counted matched
+    extra_crossings: list = field(default_factory=list)  # the scored counted crossings that matched nothing
 
     def accuracy(self, key: tuple[str, str]) -> float:
         """1 - |counted - true| / true, for one line and direction."""
@@ -62,6 +65,7 @@ class CrossingScore:
         return CrossingScore(
             self.true + other.true, self.counted + other.counted, self.matched + other.matched,
             self.confusion + other.confusion, self.repeated_tracks + other.repeated_tracks,
+            self.missed_crossings + other.missed_crossings, self.extra_crossings + other.extra_crossings,
         )  # fmt: skip
 
 
@@ -98,7 +102,63 @@ def score_crossings(
         if best is not None:
             score.matched[key] += 1
             score.confusion[(free[best].cls, crossing.cls)] += 1
+        else:
+            score.extra_crossings.append(crossing)
+    score.missed_crossings = [t for t, hit in zip(free, used) if not hit and (end is None or t.frame_index < end)]
     return score
+
+
+# Why a crossing was missed or counted extra, read from the tracks of the analysed frame nearest it.
+MISSED_MERGED = "missed: inside a track counted there for another vehicle"
+MISSED_UNSEEN = "missed: never seen"
+MISSED_ELSEWHERE = "missed: its track counted only on another line or the other way"
+MISSED_UNCOUNTED = "missed: its track never counted"
+EXTRA_OVER_VEHICLE = "extra: over a vehicle (counted twice, or far from its crossing)"
+EXTRA_OVER_NOTHING = "extra: over nothing"
+_HELD = 0.4  # share of a vehicle's box a track's box covers for the track to hold it
+
+
+def error_causes(score: CrossingScore, counted: Sequence[LineCrossing], tracks: dict, boxes) -> Counter:
+    """How many of ``score``'s missed and extra crossings fall to each cause above. ``counted``:
+    every crossing the agent counted; ``tracks``: each analysed frame's tracks, as
+    ``count_crossings`` gives them; ``boxes``: the true boxes of each frame (``SceneTruth.boxes``:
+    per frame, boxes with ``object_id`` and ``bbox``)."""
+    causes: Counter = Counter()
+    if not tracks:
+        return causes
+    analysed = sorted(tracks)
+
+    def nearest(frame: int) -> tuple[int, list[int], list[list[float]]]:
+        at = min(analysed, key=lambda f: abs(f - frame))
+        ids, xyxy = tracks[at]
+        return at, ids.tolist(), xyxy.tolist()
+
+    for truth in score.missed_crossings:
+        at, ids, xyxy = nearest(truth.frame_index)
+        own = [b.bbox for b in boxes[at] if b.object_id == truth.object_id]
+        held = [(_covered(own[0], box), track) for track, box in zip(ids, xyxy)] if own else []
+        share, holder = max(held, default=(0.0, None))
+        if share < _HELD:
+            causes[MISSED_UNSEEN] += 1
+            continue
+        where = {(c.line_id, c.direction) for c in counted if c.track_id == holder}
+        if (truth.line_id, truth.direction) in where:
+            causes[MISSED_MERGED] += 1
+        else:
+            causes[MISSED_ELSEWHERE if where else MISSED_UNCOUNTED] += 1
+    for crossing in score.extra_crossings:
+        at, ids, xyxy = nearest(crossing.frame_no)
+        box = xyxy[ids.index(crossing.track_id)] if crossing.track_id in ids else None
+        over = box is not None and any(_covered(b.bbox, box) >= _HELD for b in boxes[at])
+        causes[EXTRA_OVER_VEHICLE if over else EXTRA_OVER_NOTHING] += 1
+    return causes
+
+
+def _covered(inner, outer) -> float:
+    """The share of box ``inner`` (x1, y1, x2, y2) that box ``outer`` covers."""
+    width = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    height = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    return width * height / max((inner[2] - inner[0]) * (inner[3] - inner[1]), 1e-9)
 
 
 def format_confusion(confusion: Counter) -> list[str]:
@@ -110,9 +170,11 @@ def format_confusion(confusion: Counter) -> list[str]:
     return lines
 
 
-def count_crossings(config, source) -> tuple[int, list[LineCrossing]]:
+def count_crossings(config, source, *, tracks: dict | None = None) -> tuple[int, list[LineCrossing]]:
     """Run one camera's pipeline over a finite source (a video file or a synthetic scene): the
-    number of frames read and the crossings counted. ``config`` is a ``CameraConfig``."""
+    number of frames read and the crossings counted. ``config`` is a ``CameraConfig``.
+    ``tracks``: when given, filled with each analysed frame's tracks, frame index -> (track ids,
+    xyxy boxes), for ``error_causes``."""
     from camera_agents.pipeline import CameraPipeline
     from camera_agents.sources import Frame
 
@@ -123,5 +185,9 @@ def count_crossings(config, source) -> tuple[int, list[LineCrossing]]:
         if isinstance(item, Frame):
             frames += 1
             next_index = item.index + 1
+            analysed = pipeline.wants_picture(item.index)
             crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
+            if tracks is not None and analysed:
+                shown = pipeline.last_tracks
+                tracks[item.index] = (shown.tracker_id.copy(), shown.xyxy.copy())
     return frames, crossings

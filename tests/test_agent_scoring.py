@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
-from camera_agents.evaluation import score_crossings
-from camera_agents.sources.synthetic import TruthCrossing
+from camera_agents.evaluation import (
+    EXTRA_OVER_NOTHING,
+    EXTRA_OVER_VEHICLE,
+    MISSED_ELSEWHERE,
+    MISSED_MERGED,
+    MISSED_UNCOUNTED,
+    MISSED_UNSEEN,
+    error_causes,
+    score_crossings,
+)
+from camera_agents.sources.synthetic import TruthBox, TruthCrossing
 from ingest.contract import LineCrossing
 
 CLIP = 1000  # frames in the clip
@@ -48,3 +59,63 @@ def test_without_a_clip_length_every_crossing_is_scored():
     score = score_crossings([true_at(998), true_at(500)], [counted_at(999), counted_at(996, 2)])
     key = ("stop-line", "in")
     assert (score.true[key], score.counted[key], score.matched[key], score.extra) == (2, 2, 1, 1)
+
+
+def test_the_missed_and_extra_crossings_are_listed():
+    score = score_crossings([true_at(300), true_at(500)], [counted_at(302), counted_at(700, 2)], clip_frames=CLIP)
+    assert [t.frame_index for t in score.missed_crossings] == [500]
+    assert [(c.frame_no, c.track_id) for c in score.extra_crossings] == [(700, 2)]
+
+
+# One vehicle (object 500) crosses the stop line at frame 500 and nothing counted it; what the
+# tracks held around then says why.
+VEHICLE = (100.0, 100.0, 140.0, 130.0)
+OVER_IT = [90.0, 95.0, 150.0, 135.0]
+ELSEWHERE = [400.0, 300.0, 440.0, 330.0]
+MISSED = (MISSED_MERGED, MISSED_UNSEEN, MISSED_ELSEWHERE, MISSED_UNCOUNTED)
+
+
+@pytest.mark.parametrize(
+    ("track_box", "track_counted_at", "cause"),
+    [
+        # a track over it, counted at this line and way (for another vehicle, earlier)
+        (OVER_IT, [("stop-line", "in")], MISSED_MERGED),
+        # no track over it: the only one is across the picture
+        (ELSEWHERE, [("stop-line", "in")], MISSED_UNSEEN),
+        # a track covering a third of it does not hold it
+        ([126.0, 100.0, 160.0, 130.0], [("stop-line", "in")], MISSED_UNSEEN),
+        # its track counted the other way only
+        (OVER_IT, [("stop-line", "out")], MISSED_ELSEWHERE),
+        # its track counted on the other line only
+        (OVER_IT, [("exit-line", "in")], MISSED_ELSEWHERE),
+        # its track never counted
+        (OVER_IT, [], MISSED_UNCOUNTED),
+    ],
+)
+def test_a_missed_crossing_is_put_down_to_what_the_tracks_held(track_box, track_counted_at, cause):
+    counted = [
+        LineCrossing(camera_id="cam-1", ts=T0, frame_no=300, line_id=line, direction=way, cls="car", track_id=7)
+        for line, way in track_counted_at
+    ]
+    tracks = {frame: (np.array([7]), np.array([track_box])) for frame in (300, 497, 500, 503)}
+    boxes = {frame: (TruthBox(object_id=500, cls="car", bbox=VEHICLE),) for frame in (300, 497, 500, 503)}
+    score = score_crossings([true_at(500)], counted, clip_frames=CLIP)
+    causes = error_causes(score, counted, tracks, boxes)
+    assert {c: causes[c] for c in MISSED if causes[c]} == {cause: 1}
+
+
+@pytest.mark.parametrize(
+    ("track_box", "cause"),
+    [
+        # the extra crossing's track lay over a vehicle
+        ([95.0, 95.0, 145.0, 135.0], EXTRA_OVER_VEHICLE),
+        # over the road only: light, a marking, a lamp's glow
+        (ELSEWHERE, EXTRA_OVER_NOTHING),
+    ],
+)
+def test_an_extra_crossing_is_put_down_to_what_its_track_lay_over(track_box, cause):
+    counted = [counted_at(600, 9)]
+    tracks = {600: (np.array([9]), np.array([track_box]))}
+    boxes = {600: (TruthBox(object_id=1, cls="car", bbox=VEHICLE),)}
+    score = score_crossings([], counted, clip_frames=CLIP)
+    assert error_causes(score, counted, tracks, boxes) == Counter({cause: 1})
