@@ -14,8 +14,9 @@ tuning) rendered to mp4v video (what a real camera delivers is compressed too), 
 agent at its default settings and compared with the exact ground truth: per camera, the worst
 line and direction of 1 - |counted - true| / true. Printed: the whole distribution (every camera,
 worst first), its minimum (target >= 0.95) and median (target >= 0.98), the worst three by name,
-and the missed and extra crossings by cause (``camera_agents.evaluation.error_causes``). The same for a second draw of every variant (``FRESH``) and a third (``REPORT_ONLY``:
-scored to report, never to choose a change), and every variant once more from a camera at 10,
+and the missed and extra crossings by cause (``camera_agents.evaluation.error_causes``). The
+same for a second draw of every variant (``FRESH``) and a third (``REPORT_ONLY``: scored to
+report, never to choose a change), and every variant once more from a camera at 10,
 12.5, 15 or 30 fps (``OTHER_RATES``: the agent analyses as many frames a second whatever the
 camera's rate) and once more from a camera whose pictures are 640x360, 1280x720 or 1920x1080
 while its lines were drawn on 960x540 (``OTHER_SIZES``), once more in grey, as a camera in

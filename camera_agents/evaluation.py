@@ -127,6 +127,9 @@ def error_causes(score: CrossingScore, counted: Sequence[LineCrossing], tracks: 
     if not tracks:
         return causes
     analysed = sorted(tracks)
+    counted_as: dict[int, set[tuple[str, str]]] = {}  # per track, the lines and ways it was counted at
+    for c in counted:
+        counted_as.setdefault(c.track_id, set()).add((c.line_id, c.direction))
 
     def nearest(frame: int) -> tuple[int, list[int], list[list[float]]]:
         at = min(analysed, key=lambda f: abs(f - frame))
@@ -141,7 +144,7 @@ def error_causes(score: CrossingScore, counted: Sequence[LineCrossing], tracks: 
         if share < _HELD:
             causes[MISSED_UNSEEN] += 1
             continue
-        where = {(c.line_id, c.direction) for c in counted if c.track_id == holder}
+        where = counted_as.get(holder, set())
         if (truth.line_id, truth.direction) in where:
             causes[MISSED_MERGED] += 1
         else:
