@@ -19,11 +19,15 @@ other in view make it taller, not wider.
 
 Without a calibration the ground's scale at a blob's feet is one person's height at that row of
 the picture (``RowScale``), learned from what the camera sees before anything is counted by area.
+``GroupCounter`` puts it together for the motion detector of a security camera.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from camera_agents.detections import CLASS_ID, GROUP, Detections
+from camera_agents.sizes import SizeClassifier
 
 # More people's area than this in one blob is no crowd the area can count: light the detector has
 # not caught up with, or a vehicle. It is left one object. A crowd of 8-11 gathered in a plaza's
@@ -192,3 +196,71 @@ def cut_into_people(xyxy: np.ndarray, people: np.ndarray, person_height: np.ndar
     width = (x2 - x1) / n
     cut = np.column_stack([x1 + share * width, bottom - tall, x1 + (share + 1) * width, bottom]).astype(xyxy.dtype)
     return cut, source
+
+
+class GroupCounter:
+    """A security camera's blobs counted as the people they hold, by their area against one
+    person's at their spot: on a calibrated camera the ground's scale in metres; without a
+    calibration one person's height at that row, learned from what the camera sees."""
+
+    def __init__(self, classifier: SizeClassifier) -> None:
+        self._classifier = classifier
+        calibrated = classifier.calibrated
+        self._person = PersonSize() if calibrated else PersonSize(one_wide=ONE_WIDE_HEIGHTS)
+        self._rows = None if calibrated else RowScale()
+
+    @property
+    def learned(self) -> bool:
+        """Whether one person's size is learned: before, a blob is one object."""
+        return self._person.learned
+
+    def scale(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per box (in the frame's pixels), how wide its bottom edge is on the ground, and the
+        ground's scale per pixel there: a blob's area scaled by its square is about the same for
+        each person wherever they stand. Calibrated, in metres; else in one person's height at
+        that row, once the rows' scale is learned (None before)."""
+        if self._rows is None:
+            wide_m = self._classifier.ground_width_m(xyxy)
+            return wide_m, wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
+        if not self._rows.learned:
+            return None
+        per_px = 1.0 / self._rows.person_px(xyxy[:, 3])
+        return (xyxy[:, 2] - xyxy[:, 0]) * per_px, per_px
+
+    def light(self, xyxy: np.ndarray, area: np.ndarray, shown: np.ndarray) -> np.ndarray:
+        """Per blob (its box in the frame's pixels, its ``area`` in the frame's pixels, ``shown``:
+        the share of it where the paving's texture shows, NaN where it cannot tell), whether it is
+        light, not a crowd: people hide the ground they stand on, so a blob of several people's
+        size through which the paving shows is light (a cloud's edge). None is before one
+        person's size is learned."""
+        scale = self.scale(xyxy) if self.learned else None
+        if scale is None:
+            return np.zeros(len(xyxy), bool)
+        assert self._person.area is not None
+        several = area * scale[1] ** 2 >= LIGHT_PEOPLE * self._person.area
+        with np.errstate(invalid="ignore"):
+            return several & (shown >= 0.3)
+
+    def cut(self, found: Detections, area: np.ndarray, frame_height: int) -> Detections:
+        """``found`` with each blob cut into the people it holds, by its area (``area``: its pixels
+        in the frame's) against one person's at its spot; what holds nobody (a piece of someone,
+        something small, a vehicle) is ``unknown``. Before one person's size is learned, blobs are
+        named by their shape."""
+        xyxy = found.xyxy
+        if self._rows is not None:
+            self._rows.observe(xyxy, frame_height)
+        scale = self.scale(xyxy)
+        if scale is None:
+            return found
+        wide, per_px = scale  # in metres, or in one person's height at the row without a calibration
+        scaled = area * per_px**2
+        person = self._person
+        person.observe(scaled, (xyxy[:, 3] - xyxy[:, 1]) * per_px, wide)
+        if not person.learned:
+            return found
+        people = person.people(scaled)
+        cut, source = cut_into_people(xyxy, np.maximum(people, 1), person.height / np.maximum(per_px, 1e-6))
+        named = np.where(people[source] > 0, CLASS_ID["person"], CLASS_ID["unknown"]).astype(np.int16)
+        # Which blob each person came from: the tracker keeps the people it follows in a group
+        # where they were heading (``Tracker``), as the cut alone lays them out anew each frame.
+        return Detections(xyxy=cut, confidence=found.confidence[source], class_id=named, data={GROUP: source})

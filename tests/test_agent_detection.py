@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from camera_agents.background import LearnedBackground
 from camera_agents.blobs import components, cut_across_lanes, cut_by_colour, split_merged, split_turned, two_lanes_deep
 from camera_agents.config import HogDetectorConfig, MotionDetectorConfig, OnnxDetectorConfig
 from camera_agents.detection import DetectorError
@@ -451,9 +452,9 @@ def test_after_dark_what_shows_of_a_dark_car_is_one_object_and_riders_abreast_st
     # Looking straight down, 10 px a metre; rows of x, y, w, h, fill (pixels) drawn on the road
     # the detector has learned
     ground = GroundPlane.from_points(np.array([[0, 0], [200, 0], [200, 100], [0, 100]], float), np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float))
-    detector = MotionDetector(MotionDetectorConfig(scale=1.0), ground=ground)
-    for _ in range(10):
-        detector.detect(np.full((100, 200, 3), road_grey, np.uint8))
+    config = MotionDetectorConfig(scale=1.0)
+    learnt = LearnedBackground.learn(np.full((100, 200, 3), road_grey, np.uint8), config)
+    joiner = PieceJoiner(SizeClassifier(config.classes, kind="traffic", ground=ground))
     raw = np.full((100, 200, 3), road_grey, np.uint8)
     paint = {"red": (20, 20, 200), "white": (220, 230, 230)}
     for (x, y, w, h, _), kind in lamps:
@@ -461,7 +462,7 @@ def test_after_dark_what_shows_of_a_dark_car_is_one_object_and_riders_abreast_st
             raw[y : y + 3, x : x + w], raw[y + h - 3 : y + h, x : x + w] = paint["red"], paint["white"]
         else:
             raw[y : y + h, x : x + w] = paint[kind]
-    joined = detector._pieces.join(np.array([row for row, _ in lamps], np.float32), raw, 1.0, dark=detector._dark, unlit=detector._unlit)
+    joined = joiner.join(np.array([row for row, _ in lamps], np.float32), raw, 1.0, dark=learnt.dark, unlit=learnt.unlit)
     assert len(joined) == objects
 
 
@@ -550,3 +551,20 @@ def test_an_uncalibrated_security_camera_names_a_blob_a_person_when_it_is_not_wi
     classifier = SizeClassifier(MotionDetectorConfig().classes, kind="security", ground=None)
     named = classifier.classify(np.array([[100.0, 100.0, 100.0 + width, 100.0 + height]]))
     assert [k for k, v in CLASS_ID.items() if v == named[0]] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("road_grey", "dark", "unlit", "reflections"),
+    [
+        # a road by day
+        (120, False, False, False),
+        # a street-lit road after dark: the wet road's reflections of lamps are looked for
+        (70, True, False, True),
+        # an unlit road at night: a vehicle as dark as the road shows only its lamps, as thin and
+        # bright as a reflection, so none is looked for
+        (20, True, True, False),
+    ],
+)
+def test_the_learnt_background_tells_day_from_a_lit_and_an_unlit_night(road_grey, dark, unlit, reflections):
+    learnt = LearnedBackground.learn(np.full((60, 80, 3), road_grey, np.uint8), MotionDetectorConfig())
+    assert (learnt.dark, learnt.unlit, learnt.reflection_floor is not None) == (dark, unlit, reflections)

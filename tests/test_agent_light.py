@@ -531,10 +531,12 @@ def test_light_field_measures_against_each_new_background():
 def test_texture_shown_worked_out_on_the_labels_box_is_the_whole_frames():
     # blobs anywhere, touching the frame's edges or not: the share of each blob's textured
     # pixels where the road's texture shows is what the correlation over the whole frame gives
+    from camera_agents.background import LearnedBackground
     from camera_agents.blobs import components
 
-    detector = learnt(MotionDetector(MotionDetectorConfig(scale=0.5, min_area_px=60)), road(3))
-    texture, energy, textured = detector._texture, detector._texture_energy, detector._textured
+    config = MotionDetectorConfig()
+    background = LearnedBackground.learn(cv2.resize(road(3), (W // 2, H // 2)), config)
+    texture, energy, textured = background.texture, background.texture_energy, background.textured
     rng = np.random.default_rng(8)
     told = 0
     for _ in range(40):
@@ -552,10 +554,10 @@ def test_texture_shown_worked_out_on_the_labels_box_is_the_whole_frames():
         a = cv2.subtract(grey, cv2.blur(grey, (5, 5)), dtype=cv2.CV_32F)
         ab = cv2.blur(a * texture, (5, 5)).reshape(-1)[in_blob]
         aa = cv2.blur(a * a, (5, 5)).reshape(-1)[in_blob]
-        agrees = ab / np.sqrt(np.maximum(aa * energy.reshape(-1)[in_blob], 1e-6)) >= detector._config.light_texture_correlation
+        agrees = ab / np.sqrt(np.maximum(aa * energy.reshape(-1)[in_blob], 1e-6)) >= config.light_texture_correlation
         counted = np.bincount(blob_of, minlength=count)[1:]
         expected = np.where(counted >= 12, np.bincount(blob_of[agrees], minlength=count)[1:] / np.maximum(counted, 1), np.nan)
-        assert np.array_equal(detector._texture_shown(grey, labels, origin, keep), expected, equal_nan=True)
+        assert np.array_equal(background.texture_shown(grey, labels, origin, keep, config.light_texture_correlation), expected, equal_nan=True)
         told += int((~np.isnan(expected)).sum())
     assert told > 40  # most blobs lie on texture that can tell
 
