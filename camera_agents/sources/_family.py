@@ -34,7 +34,7 @@ from camera_agents.sources._scene import (
     rider_shape,
     textured,
 )
-from camera_agents.sources._traffic import ASPHALT, ASPHALT_LIKE, CAR_COLOURS, Group, Mover, _pt, follow
+from camera_agents.sources._traffic import ASPHALT, ASPHALT_LIKE, CAR_COLOURS, Group, Mover, _pt, advance
 from camera_agents.sources._variants import Variant
 
 LANE = 3.5
@@ -344,7 +344,8 @@ class FamilyScene:
                         m.rec.first_frame = frame
                     movers[key].extend(pending[key])
                     pending[key] = []
-                self._step(g, movers[key], red, dt, frame, rng)
+                stop_progress = g.way * self.line_z[0] if g.way > 0 else -self.line_z[1]
+                advance(movers[key], g, beside=self._beside, gap=self._gap, red=red, stop_progress=stop_progress, frame=frame, dt=dt, fps=self.fps, rng=rng)
                 alive = []
                 for m in movers[key]:
                     gone = (m.rear > hi + 6 + 4 * self.camera_reach()) if g.way > 0 else (-m.rear < lo - 6 - 4 * self.camera_reach())
@@ -430,39 +431,6 @@ class FamilyScene:
             if ahead:
                 m.v = min(m.v, min(o.v for o in ahead))
         return True
-
-    def _step(self, g: Group, movers: list[Mover], red: bool, dt: float, frame: int, rng: np.random.Generator) -> None:
-        movers.sort(key=lambda m: -m.c)
-        stop_progress = g.way * self.line_z[0] if g.way > 0 else -self.line_z[1]
-        follow(movers, beside=self._beside, gap=self._gap, stop_at_light=g.has_light, red=red,
-               stop_progress=stop_progress, dt=dt)
-        for m in movers:
-            self._drift(m, movers, frame, dt, rng)
-            yaw = 0.0 if g.way > 0 else math.pi
-            if m.v > 0.5:
-                yaw += g.way * math.atan2(m.vx, m.v)
-            m.rec.record(m.x, m.z, yaw, m.v)
-
-    def _drift(self, m: Mover, movers: list[Mover], frame: int, dt: float, rng: np.random.Generator) -> None:
-        if m.drift <= 0:
-            return
-        if frame >= m.next_drift_change:
-            m.vx_target = 0.0 if rng.random() < 0.35 else float(rng.uniform(-m.drift, m.drift))
-            m.next_drift_change = frame + int(self.fps * rng.uniform(1.0, 3.0))
-        m.vx += min(max(m.vx_target - m.vx, -0.8 * dt), 0.8 * dt)
-        new_x = m.x + m.vx * dt * min(1.0, m.v / 3.0)
-        lo, hi = m.group.x_lo + m.width / 2 + 0.2, m.group.x_hi - m.width / 2 - 0.2
-        if not lo <= new_x <= hi:
-            m.vx, m.vx_target = 0.0, -m.vx_target
-            return
-        for o in movers:
-            if o is m or abs(m.c - o.c) >= (m.length + o.length) / 2 + self._gap(m, o):
-                continue
-            closer = not self._beside(m, o, m.x) or abs(new_x - o.x) < abs(m.x - o.x)
-            if self._beside(m, o, new_x) and closer:
-                m.vx, m.vx_target = 0.0, -m.vx_target
-                return
-        m.x = new_x
 
     # ----------------------------------------------------------------- background
 

@@ -203,7 +203,8 @@ class TrafficScene:
                     candidate.rec.first_frame = frame
                     movers[key].append(candidate)
                     pending[key] = None
-                self._step(g, movers[key], frame, red, dt, rng)
+                # Traffic stops at a red light before the counting line (its southbound progress).
+                advance(movers[key], g, beside=_side_by_side, gap=required_gap, red=red, stop_progress=-STOP_LINE_Z, frame=frame, dt=dt, fps=self.fps, rng=rng)
                 alive = []
                 for m in movers[key]:
                     if self._gone(m):
@@ -281,42 +282,6 @@ class TrafficScene:
             if m.rec.cls == "motorbike":
                 m.x = self._lateral_spot(rng, m.group, "motorbike", m.width)
         return False
-
-    def _step(self, g: Group, movers: list[Mover], frame: int, red: bool, dt: float, rng: np.random.Generator) -> None:
-        # Leaders first, so each follower sees where the one ahead has already moved to.
-        movers.sort(key=lambda m: -m.c)
-        stop_progress = -(STOP_LINE_Z)  # southbound progress of the counting line
-        follow(movers, beside=_side_by_side, gap=required_gap, stop_at_light=g.has_light, red=red,
-               stop_progress=stop_progress, dt=dt)
-        for m in movers:
-            self._drift(m, movers, frame, dt, rng)
-            yaw = 0.0 if g.way > 0 else math.pi
-            if m.v > 0.5:
-                yaw += g.way * math.atan2(m.vx, m.v)
-            m.rec.record(m.x, m.z, yaw, m.v)
-
-    def _drift(self, m: Mover, movers: list[Mover], frame: int, dt: float, rng: np.random.Generator) -> None:
-        if m.drift <= 0:
-            return
-        if frame >= m.next_drift_change:
-            m.vx_target = 0.0 if rng.random() < 0.35 else float(rng.uniform(-m.drift, m.drift))
-            m.next_drift_change = frame + int(self.fps * rng.uniform(1.0, 3.0))
-        m.vx += min(max(m.vx_target - m.vx, -0.8 * dt), 0.8 * dt)
-        # Nobody swerves while waiting at the light.
-        step = m.vx * dt * min(1.0, m.v / 3.0)
-        new_x = m.x + step
-        lo, hi = m.group.x_lo + m.width / 2 + 0.2, m.group.x_hi - m.width / 2 - 0.2
-        if not lo <= new_x <= hi:
-            m.vx, m.vx_target = 0.0, -m.vx_target
-            return
-        for o in movers:
-            if o is m or abs(m.c - o.c) >= (m.length + o.length) / 2 + required_gap(m, o):
-                continue  # not level with each other: no conflict sideways
-            closer = not _side_by_side(m, o, m.x) or abs(new_x - o.x) < abs(m.x - o.x)
-            if _side_by_side(m, o, new_x) and closer:
-                m.vx, m.vx_target = 0.0, -m.vx_target
-                return
-        m.x = new_x
 
     # ----------------------------------------------------------------- background
 
@@ -399,6 +364,47 @@ def follow(movers: list[Mover], *, beside: Callable[[Mover, Mover, float], bool]
         v = min(m.v_want, m.v + ACCEL * dt, math.sqrt(2 * BRAKE * room) + (0 if leader_v == math.inf else 0.5 * leader_v), room / dt)
         m.v = max(v, 0.0)
         m.c += m.v * dt
+
+
+def advance(movers: list[Mover], g: Group, *, beside: Callable[[Mover, Mover, float], bool], gap: Callable[[Mover, Mover], float],
+            red: bool, stop_progress: float, frame: int, dt: float, fps: float, rng: np.random.Generator) -> None:
+    """One step of a group's movers: along the road (``follow``), then sideways (``drift``), each
+    step recorded with the heading it makes. Shared by every synthetic traffic camera."""
+    # Leaders first, so each follower sees where the one ahead has already moved to.
+    movers.sort(key=lambda m: -m.c)
+    follow(movers, beside=beside, gap=gap, stop_at_light=g.has_light, red=red, stop_progress=stop_progress, dt=dt)
+    for m in movers:
+        drift(m, movers, beside=beside, gap=gap, frame=frame, dt=dt, fps=fps, rng=rng)
+        yaw = 0.0 if g.way > 0 else math.pi
+        if m.v > 0.5:
+            yaw += g.way * math.atan2(m.vx, m.v)
+        m.rec.record(m.x, m.z, yaw, m.v)
+
+
+def drift(m: Mover, movers: list[Mover], *, beside: Callable[[Mover, Mover, float], bool], gap: Callable[[Mover, Mover], float],
+          frame: int, dt: float, fps: float, rng: np.random.Generator) -> None:
+    """A weaving mover (``m.drift``: its top speed sideways) picks a new sideways speed every 1-3 s
+    and moves across its side of the road, slower as it slows down (nobody swerves while waiting
+    at the light); it turns back at its side's edge, and rather than close on a mover level with it."""
+    if m.drift <= 0:
+        return
+    if frame >= m.next_drift_change:
+        m.vx_target = 0.0 if rng.random() < 0.35 else float(rng.uniform(-m.drift, m.drift))
+        m.next_drift_change = frame + int(fps * rng.uniform(1.0, 3.0))
+    m.vx += min(max(m.vx_target - m.vx, -0.8 * dt), 0.8 * dt)
+    new_x = m.x + m.vx * dt * min(1.0, m.v / 3.0)
+    lo, hi = m.group.x_lo + m.width / 2 + 0.2, m.group.x_hi - m.width / 2 - 0.2
+    if not lo <= new_x <= hi:
+        m.vx, m.vx_target = 0.0, -m.vx_target
+        return
+    for o in movers:
+        if o is m or abs(m.c - o.c) >= (m.length + o.length) / 2 + gap(m, o):
+            continue  # not level with each other: no conflict sideways
+        closer = not beside(m, o, m.x) or abs(new_x - o.x) < abs(m.x - o.x)
+        if beside(m, o, new_x) and closer:
+            m.vx, m.vx_target = 0.0, -m.vx_target
+            return
+    m.x = new_x
 
 
 def _side_by_side(a: Mover, b: Mover, ax: float) -> bool:
