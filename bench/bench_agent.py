@@ -26,10 +26,16 @@ switching to grey or back to colour 40 % into the clip (``SWITCHING``), and once
 (``OTHER_VIEWS``). Then the original avenue scene, seeds 1-4, as
 before: per line and direction, extra and missed crossings, tracks counted twice and the
 per-class confusion.
+
+``python -m bench agent -- --tuning-seeds 1-3`` scores the tuning cameras of those seeds instead
+(``tests/scene_sets.TUNING``, the cameras a change to the detector is chosen on) with the same
+distribution and causes, and nothing else: no speed, no held-out set, so that what a change is
+chosen on is never printed next to what it is judged on.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import tempfile
@@ -197,7 +203,38 @@ def _distribution(title: str, label: str, cameras: tuple[Camera, ...] | tuple[tu
         print(f"  {n:5d}  {cause}")
 
 
-def main() -> None:
+def _seeds(text: str) -> tuple[int, ...]:
+    """``1-3`` or ``1,2,5``: the tuning seeds asked for, each one of those the tuning set has."""
+    from tests.scene_sets import TUNING
+
+    try:
+        if "-" in text:
+            first, last = (int(part) for part in text.split("-", 1))
+            seeds = tuple(range(first, last + 1))
+        else:
+            seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not seeds such as 1-3 or 1,2,5") from None
+    known = sorted({seed for _, seed in TUNING})
+    unknown = [seed for seed in seeds if seed not in known]
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{text!r} holds no seed: a range goes up, as in 1-3")
+    if unknown:
+        raise argparse.ArgumentTypeError(f"the tuning set has seeds {known[0]}-{known[-1]}, not {', '.join(map(str, unknown))}")
+    return seeds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench agent --")
+    parser.add_argument("--tuning-seeds", type=_seeds, help="score the tuning cameras of these seeds (1-3, or 1,2,5) instead, and nothing else")
+    args = parser.parse_args(argv or [])
+    if args.tuning_seeds:
+        from tests.scene_sets import TUNING
+
+        cameras = tuple(camera for camera in TUNING if camera[1] in args.tuning_seeds)
+        seeds = ",".join(map(str, args.tuning_seeds))
+        _distribution(f"tuning cameras, seeds {seeds}", f"tuning cameras (seeds {seeds})", cameras, len(os.sched_getaffinity(0)))
+        return
     import cv2
 
     from camera_agents.config import AnalyticsConfig, MotionDetectorConfig
