@@ -23,7 +23,8 @@ while its lines were drawn on 960x540 (``OTHER_SIZES``), once more in grey, as a
 night or infrared mode sends it (``MONOCHROME``), the variants after dark and at dusk from a camera
 switching to grey or back to colour 40 % into the clip (``SWITCHING``), and once more from a camera whose 1280x720,
 1920x1080, 640x480 or 704x576 picture shows another view, its vehicles as large as on a 960x540 one
-(``OTHER_VIEWS``). Then the original avenue scene, seeds 1-4, as
+(``OTHER_VIEWS``), and once more from a camera installed without a calibration
+(``UNCALIBRATED``). Then the original avenue scene, seeds 1-4, as
 before: per line and direction, extra and missed crossings, tracks counted twice and the
 per-class confusion.
 
@@ -84,13 +85,17 @@ def _generator_version() -> str:
     return digest.hexdigest()[:10]
 
 
-def _config(path: Path):
+def _config(path: Path, *, calibrated: bool = True):
+    """The camera rendered to ``path``, as its scene describes it; without its calibration when
+    not ``calibrated``."""
     import json
 
     from camera_agents.config import CameraConfig
 
     data = json.loads(Path(f"{path}.camera.json").read_text(encoding="utf-8"))
     data["source"] = str(path)
+    if not calibrated:
+        data.pop("calibration", None)
     return CameraConfig.model_validate(data)
 
 
@@ -115,15 +120,16 @@ def _decode_only(path: Path) -> float:
     return frames / elapsed
 
 
-def _agent(path: Path, *, tracks: dict | None = None) -> tuple[float, list]:
+def _agent(path: Path, *, tracks: dict | None = None, calibrated: bool = True) -> tuple[float, list]:
     """Frames per second of the whole per-camera chain, and the crossings it counted.
-    ``tracks``: filled with each analysed frame's tracks when given (``count_crossings``)."""
+    ``tracks``: filled with each analysed frame's tracks when given (``count_crossings``);
+    ``calibrated``: whether the camera has its scene's calibration."""
     from camera_agents.evaluation import count_crossings
     from camera_agents.sources import open_source
 
     source = open_source(str(path))
     started = time.process_time()
-    frames, crossings = count_crossings(_config(path), source, tracks=tracks)
+    frames, crossings = count_crossings(_config(path, calibrated=calibrated), source, tracks=tracks)
     elapsed = time.process_time() - started
     source.close()
     return frames / elapsed, crossings
@@ -153,7 +159,7 @@ def _family_score(camera: Camera) -> _CameraScore:
     if camera.size is not None or camera.grey or camera.switch:
         path = copied_video(path, size=camera.size, grey=camera.grey, switch=camera.switch)
     tracks: dict = {}
-    _, crossings = _agent(path, tracks=tracks)
+    _, crossings = _agent(path, tracks=tracks, calibrated=camera.calibrated)
     truth = _truth(path)
     score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
     counts = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
@@ -266,7 +272,17 @@ def main(argv: list[str] | None = None) -> None:
     figure("agent rate / decode-only rate, median of 3 back-to-back pairs", statistics.median(rate / decode for decode, rate in pairs), "ratio", ">= 0.45")
     figure("agent real-time 25 fps cameras per core", agent / 25.0, "cameras")
 
-    from tests.scene_sets import EVALUATION, FRESH, MONOCHROME, OTHER_RATES, OTHER_SIZES, OTHER_VIEWS, REPORT_ONLY, SWITCHING
+    from tests.scene_sets import (
+        EVALUATION,
+        FRESH,
+        MONOCHROME,
+        OTHER_RATES,
+        OTHER_SIZES,
+        OTHER_VIEWS,
+        REPORT_ONLY,
+        SWITCHING,
+        UNCALIBRATED,
+    )
 
     _distribution("evaluation cameras, never tuned on", "evaluation cameras", EVALUATION, len(cpus))
     _distribution("a second draw of every variant, never tuned on", "second-draw cameras", FRESH, len(cpus))
@@ -285,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         "every variant from a camera whose 1280x720, 1920x1080, 640x480 or 704x576 picture shows another view, never tuned on",
         "other-view cameras", OTHER_VIEWS, len(cpus),
     )
+    _distribution("every variant from a camera installed without a calibration, never tuned on", "uncalibrated cameras", UNCALIBRATED, len(cpus))
 
     total = CrossingScore()
     for seed, path in videos.items():

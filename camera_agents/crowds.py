@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from camera_agents.detections import CLASS_ID, GROUP, Detections
-from camera_agents.sizes import SizeClassifier
+from camera_agents.sizes import MostCommon, RowScale, SizeClassifier
 
 # More people's area than this in one blob is no crowd the area can count: light the detector has
 # not caught up with, or a vehicle. It is left one object. A crowd of 8-11 gathered in a plaza's
@@ -52,49 +52,14 @@ ONE_WIDE_M = (0.35, 0.8)
 ONE_WIDE_HEIGHTS = (0.15, 1.0)
 
 
-class _MostCommon:
-    """The most common of positive values seen lately (of their logarithm, smoothed): no answer
-    until ``learnt_from`` were seen, then worked out again each ``relearn_every``."""
-
-    _REMEMBERED = 4096  # about a minute of a busy plaza at the analysis rate
-    # A bandwidth of 0.15 (15 %) is about the spread of one walker's size from stride to stride.
-    _BANDWIDTH = 0.15
-    _EDGES = np.linspace(np.log(0.01), np.log(20.0), 401)
-    _STEP = float(_EDGES[1] - _EDGES[0])
-    _KERNEL = np.exp(-0.5 * (np.arange(-40, 41) * _STEP / _BANDWIDTH) ** 2)
-
-    def __init__(self, *, learnt_from: int = 300, relearn_every: int = 200) -> None:
-        self._logs = np.zeros(self._REMEMBERED)
-        self._seen = 0
-        self._learnt_from = learnt_from
-        self._relearn_every = relearn_every
-        self.value: float | None = None
-
-    def observe(self, values: np.ndarray) -> None:
-        logs = np.log(values[values > 0][-self._REMEMBERED :])
-        before = self._seen
-        self._logs[(before + np.arange(len(logs))) % self._REMEMBERED] = logs
-        self._seen += len(logs)
-        if self._seen >= self._learnt_from and (
-            self.value is None or self._seen // self._relearn_every != before // self._relearn_every
-        ):
-            counts, _ = np.histogram(
-                self._logs[: min(self._seen, self._REMEMBERED)],
-                bins=len(self._EDGES) - 1,
-                range=(self._EDGES[0], self._EDGES[-1]),
-            )
-            peak = int(np.argmax(np.convolve(counts, self._KERNEL, mode="same")))
-            self.value = float(np.exp(self._EDGES[0] + (peak + 0.5) * self._STEP))
-
-
 class PersonSize:
     """One person's blob, its area and height scaled by the ground's metres per pixel at its
     feet, learned from the blobs seen (``observe``); ``people`` reads how many people each blob
     holds."""
 
     def __init__(self, *, one_wide: tuple[float, float] = ONE_WIDE_M) -> None:
-        self._area = _MostCommon()
-        self._height = _MostCommon()
+        self._area = MostCommon()
+        self._height = MostCommon()
         self._one_wide = one_wide
 
     @property
@@ -128,57 +93,6 @@ class PersonSize:
         n = np.maximum(np.floor(area / one + 0.5), 1).astype(np.int64)
         n[(area < PIECE * one) | (n > MAX_PEOPLE)] = 0
         return n
-
-
-class RowScale:
-    """How tall one person stands at each row of an uncalibrated camera's picture, learned from
-    what it sees: over flat ground people further away stand higher in the picture and look
-    smaller, their height in pixels about a straight line of the row their feet are on. In each
-    of ``BANDS`` bands of rows the most common height of blobs not wider than tall (most of them
-    one person) is learned; a line through the bands learned gives every row's."""
-
-    BANDS = 8
-    LEARNT_FROM = 60  # blobs in a band before it says how tall people stand there
-    _LEAST_PX = 6.0  # shorter blobs are specks and pieces at any row
-
-    def __init__(self) -> None:
-        self._bands = [_MostCommon(learnt_from=self.LEARNT_FROM, relearn_every=self.LEARNT_FROM // 2) for _ in range(self.BANDS)]
-        self._line: tuple[float, float] | None = None
-
-    def observe(self, xyxy: np.ndarray, frame_height: int) -> None:
-        """Remember one frame's blobs (boxes in the frame's pixels)."""
-        width, height = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
-        upright = (height >= width) & (height >= self._LEAST_PX)
-        band = np.minimum((xyxy[:, 3] / frame_height * self.BANDS).astype(np.int64), self.BANDS - 1)
-        before = [memory.value for memory in self._bands]
-        for k in np.unique(band[upright]).tolist():
-            # Fractions of the picture's height: the range _MostCommon reads.
-            self._bands[k].observe(height[upright & (band == k)] / frame_height)
-        after = [memory.value for memory in self._bands]
-        if after != before and sum(value is not None for value in after) >= 2:
-            self._line = self._fit(frame_height)  # only when a band learned anew: most frames change none
-
-    def _fit(self, frame_height: int) -> tuple[float, float]:
-        """Height in pixels = slope * row + offset through the learned bands. A line that would
-        have people shrink towards the camera (a camera looking straight down, or too few bands
-        apart) is flat at the bands' median height."""
-        rows = np.array([(k + 0.5) / self.BANDS * frame_height for k, m in enumerate(self._bands) if m.value is not None])
-        tall = np.array([m.value * frame_height for m in self._bands if m.value is not None])
-        slope, offset = np.polyfit(rows, tall, 1)
-        if slope <= 0:
-            return 0.0, float(np.median(tall))
-        return float(slope), float(offset)
-
-    @property
-    def learned(self) -> bool:
-        return self._line is not None
-
-    def person_px(self, row: np.ndarray) -> np.ndarray:
-        """One person's height in pixels with their feet on ``row`` (once ``learned``), never
-        under a speck's."""
-        assert self._line is not None, "the rows' scale is not learned yet"
-        slope, offset = self._line
-        return np.maximum(slope * row + offset, self._LEAST_PX)
 
 
 def cut_into_people(xyxy: np.ndarray, people: np.ndarray, person_height: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +138,7 @@ class GroupCounter:
             return wide_m, wide_m / np.maximum(xyxy[:, 2] - xyxy[:, 0], 1.0)
         if not self._rows.learned:
             return None
-        per_px = 1.0 / self._rows.person_px(xyxy[:, 3])
+        per_px = 1.0 / self._rows.size_px(xyxy[:, 3])
         return (xyxy[:, 2] - xyxy[:, 0]) * per_px, per_px
 
     def light(self, xyxy: np.ndarray, area: np.ndarray, shown: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from camera_agents.blobs import CAR_LONG_M, box_corners, cut_across_lanes, cut_by_colour, two_lanes_deep
-from camera_agents.sizes import SizeClassifier
+from camera_agents.sizes import RiderScale, SizeClassifier
 
 _RIDER_MAX_FOOTPRINT_M2 = 2.4  # a rider's box at most, its width on the ground times its height at that scale
 
@@ -23,8 +23,10 @@ Piece = tuple[int, int, int, int, float]  # x, y, w, h, fill in analysis pixels
 class MergedVehicles:
     """Blobs that are two vehicles or more by their size, and whether a cut's pieces are riders."""
 
-    def __init__(self, classifier: SizeClassifier, *, split_min_width_m: float, updown: bool) -> None:
+    def __init__(self, classifier: SizeClassifier, *, split_min_width_m: float, updown: bool, riders: RiderScale | None = None) -> None:
         self._classifier = classifier
+        # Without a calibration, the scale a rider's width at each row gives, once learnt.
+        self._riders = riders
         self._split_min_width_m = split_min_width_m  # a blob this wide on the ground or wider is riders abreast
         # Traffic up and down the picture: riders abreast stand side by side in it, each the
         # width of its own columns, and may be told apart by their colours.
@@ -47,6 +49,10 @@ class MergedVehicles:
                 stacked = two_lanes_deep(self._classifier.along_m(boxes), across, sideways)
             elif self._updown and not dark and two_wide.any():
                 by_colour = two_wide & (self._classifier.along_m(boxes) <= CAR_LONG_M)
+        elif self._riders is not None and self._riders.learned:
+            two_wide = self._riders.across_m(boxes) >= self._split_min_width_m
+            if self._updown and not dark and two_wide.any():
+                by_colour = two_wide & (self._riders.along_m(boxes) <= CAR_LONG_M)
         return two_wide, stacked, by_colour
 
     def holds_a_rider(self, pieces: list[Piece], inv: float, *, dark: bool) -> bool:
@@ -91,8 +97,9 @@ class MergedVehicles:
         expected size at its spot) and short."""
         p = np.asarray(pieces, dtype=np.float64)
         boxes = box_corners(p) * inv
-        widths = self._classifier.across_m(boxes)
+        scale = self._classifier if self._classifier.calibrated or self._riders is None else self._riders
+        widths = scale.across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
-        short = self._classifier.footprint_m2(boxes) <= _RIDER_MAX_FOOTPRINT_M2
+        short = scale.footprint_m2(boxes) <= _RIDER_MAX_FOOTPRINT_M2
         return p, (widths >= 0.35) & (widths < self._split_min_width_m) & short

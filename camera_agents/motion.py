@@ -25,7 +25,7 @@ from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_S
 from camera_agents.masks import Masks
 from camera_agents.merged import MergedVehicles
 from camera_agents.pieces import PieceJoiner
-from camera_agents.sizes import SizeClassifier
+from camera_agents.sizes import RiderScale, SizeClassifier
 
 
 class MotionDetector:
@@ -47,7 +47,10 @@ class MotionDetector:
         # quarter, so that the cuts meant for riders abreast fall between them. The size classifier
         # keeps it: it also turns sizes across and along the traffic.
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=travel == "leftright")
-        self._merged = MergedVehicles(self._classifier, split_min_width_m=config.split_min_width_m, updown=travel == "updown")
+        # Without a calibration, riders abreast are told from one rider by the most common rider's
+        # width at each row, learnt from what the camera sees (traffic up and down the picture).
+        self._riders = RiderScale() if kind == "traffic" and ground is None and travel == "updown" else None
+        self._merged = MergedVehicles(self._classifier, split_min_width_m=config.split_min_width_m, updown=travel == "updown", riders=self._riders)
         # What a sharp edge of light leaves behind the light field is taken out on traffic cameras:
         # on a plaza it took grey-clad people at a cloud's edge with it (the example crowd
         # camera's tuning plazas: entrance occupancy off by 0.55 -> 0.57 median, as many more
@@ -94,6 +97,8 @@ class MotionDetector:
             return Detections.empty()  # skipped frames cost nothing: the model learns at the analysis rate
         found = self._detect(image)
         self._remember(found)
+        if self._riders is not None and len(found):
+            self._riders.observe(found.xyxy, image.shape[0])
         return found
 
     def _remember(self, found: Detections) -> None:

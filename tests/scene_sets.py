@@ -39,7 +39,8 @@ class Camera:
     resized to ``size`` (the lines still drawn on the 960x540 ones) when given, in grey when
     ``grey``; with ``view``, rendered at that size: another view, its vehicles as large in its
     pixels as on a 960x540 camera, its lines drawn on its own pictures; with ``switch`` ("to grey"
-    or "to colour"), switching between colour and its night or infrared mode 40 % into the clip."""
+    or "to colour"), switching between colour and its night or infrared mode 40 % into the clip;
+    not ``calibrated``, installed without the calibration its scene comes with."""
 
     name: str
     seed: int
@@ -48,13 +49,15 @@ class Camera:
     grey: bool = False
     view: tuple[int, int] | None = None
     switch: str | None = None
+    calibrated: bool = True
 
     def __str__(self) -> str:
         at = [f"{self.fps:g} fps"] if self.fps != 25.0 else []
         at += [f"{self.size[0]}x{self.size[1]}"] if self.size else []
         at += [f"a {self.view[0]}x{self.view[1]} view"] if self.view else []
         switched = f" switching {self.switch}" if self.switch else ""
-        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "") + (" in grey" if self.grey else "") + switched
+        uncalibrated = "" if self.calibrated else " uncalibrated"
+        return f"{self.name} seed {self.seed}" + (f" at {', '.join(at)}" if at else "") + (" in grey" if self.grey else "") + switched + uncalibrated
 
 
 # Every variant again from a camera set to another frame rate: a city's cameras often send 10 to
@@ -92,6 +95,12 @@ OTHER_VIEWS: tuple[Camera, ...] = tuple(
     for index, name in enumerate(VARIANTS)
 )
 
+# And every variant from a camera installed without a calibration: what a vehicle's size is at each
+# spot is then learnt from what the camera sees (riders abreast told from one rider on traffic up
+# and down the picture), or not known. Never tuned on (the rider's width and how soon it is learnt
+# were chosen on the tuning and validation seeds without their calibration), scored to report.
+UNCALIBRATED: tuple[Camera, ...] = tuple(Camera(name, 12001 + 11 * index, calibrated=False) for index, name in enumerate(VARIANTS))
+
 # A subset of the evaluation cameras for the test suite, one per axis, on shorter clips.
 TEST_SUBSET: tuple[tuple[str, int], ...] = tuple(
     pair for pair in EVALUATION if pair[0] in ("crosswise-trees", "cloud-ten-seconds", "high-along-road", "night-wet", "shake", "low-bitrate")
@@ -121,6 +130,6 @@ assert not set(TUNING) & set(EVALUATION) and not set(FRESH) & (set(TUNING) | set
 assert not set(REPORT_ONLY) & (set(TUNING) | set(EVALUATION) | set(FRESH))
 assert not set(VALIDATION) & (set(TUNING) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY))
 _ELSEWHERE = set(TUNING) | set(VALIDATION) | set(EVALUATION) | set(FRESH) | set(REPORT_ONLY)
-assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME + OTHER_VIEWS + SWITCHING} & _ELSEWHERE
+assert not {(c.name, c.seed) for c in OTHER_RATES + OTHER_SIZES + MONOCHROME + OTHER_VIEWS + SWITCHING + UNCALIBRATED} & _ELSEWHERE
 assert len({(c.name, c.seed) for c in SWITCHING}) == len(SWITCHING)
 assert len(EVALUATION) >= 24

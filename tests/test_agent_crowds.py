@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camera_agents.crowds import MAX_PEOPLE, PersonSize, RowScale, cut_into_people
+from camera_agents.crowds import MAX_PEOPLE, PersonSize, cut_into_people
+from camera_agents.sizes import RowScale
 
 
 def _plaza_blobs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +118,7 @@ def test_one_persons_height_at_each_row_is_learnt_without_a_calibration(slope, o
         rows.observe(boxes[start : start + 10], 540)
     assert rows.learned
     at = np.array([120.0, 300.0, 500.0])
-    assert rows.person_px(at) == pytest.approx(slope * at + offset, rel=0.1)
+    assert rows.size_px(at) == pytest.approx(slope * at + offset, rel=0.1)
 
 
 def test_the_rows_scale_waits_for_enough_walkers_and_never_shrinks_people_towards_the_camera():
@@ -128,5 +129,5 @@ def test_the_rows_scale_waits_for_enough_walkers_and_never_shrinks_people_toward
     # the line either way): never a scale that grows with distance.
     flat = RowScale()
     flat.observe(_walkers(np.random.default_rng(9), 3000, slope=0.0, offset=30), 540)
-    heights = flat.person_px(np.array([60.0, 540.0]))
+    heights = flat.size_px(np.array([60.0, 540.0]))
     assert heights[0] <= heights[1] and heights == pytest.approx(30, rel=0.1)

@@ -14,9 +14,10 @@ from camera_agents.detections import CLASS_ID
 from camera_agents.geometry import GroundPlane
 from camera_agents.learned import COCO_NAMES, HogDetector, OnnxDetector, decode_yolo
 from camera_agents.masks import Masks
+from camera_agents.merged import MergedVehicles
 from camera_agents.motion import MotionDetector
 from camera_agents.pieces import PieceJoiner, join_lamp_ends
-from camera_agents.sizes import SizeClassifier
+from camera_agents.sizes import RIDER_WIDE_M, RiderScale, SizeClassifier
 
 
 def road(rng: np.random.Generator, brightness: int = 90) -> np.ndarray:
@@ -568,3 +569,41 @@ def test_an_uncalibrated_security_camera_names_a_blob_a_person_when_it_is_not_wi
 def test_the_learnt_background_tells_day_from_a_lit_and_an_unlit_night(road_grey, dark, unlit, reflections):
     learnt = LearnedBackground.learn(np.full((60, 80, 3), road_grey, np.uint8), MotionDetectorConfig())
     assert (learnt.dark, learnt.unlit, learnt.reflection_floor is not None) == (dark, unlit, reflections)
+
+
+def _road_users(rng: np.random.Generator, n: int, *, slope: float, offset: float) -> np.ndarray:
+    """Boxes of what a road up and down the picture shows: most of them one rider seen from
+    behind or ahead (``slope`` * row + ``offset`` pixels wide at the row of its bottom, twice as
+    tall), the rest riders abreast and cars, wider than tall."""
+    bottom = rng.uniform(150, 540, size=n)
+    wide = slope * bottom + offset
+    kind = rng.choice(3, size=n, p=[0.7, 0.15, 0.15])
+    width = np.choose(kind, [1.0, 2.1, 2.4]) * wide
+    height = np.choose(kind, [2.0, 2.0, 1.8]) * wide
+    x1 = rng.uniform(0, 800, size=n)
+    return np.column_stack([x1, bottom - height, x1 + width, bottom])
+
+
+@pytest.mark.parametrize(
+    ("slope", "offset"),
+    [
+        (0.08, 4.0),  # a pole looking along the road: riders near the camera four times as wide as far up
+        (0.0, 24.0),  # seen from straight above: as wide everywhere
+    ],
+)
+def test_without_a_calibration_a_riders_width_is_learnt_and_tells_riders_abreast_from_one(slope, offset):
+    config = MotionDetectorConfig()
+    riders = RiderScale()
+    merged = MergedVehicles(SizeClassifier(config.classes, kind="traffic", ground=None), split_min_width_m=config.split_min_width_m, updown=True, riders=riders)
+    at = np.array([200.0, 400.0, 520.0])
+    one = slope * at + offset
+    single = np.column_stack([400 - one / 2, at - 2 * one, 400 + one / 2, at])
+    abreast = np.column_stack([400 - one, at - 2 * one, 400 + one, at])
+    assert not merged.by_size(abreast, dark=False)[0].any()  # nothing learnt yet: nothing is cut by its size
+    boxes = _road_users(np.random.default_rng(5), 600, slope=slope, offset=offset)
+    for start in range(0, 600, 6):  # six objects an analysed frame
+        riders.observe(boxes[start : start + 6], 540)
+    assert riders.learned
+    assert riders.across_m(single) == pytest.approx(np.full(3, RIDER_WIDE_M), rel=0.1)
+    assert not merged.by_size(single, dark=False)[0].any()
+    assert merged.by_size(abreast, dark=False)[0].all()
