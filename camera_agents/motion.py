@@ -88,6 +88,12 @@ class MotionDetector:
         return self._groups is not None and self._groups.learned
 
     @property
+    def knows_riders(self) -> bool:
+        """Whether, without a calibration, a rider's width at each row is learnt (traffic up and
+        down the picture), by which riders abreast are told from one rider."""
+        return self._riders is not None and self._riders.learned
+
+    @property
     def analysis_size(self) -> tuple[int, int] | None:
         """Width and height of the picture the background model sees; None before the first frame."""
         return self._small if self._size is not None else None

@@ -59,7 +59,7 @@ MEASURED = 10  # fewer objects followed in the run say nothing of the calibratio
 
 @dataclass(frozen=True)
 class TuneWarning:
-    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | groups | calibration | idle_line | nothing_seen
+    kind: str  # line_edge | small_objects | shake | light | monochrome | frame_rate | stride | reported_rate | slow_agent | motion_in_place | waiting | groups | riders | calibration | idle_line | nothing_seen
     message: str
 
 
@@ -204,6 +204,33 @@ def group_warnings(config: CameraConfig, *, learned: bool) -> list[TuneWarning]:
             f"has learned how large one person is {where}, from a few hundred people seen alone, and it did not in this run "
             "(too few people, or seen too small): run tune longer or at a busier hour"
             + ("" if config.calibration is not None else ", or give the camera a calibration"),
+        )
+    ]
+
+
+def rider_warnings(config: CameraConfig, *, learned: bool) -> list[TuneWarning]:
+    """A traffic camera without a calibration, with the motion detector, on which riders abreast
+    stay one object: its traffic crosses the picture sideways or diagonally, where nothing tells
+    one rider's size without a calibration; or it moves up and down the picture and the detector
+    did not learn in the run how wide a rider is at each row (``learned``)."""
+    if config.kind != "traffic" or config.detector.type != "motion" or config.calibration is not None or not config.lines:
+        return []
+    if config.travel() != "updown":
+        return [
+            TuneWarning(
+                "riders",
+                "without a calibration, riders abreast are one object to the motion detector where traffic crosses the "
+                "picture sideways or diagonally, and are counted as one: give the camera a calibration",
+            )
+        ]
+    if learned:
+        return []
+    return [
+        TuneWarning(
+            "riders",
+            "without a calibration, the motion detector tells riders abreast from one rider by how wide a rider is at each "
+            "row, learnt from riders seen alone, and it did not learn it in this run (too little traffic, or riders seen too "
+            "small): run tune longer or at a busier hour, or give the camera a calibration",
         )
     ]
 
@@ -516,6 +543,7 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         *size_warnings(heights),
         *calibration_warnings(config, list(presences.values())),
         *group_warnings(config, learned=isinstance(pipeline.detector, MotionDetector) and pipeline.detector.counts_groups),
+        *rider_warnings(config, learned=isinstance(pipeline.detector, MotionDetector) and pipeline.detector.knows_riders),
         *shake_warnings(shifts),
         *light_warnings(levels, analysed_fps),
         *colour_warnings(colour),

@@ -25,6 +25,7 @@ from camera_agents.tune import (
     line_edge_warnings,
     rate_warnings,
     reduced_colour_share,
+    rider_warnings,
     run_tune,
     shake_warnings,
     size_warnings,
@@ -303,6 +304,54 @@ def test_a_security_camera_that_did_not_learn_a_persons_size_is_named(example, c
     assert [w.kind for w in warnings] == (["groups"] if warned else [])
     # Without a calibration the installer is also told that one would do it.
     assert all(("calibration" in w.message) == ("calibration" not in data) for w in warnings)
+
+
+def _uncalibrated(lines=None) -> CameraConfig:
+    data = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
+    del data["calibration"]
+    if lines is not None:
+        data["lines"] = lines
+    return CameraConfig.model_validate(data)
+
+
+_UPRIGHT = [{"id": "count", "points": [[480, 40], [480, 500]], "in_direction": [[10, 270], [60, 270]]}]
+
+
+@pytest.mark.parametrize(
+    ("config", "learned", "warned"),
+    [
+        # calibrated: riders abreast are told apart on the ground
+        (lambda: CameraConfig.model_validate(yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))), False, False),
+        # no calibration, traffic up and down the picture, a rider's width learnt in the run
+        (lambda: _uncalibrated(), True, False),
+        # the same, not learnt in the run: run longer or calibrate
+        (lambda: _uncalibrated(), False, True),
+        # no calibration, traffic across the picture: nothing learnt tells riders abreast there
+        (lambda: _uncalibrated(_UPRIGHT), True, True),
+        # a security camera counts people, not riders
+        (lambda: CameraConfig.model_validate({**yaml.safe_load((EXAMPLES / "vtest.yaml").read_text(encoding="utf-8")), "detector": {"type": "motion"}}), False, False),
+    ],
+)
+def test_an_uncalibrated_traffic_camera_that_cannot_tell_riders_abreast_is_named(config, learned, warned):
+    warnings = rider_warnings(config(), learned=learned)
+    assert [w.kind for w in warnings] == (["riders"] if warned else [])
+    assert all("calibration" in w.message for w in warnings)
+
+
+def test_the_report_of_an_uncalibrated_camera_says_whether_it_learnt_a_riders_width(tmp_path):
+    # A road of riders up and down the picture without its calibration: a rider's width is
+    # learnt within seconds; with the lines turned upright nothing could be.
+    from camera_agents.sources import open_source
+
+    source = open_source("synthetic:traffic?variant=side-by-side&seed=9")
+    data = source.camera_config()
+    source.close()
+    del data["calibration"]
+    report = run_tune(CameraConfig.model_validate(data), tmp_path / "level", seconds=15)
+    assert "riders" not in {w.kind for w in report.warnings}
+    data["lines"] = [{"id": "count", "points": [[480, 40], [480, 500]], "in_direction": [[10, 270], [60, 270]]}]
+    report = run_tune(CameraConfig.model_validate(data), tmp_path / "upright", seconds=5)
+    assert "riders" in {w.kind for w in report.warnings}
 
 
 @pytest.mark.parametrize(
