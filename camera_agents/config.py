@@ -123,6 +123,17 @@ class SizeClasses(_Model):
     car_max_long_m: float = Field(
         default=8.0, gt=0, le=200, description="Longest a car's box reaches on the ground along the traffic (calibrated), m; longer is bus/truck."
     )
+    # Without a calibration, on traffic up and down the picture, a vehicle is named by how wide its
+    # box is at the scale a rider's width learnt at that row gives (0.89 m a rider): across the
+    # traffic a vehicle is as wide from every view along the road. Uncalibrated tuning cameras,
+    # seeds 1-3, vehicles named right: by the box's area 0.803; 1.3 and 2.3 m 0.848, 1.4 and 2.45
+    # 0.858, 1.4 and 2.6 0.862, 1.5 and 2.6 0.861, 1.4 and 3.0 0.853.
+    motorbike_max_wide_m: float = Field(
+        default=1.4, gt=0, le=20, description="Widest a motorbike's box is across the traffic (uncalibrated, traffic up and down the picture, once a rider's width is learnt), m."
+    )
+    car_max_wide_m: float = Field(
+        default=2.6, gt=0, le=40, description="Widest a car's box is across the traffic (uncalibrated, traffic up and down the picture, once a rider's width is learnt), m; wider is bus/truck."
+    )
     motorbike_max_px: float = Field(default=2600, gt=0, description="Largest box of a motorbike (uncalibrated), px².")
     car_max_px: float = Field(default=15000, gt=0, description="Largest box of a car (uncalibrated), px²; above is bus/truck.")
     # Taller than wide: people walking in pairs are, and vehicles seen from a pole are not. At 1.6

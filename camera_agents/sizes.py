@@ -14,10 +14,13 @@ from camera_agents.geometry import GroundPlane
 
 
 class SizeClassifier:
-    """Names a blob by its footprint: on the ground in m² when calibrated, else in px²."""
+    """Names a blob by its size: calibrated, by its length on the ground along the traffic; else
+    by its width at the scale a rider's width learnt at its row gives (``riders``, once learnt),
+    or by its area in px²."""
 
-    def __init__(self, classes: SizeClasses, *, kind: str, ground: GroundPlane | None, crosswise: bool = False) -> None:
+    def __init__(self, classes: SizeClasses, *, kind: str, ground: GroundPlane | None, crosswise: bool = False, riders: RiderScale | None = None) -> None:
         self._classes = classes
+        self._riders = riders
         self._crosswise = crosswise  # traffic across the picture: across it is up the picture
         self._kind = kind
         self._ground = ground
@@ -33,6 +36,9 @@ class SizeClassifier:
         if self._ground is not None:
             long_m = self.along_m(xyxy)
             small, medium = long_m <= c.motorbike_max_long_m, long_m <= c.car_max_long_m
+        elif self._riders is not None and self._riders.learned:
+            wide_m = self._riders.across_m(xyxy)
+            small, medium = wide_m <= c.motorbike_max_wide_m, wide_m <= c.car_max_wide_m
         else:
             area = width * height
             small, medium = area <= c.motorbike_max_px, area <= c.car_max_px
@@ -191,8 +197,8 @@ class RiderScale:
     """Metres per pixel at each row of an uncalibrated traffic camera whose traffic moves up and
     down the picture, learnt from what it sees: the most common rider's width at that row
     (``RowScale``) is ``RIDER_WIDE_M``. A box's height is read at the same scale, as a calibrated
-    camera reads a box's footprint. It tells riders abreast from one rider without a calibration;
-    no more (a vehicle's class and the joins of its pieces still want one)."""
+    camera reads a box's footprint. It tells riders abreast from one rider without a calibration,
+    and a vehicle's class by its width; no more (the joins of a vehicle's pieces still want one)."""
 
     def __init__(self) -> None:
         # A rider's width per band from 10 blobs (60 for a person's height): a road shows many

@@ -607,3 +607,24 @@ def test_without_a_calibration_a_riders_width_is_learnt_and_tells_riders_abreast
     assert riders.across_m(single) == pytest.approx(np.full(3, RIDER_WIDE_M), rel=0.1)
     assert not merged.by_size(single, dark=False)[0].any()
     assert merged.by_size(abreast, dark=False)[0].all()
+
+
+@pytest.mark.parametrize(
+    ("riders_wide", "named"),
+    [
+        (1.0, "motorbike"),  # one rider
+        (2.0, "car"),  # 1.8 m across: a car seen from behind or ahead
+        (3.5, "bus_truck"),  # 3.1 m: wider than any car
+    ],
+)
+def test_without_a_calibration_a_vehicle_is_named_by_its_width_once_a_riders_is_learnt(riders_wide, named):
+    config = MotionDetectorConfig()
+    riders = RiderScale()
+    classifier = SizeClassifier(config.classes, kind="traffic", ground=None, riders=riders)
+    boxes = _road_users(np.random.default_rng(6), 600, slope=0.08, offset=4.0)
+    for start in range(0, 600, 6):
+        riders.observe(boxes[start : start + 6], 540)
+    assert riders.learned
+    one = 0.08 * 450 + 4.0  # a rider's width at row 450, in pixels
+    box = np.array([[300, 450 - 1.5 * one, 300 + riders_wide * one, 450]])
+    assert classifier.classify(box).tolist() == [CLASS_ID[named]]
