@@ -42,13 +42,13 @@ class MotionDetector:
         self._masks = masks if masks is not None else Masks()
         self._masked: np.ndarray | None = None  # analysis-scale: 255 under a mask, where motion is ignored
         self._unmasked: np.ndarray | None = None  # its inverse
+        # Without a calibration, riders abreast are told from one rider by the most common rider's
+        # width at each row, learnt from what the camera sees (traffic up and down the picture).
+        self._riders = RiderScale() if kind == "traffic" and ground is None and travel == "updown" else None
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
         # quarter, so that the cuts meant for riders abreast fall between them. The size classifier
         # keeps it: it also turns sizes across and along the traffic.
-        # Without a calibration, riders abreast are told from one rider by the most common rider's
-        # width at each row, learnt from what the camera sees (traffic up and down the picture).
-        self._riders = RiderScale() if kind == "traffic" and ground is None and travel == "updown" else None
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=travel == "leftright", riders=self._riders)
         self._merged = MergedVehicles(self._classifier, split_min_width_m=config.split_min_width_m, updown=travel == "updown", riders=self._riders)
         # What a sharp edge of light leaves behind the light field is taken out on traffic cameras:
