@@ -1,6 +1,8 @@
 """Which blobs are vehicles merged, told by their size on the ground at their spot.
 
-A calibrated camera knows how wide a rider and how long a car is wherever a blob stands. A blob
+A calibrated camera knows how wide a rider and how long a car is wherever a blob stands; one
+without a calibration whose traffic moves up and down the picture learns how wide a rider is at
+each row (``camera_agents.sizes.RiderScale``) and reads sizes at that scale. A blob
 wider than one rider is riders abreast, cut at a shallower valley of its profile than other blobs
 (``camera_agents.blobs``), if one piece is then a rider. On traffic across the picture a blob too
 deep across the lanes for its length is two vehicles in neighbouring lanes, cut between the lanes
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from camera_agents.blobs import CAR_LONG_M, box_corners, cut_across_lanes, cut_by_colour, two_lanes_deep
-from camera_agents.sizes import RiderScale, SizeClassifier
+from camera_agents.sizes import GroundScale, RiderScale, SizeClassifier
 
 _RIDER_MAX_FOOTPRINT_M2 = 2.4  # a rider's box at most, its width on the ground times its height at that scale
 
@@ -33,26 +35,24 @@ class MergedVehicles:
         self._updown = updown
 
     def by_size(self, boxes: np.ndarray, *, dark: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per blob (``boxes`` in frame pixels), from its size on the ground (calibrated cameras
-        only): whether it is wide enough to be riders side by side; whether (traffic across the
-        picture) it is too deep across the lanes for its length to be one vehicle; and whether
-        (traffic up and down the picture, by day) it is riders wide and no longer than a car, to
-        be cut by colour. After dark a vehicle's lamps and body differ in colour too."""
+        """Per blob (``boxes`` in frame pixels), from its size on the ground (where sizes are
+        known, ``_scale``): whether it is wide enough to be riders side by side; whether (traffic
+        across the picture) it is too deep across the lanes for its length to be one vehicle; and
+        whether (traffic up and down the picture, by day) it is riders wide and no longer than a
+        car, to be cut by colour. After dark a vehicle's lamps and body differ in colour too."""
         two_wide, stacked, by_colour = (np.zeros(len(boxes), bool) for _ in range(3))
-        if self._classifier.calibrated:
-            across = self._classifier.across_m(boxes)
-            two_wide = across >= self._split_min_width_m
-            if self._classifier.crosswise:
-                # Seen from the side, as traffic across the picture is, a long blob is at least
-                # twice as wide as tall in the picture; a bus driving diagonally is squarer.
-                sideways = boxes[:, 2] - boxes[:, 0] >= 2 * (boxes[:, 3] - boxes[:, 1])
-                stacked = two_lanes_deep(self._classifier.along_m(boxes), across, sideways)
-            elif self._updown and not dark and two_wide.any():
-                by_colour = two_wide & (self._classifier.along_m(boxes) <= CAR_LONG_M)
-        elif self._riders is not None and self._riders.learned:
-            two_wide = self._riders.across_m(boxes) >= self._split_min_width_m
-            if self._updown and not dark and two_wide.any():
-                by_colour = two_wide & (self._riders.along_m(boxes) <= CAR_LONG_M)
+        scale = self._scale()
+        if scale is None:
+            return two_wide, stacked, by_colour
+        across = scale.across_m(boxes)
+        two_wide = across >= self._split_min_width_m
+        if self._classifier.crosswise:  # calibrated only: nothing is learnt across the picture
+            # Seen from the side, as traffic across the picture is, a long blob is at least
+            # twice as wide as tall in the picture; a bus driving diagonally is squarer.
+            sideways = boxes[:, 2] - boxes[:, 0] >= 2 * (boxes[:, 3] - boxes[:, 1])
+            stacked = two_lanes_deep(scale.along_m(boxes), across, sideways)
+        elif self._updown and not dark and two_wide.any():
+            by_colour = two_wide & (scale.along_m(boxes) <= CAR_LONG_M)
         return two_wide, stacked, by_colour
 
     def holds_a_rider(self, pieces: list[Piece], inv: float, *, dark: bool) -> bool:
@@ -97,9 +97,19 @@ class MergedVehicles:
         expected size at its spot) and short."""
         p = np.asarray(pieces, dtype=np.float64)
         boxes = box_corners(p) * inv
-        scale = self._classifier if self._classifier.calibrated or self._riders is None else self._riders
+        scale = self._scale()
+        assert scale is not None, "only a blob whose size is known is cut for it"
         widths = scale.across_m(boxes)
         # A car cut down its middle (its two lamps at dusk, a windscreen the colour of the road)
         # gives two pieces a rider wide, but each as long as the car: riders are short.
         short = scale.footprint_m2(boxes) <= _RIDER_MAX_FOOTPRINT_M2
         return p, (widths >= 0.35) & (widths < self._split_min_width_m) & short
+
+    def _scale(self) -> GroundScale | None:
+        """What reads a blob's size in metres here: the calibration; without one, a rider's
+        width learnt at each row, once learnt; else nothing."""
+        if self._classifier.calibrated:
+            return self._classifier
+        if self._riders is not None and self._riders.learned:
+            return self._riders
+        return None

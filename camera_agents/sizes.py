@@ -4,13 +4,23 @@ joins weigh."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
 from camera_agents.config import SizeClasses
 from camera_agents.detections import CLASS_ID
 from camera_agents.geometry import GroundPlane
+
+
+class GroundScale(Protocol):
+    """Sizes in metres of boxes in the frame's pixels: a calibration's, or a learnt one's."""
+
+    def across_m(self, xyxy: np.ndarray) -> np.ndarray: ...
+
+    def along_m(self, xyxy: np.ndarray) -> np.ndarray: ...
+
+    def footprint_m2(self, xyxy: np.ndarray) -> np.ndarray: ...
 
 
 class SizeClassifier:
