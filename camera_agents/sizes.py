@@ -1,6 +1,8 @@
-"""What a moving object is, by its size: its footprint on the ground in m² on a calibrated camera
-(or in pixels² without one), and the distances on the ground the motion detector's cuts and
-joins weigh."""
+"""What a moving object is, by its size: its length on the ground on a calibrated camera, and the
+distances on the ground the motion detector's cuts and joins weigh. Without a calibration, the
+size of the most common upright object at each row is learnt from what the camera sees
+(``RowScale``): one person's height on a security camera, one rider's width on a road
+(``RiderScale``, which reads sizes in metres by it); else an object's area in pixels² names it."""
 
 from __future__ import annotations
 
