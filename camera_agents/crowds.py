@@ -18,7 +18,8 @@ to 0.42 with how many groups a clip held. A blob's box alone says less: people o
 other in view make it taller, not wider.
 
 Without a calibration the ground's scale at a blob's feet is one person's height at that row of
-the picture (``RowScale``), learned from what the camera sees before anything is counted by area.
+the picture (``camera_agents.sizes.RowScale``), learned from what the camera sees before anything
+is counted by area.
 ``GroupCounter`` puts it together for the motion detector of a security camera.
 """
 

@@ -14,6 +14,7 @@ before them is counted and matched as on a live camera.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +133,9 @@ def error_causes(score: CrossingScore, counted: Sequence[LineCrossing], tracks: 
         counted_as.setdefault(c.track_id, set()).add((c.line_id, c.direction))
 
     def nearest(frame: int) -> tuple[int, list[int], list[list[float]]]:
-        at = min(analysed, key=lambda f: abs(f - frame))
+        after = bisect.bisect_left(analysed, frame)
+        near = analysed[max(after - 1, 0) : after + 1]  # the analysed frames either side; the earlier on a tie
+        at = min(near, key=lambda f: abs(f - frame))
         ids, xyxy = tracks[at]
         return at, ids.tolist(), xyxy.tolist()
 
@@ -188,9 +191,10 @@ def count_crossings(config, source, *, tracks: dict | None = None) -> tuple[int,
         if isinstance(item, Frame):
             frames += 1
             next_index = item.index + 1
-            analysed = pipeline.wants_picture(item.index)
+            # Asked before ``process``, which may change the stride from the next frame on.
+            keep = tracks is not None and pipeline.wants_picture(item.index)
             crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
-            if tracks is not None and analysed:
+            if keep:
                 shown = pipeline.last_tracks
                 tracks[item.index] = (shown.tracker_id.copy(), shown.xyxy.copy())
     return frames, crossings

@@ -154,7 +154,7 @@ class RowScale:
 
     BANDS = 8
     LEARNT_FROM = 60  # blobs in a band before it says how large objects are there
-    _LEAST_PX = 6.0  # shorter blobs are specks and pieces at any row
+    _LEAST_PX = 6.0  # smaller blobs (their measure) are specks and pieces at any row
 
     def __init__(self, *, measure: Literal["height", "width"] = "height", learnt_from: int = LEARNT_FROM) -> None:
         self._bands = [MostCommon(learnt_from=learnt_from, relearn_every=learnt_from // 2) for _ in range(self.BANDS)]
