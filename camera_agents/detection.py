@@ -47,14 +47,15 @@ class Detector(Protocol):
 
 def make_detector(
     config: DetectorConfig, *, kind: str, ground: GroundPlane | None = None, travel: Travel | None = None, seen_width: float | None = None,
-    masks: Masks | None = None,
+    masks: Masks | None = None, across: tuple[float, float] | None = None,
 ) -> Detector:  # fmt: skip
     """``travel``: how traffic moves through the picture (read from the counting lines), if known;
     ``seen_width``: the width whose settings suit the pictures (``camera_agents.config.seen_width``);
     ``masks``: where the motion detector ignores what moves (the pipeline drops what any detector
-    finds standing there)."""
+    finds standing there); ``across``: on a calibrated road seen diagonally, the direction across
+    its traffic in the picture (``camera_agents.geometry.across_traffic``)."""
     if isinstance(config, MotionDetectorConfig):
-        return MotionDetector(config, kind=kind, ground=ground, travel=travel, seen_width=seen_width, masks=masks)
+        return MotionDetector(config, kind=kind, ground=ground, travel=travel, seen_width=seen_width, masks=masks, across=across)
     if isinstance(config, HogDetectorConfig):
         from camera_agents.learned import HogDetector
 

@@ -71,6 +71,27 @@ def travel_across(lines: Sequence[tuple[Point, Point]]) -> Travel | None:
     return None
 
 
+def across_traffic(lines: Sequence[tuple[Point, Point]], ground: GroundPlane | None) -> tuple[float, float] | None:
+    """The direction across the traffic in the picture where counting ``lines`` see a calibrated
+    road diagonally (``travel_across`` is None): square to the road's own direction in the
+    picture (the road's, on the ground square to the lines, seen at each line's middle), a unit
+    vector pointing right; None where the traffic moves up and down or across the picture, or
+    there are no lines or no calibration."""
+    if not lines or ground is None or travel_across(lines) is not None:
+        return None
+    total = np.zeros(2)
+    for a, b in lines:
+        ends = ground.to_ground(np.array([a, b], np.float64))
+        middle, along_line = ends.mean(axis=0), ends[1] - ends[0]
+        road = np.array([-along_line[1], along_line[0]]) / max(float(np.hypot(*along_line)), 1e-9)
+        seen = ground.to_image(np.array([middle, middle + road]))
+        step = seen[1] - seen[0]
+        normal = np.array([-step[1], step[0]]) / max(float(np.hypot(*step)), 1e-9)
+        total += normal if normal[0] >= 0 else -normal
+    norm = float(np.hypot(*total))
+    return (float(total[0] / norm), float(total[1] / norm)) if norm > 0 else None
+
+
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     """Boolean mask of the points inside a simple polygon (even-odd rule; a point exactly on an
     edge may fall either way, which a jittering anchor makes irrelevant)."""
@@ -131,6 +152,13 @@ class GroundPlane:
             return np.zeros((0, 2))
         # One OpenCV call: a third of the time of numpy's matrix product on a frame's few points.
         return cv2.perspectiveTransform(pts, self.matrix).reshape(-1, 2)
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """Ground points (metres) to image pixels."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 1, 2)
+        if not len(pts):
+            return np.zeros((0, 2))
+        return cv2.perspectiveTransform(pts, np.linalg.inv(self.matrix)).reshape(-1, 2)
 
     def pixels_per_metre(self, points: np.ndarray) -> np.ndarray:
         """Image pixels per metre of ground around each image point: the square root of the pixels

@@ -34,7 +34,7 @@ class MotionDetector:
 
     def __init__(
         self, config: MotionDetectorConfig, *, kind: str = "traffic", ground: GroundPlane | None = None, travel: Travel | None = None,
-        seen_width: float | None = None, masks: Masks | None = None,
+        seen_width: float | None = None, masks: Masks | None = None, across: tuple[float, float] | None = None,
     ) -> None:  # fmt: skip
         self._config = config
         self._history = config.history_for(kind)  # analysed frames of background history
@@ -50,7 +50,10 @@ class MotionDetector:
         # quarter, so that the cuts meant for riders abreast fall between them. The size classifier
         # keeps it: it also turns sizes across and along the traffic.
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=travel == "leftright", riders=self._riders)
-        self._merged = MergedVehicles(self._classifier, split_min_width_m=config.split_min_width_m, updown=travel == "updown", riders=self._riders)
+        self._merged = MergedVehicles(
+            self._classifier, split_min_width_m=config.split_min_width_m, updown=travel == "updown", riders=self._riders,
+            across=across if ground is not None and kind == "traffic" else None,
+        )
         # What a sharp edge of light leaves behind the light field is taken out on traffic cameras:
         # on a plaza it took grey-clad people at a cloud's edge with it (the example crowd
         # camera's tuning plazas: entrance occupancy off by 0.55 -> 0.57 median, as many more
@@ -208,7 +211,8 @@ class MotionDetector:
         # the picture, by day: riders abreast still one blob (staggered, or their shadows joining
         # them) are cut where the colour changes most from one side to the other.
         boxes = box_corners(s) * inv
-        two_wide, stacked, by_colour = self._merged.by_size(boxes, dark=learnt.dark)
+        sized = self._merged.by_size(boxes, dark=learnt.dark)
+        two_wide, stacked, by_colour, abreast = sized.two_wide, sized.stacked, sized.by_colour, sized.abreast
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
         neck = 0.0 if learnt.dark else 0.4
@@ -231,6 +235,9 @@ class MotionDetector:
                     pieces = [(px + ox, py + oy, pw, ph, fill) for px, py, pw, ph, fill in pieces]
                 if len(pieces) == 1 and (stacked[index] or by_colour[index]):
                     pieces = self._merged.cut_without_a_valley(labels, label, (x, y, w, h), origin, raw[labelled], solid, inv) or pieces
+                elif len(pieces) == 1 and abreast[index]:
+                    assert sized.abreast_scale is not None
+                    pieces = self._merged.cut_abreast(labels, label, (x, y, w, h), origin, inv, sized.abreast_scale[index]) or pieces
                 if self._monochrome:
                     pieces = learnt.without_shadow_pieces(pieces, labels, label, origin, small)
                 parts.extend(pieces)

@@ -32,6 +32,7 @@ from camera_agents.analytics import (
 from camera_agents.config import CameraConfig, camera_info, seen_width
 from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
+from camera_agents.geometry import across_traffic
 from camera_agents.masks import Masks
 from camera_agents.tracking import Tracker
 from ingest.contract import (
@@ -102,7 +103,8 @@ class CameraPipeline:
         travel = config.travel()
         self.masks = Masks([mask.polygon for mask in config.masks])
         self.detector = detector or make_detector(
-            config.detector, kind=config.kind, ground=ground, travel=travel, seen_width=seen, masks=self.masks
+            config.detector, kind=config.kind, ground=ground, travel=travel, seen_width=seen, masks=self.masks,
+            across=across_traffic([line.points for line in config.lines], ground),
         )
         self.tracker = Tracker(
             min_hits=config.confirmation_hits(),

@@ -15,7 +15,15 @@ from camera_agents.analytics import (
     ZoneCounter,
 )
 from camera_agents.detections import CLASS_ID, Detections
-from camera_agents.geometry import GroundPlane, bottom_centre, points_in_polygon, side_of_arrow, signed_distance, travel_across
+from camera_agents.geometry import (
+    GroundPlane,
+    across_traffic,
+    bottom_centre,
+    points_in_polygon,
+    side_of_arrow,
+    signed_distance,
+    travel_across,
+)
 
 
 def tracked(boxes, ids, *, cls="car", confirmed=True) -> Detections:
@@ -51,6 +59,43 @@ HORIZONTAL = CountingLine.from_points("stop", [[100, 300], [500, 300]], [[300, 2
 )
 def test_the_way_traffic_moves_is_read_from_the_counting_lines(lines, travel):
     assert travel_across(lines) == travel
+
+
+# A camera looking straight down at 20 pixels a metre, its ground turned 30 degrees from the
+# picture's: a road along the ground's y axis runs 30 degrees off upright in the picture.
+_TURNED = np.deg2rad(30)
+_TURNED_GROUND = GroundPlane.from_points(
+    [[0, 0], [400, 0], [400, 400], [0, 400]],
+    [[(x * np.cos(_TURNED) + y * np.sin(_TURNED)) / 20, (-x * np.sin(_TURNED) + y * np.cos(_TURNED)) / 20] for x, y in [[0, 0], [400, 0], [400, 400], [0, 400]]],
+)
+
+
+@pytest.mark.parametrize(
+    "lines, ground, expected",
+    [
+        # a road seen diagonally, its lines square to it on the ground: across it is along them
+        ([((100, 100), (100 + 200 * np.cos(_TURNED), 100 + 200 * np.sin(_TURNED)))], _TURNED_GROUND, (np.cos(_TURNED), np.sin(_TURNED))),
+        # the same line drawn from its other end: the direction still points right
+        ([((100 + 200 * np.cos(_TURNED), 100 + 200 * np.sin(_TURNED)), (100, 100))], _TURNED_GROUND, (np.cos(_TURNED), np.sin(_TURNED))),
+        # no calibration: nothing says which way the road runs on the ground
+        ([((100, 100), (273, 200))], None, None),
+        # a level line: traffic up and down the picture, cut by its columns
+        ([((100, 300), (860, 310))], _TURNED_GROUND, None),
+        # an upright line: traffic across the picture, cut by its rows
+        ([((480, 50), (500, 500))], _TURNED_GROUND, None),
+    ],
+)
+def test_the_direction_across_a_road_seen_diagonally_is_read_from_its_lines_and_calibration(lines, ground, expected):
+    across = across_traffic(lines, ground)
+    if expected is None:
+        assert across is None
+    else:
+        assert across == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_ground_plane_maps_its_ground_back_to_the_picture():
+    points = np.array([[10.0, 20.0], [300.0, 50.0], [120.0, 380.0]])
+    assert _TURNED_GROUND.to_image(_TURNED_GROUND.to_ground(points)) == pytest.approx(points, abs=1e-6)
 
 
 def test_geometry_basics():

@@ -11,7 +11,7 @@ from camera_agents.blobs import components, cut_across_lanes, cut_by_colour, spl
 from camera_agents.config import HogDetectorConfig, MotionDetectorConfig, OnnxDetectorConfig
 from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID
-from camera_agents.geometry import GroundPlane
+from camera_agents.geometry import GroundPlane, across_traffic
 from camera_agents.learned import COCO_NAMES, HogDetector, OnnxDetector, decode_yolo
 from camera_agents.masks import Masks
 from camera_agents.merged import MergedVehicles
@@ -628,3 +628,77 @@ def test_without_a_calibration_a_vehicle_is_named_by_its_width_once_a_riders_is_
     one = 0.08 * 450 + 4.0  # a rider's width at row 450, in pixels
     box = np.array([[300, 450 - 1.5 * one, 300 + riders_wide * one, 450]])
     assert classifier.classify(box).tolist() == [CLASS_ID[named]]
+
+
+# A pole camera looking diagonally down a road 8.4 m wide (the calibration of one of the synthetic
+# oblique cameras): x across the road, y along it, in metres.
+_POLE = GroundPlane.from_points(
+    [[667.9, 276.7], [480.3, 205.7], [222.6, 311.9], [411.4, 411.1]], [[-4.2, -5.209], [4.2, -5.209], [4.2, 6.255], [-4.2, 6.255]]
+)
+_POLE_LINE = ((486.4, 450.5), (169.3, 283.9))  # a counting line across the road, 28 degrees off level
+
+
+def _seen_from_the_pole(*vehicles: tuple[float, float, float, float, float]) -> np.ndarray:
+    """Labels (label 1) of vehicles on that road as the camera sees them, each (x, y, wide, long,
+    tall) in metres: its footprint, and its body rising from it up the picture (by 0.4 of its
+    height at the ground's scale there, as a camera looking down at about 25 degrees sees it)."""
+    labels = np.zeros((540, 960), np.int32)
+    for x, y, wide, long, tall in vehicles:
+        footprint = _POLE.to_image(np.array([[x - wide / 2, y - long / 2], [x + wide / 2, y - long / 2], [x + wide / 2, y + long / 2], [x - wide / 2, y + long / 2]]))
+        rise = 0.4 * tall * float(_POLE.pixels_per_metre(footprint.mean(axis=0, keepdims=True))[0])
+        cv2.fillConvexPoly(labels, cv2.convexHull(np.round(np.concatenate([footprint, footprint - (0, rise)])).astype(np.int32)), 1)
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("vehicles", "pieces"),
+    [
+        # riders abreast, 0.4 m apart (the detector's closing joins them): cut apart across the road
+        ([(-0.65, 0.0, 0.9, 2.0, 1.4), (0.65, 0.0, 0.9, 2.0, 1.4)], 2),
+        # the same further apart, and nearer the camera
+        ([(-0.75, 3.0, 0.9, 2.0, 1.4), (0.75, 3.0, 0.9, 2.0, 1.4)], 2),
+        # one rider: narrower than a car seen from above, whole
+        ([(0.0, 0.0, 0.9, 2.0, 1.4)], 1),
+        # a car: as wide across the picture's road as riders abreast, but twice as long; whole
+        ([(0.0, 0.0, 1.8, 4.5, 1.5)], 1),
+        # a bus: far longer, whole
+        ([(0.0, 0.0, 2.5, 11.0, 3.0)], 1),
+        # riders abreast but staggered by a third of their length: longer than a pair, left whole
+        ([(-0.65, 0.0, 0.9, 2.0, 1.4), (0.65, 0.7, 0.9, 2.0, 1.4)], 1),
+    ],
+)
+def test_riders_abreast_on_a_road_seen_diagonally_are_cut_across_it(vehicles, pieces):
+    config = MotionDetectorConfig()
+    across = across_traffic([_POLE_LINE], _POLE)
+    assert across is not None
+    merged = MergedVehicles(SizeClassifier(config.classes, kind="traffic", ground=_POLE), split_min_width_m=config.split_min_width_m, updown=False, across=across)
+    labels = _seen_from_the_pole(*vehicles)
+    count, _, stats, _ = cv2.connectedComponentsWithStats((labels > 0).astype(np.uint8))
+    assert count == 2  # one blob
+    x, y, w, h, _ = (int(v) for v in stats[1])
+    sized = merged.by_size(np.array([[x, y, x + w, y + h]], np.float64), dark=False)
+    assert sized.abreast_scale is not None
+    found = merged.cut_abreast(labels, 1, (x, y, w, h), (0, 0), 1.0, sized.abreast_scale[0]) if sized.abreast[0] else None
+    assert (1 if found is None else len(found)) == pieces
+    if found is not None:  # one rider a piece: each rider mostly inside its own piece's box
+        held = []
+        for rider in vehicles:
+            own = _seen_from_the_pole(rider) > 0
+            shares = [own[py : py + ph, px : px + pw].sum() / own.sum() for px, py, pw, ph, _ in found]
+            held.append(int(np.argmax(shares)))
+            assert max(shares) >= 0.75
+        assert sorted(held) == [0, 1]
+
+
+def test_by_night_riders_abreast_on_a_road_seen_diagonally_are_left_to_the_profiles():
+    # After dark a vehicle's lamps and its body make pieces of other sizes: nothing is cut by size.
+    config = MotionDetectorConfig()
+    merged = MergedVehicles(
+        SizeClassifier(config.classes, kind="traffic", ground=_POLE), split_min_width_m=config.split_min_width_m, updown=False,
+        across=across_traffic([_POLE_LINE], _POLE),
+    )
+    labels = _seen_from_the_pole((-0.65, 0.0, 0.9, 2.0, 1.4), (0.65, 0.0, 0.9, 2.0, 1.4))
+    x, y, w, h, _ = cv2.connectedComponentsWithStats((labels > 0).astype(np.uint8))[2][1]
+    box = np.array([[x, y, x + w, y + h]], np.float64)
+    assert merged.by_size(box, dark=False).abreast[0]
+    assert not merged.by_size(box, dark=True).abreast[0]
