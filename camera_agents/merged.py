@@ -156,11 +156,12 @@ class MergedVehicles:
         low = across_px.min()
         extent = int(across_px.max() - low) + 1
         across_m, per_along = extent * inv * scale[0], inv * scale[1]
-        if across_m < _ABREAST_MIN_M:
+        # Each test asks for what holds, so that a scale beyond the horizon (NaN) cuts nothing.
+        if not across_m >= _ABREAST_MIN_M:
             return None
         along_px = cols * uy - rows * ux
         along_m = float(along_px.max() - along_px.min() + 1) * per_along
-        if across_m < _ABREAST_SQUARENESS * along_m or along_m > _ABREAST_MAX_LONG_M:
+        if not (across_m >= _ABREAST_SQUARENESS * along_m and along_m <= _ABREAST_MAX_LONG_M):
             return None
         bins = (across_px - low).astype(np.intp)
         profile = np.bincount(bins)
@@ -172,7 +173,7 @@ class MergedVehicles:
         for side in (bins < cut, bins >= cut):
             if side.sum() < _ABREAST_PIECE_SHARE * len(rows):
                 return None
-            if float(along_px[side].max() - along_px[side].min() + 1) * per_along > _ABREAST_PIECE_LONG_M:
+            if not float(along_px[side].max() - along_px[side].min() + 1) * per_along <= _ABREAST_PIECE_LONG_M:
                 return None
             r, c = rows[side], cols[side]
             px, py = int(c.min()), int(r.min())
