@@ -28,7 +28,8 @@ from camera_agents.sizes import GroundScale, RiderScale, SizeClassifier
 # (4.76 at the 10th); seen from above (topdown-diagonal) one rider 1.02 m across, a car 2.14 m
 # (2.27 at the 90th). Tuning seeds 1-9 of both variants, wrong counts: none cut 59; 2.3, 2.6 and
 # 2.8 m across 48, 3.0 m 50, 3.3 m 52; across at least 0.85, 0.9 and 1.05 times along 48, 48, 53;
-# at most 4.0, 4.5 and 5.5 m along 47-48; each piece at most 3.0, 3.3 and 3.8 m along 50, 48, 48.
+# at most 4.0, 4.5 and 5.5 m along 47-48; each piece at most 3.0, 3.3 and 3.8 m along 50, 48, 48,
+# and holding at least 15, 25 and 33 % of the blob's pixels 48, 49, 49.
 _ABREAST_MIN_M = 2.6  # across: wider than a car seen from above
 _ABREAST_SQUARENESS = 0.9  # across at least this times along: a car is twice as long as wide
 _ABREAST_MAX_LONG_M = 4.0  # along: a pair of riders is as long as one
@@ -60,7 +61,7 @@ class MergedVehicles:
         self._classifier = classifier
         # A calibrated road seen diagonally: the direction across its traffic in the picture
         # (``camera_agents.geometry.across_traffic``), along which riders abreast are cut apart.
-        self.across = across
+        self._across = across
         # Without a calibration, the scale a rider's width at each row gives, once learnt.
         self._riders = riders
         self._split_min_width_m = split_min_width_m  # a blob this wide on the ground or wider is riders abreast
@@ -86,10 +87,10 @@ class MergedVehicles:
             stacked = two_lanes_deep(scale.along_m(boxes), across, sideways)
         elif self._updown and not dark and two_wide.any():
             by_colour = two_wide & (scale.along_m(boxes) <= CAR_LONG_M)
-        elif self.across is not None and not dark:
+        elif self._across is not None and not dark:
             metres_per_px = self._metres_per_px_across_and_along(boxes)
             # No blob reaches further across the traffic than its box does that way.
-            ux, uy = self.across
+            ux, uy = self._across
             reach = (boxes[:, 2] - boxes[:, 0]) * abs(ux) + (boxes[:, 3] - boxes[:, 1]) * abs(uy)
             abreast = reach * metres_per_px[:, 0] >= _ABREAST_MIN_M
             return BySize(two_wide, stacked, by_colour, abreast, metres_per_px)
@@ -98,8 +99,8 @@ class MergedVehicles:
     def _metres_per_px_across_and_along(self, boxes: np.ndarray) -> np.ndarray:
         """Per box (frame pixels), metres on the ground per frame pixel across and along the
         traffic at its anchor (the middle of its bottom edge), in one projection."""
-        assert self.across is not None
-        ux, uy = self.across
+        assert self._across is not None
+        ux, uy = self._across
         n = len(boxes)
         anchors = np.empty((2 * n, 2))
         anchors[:n, 0], anchors[:n, 1] = (boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]
@@ -148,9 +149,9 @@ class MergedVehicles:
         across the traffic than a car and no longer than a pair of riders is cut at its narrowest
         across it, in its middle half, if each piece is then no longer than a rider. ``scale``:
         metres per frame pixel across and along the traffic at the blob (``BySize.abreast_scale``)."""
-        assert self.across is not None
+        assert self._across is not None
         x, y, w, h = box
-        ux, uy = self.across
+        ux, uy = self._across
         rows, cols = np.nonzero(labels[y : y + h, x : x + w] == label)
         across_px = cols * ux + rows * uy
         low = across_px.min()
