@@ -82,14 +82,17 @@ def across_traffic(lines: Sequence[tuple[Point, Point]], ground: GroundPlane | N
     total = np.zeros(2)
     for a, b in lines:
         ends = ground.to_ground(np.array([a, b], np.float64))
-        middle, along_line = ends.mean(axis=0), ends[1] - ends[0]
-        road = np.array([-along_line[1], along_line[0]]) / max(float(np.hypot(*along_line)), 1e-9)
-        seen = ground.to_image(np.array([middle, middle + road]))
-        step = seen[1] - seen[0]
-        normal = np.array([-step[1], step[0]]) / max(float(np.hypot(*step)), 1e-9)
+        middle = ends.mean(axis=0)
+        seen = ground.to_image(np.array([middle, middle + _square_to(ends[1] - ends[0])]))  # a metre along the road
+        normal = _square_to(seen[1] - seen[0])
         total += normal if normal[0] >= 0 else -normal
     norm = float(np.hypot(*total))
     return (float(total[0] / norm), float(total[1] / norm)) if norm > 0 else None
+
+
+def _square_to(vector: np.ndarray) -> np.ndarray:
+    """The unit vector a quarter turn from ``vector``."""
+    return np.array([-vector[1], vector[0]]) / max(float(np.hypot(*vector)), 1e-9)
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ class MotionDetector:
         self._classifier = SizeClassifier(config.classes, kind=kind, ground=ground, crosswise=travel == "leftright", riders=self._riders)
         self._merged = MergedVehicles(
             self._classifier, split_min_width_m=config.split_min_width_m, updown=travel == "updown", riders=self._riders,
-            across=across if ground is not None and kind == "traffic" else None,
+            across=across if kind == "traffic" else None,
         )
         # What a sharp edge of light leaves behind the light field is taken out on traffic cameras:
         # on a plaza it took grey-clad people at a cloud's edge with it (the example crowd
@@ -211,8 +211,7 @@ class MotionDetector:
         # the picture, by day: riders abreast still one blob (staggered, or their shadows joining
         # them) are cut where the colour changes most from one side to the other.
         boxes = box_corners(s) * inv
-        sized = self._merged.by_size(boxes, dark=learnt.dark)
-        two_wide, stacked, by_colour, abreast = sized.two_wide, sized.stacked, sized.by_colour, sized.abreast
+        two_wide, stacked, by_colour, abreast, abreast_scale = self._merged.by_size(boxes, dark=learnt.dark)
         candidate = (s[:, 2] >= 8) | (s[:, 3] >= 8)
         # After dark a vehicle's lit lamps and its unlit body meet at a neck too: no cut there.
         neck = 0.0 if learnt.dark else 0.4
@@ -236,8 +235,8 @@ class MotionDetector:
                 if len(pieces) == 1 and (stacked[index] or by_colour[index]):
                     pieces = self._merged.cut_without_a_valley(labels, label, (x, y, w, h), origin, raw[labelled], solid, inv) or pieces
                 elif len(pieces) == 1 and abreast[index]:
-                    assert sized.abreast_scale is not None
-                    pieces = self._merged.cut_abreast(labels, label, (x, y, w, h), origin, inv, sized.abreast_scale[index]) or pieces
+                    assert abreast_scale is not None
+                    pieces = self._merged.cut_abreast(labels, label, (x, y, w, h), origin, inv, abreast_scale[index]) or pieces
                 if self._monochrome:
                     pieces = learnt.without_shadow_pieces(pieces, labels, label, origin, small)
                 parts.extend(pieces)
