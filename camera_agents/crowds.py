@@ -18,7 +18,7 @@ to 0.42 with how many groups a clip held. A blob's box alone says less: people o
 other in view make it taller, not wider.
 
 Without a calibration the ground's scale at a blob's feet is one person's height at that row of
-the picture (``camera_agents.sizes.RowScale``), learned from what the camera sees before anything
+the picture (``camera_agents.scales.RowScale``), learned from what the camera sees before anything
 is counted by area.
 ``GroupCounter`` puts it together for the motion detector of a security camera.
 """
@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from camera_agents.detections import CLASS_ID, GROUP, Detections
-from camera_agents.sizes import MostCommon, RowScale, SizeClassifier
+from camera_agents.scales import MostCommon, RowScale
+from camera_agents.sizes import SizeClassifier
 
 # More people's area than this in one blob is no crowd the area can count: light the detector has
 # not caught up with, or a vehicle. It is left one object. A crowd of 8-11 gathered in a plaza's

@@ -2,7 +2,7 @@
 
 A calibrated camera knows how wide a rider and how long a car is wherever a blob stands; one
 without a calibration whose traffic moves up and down the picture learns how wide a rider is at
-each row (``camera_agents.sizes.RiderScale``) and reads sizes at that scale. A blob
+each row (``camera_agents.scales.RiderScale``) and reads sizes at that scale. A blob
 wider than one rider is riders abreast, cut at a shallower valley of its profile than other blobs
 (``camera_agents.blobs``), if one piece is then a rider. On traffic across the picture a blob too
 deep across the lanes for its length is two vehicles in neighbouring lanes, cut between the lanes
@@ -18,7 +18,8 @@ from typing import NamedTuple
 import numpy as np
 
 from camera_agents.blobs import CAR_LONG_M, box_corners, cut_across_lanes, cut_by_colour, two_lanes_deep
-from camera_agents.sizes import GroundScale, RiderScale, SizeClassifier
+from camera_agents.scales import RiderScale
+from camera_agents.sizes import GroundScale, SizeClassifier
 
 # Riders abreast on a calibrated road seen diagonally, measured across and along the traffic in
 # the picture at a blob's anchor (a rider's height, seen from the pole, adds to both). A census of

@@ -25,7 +25,8 @@ from camera_agents.light import COLOUR_CHROMA_MIN, GREY_CHROMA_MAX, MONOCHROME_S
 from camera_agents.masks import Masks
 from camera_agents.merged import MergedVehicles
 from camera_agents.pieces import PieceJoiner
-from camera_agents.sizes import RiderScale, SizeClassifier
+from camera_agents.scales import RiderScale
+from camera_agents.sizes import SizeClassifier
 
 
 class MotionDetector:

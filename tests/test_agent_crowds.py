@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from camera_agents.crowds import MAX_PEOPLE, PersonSize, cut_into_people
-from camera_agents.sizes import RowScale
+from camera_agents.scales import RowScale
 
 
 def _plaza_blobs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,7 +17,8 @@ from camera_agents.masks import Masks
 from camera_agents.merged import MergedVehicles
 from camera_agents.motion import MotionDetector
 from camera_agents.pieces import PieceJoiner, join_lamp_ends
-from camera_agents.sizes import RIDER_WIDE_M, RiderScale, SizeClassifier
+from camera_agents.scales import RIDER_WIDE_M, RiderScale
+from camera_agents.sizes import SizeClassifier
 
 
 def road(rng: np.random.Generator, brightness: int = 90) -> np.ndarray:
