@@ -16,9 +16,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from camera_agents.config import CameraConfig, ConfigError, ConfigIssue, verify_inside_frame
+from camera_agents.config import CameraConfig, ConfigError, verify_inside_frame
 from camera_agents.metrics import AgentMetrics
 from camera_agents.publish import Sink
+from ingest.config_files import ConfigIssue
 from ingest.contract import CameraHealth, Event, LineCrossing
 
 log = logging.getLogger(__name__)

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from ingest.config_files import ConfigFileError, ConfigIssue, Loc, YamlFile, parse_yaml, read_yaml_file, validation_issues
 from ingest.contract import CameraInfo, LineInfo, ZoneInfo
-from ingest.errors import InvalidInput
 
 if TYPE_CHECKING:
     from camera_agents.geometry import GroundPlane, Travel
@@ -482,27 +480,10 @@ def _scale_set(section: dict[str, Any], keys: tuple[str, ...], factor: float) ->
 
 # --- cross-section checks -------------------------------------------------------------------
 
-Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class ConfigIssue:
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path or '(top level)'}: {self.message}"
-
-
-class ConfigError(InvalidInput):
+class ConfigError(ConfigFileError):
     """A camera config that cannot be used; ``issues`` name file, line, key path and problem."""
 
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        self.issues = issues
-        super().__init__("invalid camera config:\n  " + "\n  ".join(str(i) for i in issues))
+    kind = "camera config"
 
 
 Finding = tuple[Loc, str]
@@ -630,36 +611,23 @@ VERIFY_CHECKS: tuple[Callable[[CameraConfig], list[Finding]], ...] = (
 
 def load_camera(path: str | Path) -> CameraConfig:
     """Read and validate one camera file; raises ConfigError naming every problem found."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read the file: {exc}")]) from None
-    return parse_camera(text, source_name=str(path))
+    return _validated(read_yaml_file(path, error=ConfigError))
 
 
 def parse_camera(text: str, *, source_name: str = "<config>") -> CameraConfig:
+    return _validated(parse_yaml(text, source=source_name, error=ConfigError))
+
+
+def _validated(document: YamlFile) -> CameraConfig:
+    if not isinstance(document.data, dict):
+        raise ConfigError([document.issue((), "a camera config must be a mapping of keys (camera_id, name, ...)")])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise ConfigError([ConfigIssue(source_name, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
-    duplicates = _duplicate_keys(root)
-    if duplicates:
-        raise ConfigError([ConfigIssue(source_name, line, path, "key given twice") for path, line in duplicates])
-    if not isinstance(data, dict):
-        raise ConfigError([ConfigIssue(source_name, 1, "", "a camera config must be a mapping of keys (camera_id, name, ...)")])
-    try:
-        config = CameraConfig.model_validate(data)
+        config = CameraConfig.model_validate(document.data)
     except ValidationError as exc:
-        raise ConfigError([_issue(source_name, root, tuple(e["loc"]), e["msg"], e.get("input"), e["type"]) for e in exc.errors()]) from None
-    issues = [
-        _issue(source_name, root, loc, message, _MISSING, "verify")
-        for check in VERIFY_CHECKS
-        for loc, message in check(config)
-    ]
+        raise ConfigError(
+            validation_issues(exc, document, unknown_key=_UNKNOWN_KEY, transparent=_UNION_TAGS, replaced=_REPLACED)
+        ) from None
+    issues = [document.issue(loc, message, transparent=_UNION_TAGS) for check in VERIFY_CHECKS for loc, message in check(config)]
     if issues:
         raise ConfigError(issues)
     return config
@@ -690,18 +658,7 @@ def load_cameras(folder: str | Path) -> list[CameraConfig]:
     return configs
 
 
-_MISSING = object()
-
-
-def _issue(source_name: str, root: yaml.Node | None, loc: Loc, message: str, value: Any, kind: str) -> ConfigIssue:
-    line, path = _locate(root, loc)
-    if value is not _MISSING and kind not in ("missing", "extra_forbidden") and not isinstance(value, (dict, list)):
-        message = f"{message} (got {value!r})"
-    if kind == "extra_forbidden":
-        replaced = _REPLACED.get(str(loc[-1])) if loc else None
-        message = replaced or f"unknown key (allowed keys are listed in camera_agents/README.md): {message}"
-    return ConfigIssue(source_name, line, path, message)
-
+_UNKNOWN_KEY = "unknown key (allowed keys are listed in camera_agents/README.md)"
 
 # Settings that a camera file could hold before and that now have another name and unit: the file
 # is refused (a number in m² read as metres would name every vehicle wrongly), saying what to write.
@@ -710,50 +667,8 @@ _REPLACED = {
     "car_max_m2": "replaced by car_max_long_m: vehicles are named by how far their box reaches along the road, in metres (8 by default), not by a footprint in m²",
 }
 
-
-def _locate(root: yaml.Node | None, loc: Loc) -> tuple[int | None, str]:
-    """The line of the deepest YAML node on the path, and the path spelled as YAML keys."""
-    node = root
-    line = root.start_mark.line + 1 if root is not None else None
-    parts: list[str] = []
-    for key in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode) and isinstance(key, str):
-            for key_node, value_node in node.value:
-                if key_node.value == key:
-                    child = value_node
-                    line = key_node.start_mark.line + 1
-                    break
-            if child is None and key in _UNION_TAGS:
-                continue  # pydantic names the union member in the path; YAML has no such level
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-            child = node.value[key]
-            line = child.start_mark.line + 1
-        parts.append(f"[{key}]" if isinstance(key, int) else (f".{key}" if parts else str(key)))
-        if child is None:
-            node = None
-            continue
-        node = child
-    return line, "".join(parts)
-
-
-_UNION_TAGS = {"motion", "hog", "onnx", "tf_ssd"}
-
-
-def _duplicate_keys(node: yaml.Node | None, path: str = "") -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key_path = f"{path}.{key_node.value}" if path else str(key_node.value)
-            if key_node.value in seen:
-                found.append((key_path, key_node.start_mark.line + 1))
-            seen.add(key_node.value)
-            found.extend(_duplicate_keys(value_node, key_path))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            found.extend(_duplicate_keys(item, f"{path}[{index}]"))
-    return found
+# pydantic names the member of the detector's union in an error's path; the file has no such level.
+_UNION_TAGS = frozenset({"motion", "hog", "onnx", "tf_ssd"})
 
 
 def camera_info(config: CameraConfig, ts: datetime) -> CameraInfo:

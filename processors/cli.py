@@ -68,7 +68,7 @@ def run_one(settings: ProcessorSettings, *, timeout_s: float | None, log_level: 
 @shared()
 def check_rules(path: Path = typer.Argument(..., help="Rules YAML to validate."),
                 camera: Optional[str] = typer.Option(None, "--camera", help="Also print this camera's merged settings (camera id).")) -> None:
-    """Validate a rules file (unknown keys and bad values are named by their key path)."""
+    """Validate a rules file (each unknown key, bad value or key given twice named by its line and key path)."""
     from processors.config import load_rules
 
     rules = load_rules(path)

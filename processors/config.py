@@ -9,7 +9,7 @@
         flow: {z_high: 5}
 
 A camera's settings are the defaults with its overrides merged in, key by key. Unknown keys are
-errors (a typo must not silently keep a default); errors name the key path.
+errors (a typo must not silently keep a default); errors name the line and the key path.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ingest.errors import InvalidInput
+from ingest.config_files import ConfigFileError, YamlFile, read_yaml_file, validation_issues
 
 
-class ConfigError(InvalidInput):
-    """The rules file is missing, not YAML, or has a wrong key or value (named by its path)."""
+class ConfigError(ConfigFileError):
+    """The rules file is missing, not YAML, or has a wrong key or value (named by its line and key path)."""
+
+    kind = "rules file"
 
 
 class _Section(BaseModel):
@@ -165,41 +166,37 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _explain(exc: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"])
-        lines.append(f"{prefix}{path}: {error['msg']}")
-    return "; ".join(lines)
-
-
 def parse_rules(data: Any, *, source: str = "rules") -> RulesConfig:
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping with 'defaults' and 'cameras', got {type(data).__name__}")
-    try:
-        config = RulesConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {_explain(exc)}") from None
-    for camera_id in config.cameras:  # validate every override now, not when the camera shows up
-        try:
-            config.for_camera(camera_id)
-        except ValidationError as exc:
-            raise ConfigError(f"{source}: {_explain(exc, f'cameras.{camera_id}.')}") from None
-    return config
+    """Rules given as Python values (``source``: their name in messages)."""
+    return _validated(YamlFile(source, data))
 
 
 def load_rules(path: Path | None) -> RulesConfig:
     """Load and validate the rules file; None gives the built-in defaults."""
     if path is None:
         return RulesConfig()
+    return _validated(read_yaml_file(path, error=ConfigError))
+
+
+_UNKNOWN_KEY = "unknown key (the rules and their settings are listed in processors/README.md)"
+
+
+def _validated(document: YamlFile) -> RulesConfig:
+    """Every problem of the file at once: the defaults' and each camera's overrides' (checked now,
+    not when the camera first shows up)."""
+    data = {} if document.data is None else document.data
+    if not isinstance(data, dict):
+        raise ConfigError([document.issue((), f"expected a mapping with 'defaults' and 'cameras', got {type(data).__name__}")])
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read rules file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_rules(data, source=str(path))
+        config = RulesConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_issues(exc, document, unknown_key=_UNKNOWN_KEY)) from None
+    issues = []
+    for camera_id in config.cameras:
+        try:
+            config.for_camera(camera_id)
+        except ValidationError as exc:
+            issues.extend(validation_issues(exc, document, unknown_key=_UNKNOWN_KEY, within=("cameras", camera_id)))
+    if issues:
+        raise ConfigError(issues)
+    return config

@@ -111,6 +111,10 @@ def test_yaml_errors_and_duplicate_keys_are_reported_with_lines(tmp_path):
         load_camera(write(tmp_path, "camera_id: a\nname: b\nname: c\n"))
     with pytest.raises(ConfigError, match="must be a mapping"):
         parse_camera("- just\n- a list\n")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"camera_id: a\nname: V\xf9ng T\xe0u\n")  # saved by an editor in Latin-1
+    with pytest.raises(ConfigError, match=r"latin\.yaml:2: cannot read the file: not UTF-8 text"):
+        load_camera(latin)
 
 
 def test_folder_of_cameras_reports_every_bad_file_and_duplicate_ids(tmp_path):

@@ -39,24 +39,49 @@ def test_check_describes_each_route(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize(
-    "text, problem",
+    "text, problems",
     [
-        ("routes: [", "not valid YAML"),  # broken YAML
-        ("- just a list", "expected a mapping"),  # not a mapping
-        (ROUTES.replace("min_severity: critical", "min_severity: urgent"), r"routes\.0\.telegram\.min_severity"),  # bad value, named by path
-        (ROUTES, "IOC_TEST_TELEGRAM_TOKEN is not set"),  # a secret from an environment variable that is missing
+        ("routes: [", [r"routes\.yaml:1: not valid YAML: "]),  # broken YAML, on the line it breaks
+        ("- just a list", [r"routes\.yaml:1: expected a mapping with 'routes', got list"]),  # not a mapping
+        (  # a bad value on its line, the route's channel left out of the path (the file has no such level); the unset secret too
+            ROUTES.replace("min_severity: critical", "min_severity: urgent"),
+            [
+                r"routes\.yaml:6: routes\[0\]\.bot_token: .*IOC_TEST_TELEGRAM_TOKEN is not set",
+                r"routes\.yaml:9: routes\[0\]\.min_severity: Input should be 'info', 'warning' or 'critical' \(got 'urgent'\)",
+            ],
+        ),
+        (ROUTES, [r"routes\.yaml:6: routes\[0\]\.bot_token: .*IOC_TEST_TELEGRAM_TOKEN is not set"]),  # a secret's environment variable unset
+        (  # every problem at once, each on its line: an unknown key in one route, a bad address in the other
+            ROUTES.replace("bot_token: env:IOC_TEST_TELEGRAM_TOKEN", "bot_token: t\n    colour: red").replace("https://dispatch", "ftp://dispatch"),
+            [r"routes\.yaml:7: routes\[0\]\.colour: unknown key", r"routes\.yaml:13: routes\[1\]\.url: String should match pattern"],
+        ),
+        (  # a key given twice: YAML would keep the second route's address silently
+            ROUTES.replace("secret: s3cret", "secret: s3cret\n    url: https://other.example/ioc"),
+            [r"routes\.yaml:14: routes\[1\]\.url: key given twice"],
+        ),
     ],
 )
-def test_a_bad_routes_file_is_refused_with_one_line(tmp_path: Path, text: str, problem: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_routes_file_is_refused_naming_each_problem_by_line_and_key(
+    tmp_path: Path, text: str, problems: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("IOC_TEST_TELEGRAM_TOKEN", raising=False)
     routes = tmp_path / "routes.yaml"
     routes.write_text(text, encoding="utf-8")
     result = CliRunner().invoke(app, ["check", "--routes", str(routes)])
     assert result.exit_code == RoutesError.exit_code == 2, result.output
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(error_lines) == 1 and re.search(problem, error_lines[0]), result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == "error: invalid routes file:" and len(lines) == 1 + len(problems), result.stderr
+    for line, problem in zip(lines[1:], problems):
+        assert re.search(problem, line), result.stderr
+
+
+def test_a_routes_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_bytes(b"routes: []\n# \xff\xfe\n")
+    result = CliRunner().invoke(app, ["check", "--routes", str(routes)])
+    assert result.exit_code == 2 and "routes.yaml:2: cannot read the file: not UTF-8 text (save it as UTF-8)" in result.stderr, result.stderr
 
 
 def test_a_missing_routes_file_is_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", "--routes", str(tmp_path / "nope.yaml")])
-    assert result.exit_code == 2 and "cannot read routes file" in result.stderr and "nope.yaml" in result.stderr
+    assert result.exit_code == 2 and "nope.yaml: cannot read the file: No such file or directory" in result.stderr, result.stderr

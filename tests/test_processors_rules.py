@@ -4,6 +4,7 @@ updates, silences, operator resolve, the flow baseline and snapshots."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -202,19 +203,49 @@ def test_snapshot_round_trip_keeps_baseline_open_alerts_and_silences(tmp_path: P
         read_snapshot(tmp_path / "bad.json")
 
 
-def test_rules_file_errors_name_the_key_path(tmp_path: Path):
+@pytest.mark.parametrize(
+    "text, issues",
+    [
+        (  # a camera's override with a typo, on its line
+            "defaults:\n  crowd:\n    max_occupancy: 40\ncameras:\n  cam-1:\n    flow:\n      z_hihg: 3\n",
+            [r"rules\.yaml:7: cameras\.cam-1\.flow\.z_hihg: unknown key"],
+        ),
+        ("defaults:\n  offline:\n    after_s: -1\n", [r"rules\.yaml:3: defaults\.offline\.after_s: Input should be greater than 0 \(got -1\)"]),
+        (  # every problem at once, down the file: the defaults' and each camera's overrides'
+            "defaults:\n  crowd: {max_occupancy: lots}\ncameras:\n  cam-1: {stopped: {seconds: 5}}\n  cam-2:\n    crowd: {clear_ratio: 2}\n",
+            [r"rules\.yaml:2: defaults\.crowd\.max_occupancy: Input should be a valid integer.* \(got 'lots'\)"],
+        ),
+        (
+            "cameras:\n  cam-1: {stopped: {seconds: 5}}\n  cam-2:\n    crowd: {clear_ratio: 2}\n",
+            [r"rules\.yaml:2: cameras\.cam-1\.stopped\.seconds: unknown key", r"rules\.yaml:4: cameras\.cam-2\.crowd\.clear_ratio: Input should be less"],
+        ),
+        (  # a camera given twice: YAML would keep the second block and drop the first silently
+            "cameras:\n  cam-1: {crowd: {max_occupancy: 5}}\n  cam-1: {flow: {z_high: 5}}\n",
+            [r"rules\.yaml:3: cameras\.cam-1: key given twice"],
+        ),
+        ("defaults: [\n", [r"rules\.yaml:2: not valid YAML: "]),  # broken YAML, where it breaks
+        ("- crowd\n", [r"rules\.yaml:1: expected a mapping with 'defaults' and 'cameras', got list"]),
+    ],
+)
+def test_a_bad_rules_file_names_each_problem_by_line_and_key_path(tmp_path: Path, text: str, issues: list[str]):
     path = tmp_path / "rules.yaml"
-    path.write_text("defaults:\n  crowd:\n    max_occupancy: 40\ncameras:\n  cam-1:\n    flow:\n      z_hihg: 3\n")
-    with pytest.raises(ConfigError, match=r"cameras\.cam-1\.flow\.z_hihg"):
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
         load_rules(path)
-    path.write_text("defaults:\n  offline:\n    after_s: -1\n")
-    with pytest.raises(ConfigError, match=r"defaults\.offline\.after_s"):
-        load_rules(path)
-    path.write_text("defaults: [\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load_rules(path)
-    with pytest.raises(ConfigError, match="cannot read"):
+    found = [str(issue) for issue in caught.value.issues]
+    assert len(found) == len(issues) and all(re.search(want, got) for want, got in zip(issues, found)), found
+
+
+def test_a_rules_file_that_cannot_be_read_is_named(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read the file: No such file"):
         load_rules(tmp_path / "missing.yaml")
+    (tmp_path / "latin.yaml").write_bytes(b"defaults: {}\n# V\xf9ng T\xe0u\n")  # saved by an editor in Latin-1
+    with pytest.raises(ConfigError, match=r"latin\.yaml:2: cannot read the file: not UTF-8 text"):
+        load_rules(tmp_path / "latin.yaml")
+
+
+def test_a_camera_override_is_merged_over_the_defaults_key_by_key(tmp_path: Path):
+    path = tmp_path / "rules.yaml"
     path.write_text("defaults:\n  crowd: {max_occupancy: 40}\ncameras:\n  cam-1: {crowd: {max_occupancy: 5}}\n")
     rules = load_rules(path)
     assert rules.for_camera("cam-1").crowd.max_occupancy == 5 and rules.for_camera("cam-2").crowd.max_occupancy == 40

@@ -18,7 +18,7 @@
         sender: ioc@example
         to: [duty@example]
 
-Unknown keys are errors, named by their path; secrets are pydantic ``SecretStr`` (never logged).
+Unknown keys are errors, named by their line and key path; secrets are pydantic ``SecretStr`` (never logged).
 """
 
 from __future__ import annotations
@@ -27,17 +27,18 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from ingest.alert_text import LANGUAGES
-from ingest.errors import InvalidInput
+from ingest.config_files import ConfigFileError, YamlFile, read_yaml_file, validation_issues
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 
 
-class RoutesError(InvalidInput):
-    """The routes file is missing, not YAML, or has a wrong key or value."""
+class RoutesError(ConfigFileError):
+    """The routes file is missing, not YAML, or has a wrong key or value (named by its line and key path)."""
+
+    kind = "routes file"
 
 
 def _secret_from(value: Any) -> Any:
@@ -146,22 +147,23 @@ class RoutesConfig(BaseModel):
 
 
 def parse_routes(data: Any, *, source: str = "routes") -> RoutesConfig:
-    if not isinstance(data, dict):
-        raise RoutesError(f"{source}: expected a mapping with 'routes', got {type(data).__name__}")
-    try:
-        return RoutesConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise RoutesError(f"{source}: {problems}") from None
+    """Routes given as Python values (``source``: their name in messages)."""
+    return _validated(YamlFile(source, data))
 
 
 def load_routes(path: Path) -> RoutesConfig:
+    return _validated(read_yaml_file(path, error=RoutesError))
+
+
+_UNKNOWN_KEY = "unknown key (each channel's keys are listed in dashboards/notify/README.md)"
+# pydantic names the member of a route's union (its channel) in an error's path; the file has no such level.
+_CHANNELS = frozenset({"webhook", "email", "telegram"})
+
+
+def _validated(document: YamlFile) -> RoutesConfig:
+    if not isinstance(document.data, dict):
+        raise RoutesError([document.issue((), f"expected a mapping with 'routes', got {type(document.data).__name__}")])
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RoutesError(f"cannot read routes file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RoutesError(f"{path}: not valid YAML: {exc}") from None
-    return parse_routes(data, source=str(path))
+        return RoutesConfig.model_validate(document.data)
+    except ValidationError as exc:
+        raise RoutesError(validation_issues(exc, document, unknown_key=_UNKNOWN_KEY, transparent=_CHANNELS)) from None
