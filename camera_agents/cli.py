@@ -15,7 +15,7 @@ from typing import Optional
 import typer
 
 from camera_agents.settings import AgentSettings
-from ingest.errors import InvalidInput
+from ingest.errors import InvalidInput, writing
 from ingest.options import Shared, deprecated, deprecated_option, setting_option, shared
 
 app = typer.Typer(help="Camera agents: detect, track and count on video; publish events to Kafka.", no_args_is_help=True)
@@ -185,7 +185,10 @@ def snapshot(
 
     from camera_agents.draw import draw_config, draw_grid, draw_tracks
     from camera_agents.sources import Frame, open_source
+    from camera_agents.sources.video import redact
 
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise InvalidInput(f"--out {out}: the picture is written as PNG or JPEG; end the name in .png, .jpg or .jpeg")
     path = config or deprecated("--camera", "--config", old_camera)
     config = _load_configs([path], None)[0] if path else None
     spec = source or (config.source if config else None)
@@ -210,18 +213,17 @@ def snapshot(
     finally:
         src.close()
     if image is None:
-        typer.secho(f"the source ended before frame {frame}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        raise InvalidInput(f"{redact(spec)} ended before frame {frame}: choose an earlier --frame")
     if grid:
         image = draw_grid(image)
     if config is not None:
         image = draw_config(image, config)
     if pipeline is not None:
         image = draw_tracks(image, pipeline.last_tracks)
-    if not cv2.imwrite(str(out), image):
-        typer.secho(f"cannot write {out}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
-    typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {spec})")
+    _, encoded = cv2.imencode(out.suffix.lower(), image)
+    with writing(out):
+        out.write_bytes(encoded.tobytes())
+    typer.echo(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, frame {frame} of {redact(spec)})")
 
 
 @app.command()

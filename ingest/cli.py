@@ -135,12 +135,14 @@ def bus_tail(
 def export_schema(out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default: standard output).")) -> None:
     """Write the contract as JSON Schema (draft 2020-12)."""
     from ingest.contract import json_schema
+    from ingest.errors import writing
 
     text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        with writing(out):
+            out.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
 
 

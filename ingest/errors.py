@@ -11,6 +11,10 @@ without knowing the stage:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 
 class IocError(Exception):
     """Root of every ioc error; ``str(error)`` is the one line shown to the user."""
@@ -28,6 +32,17 @@ class ServiceUnavailable(IocError, ConnectionError):
     """A service (broker, database, camera stream) could not be reached; worth trying again."""
 
     exit_code = 3
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Around a command writing the file or folder its user named: a path it cannot write (no such
+    folder, no permission, a full disk) is named with the reason, as bad input to fix, not as a
+    fault inside ioc."""
+    try:
+        yield
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
 
 
 EXIT_CODES = {

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 import yaml
 
@@ -254,6 +255,17 @@ def test_agent_with_a_wrong_password_fails_clearly_without_leaking_it(servers, s
     lost = [e for e in events_in(out) if isinstance(e, CameraHealth) and e.condition == "source_lost"]
     assert lost and all("refused the user name" in e.detail and PASSWORD not in e.detail for e in lost)
     assert PASSWORD not in out.read_text(encoding="utf-8")
+
+
+def test_a_snapshot_of_a_camera_whose_address_holds_its_password_never_shows_it(servers, scene_video, tmp_path):
+    server = servers(scene_video, user="cam")
+    out = tmp_path / "view.png"
+    code = "from camera_agents.cli import app; app()"
+    command = [sys.executable, "-c", code, "snapshot", "--source", server.url(f"cam:{PASSWORD}@"), "--frame", "5", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert cv2.imread(str(out)) is not None
+    assert "of rtsp://cam:***@127.0.0.1:" in result.stdout and PASSWORD not in result.stdout + result.stderr
 
 
 def test_nothing_listening_is_said_so(tmp_path):

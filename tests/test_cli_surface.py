@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from ioc.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
+VTEST = str(ROOT / "camera_agents" / "examples" / "vtest.yaml")  # the real recording vtest.avi
 
 
 def _walk(command, ctx, path):
@@ -152,6 +153,14 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     (("bus", "topics", "--bootstrap", "127.0.0.1:1"), {}, 3, "cannot reach the Kafka broker"),
     # usage errors keep the parser's own status
     (("report", "volume", "--no-such-flag"), {}, 2, "No such option"),
+    # a file or folder to write that cannot be written is named with the reason
+    (("schema", "export", "--out", "/proc/ioc-none/schema.json"), {}, 2, "cannot write /proc/ioc-none/schema.json: No such file or directory"),
+    (("dashboards", "build", "--out", "/proc/ioc-none"), {}, 2, "cannot write /proc/ioc-none: No such file or directory"),
+    (("agent", "snapshot", "--config", VTEST, "--out", "/proc/ioc-none/view.png"), {}, 2, "cannot write /proc/ioc-none/view.png: No such file or directory"),
+    # a picture named for a format it cannot be written in, refused before the camera is opened
+    (("agent", "snapshot", "--config", VTEST, "--out", "view.txt"), {}, 2, "end the name in .png, .jpg or .jpeg"),
+    # a frame past the end of a recording
+    (("agent", "snapshot", "--config", VTEST, "--frame", "100000", "--out", "/tmp/ioc-never.png"), {}, 2, "vtest.avi ended before frame 100000"),
 ])
 def test_errors_are_one_line_with_a_documented_status(args, env, status, said):
     done = _run(*args, env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from dashboards.reports import formats
 from dashboards.reports.cli import app
-from ingest.db import DbSettings
+from ingest.db import DbSettings, connect
 from ingest.warehouse.backfill import BackfillPlan, backfill
 from ingest.warehouse.rollups import refresh_rollups
 
@@ -78,6 +79,11 @@ def test_terminal_table_and_charts(dsn: str, tmp_path: Path) -> None:
         (("volume", "--period", "2026-10", "-f", "xlsx"), "an Excel workbook is binary: give --out FILE.xlsx"),
         (("volume", "--period", "2026-10", "-f", "xls"), "unknown format 'xls'"),
         (("volume", "--period", "2026-10", "--lang", "fr"), "--lang 'fr': choose vi or en"),
+        # a file or folder the planner named that cannot be written, in every way a report is written
+        (("volume", "--period", "2026-10", "-f", "csv", "-o", "/proc/ioc-none/v.csv"), "cannot write /proc/ioc-none/v.csv: No such file or directory"),
+        (("summary", "--period", "2026-10", "-f", "parquet", "-o", "/proc/ioc-none/s.parquet"), "cannot write /proc/ioc-none/s.parquet"),
+        (("summary", "--period", "2026-10", "-f", "geojson", "-o", "/proc/ioc-none/c.geojson"), "cannot write /proc/ioc-none/c.geojson"),
+        (("charts", "--period", "2026-10", "-o", "/proc/ioc-none/charts"), "cannot write /proc/ioc-none"),
     ],
 )
 def test_clear_errors(dsn: str, args: tuple[str, ...], message: str) -> None:
@@ -91,3 +97,17 @@ def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result, text = _run("cameras", "--dsn", "postgresql://ioc@127.0.0.1:1/none")
     assert result.exit_code == 3  # a service that cannot be reached
     assert "cannot connect to the database" in text and "Traceback" not in text
+
+
+def test_a_database_nobody_migrated_says_what_to_run(stack) -> None:
+    admin = DbSettings(dsn=stack.dsn)
+    name = f"ioc_bare_{uuid.uuid4().hex[:10]}"
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        result, text = _run("cameras", "--dsn", admin.for_database(name).conninfo)
+        assert result.exit_code == 1, text  # a deployment to fix, not the planner's input
+        assert "does not exist; run `ioc db migrate` against" in " ".join(text.split()) and "Traceback" not in text
+    finally:
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

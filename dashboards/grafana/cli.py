@@ -22,12 +22,15 @@ def build(
     """Write the four dashboards (city live, alerts, planning, pipeline health) as Grafana JSON."""
     from dashboards.grafana.build import PROVISIONED, write
     from dashboards.grafana.labels import LANGS
-    from ingest.errors import InvalidInput
+    from ingest.errors import InvalidInput, writing
 
     if lang is not None and lang not in LANGS:
         raise InvalidInput(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
     langs = LANGS if lang is None else (lang,)
-    for path in write(out or PROVISIONED, langs, desk_url=desk_url):  # type: ignore[arg-type]
+    folder = out or PROVISIONED
+    with writing(folder):
+        written = write(folder, langs, desk_url=desk_url)  # type: ignore[arg-type]
+    for path in written:
         typer.echo(f"wrote {path}")
 
 

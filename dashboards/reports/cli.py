@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from dashboards.reports.request import Grain, ReportError, VolumeQuery, parse_dimensions, parse_period
+from ingest.errors import writing
 from ingest.options import Shared, shared
 
 app = typer.Typer(help="Traffic reports for planners: volumes, peaks, speeds, exports and charts.", no_args_is_help=True)
@@ -34,6 +35,8 @@ def _warehouse(shared: Shared) -> Iterator:
     try:
         with connect(shared.db) as conn:
             yield conn
+    except psycopg.errors.UndefinedTable as exc:  # a database nobody migrated: say what to run
+        raise DatabaseError(f"database: {str(exc).splitlines()[0]}; run `ioc db migrate` against {shared.db.shown}") from exc
     except psycopg.Error as exc:
         raise DatabaseError(f"database: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from exc
 
@@ -48,7 +51,8 @@ def _emit_text(text: str, out: Path | None) -> None:
     if out is None:
         sys.stdout.write(text + "\n")
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        with writing(out):
+            out.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"wrote {out}", err=True)
 
 
@@ -68,7 +72,8 @@ def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], l
                 sys.stdout.write("\ufeff")
             formats.write_csv_stream(table, sys.stdout, excel=excel)
         else:
-            formats.write_csv(table, out, excel=excel)
+            with writing(out):
+                formats.write_csv(table, out, excel=excel)
             typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "xlsx":
         if out is None:
@@ -77,12 +82,14 @@ def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], l
             import openpyxl  # noqa: F401
         except ImportError:
             raise ReportError("Excel output needs openpyxl: pip install 'ioc[reports]'") from None
-        formats.write_xlsx([table, *sections()], out, lang=lang)
+        with writing(out):
+            formats.write_xlsx([table, *sections()], out, lang=lang)
         typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "parquet":
         if out is None:
             raise ReportError("Parquet is binary: give --out FILE.parquet")
-        formats.write_parquet(table, out)
+        with writing(out):
+            formats.write_parquet(table, out)
         typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "json":
         _emit_text(json.dumps(formats.to_json(table), ensure_ascii=False, indent=1, default=str), out)
@@ -177,8 +184,9 @@ def charts_command(
         if not data.daily:
             raise queries.no_traffic(chosen, cams)
         subtitle = f"{', '.join(cams) if cams else labels.label('all_cameras', lang)} · {chosen.label}"
-        for path in charts.write_all(data, out_dir, lang=lang, subtitle=subtitle):
-            typer.echo(f"wrote {path}", err=True)
+        with writing(out_dir):
+            for path in charts.write_all(data, out_dir, lang=lang, subtitle=subtitle):
+                typer.echo(f"wrote {path}", err=True)
 
 
 @app.command("cameras")
