@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bench.__main__ import main
-from bench.bench_agent import _seeds
+from bench.bench_agent import _below_by_chance, _seeds
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,17 @@ def test_the_agent_benchmark_reads_the_tuning_seeds_asked_for(text, seeds):
 def test_the_agent_benchmark_refuses_seeds_the_tuning_set_has_not(text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
         _seeds(text)
+
+
+@pytest.mark.parametrize(
+    "rate, below",
+    [
+        (0.0, 0.0),  # no error anywhere: every camera counts at 1.0
+        (0.001, 0.0),  # one error in a thousand: a second one on a line of 30 is rare
+        (0.011, 5.0),  # the evaluation set's rate, 1.07 %: about the 5 of 32 it shows below 0.95
+        (0.2, 32.0),  # one in five: every camera has a line two errors off
+    ],
+)
+def test_cameras_below_target_by_chance_follow_the_error_rate(rate, below):
+    cameras = [(30, 30, 31, 29)] * 32  # 32 cameras, four lines and directions of about 30 crossings each
+    assert _below_by_chance(cameras, rate, 0.95) == below
