@@ -29,10 +29,8 @@ from camera_agents.sources._scene import (
     Track,
     TrackRecorder,
     Weather,
-    bus_truck_shape,
-    car_shape,
-    rider_shape,
     textured,
+    vehicle,
 )
 from camera_agents.sources._traffic import ASPHALT, ASPHALT_LIKE, CAR_COLOURS, Group, Mover, _pt, advance
 from camera_agents.sources._variants import Variant
@@ -44,6 +42,8 @@ BRAKE, ACCEL = 4.0, 2.2
 GREEN_S = 9.0
 MARGIN = 8  # canvas margin in pixels: room for shake and drift
 DARK_VEHICLES = [(28, 30, 34), (40, 38, 36), (22, 24, 26)]
+# Speeds of the family's vehicles, m/s, by class.
+_FAMILY_SPEEDS = {"car": (8.5, 12.5), "bus_truck": (7.0, 10.0), "bicycle": (3.5, 4.8), "motorbike": (7.0, 10.5)}
 
 
 # --------------------------------------------------------------------------- the camera
@@ -382,21 +382,11 @@ class FamilyScene:
             cls = str(rng.choice(["motorbike", "car", "bus_truck", "bicycle"], p=[v.motorbike_share, rest * 0.62, rest * 0.2, rest * 0.18]))
         grey = rng.random() < v.grey_share
         grey_palette = DARK_VEHICLES + ASPHALT_LIKE if v.time != "day" or rng.random() < 0.5 else ASPHALT_LIKE
-        if cls == "car":
-            palette = grey_palette if grey else CAR_COLOURS
-            shape, w, length, h = car_shape(rng, tuple(int(c) for c in palette[rng.integers(len(palette))]))  # type: ignore[arg-type]
-            speed, drift = rng.uniform(8.5, 12.5), 0.0
-        elif cls == "bus_truck":
-            colour = tuple(int(c) for c in rng.integers(40, 230, size=3))
-            shape, w, length, h = bus_truck_shape(rng, colour)  # type: ignore[arg-type]
-            speed, drift = rng.uniform(7.0, 10.0), 0.0
-        elif cls == "bicycle":
-            shape, w, length, h = rider_shape(rng, (40, 40, 45), bicycle=True)
-            speed, drift = rng.uniform(3.5, 4.8), 0.1
-        else:
-            machine = grey_palette[rng.integers(len(grey_palette))] if grey else tuple(int(c) for c in rng.integers(20, 200, size=3))
-            shape, w, length, h = rider_shape(rng, machine, bicycle=False)  # type: ignore[arg-type]
-            speed, drift = rng.uniform(7.0, 10.5), rng.uniform(0.2, 0.6)
+        shape, w, length, h, speed, drift = vehicle(
+            rng, cls, car_palette=lambda: grey_palette if grey else CAR_COLOURS,
+            rider_machine=lambda: grey_palette[rng.integers(len(grey_palette))] if grey else tuple(int(c) for c in rng.integers(20, 200, size=3)),
+            speeds=_FAMILY_SPEEDS, rider_drift=(0.2, 0.6),
+        )  # fmt: skip
         shape = with_lamps(shape, cls, w, length)
         rec = TrackRecorder(self._next_id, cls, shape, frame)
         self._next_id += 1

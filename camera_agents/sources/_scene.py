@@ -12,6 +12,7 @@ object's drawn silhouette is therefore its nearest ground point, the anchor a co
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -123,6 +124,29 @@ def rider_shape(rng: np.random.Generator, machine: BGR, *, bicycle: bool) -> tup
         helmet: BGR = tuple(int(c) for c in rng.choice(np.array([[20, 20, 20], [230, 230, 230], [40, 40, 200], [200, 120, 30], [40, 180, 230]])))  # type: ignore[assignment]
         b.prism(-0.14, 0.14, y - 0.12, y + 0.16, 1.4, 1.68, helmet)
     return b.build(machine), w, l, 1.68
+
+
+def vehicle(
+    rng: np.random.Generator, cls: str, *, car_palette: Callable[[], Sequence[BGR]], rider_machine: Callable[[], BGR],
+    speeds: Mapping[str, tuple[float, float]], rider_drift: tuple[float, float],
+) -> tuple[Shape, float, float, float, float, float]:  # fmt: skip
+    """A vehicle of the Vietnamese mix (``cls``: motorbike, car, bus_truck or bicycle): its shape,
+    width, length and height (m), speed (m/s, from ``speeds`` by class) and lateral drift (a
+    motorbike's from ``rider_drift``). A scene varies the colours of its cars and motorbikes:
+    ``car_palette`` and ``rider_machine`` choose them, drawing from ``rng`` where they need to."""
+    if cls == "car":
+        palette = car_palette()
+        shape, w, length, h = car_shape(rng, tuple(int(c) for c in palette[rng.integers(len(palette))]))  # type: ignore[arg-type]
+        return shape, w, length, h, rng.uniform(*speeds[cls]), 0.0
+    if cls == "bus_truck":
+        colour = tuple(int(c) for c in rng.integers(40, 230, size=3))
+        shape, w, length, h = bus_truck_shape(rng, colour)  # type: ignore[arg-type]
+        return shape, w, length, h, rng.uniform(*speeds[cls]), 0.0
+    if cls == "bicycle":
+        shape, w, length, h = rider_shape(rng, (40, 40, 45), bicycle=True)
+        return shape, w, length, h, rng.uniform(*speeds[cls]), 0.1
+    shape, w, length, h = rider_shape(rng, rider_machine(), bicycle=False)
+    return shape, w, length, h, rng.uniform(*speeds["motorbike"]), rng.uniform(*rider_drift)
 
 
 def person_shape(rng: np.random.Generator) -> tuple[Shape, float, float, float]:

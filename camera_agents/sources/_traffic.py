@@ -27,13 +27,11 @@ from camera_agents.sources._scene import (
     TrackRecorder,
     Weather,
     blend_ground_polygon,
-    bus_truck_shape,
-    car_shape,
     fill_ground_polygon,
     person_shape,
-    rider_shape,
     rotate_about,
     textured,
+    vehicle,
 )
 
 REF_W, REF_H = 960.0, 540.0
@@ -50,6 +48,8 @@ GREEN_S, RED_S = 9.0, 5.5
 CAR_COLOURS = [(235, 235, 232), (190, 192, 196), (30, 32, 36), (40, 40, 170), (150, 90, 30), (170, 200, 215), (60, 110, 60)]
 # Paints within a few levels of the asphalt: the hard case for a background model.
 ASPHALT_LIKE = [(84, 86, 90), (96, 96, 100), (78, 82, 88), (104, 102, 100)]
+# Speeds of the avenue's vehicles, m/s, by class.
+_AVENUE_SPEEDS = {"car": (9.0, 13.0), "bus_truck": (7.5, 10.5), "bicycle": (3.5, 4.8), "motorbike": (7.0, 11.0)}
 ASPHALT = (92, 93, 96)
 
 
@@ -225,21 +225,12 @@ class TrafficScene:
             v, drift, x = rng.uniform(1.1, 1.6), 0.05, rng.uniform(g.x_lo + 0.3, g.x_hi - 0.3)
         else:
             cls = str(rng.choice(["motorbike", "car", "bus_truck", "bicycle"], p=[0.68, 0.19, 0.07, 0.06]))
-            if cls == "car":
-                palette = ASPHALT_LIKE if rng.random() < 0.25 else CAR_COLOURS
-                shape, w, l, h = car_shape(rng, tuple(int(c) for c in palette[rng.integers(len(palette))]))  # type: ignore[arg-type]
-                v, drift = rng.uniform(9.0, 13.0), 0.0
-            elif cls == "bus_truck":
-                colour = tuple(int(c) for c in rng.integers(40, 230, size=3))
-                shape, w, l, h = bus_truck_shape(rng, colour)  # type: ignore[arg-type]
-                v, drift = rng.uniform(7.5, 10.5), 0.0
-            elif cls == "bicycle":
-                shape, w, l, h = rider_shape(rng, (40, 40, 45), bicycle=True)
-                v, drift = rng.uniform(3.5, 4.8), 0.1
-            else:
-                machine = ASPHALT_LIKE[rng.integers(len(ASPHALT_LIKE))] if rng.random() < 0.3 else tuple(int(c) for c in rng.integers(20, 200, size=3))
-                shape, w, l, h = rider_shape(rng, machine, bicycle=False)  # type: ignore[arg-type]
-                v, drift = rng.uniform(7.0, 11.0), rng.uniform(0.25, 0.75)
+            # A quarter of the cars and three motorbikes in ten the asphalt's grey.
+            shape, w, l, h, v, drift = vehicle(
+                rng, cls, car_palette=lambda: ASPHALT_LIKE if rng.random() < 0.25 else CAR_COLOURS,
+                rider_machine=lambda: ASPHALT_LIKE[rng.integers(len(ASPHALT_LIKE))] if rng.random() < 0.3 else tuple(int(c) for c in rng.integers(20, 200, size=3)),
+                speeds=_AVENUE_SPEEDS, rider_drift=(0.25, 0.75),
+            )  # fmt: skip
             x = self._lateral_spot(rng, g, cls, w)
         rec = TrackRecorder(object_id, cls, shape, frame)
         c = self._spawn_progress(rng, g, l, h, walking)
