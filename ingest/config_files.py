@@ -128,6 +128,8 @@ def validation_issues(
     instead."""
     issues = []
     for error in exc.errors():
+        if error["type"] == "too_short" and len(error.get("input") or ()) >= error.get("ctx", {}).get("min_length", 0):
+            continue  # long enough as written, short only for the items refused: their own errors say it
         loc = (*within, *error["loc"])
         message, value = error["msg"], error.get("input")
         if error["type"] == "extra_forbidden":

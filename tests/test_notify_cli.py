@@ -55,6 +55,14 @@ def test_check_describes_each_route(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             ROUTES.replace("bot_token: env:IOC_TEST_TELEGRAM_TOKEN", "bot_token: t\n    colour: red").replace("https://dispatch", "ftp://dispatch"),
             [r"routes\.yaml:7: routes\[0\]\.colour: unknown key", r"routes\.yaml:13: routes\[1\]\.url: String should match pattern"],
         ),
+        (  # an e-mail route's one address refused: said once, of the address, not again of the list left empty
+            "routes:\n  - name: mail\n    channel: email\n    smtp_host: h\n    sender: a@b\n    to: [nobody]\n",
+            [r"routes\.yaml:6: routes\[0\]\.to\[0\]: String should match pattern .* \(got 'nobody'\)"],
+        ),
+        (  # no address at all
+            "routes:\n  - name: mail\n    channel: email\n    smtp_host: h\n    sender: a@b\n    to: []\n",
+            [r"routes\.yaml:6: routes\[0\]\.to: Tuple should have at least 1 item"],
+        ),
         (  # a key given twice: YAML would keep the second route's address silently
             ROUTES.replace("secret: s3cret", "secret: s3cret\n    url: https://other.example/ioc"),
             [r"routes\.yaml:14: routes\[1\]\.url: key given twice"],
