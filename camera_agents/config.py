@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ingest.config_files import ConfigFileError, ConfigIssue, Loc, YamlFile, parse_yaml, read_yaml_file, validation_issues
-from ingest.contract import CameraInfo, LineInfo, ZoneInfo
+from ingest.contract import CameraInfo, LineInfo, ZoneInfo, district_name
 
 if TYPE_CHECKING:
     from camera_agents.geometry import GroundPlane, Travel
@@ -408,6 +408,15 @@ class CameraConfig(_Model):
         description="Areas where nothing is detected: motion there is ignored, and an object standing there is dropped.",
     )  # fmt: skip
     calibration: Calibration | None = Field(default=None, description="Image-to-ground mapping, for speed and sizes.")
+
+    @field_validator("district")
+    @classmethod
+    def _one_spelling(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not district_name(value):
+            raise ValueError("a district's name cannot be blank (leave the key out for a camera of the whole province)")
+        return district_name(value)
 
     def ground_plane(self) -> GroundPlane | None:
         """The calibration's mapping from the picture to the ground (metres); None without one.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Union
@@ -129,6 +130,16 @@ class ZoneInfo(msgspec.Struct, frozen=True, kw_only=True):
     polygon: tuple[tuple[float, float], ...]
     max_occupancy: int | None = None
     dwell_seconds: float | None = None
+
+
+def district_name(text: str) -> str:
+    """A district's name as every stage stores and compares it: trimmed, in Unicode NFC. A
+    camera's district (its config), the districts a desk user answers for and those a
+    notification route carries are matched by equality; Vietnamese comes composed from one
+    keyboard or file and decomposed from another ("Tàu" with one letter à, or with a and a
+    combining grave), and the same name must match itself, or an operator sees none of the
+    district's alerts."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 class CameraInfo(Event, frozen=True, kw_only=True, tag="camera_info"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 
 import pytest
 
@@ -52,6 +53,21 @@ def write(tmp_path, text, name="cam.yaml"):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.mark.parametrize("written, stored", [
+    ("Vũng Tàu", "Vũng Tàu"),
+    (unicodedata.normalize("NFD", "Vũng Tàu"), "Vũng Tàu"),  # decomposed, as some keyboards and files send it
+    ("' Côn Đảo '", "Côn Đảo"),  # a stray space
+])
+def test_a_cameras_district_is_stored_in_one_spelling(tmp_path, written, stored):
+    config = load_camera(write(tmp_path, GOOD.replace("kind: traffic", f"kind: traffic\ndistrict: {written}")))
+    assert config.district == stored and len(config.district) == len(stored)
+
+
+def test_a_blank_district_is_refused_on_its_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"cam\.yaml:4: district: Value error, a district's name cannot be blank"):
+        load_camera(write(tmp_path, GOOD.replace("kind: traffic", "kind: traffic\ndistrict: '  '")))
 
 
 def test_good_config_loads_with_vietnamese_names(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -64,6 +65,8 @@ def desk(stack, module_db):
         "viewer": add_user(module_db, "viewer.hoa", "viewer"),
         "admin": add_user(module_db, "admin.son", "admin", lang="en"),
         "cd_op": add_user(module_db, "op.condao", "operator", CD),
+        # the same district typed decomposed (a and a combining mark) and with a stray space
+        "cd_op_typed": add_user(module_db, "op.condao.2", "operator", unicodedata.normalize("NFD", f" {CD} ")),
     }
     # No retries from this desk: the outbox test starts one that retries when it means to.
     with desk_server(module_db, bus, outbox_retry_s=3600) as url:
@@ -143,6 +146,21 @@ def test_a_scoped_user_lists_only_its_districts_alerts(desk):
     everything = {a["alert_id"] for a in api(desk, "op").get("/api/alerts").json()}
     assert scoped == {"a-cd-open"}
     assert {"a-vt-open", "a-cd-open", "a-vt-done"} <= everything
+    # A district's name however it was typed: the user sees what its district's cameras raise.
+    assert {a["alert_id"] for a in api(desk, "cd_op_typed").get("/api/alerts").json()} == {"a-cd-open"}
+
+
+@pytest.mark.parametrize("district, status, says", [
+    ("  ", 2, "--district cannot be blank"),  # blank: it would match no camera, silently
+    # a district no camera is in yet (here, the name without its diacritics): added, with a warning naming the known ones
+    ("Vung Tau", 0, "warning: no registered camera is in district 'Vung Tau' (districts with cameras: Côn Đảo, Vũng Tàu)"),
+])
+def test_a_desk_users_district_is_checked_when_the_user_is_added(desk, district, status, says):
+    from dashboards.desk.cli import app
+
+    args = ["user", "add", "op.check", "--role", "operator", "--password-stdin", "--district", district, "--dsn", desk["db"].conninfo]
+    result = CliRunner().invoke(app, args, input="pw-long-enough-2026\n")
+    assert result.exit_code == status and says in result.stderr, result.output + result.stderr
 
 
 @pytest.mark.parametrize("path, body, status, says", [

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -211,6 +212,7 @@ def test_which_alert_steps_are_notifications(state: str, severity: str, told: st
         ({"name": "x", "channel": "email", "smtp_host": "h", "sender": "a@b", "to": ["not-an-address"]}, "to"),
         ({"name": "x", "channel": "webhook", "url": "http://h/", "secret": "s", "languages": ["fr"]}, "languages"),
         ({"name": "x", "channel": "pager"}, "channel"),  # unknown channel
+        ({"name": "x", "channel": "webhook", "url": "http://h/", "secret": "s", "districts": [" "]}, "district's name cannot be blank"),
     ],
 )
 def test_bad_routes_are_refused_with_the_key_named(route: dict, problem: str) -> None:
@@ -235,6 +237,8 @@ def test_secrets_never_show_in_the_route_config() -> None:
         ({"districts": ["Côn Đảo"]}, "crowd", "critical", "Côn Đảo", "open", True),
         ({"districts": ["Côn Đảo"]}, "crowd", "critical", "Bà Rịa", "open", False),  # another district
         ({"districts": ["Côn Đảo"]}, "crowd", "critical", None, "open", False),  # unknown district: not a scoped route's
+        # the district written decomposed and with a space: the camera's district all the same
+        ({"districts": [unicodedata.normalize("NFD", " Côn Đảo")]}, "crowd", "critical", "Côn Đảo", "open", True),
         ({"states": ["open"]}, "crowd", "critical", None, "resolved", False),  # a route that wants openings only
     ],
 )

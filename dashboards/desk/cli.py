@@ -59,6 +59,7 @@ def user_add(
 ) -> None:
     """Add a user, or update an existing one's role, districts, language and password."""
     from dashboards.desk.security import ROLES, hash_password
+    from ingest.contract import district_name
     from ingest.db import connect
 
     if role not in ROLES:
@@ -69,15 +70,25 @@ def user_add(
         raise InvalidInput(f"user name {name!r} may hold letters, digits and . _ - @ (at most 64)")
     if not password_stdin:
         raise InvalidInput("give the password on standard input with --password-stdin (never on the command line)")
+    district = list(dict.fromkeys(district_name(d) for d in district))
+    if not all(district):
+        raise InvalidInput("--district cannot be blank (leave it out for a user of the whole province)")
     password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 8:
         raise InvalidInput("the password must have at least 8 characters")
     with connect(shared.db) as conn:
+        known = {row[0] for row in conn.execute("SELECT DISTINCT district FROM cameras WHERE district IS NOT NULL")}
+        for place in district:
+            if place not in known:
+                # Cameras may be registered after their operators: a warning, not a refusal.
+                listed = ", ".join(sorted(known)) or "none yet"
+                typer.echo(f"warning: no registered camera is in district {place!r} (districts with cameras: {listed}); "
+                           "until one is, this user sees no alert", err=True)
         conn.execute(
             "INSERT INTO desk_users (name, role, password_hash, districts, lang) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash, "
             "districts = EXCLUDED.districts, lang = EXCLUDED.lang",
-            (name, role, hash_password(password), list(dict.fromkeys(district)), lang))
+            (name, role, hash_password(password), district, lang))
         conn.execute("INSERT INTO desk_audit (actor, action, note, detail) VALUES ('cli', 'user_add', %s, %s)",
                      (name, json.dumps({"role": role, "districts": district})))
     scope = ", ".join(district) if district else "the province"

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from ingest.alert_text import LANGUAGES
 from ingest.config_files import ConfigFileError, YamlFile, read_yaml_file, validation_issues
+from ingest.contract import district_name
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 
@@ -64,6 +65,14 @@ class _Route(BaseModel):
     languages: tuple[str, ...] = ("vi", "en")
     #: "open" and "resolved" always; "escalated": an open alert whose severity rose
     states: tuple[Literal["open", "escalated", "resolved"], ...] = ("open", "escalated", "resolved")
+
+    @field_validator("districts")
+    @classmethod
+    def _districts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(district_name(name) for name in value)
+        if not all(names):
+            raise ValueError("a district's name cannot be blank")
+        return names
 
     @field_validator("languages")
     @classmethod
