@@ -148,6 +148,9 @@ def test_a_scoped_user_lists_only_its_districts_alerts(desk):
     assert {"a-vt-open", "a-cd-open", "a-vt-done"} <= everything
     # A district's name however it was typed: the user sees what its district's cameras raise.
     assert {a["alert_id"] for a in api(desk, "cd_op_typed").get("/api/alerts").json()} == {"a-cd-open"}
+    # and a provincial user filtering by a district typed decomposed
+    filtered = api(desk, "op").get("/api/alerts", params={"district": unicodedata.normalize("NFD", CD)}).json()
+    assert {a["alert_id"] for a in filtered} == {"a-cd-open"}
 
 
 @pytest.mark.parametrize("district, status, says", [

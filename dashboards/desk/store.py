@@ -10,6 +10,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from ingest.contract import district_name
+
 SEVERITY_RANK = "CASE a.severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 ELSE 1 END"
 DESK_STATES = ("open", "acknowledged", "resolved", "escalated")
 
@@ -79,7 +81,7 @@ async def list_alerts(conn: AsyncConnection, scope: Scope, flt: AlertFilter, *, 
         params["severity"] = flt.severity
     if flt.district:
         clauses.append("c.district = %(district)s")
-        params["district"] = flt.district
+        params["district"] = district_name(flt.district)  # as the registry spells it, however the link or the form did
     if flt.alert_id:
         clauses.append("a.alert_id = %(alert_id)s")
         params["alert_id"] = flt.alert_id
