@@ -74,13 +74,11 @@ class YamlFile:
                         child = value_node
                         line = key_node.start_mark.line + 1
                         break
-                if child is None and key in transparent:
-                    continue
             elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
                 child = node.value[key]
                 line = child.start_mark.line + 1
-            if node is None and isinstance(key, str) and key in transparent:
-                continue
+            if child is None and key in transparent:
+                continue  # a level pydantic names and the file has not
             parts.append(f"[{key}]" if isinstance(key, int) else (f".{key}" if parts else str(key)))
             node = child
         return line, "".join(parts)
@@ -122,10 +120,10 @@ def validation_issues(
     exc: ValidationError, document: YamlFile, *, unknown_key: str, within: Loc = (), transparent: Collection[str] = (),
     replaced: Mapping[str, str] | None = None,
 ) -> list[ConfigIssue]:  # fmt: skip
-    """A model's validation errors as issues on their lines, in the file's order. ``within``: where in the file the
-    validated data sits; ``unknown_key``: what to say of a key the model does not know (where
-    the allowed keys are listed); ``replaced``: keys a former version allowed, and what to write
-    instead."""
+    """A model's validation errors as issues on their lines, in the file's order. ``within``:
+    where in the file the validated data sits; ``unknown_key``: what to say of a key the model
+    does not know (where the allowed keys are listed); ``replaced``: keys a former version
+    allowed, and what to write instead."""
     issues = []
     for error in exc.errors():
         if error["type"] == "too_short" and len(error.get("input") or ()) >= error.get("ctx", {}).get("min_length", 0):
