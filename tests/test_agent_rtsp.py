@@ -19,7 +19,7 @@ import cv2
 import pytest
 import yaml
 
-from camera_agents.sources import Frame, SourceError
+from camera_agents.sources import Frame, SourceError, SourceUnavailable
 from camera_agents.sources.video import LiveSettings, LiveSource
 from ingest.contract import CameraHealth, FrameEvent, LineCrossing, decode
 from tests.media import synthetic_video
@@ -269,5 +269,5 @@ def test_a_snapshot_of_a_camera_whose_address_holds_its_password_never_shows_it(
 
 
 def test_nothing_listening_is_said_so(tmp_path):
-    with pytest.raises(SourceError, match=r"no RTSP server answers at 127\.0\.0\.1:\d+"):
+    with pytest.raises(SourceUnavailable, match=r"no RTSP server answers at 127\.0\.0\.1:\d+"):
         LiveSource.for_url(f"rtsp://cam:{PASSWORD}@127.0.0.1:{free_port()}/cam", LiveSettings(open_timeout_s=2, read_timeout_s=2))

@@ -76,9 +76,9 @@ def test_a_registered_camera_survives_a_restart_of_the_processors() -> None:
 def test_an_agent_announces_its_camera_before_its_stream_connects(tmp_path: Path) -> None:
     config = parse_camera(NEVER_UP.format(camera_id="never-up"))
     sink = JsonlSink(tmp_path / "events.jsonl")
-    from camera_agents.sources import SourceError
+    from camera_agents.sources import SourceUnavailable
 
-    with pytest.raises(SourceError, match="no RTSP server answers"):
+    with pytest.raises(SourceUnavailable, match="no RTSP server answers"):
         run_camera(config, sink, RunSettings(timeout_s=5))
     sink.close()
     events = [decode(line) for line in (tmp_path / "events.jsonl").read_bytes().splitlines()]

@@ -151,6 +151,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a service that cannot be reached: status 3, one line, no traceback
     (("db", "status", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 3, "cannot connect to the database"),
     (("bus", "topics", "--bootstrap", "127.0.0.1:1"), {}, 3, "cannot reach the Kafka broker"),
+    (("agent", "snapshot", "--source", "rtsp://127.0.0.1:1/cam", "--out", "/tmp/ioc-never.png"), {}, 3, "no RTSP server answers at 127.0.0.1:1"),
     # usage errors keep the parser's own status
     (("report", "volume", "--no-such-flag"), {}, 2, "No such option"),
     # a file or folder to write that cannot be written is named with the reason

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from camera_agents.health import HealthMonitor, HealthSettings
-from camera_agents.sources import Frame, FrameSource, SourceError, SourceOutage, open_source
+from camera_agents.sources import Frame, FrameSource, SourceError, SourceOutage, SourceUnavailable, open_source
 from camera_agents.sources.synthetic import load_truth
 from camera_agents.sources.video import LiveSettings, LiveSource
 from ingest.contract import CameraHealth
@@ -189,7 +189,8 @@ def _closed_port() -> int:
 def test_a_stream_that_cannot_be_reached_at_start_is_a_clear_error(scheme: str) -> None:
     url = f"{scheme}://admin:secret@127.0.0.1:{_closed_port()}/stream"
     started = time.monotonic()
-    with pytest.raises(SourceError, match="cannot read from") as caught:
+    # A camera nothing answers for may come back: a service to try again (exit 3), not input to fix.
+    with pytest.raises(SourceUnavailable, match="cannot read from") as caught:
         open_source(url)
     assert time.monotonic() - started < 10
     assert "127.0.0.1" in str(caught.value) and "secret" not in str(caught.value)
@@ -286,9 +287,13 @@ def test_a_reconfigured_camera_keeps_its_frame_size(caplog: pytest.LogCaptureFix
         source.close()
 
 
-@pytest.mark.parametrize("spec", ["device:97", "97", "device:front"])
-def test_a_missing_capture_device_is_a_clear_error(spec: str) -> None:
-    with pytest.raises(SourceError, match="device"):
+@pytest.mark.parametrize("spec, says", [
+    ("device:97", "there is no capture device /dev/video97"),  # a device that is not there: to fix
+    ("97", "there is no capture device /dev/video97"),
+    ("device:front", "a device is a number"),
+])
+def test_a_missing_capture_device_is_a_clear_error(spec: str, says: str) -> None:
+    with pytest.raises(SourceError, match=says):
         open_source(spec)
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ingest.errors import InvalidInput
+from ingest.errors import InvalidInput, ServiceUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,23 @@ class SourceOutage:
 
 
 class SourceError(InvalidInput):
-    """A source that cannot be used at all (missing file, undecodable video, bad spec)."""
+    """A source that cannot be used at all (missing file, undecodable video, bad spec, a camera
+    that refuses the credentials or has no stream at that path): what the message names must be
+    fixed."""
+
+
+class Diagnosis(NamedTuple):
+    """Why a live source does not open: one sentence (never with a password), and whether it names
+    something to fix (credentials, a path, a device that is not there) or a camera that may come
+    back by itself (nothing answers, the camera is busy)."""
+
+    reason: str
+    to_fix: bool
+
+
+class SourceUnavailable(ServiceUnavailable):
+    """A live source that nothing answers for (no server at its address, a time-out, no frame):
+    worth trying again; an agent keeps trying it."""
 
 
 @runtime_checkable
@@ -86,4 +102,4 @@ def open_source(spec: str, *, realtime: bool = False, start_time: datetime | Non
     return video.open_video_source(spec, realtime=realtime, start_time=start_time)
 
 
-__all__ = ["Frame", "FrameSource", "SourceError", "SourceInfo", "SourceOutage", "open_source"]
+__all__ = ["Frame", "FrameSource", "Diagnosis", "SourceError", "SourceInfo", "SourceOutage", "SourceUnavailable", "open_source"]

@@ -15,6 +15,8 @@ import re
 import socket
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from camera_agents.sources import Diagnosis
+
 
 def _request(sock: socket.socket, url: str, cseq: int, authorization: str | None) -> tuple[int, dict[str, str]]:
     lines = [f"DESCRIBE {url} RTSP/1.0", f"CSeq: {cseq}", "Accept: application/sdp", "User-Agent: ioc-agent"]
@@ -53,8 +55,8 @@ def _authorization(challenge: str, user: str, password: str, url: str) -> str | 
     return None
 
 
-def diagnose_rtsp(url: str, *, timeout_s: float = 3.0) -> str:
-    """One sentence on why ``url`` does not play (see the module's doc)."""
+def diagnose_rtsp(url: str, *, timeout_s: float = 3.0) -> Diagnosis:
+    """Why ``url`` does not play (see the module's doc): to fix when the camera answered with a refusal."""
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or 554
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
@@ -66,20 +68,21 @@ def diagnose_rtsp(url: str, *, timeout_s: float = 3.0) -> str:
             if status == 401:
                 challenge = headers.get("www-authenticate", "")
                 if not user:
-                    return "the camera wants a user name and password (RTSP 401 Unauthorized): put them in the URL, rtsp://USER:PASSWORD@host/..."
+                    return Diagnosis("the camera wants a user name and password (RTSP 401 Unauthorized): put them in the URL, rtsp://USER:PASSWORD@host/...", to_fix=True)
                 authorization = _authorization(challenge, user, password, bare)
                 if authorization is None:
-                    return f"the camera asks for an authentication ioc does not know ({challenge.split(' ', 1)[0] or 'none given'})"
+                    return Diagnosis(f"the camera asks for an authentication ioc does not know ({challenge.split(' ', 1)[0] or 'none given'})", to_fix=True)
                 status, headers = _request(sock, bare, 2, authorization)
                 if status == 401:
-                    return f"the camera refused the user name {user!r} or its password (RTSP 401 Unauthorized)"
+                    return Diagnosis(f"the camera refused the user name {user!r} or its password (RTSP 401 Unauthorized)", to_fix=True)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return f"no RTSP server answers at {host}:{port} ({reason})"
+        return Diagnosis(f"no RTSP server answers at {host}:{port} ({reason})", to_fix=False)
     except ValueError as exc:
-        return f"{host}:{port} does not speak RTSP ({exc})"
+        return Diagnosis(f"{host}:{port} does not speak RTSP ({exc})", to_fix=True)
     if status == 404:
-        return f"the camera has no stream at path {parts.path or '/'!r} (RTSP 404 Not Found)"
+        return Diagnosis(f"the camera has no stream at path {parts.path or '/'!r} (RTSP 404 Not Found)", to_fix=True)
     if status >= 400:
-        return f"the camera refused the stream (RTSP {status})"
-    return "the camera answers, but its stream could not be opened or decoded (codec, or the stream broke at once)"
+        # 5xx: the camera is there but in trouble (busy, starting up): it may serve the stream later.
+        return Diagnosis(f"the camera refused the stream (RTSP {status})", to_fix=status < 500)
+    return Diagnosis("the camera answers, but its stream could not be opened or decoded (codec, or the stream broke at once)", to_fix=True)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from camera_agents.sources import Frame, SourceError, SourceInfo, SourceOutage
+from camera_agents.sources import Diagnosis, Frame, SourceError, SourceInfo, SourceOutage, SourceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class LiveSource:
         open_capture: Callable[[LiveSettings], cv2.VideoCapture],
         settings: LiveSettings = LiveSettings(),
         *,
-        diagnose: Callable[[], str] | None = None,
+        diagnose: Callable[[], Diagnosis] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
@@ -178,9 +178,12 @@ class LiveSource:
         self.dropped = 0  # frames the consumer was too slow for
         self._resized = False
         self.reconnects = 0
+        self._to_fix = False  # the last attempt failed for something to fix (credentials, path, device, a URL OpenCV rejects)
         capture, first = self._connect()
         if capture is None or first is None:
-            raise SourceError(f"cannot read from {name}: {self._outage.reason if self._outage else 'no frame'}")
+            # To fix: what it says is the only way on. Otherwise the camera may be back later.
+            error = SourceError if self._to_fix else SourceUnavailable
+            raise error(f"cannot read from {name}: {self._outage.reason if self._outage else 'no frame'}")
         fps = _sane_fps(capture.get(cv2.CAP_PROP_FPS))
         self.info = SourceInfo(fps=fps, width=int(first.shape[1]), height=int(first.shape[0]), live=True)
         self._latest = (datetime.now(UTC), first)
@@ -211,7 +214,14 @@ class LiveSource:
         if not text.isdigit():
             raise SourceError(f"source {spec!r}: a device is a number, like 0 or device:0")
         index = int(text)
-        return cls(f"device {index}", lambda s: cv2.VideoCapture(index), settings)
+
+        def diagnose() -> Diagnosis:
+            node = Path(f"/dev/video{index}")
+            if not node.exists():
+                return Diagnosis(f"there is no capture device {node}", to_fix=True)
+            return Diagnosis(f"{node} is there but does not open (another program may hold it)", to_fix=False)
+
+        return cls(f"device {index}", lambda s: cv2.VideoCapture(index), settings, diagnose=diagnose)
 
     # ----------------------------------------------------------------- consumer side
 
@@ -250,11 +260,14 @@ class LiveSource:
         try:
             capture = self._open_capture(self.settings)
         except cv2.error as exc:
+            self._to_fix = True
             self._down(f"cannot open: {exc}")
             return None, None
         if not capture.isOpened():
             capture.release()
-            self._down(f"cannot open the stream: {self._diagnose()}" if self._diagnose else "cannot connect or open the stream")
+            diagnosis = self._diagnose() if self._diagnose else None
+            self._to_fix = diagnosis is not None and diagnosis.to_fix
+            self._down(f"cannot open the stream: {diagnosis.reason}" if diagnosis else "cannot connect or open the stream")
             return None, None
         ok, image = capture.read()
         if not ok or image is None:
