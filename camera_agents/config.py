@@ -412,11 +412,10 @@ class CameraConfig(_Model):
     @field_validator("district")
     @classmethod
     def _one_spelling(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not district_name(value):
+        name = None if value is None else district_name(value)
+        if name == "":
             raise ValueError("a district's name cannot be blank (leave the key out for a camera of the whole province)")
-        return district_name(value)
+        return name
 
     def ground_plane(self) -> GroundPlane | None:
         """The calibration's mapping from the picture to the ground (metres); None without one.

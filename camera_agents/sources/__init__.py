@@ -41,6 +41,7 @@ class SourceOutage:
 
     since: datetime
     reason: str
+    to_fix: bool = False  # the reason names something to fix (``Diagnosis.to_fix``); else the camera may come back
 
 
 class SourceError(InvalidInput):

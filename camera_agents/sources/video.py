@@ -178,11 +178,10 @@ class LiveSource:
         self.dropped = 0  # frames the consumer was too slow for
         self._resized = False
         self.reconnects = 0
-        self._to_fix = False  # the last attempt failed for something to fix (credentials, path, device, a URL OpenCV rejects)
         capture, first = self._connect()
         if capture is None or first is None:
             # To fix: what it says is the only way on. Otherwise the camera may be back later.
-            error = SourceError if self._to_fix else SourceUnavailable
+            error = SourceError if self._outage is not None and self._outage.to_fix else SourceUnavailable
             raise error(f"cannot read from {name}: {self._outage.reason if self._outage else 'no frame'}")
         fps = _sane_fps(capture.get(cv2.CAP_PROP_FPS))
         self.info = SourceInfo(fps=fps, width=int(first.shape[1]), height=int(first.shape[0]), live=True)
@@ -259,15 +258,16 @@ class LiveSource:
     def _connect(self) -> tuple[cv2.VideoCapture | None, np.ndarray | None]:
         try:
             capture = self._open_capture(self.settings)
-        except cv2.error as exc:
-            self._to_fix = True
-            self._down(f"cannot open: {exc}")
+        except cv2.error as exc:  # a URL OpenCV rejects
+            self._down(f"cannot open: {exc}", to_fix=True)
             return None, None
         if not capture.isOpened():
             capture.release()
             diagnosis = self._diagnose() if self._diagnose else None
-            self._to_fix = diagnosis is not None and diagnosis.to_fix
-            self._down(f"cannot open the stream: {diagnosis.reason}" if diagnosis else "cannot connect or open the stream")
+            if diagnosis is None:
+                self._down("cannot connect or open the stream")
+            else:
+                self._down(f"cannot open the stream: {diagnosis.reason}", to_fix=diagnosis.to_fix)
             return None, None
         ok, image = capture.read()
         if not ok or image is None:
@@ -276,14 +276,14 @@ class LiveSource:
             return None, None
         return capture, _bgr(image)
 
-    def _down(self, reason: str) -> None:
+    def _down(self, reason: str, *, to_fix: bool = False) -> None:
         with self._lock:
             if self._outage is None:
                 # Down since the last frame that arrived: that is when the picture stopped.
-                self._outage = SourceOutage(since=self._last_frame_at, reason=reason)
+                self._outage = SourceOutage(since=self._last_frame_at, reason=reason, to_fix=to_fix)
                 log.warning("%s is down: %s", self.name, reason)
             elif self._outage.reason != reason:
-                self._outage = SourceOutage(since=self._outage.since, reason=reason)
+                self._outage = SourceOutage(since=self._outage.since, reason=reason, to_fix=to_fix)
 
     def _run(self, capture: cv2.VideoCapture | None) -> None:
         backoff = self.settings.backoff_min_s
