@@ -243,10 +243,8 @@ def tune(
         camera = camera.model_copy(update={"source": source})
     folder = out or Path(f"tune-{camera.camera_id}")
     typer.echo(f"watching {camera.camera_id} for {seconds:.0f} s ...", err=True)
-    try:
+    with writing(folder):
         report = run_tune(camera, folder, seconds=seconds)
-    except OSError as exc:
-        raise InvalidInput(f"{camera.camera_id}: cannot write the report to {folder}: {exc.strerror or exc}") from None
     typer.echo(report_text(report), nl=False)
     typer.echo(f"report: {folder / 'report.html'} (picture {folder / 'annotated.png'}, data {folder / 'report.json'})")
 

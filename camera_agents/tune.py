@@ -23,8 +23,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -471,7 +473,13 @@ def annotate(image: np.ndarray, config: CameraConfig, tracks, trails: Sequence[t
 
 
 def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, realtime: bool = False) -> TuneReport:
-    """Play ``seconds`` of the camera's source through its pipeline; write the report folder."""
+    """Play ``seconds`` of the camera's source through its pipeline; write the report folder. A
+    folder that cannot be written is found before the camera is watched, not after (``OSError``)."""
+    with _report_folder(out_dir):
+        return _watch(config, out_dir, seconds=seconds, realtime=realtime)
+
+
+def _watch(config: CameraConfig, out_dir: Path, *, seconds: float, realtime: bool) -> TuneReport:
     import cv2
 
     from camera_agents.motion import MotionDetector
@@ -563,13 +571,34 @@ def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, real
         light_step_per_s=round(light_step(levels, analysed_fps), 3), colour_share=round(max(colour, default=0.0), 4),
         analysis_size=getattr(pipeline.detector, "analysis_size", None), warnings=tuple(warnings),
     )  # fmt: skip
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out_dir / "annotated.png"), annotate(last_image, config, pipeline.last_tracks, trails)):
-        raise OSError(f"cannot write {out_dir / 'annotated.png'}")
+    encoded, picture = cv2.imencode(".png", annotate(last_image, config, pipeline.last_tracks, trails))
+    if not encoded:
+        raise InvalidInput(f"camera {config.camera_id}: its picture could not be encoded as PNG")
+    (out_dir / "annotated.png").write_bytes(picture.tobytes())
     (out_dir / "report.txt").write_text(report_text(report), encoding="utf-8")
     (out_dir / "report.json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
     (out_dir / "report.html").write_text(report_html(report, "annotated.png"), encoding="utf-8")
     return report
+
+
+@contextmanager
+def _report_folder(folder: Path) -> Iterator[None]:
+    """``folder`` made (with its parents) before the camera is watched, so that one that cannot be
+    written fails at once (``OSError`` naming it), not after a minute of watching; and taken away
+    again, with the parents this made, when no report comes."""
+    import errno
+
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+        yield
+    except BaseException:
+        for path in made:
+            with suppress(OSError):  # not made after all, or holding something now
+                path.rmdir()
+        raise
 
 
 def _note_objects(tracks, at_s: float, presences: dict[int, Presence], heights: list[float], trails: list[tuple[float, float]]) -> None:

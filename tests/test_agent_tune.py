@@ -226,10 +226,10 @@ def test_tune_finds_an_advertising_screen_and_gives_the_mask_that_silences_it(tm
 
 def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
     result = runner.invoke(
-        app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "r")]
+        app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "site" / "r")]
     )
     assert result.exit_code == 2 and "missing.mp4 does not exist" in result.output  # bad input
-    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "site").exists()  # the folders made for a report that never came are gone again
 
 
 def test_tune_says_how_finely_a_full_hd_wide_view_is_analysed(tmp_path):

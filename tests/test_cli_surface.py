@@ -158,6 +158,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     (("schema", "export", "--out", "/proc/ioc-none/schema.json"), {}, 2, "cannot write /proc/ioc-none/schema.json: No such file or directory"),
     (("dashboards", "build", "--out", "/proc/ioc-none"), {}, 2, "cannot write /proc/ioc-none: No such file or directory"),
     (("agent", "snapshot", "--config", VTEST, "--out", "/proc/ioc-none/view.png"), {}, 2, "cannot write /proc/ioc-none/view.png: No such file or directory"),
+    # a report folder that cannot be written is found before the camera is watched (here one nothing answers for)
+    (("agent", "tune", "--config", VTEST, "--source", "rtsp://127.0.0.1:1/cam", "--out", "/proc/ioc-none/report"), {}, 2,
+     "cannot write /proc/ioc-none: No such file or directory"),
     # a picture named for a format it cannot be written in, refused before the camera is opened
     (("agent", "snapshot", "--config", VTEST, "--out", "view.txt"), {}, 2, "end the name in .png, .jpg or .jpeg"),
     # a frame past the end of a recording
