@@ -93,6 +93,27 @@ def test_clear_errors(dsn: str, args: tuple[str, ...], message: str) -> None:
     assert "Traceback" not in text
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # each told as bad input though no warehouse answers: the planner fixes the request first
+        (("volume", "--period", "Oct 2026"), "cannot read period 'Oct 2026'"),
+        (("summary", "--period", "2026-10", "--from", "2026-10-01"), "either --period or --from/--to, not both"),
+        (("charts", "-o", "/tmp/never"), "no period: give --period"),
+        (("volume", "--period", "2026-10", "-f", "xls"), "unknown format 'xls'"),
+        (("summary", "--period", "2026-10", "-f", "xlsx"), "an Excel workbook is binary"),
+        (("volume", "--period", "2026-10", "-f", "geojson"), "use `ioc report summary --format geojson`"),
+        (("summary", "--period", "2026-10", "-f", "ngsi-ld"), "NGSI-LD entities are per period bucket"),
+        (("volume", "--period", "2026-10", "--by", "lane"), "cannot break down by lane"),
+        (("charts", "--period", "2026-10", "-o", "/tmp/never", "--lang", "fr"), "--lang 'fr': choose vi or en"),
+    ],
+)
+def test_a_request_is_checked_before_the_warehouse_is_asked(args: tuple[str, ...], message: str) -> None:
+    result, text = _run(*args, "--dsn", "postgresql://ioc@127.0.0.1:1/none")
+    assert result.exit_code == 2, text
+    assert message in " ".join(text.split()), text
+
+
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     result, text = _run("cameras", "--dsn", "postgresql://ioc@127.0.0.1:1/none")
     assert result.exit_code == 3  # a service that cannot be reached

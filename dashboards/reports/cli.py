@@ -41,10 +41,24 @@ def _warehouse(shared: Shared) -> Iterator:
         raise DatabaseError(f"database: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}") from exc
 
 
-def _check_lang(lang: str) -> str:
+def _check_request(*, lang: str, period: str | None, start: str | None, end: str | None,
+                   fmt: str | None = None, out: Path | None = None) -> None:
+    """What the planner can be told is wrong before the warehouse is asked (or when it is down):
+    the language, the period as written, the format and whether it needs --out. The warehouse's
+    time zone moves the period's bounds, not whether it reads, so it is read here in UTC."""
+    from dashboards.reports.formats import FORMATS
+
     if lang not in ("vi", "en"):
         raise ReportError(f"--lang {lang!r}: choose vi or en")
-    return lang
+    parse_period(period=period, start=start, end=end, tz="UTC")
+    if fmt is None:
+        return
+    if fmt not in FORMATS:
+        raise ReportError(f"unknown format {fmt!r}: choose from {', '.join(FORMATS)}")
+    if out is None and fmt == "xlsx":
+        raise ReportError("an Excel workbook is binary: give --out FILE.xlsx")
+    if out is None and fmt == "parquet":
+        raise ReportError("Parquet is binary: give --out FILE.parquet")
 
 
 def _emit_text(text: str, out: Path | None) -> None:
@@ -76,8 +90,7 @@ def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], l
                 formats.write_csv(table, out, excel=excel)
             typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "xlsx":
-        if out is None:
-            raise ReportError("an Excel workbook is binary: give --out FILE.xlsx")
+        assert out is not None  # _check_request
         try:
             import openpyxl  # noqa: F401
         except ImportError:
@@ -86,8 +99,7 @@ def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], l
             formats.write_xlsx([table, *sections()], out, lang=lang)
         typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
     elif fmt == "parquet":
-        if out is None:
-            raise ReportError("Parquet is binary: give --out FILE.parquet")
+        assert out is not None  # _check_request
         with writing(out):
             formats.write_parquet(table, out)
         typer.echo(f"wrote {out} ({len(table.rows)} rows)", err=True)
@@ -98,7 +110,7 @@ def _write(table, fmt: str, out: Path | None, lang: str, cameras: Callable[[], l
     elif fmt == "ngsi-ld":
         _emit_text(json.dumps(formats.to_ngsi_ld(table, cameras()), ensure_ascii=False, indent=1, default=str), out)
     else:
-        raise ReportError(f"unknown format {fmt!r}: choose from {', '.join(formats.FORMATS)}")
+        raise AssertionError(f"format {fmt!r} passed _check_request")
 
 
 @app.command("volume")
@@ -118,14 +130,15 @@ def volume_command(
     """Traffic volume and speeds (mean, p50, p85) per period bucket."""
     from dashboards.reports import queries
 
+    _check_request(lang=lang, period=period, start=start, end=end, fmt=fmt, out=out)
+    if fmt == "geojson":
+        raise ReportError("GeoJSON shows cameras with their totals: use `ioc report summary --format geojson`")
+    dimensions = parse_dimensions(by)
     with _warehouse(shared) as conn:
-        _check_lang(lang)
-        if fmt == "geojson":
-            raise ReportError("GeoJSON shows cameras with their totals: use `ioc report summary --format geojson`")
         tz = queries.warehouse_timezone(conn)
         cams = tuple(camera or ())
         query = VolumeQuery(period=parse_period(period=period, start=start, end=end, tz=tz), grain=grain,
-                            cameras=cams, by=parse_dimensions(by))
+                            cameras=cams, by=dimensions)
         queries.check_cameras(conn, cams)
         table = queries.ensure_rows(queries.volume(conn, query, tz=tz), query.period, cams, grain)
         _write(table, fmt, out, lang, lambda: queries.known_cameras(conn))
@@ -147,10 +160,10 @@ def summary_command(
     speed p50/p85, and the change against the previous period."""
     from dashboards.reports import queries
 
+    _check_request(lang=lang, period=period, start=start, end=end, fmt=fmt, out=out)
+    if fmt == "ngsi-ld":
+        raise ReportError("NGSI-LD entities are per period bucket: use `ioc report volume --by camera,line,direction,cls --format ngsi-ld`")
     with _warehouse(shared) as conn:
-        _check_lang(lang)
-        if fmt == "ngsi-ld":
-            raise ReportError("NGSI-LD entities are per period bucket: use `ioc report volume --by camera,line,direction,cls --format ngsi-ld`")
         tz = queries.warehouse_timezone(conn)
         cams = tuple(camera or ())
         chosen = parse_period(period=period, start=start, end=end, tz=tz)
@@ -174,8 +187,8 @@ def charts_command(
     """PNG charts: average hourly profile (weekday vs weekend), weekday x hour heat map, daily trend."""
     from dashboards.reports import charts, labels, queries
 
+    _check_request(lang=lang, period=period, start=start, end=end)
     with _warehouse(shared) as conn:
-        _check_lang(lang)
         tz = queries.warehouse_timezone(conn)
         cams = tuple(camera or ())
         chosen = parse_period(period=period, start=start, end=end, tz=tz)
