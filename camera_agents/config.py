@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from ingest.config_files import ConfigFileError, ConfigIssue, Loc, YamlFile, parse_yaml, read_yaml_file, validation_issues
+from ingest.config_files import (
+    ConfigFileError,
+    ConfigIssue,
+    Loc,
+    YamlFile,
+    parse_yaml,
+    read_yaml_file,
+    text_matching,
+    validation_issues,
+)
 from ingest.contract import CameraInfo, LineInfo, ZoneInfo, district_name
 
 if TYPE_CHECKING:
@@ -27,7 +36,7 @@ if TYPE_CHECKING:
 Coordinate = Annotated[float, Field(ge=0, le=20_000, allow_inf_nan=False)]
 Point = tuple[Coordinate, Coordinate]
 Metres = Annotated[float, Field(ge=-100_000, le=100_000, allow_inf_nan=False)]
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+Identifier = text_matching(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$", "up to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
 
 
 class _Model(BaseModel):

@@ -10,17 +10,32 @@ stage's pydantic model, whose errors ``validation_issues`` places on their lines
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from ingest.errors import InvalidInput
 
 Loc = tuple[str | int, ...]  # a key path as pydantic gives it: keys and list indices
+
+
+def text_matching(pattern: str, meaning: str) -> Any:
+    """A string field that must match ``pattern``, refused in words (``should be <meaning>``): the
+    people who edit these files are told what to write, not shown a regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.search(value):
+            raise PydanticCustomError("string_pattern_mismatch", "should be {meaning}", {"meaning": meaning})
+        return value
+
+    return Annotated[str, AfterValidator(check)]
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def test_good_config_loads_with_vietnamese_names(tmp_path):
         ("id: queue", "id: z0\n    polygon: [[0, 0], [5, 0], [5, 5]]\n  - id: z0", 19, "zones[1].id", "duplicate zone id"),
         ("[3.5, 30], [-3.5, 30]]", "[3.5, 30]]", 23, "calibration.ground_points", "exactly 4 points"),
         ("type: motion\n  scale: 0.25", "type: onnx\n  model: /nowhere/yolov8n.onnx", 9, "detector.model", "does not exist"),
-        ("camera_id: vt-thuy-van-01", "camera_id: vt thuy van", 1, "camera_id", "should match pattern"),
+        ("camera_id: vt-thuy-van-01", "camera_id: vt thuy van", 1, "camera_id", "should be up to 64 letters, digits"),
         # masks: ids unique, inside the picture, with an area, and never over all of a line or a zone
         ("id: led_screen", "id: m0\n    polygon: [[0, 0], [5, 0], [5, 5]]\n  - id: m0", 27, "masks[1].id", "duplicate mask id"),
         ("[940, 120], [700, 120]]", "[1940, 120], [700, 120]]", 26, "masks[0].polygon[2]", "outside the 960x540 frame"),

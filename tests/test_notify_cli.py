@@ -53,11 +53,11 @@ def test_check_describes_each_route(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (ROUTES, [r"routes\.yaml:6: routes\[0\]\.bot_token: .*IOC_TEST_TELEGRAM_TOKEN is not set"]),  # a secret's environment variable unset
         (  # every problem at once, each on its line: an unknown key in one route, a bad address in the other
             ROUTES.replace("bot_token: env:IOC_TEST_TELEGRAM_TOKEN", "bot_token: t\n    colour: red").replace("https://dispatch", "ftp://dispatch"),
-            [r"routes\.yaml:7: routes\[0\]\.colour: unknown key", r"routes\.yaml:13: routes\[1\]\.url: String should match pattern"],
+            [r"routes\.yaml:7: routes\[0\]\.colour: unknown key", r"routes\.yaml:13: routes\[1\]\.url: should be an http:// or https:// address"],
         ),
         (  # an e-mail route's one address refused: said once, of the address, not again of the list left empty
             "routes:\n  - name: mail\n    channel: email\n    smtp_host: h\n    sender: a@b\n    to: [nobody]\n",
-            [r"routes\.yaml:6: routes\[0\]\.to\[0\]: String should match pattern .* \(got 'nobody'\)"],
+            [r"routes\.yaml:6: routes\[0\]\.to\[0\]: should be an e-mail address, such as .* \(got 'nobody'\)"],
         ),
         (  # no address at all
             "routes:\n  - name: mail\n    channel: email\n    smtp_host: h\n    sender: a@b\n    to: []\n",

@@ -30,10 +30,13 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from ingest.alert_text import LANGUAGES
-from ingest.config_files import ConfigFileError, YamlFile, read_yaml_file, validation_issues
+from ingest.config_files import ConfigFileError, YamlFile, read_yaml_file, text_matching, validation_issues
 from ingest.contract import district_name
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+RouteName = text_matching(r"^[\w.-]{1,80}$", "up to 80 letters, digits, '_', '.' or '-'")
+WebAddress = text_matching(r"^https?://", "an http:// or https:// address")
+EmailAddress = text_matching(r"^[^@\s]+@[^@\s]+$", "an e-mail address, such as truc-ban@vungtau.example")
 
 
 class RoutesError(ConfigFileError):
@@ -55,7 +58,7 @@ def _secret_from(value: Any) -> Any:
 class _Route(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[\w.-]+$")
+    name: RouteName
     #: rules this route carries; empty: all
     rules: tuple[str, ...] = ()
     min_severity: Literal["info", "warning", "critical"] = "warning"
@@ -95,7 +98,7 @@ class _Route(BaseModel):
 
 class WebhookRoute(_Route):
     channel: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://")
+    url: WebAddress
     #: HMAC-SHA256 key of the X-IOC-Signature header
     secret: SecretStr
     timeout_s: float = Field(default=10.0, gt=0)
@@ -113,8 +116,8 @@ class EmailRoute(_Route):
     starttls: bool = False
     username: str | None = None
     password: SecretStr | None = None
-    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    to: tuple[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], ...] = Field(min_length=1)
+    sender: EmailAddress
+    to: tuple[EmailAddress, ...] = Field(min_length=1)
     timeout_s: float = Field(default=15.0, gt=0)
 
     @field_validator("password", mode="before")
@@ -128,7 +131,7 @@ class TelegramRoute(_Route):
     chat_id: str = Field(min_length=1)
     bot_token: SecretStr
     #: Telegram's Bot API; another base (a local server in tests, a proxy) may be given
-    api_base: str = Field(default="https://api.telegram.org", pattern=r"^https?://")
+    api_base: WebAddress = "https://api.telegram.org"
     timeout_s: float = Field(default=10.0, gt=0)
 
     @field_validator("bot_token", mode="before")
