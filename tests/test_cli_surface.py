@@ -157,6 +157,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a file or folder to write that cannot be written is named with the reason
     (("schema", "export", "--out", "/proc/ioc-none/schema.json"), {}, 2, "cannot write /proc/ioc-none/schema.json: No such file or directory"),
     (("dashboards", "build", "--out", "/proc/ioc-none"), {}, 2, "cannot write /proc/ioc-none: No such file or directory"),
+    # a full disk (/dev/full refuses every write with ENOSPC)
+    (("schema", "export", "--out", "/dev/full"), {}, 2, "cannot write /dev/full: No space left on device"),
     (("agent", "snapshot", "--config", VTEST, "--out", "/proc/ioc-none/view.png"), {}, 2, "cannot write /proc/ioc-none/view.png: No such file or directory"),
     # a report folder that cannot be written is found before the camera is watched (here one nothing answers for)
     (("agent", "tune", "--config", VTEST, "--source", "rtsp://127.0.0.1:1/cam", "--out", "/proc/ioc-none/report"), {}, 2,

@@ -84,6 +84,8 @@ def test_terminal_table_and_charts(dsn: str, tmp_path: Path) -> None:
         (("summary", "--period", "2026-10", "-f", "parquet", "-o", "/proc/ioc-none/s.parquet"), "cannot write /proc/ioc-none/s.parquet"),
         (("summary", "--period", "2026-10", "-f", "geojson", "-o", "/proc/ioc-none/c.geojson"), "cannot write /proc/ioc-none/c.geojson"),
         (("charts", "--period", "2026-10", "-o", "/proc/ioc-none/charts"), "cannot write /proc/ioc-none"),
+        # a full disk (/dev/full refuses every write with ENOSPC)
+        (("volume", "--period", "2026-10", "-f", "json", "-o", "/dev/full"), "cannot write /dev/full: No space left on device"),
     ],
 )
 def test_clear_errors(dsn: str, args: tuple[str, ...], message: str) -> None:
