@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -472,14 +472,17 @@ def annotate(image: np.ndarray, config: CameraConfig, tracks, trails: Sequence[t
 # --- the run -----------------------------------------------------------------------------------
 
 
-def run_tune(config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, realtime: bool = False) -> TuneReport:
+def run_tune(
+    config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, realtime: bool = False, watching: Callable[[], None] | None = None
+) -> TuneReport:
     """Play ``seconds`` of the camera's source through its pipeline; write the report folder. A
-    folder that cannot be written is found before the camera is watched, not after (``OSError``)."""
+    folder that cannot be written is found before the camera is watched, not after (``OSError``).
+    ``watching``: called once the folder is made and the camera is open, as the watching begins."""
     with _report_folder(out_dir):
-        return _watch(config, out_dir, seconds=seconds, realtime=realtime)
+        return _watch(config, out_dir, seconds=seconds, realtime=realtime, watching=watching or (lambda: None))
 
 
-def _watch(config: CameraConfig, out_dir: Path, *, seconds: float, realtime: bool) -> TuneReport:
+def _watch(config: CameraConfig, out_dir: Path, *, seconds: float, realtime: bool, watching: Callable[[], None]) -> TuneReport:
     import cv2
 
     from camera_agents.motion import MotionDetector
@@ -488,6 +491,7 @@ def _watch(config: CameraConfig, out_dir: Path, *, seconds: float, realtime: boo
     from ingest.contract import LineCrossing, ZoneOccupancy
 
     source = open_source(config.source, realtime=realtime)
+    watching()
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
     to_file = config.resolution.width / info.width if config.resolution is not None else 1.0  # the file's pixels a picture pixel

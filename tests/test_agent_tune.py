@@ -230,6 +230,7 @@ def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
     )
     assert result.exit_code == 2 and "missing.mp4 does not exist" in result.output  # bad input
     assert not (tmp_path / "site").exists()  # the folders made for a report that never came are gone again
+    assert "watching" not in result.output  # nothing was watched
 
 
 def test_tune_says_how_finely_a_full_hd_wide_view_is_analysed(tmp_path):
