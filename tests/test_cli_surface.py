@@ -146,6 +146,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a variable with a bad value is named, once, before any work
     (("bus", "topics"), {"IOC_NAMESPACE": "no spaces allowed"}, 2, "IOC_NAMESPACE"),
     (("db", "maintain"), {"IOC_RETENTION": "crossings=soon"}, 2, "'soon' is not a duration"),
+    # a flag's value that is not a date is named as the flag, before the database is asked
+    (("db", "backfill", "--camera-count", "2", "--days", "2", "--end", "2026-13-01", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 2,
+     "--end '2026-13-01' is not a date such as 2026-03-01: month must be in 1..12"),
     # a config file that does not exist
     (("agent", "check", "--config", "/nonexistent.yaml"), {}, 2, "/nonexistent.yaml"),
     # a service that cannot be reached: status 3, one line, no traceback

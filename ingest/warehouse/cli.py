@@ -92,8 +92,11 @@ def backfill_command(
     if cameras is None:
         raise InvalidInput("give --camera-count N: how many synthetic cameras to write")
     try:
-        plan = BackfillPlan(cameras=cameras, days=days, seed=seed, window_s=window,
-                            **({"end": date.fromisoformat(end)} if end else {}))
+        last = date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        raise InvalidInput(f"--end {end!r} is not a date such as 2026-03-01: {exc}") from None
+    try:
+        plan = BackfillPlan(cameras=cameras, days=days, seed=seed, window_s=window, **({"end": last} if last else {}))
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     console = Console(stderr=True)
