@@ -178,6 +178,22 @@ def test_errors_are_one_line_with_a_documented_status(args, env, status, said):
     assert "Traceback" not in done.stderr
 
 
+def test_the_desk_names_an_address_it_cannot_serve_on():
+    import socket
+
+    with socket.socket() as taken:  # another program holds the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run("desk", "serve", "--host", "127.0.0.1", "--port", str(port))
+    assert done.returncode == 2, done.stderr
+    assert f"cannot serve the desk on 127.0.0.1:{port}: Address already in use" in done.stderr
+    assert "alert desk on" not in done.stderr and "Traceback" not in done.stderr
+    # a host name that resolves to nothing
+    done = _run("desk", "serve", "--host", "desk.invalid", "--port", str(port))
+    assert done.returncode == 2 and f"cannot serve the desk on desk.invalid:{port}: " in done.stderr, done.stderr
+
+
 def test_a_traceback_only_at_debug_and_json_logs_for_shippers():
     done = _run("db", "status", "--dsn", "postgresql://ioc@127.0.0.1:1/none", "--log-level", "debug", "--log-format", "json")
     assert done.returncode == 3

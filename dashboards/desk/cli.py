@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 from datetime import timedelta
 from typing import Optional
@@ -42,9 +43,32 @@ def serve(
     from dashboards.desk.settings import DeskSettings
 
     settings = DeskSettings.load(db=shared.db, bus=shared.bus, secure_cookies=secure_cookies)
+    listening = _listening_socket(host, port)
+    config = uvicorn.Config(create_app(settings), proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                            log_level=shared.log_level.lower(), log_config=None)
     typer.echo(f"alert desk on http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
-                log_level=shared.log_level.lower(), log_config=None)
+    with listening:
+        uvicorn.Server(config).run(sockets=[listening])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The desk's socket, bound before anything is served: an address that cannot be had (a port
+    in use, a host name that resolves to nothing here) is one line of bad input, not a server's
+    log followed by its shutdown."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise InvalidInput(f"cannot serve the desk on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a desk restarted at once takes its port back
+        listening.bind(address)
+        listening.listen(2048)
+    except OSError as exc:
+        listening.close()
+        raise InvalidInput(f"cannot serve the desk on {host}:{port}: {exc.strerror or exc}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 @user_app.command("add")
