@@ -125,17 +125,17 @@ def _serve_metrics(out, name: str, settings: AgentSettings):
     if not settings.metrics_port:
         return None, None
     from camera_agents.metrics import AgentMetrics
+    from ingest.metrics import serve_metrics
 
     metrics = AgentMetrics()
     if hasattr(out, "spool_pending_bytes"):
         metrics.watch_spool(name, lambda: out.spool_pending_bytes)
         metrics.watch_publishing(out.stats)
     try:
-        return metrics, metrics.serve(settings.metrics_host, settings.metrics_port)
-    except OSError as exc:
+        return metrics, serve_metrics(metrics.registry, settings.metrics_host, settings.metrics_port)
+    except InvalidInput:
         out.close()
-        raise InvalidInput(f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port}: "
-                           f"{exc.strerror or exc}") from None
+        raise
 
 
 def _run_with_progress(configs, out, settings, metrics=None):

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -40,11 +40,6 @@ class AgentMetrics:
     def watch_publishing(self, stats: object) -> None:
         """Count published events from the Kafka sink's stats (sent, spooled, replayed, refused, rejected)."""
         self.registry.register(_PublishCollector(stats))
-
-    def serve(self, host: str, port: int):
-        """Start the /metrics endpoint; returns the server so the caller can shut it down."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return server
 
 
 class CameraMeter:

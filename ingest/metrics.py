@@ -6,6 +6,19 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from ingest.errors import InvalidInput
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int):
+    """Serve ``registry`` at /metrics on ``host``:``port``; returns the server, for the caller to
+    shut down. An address that cannot be had (a port another program holds) is bad input, said
+    alike by every stage."""
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise InvalidInput(f"cannot serve /metrics on {host}:{port}: {exc.strerror or exc}") from None
+    return server
+
 
 @dataclass
 class SinkMetrics:
@@ -20,8 +33,3 @@ class SinkMetrics:
         self.db_up = Gauge("ioc_sink_db_up", "1 while the last write succeeded, 0 while retrying", registry=r)
         self.lag = Gauge("ioc_sink_lag", "Records behind the partition's high watermark", ["topic", "partition"], registry=r)
         self.batch_seconds = Histogram("ioc_sink_batch_seconds", "Time to write and commit one batch", registry=r)
-
-    def serve(self, host: str, port: int):
-        """Start the /metrics endpoint; returns the server so the caller can shut it down."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return server

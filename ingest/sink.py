@@ -40,7 +40,7 @@ from ingest import contract
 from ingest.bus import BusError, ensure_topics, join_group_async, make_async_consumer
 from ingest.db import DatabaseError, DatabaseUnavailable, connect
 from ingest.framesample import FrameSampler
-from ingest.metrics import SinkMetrics
+from ingest.metrics import SinkMetrics, serve_metrics
 from ingest.screening import Screen
 from ingest.settings import SinkSettings
 from ingest.writer import EventWriter
@@ -121,14 +121,17 @@ class Sink:
         bus = self.settings.bus
         await asyncio.to_thread(ensure_topics, bus)
         consumer = None
+        # Served before the producer is made: a port another program holds ends the run with nothing to close.
+        server = serve_metrics(self.metrics.registry, self.settings.metrics_host, self.settings.metrics_port) if self.settings.metrics_port else None
         producer = AIOKafkaProducer(bootstrap_servers=bus.bootstrap, client_id=bus.client_id, acks="all")
-        server = self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port) if self.settings.metrics_port else None
         started = last_record = last_log = time.monotonic()
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ioc-sink-db")
         loop = asyncio.get_running_loop()
         try:
             await producer.start()
         except KafkaError as exc:
+            if server is not None:
+                server.shutdown()
             raise BusError(f"cannot reach the Kafka broker at {bus.bootstrap}: {exc}") from exc
         try:
             consumer = await join_group_async(

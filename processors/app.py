@@ -138,13 +138,9 @@ def run_worker(settings: ProcessorSettings, *, timeout_s: float | None = None, l
 
     server = None
     if app.metrics is not None:  # type: ignore[attr-defined]
-        try:
-            server = app.metrics.serve(settings.metrics_host, settings.metrics_port)  # type: ignore[attr-defined]
-        except OSError as exc:
-            from ingest.errors import InvalidInput
+        from ingest.metrics import serve_metrics
 
-            raise InvalidInput(f"cannot serve /metrics on {settings.metrics_host}:{settings.metrics_port}: "
-                               f"{exc.strerror or exc}") from None
+        server = serve_metrics(app.metrics.registry, settings.metrics_host, settings.metrics_port)  # type: ignore[attr-defined]
     # Logging is configured by the command (--log-level, --log-format): faust must not redo it.
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -53,7 +53,3 @@ class ProcessorsMetrics(Collector):
             if high is not None and read is not None:
                 lag[(tp.topic, tp.partition)] = max(0, high - read - 1)
         self.lag = lag
-
-    def serve(self, host: str, port: int):
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
-        return server

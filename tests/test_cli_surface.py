@@ -178,20 +178,33 @@ def test_errors_are_one_line_with_a_documented_status(args, env, status, said):
     assert "Traceback" not in done.stderr
 
 
-def test_the_desk_names_an_address_it_cannot_serve_on():
+@pytest.mark.parametrize("args, said", [
+    # the desk's own address
+    (("desk", "serve", "--host", "127.0.0.1", "--port", "{port}"), "cannot serve the desk on 127.0.0.1:{port}: Address already in use"),
+    # each stage's /metrics, said alike
+    (("agent", "run", "--config", VTEST, "--sink", "jsonl:{tmp}/events.jsonl", "--metrics-port", "{port}"),
+     "cannot serve /metrics on 127.0.0.1:{port}: Address already in use"),
+    (("processors", "run", "--bootstrap", "{bootstrap}", "--metrics-port", "{port}"), "cannot serve /metrics on 127.0.0.1:{port}: Address already in use"),
+    (("ingest", "run", "--bootstrap", "{bootstrap}", "--dsn", "{dsn}", "--metrics-port", "{port}"),
+     "cannot serve /metrics on 127.0.0.1:{port}: Address already in use"),
+])
+def test_a_port_another_program_holds_is_named_once(args, said, stack, tmp_path):
     import socket
 
     with socket.socket() as taken:  # another program holds the port
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = _run("desk", "serve", "--host", "127.0.0.1", "--port", str(port))
+        values = {"port": port, "tmp": tmp_path, "bootstrap": stack.bootstrap, "dsn": stack.dsn}
+        done = _run(*(arg.format(**values) for arg in args), env={"IOC_STATE_DIR": str(tmp_path / "state")})
     assert done.returncode == 2, done.stderr
-    assert f"cannot serve the desk on 127.0.0.1:{port}: Address already in use" in done.stderr
-    assert "alert desk on" not in done.stderr and "Traceback" not in done.stderr
-    # a host name that resolves to nothing
-    done = _run("desk", "serve", "--host", "desk.invalid", "--port", str(port))
-    assert done.returncode == 2 and f"cannot serve the desk on desk.invalid:{port}: " in done.stderr, done.stderr
+    assert said.format(port=port) in done.stderr
+    assert "Traceback" not in done.stderr and "Unclosed" not in done.stderr and "alert desk on" not in done.stderr
+
+
+def test_the_desk_names_a_host_it_cannot_serve_on():
+    done = _run("desk", "serve", "--host", "desk.invalid", "--port", "8088")  # a name that resolves to nothing
+    assert done.returncode == 2 and "cannot serve the desk on desk.invalid:8088: " in done.stderr, done.stderr
 
 
 def test_a_traceback_only_at_debug_and_json_logs_for_shippers():
