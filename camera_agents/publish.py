@@ -52,7 +52,7 @@ class JsonlSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("wb")
         except OSError as exc:
-            raise PublishError(f"cannot write events to {self.path}: {exc}") from None
+            raise PublishError(f"cannot write events to {self.path}: {exc.strerror or exc}") from None
         self._lock = threading.Lock()
 
     def send(self, event: Event) -> None:

@@ -149,6 +149,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a flag's value that is not a date is named as the flag, before the database is asked
     (("db", "backfill", "--camera-count", "2", "--days", "2", "--end", "2026-13-01", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 2,
      "--end '2026-13-01' is not a date such as 2026-03-01: month must be in 1..12"),
+    (("desk", "token", "create", "a b", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 2, "user name 'a b' may hold letters"),
     # a config file that does not exist
     (("agent", "check", "--config", "/nonexistent.yaml"), {}, 2, "/nonexistent.yaml"),
     # a service that cannot be reached: status 3, one line, no traceback
@@ -160,6 +161,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a file or folder to write that cannot be written is named with the reason
     (("schema", "export", "--out", "/proc/ioc-none/schema.json"), {}, 2, "cannot write /proc/ioc-none/schema.json: No such file or directory"),
     (("dashboards", "build", "--out", "/proc/ioc-none"), {}, 2, "cannot write /proc/ioc-none: No such file or directory"),
+    (("agent", "run", "--config", VTEST, "--sink", "jsonl:/proc/ioc-none/events.jsonl"), {}, 2,
+     "cannot write events to /proc/ioc-none/events.jsonl: No such file or directory"),
     # a full disk (/dev/full refuses every write with ENOSPC)
     (("schema", "export", "--out", "/dev/full"), {}, 2, "cannot write /dev/full: No space left on device"),
     (("agent", "snapshot", "--config", VTEST, "--out", "/proc/ioc-none/view.png"), {}, 2, "cannot write /proc/ioc-none/view.png: No such file or directory"),

@@ -71,6 +71,11 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return listening
 
 
+def _check_user_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", name):
+        raise InvalidInput(f"user name {name!r} may hold letters, digits and . _ - @ (at most 64)")
+
+
 @user_app.command("add")
 @shared("db")
 def user_add(
@@ -90,8 +95,7 @@ def user_add(
         raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     if lang not in ("vi", "en"):
         raise InvalidInput(f"--lang must be vi or en, not {lang!r}")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", name):
-        raise InvalidInput(f"user name {name!r} may hold letters, digits and . _ - @ (at most 64)")
+    _check_user_name(name)
     if not password_stdin:
         raise InvalidInput("give the password on standard input with --password-stdin (never on the command line)")
     district = list(dict.fromkeys(district_name(d) for d in district))
@@ -126,6 +130,7 @@ def token_create(shared: Shared, name: str = typer.Argument(..., help="The user 
     from dashboards.desk.security import new_token, token_hash
     from ingest.db import connect
 
+    _check_user_name(name)  # no such user can exist: said before the database is asked
     token = new_token()
     with connect(shared.db) as conn:
         if conn.execute("SELECT 1 FROM desk_users WHERE name = %s", (name,)).fetchone() is None:
