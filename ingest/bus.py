@@ -9,6 +9,7 @@ Kafka errors are translated into ``BusError`` where they enter.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -169,6 +170,8 @@ async def join_group_async(
         try:
             await consumer.start()
         except AioKafkaError as exc:
+            with contextlib.suppress(Exception):  # its client half made: closed, not left to the collector
+                await consumer.stop()
             raise BusError(f"cannot reach the Kafka broker at {settings.bootstrap}: {exc}") from exc
         consumer.subscribe(topics, listener=listener) if listener else consumer.subscribe(topics)
         deadline = time.monotonic() + timeout_s

@@ -32,6 +32,7 @@ def run(
 
     State (alert baselines, open alerts, counting horizons, faust's data dir) lives in
     STATE_DIR/processors."""
+    from ingest.bus import ensure_topics
     from processors.config import load_rules
 
     if deprecated("--loglevel", "--log-level", old_loglevel):
@@ -44,6 +45,9 @@ def run(
 
         raise InvalidInput("--web-port needs --workers 1 (each worker would bind the same port)")
     load_rules(settings.rules_path)  # fail fast, with the key path, before any worker starts
+    # The broker asked once before any worker starts (the contract's topics made if missing): one
+    # that does not answer is one line and status 3, not a faust worker's traceback.
+    ensure_topics(settings.bus)
     level = old_loglevel.upper() if old_loglevel else shared.log_level
     worker = functools.partial(run_one, timeout_s=timeout, log_level=level, log_format=shared.log_format)
     if shared.workers == 1:
