@@ -35,4 +35,10 @@ def scratch_database(stack: StackInfo, *, prefix: str = "ioc_bench"):
 def figure(metric: str, value: float, unit: str, target: str = "") -> None:
     """One printed figure, in the format every benchmark uses (and `--json` reads), beside its target."""
     suffix = f" (target {target})" if target else ""
-    print(f"{metric}: {value:,.2f} {unit}{suffix}", flush=True)
+    print(f"{metric}: {shown(value)} {unit}{suffix}", flush=True)
+
+
+def shown(value: float) -> str:
+    """A figure as printed: under 10 to three decimals, so that a ratio of 0.446 or an accuracy of
+    0.948 is not rounded up to its target (0.45, 0.95); larger ones to two, with thousands marked."""
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.2f}"

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from bench.__main__ import main
+from bench.__main__ import figures, main
 from bench.bench_agent import _below_by_chance, _seeds
+from bench.common import shown
 
 
 @pytest.mark.parametrize(
@@ -65,3 +66,22 @@ def test_the_agent_benchmark_refuses_seeds_the_tuning_set_has_not(text, message)
 def test_cameras_below_target_by_chance_follow_the_error_rate(rate, below):
     cameras = [(30, 30, 31, 29)] * 32  # 32 cameras, four lines and directions of about 30 crossings each
     assert _below_by_chance(cameras, rate, 0.95) == below
+
+
+@pytest.mark.parametrize(
+    "value, printed",
+    [
+        (0.446, "0.446"),  # a ratio just under its 0.45 target is not rounded up to it
+        (0.9484, "0.948"),  # nor an accuracy just under 0.95
+        (5.0, "5.000"),  # a count of cameras, small
+        (1346.338, "1,346.34"),  # a rate: two decimals, thousands marked
+        (-0.25, "-0.250"),  # a change below zero
+    ],
+)
+def test_a_figure_is_printed_precisely_enough_to_be_read_against_its_target(value, printed, capsys):
+    from bench.common import figure
+
+    assert shown(value) == printed
+    figure("agent ratio", value, "ratio", ">= 0.45")
+    [record] = figures(capsys.readouterr().out.splitlines(), "agent")
+    assert record["value"] == pytest.approx(float(printed.replace(",", ""))) and record["target"] == ">= 0.45"
