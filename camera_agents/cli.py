@@ -72,7 +72,7 @@ def run(
     config_dir: Optional[Path] = CONFIG_DIR,
     source: Optional[str] = typer.Option(None, "--source", help="Override the camera's source (file, URL, synthetic:...); one camera only."),
     sink: str = typer.Option("kafka", "--sink", help="kafka, or jsonl:PATH to write events to a file."),
-    spool: Optional[Path] = setting_option(AgentSettings, "spool_dir", "--spool-dir"),
+    spool: Optional[Path] = setting_option(AgentSettings, "spool_dir"),
     realtime: bool = typer.Option(False, "--realtime", help="Pace files and synthetic scenes at their frame rate."),
     frames: Optional[int] = typer.Option(None, "--frames", min=1, help="Stop each camera after this many frames."),
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),

@@ -26,7 +26,7 @@ TIMEOUT = typer.Option(None, "--timeout", min=0.1, help="Stop after this many se
 @shared("bus", "db", "workers")
 def run_sink(
     shared: Shared,
-    group: Optional[str] = setting_option(SinkSettings, "group_id", "--group"),
+    group: Optional[str] = setting_option(SinkSettings, "group_id"),
     metrics_port: Optional[int] = setting_option(SinkSettings, "metrics_port"),
     metrics_host: Optional[str] = setting_option(SinkSettings, "metrics_host"),
     count: Optional[int] = COUNT,

@@ -64,11 +64,12 @@ def _check_format(value: Optional[str]) -> Optional[str]:
 
 
 def setting_option(model: type[IocSettings], field: str, *decls: str, **kwargs: Any) -> Any:
-    """A ``typer.Option`` for one settings field: ``--field-name`` (or ``decls``), the field's
-    description as help, its environment variable shown. The default is ``None``: a flag not
-    given leaves the field to its variable or its default, which ``IocSettings.load`` applies."""
+    """A ``typer.Option`` for one settings field: its flag (``IocSettings.flag``, and any short
+    ``decls``), the field's description as help, its environment variable shown. The default is
+    ``None``: a flag not given leaves the field to its variable or its default, which
+    ``IocSettings.load`` applies."""
     info = model.model_fields[field]
-    flag = decls or (f"--{field.replace('_', '-')}",)
+    flag = (model.flag(field), *decls)
     help_text = kwargs.pop("help", None) or info.description or field.replace("_", " ")
     default = None if info.default_factory is not None else info.get_default()
     if default is not None and "show" not in kwargs:

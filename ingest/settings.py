@@ -36,6 +36,13 @@ class IocSettings(BaseSettings):
     """Base of every settings object: frozen, keyword-only, unknown keywords refused."""
 
     model_config = SettingsConfigDict(env_prefix="IOC_", frozen=True, extra="forbid", validate_default=True)
+    #: the fields whose command-line flag is not spelt --field-name: field -> flag
+    flags: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def flag(cls, field: str) -> str:
+        """The command-line flag that sets ``field``: the one its option takes and its errors name."""
+        return cls.flags.get(field, f"--{field.replace('_', '-')}")
 
     @classmethod
     def env_var(cls, field: str) -> str:
@@ -58,7 +65,7 @@ def _explain(cls: type[IocSettings], exc: ValidationError, given: dict[str, Any]
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
         if given.get(field) is not None:
-            where = f"--{field.replace('_', '-')}"
+            where = cls.flag(field)
         elif field in cls.model_fields:
             where = cls.env_var(field)
         else:
@@ -146,6 +153,7 @@ class SinkSettings(IocSettings):
     """The sink: which broker and database, its consumer group, batches, retries and /metrics."""
 
     model_config = SettingsConfigDict(env_prefix="IOC_SINK_")
+    flags: ClassVar[dict[str, str]] = {"group_id": "--group"}
 
     bus: BusSettings = Field(default_factory=BusSettings)
     db: DbSettings = Field(default_factory=DbSettings)

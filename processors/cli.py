@@ -18,10 +18,10 @@ app = typer.Typer(help="Stream processors: exact 1-minute counts and alerts.", n
 @shared("bus", "state", "workers")
 def run(
     shared: Shared,
-    rules: Optional[Path] = setting_option(ProcessorSettings, "rules_path", "--rules"),
-    grace: Optional[float] = setting_option(ProcessorSettings, "grace_s", "--grace"),
-    idle: Optional[float] = setting_option(ProcessorSettings, "idle_s", "--idle"),
-    app_id: Optional[str] = setting_option(ProcessorSettings, "app_id", "--app-id"),
+    rules: Optional[Path] = setting_option(ProcessorSettings, "rules_path"),
+    grace: Optional[float] = setting_option(ProcessorSettings, "grace_s"),
+    idle: Optional[float] = setting_option(ProcessorSettings, "idle_s"),
+    app_id: Optional[str] = setting_option(ProcessorSettings, "app_id"),
     web_port: Optional[int] = setting_option(ProcessorSettings, "web_port"),
     metrics_port: Optional[int] = setting_option(ProcessorSettings, "metrics_port"),
     metrics_host: Optional[str] = setting_option(ProcessorSettings, "metrics_host"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -17,6 +18,7 @@ from ingest.settings import BusSettings, IocSettings, default_state_dir
 
 class ProcessorSettings(IocSettings):
     model_config = SettingsConfigDict(env_prefix="IOC_PROCESSORS_")
+    flags: ClassVar[dict[str, str]] = {"rules_path": "--rules", "grace_s": "--grace", "idle_s": "--idle"}
 
     bus: BusSettings = Field(default_factory=BusSettings)
     app_id: str = Field("", description="Consumer group and faust app id (default: NAMESPACE-processors).")

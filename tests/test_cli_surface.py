@@ -146,6 +146,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a variable with a bad value is named, once, before any work
     (("bus", "topics"), {"IOC_NAMESPACE": "no spaces allowed"}, 2, "IOC_NAMESPACE"),
     (("db", "maintain"), {"IOC_RETENTION": "crossings=soon"}, 2, "'soon' is not a duration"),
+    # a flag's bad value is named by the flag as typed, not by the setting behind it
+    (("processors", "run", "--grace", "-1"), {}, 2, "--grace: Input should be greater than or equal to 0"),
+    (("ingest", "run", "--group", ""), {}, 2, "--group: String should have at least 1 character"),
     # a flag's value that is not a date is named as the flag, before the database is asked
     (("db", "backfill", "--camera-count", "2", "--days", "2", "--end", "2026-13-01", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 2,
      "--end '2026-13-01' is not a date such as 2026-03-01: month must be in 1..12"),
