@@ -20,7 +20,7 @@ import yaml
 from pydantic import AfterValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
-from ingest.errors import InvalidInput
+from ingest.errors import InvalidInput, validation_message
 
 Loc = tuple[str | int, ...]  # a key path as pydantic gives it: keys and list indices
 
@@ -144,7 +144,7 @@ def validation_issues(
         if error["type"] == "too_short" and len(error.get("input") or ()) >= error.get("ctx", {}).get("min_length", 0):
             continue  # long enough as written, short only for the items refused: their own errors say it
         loc = (*within, *error["loc"])
-        message, value = error["msg"], error.get("input")
+        message, value = validation_message(error), error.get("input")
         if error["type"] == "extra_forbidden":
             old = (replaced or {}).get(str(loc[-1])) if loc else None
             message = old or f"{unknown_key}: {message}"

@@ -11,9 +11,10 @@ without knowing the stage:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class IocError(Exception):
@@ -43,6 +44,12 @@ def writing(path: str | Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise InvalidInput(f"cannot write {exc.filename or path}: {exc.strerror or exc}") from None
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """One of pydantic's validation errors as its reader should see it: a validator's own words,
+    without the "Value error, " pydantic puts before them."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 EXIT_CODES = {

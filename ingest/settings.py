@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.errors import InvalidInput
+from ingest.errors import InvalidInput, validation_message
 
 DEFAULT_NAMESPACE = "ioc"
 DEFAULT_BOOTSTRAP = "127.0.0.1:19092"
@@ -71,8 +71,9 @@ def _explain(cls: type[IocSettings], exc: ValidationError, given: dict[str, Any]
         else:
             where = field
         value = error.get("input")
-        shown = "" if isinstance(value, (dict, SecretStr)) or value is None else f" (got {value!r})"
-        problems.append(f"{where}: {error['msg']}{shown}")
+        secret = field in cls.model_fields and cls.model_fields[field].annotation in (SecretStr, "SecretStr")
+        shown = "" if secret or isinstance(value, (dict, SecretStr)) or value is None else f" (got {value!r})"
+        problems.append(f"{where}: {validation_message(error)}{shown}")
     return "; ".join(problems)
 
 
@@ -130,6 +131,20 @@ class DbSettings(IocSettings):
     connect_timeout_s: float = Field(5.0, gt=0)
 
     cli_fields: ClassVar[tuple[str, ...]] = ("dsn",)
+
+    @field_validator("dsn")
+    @classmethod
+    def _readable(cls, value: SecretStr) -> SecretStr:
+        """Read as libpq reads it before any connection is tried: a DSN it cannot read is input to
+        fix, not a database gone. libpq's own message quotes the DSN, password and all: not shown."""
+        import psycopg
+        import psycopg.conninfo
+
+        try:
+            psycopg.conninfo.conninfo_to_dict(value.get_secret_value())
+        except psycopg.Error:
+            raise ValueError("not a PostgreSQL address such as postgresql://ioc@127.0.0.1:15432/ioc") from None
+        return value
 
     @property
     def conninfo(self) -> str:

@@ -66,7 +66,7 @@ def test_a_cameras_district_is_stored_in_one_spelling(tmp_path, written, stored)
 
 
 def test_a_blank_district_is_refused_on_its_line(tmp_path):
-    with pytest.raises(ConfigError, match=r"cam\.yaml:4: district: Value error, a district's name cannot be blank"):
+    with pytest.raises(ConfigError, match=r"cam\.yaml:4: district: a district's name cannot be blank"):
         load_camera(write(tmp_path, GOOD.replace("kind: traffic", "kind: traffic\ndistrict: '  '")))
 
 

@@ -149,6 +149,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     # a flag's bad value is named by the flag as typed, not by the setting behind it
     (("processors", "run", "--grace", "-1"), {}, 2, "--grace: Input should be greater than or equal to 0"),
     (("ingest", "run", "--group", ""), {}, 2, "--group: String should have at least 1 character"),
+    # a DSN libpq cannot read is bad input, said without echoing it (it may hold a password)
+    (("db", "status", "--dsn", "ioc:hunter2@db.example/ioc"), {}, 2, "--dsn: not a PostgreSQL address such as postgresql://"),
     # a flag's value that is not a date is named as the flag, before the database is asked
     (("db", "backfill", "--camera-count", "2", "--days", "2", "--end", "2026-13-01", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 2,
      "--end '2026-13-01' is not a date such as 2026-03-01: month must be in 1..12"),
@@ -186,6 +188,7 @@ def test_errors_are_one_line_with_a_documented_status(args, env, status, said):
     assert said in done.stderr
     assert "Traceback" not in done.stderr
     assert "Unclosed" not in done.stderr  # a client half made is closed, not left to the garbage collector
+    assert "hunter2" not in done.stderr and "Value error" not in done.stderr
 
 
 @pytest.mark.parametrize("args, said", [

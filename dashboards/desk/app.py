@@ -35,6 +35,7 @@ from dashboards.desk.live import LiveHub
 from dashboards.desk.outbox import Outbox, Publisher
 from dashboards.desk.settings import DeskSettings
 from dashboards.desk.store import desk_state
+from ingest.errors import validation_message
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ async def _on_login_required(request: Request, exc: LoginRequired) -> Response:
 
 
 async def _on_invalid(request: Request, exc: RequestValidationError) -> Response:
-    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors())
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {validation_message(e)}" for e in exc.errors())
     if _wants_json(request):
         return JSONResponse({"detail": problems or "invalid request"}, status_code=422)
     return _error_page(request, 422, problems)
