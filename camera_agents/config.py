@@ -653,6 +653,9 @@ def _validated(document: YamlFile) -> CameraConfig:
 def load_cameras(folder: str | Path) -> list[CameraConfig]:
     """Every ``*.yaml``/``*.yml`` of a folder, sorted by name; all problems of all files at once."""
     folder = Path(folder)
+    if not folder.is_dir():
+        what = "not a folder" if folder.exists() else "no such folder"
+        raise ConfigError([ConfigIssue(str(folder), None, "", f"{what}: give the folder that holds the camera files")])
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
     if not files:
         raise ConfigError([ConfigIssue(str(folder), None, "", "no camera files (*.yaml, *.yml) in this folder")])

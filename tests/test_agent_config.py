@@ -143,8 +143,13 @@ def test_folder_of_cameras_reports_every_bad_file_and_duplicate_ids(tmp_path):
         load_cameras(tmp_path)
     text = str(caught.value)
     assert "c.yaml: camera_id: camera id 'vt-thuy-van-01' is also used by" in text and "d.yaml:3: kind:" in text
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no camera files"):
         load_cameras(tmp_path / "empty")
+    with pytest.raises(ConfigError, match="missing: no such folder"):
+        load_cameras(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="c.yaml: not a folder"):
+        load_cameras(tmp_path / "c.yaml")
 
 
 def test_frame_check_against_the_real_source_size(tmp_path):
