@@ -71,7 +71,7 @@ def _explain(cls: type[IocSettings], exc: ValidationError, given: dict[str, Any]
         else:
             where = field
         value = error.get("input")
-        secret = field in cls.model_fields and cls.model_fields[field].annotation in (SecretStr, "SecretStr")
+        secret = field in cls.model_fields and cls.model_fields[field].annotation is SecretStr
         shown = "" if secret or isinstance(value, (dict, SecretStr)) or value is None else f" (got {value!r})"
         problems.append(f"{where}: {validation_message(error)}{shown}")
     return "; ".join(problems)
