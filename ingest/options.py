@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,6 +228,13 @@ def configure_logging(level: str, fmt: str) -> None:
     # kafka-python 3 warns whenever its I/O loop is held >100 ms, which a busy host does often and
     # which asks nothing of an operator; real connection problems are still logged as errors.
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
+    # OpenCV and the FFmpeg inside it write their own lines to stderr, past logging: a camera that
+    # does not open came out as three lines, two of them OpenCV's and FFmpeg's, before the agent's
+    # own, which says what to fix. Quiet but for OpenCV's errors, unless at DEBUG; both are read
+    # when OpenCV loads, so they are set here, before any command imports it.
+    if level != "DEBUG":
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 def deprecated(old: str, new: str, value: Any) -> Any:

@@ -161,7 +161,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     (("db", "status", "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {}, 3, "cannot connect to the database"),
     (("bus", "topics", "--bootstrap", "127.0.0.1:1"), {}, 3, "cannot reach the Kafka broker"),
     (("processors", "run", "--bootstrap", "127.0.0.1:1"), {}, 3, "cannot reach the Kafka broker at 127.0.0.1:1"),
-    (("notify", "run", "--routes", str(ROOT / "deploy" / "compose" / "routes.yaml"), "--bootstrap", "127.0.0.1:1"), {"IOC_NOTIFY_WEBHOOK_SECRET": "s"}, 3,
+    (("notify", "run", "--routes", str(ROOT / "deploy" / "compose" / "routes.yaml"), "--bootstrap", "127.0.0.1:1",
+      "--dsn", "postgresql://ioc@127.0.0.1:1/none"), {"IOC_NOTIFY_WEBHOOK_SECRET": "s"}, 3,
      "cannot reach the Kafka broker at 127.0.0.1:1"),
     (("agent", "snapshot", "--source", "rtsp://127.0.0.1:1/cam", "--out", "/tmp/ioc-never.png"), {}, 3, "no RTSP server answers at 127.0.0.1:1"),
     # usage errors keep the parser's own status
@@ -189,6 +190,7 @@ def test_errors_are_one_line_with_a_documented_status(args, env, status, said):
     assert "Traceback" not in done.stderr
     assert "Unclosed" not in done.stderr  # a client half made is closed, not left to the garbage collector
     assert "hunter2" not in done.stderr and "Value error" not in done.stderr
+    assert "[ WARN" not in done.stderr and " @ 0x" not in done.stderr  # no OpenCV or FFmpeg lines past logging
 
 
 @pytest.mark.parametrize("args, said", [
