@@ -242,9 +242,8 @@ def tune(
     if source is not None:
         camera = camera.model_copy(update={"source": source})
     folder = out or Path(f"tune-{camera.camera_id}")
-    with writing(folder):
-        report = run_tune(camera, folder, seconds=seconds,
-                          watching=lambda: typer.echo(f"watching {camera.camera_id} for {seconds:.0f} s ...", err=True))
+    report = run_tune(camera, folder, seconds=seconds,
+                      watching=lambda: typer.echo(f"watching {camera.camera_id} for {seconds:.0f} s ...", err=True))
     typer.echo(report_text(report), nl=False)
     typer.echo(f"report: {folder / 'report.html'} (picture {folder / 'annotated.png'}, data {folder / 'report.json'})")
 

@@ -37,7 +37,7 @@ from camera_agents.config import MIN_ANALYSES_PER_S, AnalyticsConfig, CameraConf
 from camera_agents.light import MONOCHROME_SHARE, colour_share
 from camera_agents.pipeline import RATE_TOLERANCE
 from camera_agents.sizes import SizeClassifier
-from ingest.errors import InvalidInput
+from ingest.errors import InvalidInput, writing
 
 # Thresholds of the warnings (why each one: see the message it produces).
 EDGE_SHARE = 0.06  # a line whose middle lies within this share of the frame from an edge
@@ -476,8 +476,9 @@ def run_tune(
     config: CameraConfig, out_dir: Path, *, seconds: float = 60.0, realtime: bool = False, watching: Callable[[], None] | None = None
 ) -> TuneReport:
     """Play ``seconds`` of the camera's source through its pipeline; write the report folder. A
-    folder that cannot be written is found before the camera is watched, not after (``OSError``).
-    ``watching``: called once the folder is made and the camera is open, as the watching begins."""
+    folder that cannot be written is found before the camera is watched, not after, and named
+    (``InvalidInput``). ``watching``: called once the folder is made and the camera is open, as
+    the watching begins."""
     with _report_folder(out_dir):
         return _watch(config, out_dir, seconds=seconds, realtime=realtime, watching=watching or (lambda: None))
 
@@ -578,25 +579,27 @@ def _watch(config: CameraConfig, out_dir: Path, *, seconds: float, realtime: boo
     encoded, picture = cv2.imencode(".png", annotate(last_image, config, pipeline.last_tracks, trails))
     if not encoded:
         raise InvalidInput(f"camera {config.camera_id}: its picture could not be encoded as PNG")
-    (out_dir / "annotated.png").write_bytes(picture.tobytes())
-    (out_dir / "report.txt").write_text(report_text(report), encoding="utf-8")
-    (out_dir / "report.json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
-    (out_dir / "report.html").write_text(report_html(report, "annotated.png"), encoding="utf-8")
+    with writing(out_dir):
+        (out_dir / "annotated.png").write_bytes(picture.tobytes())
+        (out_dir / "report.txt").write_text(report_text(report), encoding="utf-8")
+        (out_dir / "report.json").write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
+        (out_dir / "report.html").write_text(report_html(report, "annotated.png"), encoding="utf-8")
     return report
 
 
 @contextmanager
 def _report_folder(folder: Path) -> Iterator[None]:
     """``folder`` made (with its parents) before the camera is watched, so that one that cannot be
-    written fails at once (``OSError`` naming it), not after a minute of watching; and taken away
-    again, with the parents this made, when no report comes."""
+    written fails at once, named, not after a minute of watching; and taken away again, with the
+    parents this made, when no report comes."""
     import errno
 
     made = [path for path in (folder, *folder.parents) if not path.exists()]  # innermost first
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+        with writing(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
         yield
     except BaseException:
         for path in made:
