@@ -71,15 +71,22 @@ class CrossingScore:
 
 
 def score_crossings(
-    truth: Sequence[TrueCrossing], counted: Iterable[LineCrossing], *, tolerance_frames: int = 15, clip_frames: int | None = None
+    truth: Sequence[TrueCrossing], counted: Iterable[LineCrossing], *, tolerance_frames: int = 15, clip_frames: int | None = None,
+    first_frame: int = 0,
 ) -> CrossingScore:
     """``clip_frames``: the clip's length, when the crossings come from a clip; its last
-    ``tolerance_frames`` are then left out of the score (see the module's docstring)."""
+    ``tolerance_frames`` are then left out of the score (see the module's docstring).
+    ``first_frame``: the crossings before it are left out too, in the same way (a recording that
+    starts with vehicles on the line: the agent never saw the road before them)."""
     score = CrossingScore()
     counted = list(counted)
     end = None if clip_frames is None else clip_frames - tolerance_frames  # the first frame left out
+
+    def scored(frame: int) -> bool:
+        return frame >= first_frame and (end is None or frame < end)
+
     for t in truth:
-        if end is None or t.frame_index < end:
+        if scored(t.frame_index):
             score.true[(t.line_id, t.direction)] += 1
     repeats = Counter((c.track_id, c.line_id) for c in counted)
     score.repeated_tracks = sum(1 for n in repeats.values() if n > 1)
@@ -97,7 +104,7 @@ def score_crossings(
         if best is not None:
             used[best] = True
         # Scored by the true crossing it matched, else by its own frame.
-        if end is not None and (free[best].frame_index if best is not None else crossing.frame_no) >= end:
+        if not scored(free[best].frame_index if best is not None else crossing.frame_no):
             continue
         score.counted[key] += 1
         if best is not None:
@@ -105,7 +112,7 @@ def score_crossings(
             score.confusion[(free[best].cls, crossing.cls)] += 1
         else:
             score.extra_crossings.append(crossing)
-    score.missed_crossings = [t for t, hit in zip(free, used) if not hit and (end is None or t.frame_index < end)]
+    score.missed_crossings = [t for t, hit in zip(free, used) if not hit and scored(t.frame_index)]
     return score
 
 

@@ -55,6 +55,26 @@ def test_a_clips_last_frames_are_left_out_of_its_score(true_frames, counted_fram
     assert (score.true[key], score.counted[key], score.matched[key]) == scored
 
 
+@pytest.mark.parametrize(
+    ("true_frames", "counted_frames", "scored"),
+    [
+        # (true, counted, matched) with the frames before frame 50 left out
+        ([10], [], (0, 0, 0)),  # on the line when the recording began: never seen arriving
+        ([10], [14], (0, 0, 0)),  # before the first scored frame and counted: left out on both sides
+        ([48], [55], (0, 0, 0)),  # counted after the first scored frame for one before it: left out with it
+        ([52], [45], (1, 1, 1)),  # counted just before the first scored frame for one after it: a hit
+        ([], [30], (0, 0, 0)),  # counted before the first scored frame, matching nothing: not scored
+        ([60], [], (1, 0, 0)),  # after the first scored frame and never counted: a miss
+    ],
+)
+def test_a_recordings_first_frames_can_be_left_out_of_its_score(true_frames, counted_frames, scored):
+    score = score_crossings(
+        [true_at(f) for f in true_frames], [counted_at(f, n) for n, f in enumerate(counted_frames)], clip_frames=CLIP, first_frame=50
+    )
+    key = ("stop-line", "in")
+    assert (score.true[key], score.counted[key], score.matched[key]) == scored
+
+
 def test_without_a_clip_length_every_crossing_is_scored():
     score = score_crossings([true_at(998), true_at(500)], [counted_at(999), counted_at(996, 2)])
     key = ("stop-line", "in")
