@@ -33,6 +33,32 @@ def components(foreground: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tup
     return count, labels, stats, (x0, y0)
 
 
+def with_holes_filled(foreground: np.ndarray, *, largest: tuple[int, int]) -> np.ndarray:
+    """``foreground`` (0 or 255) and the empty pixels it encloses, those no path of empty pixels
+    (4-connected) links to the picture's edge, in holes that hold a 2x2 square and are at most
+    ``largest`` (width, height) across. Thinner holes are the sensor's noise: filled, they make a
+    speckled blob of light solid enough to pass for an object (and the closing that follows
+    fills those that must be). A flood of the empty pixels from outside the edge finds the holes:
+    0.03 ms a frame, against 0.12 for filling their contours."""
+    outside = cv2.copyMakeBorder(foreground, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    cv2.floodFill(outside, None, (0, 0), 255)  # the foreground stays 255, the holes alone 0
+    holes = cv2.bitwise_not(outside[1:-1, 1:-1])
+    # Opened by a 2x2 square; the two anchors cancel each other's half-pixel shift.
+    holes = cv2.dilate(cv2.erode(holes, _SQUARE, anchor=(1, 1)), _SQUARE, anchor=(0, 0))
+    _, _, w, h = cv2.boundingRect(holes)
+    if w == 0:
+        return foreground
+    if w > largest[0] or h > largest[1]:  # one hole at least too large: each measured
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+        small = (stats[:, cv2.CC_STAT_WIDTH] <= largest[0]) & (stats[:, cv2.CC_STAT_HEIGHT] <= largest[1])
+        small[0] = False  # the label of everything else
+        holes = np.where(small[labels], 255, 0).astype(np.uint8)
+    return cv2.bitwise_or(foreground, holes)
+
+
+_SQUARE = np.ones((2, 2), np.uint8)
+
+
 def split_merged(
     labels: np.ndarray, label: int, x: int, y: int, w: int, h: int, area: int, *, column_depth: float, row_depth: float = 0.3,
     depth: int = 2, opened: np.ndarray | None = None, row_neck: float = 0.0,

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from camera_agents.background import LearnedBackground
-from camera_agents.blobs import components, cut_across_lanes, cut_by_colour, split_merged, split_turned, two_lanes_deep
+from camera_agents.blobs import (
+    components,
+    cut_across_lanes,
+    cut_by_colour,
+    split_merged,
+    split_turned,
+    two_lanes_deep,
+    with_holes_filled,
+)
 from camera_agents.config import HogDetectorConfig, MotionDetectorConfig, OnnxDetectorConfig
 from camera_agents.detection import DetectorError
 from camera_agents.detections import CLASS_ID
@@ -351,6 +359,30 @@ def test_riders_abreast_are_cut_apart_where_their_colour_changes(parts, cut_at):
         return
     assert [px for px, *_ in pieces] == [x, cut_at]
     assert [px + pw for px, _, pw, _, _ in pieces] == [cut_at, x + w]
+
+
+@pytest.mark.parametrize(
+    "rows, filled",
+    [
+        (["#####", "#...#", "#...#", "#####"], ["#####", "#####", "#####", "#####"]),  # a window inside a car's outline
+        (["#####", "#...#", "#...#", "##.##"], ["#####", "#...#", "#...#", "##.##"]),  # open at the bottom edge of the picture: road
+        (["......", ".####.", ".#..#.", ".#..#.", ".####.", "......"], ["......", ".####.", ".####.", ".####.", ".####.", "......"]),  # away from it
+        (["#####", "#...#", "#####"], ["#####", "#...#", "#####"]),  # a pixel thin: noise, left
+        ([".....", ".###.", ".#.#.", ".###.", "....."], [".....", ".###.", ".#.#.", ".###.", "....."]),  # one pixel: noise, left
+        (["......", ".####.", ".#..#.", ".#..#.", ".#....", "......"], ["......", ".####.", ".#..#.", ".#..#.", ".#....", "......"]),  # a notch, open
+        ([".......", ".###...", ".#..#..", ".#..#..", "..###..", "......."], [".......", ".###...", ".####..", ".####..", "..###..", "......."]),  # open only corner to corner
+        (["##.##", "#...#", "#...#", "#####"], ["##.##", "#...#", "#...#", "#####"]),  # a gap to the top edge
+        (["..", ".."], ["..", ".."]),  # nothing moving
+        (["######", "#....#", "#....#", "######"], ["######", "#....#", "#....#", "######"]),  # wider than the largest hole filled: a ring of light
+    ],
+)
+def test_the_road_a_blob_encloses_is_filled_and_road_open_to_the_rest_is_not(rows, filled):
+    def mask(lines: list[str]) -> np.ndarray:
+        return np.array([[255 if c == "#" else 0 for c in line] for line in lines], np.uint8)
+
+    before = mask(rows)
+    assert (with_holes_filled(before, largest=(3, 3)) == mask(filled)).all(), with_holes_filled(before, largest=(3, 3)) // 255
+    assert (before == mask(rows)).all()  # the mask handed in is left as it was
 
 
 def test_blobs_labelled_within_the_foreground_box_match_the_whole_frame():

@@ -584,3 +584,31 @@ def test_a_buss_cast_shadow_is_not_light_and_leaves_no_ghost_beside_it():
             haunted.append(step)
     # (a frame or two where the bus leaves the picture and its box no longer reaches its shadow)
     assert len(haunted) <= 3, f"ghosts beside the bus at steps {haunted}"
+
+
+@pytest.mark.parametrize(
+    "body, objects",
+    [
+        (88, 1),  # the road's grey darkened to 0.7: what the model takes for the car's own shadow
+        (110, 1),  # barely darker than the road
+        (None, 2),  # no body: two dark bars one behind the other, the road showing between them
+    ],
+)
+def test_a_grey_car_seen_from_behind_is_one_object_though_its_body_passes_for_shadow(body, objects):
+    # An uncalibrated camera over traffic up and down the picture, as most real cameras are
+    # installed, and a car the asphalt's grey, as most real cars are: its outline, bumper and rear
+    # window dark, its body what the model takes for a shadow of the road's colour.
+    detector = learnt(MotionDetector(MotionDetectorConfig(min_area_px=60), travel="updown"), street(4))
+    rng = np.random.default_rng(12)
+    for step in range(8):
+        frame = street(4)
+        top = 40 + step * 12
+        if body is not None:
+            cv2.rectangle(frame, (200, top), (264, top + 60), (30, 30, 32), -1)  # its outline
+            cv2.rectangle(frame, (205, top + 5), (259, top + 55), (body, body, body), -1)  # its body
+            cv2.rectangle(frame, (205, top + 22), (259, top + 32), (30, 30, 32), -1)  # its rear window
+        else:
+            cv2.rectangle(frame, (200, top), (264, top + 12), (30, 30, 32), -1)
+            cv2.rectangle(frame, (200, top + 48), (264, top + 60), (30, 30, 32), -1)
+        found = detector.detect(noisy(frame, rng))
+    assert len(found) == objects, found.xyxy
