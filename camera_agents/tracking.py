@@ -235,12 +235,14 @@ class Tracker:
         area_d = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         ratio = np.maximum(area_p[:, None], 1.0) / np.maximum(area_d[None, :], 1.0)
         score = np.where((ratio > _MOST_AREA_CHANGE) | (ratio < 1.0 / _MOST_AREA_CHANGE), -1.0, score)
-        # A track lost for more than a frame is not found again behind where it was last seen,
-        # against the way it has come: that is another vehicle, coming the other way where it
-        # vanished (at the far end of the road vehicles shrink to a few pixels, slow down in the
-        # picture and merge). One frame lost, a large vehicle's box may jump back as its front
-        # is hidden: it is then found again by its own size and place.
-        lost = [i for i, t in enumerate(tracks) if t.lost > 1]
+        # A track lost, were it for one frame, is not found again behind where it was last seen,
+        # against the way it has come, in a box that does not overlap its own: that is another
+        # vehicle, coming the other way where it vanished (at the far end of the road vehicles
+        # shrink to a few pixels, slow down in the picture and merge), or the one behind it in a
+        # crawling queue (a real camera over Jakarta: a car's id taken by the car behind it,
+        # counted the wrong way across the line). A large vehicle's box that jumps back as its
+        # front is hidden still overlaps its own place, and is found again by it.
+        lost = [i for i, t in enumerate(tracks) if t.lost > 0]
         if lost:
             last = np.array([(tracks[i].box[:2] + tracks[i].box[2:]) / 2 for i in lost])
             come = last - np.array([tracks[i].start for i in lost])

@@ -112,6 +112,26 @@ def test_a_vehicle_coming_the_other_way_where_one_vanished_is_not_that_one():
 @pytest.mark.parametrize(
     ("seen", "same"),
     [
+        ([500, 488, 548, 505], False),  # the car behind, its box clear of the car's: another car
+        ([500, 420, 548, 448], True),  # the car a little further on its way
+        ([500, 456, 548, 478], True),  # the car's box jumped back as its front was hidden, still overlapping it
+    ],
+)
+def test_a_car_lost_for_one_frame_in_a_crawling_queue_is_not_the_car_behind_it(seen, same):
+    # A queue creeping up the picture (a real camera over a city avenue): a car seen on eight
+    # analysed frames, then not for one; what is seen where the car behind it is must not take
+    # its id, or the car is counted again, the wrong way, when that id crosses the line back.
+    tracker = Tracker(min_hits=2, max_lost=12)
+    for frame in range(8):
+        y = 520 - 8 * frame
+        car = int(tracker.update(dets([[500, y, 548, y + 28]])).tracker_id[0])
+    tracker.update(dets([]))
+    assert (int(tracker.update(dets([seen])).tracker_id[0]) == car) == same
+
+
+@pytest.mark.parametrize(
+    ("seen", "same"),
+    [
         # at dusk a dark car seen whole (72 x 104 px) breaks up into its lamps' glows the next
         # analysed frame: the nearest, a box 4.7 times smaller, is still the car
         ([304, 416, 344, 456], True),
