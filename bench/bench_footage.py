@@ -2,7 +2,7 @@
 
 Every synthetic camera the agent is measured on comes out of one renderer; these are real fixed
 cameras nobody tuned for: a dual carriageway at 320x240, freeways and motorways at 640x360 to
-1280x720, a town junction at 640x480, motorbikes and cars queueing on a Jakarta avenue. Each runs through the agent as an installer would set it
+1280x720, a town junction and a US intersection, motorbikes and cars queueing on a Jakarta avenue. Each runs through the agent as an installer would set it
 up: its counting lines, no calibration, every other setting left at its default. For each line and
 direction, 1 - |counted - true| / true (target >= 0.95, as on the synthetic cameras) over the
 recording but its first two seconds and its last frames, the crossings missed and counted extra,
