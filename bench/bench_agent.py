@@ -168,8 +168,7 @@ def _family_score(camera: Camera) -> _CameraScore:
     right = sum(n for (true_cls, counted_cls), n in score.confusion.items() if true_cls == counted_cls)
     causes = error_causes(score, crossings, tracks, truth.boxes)
     true = tuple(score.true[key] for key in score.keys)
-    wrong = sum(abs(score.counted[key] - score.true[key]) for key in score.keys)
-    return _CameraScore(str(camera), score.min_accuracy, counts, right, sum(score.confusion.values()), causes, true, wrong)
+    return _CameraScore(str(camera), score.min_accuracy, counts, right, sum(score.confusion.values()), causes, true, score.wrong)
 
 
 def _family(cameras: tuple[Camera, ...], parallel: int) -> list[_CameraScore]:

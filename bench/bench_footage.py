@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import figure
+from camera_agents.sources.synthetic import TruthCrossing
 
 ROOT = Path(__file__).resolve().parent.parent
 HAND_COUNTS = ROOT / "tests" / "data" / "traffic_footage.json"
@@ -35,17 +36,6 @@ WARM_UP_S = 2.0
 
 
 @dataclass(frozen=True)
-class HandCounted:
-    """One crossing counted by eye (``camera_agents.evaluation.TrueCrossing``); the class is not told."""
-
-    frame_index: int
-    line_id: str
-    direction: str
-    object_id: int = -1
-    cls: str = "unknown"
-
-
-@dataclass(frozen=True)
 class Clip:
     name: str
     split: str  # "looked_into" or "held_out"
@@ -53,7 +43,7 @@ class Clip:
     sha256: str
     scored_frames: int  # true crossings after this frame are left out, and counts that match nothing there
     camera: dict  # resolution and lines, as in a camera's configuration file
-    truth: tuple[HandCounted, ...]
+    truth: tuple  # TruthCrossing, each counted by eye: no object id, no class
 
     @property
     def file_name(self) -> str:
@@ -73,7 +63,7 @@ def load_clips(path: Path = HAND_COUNTS) -> tuple[list[Clip], int]:
     clips = []
     for item in data["clips"]:
         truth = tuple(
-            HandCounted(frame, *key.split("/"))
+            TruthCrossing(frame_index=frame, object_id=-1, cls="unknown", line_id=key.split("/")[0], direction=key.split("/")[1])
             for key, frames in item["crossings"].items()
             for frame in frames
         )  # fmt: skip
@@ -136,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         if clip.split == "held_out":
             held_true += sum(result.true.values())
-            held_wrong += sum(abs(result.counted[k] - result.true[k]) for k in result.keys)
+            held_wrong += result.wrong
             held_worst = min(held_worst, result.min_accuracy)
     figure("footage held-out worst line and direction", held_worst, "accuracy", ">= 0.95")
     figure("footage held-out wrong counts per 100 true crossings", 100 * held_wrong / max(held_true, 1), "per 100")

@@ -59,6 +59,11 @@ class CrossingScore:
         return sum(self.counted.values()) - sum(self.matched.values())
 
     @property
+    def wrong(self) -> int:
+        """|counted - true| summed over the lines and directions."""
+        return sum(abs(self.counted[key] - self.true[key]) for key in self.keys)
+
+    @property
     def missed(self) -> int:
         return sum(self.true.values()) - sum(self.matched.values())
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from camera_agents.background import LearnedBackground, model_shadows
-from camera_agents.blobs import box_corners, components, split_merged, split_turned, with_holes_filled
+from camera_agents.blobs import box_corners, components, opened_2x2, split_merged, split_turned, with_holes_filled
 from camera_agents.config import MotionDetectorConfig
 from camera_agents.crowds import GroupCounter
 from camera_agents.detections import Detections
@@ -70,7 +70,6 @@ class MotionDetector:
         self._groups = GroupCounter(self._classifier) if kind == "security" else None
         self._model = self._new_model()
         self._size: tuple[int, int] | None = None
-        self._kernel_open = np.ones((2, 2), np.uint8)
         self._kernel_close: np.ndarray | None = None
         self._settling = 0
         self._analysed = 0
@@ -168,9 +167,7 @@ class MotionDetector:
             self._settling -= 1
         foreground = self._foreground(mask, small)
         foreground = self._without_light_edges(foreground, small)
-        # A 2x2 opening removes single-pixel specks; the two anchors cancel each other's half-pixel
-        # shift (one even-sized morphology step moves a blob by a whole analysis pixel).
-        foreground = cv2.dilate(cv2.erode(foreground, self._kernel_open, anchor=(1, 1)), self._kernel_open, anchor=(0, 0))
+        foreground = opened_2x2(foreground)  # single-pixel specks out
         learnt = self._learnt
         assert learnt is not None  # taken by the foreground's tests
         foreground = learnt.without_reflections(foreground, grey)
@@ -298,8 +295,7 @@ class MotionDetector:
                 # lamps' glows ring unlit road between vehicles: nothing is filled. Nor is a hole
                 # a third of the picture across: a cloud's shadow ringed by what the light field
                 # left of its edge.
-                small_w, small_h = self._small
-                foreground[box] = with_holes_filled(foreground[box], largest=(small_w // 3, small_h // 3))
+                foreground[box] = with_holes_filled(foreground[box], largest=self._largest_hole)
         learnt = self._refresh_background()
         self.shaken = False
         if fw:
@@ -420,6 +416,7 @@ class MotionDetector:
         scale = cfg.scale_at(seen)
         self._small = (max(16, round(width * scale)), max(16, round(height * scale)))
         self._factor = self._small[0] / width
+        self._largest_hole = (self._small[0] // 3, self._small[1] // 3)  # filled in a vehicle's blob (``_foreground``)
         self._min_area = cfg.min_area_at(seen)  # in square pixels of the picture
         gap = cfg.merge_at(seen) * self._factor  # in analysis pixels
         size = 2 * int(round(gap / 2)) + 1  # odd, so closing does not shift blobs

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.bench_footage import Clip, HandCounted, _footage, load_clips, score
+from bench.bench_footage import Clip, _footage, load_clips, score
+from camera_agents.sources.synthetic import TruthCrossing
 
 CLIPS, TOLERANCE = load_clips()
 
@@ -40,7 +41,7 @@ def _clip(*frames: int, scored_frames: int = 500) -> Clip:
         "0" * 64,
         scored_frames,
         camera,
-        tuple(HandCounted(f, "a", "in") for f in frames),
+        tuple(TruthCrossing(frame_index=f, object_id=-1, cls="unknown", line_id="a", direction="in") for f in frames),
     )
 
 
