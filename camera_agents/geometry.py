@@ -43,6 +43,24 @@ def projection_t(points: np.ndarray, a: Point, b: Point) -> np.ndarray:
     return ((points[:, 0] - a[0]) * dx + (points[:, 1] - a[1]) * dy) / (dx * dx + dy * dy)
 
 
+def segment_share_in_boxes(xyxy: np.ndarray, a: Point, b: Point) -> np.ndarray:
+    """Per box (rows of xyxy), the share of the segment a->b that lies inside it, 0 to 1: the
+    segment clipped to the box (Liang-Barsky), as parameters along it."""
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    start = np.zeros(len(boxes))
+    end = np.ones(len(boxes))
+    for axis in (0, 1):
+        origin, step = a[axis], b[axis] - a[axis]
+        low, high = boxes[:, axis], boxes[:, axis + 2]
+        if step == 0.0:  # the segment runs square to this axis: wholly inside its band or wholly out
+            end = np.where((origin >= low) & (origin <= high), end, 0.0)
+            continue
+        enter, leave = (low - origin) / step, (high - origin) / step
+        start = np.maximum(start, np.minimum(enter, leave))
+        end = np.minimum(end, np.maximum(enter, leave))
+    return np.maximum(end - start, 0.0)
+
+
 def side_of_arrow(a: Point, b: Point, arrow: tuple[Point, Point]) -> int:
     """Which side of the line a->b the arrow points to: +1 (positive signed distance) or -1."""
     (x1, y1), (x2, y2) = arrow

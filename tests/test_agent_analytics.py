@@ -20,6 +20,7 @@ from camera_agents.geometry import (
     across_traffic,
     bottom_centre,
     points_in_polygon,
+    segment_share_in_boxes,
     side_of_arrow,
     signed_distance,
     travel_across,
@@ -107,6 +108,23 @@ def test_geometry_basics():
         side_of_arrow((0, 0), (10, 0), ((0, 0), (5, 0)))
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]])
     assert points_in_polygon(np.array([[5, 5], [15, 5], [9.9, 5], [-1, -1]]), square).tolist() == [True, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("box", "a", "b", "share"),
+    [
+        ([0, 0, 10, 10], (-10, 5), (10, 5), 0.5),  # a level line entering the box halfway along it
+        ([0, 0, 10, 10], (2, 5), (8, 5), 1.0),  # wholly inside
+        ([0, 0, 10, 10], (20, 5), (30, 5), 0.0),  # beside it
+        ([0, 0, 10, 10], (-10, 20), (20, 20), 0.0),  # below it, along its width
+        ([0, 0, 10, 10], (5, -10), (5, 30), 0.25),  # an upright line through it: 10 of its 40 pixels
+        ([0, 0, 10, 10], (-5, 0), (5, 10), 0.5),  # slantwise, in through its left side
+        ([0, 0, 10, 10], (0, 0), (20, 20), 0.5),  # along the diagonal from a corner
+        ([0, 0, 10, 10], (10, -5), (10, 5), 0.5),  # along its edge, half of it
+    ],
+)
+def test_the_share_of_a_line_a_box_covers(box, a, b, share):
+    assert segment_share_in_boxes(np.array([box], float), a, b) == pytest.approx([share])
 
 
 def test_line_counts_each_direction_and_class_once():

@@ -19,10 +19,12 @@ from camera_agents.tune import (
     Presence,
     calibration_warnings,
     colour_warnings,
+    covered_line_warnings,
     frame_shift,
     group_warnings,
     light_warnings,
     line_edge_warnings,
+    lines_covered,
     rate_warnings,
     reduced_colour_share,
     rider_warnings,
@@ -222,6 +224,60 @@ def test_tune_finds_an_advertising_screen_and_gives_the_mask_that_silences_it(tm
     # The report's picture shows the mask, darkened over the screen's bright blocks.
     picture = cv2.imread(str(tmp_path / "report" / "annotated.png"))
     assert picture[160:220, 830:930].max() <= 0.6 * 40 + 0.4 * 255 + 1
+
+
+@pytest.mark.parametrize(
+    ("boxes", "covered"),
+    [
+        ([[250, 200, 700, 320]], ["stop_line"]),  # one blob over the whole line
+        ([[250, 200, 600, 320]], ["stop_line"]),  # over 80 % of it
+        ([[250, 200, 500, 320], [500, 200, 700, 320]], []),  # two vehicles abreast, half of it each
+        ([[400, 250, 460, 300]], []),  # a car on it
+        ([], []),  # nothing in the picture
+    ],
+)
+def test_a_line_one_object_covers_most_of_is_named(boxes, covered):
+    camera = CameraConfig.model_validate(yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8")))
+    assert lines_covered(camera, np.array(boxes, float).reshape(-1, 4)) == covered
+
+
+@pytest.mark.parametrize(
+    ("covered", "analysed", "warned"),
+    [
+        ({"north": 59, "east": 0}, 100, ["north"]),  # a dusk run on a wet road: one blob of glare over the carriageway
+        ({"north": 10, "east": 27}, 100, ["north", "east"]),  # a tenth of the run is enough
+        ({"north": 2}, 100, []),  # a bus now and then
+        ({"north": 0}, 0, []),  # nothing analysed
+    ],
+)
+def test_lines_often_covered_by_one_object_are_warned_of(covered, analysed, warned):
+    warnings = covered_line_warnings(covered, analysed)
+    assert [w.message.split(":")[0] for w in warnings] == [f"line {line}" for line in warned]
+    assert all(w.kind == "covered_line" and "merge" in w.message for w in warnings)
+
+
+def test_tune_warns_of_a_line_that_one_object_stands_over(tmp_path):
+    from camera_agents.sources import open_source
+
+    # The synthetic camera with a queue of lorries as wide as the road creeping down over the stop
+    # line: the motion detector sees one object there for seconds.
+    source = open_source("synthetic:traffic?seed=3&frames=500")
+    video = tmp_path / "queue.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25, (960, 540))
+    while (frame := source.read()) is not None:
+        top = 150 + frame.index // 4  # 6 px a second: over the line (y 291) from frame 84 to the end
+        frame.image[top : top + 90, 260:700] = (40, 40, 170)
+        frame.image[top : top + 90 : 30, 260:700] = (20, 20, 60)  # their ends
+        writer.write(frame.image)
+    writer.release()
+    source.close()
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app, ["tune", "--config", str(EXAMPLES / "synthetic_traffic.yaml"), "--source", str(video), "--seconds", "20", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    warned = [w["message"] for w in json.loads((out / "report.json").read_text(encoding="utf-8"))["warnings"] if w["kind"] == "covered_line"]
+    assert len(warned) == 1 and warned[0].startswith("line stop_line:"), warned
 
 
 def test_tune_on_a_source_that_does_not_open_is_one_clear_line(tmp_path):
