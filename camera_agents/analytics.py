@@ -294,13 +294,17 @@ class LineCounter:
             # tracker handed on (one leaving the picture where another enters), not this one again.
             state.counted = False
         if side != 0 and state.side != 0 and side != state.side and not state.counted and state.pending is None:
-            if self._crosses_segment(state, anchor, distance):
-                direction: Direction = "in" if side == self.line.in_side else "out"
-                allowed = self.line.allowed_direction
-                crossing = Crossing(
-                    self.line.line_id, track_id, direction, class_id, frame_no, now,
-                    wrong_way=allowed is not None and direction != allowed,
-                )  # fmt: skip
+            direction: Direction = "in" if side == self.line.in_side else "out"
+            allowed = self.line.allowed_direction
+            wrong_way = allowed is not None and direction != allowed
+            # A wrong way is an incident the police are called to: a track must be seen crossing,
+            # not lost before the line and found again past it. In a crawling queue the tracker
+            # finds a lost id again on the vehicle ahead, up the road (a real camera over Jakarta:
+            # two of its three ids that jumped back across the line in 20 s would each have raised
+            # one); a vehicle driving against the traffic is seen on every analysed frame.
+            jumped = state.seen != self._last_now
+            if self._crosses_segment(state, anchor, distance) and not (wrong_way and jumped):
+                crossing = Crossing(self.line.line_id, track_id, direction, class_id, frame_no, now, wrong_way=wrong_way)
                 if confirmed:
                     state.counted = True
                     result = crossing

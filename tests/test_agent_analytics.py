@@ -544,6 +544,26 @@ def test_a_wrong_way_is_never_read_from_an_id_changed_at_the_line(allowed, count
     assert [(c.track_id, c.direction, c.wrong_way) for c in out] == counted
 
 
+@pytest.mark.parametrize(
+    ("allowed", "lost", "counted"),
+    [
+        ("out", False, [(5, "in", True)]),  # seen on every analysed frame driving against the traffic: a wrong way
+        ("out", True, []),  # lost before the line and found again past it: no wrong way, and no count
+        ("in", True, [(5, "in", False)]),  # found again past the line the way the road allows: counts
+        (None, True, [(5, "in", False)]),  # a two-way road: counts
+    ],
+)
+def test_a_wrong_way_is_never_read_from_a_track_found_again_past_the_line(allowed, lost, counted):
+    line = CountingLine.from_points("stop", [[100, 300], [500, 300]], [[300, 250], [300, 350]], allowed_direction=allowed)
+    counter = LineCounter(line, hysteresis_px=4)
+    out = []
+    for i, y in enumerate([250, 265, 280, 295, 310, 325]):
+        seen = [box_at(300, y, h=30)] if not (lost and y in (295, 310)) else []  # unseen on the line
+        others = [box_at(450, 100, h=30)]  # something else in the picture all along
+        out += counter.trigger(tracked(seen + others, [5] * len(seen) + [9]), frame_no=i * 3, now=i * 0.12)
+    assert [(c.track_id, c.direction, c.wrong_way) for c in out] == counted
+
+
 def test_a_new_track_far_from_a_vanished_one_inherits_nothing():
     counter = LineCounter(HORIZONTAL, hysteresis_px=4)
     out = []
