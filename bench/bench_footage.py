@@ -64,10 +64,11 @@ def load_clips(path: Path = HAND_COUNTS) -> tuple[list[Clip], int]:
     data = json.loads(path.read_text(encoding="utf-8"))
     clips = []
     for item in data["clips"]:
+        named = item.get("classes", {})  # per line and direction, each crossing's class in the same order, where named
         truth = tuple(
-            TruthCrossing(frame_index=frame, object_id=-1, cls="unknown", line_id=key.split("/")[0], direction=key.split("/")[1])
+            TruthCrossing(frame_index=frame, object_id=-1, cls=cls, line_id=key.split("/")[0], direction=key.split("/")[1])
             for key, frames in item["crossings"].items()
-            for frame in frames
+            for frame, cls in zip(frames, named.get(key, ["unknown"] * len(frames)), strict=True)
         )  # fmt: skip
         clips.append(Clip(item["name"], item["split"], item["url"], item["sha256"], item["scored_frames"], item["camera"], truth))
     return clips, int(data["tolerance_frames"])
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv or [])
     clips, tolerance = load_clips()
     held_true = held_wrong = held_missed = held_extra = alerts = 0
+    classes_right = classes_named = 0
     held_worst = 1.0
     for clip in clips:
         path = _footage(clip, args.footage)
@@ -126,6 +128,12 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"    {result.counted[key]} counted of {result.true[key]}; missed near frames {missed or '-'}; counted extra at {extra or '-'}"
             )
+        named = {pair: n for pair, n in result.confusion.items() if pair[0] != "unknown"}
+        if named:
+            right = sum(n for (true_cls, counted_cls), n in named.items() if true_cls == counted_cls)
+            classes_right, classes_named = classes_right + right, classes_named + sum(named.values())
+            figure(f"footage {clip.name} ({clip.split}) class agreement of matched crossings", right / sum(named.values()), "ratio")
+            print("    true -> counted: " + ", ".join(f"{t} -> {c} {n}" for (t, c), n in sorted(named.items())))
         if any(line.get("allowed_direction") for line in clip.camera["lines"]):
             # Every line of a divided road's carriageway is set up one-way, as for the police wall;
             # nobody in these recordings drives the wrong way, so each alert is a false one.
@@ -147,4 +155,6 @@ def main(argv: list[str] | None = None) -> None:
     figure("footage held-out true crossings that no count matched, per 100", 100 * held_missed / max(held_true, 1), "per 100")
     figure("footage held-out counts that matched no true crossing, per 100 true", 100 * held_extra / max(held_true, 1), "per 100")
     figure("footage wrong-way alerts on one-way lines, every recording", alerts, "alerts", "0")
+    if classes_named:
+        figure("footage class agreement of matched crossings, every recording whose classes were named", classes_right / classes_named, "ratio")
     print(f"footage held-out true crossings: {held_true}")

@@ -3,6 +3,7 @@ the agent against them (the recordings themselves are fetched by the benchmark, 
 
 from __future__ import annotations
 
+import json
 import re
 from types import SimpleNamespace
 
@@ -10,6 +11,7 @@ import pytest
 
 from bench.bench_footage import Clip, _footage, load_clips, score
 from camera_agents.sources.synthetic import TruthCrossing
+from ingest.contract import OBJECT_CLASSES
 
 CLIPS, TOLERANCE = load_clips()
 
@@ -20,7 +22,7 @@ def test_each_recording_is_a_camera_an_installer_could_set_up(clip, tmp_path):
     lines = {line.id for line in config.lines}
     assert clip.truth and re.fullmatch(r"[0-9a-f]{64}", clip.sha256) and clip.url.startswith("https://")
     for crossing in clip.truth:
-        assert crossing.line_id in lines and crossing.direction in ("in", "out"), crossing
+        assert crossing.line_id in lines and crossing.direction in ("in", "out") and crossing.cls in OBJECT_CLASSES, crossing
         assert 0 <= crossing.frame_index <= clip.scored_frames, crossing
 
 
@@ -65,6 +67,42 @@ def test_the_agent_is_scored_by_line_and_direction_against_the_counts_by_eye(tru
     result = score(_clip(*truth, scored_frames=scored_frames), _counted(*counted), TOLERANCE)
     key = ("a", "in")
     assert (result.counted[key], result.true[key], result.accuracy(key)) == expected
+
+
+def test_each_crossings_class_where_named_is_read_in_the_order_of_its_frames(tmp_path):
+    counts = {
+        "tolerance_frames": 25,
+        "clips": [
+            {
+                "name": "test", "split": "held_out", "url": "https://example.invalid/x.mp4", "sha256": "0" * 64, "scored_frames": 500,
+                "camera": {"lines": [{"id": "a", "points": [[0, 100], [320, 100]], "in_direction": [[160, 80], [160, 120]]}]},
+                "crossings": {"a/in": [100, 200], "a/out": [300]},
+                "classes": {"a/in": ["car", "motorbike"]},
+            }
+        ],
+    }  # fmt: skip
+    path = tmp_path / "counts.json"
+    path.write_text(json.dumps(counts), encoding="utf-8")
+    (clip,), _ = load_clips(path)
+    assert [(t.frame_index, t.cls) for t in clip.truth] == [(100, "car"), (200, "motorbike"), (300, "unknown")]
+    result = score(clip, _counted(110, 205), TOLERANCE)  # both counted as cars
+    assert result.confusion == {("car", "car"): 1, ("motorbike", "car"): 1}
+
+
+def test_classes_that_do_not_name_every_crossing_are_refused(tmp_path):
+    counts = {
+        "tolerance_frames": 25,
+        "clips": [
+            {
+                "name": "test", "split": "held_out", "url": "https://example.invalid/x.mp4", "sha256": "0" * 64, "scored_frames": 500,
+                "camera": {}, "crossings": {"a/in": [100, 200]}, "classes": {"a/in": ["car"]},
+            }
+        ],
+    }  # fmt: skip
+    path = tmp_path / "counts.json"
+    path.write_text(json.dumps(counts), encoding="utf-8")
+    with pytest.raises(ValueError):
+        load_clips(path)
 
 
 def test_a_count_the_wrong_way_is_not_a_count_the_right_way():
