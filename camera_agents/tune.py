@@ -55,7 +55,7 @@ WAIT_SHARE = 0.75  # warn when vehicles waited this share of the stopped time or
 # A line one object's box covers this much of, in this share of the analysed frames or more, is
 # where vehicles merge into one. On ten real recordings counted by eye: 59 % of a dusk run on a wet
 # road (one blob of lamps' glare over the carriageway; 3 of 14 cars counted), 27 % at a line beside a
-# queue at a stop bar (its one crossing missed), at most 2 % on the eleven other lines; at most 1 %
+# queue at a stop bar (its one crossing missed), at most 2 % on the fourteen other lines; at most 1 %
 # on any line of the 28 synthetic tuning cameras (seed 1).
 COVERED_LINE = 0.7
 COVERED_SHARE = 0.1
