@@ -4,7 +4,8 @@ Every synthetic camera the agent is measured on comes out of one renderer; these
 cameras nobody tuned for: a dual carriageway at 320x240, freeways and motorways at 640x360 to
 1280x720 (one in heavy rain, one at dusk on a wet road), a town junction, a US and a Bangkok
 intersection, motorbikes and cars queueing on a Jakarta avenue, a Vietnamese street and a Hanoi
-intersection at 6 frames a second. Each runs through the agent as an installer would set it up: its counting lines, no calibration, every other setting left at its default. For each line and
+intersection at 6 frames a second. Each runs through the agent as an installer would set it up:
+its counting lines, no calibration, every other setting left at its default. For each line and
 direction, 1 - |counted - true| / true (target >= 0.95, as on the synthetic cameras) over the
 recording but its first two seconds and its last frames, the crossings missed and counted extra,
 the class agreement of matched crossings where the hand counts name each crossing's class, and,
