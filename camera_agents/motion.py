@@ -45,7 +45,8 @@ class MotionDetector:
         self._unmasked: np.ndarray | None = None  # its inverse
         # Without a calibration, riders abreast are told from one rider by the most common rider's
         # width at each row, learnt from what the camera sees (traffic up and down the picture).
-        self._riders = RiderScale() if kind == "traffic" and ground is None and travel == "updown" else None
+        uncalibrated_updown = kind == "traffic" and ground is None and travel == "updown"
+        self._riders = RiderScale.for_road(config.most_common_vehicle) if uncalibrated_updown else None
         # Traffic across the picture: riders abreast stand one above the other in it, and a vehicle
         # close behind another is beside it. Merged blobs are then cut as on a picture turned a
         # quarter, so that the cuts meant for riders abreast fall between them. The size classifier

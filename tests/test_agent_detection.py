@@ -663,6 +663,29 @@ def test_without_a_calibration_a_vehicle_is_named_by_its_width_once_a_riders_is_
     assert classifier.classify(box).tolist() == [CLASS_ID[named]]
 
 
+@pytest.mark.parametrize(
+    ("most_common", "commons_wide", "named"),
+    [
+        ("motorbike", 1.0, "motorbike"),  # a Vietnamese street: the most common vehicle is a rider
+        ("car", 1.0, "car"),  # an expressway: the most common vehicle is a car, 1.8 m across
+        ("car", 0.5, "motorbike"),  # on an expressway, half a car's width: a motorbike
+        ("car", 1.6, "bus_truck"),  # 2.9 m across: a lorry
+        ("motorbike", 2.0, "car"),  # on a street, two riders' width: a car
+    ],
+)
+def test_an_uncalibrated_camera_reads_sizes_from_the_roads_most_common_vehicle(most_common, commons_wide, named):
+    config = MotionDetectorConfig(most_common_vehicle=most_common)
+    riders = RiderScale.for_road(config.most_common_vehicle)
+    classifier = SizeClassifier(config.classes, kind="traffic", ground=None, riders=riders)
+    boxes = _road_users(np.random.default_rng(6), 600, slope=0.08, offset=4.0)
+    for start in range(0, 600, 6):
+        riders.observe(boxes[start : start + 6], 540)
+    assert riders.learned
+    common = 0.08 * 450 + 4.0  # the most common vehicle's width at row 450, in pixels
+    box = np.array([[300, 450 - 1.5 * common, 300 + commons_wide * common, 450]])
+    assert classifier.classify(box).tolist() == [CLASS_ID[named]]
+
+
 # A pole camera looking diagonally down a road 8.4 m wide (the calibration of one of the synthetic
 # oblique cameras): x across the road, y along it, in metres.
 _POLE = GroundPlane.from_points(
