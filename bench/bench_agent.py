@@ -165,10 +165,9 @@ def _family_score(camera: Camera) -> _CameraScore:
     truth = _truth(path)
     score = score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames)
     counts = ", ".join(f"{line}/{d} {score.counted[(line, d)]}/{score.true[(line, d)]}" for line, d in score.keys)
-    right = sum(n for (true_cls, counted_cls), n in score.confusion.items() if true_cls == counted_cls)
     causes = error_causes(score, crossings, tracks, truth.boxes)
     true = tuple(score.true[key] for key in score.keys)
-    return _CameraScore(str(camera), score.min_accuracy, counts, right, sum(score.confusion.values()), causes, true, score.wrong)
+    return _CameraScore(str(camera), score.min_accuracy, counts, score.classes_right, sum(score.confusion.values()), causes, true, score.wrong)
 
 
 def _family(cameras: tuple[Camera, ...], parallel: int) -> list[_CameraScore]:

@@ -51,6 +51,11 @@ class Clip:
     truth: tuple  # TruthCrossing, each counted by eye: no object id, no class
 
     @property
+    def one_way(self) -> bool:
+        """Whether any of its lines is one-way (across one carriageway of a divided road)."""
+        return any(line.get("allowed_direction") for line in self.camera["lines"])
+
+    @property
     def file_name(self) -> str:
         return f"{self.name}{Path(self.url).suffix}"
 
@@ -103,6 +108,28 @@ def _footage(clip: Clip, folder: Path) -> Path:
     return path
 
 
+def _print_clip(clip: Clip, result, counted: list) -> None:
+    """One recording's figures: each line and direction with what was missed and counted extra,
+    its class agreement where its classes are named, and its wrong-way alerts on one-way lines."""
+    for line, direction in result.keys:
+        key = (line, direction)
+        missed = [t.frame_index for t in result.missed_crossings if (t.line_id, t.direction) == key]
+        extra = [c.frame_no for c in result.extra_crossings if (c.line_id, c.direction) == key]
+        figure(f"footage {clip.name} ({clip.split}) {line} {direction}", result.accuracy(key), "accuracy", ">= 0.95")
+        print(f"    {result.counted[key]} counted of {result.true[key]}; missed near frames {missed or '-'}; counted extra at {extra or '-'}")
+    if result.classes_named:
+        figure(f"footage {clip.name} ({clip.split}) class agreement of matched crossings", result.classes_right / result.classes_named, "ratio")
+        named = sorted((pair, n) for pair, n in result.confusion.items() if pair[0] != "unknown")
+        print("    true -> counted: " + ", ".join(f"{t} -> {c} {n}" for (t, c), n in named))
+    if clip.one_way:
+        # Every line of a divided road's carriageway is set up one-way, as for the police wall;
+        # nobody in these recordings drives the wrong way, so each alert is a false one.
+        wrong_way = [c.frame_no for c in counted if c.wrong_way]
+        figure(f"footage {clip.name} ({clip.split}) wrong-way alerts", len(wrong_way), "alerts", "0")
+        if wrong_way:
+            print(f"    at frames {wrong_way}")
+
+
 def main(argv: list[str] | None = None) -> None:
     from camera_agents.evaluation import count_crossings
     from camera_agents.sources import open_source
@@ -123,28 +150,10 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             source.close()
         result = score(clip, counted, tolerance, first_frame=round(WARM_UP_S * source.info.fps))
-        for line, direction in result.keys:
-            key = (line, direction)
-            missed = [t.frame_index for t in result.missed_crossings if (t.line_id, t.direction) == key]
-            extra = [c.frame_no for c in result.extra_crossings if (c.line_id, c.direction) == key]
-            figure(f"footage {clip.name} ({clip.split}) {line} {direction}", result.accuracy(key), "accuracy", ">= 0.95")
-            print(
-                f"    {result.counted[key]} counted of {result.true[key]}; missed near frames {missed or '-'}; counted extra at {extra or '-'}"
-            )
-        named = {pair: n for pair, n in result.confusion.items() if pair[0] != "unknown"}
-        if named:
-            right = sum(n for (true_cls, counted_cls), n in named.items() if true_cls == counted_cls)
-            classes_right, classes_named = classes_right + right, classes_named + sum(named.values())
-            figure(f"footage {clip.name} ({clip.split}) class agreement of matched crossings", right / sum(named.values()), "ratio")
-            print("    true -> counted: " + ", ".join(f"{t} -> {c} {n}" for (t, c), n in sorted(named.items())))
-        if any(line.get("allowed_direction") for line in clip.camera["lines"]):
-            # Every line of a divided road's carriageway is set up one-way, as for the police wall;
-            # nobody in these recordings drives the wrong way, so each alert is a false one.
-            wrong_way = [c.frame_no for c in counted if c.wrong_way]
-            alerts += len(wrong_way)
-            figure(f"footage {clip.name} ({clip.split}) wrong-way alerts", len(wrong_way), "alerts", "0")
-            if wrong_way:
-                print(f"    at frames {wrong_way}")
+        _print_clip(clip, result, counted)
+        classes_right, classes_named = classes_right + result.classes_right, classes_named + result.classes_named
+        if clip.one_way:
+            alerts += sum(c.wrong_way for c in counted)
         if clip.split == "held_out":
             held_true += sum(result.true.values())
             held_wrong += result.wrong

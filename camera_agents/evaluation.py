@@ -64,6 +64,16 @@ class CrossingScore:
         return sum(abs(self.counted[key] - self.true[key]) for key in self.keys)
 
     @property
+    def classes_named(self) -> int:
+        """Matched crossings whose true class is known (hand counts may leave it "unknown")."""
+        return sum(n for (true_cls, _), n in self.confusion.items() if true_cls != "unknown")
+
+    @property
+    def classes_right(self) -> int:
+        """Of ``classes_named``, those counted as their true class."""
+        return sum(n for (true_cls, counted_cls), n in self.confusion.items() if true_cls == counted_cls != "unknown")
+
+    @property
     def missed(self) -> int:
         return sum(self.true.values()) - sum(self.matched.values())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -69,40 +70,33 @@ def test_the_agent_is_scored_by_line_and_direction_against_the_counts_by_eye(tru
     assert (result.counted[key], result.true[key], result.accuracy(key)) == expected
 
 
-def test_each_crossings_class_where_named_is_read_in_the_order_of_its_frames(tmp_path):
+def _hand_counts(tmp_path, crossings: dict, classes: dict) -> Path:
+    """A hand-count file holding one recording with these crossings and classes."""
     counts = {
         "tolerance_frames": 25,
         "clips": [
             {
                 "name": "test", "split": "held_out", "url": "https://example.invalid/x.mp4", "sha256": "0" * 64, "scored_frames": 500,
                 "camera": {"lines": [{"id": "a", "points": [[0, 100], [320, 100]], "in_direction": [[160, 80], [160, 120]]}]},
-                "crossings": {"a/in": [100, 200], "a/out": [300]},
-                "classes": {"a/in": ["car", "motorbike"]},
+                "crossings": crossings, "classes": classes,
             }
         ],
     }  # fmt: skip
     path = tmp_path / "counts.json"
     path.write_text(json.dumps(counts), encoding="utf-8")
-    (clip,), _ = load_clips(path)
+    return path
+
+
+def test_each_crossings_class_where_named_is_read_in_the_order_of_its_frames(tmp_path):
+    (clip,), _ = load_clips(_hand_counts(tmp_path, {"a/in": [100, 200], "a/out": [300]}, {"a/in": ["car", "motorbike"]}))
     assert [(t.frame_index, t.cls) for t in clip.truth] == [(100, "car"), (200, "motorbike"), (300, "unknown")]
     result = score(clip, _counted(110, 205), TOLERANCE)  # both counted as cars
     assert result.confusion == {("car", "car"): 1, ("motorbike", "car"): 1}
 
 
 def test_classes_that_do_not_name_every_crossing_are_refused(tmp_path):
-    counts = {
-        "tolerance_frames": 25,
-        "clips": [
-            {
-                "name": "test", "split": "held_out", "url": "https://example.invalid/x.mp4", "sha256": "0" * 64, "scored_frames": 500,
-                "camera": {}, "crossings": {"a/in": [100, 200]}, "classes": {"a/in": ["car"]},
-            }
-        ],
-    }  # fmt: skip
-    path = tmp_path / "counts.json"
-    path.write_text(json.dumps(counts), encoding="utf-8")
     with pytest.raises(ValueError):
-        load_clips(path)
+        load_clips(_hand_counts(tmp_path, {"a/in": [100, 200]}, {"a/in": ["car"]}))
 
 
 def test_a_count_the_wrong_way_is_not_a_count_the_right_way():
