@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import figure
-from camera_agents.sources.synthetic import TruthCrossing
+from camera_agents.crossings_by_eye import CrossingsByEye
 
 ROOT = Path(__file__).resolve().parent.parent
 HAND_COUNTS = ROOT / "tests" / "data" / "traffic_footage.json"
@@ -46,9 +46,8 @@ class Clip:
     split: str  # "looked_into" or "held_out"
     url: str
     sha256: str
-    scored_frames: int  # true crossings after this frame are left out, and counts that match nothing there
     camera: dict  # resolution and lines, as in a camera's configuration file
-    truth: tuple  # TruthCrossing, each counted by eye: no object id, no class
+    counts: CrossingsByEye  # its crossings counted by eye; those from its scored frames' end on are left out
 
     @property
     def one_way(self) -> bool:
@@ -67,26 +66,16 @@ class Clip:
                                             "detector": {"type": "motion"}, **self.camera})  # fmt: skip
 
 
-def load_clips(path: Path = HAND_COUNTS) -> tuple[list[Clip], int]:
-    """The clips and their hand counts, and the tolerance in frames within which a count matches one."""
+def load_clips(path: Path = HAND_COUNTS) -> list[Clip]:
+    """The clips and their hand counts (``scored_frames``: where each clip's scored frames end)."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    clips = []
-    for item in data["clips"]:
-        named = item.get("classes", {})  # per line and direction, each crossing's class in the same order, where named
-        truth = tuple(
-            TruthCrossing(frame_index=frame, object_id=-1, cls=cls, line_id=key.split("/")[0], direction=key.split("/")[1])
-            for key, frames in item["crossings"].items()
-            for frame, cls in zip(frames, named.get(key, ["unknown"] * len(frames)), strict=True)
-        )  # fmt: skip
-        clips.append(Clip(item["name"], item["split"], item["url"], item["sha256"], item["scored_frames"], item["camera"], truth))
-    return clips, int(data["tolerance_frames"])
-
-
-def score(clip: Clip, counted: list, tolerance: int, *, first_frame: int = 0):
-    """``camera_agents.evaluation.score_crossings`` over the clip's scored frames, from ``first_frame``."""
-    from camera_agents.evaluation import score_crossings
-
-    return score_crossings(clip.truth, counted, tolerance_frames=tolerance, clip_frames=clip.scored_frames + tolerance, first_frame=first_frame)
+    return [
+        Clip(item["name"], item["split"], item["url"], item["sha256"], item["camera"], CrossingsByEye(
+            crossings=item["crossings"], classes=item.get("classes", {}), end_frame=item["scored_frames"],
+            tolerance_frames=data["tolerance_frames"],
+        ))
+        for item in data["clips"]
+    ]  # fmt: skip
 
 
 def _footage(clip: Clip, folder: Path) -> Path:
@@ -138,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     default = os.environ.get("IOC_BENCH_FOOTAGE") or str(Path.home() / ".cache" / "ioc" / "footage")
     parser.add_argument("--footage", type=Path, default=Path(default), help=f"folder of the recordings (default {default})")
     args = parser.parse_args(argv or [])
-    clips, tolerance = load_clips()
+    clips = load_clips()
     held_true = held_wrong = held_missed = held_extra = alerts = 0
     classes_right = classes_named = 0
     held_worst = 1.0
@@ -146,10 +135,10 @@ def main(argv: list[str] | None = None) -> None:
         path = _footage(clip, args.footage)
         source = open_source(str(path))
         try:
-            _, counted = count_crossings(clip.config(path), source)
+            frames, counted = count_crossings(clip.config(path), source)
         finally:
             source.close()
-        result = score(clip, counted, tolerance, first_frame=round(WARM_UP_S * source.info.fps))
+        result = clip.counts.score(counted, frames_read=frames, first_frame=round(WARM_UP_S * source.info.fps))
         _print_clip(clip, result, counted)
         classes_right, classes_named = classes_right + result.classes_right, classes_named + result.classes_named
         if clip.one_way:

@@ -1,5 +1,6 @@
-"""Media for tests: the real recording vtest.avi (Debian's opencv-doc, installed on demand) and
-synthetic scenes rendered to video files, cached between runs.
+"""Media for tests: the real recording vtest.avi (Debian's opencv-doc, installed on demand),
+synthetic scenes rendered to video files, cached between runs, and an IP camera on localhost
+serving MJPEG over HTTP.
 
 Nothing here skips: if the media cannot be had, the helper raises and the test fails with why.
 """
@@ -13,7 +14,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 VTEST_PACKAGE = "opencv-doc"
@@ -148,3 +152,54 @@ def copied_video(video: Path, *, size: tuple[int, int] | None = None, grey: bool
             Path(f"{path}.camera.json").write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
             partial.replace(path)
     return path
+
+
+class MjpegCamera:
+    """An IP camera on localhost serving MJPEG over HTTP, that can be switched off and on."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.server: ThreadingHTTPServer | None = None
+        self.start()
+
+    def start(self) -> None:
+        import cv2
+        import numpy as np
+
+        camera = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                i = 0
+                try:
+                    while camera.server is self.server:
+                        image = np.full((120, 160, 3), (i * 7) % 255, np.uint8)
+                        cv2.putText(image, str(i), (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 255), 2)
+                        jpg = cv2.imencode(".jpg", image)[1].tobytes()
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg) + jpg + b"\r\n")
+                        i += 1
+                        time.sleep(0.04)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/video.mjpg"

@@ -4,7 +4,6 @@ broken files, realtime pacing, and live streams that break and come back."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +18,7 @@ from camera_agents.sources import Frame, FrameSource, SourceError, SourceOutage,
 from camera_agents.sources.synthetic import load_truth
 from camera_agents.sources.video import LiveSettings, LiveSource
 from ingest.contract import CameraHealth
-from tests.media import synthetic_video, vtest_path
+from tests.media import MjpegCamera, synthetic_video, vtest_path
 
 START = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 SHORT_TRAFFIC = "synthetic:traffic?seed=11&frames=60"
@@ -130,54 +129,6 @@ def test_a_truncated_avi_yields_what_it_has_and_ends_cleanly(tmp_path: Path, cap
 # --------------------------------------------------------------------------- live streams
 
 
-class _MjpegCamera:
-    """An IP camera on localhost serving MJPEG over HTTP, that can be switched off and on."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self.server: ThreadingHTTPServer | None = None
-        self.start()
-
-    def start(self) -> None:
-        camera = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                i = 0
-                try:
-                    while camera.server is self.server:
-                        image = np.full((120, 160, 3), (i * 7) % 255, np.uint8)
-                        cv2.putText(image, str(i), (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 255), 2)
-                        jpg = cv2.imencode(".jpg", image)[1].tobytes()
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpg) + jpg + b"\r\n")
-                        i += 1
-                        time.sleep(0.04)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        self.port = server.server_address[1]
-        self.server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        server, self.server = self.server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/video.mjpg"
-
-
 def _closed_port() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = server.server_address[1]
@@ -197,7 +148,7 @@ def test_a_stream_that_cannot_be_reached_at_start_is_a_clear_error(scheme: str) 
 
 
 def test_a_live_stream_that_breaks_reports_outages_retries_and_comes_back() -> None:
-    camera = _MjpegCamera()
+    camera = MjpegCamera()
     settings = LiveSettings(open_timeout_s=2, read_timeout_s=2, backoff_min_s=0.1, backoff_max_s=0.4, poll_s=0.5)
     source = LiveSource.for_url(camera.url, settings)
     monitor = HealthMonitor("ipcam-1", settings=HealthSettings(source_lost_after_s=1.0, clear_after_s=0.3))
