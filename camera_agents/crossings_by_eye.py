@@ -6,9 +6,9 @@ The synthetic cameras and the real recordings of ``python -m bench footage`` say
 counts in general; a city's own camera may be unlike all of them (a junction denser than any, a
 low frame rate, glare after dark). The installer records a minute or two of it, draws the
 line-scan picture of each counting line (``line_scans``: the pixels along the line, one column a
-frame, so that each vehicle that crosses is one blob), counts the crossings off it into a
-file of crossings counted by eye (``CrossingsByEye``), and has the agent count the same recording against it
-(``ioc agent linescan`` and ``ioc agent verify``). The scoring is the benchmarks' own
+frame, so that each vehicle that crosses is one blob), counts the crossings off it into a file
+(``CrossingsByEye``), and has the agent count the same recording against it (``ioc agent
+linescan`` and ``ioc agent verify``). The scoring is the benchmarks' own
 (``camera_agents.evaluation.score_crossings``).
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
@@ -38,7 +38,8 @@ TOLERANCE_FRAMES = 25
 
 
 class CrossingsByEyeError(ConfigFileError):
-    """A file of crossings counted by eye that cannot be used; ``issues`` name file, line, key path and problem."""
+    """A file of crossings counted by eye that cannot be used; ``issues`` name file, line, key
+    path and problem."""
 
     kind = "file of crossings counted by eye"
 
@@ -50,7 +51,7 @@ class CrossingsByEye(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    crossings: dict[CrossingKey, list[int]] = Field(  # type: ignore[valid-type]
+    crossings: dict[CrossingKey, list[Annotated[int, Field(ge=0)]]] = Field(  # type: ignore[valid-type]
         description="Per line and direction (LINE/in or LINE/out), the frame of each crossing counted by eye.",
     )
     classes: dict[CrossingKey, list[CountedClass]] = Field(  # type: ignore[valid-type]
@@ -79,9 +80,6 @@ class CrossingsByEye(BaseModel):
                 raise ValueError(f"classes names {key}, which crossings does not list")
             if len(named) != len(frames):
                 raise ValueError(f"classes of {key}: {len(named)} named for {len(frames)} crossings; name one class per crossing, in order")
-        for key, frames in self.crossings.items():
-            if any(frame < 0 for frame in frames):
-                raise ValueError(f"crossings of {key}: frames are counted from 0")
         return self
 
     @property
@@ -117,8 +115,9 @@ class CountedByEye:
 
 
 def load_crossings_by_eye(path: str | Path, *, lines: Iterable[str] | None = None) -> CrossingsByEye:
-    """Read and check a file of crossings counted by eye; ``lines``: the camera's line ids, each counted line must
-    be one of them. Raises ``CrossingsByEyeError`` naming every problem with its line."""
+    """Read and check a file of crossings counted by eye; ``lines``: the camera's line ids, each
+    counted line must be one of them. Raises ``CrossingsByEyeError`` naming every problem with
+    its line."""
     document = read_yaml_file(path, error=CrossingsByEyeError)
     return _validated(document, lines)
 
@@ -129,7 +128,7 @@ def _validated(document: YamlFile, lines: Iterable[str] | None) -> CrossingsByEy
     try:
         counts = CrossingsByEye.model_validate(document.data)
     except ValidationError as exc:
-        raise CrossingsByEyeError(validation_issues(exc, document, unknown_key="unknown key (allowed: crossings, classes, first_frame, end_frame, tolerance_frames)")) from None
+        raise CrossingsByEyeError(validation_issues(exc, document, unknown_key=_UNKNOWN_KEY)) from None
     if lines is not None:
         known = set(lines)
         unknown = [key for key in counts.crossings if key.rsplit("/", 1)[0] not in known]
@@ -138,6 +137,9 @@ def _validated(document: YamlFile, lines: Iterable[str] | None) -> CrossingsByEy
                 [document.issue(("crossings", key), f"the camera has no line {key.rsplit('/', 1)[0]!r} (its lines: {', '.join(sorted(known))})") for key in unknown]
             )
     return counts
+
+
+_UNKNOWN_KEY = "unknown key (allowed: crossings, classes, first_frame, end_frame, tolerance_frames)"
 
 
 def template(line_ids: Sequence[str]) -> str:

@@ -81,7 +81,7 @@ def test_each_crossings_class_where_named_is_compared_in_the_order_of_its_frames
         ("crossings: {a/in: [1, 2]}\nclasses: {a/in: [car]}\n", "1 named for 2 crossings"),  # a class missing
         ("crossings: {a/in: [1]}\nclasses: {a/in: [person]}\n", "counts.yaml:2: classes.a/in[0]"),  # people on foot are not counted
         ("crossings: {a/in: [1]}\nclasses: {a/out: [car]}\n", "classes names a/out, which crossings does not list"),
-        ("crossings: {a/in: [-5]}\n", "frames are counted from 0"),  # a frame before the recording
+        ("crossings: {a/in: [3, -5]}\n", "counts.yaml:1: crossings.a/in[1]: Input should be greater than or equal to 0 (got -5)"),  # a frame before the recording
         ("crossings: {b/in: [1]}\n", "counts.yaml:1: crossings.b/in: the camera has no line 'b' (its lines: a)"),  # a line the camera lacks
         ("crossings: {a/in: [1]}\ncrossings: {a/in: [2]}\n", "key given twice"),  # YAML would keep the second
         ("- a/in\n", "a mapping with a crossings key"),
