@@ -102,10 +102,9 @@ def _print_clip(clip: Clip, result, counted: list) -> None:
     its class agreement where its classes are named, and its wrong-way alerts on one-way lines."""
     for line, direction in result.keys:
         key = (line, direction)
-        missed = [t.frame_index for t in result.missed_crossings if (t.line_id, t.direction) == key]
-        extra = [c.frame_no for c in result.extra_crossings if (c.line_id, c.direction) == key]
         figure(f"footage {clip.name} ({clip.split}) {line} {direction}", result.accuracy(key), "accuracy", ">= 0.95")
-        print(f"    {result.counted[key]} counted of {result.true[key]}; missed near frames {missed or '-'}; counted extra at {extra or '-'}")
+        print(f"    {result.counted[key]} counted of {result.true[key]}; missed near frames {result.missed_frames(key) or '-'}; "
+              f"counted extra at {result.extra_frames(key) or '-'}")
     if result.classes_named:
         figure(f"footage {clip.name} ({clip.split}) class agreement of matched crossings", result.classes_right / result.classes_named, "ratio")
         named = sorted((pair, n) for pair, n in result.confusion.items() if pair[0] != "unknown")

@@ -288,15 +288,10 @@ class _Recording:
     recording, not a live stream, whose frames the crossings counted by eye name."""
 
     def __init__(self, spec: str, seconds: float | None) -> None:
-        from camera_agents.sources import open_source
         from camera_agents.sources.video import redact
 
-        self._source = open_source(spec)
+        self._source = _open_recording(spec)
         self.name = redact(spec)
-        if self._source.info.live:
-            self._source.close()
-            raise InvalidInput(f"{self.name} is a live stream: counts by eye name the frames of a recording; "
-                               "record a few minutes of the camera to a file and give it with --source")
         self._limit = None if seconds is None else max(1, round(seconds * self._source.info.fps))
 
     def __iter__(self):
@@ -314,6 +309,20 @@ class _Recording:
             raise InvalidInput(f"{self.name} sent no frame")
 
 
+def _open_recording(spec: str):
+    """The source ``spec``, which must be a recording: crossings counted by eye name its frames,
+    which a live stream's are not."""
+    from camera_agents.sources import open_source
+    from camera_agents.sources.video import redact
+
+    source = open_source(spec)
+    if source.info.live:
+        source.close()
+        raise InvalidInput(f"{redact(spec)} is a live stream: counts by eye name the frames of a recording; "
+                           "record a few minutes of the camera to a file and give it with --source")
+    return source
+
+
 @app.command()
 @shared()
 def verify(
@@ -326,16 +335,13 @@ def verify(
     direction is off by more than 5 %."""
     from camera_agents.crossings_by_eye import load_crossings_by_eye
     from camera_agents.evaluation import count_crossings
-    from camera_agents.sources import open_source
     from camera_agents.sources.video import redact
 
     camera = _load_configs([config], None)[0]
     by_eye = load_crossings_by_eye(counts, lines=[line.id for line in camera.lines])
     spec = source or camera.source
-    src = open_source(spec)
+    src = _open_recording(spec)
     try:
-        if src.info.live:
-            raise InvalidInput(f"{redact(spec)} is a live stream: counts by eye name the frames of a recording; give it with --source")
         frames, counted = count_crossings(camera.model_copy(update={"source": spec}), src)
     finally:
         src.close()
@@ -343,13 +349,11 @@ def verify(
     below = 0
     typer.echo(f"{camera.camera_id}: {frames} frames of {redact(spec)} counted; a count matches a crossing by eye within {by_eye.tolerance_frames} frames")
     for key in result.keys:
-        missed = [t.frame_index for t in result.missed_crossings if (t.line_id, t.direction) == key]
-        extra = [c.frame_no for c in result.extra_crossings if (c.line_id, c.direction) == key]
         accuracy = result.accuracy(key)
         below += accuracy < VERIFY_TARGET
         typer.echo(f"  {key[0]}/{key[1]}: {result.counted[key]} counted, {result.true[key]} by eye, {accuracy:.3f}"
                    f"{'  << below ' + str(VERIFY_TARGET) if accuracy < VERIFY_TARGET else ''}; "
-                   f"missed near frames {missed or '-'}; counted with no crossing near at {extra or '-'}")
+                   f"missed near frames {result.missed_frames(key) or '-'}; counted with no crossing near at {result.extra_frames(key) or '-'}")
     if result.classes_named:
         wrong = sorted((pair, n) for pair, n in result.confusion.items() if pair[0] != "unknown" and pair[0] != pair[1])
         typer.echo(f"  classes: {result.classes_right} of {result.classes_named} named right"

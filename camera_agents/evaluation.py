@@ -77,6 +77,14 @@ class CrossingScore:
     def missed(self) -> int:
         return sum(self.true.values()) - sum(self.matched.values())
 
+    def missed_frames(self, key: tuple[str, str]) -> list[int]:
+        """The frames of the true crossings of one line and direction that no count matched."""
+        return [t.frame_index for t in self.missed_crossings if (t.line_id, t.direction) == key]
+
+    def extra_frames(self, key: tuple[str, str]) -> list[int]:
+        """The frames of the counts of one line and direction that matched no true crossing."""
+        return [c.frame_no for c in self.extra_crossings if (c.line_id, c.direction) == key]
+
     def merge(self, other: CrossingScore) -> CrossingScore:
         return CrossingScore(
             self.true + other.true, self.counted + other.counted, self.matched + other.matched,
