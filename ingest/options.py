@@ -136,6 +136,8 @@ def shared(*groups: str) -> Callable[[F], F]:
                 return fn(**kwargs)
             except (typer.Exit, typer.Abort, KeyboardInterrupt, typer.TyperException):
                 raise
+            except BrokenPipeError:
+                reader_gone()
             except IocError as exc:
                 fail(exc, exc.exit_code)
             except Exception as exc:  # a fault inside ioc: one line, the traceback at DEBUG
@@ -147,6 +149,19 @@ def shared(*groups: str) -> Callable[[F], F]:
         return command  # type: ignore[return-value]
 
     return decorate
+
+
+def reader_gone() -> None:
+    """What a command's output was piped into stopped reading (``ioc ... | head``): nothing is
+    wrong and nothing more is said; the exit status is a shell's for a broken pipe. Its output is
+    pointed at /dev/null, so that flushing it as Python exits raises nothing again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    raise typer.Exit(_BROKEN_PIPE)
+
+
+_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader went away
 
 
 def fail(exc: BaseException, code: int, *, prefix: str = "") -> None:

@@ -275,6 +275,20 @@ def test_old_flag_names_still_work_for_one_release_with_a_warning(db):
     assert "--count is deprecated" in done.stderr and "use --runs" in done.stderr
 
 
+def test_a_command_whose_reader_stops_reading_ends_quietly(tmp_path):
+    # `ioc agent check --config-dir cameras/ | head -1`: the reader goes away before the lines are
+    # written; the command says nothing more and ends as a shell reports a broken pipe.
+    example = (ROOT / "camera_agents" / "examples" / "synthetic_traffic.yaml").read_text(encoding="utf-8")
+    for n in range(200):
+        (tmp_path / f"cam{n}.yaml").write_text(example.replace("camera_id: synthetic-traffic-1", f"camera_id: cam-{n}"), encoding="utf-8")
+    command = subprocess.Popen([sys.executable, "-m", "ioc", "agent", "check", "--config-dir", str(tmp_path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command.stdout.close()  # before the configs are read and the first line written
+    said = command.stderr.read().decode()
+    assert command.wait(timeout=120) == 141, said
+    assert said == ""
+
+
 def test_cli_reference_is_current(tmp_path):
     out = tmp_path / "cli.md"
     subprocess.run([sys.executable, "-m", "typer", "ioc.cli", "utils", "docs", "--name", "ioc", "--output", str(out)],
