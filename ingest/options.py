@@ -137,7 +137,7 @@ def shared(*groups: str) -> Callable[[F], F]:
             except (typer.Exit, typer.Abort, KeyboardInterrupt, typer.TyperException):
                 raise
             except BrokenPipeError:
-                reader_gone()
+                _reader_gone()
             except IocError as exc:
                 fail(exc, exc.exit_code)
             except Exception as exc:  # a fault inside ioc: one line, the traceback at DEBUG
@@ -151,7 +151,7 @@ def shared(*groups: str) -> Callable[[F], F]:
     return decorate
 
 
-def reader_gone() -> None:
+def _reader_gone() -> None:
     """What a command's output was piped into stopped reading (``ioc ... | head``): nothing is
     wrong and nothing more is said; the exit status is a shell's for a broken pipe. Its output is
     pointed at /dev/null, so that flushing it as Python exits raises nothing again."""
