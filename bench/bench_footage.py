@@ -67,7 +67,7 @@ class Clip:
 
 
 def load_clips(path: Path = HAND_COUNTS) -> list[Clip]:
-    """The clips and their hand counts (``scored_frames``: where each clip's scored frames end)."""
+    """The clips and their crossings counted by eye, each scored up to its ``scored_frames``."""
     data = json.loads(path.read_text(encoding="utf-8"))
     return [
         Clip(item["name"], item["split"], item["url"], item["sha256"], item["camera"], CrossingsByEye(

@@ -85,12 +85,12 @@ class CrossingsByEye(BaseModel):
     @property
     def lines(self) -> set[str]:
         """The ids of the lines counted."""
-        return {key.rsplit("/", 1)[0] for key in self.crossings}
+        return {_line_and_direction(key)[0] for key in self.crossings}
 
     def truth(self) -> tuple[CountedByEye, ...]:
         """Every crossing counted, with its class where named ("unknown" where not)."""
         return tuple(
-            CountedByEye(frame, cls, key.rsplit("/", 1)[0], key.rsplit("/", 1)[1])
+            CountedByEye(frame, cls, *_line_and_direction(key))
             for key, frames in self.crossings.items()
             for frame, cls in zip(frames, self.classes.get(key, ["unknown"] * len(frames)), strict=True)
         )  # fmt: skip
@@ -131,12 +131,18 @@ def _validated(document: YamlFile, lines: Iterable[str] | None) -> CrossingsByEy
         raise CrossingsByEyeError(validation_issues(exc, document, unknown_key=_UNKNOWN_KEY)) from None
     if lines is not None:
         known = set(lines)
-        unknown = [key for key in counts.crossings if key.rsplit("/", 1)[0] not in known]
+        unknown = [(key, line) for key in counts.crossings if (line := _line_and_direction(key)[0]) not in known]
         if unknown:
             raise CrossingsByEyeError(
-                [document.issue(("crossings", key), f"the camera has no line {key.rsplit('/', 1)[0]!r} (its lines: {', '.join(sorted(known))})") for key in unknown]
+                [document.issue(("crossings", key), f"the camera has no line {line!r} (its lines: {', '.join(sorted(known))})") for key, line in unknown]
             )
     return counts
+
+
+def _line_and_direction(key: str) -> tuple[str, str]:
+    """A key of the file (``LINE/in``, ``LINE/out``) as its line's id and its direction."""
+    line, direction = key.rsplit("/", 1)
+    return line, direction
 
 
 _UNKNOWN_KEY = "unknown key (allowed: crossings, classes, first_frame, end_frame, tolerance_frames)"
