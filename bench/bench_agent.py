@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # Untimed first runs: the page cache and the codec warmed, and the agent's one-off start
         # (its modules imported, its regular expressions compiled, its first buffers allocated:
-        # 5-8 % of the first run's time on a 30 s clip) kept out of a rate a camera pays per
+        # about 7 % of the first run's time on the 30 s clip) kept out of a rate a camera pays per
         # frame for months, not once at start.
         _decode_only(videos[SPEED_SEED])
         _agent(videos[SPEED_SEED])
