@@ -15,12 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camera_agents.config import CameraConfig, ConfigError, verify_inside_frame
 from camera_agents.metrics import AgentMetrics
 from camera_agents.publish import Sink
 from ingest.config_files import ConfigIssue
 from ingest.contract import CameraHealth, Event, LineCrossing
+
+if TYPE_CHECKING:
+    from camera_agents.health import RememberedView
+    from camera_agents.pipeline import CameraPipeline
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,9 @@ def run_camera(
         config = pipeline.config  # in the source's pixels
         _check_inside_frame(config, info.width, info.height)
         view = ViewKeeper(settings.views_dir, config)
-        health = HealthMonitor(config.camera_id, expected_fps=info.fps, remembered=view.load())
+        kept = view.load()
+        health = HealthMonitor(config.camera_id, expected_fps=info.fps, remembered=kept)
+        _start_from_kept_road(pipeline, kept)
         if settings.evidence:
             evidence = EvidenceWorker(EvidenceRecorder(config), sink.send)
         meter = metrics.camera(config.camera_id) if metrics is not None else None
@@ -139,10 +146,10 @@ def run_camera(
                 if meter is not None:
                     meter.event(type(event).__name__)
             result.tally(events)
-            view.tick(health)
+            view.tick(health, pipeline.learnt_road)
         if progress is not None:
             progress(config.camera_id, result.frames, expected)
-        view.keep(health)
+        view.keep(health, pipeline.learnt_road)
     finally:
         source.close()
         if evidence is not None:
@@ -152,6 +159,12 @@ def run_camera(
             metrics.camera(config.camera_id).stopped()
         result.seconds = time.monotonic() - started
     return result
+
+
+def _start_from_kept_road(pipeline: CameraPipeline, kept: RememberedView | None) -> None:
+    """The pipeline started from the road the camera's last run learnt, if it kept one."""
+    if kept is not None and kept.road is not None:
+        pipeline.start_from(kept.road, kept.seen_at)
 
 
 def run_cameras(

@@ -116,11 +116,13 @@ def measure(image: np.ndarray, previous: np.ndarray | None, size: tuple[int, int
 class RememberedView:
     """What an agent keeps of a camera's view across restarts: its references by mode (False: in
     colour, True: in grey, its night or infrared mode; each a grey thumbnail averaged over seconds),
-    its normal sharpness (None: not learnt yet) and the time of the last picture they were judged with."""
+    its normal sharpness (None: not learnt yet), the time of the last picture they were judged with,
+    and the road as the motion detector had learnt it then (None: not learnt, or another detector)."""
 
     references: dict[bool, np.ndarray]
     sharpness: float | None
     seen_at: datetime
+    road: np.ndarray | None = None
 
 
 class View:

@@ -34,6 +34,7 @@ from camera_agents.detection import Detector, make_detector
 from camera_agents.detections import Detections
 from camera_agents.geometry import across_traffic
 from camera_agents.masks import Masks
+from camera_agents.motion import MotionDetector
 from camera_agents.tracking import Tracker
 from ingest.contract import (
     OBJECT_CLASSES,
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 # A measured rate this far from the one followed is followed instead (a 25 fps camera losing a frame
 # now and then is still a 25 fps camera).
 RATE_TOLERANCE = 0.15
+# A restarted agent starts from the road its last run learnt if it saw it this recently: in ten
+# minutes the sun moves 2.5 degrees, and the static shadows of trees and buildings with it.
+KEPT_ROAD_MAX_AGE_S = 600.0
 
 
 class SentRate:
@@ -142,6 +146,7 @@ class CameraPipeline:
         self._info_sent_at = -math.inf
         self.last_tracks: Detections = Detections.empty()
         self._sent_rate = SentRate()
+        self._kept_road: tuple[np.ndarray, datetime] | None = None
 
     def _max_lost(self) -> int:
         """Analysed frames in ``tracking.max_lost_s``."""
@@ -160,6 +165,16 @@ class CameraPipeline:
         self.fps, self.stride = sent, stride
         self.tracker.max_lost = self._max_lost()
 
+    def learnt_road(self) -> np.ndarray | None:
+        """The road the motion detector has learnt, for the agent's next run; None while it is
+        learnt, or with another detector."""
+        return self.detector.learnt_road() if isinstance(self.detector, MotionDetector) else None
+
+    def start_from(self, road: np.ndarray, seen_at: datetime) -> None:
+        """Start from the road an earlier run learnt (``learnt_road``), its last picture seen at
+        ``seen_at``: used if this run's first frame comes at most ``KEPT_ROAD_MAX_AGE_S`` later."""
+        self._kept_road = (road, seen_at)
+
     def wants_picture(self, frame_no: int) -> bool:
         """Whether ``process`` will look at this frame's pixels (only every stride-th frame)."""
         return frame_no % self.stride == 0
@@ -167,6 +182,13 @@ class CameraPipeline:
     def process(self, frame_no: int, ts: datetime, image: np.ndarray | None) -> list[Event]:
         if self._start is None:
             self._start = ts
+            if self._kept_road is not None and isinstance(self.detector, MotionDetector):
+                road, seen_at = self._kept_road
+                away = (ts - seen_at).total_seconds()
+                if 0 <= away <= KEPT_ROAD_MAX_AGE_S:
+                    self.detector.start_from(road)
+                    log.info("camera %s starts from the road its last run learnt, %.0f s before", self.config.camera_id, away)
+            self._kept_road = None
         now = (ts - self._start).total_seconds()
         events: list[Event] = []
         cam = self.config.camera_id

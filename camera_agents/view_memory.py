@@ -1,7 +1,9 @@
 """Where the agent keeps each camera's view between runs: one file a camera in a folder (by default
 STATE_DIR/views), so that an agent restarted judges whether the camera was moved meanwhile (a PTZ
 camera sent back to its home position by the power cut that restarted the agent) instead of taking
-whatever it shows for its view. A view is kept with the camera's configuration it was judged
+whatever it shows for its view. With the view, the road as the motion detector learnt it: an agent
+restarted with traffic on the road starts from it rather than learning every vehicle in view as
+road (``CameraPipeline.start_from``). A view is kept with the camera's configuration it was judged
 under: once the configuration changes (its lines redrawn for a camera aimed anew on purpose), the
 view is learnt afresh.
 
@@ -46,16 +48,17 @@ class ViewKeeper:
         """The view the last run kept under the same configuration, if any."""
         return None if self._folder is None else _load(self._folder, self._camera_id, self._config)
 
-    def tick(self, health: HealthMonitor) -> None:
+    def tick(self, health: HealthMonitor, road: Callable[[], np.ndarray | None] = lambda: None) -> None:
         """Keeps the camera's view if it was last kept ``every_s`` ago or more."""
         if self._folder is not None and self._clock() - self._kept_at >= self._every_s:
-            self.keep(health)
+            self.keep(health, road)
 
-    def keep(self, health: HealthMonitor) -> None:
-        """Keeps the camera's view now, if it has one yet (it takes the first seconds to learn)."""
+    def keep(self, health: HealthMonitor, road: Callable[[], np.ndarray | None] = lambda: None) -> None:
+        """Keeps the camera's view now, if it has one yet (it takes the first seconds to learn),
+        with the road ``road`` gives (``CameraPipeline.learnt_road``; asked only when kept)."""
         view = health.remembered_view()
         if self._folder is not None and view is not None:
-            _save(self._folder, self._camera_id, self._config, view)
+            _save(self._folder, self._camera_id, self._config, view, road())
             self._kept_at = self._clock()
 
 
@@ -73,6 +76,7 @@ def _load(folder: Path, camera_id: str, config: str) -> RememberedView | None:
             seen_at = datetime.fromisoformat(str(data["seen_at"]))
             kept_under = str(data["config"])
             sharpness = float(data["sharpness"]) if "sharpness" in data else None
+            road = data["road"] if "road" in data else None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("camera %s: its kept view %s cannot be read (%s); the view is learnt afresh", camera_id, path, exc)
         return None
@@ -82,17 +86,22 @@ def _load(folder: Path, camera_id: str, config: str) -> RememberedView | None:
     if seen_at.tzinfo is None:
         log.warning("camera %s: its kept view %s has no time zone; the view is learnt afresh", camera_id, path)
         return None
-    return RememberedView(references, sharpness, seen_at)
+    if road is not None and (road.dtype != np.uint8 or road.ndim != 3 or road.shape[2] != 3):
+        log.warning("camera %s: the road kept in %s is not a colour picture; it is learnt afresh", camera_id, path)
+        road = None
+    return RememberedView(references, sharpness, seen_at, road)
 
 
-def _save(folder: Path, camera_id: str, config: str, view: RememberedView) -> None:
-    """Keeps ``view`` for the next run (replacing the file whole: a run stopped mid-write leaves the
-    previous one)."""
+def _save(folder: Path, camera_id: str, config: str, view: RememberedView, road: np.ndarray | None) -> None:
+    """Keeps ``view`` and ``road`` for the next run (replacing the file whole: a run stopped
+    mid-write leaves the previous one)."""
     path = folder / f"{camera_id}.npz"
     partial = path.with_name(path.name + ".partial")
     arrays = {key: view.references[grey] for grey, key in _MODES if grey in view.references}
     if view.sharpness is not None:
         arrays["sharpness"] = np.array(view.sharpness)
+    if road is not None:
+        arrays["road"] = road
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(partial, "wb") as file:

@@ -125,3 +125,46 @@ def test_the_view_is_kept_while_the_camera_runs_and_replaced_whole(videos, tmp_p
     again = keeper.load()
     assert again is not None and set(again.references) == {False}  # in colour only
     assert again.references[False].shape == (90, 160) and again.seen_at > T0
+
+
+@pytest.mark.parametrize(
+    ("away_s", "starts_from_it"),
+    [
+        # restarted after a minute: the road it learnt is the road now
+        (60, True),
+        # restarted after an hour: the sun has moved the shadows; the road is learnt afresh
+        (3600, False),
+    ],
+)
+def test_the_road_learnt_is_kept_with_the_view_and_a_restarted_agent_starts_from_it(
+    videos, tmp_path, caplog, away_s, starts_from_it
+):
+    config = _camera(videos["as_installed"], tmp_path)
+    views = tmp_path / "views"
+    run_camera(config, MemorySink(), RunSettings(views_dir=views, start_time=T0, evidence=False))
+    kept = ViewKeeper(views, config).load()
+    assert kept is not None and kept.road is not None
+    assert kept.road.dtype == np.uint8 and kept.road.shape == (135, 240, 3)  # the motion detector's picture
+    with caplog.at_level(logging.INFO, logger="camera_agents.pipeline"):
+        run_camera(
+            config,
+            MemorySink(),
+            RunSettings(views_dir=views, start_time=T0 + timedelta(seconds=SECONDS + away_s), evidence=False, max_frames=30),
+        )
+    assert ("starts from the road its last run learnt" in caplog.text) is starts_from_it
+
+
+def test_a_kept_road_that_is_not_a_colour_picture_is_logged_and_learnt_afresh(videos, tmp_path, caplog):
+    config = _camera(videos["as_installed"], tmp_path)
+    views = tmp_path / "views"
+    run_camera(config, MemorySink(), RunSettings(views_dir=views, start_time=T0, evidence=False))
+    path = views / f"{config.camera_id}.npz"
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    arrays["road"] = np.zeros((135, 240), np.float32)  # written by something else
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    with caplog.at_level(logging.WARNING, logger="camera_agents.view_memory"):
+        kept = ViewKeeper(views, config).load()
+    assert kept is not None and kept.road is None and kept.references  # the view itself still serves
+    assert "not a colour picture" in caplog.text

@@ -1,0 +1,92 @@
+"""An agent restarted while traffic drives past starts from the road its last run learnt.
+
+Learnt from the first frames instead, every vehicle in view is taken for road at the warm-up's
+fast rates, and the slow learning that keeps a vehicle waiting at a red light visible keeps those
+ghosts, and hides vehicles of their colours, for minutes. The camera here runs 6 s, is stopped for
+4 s (a deploy, a crash) and runs again; its crossings from 1 s after the restart to the clip's end
+are scored against the truth, next to those of an agent that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from camera_agents.config import CameraConfig
+from camera_agents.evaluation import score_crossings
+from camera_agents.pipeline import CameraPipeline
+from camera_agents.sources import open_source
+from camera_agents.sources.synthetic import SceneTruth
+from ingest.contract import LineCrossing
+from tests.media import synthetic_video
+from tests.scene_sets import TUNING
+from tests.scene_sets import spec as family_spec
+
+# Frames of the 25 fps clip. The restart falls on a frame the agent that never stopped analyses
+# too (every third), so that both look at the same frames.
+STOPPED_AT, RESTARTED_AT = 150, 252
+SCORED_FROM = RESTARTED_AT + 25
+
+# Tuning cameras, summed: one camera's count moves by a crossing or two with the frames analysed.
+CAMERAS = (
+    ("platoons", 1),  # a queue at a red light in view when the agent restarts, released after
+    ("side-by-side", 2),  # riders abreast in dense traffic on a road seen from above
+    ("queue", 1),  # a long queue waiting before the line
+    ("vibration", 2),  # a camera on a shaking pole
+)
+
+
+def _wrong_counts(name: str, seed: int) -> tuple[int, int, int]:
+    """Wrong counts after the restart: of an agent that never stopped, of one restarted from the
+    road its last run learnt, and of one restarted cold."""
+    video = synthetic_video(family_spec(name, seed))
+    config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
+    truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
+
+    def counted(restart: str) -> list[LineCrossing]:
+        source = open_source(str(video))
+        pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
+        crossings: list[LineCrossing] = []
+        while (frame := source.read()) is not None:
+            if restart != "never" and frame.index == STOPPED_AT:
+                road, seen_at = pipeline.learnt_road(), frame.ts
+                assert road is not None and road.dtype == np.uint8
+                pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
+                if restart == "from its road":
+                    pipeline.start_from(road, seen_at)
+            if restart != "never" and STOPPED_AT <= frame.index < RESTARTED_AT:
+                continue  # stopped
+            crossings += [e for e in pipeline.process(frame.index, frame.ts, frame.image) if isinstance(e, LineCrossing)]
+        source.close()
+        return crossings
+
+    def wrong(crossings: list[LineCrossing]) -> int:
+        return score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames, first_frame=SCORED_FROM).wrong
+
+    return wrong(counted("never")), wrong(counted("from its road")), wrong(counted("cold"))
+
+
+def test_an_agent_restarted_in_traffic_counts_as_one_that_never_stopped():
+    assert set(CAMERAS) <= set(TUNING)
+    counts = {f"{name} seed {seed}": _wrong_counts(name, seed) for name, seed in CAMERAS}
+    never_stopped, from_its_road, cold = (sum(c[i] for c in counts.values()) for i in range(3))
+    assert from_its_road <= never_stopped + 4, counts
+    assert cold >= 3 * from_its_road + 10, counts
+
+
+def test_a_kept_road_of_another_size_is_not_used():
+    """A camera whose picture changed size meanwhile: its detector learns the road afresh."""
+    from camera_agents.config import MotionDetectorConfig
+    from camera_agents.motion import MotionDetector
+
+    frame = np.full((540, 960, 3), 90, np.uint8)
+    for road, warmed_up in (
+        (np.full((135, 240, 3), 90, np.uint8), True),  # the analysis picture of a 960x540 camera
+        (np.full((180, 320, 3), 90, np.uint8), False),  # that of a 1280x720 one
+    ):
+        detector = MotionDetector(MotionDetectorConfig())
+        detector.start_from(road)
+        detector.detect(frame)
+        assert (detector.learnt_road() is not None) is warmed_up
