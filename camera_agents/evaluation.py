@@ -228,3 +228,31 @@ def count_crossings(config, source, *, tracks: dict | None = None) -> tuple[int,
                 shown = pipeline.last_tracks
                 tracks[item.index] = (shown.tracker_id.copy(), shown.xyxy.copy())
     return frames, crossings
+
+
+def count_crossings_restarted(config, source, *, stopped_at: int, restarted_at: int, from_road: bool) -> list[LineCrossing]:
+    """The crossings counted over a finite source by an agent stopped at frame ``stopped_at`` and
+    started again at ``restarted_at``: from the road its first run learnt (``from_road``, as an
+    agent keeping its view does within ``KEPT_ROAD_MAX_AGE_S``), or cold. ``config``: as for
+    ``count_crossings``. A restart on a frame the agent that never stopped analyses (a multiple of
+    its stride) looks at the same frames as it."""
+    from camera_agents.pipeline import CameraPipeline
+    from camera_agents.sources import Frame
+
+    def started() -> CameraPipeline:
+        return CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
+
+    pipeline = started()
+    crossings: list[LineCrossing] = []
+    while (item := source.read()) is not None:
+        if not isinstance(item, Frame):
+            continue
+        if item.index == stopped_at:
+            road = pipeline.learnt_road()
+            pipeline = started()
+            if from_road and road is not None:
+                pipeline.start_from(road, item.ts)
+        if stopped_at <= item.index < restarted_at:
+            continue  # the agent is down
+        crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
+    return crossings

@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from camera_agents.config import CameraConfig
-from camera_agents.evaluation import score_crossings
-from camera_agents.pipeline import CameraPipeline
+from camera_agents.evaluation import count_crossings, count_crossings_restarted, score_crossings
 from camera_agents.sources import open_source
 from camera_agents.sources.synthetic import SceneTruth
-from ingest.contract import LineCrossing
 from tests.media import synthetic_video
 from tests.scene_sets import TUNING
 from tests.scene_sets import spec as family_spec
@@ -45,27 +43,18 @@ def _wrong_counts(name: str, seed: int) -> tuple[int, int, int]:
     config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
     truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
 
-    def counted(restart: str) -> list[LineCrossing]:
+    def wrong(count) -> int:
         source = open_source(str(video))
-        pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
-        crossings: list[LineCrossing] = []
-        while (frame := source.read()) is not None:
-            if restart != "never" and frame.index == STOPPED_AT:
-                road, seen_at = pipeline.learnt_road(), frame.ts
-                assert road is not None and road.dtype == np.uint8
-                pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
-                if restart == "from its road":
-                    pipeline.start_from(road, seen_at)
-            if restart != "never" and STOPPED_AT <= frame.index < RESTARTED_AT:
-                continue  # stopped
-            crossings += [e for e in pipeline.process(frame.index, frame.ts, frame.image) if isinstance(e, LineCrossing)]
-        source.close()
-        return crossings
-
-    def wrong(crossings: list[LineCrossing]) -> int:
+        try:
+            crossings = count(source)
+        finally:
+            source.close()
         return score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames, first_frame=SCORED_FROM).wrong
 
-    return wrong(counted("never")), wrong(counted("from its road")), wrong(counted("cold"))
+    def restarted(from_road: bool):
+        return lambda source: count_crossings_restarted(config, source, stopped_at=STOPPED_AT, restarted_at=RESTARTED_AT, from_road=from_road)
+
+    return wrong(lambda source: count_crossings(config, source)[1]), wrong(restarted(True)), wrong(restarted(False))
 
 
 def test_an_agent_restarted_in_traffic_counts_as_one_that_never_stopped():
