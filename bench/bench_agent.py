@@ -173,35 +173,19 @@ def _family_score(camera: Camera) -> _CameraScore:
     return _CameraScore(str(camera), score.min_accuracy, counts, score.classes_right, sum(score.confusion.values()), causes, true, score.wrong)
 
 
-# A restart: the agent stopped 6 s into a clip and started again 4 s later, on a frame the agent
-# that never stopped analyses too; scored from 1 s after the restart to the clip's end.
-STOPPED_AT, RESTARTED_AT = 150, 252
-
-
 def _restart_score(camera: Camera) -> tuple[str, tuple[tuple[int, float], ...]]:
-    """One camera's wrong counts and worst line and direction after a restart: never stopped,
-    restarted cold, restarted from the road its first run learnt."""
+    """One camera's wrong counts and worst line and direction after a restart
+    (``camera_agents.evaluation.scores_across_a_restart``): never stopped, restarted cold,
+    restarted from the road its first run learnt."""
     import cv2
 
-    from camera_agents.evaluation import count_crossings, count_crossings_restarted, score_crossings
-    from camera_agents.sources import open_source
+    from camera_agents.evaluation import scores_across_a_restart
     from tests.scene_sets import spec
 
     cv2.setNumThreads(1)
     path = _rendered(spec(camera.name, camera.seed), f"{camera.name}-seed{camera.seed}")
-    truth, config = _truth(path), _config(path)
-    counts = (
-        lambda source: count_crossings(config, source)[1],
-        lambda source: count_crossings_restarted(config, source, stopped_at=STOPPED_AT, restarted_at=RESTARTED_AT, from_road=False),
-        lambda source: count_crossings_restarted(config, source, stopped_at=STOPPED_AT, restarted_at=RESTARTED_AT, from_road=True),
-    )
-    scores = []
-    for count in counts:
-        source = open_source(str(path))
-        score = score_crossings(truth.crossings, count(source), clip_frames=truth.n_frames, first_frame=RESTARTED_AT + 25)
-        source.close()
-        scores.append((score.wrong, score.min_accuracy))
-    return str(camera), tuple(scores)
+    scores = scores_across_a_restart(_config(path), path, _truth(path))
+    return str(camera), tuple((score.wrong, score.min_accuracy) for score in scores)
 
 
 def _restarts(cameras: tuple[tuple[str, int], ...], parallel: int) -> None:
@@ -211,6 +195,8 @@ def _restarts(cameras: tuple[tuple[str, int], ...], parallel: int) -> None:
 
     with ProcessPoolExecutor(max(parallel, 1)) as pool:
         results = list(pool.map(_restart_score, [Camera(name, seed) for name, seed in cameras]))
+    from camera_agents.evaluation import RESTARTED_AT, STOPPED_AT
+
     print(f"evaluation cameras stopped at frame {STOPPED_AT} and restarted at {RESTARTED_AT}, scored from {RESTARTED_AT + 25} on:")
     for index, label in enumerate(("never stopped", "restarted cold", "restarted from its kept road")):
         wrong = sum(scores[index][0] for _, scores in results)

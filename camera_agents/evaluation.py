@@ -18,7 +18,7 @@ import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ingest.contract import LineCrossing
 
@@ -206,21 +206,47 @@ def format_confusion(confusion: Counter) -> list[str]:
     return lines
 
 
-def count_crossings(config, source, *, tracks: dict | None = None) -> tuple[int, list[LineCrossing]]:
+# The restart the benchmark and the tests measure: the agent stopped 6 s into a 25 fps clip and
+# started again 4 s later, on a frame the agent that never stopped analyses too (a multiple of its
+# stride), so that both look at the same frames; scored from 1 s after the restart.
+STOPPED_AT, RESTARTED_AT = 150, 252
+
+
+class Restart(NamedTuple):
+    """The agent stopped at frame ``stopped_at`` and started again at ``restarted_at``: from the
+    road its first run learnt (``from_road``, as an agent keeping its view does within
+    ``KEPT_ROAD_MAX_AGE_S``), or cold."""
+
+    stopped_at: int
+    restarted_at: int
+    from_road: bool
+
+
+def count_crossings(config, source, *, tracks: dict | None = None, restart: Restart | None = None) -> tuple[int, list[LineCrossing]]:
     """Run one camera's pipeline over a finite source (a video file or a synthetic scene): the
-    number of frames read and the crossings counted. ``config`` is a ``CameraConfig``.
+    number of frames it read and the crossings counted. ``config`` is a ``CameraConfig``.
     ``tracks``: when given, filled with each analysed frame's tracks, frame index -> (track ids,
-    xyxy boxes), for ``error_causes``."""
+    xyxy boxes), for ``error_causes``. ``restart``: the agent down for a while, the frames then
+    neither counted nor looked at."""
     from camera_agents.pipeline import CameraPipeline
     from camera_agents.sources import Frame
 
-    pipeline = CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
+    def started() -> CameraPipeline:
+        return CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
+
+    pipeline = started()
     crossings: list[LineCrossing] = []
     frames = next_index = 0
     while (item := source.read(picture=pipeline.wants_picture(next_index))) is not None:
         if isinstance(item, Frame):
-            frames += 1
             next_index = item.index + 1
+            if restart is not None and item.index == restart.stopped_at:
+                road, pipeline = pipeline.learnt_road(), started()
+                if restart.from_road and road is not None:
+                    pipeline.start_from(road, item.ts)
+            if restart is not None and restart.stopped_at <= item.index < restart.restarted_at:
+                continue  # the agent is down
+            frames += 1
             # Asked before ``process``, which may change the stride from the next frame on.
             keep = tracks is not None and pipeline.wants_picture(item.index)
             crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
@@ -230,29 +256,19 @@ def count_crossings(config, source, *, tracks: dict | None = None) -> tuple[int,
     return frames, crossings
 
 
-def count_crossings_restarted(config, source, *, stopped_at: int, restarted_at: int, from_road: bool) -> list[LineCrossing]:
-    """The crossings counted over a finite source by an agent stopped at frame ``stopped_at`` and
-    started again at ``restarted_at``: from the road its first run learnt (``from_road``, as an
-    agent keeping its view does within ``KEPT_ROAD_MAX_AGE_S``), or cold. ``config``: as for
-    ``count_crossings``. A restart on a frame the agent that never stopped analyses (a multiple of
-    its stride) looks at the same frames as it."""
-    from camera_agents.pipeline import CameraPipeline
-    from camera_agents.sources import Frame
+def scores_across_a_restart(config, path, truth) -> tuple[CrossingScore, CrossingScore, CrossingScore]:
+    """The crossings of the video at ``path`` (its ``SceneTruth`` ``truth``) from 1 s after the
+    restart at ``RESTARTED_AT`` on, as counted by an agent that never stopped, by one restarted
+    cold and by one restarted from the road its first run learnt."""
+    from camera_agents.sources import open_source
 
-    def started() -> CameraPipeline:
-        return CameraPipeline(config, width=source.info.width, height=source.info.height, fps=source.info.fps)
-
-    pipeline = started()
-    crossings: list[LineCrossing] = []
-    while (item := source.read()) is not None:
-        if not isinstance(item, Frame):
-            continue
-        if item.index == stopped_at:
-            road = pipeline.learnt_road()
-            pipeline = started()
-            if from_road and road is not None:
-                pipeline.start_from(road, item.ts)
-        if stopped_at <= item.index < restarted_at:
-            continue  # the agent is down
-        crossings += [e for e in pipeline.process(item.index, item.ts, item.image) if isinstance(e, LineCrossing)]
-    return crossings
+    scores = []
+    for restart in (None, Restart(STOPPED_AT, RESTARTED_AT, from_road=False), Restart(STOPPED_AT, RESTARTED_AT, from_road=True)):
+        source = open_source(str(path))
+        try:
+            _, crossings = count_crossings(config, source, restart=restart)
+        finally:
+            source.close()
+        scores.append(score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames, first_frame=RESTARTED_AT + 25))
+    never_stopped, cold, from_road = scores
+    return never_stopped, cold, from_road

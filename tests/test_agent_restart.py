@@ -3,8 +3,9 @@
 Learnt from the first frames instead, every vehicle in view is taken for road at the warm-up's
 fast rates, and the slow learning that keeps a vehicle waiting at a red light visible keeps those
 ghosts, and hides vehicles of their colours, for minutes. The camera here runs 6 s, is stopped for
-4 s (a deploy, a crash) and runs again; its crossings from 1 s after the restart to the clip's end
-are scored against the truth, next to those of an agent that never stopped.
+4 s (a deploy, a crash) and runs again (``camera_agents.evaluation.scores_across_a_restart``); its
+crossings from 1 s after the restart to the clip's end are scored against the truth, next to those
+of an agent that never stopped.
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_agents.config import CameraConfig
-from camera_agents.evaluation import count_crossings, count_crossings_restarted, score_crossings
-from camera_agents.sources import open_source
+from camera_agents.config import CameraConfig, MotionDetectorConfig
+from camera_agents.evaluation import scores_across_a_restart
+from camera_agents.motion import MotionDetector
 from camera_agents.sources.synthetic import SceneTruth
 from tests.media import synthetic_video
 from tests.scene_sets import TUNING
 from tests.scene_sets import spec as family_spec
-
-# Frames of the 25 fps clip. The restart falls on a frame the agent that never stopped analyses
-# too (every third), so that both look at the same frames.
-STOPPED_AT, RESTARTED_AT = 150, 252
-SCORED_FROM = RESTARTED_AT + 25
 
 # Tuning cameras, summed: one camera's count moves by a crossing or two with the frames analysed.
 CAMERAS = (
@@ -37,39 +33,25 @@ CAMERAS = (
 
 
 def _wrong_counts(name: str, seed: int) -> tuple[int, int, int]:
-    """Wrong counts after the restart: of an agent that never stopped, of one restarted from the
-    road its last run learnt, and of one restarted cold."""
+    """Wrong counts after the restart: of an agent that never stopped, of one restarted cold and
+    of one restarted from the road its last run learnt."""
     video = synthetic_video(family_spec(name, seed))
     config = CameraConfig.model_validate(json.loads(Path(f"{video}.camera.json").read_text(encoding="utf-8")))
     truth = SceneTruth.from_json(json.loads(Path(f"{video}.truth.json").read_text(encoding="utf-8")))
-
-    def wrong(count) -> int:
-        source = open_source(str(video))
-        try:
-            crossings = count(source)
-        finally:
-            source.close()
-        return score_crossings(truth.crossings, crossings, clip_frames=truth.n_frames, first_frame=SCORED_FROM).wrong
-
-    def restarted(from_road: bool):
-        return lambda source: count_crossings_restarted(config, source, stopped_at=STOPPED_AT, restarted_at=RESTARTED_AT, from_road=from_road)
-
-    return wrong(lambda source: count_crossings(config, source)[1]), wrong(restarted(True)), wrong(restarted(False))
+    never_stopped, cold, from_road = scores_across_a_restart(config, video, truth)
+    return never_stopped.wrong, cold.wrong, from_road.wrong
 
 
 def test_an_agent_restarted_in_traffic_counts_as_one_that_never_stopped():
     assert set(CAMERAS) <= set(TUNING)
     counts = {f"{name} seed {seed}": _wrong_counts(name, seed) for name, seed in CAMERAS}
-    never_stopped, from_its_road, cold = (sum(c[i] for c in counts.values()) for i in range(3))
+    never_stopped, cold, from_its_road = (sum(c[i] for c in counts.values()) for i in range(3))
     assert from_its_road <= never_stopped + 4, counts
     assert cold >= 3 * from_its_road + 10, counts
 
 
 def test_a_kept_road_of_another_size_is_not_used():
     """A camera whose picture changed size meanwhile: its detector learns the road afresh."""
-    from camera_agents.config import MotionDetectorConfig
-    from camera_agents.motion import MotionDetector
-
     frame = np.full((540, 960, 3), 90, np.uint8)
     for road, warmed_up in (
         (np.full((135, 240, 3), 90, np.uint8), True),  # the analysis picture of a 960x540 camera
