@@ -111,6 +111,7 @@ def run_camera(
     try:
         info = source.info
         pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+        source.want_pictures(pipeline.wants_picture)
         config = pipeline.config  # in the source's pixels
         _check_inside_frame(config, info.width, info.height)
         view = ViewKeeper(settings.views_dir, config)

@@ -528,6 +528,7 @@ def _watch(config: CameraConfig, out_dir: Path, *, seconds: float, realtime: boo
     watching()
     info = source.info
     pipeline = CameraPipeline(config, width=info.width, height=info.height, fps=info.fps)
+    source.want_pictures(pipeline.wants_picture)
     to_file = config.resolution.width / info.width if config.resolution is not None else 1.0  # the file's pixels a picture pixel
     config = pipeline.config  # in the source's pixels
     classes: dict[str, dict[str, int]] = {}  # "line/direction" -> class -> crossings

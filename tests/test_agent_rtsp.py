@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,60 +18,13 @@ import yaml
 
 from camera_agents.sources import Frame, SourceError, SourceUnavailable
 from camera_agents.sources.video import LiveSettings, LiveSource
+from dashboards.desk.server import free_port
 from ingest.contract import CameraHealth, FrameEvent, LineCrossing, decode
 from tests.media import synthetic_video
+from tests.rtsp_camera import ROOT, RtspServer
 
-ROOT = Path(__file__).resolve().parents[1]
-SYSTEM_PYTHON = "/usr/bin/python3"  # has Debian's python3-gi; the venv does not
-SERVER = ROOT / "tests" / "rtsp_server.py"
 SCENE = "synthetic:traffic?seed=4&frames=400"  # 16 s at 25 fps
 PASSWORD = "s3cret-Pw9"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RtspServer:
-    """One gst-rtsp-server process serving ``video`` at rtsp://127.0.0.1:<port>/cam."""
-
-    def __init__(self, video: Path, port: int, *, user: str | None = None, report_fps: int | None = None, codec: str = "h264") -> None:
-        self.video, self.port, self.user, self.report_fps, self.codec = video, port, user, report_fps, codec
-        self.process: subprocess.Popen | None = None
-
-    def url(self, credentials: str = "") -> str:
-        return f"rtsp://{credentials}127.0.0.1:{self.port}/cam"
-
-    def start(self) -> RtspServer:
-        command = [SYSTEM_PYTHON, str(SERVER), "--port", str(self.port), "--file", str(self.video)]
-        if self.user:
-            command += ["--user", self.user, "--password", PASSWORD]
-        if self.report_fps:
-            command += ["--report-fps", str(self.report_fps)]
-        command += ["--codec", self.codec]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        ready, _, _ = select.select([self.process.stdout], [], [], 15)
-        line = self.process.stdout.readline() if ready else ""
-        if line.strip() != "ready":
-            self.stop()
-            raise RuntimeError(f"the RTSP server did not start: {line!r} {self.process.stderr.read()[-2000:]}")
-        return self
-
-    def kill(self) -> None:
-        """Gone at once, the way a camera loses power: no RTSP teardown."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
@@ -84,7 +34,7 @@ def servers():
     def start(
         video: Path, port: int | None = None, *, user: str | None = None, report_fps: int | None = None, codec: str = "h264"
     ) -> RtspServer:
-        server = RtspServer(video, port or free_port(), user=user, report_fps=report_fps, codec=codec).start()
+        server = RtspServer(video, port or free_port(), user=user, password=PASSWORD, report_fps=report_fps, codec=codec).start()
         started.append(server)
         return server
 
@@ -142,6 +92,31 @@ def test_opencv_reads_the_rtsp_stream(servers, scene_video, codec):
         assert (source.info.width, source.info.height) == (960, 540)
         assert len(frames) == 10 and [f.index for f in frames] == list(range(10))
         assert frames[-1].image.shape == (540, 960, 3) and frames[-1].image.std() > 5  # a picture, not a grey error frame
+    finally:
+        source.close()
+
+
+def test_a_live_camera_converts_only_the_pictures_its_reader_will_look_at(servers, scene_video):
+    server = servers(scene_video)
+    source = LiveSource.for_url(server.url())
+    try:
+        source.want_pictures(lambda index: index % 3 == 0)  # an agent analysing every third frame
+        frames = []
+        deadline = time.monotonic() + 15
+        while len(frames) < 30 and time.monotonic() < deadline:
+            item = source.read(picture=len(frames) % 3 == 0)
+            if isinstance(item, Frame):
+                frames.append(item)
+        assert [f.index for f in frames] == list(range(30))
+        assert all(f.image is not None and f.image.shape == (540, 960, 3) for f in frames if f.index % 3 == 0)
+        # The source's thread may have read a frame or two with its picture before it was told.
+        assert all(f.image is None for f in frames if f.index % 3 and f.index > 3), [f.index for f in frames if f.image is not None]
+        # A picture asked for that was not announced still comes.
+        for index in (30, 31):
+            item = source.read(picture=True)
+            while not isinstance(item, Frame) and time.monotonic() < deadline:
+                item = source.read(picture=True)
+            assert isinstance(item, Frame) and item.index == index and item.image is not None and item.image.std() > 5
     finally:
         source.close()
 

@@ -208,11 +208,17 @@ class _ReconfiguredDevice:
     def isOpened(self) -> bool:
         return True
 
-    def read(self):
+    def grab(self) -> bool:
         self.frames += 1
         time.sleep(0.01)
+        return True
+
+    def retrieve(self):
         size = (120, 160, 3) if self.frames <= 5 else (240, 320, 3)
         return True, np.full(size, self.frames % 255, np.uint8)
+
+    def read(self):
+        return self.grab() and self.retrieve()
 
     def get(self, prop: int) -> float:
         return 30.0

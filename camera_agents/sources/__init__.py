@@ -9,6 +9,7 @@ downstream knows or cares where the pixels came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol, runtime_checkable
@@ -77,6 +78,12 @@ class FrameSource(Protocol):
         ``picture=False`` says the caller will not look at this frame's pixels (an agent analysing
         every k-th frame): files and synthetic scenes then skip the colour conversion or the
         rendering. Live sources may return the picture anyway."""
+        ...
+
+    def want_pictures(self, of: Callable[[int], bool]) -> None:
+        """Say ahead, by frame index, which frames' pictures the caller will ask for: a live
+        source, whose thread reads frames before they are asked for, then converts only those.
+        Files and synthetic scenes make a picture only when ``read`` asks for it, and need not."""
         ...
 
     def close(self) -> None: ...

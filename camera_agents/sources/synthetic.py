@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -489,6 +489,9 @@ class SyntheticSource:
 
     def camera_config(self) -> dict:
         return self.scene.camera_config()
+
+    def want_pictures(self, of: Callable[[int], bool]) -> None:
+        """Nothing to do: ``read(picture=False)`` skips the rendering itself."""
 
     def read(self, *, picture: bool = True) -> Frame | None:
         index = self._next

@@ -6,7 +6,8 @@ is read by a thread of its own that always keeps only the newest frame, so a slo
 frames instead of falling minutes behind the camera, and that reconnects with exponential backoff
 when the stream breaks. Meanwhile ``read`` returns a ``SourceOutage`` about once a second, so the
 agent can report the outage and stay responsive. Live frames are stamped with the wall clock at
-capture. An ``http(s)://`` URL is taken for a camera's stream: a plain video file served over
+capture. The thread decodes every frame (later ones depend on it) but converts to a picture only
+the frames the reader said it will look at (``want_pictures``). An ``http(s)://`` URL is taken for a camera's stream: a plain video file served over
 HTTP would be replayed from the start after each end, so download it and give the file instead.
 """
 
@@ -96,6 +97,9 @@ class VideoFileSource:
         self._realtime = realtime
         self._t0: float | None = None
 
+    def want_pictures(self, of: Callable[[int], bool]) -> None:
+        """Nothing to do: ``read(picture=False)`` skips the conversion itself."""
+
     def read(self, *, picture: bool = True) -> Frame | None:
         if self._capture is None:
             return None
@@ -170,7 +174,9 @@ class LiveSource:
         self._open_capture = open_capture
         self._diagnose = diagnose  # why a stream does not open, asked of the camera itself
         self._lock = threading.Condition()
-        self._latest: tuple[datetime, np.ndarray] | None = None
+        self._latest: tuple[datetime, np.ndarray | None] | None = None  # the newest frame, its picture if converted
+        self._wanted: Callable[[int], bool] | None = None  # ``want_pictures``: by index, the frames whose picture is read
+        self._asked = False  # the reader waits in ``read`` for a frame with its picture
         self._outage: SourceOutage | None = None
         self._last_frame_at = datetime.now(UTC)
         self._stop = threading.Event()
@@ -224,15 +230,32 @@ class LiveSource:
 
     # ----------------------------------------------------------------- consumer side
 
+    def want_pictures(self, of: Callable[[int], bool]) -> None:
+        """Convert to a picture only the frames whose index ``of`` says the reader will look at
+        (an agent analysing every k-th frame); the others are decoded and come without one. The
+        conversion to BGR and its copy out of the decoder are a tenth of a live camera's CPU in the
+        agent. Without it, every frame comes with its picture."""
+        with self._lock:
+            self._wanted = of
+
     def read(self, *, picture: bool = True) -> Frame | SourceOutage | None:
-        # The reader thread already decoded the newest frame: the picture costs nothing more.
         deadline = time.monotonic() + self.settings.poll_s
         with self._lock:
-            while self._latest is None and not self._stop.is_set():
+            self._asked = picture
+            while not self._stop.is_set():
+                if self._latest is not None:
+                    if self._latest[1] is not None or not picture:
+                        break
+                    # Decoded without its picture (one ``want_pictures`` did not announce): the
+                    # next frame brings it, as it would have replaced this one anyway had it come
+                    # before the reader.
+                    self._latest = None
+                    self.dropped += 1
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._lock.wait(remaining)
+            self._asked = False
             if self._stop.is_set():
                 return None
             if self._latest is None:
@@ -241,8 +264,8 @@ class LiveSource:
                 return SourceOutage(since=self._last_frame_at, reason=f"no frame for {self.settings.poll_s:.1f} s")
             ts, image = self._latest
             self._latest = None
-        index = self._next
-        self._next += 1
+            index = self._next
+            self._next += 1
         return Frame(index=index, ts=ts, image=image)
 
     def close(self) -> None:
@@ -300,18 +323,34 @@ class LiveSource:
                 backoff = self.settings.backoff_min_s
                 self._deliver(image)
                 continue
-            ok, image = capture.read()
-            if not ok or image is None:
+            if not capture.grab() or not self._hand_over(capture):
                 capture.release()
                 capture = None
                 self._down("the stream broke or stalled")
-                continue
-            self._deliver(_bgr(image))
         if capture is not None:
             capture.release()
 
+    def _hand_over(self, capture: cv2.VideoCapture) -> bool:
+        """The frame ``capture`` has just decoded made the newest, with its picture if the reader
+        will look at it (``want_pictures``); False if the picture could not be had."""
+        with self._lock:
+            # Judged and handed over under one lock: the reader cannot take a frame meanwhile, so
+            # this one gets the index it was judged by, even when frames come in a burst.
+            image = None
+            if self._wanted is None or self._asked or self._wanted(self._next):
+                ok, raw = capture.retrieve()
+                if not ok or raw is None:
+                    return False
+                image = self._sized(_bgr(raw))
+            self._keep(image)
+        return True
+
     def _deliver(self, image: np.ndarray) -> None:
-        now = datetime.now(UTC)
+        image = self._sized(image)
+        with self._lock:
+            self._keep(image)
+
+    def _sized(self, image: np.ndarray) -> np.ndarray:
         info = getattr(self, "info", None)
         if info is not None and image.shape[:2] != (info.height, info.width):
             # The camera was reconfigured: lines and zones are drawn for the size it had.
@@ -319,13 +358,17 @@ class LiveSource:
                 log.warning("%s now sends %dx%d frames; scaling them to %dx%d", self.name, image.shape[1], image.shape[0], info.width, info.height)
                 self._resized = True
             image = cv2.resize(image, (info.width, info.height), interpolation=cv2.INTER_AREA)
-        with self._lock:
-            if self._latest is not None:
-                self.dropped += 1
-            self._latest = (now, image)
-            self._last_frame_at = now
-            self._outage = None
-            self._lock.notify_all()
+        return image
+
+    def _keep(self, image: np.ndarray | None) -> None:
+        """Called with the lock held."""
+        now = datetime.now(UTC)
+        if self._latest is not None:
+            self.dropped += 1
+        self._latest = (now, image)
+        self._last_frame_at = now
+        self._outage = None
+        self._lock.notify_all()
 
 
 __all__ = ["LiveSettings", "LiveSource", "VideoFileSource", "open_video_source", "redact"]
