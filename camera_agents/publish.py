@@ -44,13 +44,15 @@ class PublishError(InvalidInput):
 
 
 class JsonlSink:
-    """One contract-encoded event per line; thread-safe, so many cameras can share one file."""
+    """One contract-encoded event per line. Many cameras can share one file, in one process or in
+    several (``append``: added to the file, not started afresh): each line is one write to a file
+    opened for appending, which the system never interleaves with another's."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, append: bool = False) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("wb")
+            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC), 0o644)
         except OSError as exc:
             raise PublishError(f"cannot write events to {self.path}: {exc.strerror or exc}") from None
         self._lock = threading.Lock()
@@ -58,16 +60,23 @@ class JsonlSink:
     def send(self, event: Event) -> None:
         line = encode(event) + b"\n"
         with self._lock:
-            self._file.write(line)
+            if self._fd is None:
+                raise PublishError(f"events file {self.path} is closed")
+            try:
+                written = os.write(self._fd, line)
+                while written < len(line):  # only a full disk or a signal cuts a write short
+                    written += os.write(self._fd, line[written:])
+            except OSError as exc:
+                raise PublishError(f"cannot write events to {self.path}: {exc.strerror or exc}") from None
 
     def flush(self) -> None:
-        with self._lock:
-            self._file.flush()
+        pass  # every line is written as it is sent
 
     def close(self) -> None:
         with self._lock:
-            if not self._file.closed:
-                self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class MemorySink:
@@ -139,6 +148,11 @@ class DiskSpool:
     @property
     def empty(self) -> bool:
         return self.pending_bytes == 0
+
+    @property
+    def room(self) -> int:
+        """Bytes it takes before it refuses events."""
+        return max(0, self._max_bytes - self._bytes)
 
     @property
     def pending_bytes(self) -> int:
@@ -214,6 +228,38 @@ class DiskSpool:
 
     def close(self) -> None:
         self._lock_file.close()
+
+
+def adopt_spool(orphan: Path, into: Path, *, max_bytes: int) -> int:
+    """Move the events still waiting in ``orphan``, a spool no agent sends from any more (an agent
+    since run with fewer worker processes), to the end of the spool at ``into``; returns how many
+    moved. ``orphan`` is removed once empty. What ``into`` has no room for stays in ``orphan``,
+    with an error saying so. Moved before they are taken out: a crash between the two sends them
+    twice, which the database writer drops by their ids, never not at all."""
+    source = DiskSpool(orphan, max_bytes=max_bytes)
+    target = DiskSpool(into, max_bytes=max_bytes)
+    moved = 0
+    try:
+        while True:
+            records, position = source.read(1000)
+            if not records:
+                break
+            if sum(len(r) + 1 for r in records) > target.room:
+                log.error("spool %s has no room for the %d bytes of events left in %s; they stay there: "
+                          "raise the spool limit, or run with as many workers as before", into, source.pending_bytes, orphan)
+                break
+            target.append(records)
+            source.commit(position)
+            moved += len(records)
+        emptied = source.empty
+    finally:
+        source.close()
+        target.close()
+    if emptied:  # its lock and cursor are all that is left
+        for path in orphan.iterdir():
+            path.unlink()
+        orphan.rmdir()
+    return moved
 
 
 # --- Kafka ------------------------------------------------------------------------------------

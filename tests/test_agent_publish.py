@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from camera_agents.publish import DiskSpool, JsonlSink, KafkaSink, KafkaSinkSettings, PublishError
+from camera_agents.publish import DiskSpool, JsonlSink, KafkaSink, KafkaSinkSettings, PublishError, adopt_spool
 from ingest.bus import BusSettings
 from ingest.contract import LineCrossing, decode, encode
 from tests.busutil import read_topic
@@ -41,6 +41,57 @@ def test_jsonl_sink_writes_contract_events_one_per_line(tmp_path):
     assert [decode(line) for line in lines] == events
     with pytest.raises(PublishError, match="cannot write events"):
         JsonlSink(tmp_path / "out" / "events.jsonl" / "x.jsonl")
+
+
+def test_two_processes_appending_to_one_events_file_never_mix_their_lines(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "events.jsonl"
+    JsonlSink(path).close()  # started afresh once, as ``ioc agent run`` does before its workers
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_append_crossings, args=(path, f"cam-{i}")) for i in range(2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    assert [w.exitcode for w in writers] == [0, 0]
+    events = [decode(line) for line in path.read_bytes().splitlines()]
+    for camera in ("cam-0", "cam-1"):
+        assert [e.frame_no for e in events if e.camera_id == camera] == list(range(2000))  # every line whole, in order
+
+
+def _append_crossings(path, camera_id: str) -> None:
+    sink = JsonlSink(path, append=True)
+    for event in crossings(2000, camera_id):
+        sink.send(event)
+    sink.close()
+
+
+def test_events_left_in_a_spool_no_agent_uses_are_moved_behind_the_ones_waiting_in_another(tmp_path):
+    orphan, kept = tmp_path / "cameras-worker3", tmp_path / "cameras"
+    waiting, left = [encode(e) for e in crossings(5)], [encode(e) for e in crossings(7, start=5)]
+    for folder, records in ((kept, waiting), (orphan, left)):
+        spool = DiskSpool(folder, segment_bytes=300)
+        spool.append(records)
+        spool.close()
+    assert adopt_spool(orphan, kept, max_bytes=10**6) == 7
+    assert not orphan.exists()
+    spool = DiskSpool(kept)
+    assert spool.read(100)[0] == waiting + left
+
+
+def test_events_a_spool_has_no_room_for_stay_where_they_were(tmp_path, caplog):
+    orphan, kept = tmp_path / "cameras-worker2", tmp_path / "cameras"
+    records = [encode(e) for e in crossings(6)]
+    spool = DiskSpool(orphan)
+    spool.append(records)
+    spool.close()
+    full = DiskSpool(kept, max_bytes=len(records[0]) * 3)
+    full.append(records[:2])
+    full.close()
+    assert adopt_spool(orphan, kept, max_bytes=len(records[0]) * 3) == 0
+    assert "has no room" in caplog.text
+    assert DiskSpool(orphan).read(100)[0] == records
 
 
 def test_spool_keeps_order_across_restarts_and_ignores_a_torn_write(tmp_path):

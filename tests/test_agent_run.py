@@ -3,6 +3,7 @@ the real broker; many cameras with one broken."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -228,6 +229,56 @@ def test_many_cameras_one_broken_does_not_stop_the_others(tmp_path):
     assert 120 // 25 <= sent <= analysed  # ... the other ran its 4.8 s: at least a frame a second
     lost = [e for e in events if isinstance(e, CameraHealth) and e.camera_id == "broken-cam"]
     assert lost and lost[0].condition == "source_lost" and "missing.mp4" in lost[0].detail
+
+
+def camera_folder(folder: Path, seeds: tuple[int, ...], frames: int) -> Path:
+    """A folder of the example traffic camera's copies, one per synthetic scene seed."""
+    folder.mkdir()
+    example = yaml.safe_load((EXAMPLES / "synthetic_traffic.yaml").read_text(encoding="utf-8"))
+    for seed in seeds:
+        camera = dict(example, camera_id=f"cam-{seed}", source=f"synthetic:traffic?seed={seed}&frames={frames}&start=2026-03-01T07:00:00Z")
+        (folder / f"cam-{seed}.yaml").write_text(yaml.safe_dump(camera, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+def test_cameras_dealt_among_worker_processes_count_as_in_one(tmp_path):
+    import subprocess
+    import sys
+
+    folder = camera_folder(tmp_path / "cameras", (6, 7, 8), 150)
+    alone, shared = tmp_path / "alone.jsonl", tmp_path / "shared.jsonl"
+    assert runner.invoke(app, ["run", "--config-dir", str(folder), "--sink", f"jsonl:{alone}", "--no-progress"]).exit_code == 0
+    command = [sys.executable, "-m", "ioc", "agent", "run", "--config-dir", str(folder), "--workers", "2", "--sink", f"jsonl:{shared}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr
+    # Two processes, the cameras dealt by turns; each camera's result reported once.
+    assert "worker 1 of 2: cameras cam-6, cam-8" in result.stderr and "worker 2 of 2: cameras cam-7" in result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["cam-6", "cam-7", "cam-8"]
+    assert all(line.endswith(" ok") and " 150 frames " in line for line in result.stdout.splitlines())
+    # The same analysis, so the same crossings and frames per camera (ids differ between runs).
+    same = lambda e: (e.camera_id, e.frame_no, e.line_id, e.direction, e.cls, e.track_id)  # noqa: E731
+    crossed = {path: sorted(same(e) for e in events_of(path) if isinstance(e, LineCrossing)) for path in (alone, shared)}
+    assert len({c[0] for c in crossed[alone]}) == 3 and crossed[shared] == crossed[alone]
+    frames = {path: sorted((e.camera_id, e.frame_no) for e in events_of(path) if isinstance(e, FrameEvent)) for path in (alone, shared)}
+    assert frames[shared] == frames[alone]
+
+
+def test_events_a_run_with_more_workers_left_waiting_are_sent_by_the_next(bus: BusSettings, tmp_path):
+    from camera_agents.publish import DiskSpool
+    from ingest.contract import encode
+
+    folder = camera_folder(tmp_path / "cameras", (6, 7), 60)
+    left = [LineCrossing(camera_id="cam-7", ts=datetime(2026, 3, 1, 7, 0, i, tzinfo=UTC), frame_no=i, line_id="stop_line",
+                         direction="in", cls="car", track_id=900 + i) for i in range(4)]  # fmt: skip
+    spool = DiskSpool(tmp_path / "spool" / "cameras-worker2")  # the second worker's, a run with two of them
+    spool.append([encode(e) for e in left])
+    spool.close()
+    result = runner.invoke(app, ["run", "--config-dir", str(folder), "--sink", "kafka", "--bootstrap", bus.bootstrap,
+                                 "--namespace", bus.namespace, "--spool-dir", str(tmp_path / "spool"), "--no-progress"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "4 replayed" in result.output and not (tmp_path / "spool" / "cameras-worker2").exists()
+    sent = [decode(r.value) for r in read_topic(bus, bus.topics.crossings, expect=5)]
+    assert {e.event_id for e in left} <= {e.event_id for e in sent}
 
 
 def test_bad_config_exits_with_the_problem(tmp_path):

@@ -140,16 +140,15 @@ def test_grafana_and_the_desk_take_passwords_from_the_environment_and_stay_local
     assert "GRAFANA_ADMIN_PASSWORD=\n" in example and "IOC_DB_PASSWORD=\n" in example  # placeholders, no values
 
 
-def test_prometheus_scrapes_every_stage_on_its_metrics_port():
-    scraped = {
-        name: int(config["port"])
-        for job in PROMETHEUS["scrape_configs"]
-        for sd in job.get("dns_sd_configs", [])
-        for name in sd["names"]
-        for config in [sd]
-    }
-    stages = {name: int(_option(s["command"], "--metrics-port")) for name, s in IOC_SERVICES.items()
-              if _option(s["command"], "--metrics-port")}
+def test_prometheus_scrapes_every_worker_of_every_stage_on_its_metrics_port():
+    scraped: dict[str, set[int]] = {}
+    for job in PROMETHEUS["scrape_configs"]:
+        for sd in job.get("dns_sd_configs", []):
+            for name in sd["names"]:
+                scraped.setdefault(name, set()).add(int(sd["port"]))
+    # Worker i of a stage run with --workers N serves /metrics on the port after worker i - 1's.
+    stages = {name: set(range(int(port), int(port) + int(_option(s["command"], "--workers") or 1)))
+              for name, s in IOC_SERVICES.items() if (port := _option(s["command"], "--metrics-port"))}
     assert set(stages) == {"sink", "processors", "agents"}
     assert scraped == stages
 
