@@ -6,9 +6,10 @@ is read by a thread of its own that always keeps only the newest frame, so a slo
 frames instead of falling minutes behind the camera, and that reconnects with exponential backoff
 when the stream breaks. Meanwhile ``read`` returns a ``SourceOutage`` about once a second, so the
 agent can report the outage and stay responsive. Live frames are stamped with the wall clock at
-capture. The thread decodes every frame (later ones depend on it) but converts to a picture only
-the frames the reader said it will look at (``want_pictures``). An ``http(s)://`` URL is taken for a camera's stream: a plain video file served over
-HTTP would be replayed from the start after each end, so download it and give the file instead.
+capture. The thread decodes every frame (later ones depend on it), but converts to a picture only
+the frames the reader said it will look at (``want_pictures``). An ``http(s)://`` URL is taken for
+a camera's stream: a plain video file served over HTTP would be replayed from the start after each
+end, so download it and give the file instead.
 """
 
 from __future__ import annotations
