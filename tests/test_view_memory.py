@@ -168,3 +168,23 @@ def test_a_kept_road_that_is_not_a_colour_picture_is_logged_and_learnt_afresh(vi
         kept = ViewKeeper(views, config).load()
     assert kept is not None and kept.road is None and kept.references  # the view itself still serves
     assert "not a colour picture" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("variables", "views", "spool"),
+    [
+        # a deployment's state folder (compose and Kubernetes set it, and mount it on a volume)
+        ({"IOC_STATE_DIR": "{tmp}/state"}, "{tmp}/state/views", "{tmp}/state/spool"),
+        # a folder of their own wins over it
+        ({"IOC_STATE_DIR": "{tmp}/state", "IOC_AGENT_VIEWS_DIR": "{tmp}/views", "IOC_AGENT_SPOOL_DIR": "{tmp}/spool"}, "{tmp}/views", "{tmp}/spool"),
+    ],
+)
+def test_an_agent_keeps_its_views_and_spool_where_its_variables_say(monkeypatch, tmp_path, variables, views, spool):
+    from camera_agents.settings import AgentSettings
+
+    for name in ("IOC_STATE_DIR", "IOC_AGENT_VIEWS_DIR", "IOC_AGENT_SPOOL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+    settings = AgentSettings.load()
+    assert (settings.views_dir, settings.spool_dir) == (Path(views.format(tmp=tmp_path)), Path(spool.format(tmp=tmp_path)))
