@@ -3,7 +3,10 @@
 Each worker is a fresh interpreter (spawn: no forked Kafka or database sockets) given its settings
 object as it is, so no flag has to be rebuilt for it and none is lost on the way. SIGTERM to the
 parent reaches every worker (a container stop, the demo's supervisor); Ctrl-C reaches them from
-the terminal. A worker that fails makes the whole run fail, with its reason.
+the terminal. A worker that fails makes the whole run fail, with its reason, at once: the others
+are stopped, so that a stage never runs on with part of its work gone (a camera agent whose
+worker crashed would leave its cameras unwatched while the container looks healthy), and its
+supervisor starts it again whole.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
 from ingest.errors import IocError
@@ -44,14 +48,33 @@ def run_workers(target: Callable[[T], R], per_worker: Sequence[T]) -> list[R]:
     # Ctrl-C reaches the workers from the terminal; the parent only waits for them.
     previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        outcomes = [_outcome(process, receive) for process, receive in running]
+        outcomes, stopped = _await(running)
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
-    failed = [f"worker {i + 1}: {reason}" for i, (ok, reason) in enumerate(outcomes) if not ok]
+    failed = [f"worker {i + 1}: {reason}" for i, (ok, reason) in enumerate(outcomes) if not ok and i not in stopped]
     if failed:
-        raise WorkerFailed(f"{len(failed)} of {len(running)} workers failed: " + "; ".join(failed))
+        also = f" (stopped with it: worker {', '.join(str(i + 1) for i in sorted(stopped))})" if stopped else ""
+        raise WorkerFailed(f"{len(failed)} of {len(running)} workers failed: " + "; ".join(failed) + also)
     return [value for _, value in outcomes]
+
+
+def _await(running: list) -> tuple[list[tuple[bool, Any]], set[int]]:
+    """Every worker's outcome as each ends, and which were stopped because another had failed."""
+    outcomes: dict[int, tuple[bool, Any]] = {}
+    waiting = {receive: i for i, (_, receive) in enumerate(running)}
+    stopped: set[int] = set()
+    while waiting:
+        for receive in wait(list(waiting)):  # a result, or the end of the pipe of a worker that died
+            i = waiting.pop(receive)
+            outcomes[i] = _outcome(*running[i])
+            if not outcomes[i][0] and not stopped:
+                stopped = set(waiting.values())
+                for j in stopped:
+                    process = running[j][0]
+                    if process.is_alive() and process.pid is not None:
+                        os.kill(process.pid, signal.SIGTERM)
+    return [outcomes[i] for i in range(len(running))], stopped
 
 
 def _outcome(process, receive) -> tuple[bool, Any]:
