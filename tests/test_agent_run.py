@@ -3,6 +3,7 @@ the real broker; many cameras with one broken."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from ingest.contract import CameraHealth, CameraInfo, FrameEvent, LineCrossing, 
 from tests.busutil import read_topic
 from tests.media import vtest_path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "camera_agents" / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "camera_agents" / "examples"
 runner = CliRunner()
 
 
@@ -261,6 +263,40 @@ def test_cameras_dealt_among_worker_processes_count_as_in_one(tmp_path):
     assert len({c[0] for c in crossed[alone]}) == 3 and crossed[shared] == crossed[alone]
     frames = {path: sorted((e.camera_id, e.frame_no) for e in events_of(path) if isinstance(e, FrameEvent)) for path in (alone, shared)}
     assert frames[shared] == frames[alone]
+
+
+def test_a_stopped_agent_ends_its_workers_cameras_in_order(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    folder = camera_folder(tmp_path / "cameras", (6, 7), 2000)  # 80 s each at their own pace
+    out, state = tmp_path / "events.jsonl", tmp_path / "state"
+    command = [sys.executable, "-m", "ioc", "agent", "run", "--config-dir", str(folder), "--workers", "2", "--realtime",
+               "--sink", f"jsonl:{out}"]  # fmt: skip
+    env = {**os.environ, "IOC_STATE_DIR": str(state)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # both cameras past the 10 s their view takes to learn
+            seen = [e for e in events_of(out) if isinstance(e, FrameEvent)] if out.exists() else []
+            if {e.camera_id for e in seen if e.frame_no >= 300} == {"cam-6", "cam-7"}:
+                break
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)  # as a container is stopped
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    # Each worker stopped its camera as Ctrl-C does: results reported, each view and road kept.
+    assert [line.split(":")[0] for line in stdout.splitlines() if line.endswith(" ok")] == ["cam-6", "cam-7"], (stdout, stderr)
+    for camera in ("cam-6", "cam-7"):
+        with np.load(state / "views" / f"{camera}.npz") as kept:
+            assert "road" in kept.files and kept["road"].ndim == 3
 
 
 def test_events_a_run_with_more_workers_left_waiting_are_sent_by_the_next(bus: BusSettings, tmp_path):
