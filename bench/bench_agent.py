@@ -48,7 +48,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from bench.common import figure
+from bench.common import figure, one_core
 from tests.scene_sets import Camera
 
 SEEDS = (1, 2, 3, 4)
@@ -297,7 +297,6 @@ def main(argv: list[str] | None = None) -> None:
         seeds = ",".join(map(str, args.tuning_seeds))
         _distribution(f"tuning cameras, seeds {seeds}", f"tuning cameras (seeds {seeds})", cameras, len(os.sched_getaffinity(0)))
         return
-    import cv2
 
     from camera_agents.config import AnalyticsConfig, MotionDetectorConfig
     from camera_agents.evaluation import (
@@ -310,11 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     detector, analytics = MotionDetectorConfig(), AnalyticsConfig()
     print(f"settings: motion detector at scale {detector.scale_at(960):.2f}, every {analytics.stride_at(25.0)} frame(s) analysed, mp4v 960x540 25 fps")
 
-    cpus = os.sched_getaffinity(0)
-    threads = cv2.getNumThreads()
-    os.sched_setaffinity(0, {min(cpus)})
-    cv2.setNumThreads(1)
-    try:
+    cpus = os.sched_getaffinity(0)  # the cameras below are counted in as many processes
+    with one_core():
         # Untimed first runs: the page cache and the codec warmed, and the agent's one-off start
         # (its modules imported, its regular expressions compiled, its first buffers allocated:
         # about 7 % of the first run's time on the 30 s clip) kept out of a rate a camera pays per
@@ -324,9 +320,6 @@ def main(argv: list[str] | None = None) -> None:
         # Back to back, decoding alone then the whole chain, three times: the machine's speed
         # drifts by a tenth from one hour to the next, so the ratio is taken within each pair.
         pairs = [(_decode_only(videos[SPEED_SEED]), _agent(videos[SPEED_SEED])[0]) for _ in range(3)]
-    finally:
-        os.sched_setaffinity(0, cpus)
-        cv2.setNumThreads(threads)
     agent = max(rate for _, rate in pairs)
     figure("agent decode-only rate (1 core)", max(decode for decode, _ in pairs), "frames/s")
     figure("agent decode+detect+track+count rate (1 core)", agent, "frames/s", ">= 250")

@@ -19,12 +19,11 @@ frames the agent dropped, which would say it did not keep up.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from bench.bench_agent import SPEED_SEED
-from bench.common import figure
+from bench.common import figure, one_core
 
 SECONDS = 20.0
 ROUNDS = 2
@@ -59,26 +58,19 @@ def _run(url: str, config_path: Path, *, announced: bool) -> tuple[float, int, i
 
 
 def main() -> None:
-    import cv2
-
     from dashboards.desk.server import free_port
     from tests.media import synthetic_video
     from tests.rtsp_camera import RtspServer
 
     video = synthetic_video(f"synthetic:traffic?seed={SPEED_SEED}&frames=750", codec="MJPG")  # 30 s, more than SECONDS
-    server = RtspServer(video, free_port()).start()
-    cpus = os.sched_getaffinity(0)
-    threads = cv2.getNumThreads()
+    server = RtspServer(video, free_port()).start()  # before the pinning: the server's CPU is the camera's
     runs: dict[bool, list[tuple[float, int, int, int]]] = {True: [], False: []}
     try:
-        os.sched_setaffinity(0, {min(cpus)})
-        cv2.setNumThreads(1)
-        for _ in range(ROUNDS):
-            for announced in (True, False):
-                runs[announced].append(_run(server.url(), Path(f"{video}.camera.json"), announced=announced))
+        with one_core():
+            for _ in range(ROUNDS):
+                for announced in (True, False):
+                    runs[announced].append(_run(server.url(), Path(f"{video}.camera.json"), announced=announced))
     finally:
-        os.sched_setaffinity(0, cpus)
-        cv2.setNumThreads(threads)
         server.stop()
     for announced, label in ((True, "pictures of analysed frames only, as the agent runs"), (False, "every frame's picture")):
         cpu, frames, pictures, dropped = min(runs[announced])

@@ -11,6 +11,24 @@ from ingest.bus import BusSettings, delete_namespace, ensure_topics
 from ingest.db import DbSettings, temporary_database
 
 
+@contextmanager
+def one_core() -> Iterator[None]:
+    """This process on one core with one OpenCV thread, as the agent's speed bar counts it; both
+    given back after."""
+    import os
+
+    import cv2
+
+    cpus, threads = os.sched_getaffinity(0), cv2.getNumThreads()
+    os.sched_setaffinity(0, {min(cpus)})
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
+        cv2.setNumThreads(threads)
+
+
 def local_stack() -> StackInfo:
     return stack_up(StackSettings.load())
 

@@ -146,12 +146,14 @@ class _Job:
 
 
 def _jobs(configs: list[CameraConfig], workers: int, *, sink: str, name: str, settings: AgentSettings, run: RunSettings) -> list[_Job]:
-    """The cameras dealt among ``workers`` processes, by turns in the order given. Worker i > 1
-    spools in ``<name>-worker<i>`` and serves /metrics on the port after worker i - 1's."""
+    """The cameras dealt among ``workers`` processes, by turns in the order given, each with its
+    spool (``_spool_of``) and its /metrics port (``worker_port``)."""
+    from ingest.workers import worker_port
+
     return [
         _Job(
-            configs=configs[i::workers], sink=sink, spool_name=name if i == 0 else f"{name}-worker{i + 1}", run=run,
-            settings=settings.model_copy(update={"metrics_port": settings.metrics_port + i if settings.metrics_port else settings.metrics_port}),
+            configs=configs[i::workers], sink=sink, spool_name=_spool_of(name, i + 1), run=run,
+            settings=settings.model_copy(update={"metrics_port": worker_port(settings.metrics_port, i)}),
             worker=(i + 1, workers),
         )
         for i in range(workers)
@@ -171,11 +173,18 @@ def _prepare_sink(sink: str, settings: AgentSettings, *, name: str, workers: int
         raise InvalidInput(f"unknown sink {sink!r} for --sink: use jsonl:PATH or kafka")
     if not settings.spool_dir.is_dir():
         return
-    for folder in sorted(settings.spool_dir.glob(f"{name}-worker*")):
-        number = folder.name.removeprefix(f"{name}-worker")
+    first = settings.spool_dir / _spool_of(name, 1)
+    for folder in sorted(settings.spool_dir.glob(_spool_of(name, "*"))):
+        number = folder.name.removeprefix(_spool_of(name, ""))
         if folder.is_dir() and number.isdigit() and int(number) > workers:
-            moved = adopt_spool(folder, settings.spool_dir / name, max_bytes=settings.spool_max_bytes)
-            log.info("%d events waiting in %s moved to %s, to be sent", moved, folder, settings.spool_dir / name)
+            moved = adopt_spool(folder, first, max_bytes=settings.spool_max_bytes)
+            log.info("%d events waiting in %s moved to %s, to be sent", moved, folder, first)
+
+
+def _spool_of(name: str, worker: int | str) -> str:
+    """The spool folder of worker ``worker`` (from 1) of the agent ``name``: ``name`` itself for
+    the first (an agent run without workers), ``<name>-worker<i>`` for the others."""
+    return name if worker == 1 else f"{name}-worker{worker}"
 
 
 def _run_job(job: _Job, *, progress: bool = False):

@@ -234,8 +234,8 @@ def adopt_spool(orphan: Path, into: Path, *, max_bytes: int) -> int:
     """Move the events still waiting in ``orphan``, a spool no agent sends from any more (an agent
     since run with fewer worker processes), to the end of the spool at ``into``; returns how many
     moved. ``orphan`` is removed once empty. What ``into`` has no room for stays in ``orphan``,
-    with an error saying so. Moved before they are taken out: a crash between the two sends them
-    twice, which the database writer drops by their ids, never not at all."""
+    with an error saying so. Copied before they are taken out: a crash between the two sends them
+    twice, which the database writer drops by their ids, but never loses them."""
     source = DiskSpool(orphan, max_bytes=max_bytes)
     target = DiskSpool(into, max_bytes=max_bytes)
     moved = 0

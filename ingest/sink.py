@@ -417,9 +417,10 @@ def run_workers(
     import functools
 
     from ingest.workers import run_workers as run_in_processes
+    from ingest.workers import worker_port
 
     # Worker i serves /metrics on PORT+i: each keeps its own counters, and Prometheus sums them.
-    per_worker = [settings.model_copy(update={"metrics_port": settings.metrics_port + i if settings.metrics_port else 0})
+    per_worker = [settings.model_copy(update={"metrics_port": worker_port(settings.metrics_port, i)})
                   for i in range(workers)]
     return run_in_processes(functools.partial(_run_one, count=count, timeout=timeout, idle_timeout=idle_timeout),
                             per_worker)

@@ -28,6 +28,12 @@ class WorkerFailed(IocError):
     """One or more worker processes ended with an error."""
 
 
+def worker_port(port: int | None, index: int) -> int | None:
+    """The port worker ``index`` (from 0) serves /metrics on: the one after worker ``index - 1``'s,
+    each worker keeping its own counters for Prometheus to sum; none (0 or None) stays none."""
+    return port + index if port else port
+
+
 def run_workers(target: Callable[[T], R], per_worker: Sequence[T]) -> list[R]:
     """``target(item)`` in one process per item; returns their results in order."""
     context = multiprocessing.get_context("spawn")

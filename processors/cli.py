@@ -53,10 +53,10 @@ def run(
     if shared.workers == 1:
         worker(settings)
         return
-    from ingest.workers import run_workers
+    from ingest.workers import run_workers, worker_port
 
     # Worker i serves /metrics on PORT+i: each keeps its own counters, and Prometheus sums them.
-    run_workers(worker, [settings.model_copy(update={"metrics_port": settings.metrics_port + i if settings.metrics_port else None})
+    run_workers(worker, [settings.model_copy(update={"metrics_port": worker_port(settings.metrics_port, i)})
                          for i in range(shared.workers)])
 
 

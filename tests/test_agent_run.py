@@ -1,12 +1,18 @@
 """The agent end to end: the CLI on synthetic scenes and the real vtest.avi, to JSON lines and to
-the real broker; many cameras with one broken."""
+the real broker; many cameras with one broken, dealt among worker processes, and stopped as a
+container is."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -244,9 +250,6 @@ def camera_folder(folder: Path, seeds: tuple[int, ...], frames: int) -> Path:
 
 
 def test_cameras_dealt_among_worker_processes_count_as_in_one(tmp_path):
-    import subprocess
-    import sys
-
     folder = camera_folder(tmp_path / "cameras", (6, 7, 8), 150)
     alone, shared = tmp_path / "alone.jsonl", tmp_path / "shared.jsonl"
     assert runner.invoke(app, ["run", "--config-dir", str(folder), "--sink", f"jsonl:{alone}", "--no-progress"]).exit_code == 0
@@ -266,13 +269,6 @@ def test_cameras_dealt_among_worker_processes_count_as_in_one(tmp_path):
 
 
 def test_a_stopped_agent_ends_its_workers_cameras_in_order(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    import numpy as np
-
     folder = camera_folder(tmp_path / "cameras", (6, 7), 2000)  # 80 s each at their own pace
     out, state = tmp_path / "events.jsonl", tmp_path / "state"
     command = [sys.executable, "-m", "ioc", "agent", "run", "--config-dir", str(folder), "--workers", "2", "--realtime",
